@@ -1,0 +1,688 @@
+//! Configuration: `sources.toml`, strictly validated.
+//!
+//! Loading never stops at the first mistake: every `[[source]]` and `[[sink]]` table is
+//! deserialised on its own, then checked for meaning (unique names, URLs, schedules, regexes),
+//! and every problem is reported with its line and, where we can, a hint. `banditore check`
+//! prints them all; every other command refuses to start on an invalid file.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::schedule::Schedule;
+
+/// One problem found in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line in the file, when known.
+    pub line: Option<usize>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.message)?,
+            None => write!(f, "{}", self.message)?,
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything wrong with a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        writeln!(
+            f,
+            "{}: {n} problem{}",
+            self.path.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  {}", p.to_string().replace('\n', "\n  "))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    Feed,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Feed => "feed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    #[default]
+    Normal,
+    Urgent,
+}
+
+/// What an editor wants forwarded from a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Forward {
+    /// Every new item.
+    #[default]
+    All,
+    /// Only items carrying one of the source's `tags` (set by editors in the site's CMS).
+    Tagged,
+}
+
+/// `[settings]`: process-wide knobs. All have defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub timezone: String,
+    pub admin_listen: Option<String>,
+    /// User-Agent sent with every request; a contact URL helps webmasters.
+    pub user_agent: Option<String>,
+    #[serde(with = "humantime_serde_compat")]
+    pub connect_timeout: Duration,
+    /// Total time for one fetch (connect, headers and body); a source may override it.
+    #[serde(with = "humantime_serde_compat")]
+    pub fetch_timeout: Duration,
+    /// Largest body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Fetches in flight at once, over all hosts.
+    pub concurrency: usize,
+    /// Fetches in flight at once to one host.
+    pub per_host_concurrency: usize,
+    /// Seen keys not met again for this long are forgotten (items still in their feed never are).
+    #[serde(with = "humantime_serde_compat")]
+    pub seen_max_age: Duration,
+    /// sled page cache, in megabytes (sled's own default is 1 GB).
+    pub cache_mb: u64,
+    /// Longest back-off between retries of a failing source.
+    #[serde(with = "humantime_serde_compat")]
+    pub max_backoff: Duration,
+    /// Most new items one poll of one source may enqueue; the rest are recorded as seen and logged.
+    pub max_new_per_poll: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timezone: "Europe/Rome".into(),
+            admin_listen: None,
+            user_agent: None,
+            connect_timeout: Duration::from_secs(10),
+            fetch_timeout: Duration::from_secs(30),
+            max_body_bytes: 10 * 1024 * 1024,
+            concurrency: 32,
+            per_host_concurrency: 4,
+            seen_max_age: Duration::from_secs(180 * 86_400),
+            cache_mb: 64,
+            max_backoff: Duration::from_secs(3600),
+            max_new_per_poll: 10,
+        }
+    }
+}
+
+impl Settings {
+    pub fn tz(&self) -> chrono_tz::Tz {
+        chrono_tz::Tz::from_str(&self.timezone).unwrap_or(chrono_tz::Europe::Rome)
+    }
+
+    pub fn user_agent(&self) -> String {
+        self.user_agent.clone().unwrap_or_else(|| {
+            format!(
+                "banditore/{} (+https://github.com/banditore/banditore)",
+                env!("CARGO_PKG_VERSION")
+            )
+        })
+    }
+}
+
+/// A `[[source]]` table as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub name: String,
+    pub kind: SourceKind,
+    pub url: String,
+    #[serde(default, with = "humantime_serde_compat::option")]
+    pub every: Option<Duration>,
+    pub cron: Option<String>,
+    #[serde(default, with = "humantime_serde_compat::option")]
+    pub timeout: Option<Duration>,
+    #[serde(default)]
+    pub forward: Forward,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    pub max_chars: Option<usize>,
+    pub footer: Option<String>,
+    pub priority: Option<Priority>,
+}
+
+impl SourceConfig {
+    pub fn schedule(&self) -> Schedule {
+        match (&self.cron, self.every) {
+            (Some(expr), _) => Schedule::parse_cron(expr).unwrap_or(Schedule::Every(DEFAULT_EVERY)),
+            (None, Some(every)) => Schedule::Every(every),
+            (None, None) => Schedule::Every(DEFAULT_EVERY),
+        }
+    }
+
+    pub fn url(&self) -> Option<Url> {
+        Url::parse(&self.url).ok()
+    }
+}
+
+/// How often a source without `every` or `cron` is polled.
+pub const DEFAULT_EVERY: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SinkKind {
+    Console,
+    File,
+}
+
+/// A `[[sink]]` table as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    pub name: String,
+    pub kind: SinkKind,
+    /// `file` sink: where message JSON lines are appended (relative to the working directory).
+    pub path: Option<PathBuf>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub sources: Vec<SourceConfig>,
+    pub sinks: Vec<SinkConfig>,
+}
+
+/// The file's shape before each table is checked on its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    settings: Option<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    source: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    sink: Vec<toml::Spanned<toml::Table>>,
+}
+
+impl Config {
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            problems: vec![Problem {
+                line: None,
+                message: format!("cannot read the configuration: {e}"),
+                hint: Some("pass --config FILE or set BANDITORE_CONFIG".into()),
+            }],
+        })?;
+        Config::parse(&text).map_err(|problems| ConfigError {
+            path: path.to_owned(),
+            problems,
+        })
+    }
+
+    /// Validates configuration text, returning every problem found.
+    pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
+        let lines = LineIndex::new(text);
+        let raw: RawConfig = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let line = e.span().map(|s| lines.line_of(s.start));
+                return Err(vec![Problem {
+                    line,
+                    message: e.message().to_string(),
+                    hint: top_level_hint(e.message()),
+                }]);
+            }
+        };
+        let mut problems = Vec::new();
+
+        let settings = match raw.settings {
+            None => Settings::default(),
+            Some(spanned) => {
+                let span = spanned.span();
+                match Settings::deserialize(toml::Value::Table(spanned.into_inner())) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        problems.push(table_problem(text, &lines, span, "settings", &e));
+                        Settings::default()
+                    }
+                }
+            }
+        };
+        if chrono_tz::Tz::from_str(&settings.timezone).is_err() {
+            problems.push(Problem {
+                line: find_key_line(text, &lines, 0..text.len(), "timezone"),
+                message: format!("unknown timezone {:?}", settings.timezone),
+                hint: Some("an IANA name such as \"Europe/Rome\"".into()),
+            });
+        }
+        if settings.concurrency == 0 || settings.per_host_concurrency == 0 {
+            problems.push(Problem {
+                line: None,
+                message: "concurrency and per_host_concurrency must be at least 1".into(),
+                hint: None,
+            });
+        }
+        if settings.seen_max_age < Duration::from_secs(7 * 86_400) {
+            problems.push(Problem {
+                line: find_key_line(text, &lines, 0..text.len(), "seen_max_age"),
+                message: "seen_max_age must be at least 7d".into(),
+                hint: Some("shorter memories would re-send items that are still in a feed".into()),
+            });
+        }
+
+        let mut sources = Vec::new();
+        let mut names = HashSet::new();
+        for spanned in raw.source {
+            let span = spanned.span();
+            let table = spanned.into_inner();
+            match SourceConfig::deserialize(toml::Value::Table(table)) {
+                Ok(src) => {
+                    check_source(text, &lines, span, &src, &mut names, &mut problems);
+                    sources.push(src);
+                }
+                Err(e) => problems.push(table_problem(text, &lines, span, "source", &e)),
+            }
+        }
+
+        let mut sinks = Vec::new();
+        let mut sink_names = HashSet::new();
+        for spanned in raw.sink {
+            let span = spanned.span();
+            match SinkConfig::deserialize(toml::Value::Table(spanned.into_inner())) {
+                Ok(sink) => {
+                    let line = Some(lines.line_of(span.start));
+                    check_name(&sink.name, line, "sink", &mut sink_names, &mut problems);
+                    if sink.kind == SinkKind::File && sink.path.is_none() {
+                        problems.push(Problem {
+                            line,
+                            message: format!("file sink {:?} has no path", sink.name),
+                            hint: Some("path = \"data/messages.jsonl\"".into()),
+                        });
+                    }
+                    sinks.push(sink);
+                }
+                Err(e) => problems.push(table_problem(text, &lines, span, "sink", &e)),
+            }
+        }
+        if sinks.is_empty() && problems.is_empty() {
+            problems.push(Problem {
+                line: None,
+                message: "no [[sink]]: messages would have nowhere to go".into(),
+                hint: Some(
+                    "add [[sink]] name = \"log\" kind = \"file\" path = \"data/messages.jsonl\""
+                        .into(),
+                ),
+            });
+        }
+
+        if problems.is_empty() {
+            Ok(Config {
+                settings,
+                sources,
+                sinks,
+            })
+        } else {
+            problems.sort_by_key(|p| p.line.unwrap_or(0));
+            Err(problems)
+        }
+    }
+
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+}
+
+fn check_name(
+    name: &str,
+    line: Option<usize>,
+    what: &str,
+    seen: &mut HashSet<String>,
+    problems: &mut Vec<Problem>,
+) {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid {
+        problems.push(Problem {
+            line,
+            message: format!("{what} name {name:?} is not valid"),
+            hint: Some("use 1 to 64 characters among a-z, 0-9 and -".into()),
+        });
+    }
+    if !seen.insert(name.to_owned()) {
+        problems.push(Problem {
+            line,
+            message: format!("{what} name {name:?} is used twice"),
+            hint: Some(format!("every {what} needs its own name")),
+        });
+    }
+}
+
+fn check_source(
+    text: &str,
+    lines: &LineIndex,
+    span: std::ops::Range<usize>,
+    src: &SourceConfig,
+    names: &mut HashSet<String>,
+    problems: &mut Vec<Problem>,
+) {
+    let table_line = Some(lines.line_of(span.start));
+    let key_line = |key: &str| find_key_line(text, lines, span.clone(), key).or(table_line);
+    check_name(&src.name, key_line("name"), "source", names, problems);
+    match Url::parse(&src.url) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
+        Ok(u) => problems.push(Problem {
+            line: key_line("url"),
+            message: format!("source {:?}: scheme {:?} is not fetched", src.name, u.scheme()),
+            hint: Some("use an http:// or https:// URL".into()),
+        }),
+        Err(e) => problems.push(Problem {
+            line: key_line("url"),
+            message: format!("source {:?}: url {:?} is not valid: {e}", src.name, src.url),
+            hint: Some("write the full address, e.g. https://www.comune.example.it/feed/".into()),
+        }),
+    }
+    if src.every.is_some() && src.cron.is_some() {
+        problems.push(Problem {
+            line: key_line("cron"),
+            message: format!("source {:?} has both every and cron", src.name),
+            hint: Some("keep one of them".into()),
+        });
+    }
+    if let Some(every) = src.every {
+        if every < Duration::from_secs(1) {
+            problems.push(Problem {
+                line: key_line("every"),
+                message: format!("source {:?}: every must be at least 1s", src.name),
+                hint: None,
+            });
+        }
+    }
+    if let Some(expr) = &src.cron {
+        if let Err(e) = Schedule::parse_cron(expr) {
+            problems.push(Problem {
+                line: key_line("cron"),
+                message: format!("source {:?}: cron {expr:?} is not valid: {e}", src.name),
+                hint: Some(
+                    "six fields: second minute hour day-of-month month day-of-week, e.g. \"0 */5 * * * *\""
+                        .into(),
+                ),
+            });
+        }
+    }
+    for (key, patterns) in [("include", &src.include), ("exclude", &src.exclude)] {
+        for p in patterns {
+            if let Err(e) = regex::Regex::new(p) {
+                problems.push(Problem {
+                    line: key_line(key),
+                    message: format!("source {:?}: {key} pattern {p:?} is not valid", src.name),
+                    hint: Some(e.to_string().lines().last().unwrap_or_default().to_owned()),
+                });
+            }
+        }
+    }
+    if src.forward == Forward::Tagged && src.tags.is_empty() {
+        problems.push(Problem {
+            line: key_line("forward"),
+            message: format!("source {:?}: forward = \"tagged\" but no tags", src.name),
+            hint: Some("tags = [\"whatsapp\"]: the CMS category editors set on items to send".into()),
+        });
+    }
+    if let Some(max) = src.max_chars {
+        if !(80..=3000).contains(&max) {
+            problems.push(Problem {
+                line: key_line("max_chars"),
+                message: format!("source {:?}: max_chars {max} is out of range", src.name),
+                hint: Some("between 80 and 3000; WhatsApp messages stay short".into()),
+            });
+        }
+    }
+}
+
+/// Turns a serde error inside one table into a problem on the right line.
+fn table_problem(
+    text: &str,
+    lines: &LineIndex,
+    span: std::ops::Range<usize>,
+    what: &str,
+    err: &toml::de::Error,
+) -> Problem {
+    let message = err.message().trim().to_string();
+    // serde names the offending key (or value) in backticks: "unknown field `evry`, expected …",
+    // "unknown variant `fed`, expected …". Find the first one that is a key or a quoted value.
+    let first_token = message.split('`').nth(1).unwrap_or_default();
+    let line = find_key_line(text, lines, span.clone(), first_token)
+        .or_else(|| find_value_line(text, lines, span.clone(), first_token))
+        .unwrap_or_else(|| lines.line_of(span.start));
+    let hint = if message.starts_with("unknown field") {
+        Some("check the spelling; the keys each table takes are listed in sources.toml and docs/interface.md".into())
+    } else if message.starts_with("missing field") {
+        Some(format!("every [[{what}]] needs it"))
+    } else if message.contains("unknown variant") {
+        Some("the accepted values are listed after \"expected\"".into())
+    } else {
+        None
+    };
+    Problem {
+        line: Some(line),
+        message: format!("[[{what}]]: {message}"),
+        hint,
+    }
+}
+
+fn top_level_hint(message: &str) -> Option<String> {
+    if message.contains("unknown field") {
+        Some("the top level takes [settings], [[source]] and [[sink]]".into())
+    } else {
+        None
+    }
+}
+
+/// Line of `key = …` inside a byte range of the file.
+fn find_key_line(
+    text: &str,
+    lines: &LineIndex,
+    span: std::ops::Range<usize>,
+    key: &str,
+) -> Option<usize> {
+    if key.is_empty() || key.contains(char::is_whitespace) {
+        return None;
+    }
+    let start = span.start.min(text.len());
+    let end = span.end.min(text.len());
+    let region = text.get(start..end)?;
+    let mut offset = 0;
+    for line in region.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            if rest.trim_start().starts_with('=') {
+                return Some(lines.line_of(start + offset));
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// Line of the quoted value `"value"` inside a byte range of the file.
+fn find_value_line(
+    text: &str,
+    lines: &LineIndex,
+    span: std::ops::Range<usize>,
+    value: &str,
+) -> Option<usize> {
+    if value.is_empty() {
+        return None;
+    }
+    let start = span.start.min(text.len());
+    let region = text.get(start..span.end.min(text.len()))?;
+    let quoted = format!("\"{value}\"");
+    region.find(&quoted).map(|i| lines.line_of(start + i))
+}
+
+/// Byte offset to 1-based line number.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        match self.starts.binary_search(&offset) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
+}
+
+/// Durations written the human way: "30s", "5m", "1h30m", "2d".
+mod humantime_serde_compat {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).map_err(serde::de::Error::custom)
+    }
+
+    pub fn parse(s: &str) -> Result<Duration, String> {
+        humantime::parse_duration(s.trim()).map_err(|e| {
+            format!("{s:?} is not a duration ({e}); write e.g. \"30s\", \"5m\", \"1h\" or \"2d\"")
+        })
+    }
+
+    pub mod option {
+        use super::*;
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            let s = String::deserialize(d)?;
+            parse(&s).map(Some).map_err(serde::de::Error::custom)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[settings]
+timezone = "Europe/Rome"
+
+[[source]]
+name = "comune-notizie"
+kind = "feed"
+url = "https://www.comune.example.it/feed/"
+every = "5m"
+
+[[sink]]
+name = "log"
+kind = "file"
+path = "data/messages.jsonl"
+"#;
+
+    #[test]
+    fn accepts_the_contract_example() {
+        let cfg = Config::parse(GOOD).expect("valid");
+        assert_eq!(cfg.sources.len(), 1);
+        assert_eq!(cfg.sources[0].every, Some(Duration::from_secs(300)));
+        assert_eq!(cfg.sinks[0].kind, SinkKind::File);
+    }
+
+    #[test]
+    fn lists_every_problem_with_its_line() {
+        let text = r#"
+[[source]]
+name = "a"
+kind = "feed"
+url = "https://a.example/feed"
+evry = "5m"
+
+[[source]]
+name = "b"
+kind = "feed"
+url = "not a url"
+
+[[source]]
+name = "b"
+kind = "feed"
+url = "https://b.example/"
+cron = "every tuesday"
+
+[[source]]
+name = "Bad_Name"
+kind = "feed"
+url = "https://c.example/"
+
+[[sink]]
+name = "log"
+kind = "file"
+"#;
+        let problems = Config::parse(text).unwrap_err();
+        let lines: Vec<_> = problems.iter().map(|p| p.line).collect();
+        let msgs: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert!(msgs[0].contains("unknown field `evry`"), "{msgs:?}");
+        assert_eq!(lines[0], Some(6));
+        assert!(msgs.iter().any(|m| m.contains("used twice")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.contains("not valid") && m.contains("not a url")));
+        assert!(msgs.iter().any(|m| m.contains("Bad_Name")));
+        assert!(msgs.iter().any(|m| m.contains("cron")));
+        assert!(msgs.iter().any(|m| m.contains("no path")));
+        assert!(problems.len() >= 6, "{problems:#?}");
+    }
+
+    #[test]
+    fn syntax_errors_have_a_line() {
+        let problems = Config::parse("[settings]\ntimezone = \n").unwrap_err();
+        assert_eq!(problems[0].line, Some(2));
+    }
+
+    #[test]
+    fn unknown_kind_is_named() {
+        let text = "[[source]]\nname = \"x\"\nkind = \"fed\"\nurl = \"https://x.example/\"\n";
+        let problems = Config::parse(text).unwrap_err();
+        assert!(problems[0].message.contains("unknown variant `fed`"), "{problems:?}");
+        assert_eq!(problems[0].line, Some(3));
+    }
+}

@@ -1,0 +1,214 @@
+//! HTTP fetching: the only place that talks to the sources' servers.
+//!
+//! Every request has a connect timeout and a total timeout, the body is capped in size while
+//! it streams, gzip and brotli are accepted, at most 5 redirects are followed, and the
+//! validators of the last good response (ETag, Last-Modified) make the request conditional.
+//! A global semaphore and one per host bound the requests in flight.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use url::Url;
+
+/// Caching validators from the last good response of a source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A fetched document.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub body: Bytes,
+    pub content_type: Option<String>,
+    /// After redirects; relative links resolve against it.
+    pub final_url: Url,
+    pub validators: Validators,
+}
+
+#[derive(Debug)]
+pub enum FetchOutcome {
+    /// 304: nothing changed since the validators were taken.
+    NotModified,
+    Fetched(Fetched),
+}
+
+/// Why a fetch failed. All are per-source and retried later.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("the server answered {status}")]
+    Status { status: u16 },
+    #[error("the body is larger than the {limit}-byte limit")]
+    TooLarge { limit: usize },
+    #[error("too many redirects")]
+    Redirects,
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Limits applied to every fetch.
+#[derive(Debug, Clone)]
+pub struct FetchLimits {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub max_body_bytes: usize,
+    pub concurrency: usize,
+    pub per_host_concurrency: usize,
+}
+
+/// A shared HTTP client with its limits. Cheap to clone.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    limits: FetchLimits,
+    global: Arc<Semaphore>,
+    per_host: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+}
+
+impl Fetcher {
+    pub fn new(limits: FetchLimits, user_agent: &str) -> Result<Fetcher, FetchError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static(
+                "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
+            ),
+        );
+        let client = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .default_headers(headers)
+            .connect_timeout(limits.connect_timeout)
+            .timeout(limits.timeout)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .gzip(true)
+            .brotli(true)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Fetcher {
+            client,
+            global: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            per_host: Arc::default(),
+            limits,
+        })
+    }
+
+    pub fn limits(&self) -> &FetchLimits {
+        &self.limits
+    }
+
+    /// GETs `url`, conditionally when `validators` hold something. `timeout` overrides the
+    /// default total timeout for this request.
+    pub async fn get(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        timeout: Option<Duration>,
+    ) -> Result<FetchOutcome, FetchError> {
+        let timeout = timeout.unwrap_or(self.limits.timeout);
+        // Host first, then global: a task waiting for a busy host does not hold a global slot.
+        let host_slot = self.host_semaphore(url).acquire_owned().await;
+        let global_slot = self.global.clone().acquire_owned().await;
+        let (_host, _global) = match (host_slot, global_slot) {
+            (Ok(h), Ok(g)) => (h, g),
+            _ => return Err(FetchError::Other("the fetcher is shutting down".into())),
+        };
+        match tokio::time::timeout(timeout, self.get_inner(url, validators, timeout)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout(timeout)),
+        }
+    }
+
+    async fn get_inner(
+        &self,
+        url: &Url,
+        validators: &Validators,
+        timeout: Duration,
+    ) -> Result<FetchOutcome, FetchError> {
+        let mut req = self.client.get(url.clone()).timeout(timeout);
+        if let Some(etag) = &validators.etag {
+            req = req.header(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &validators.last_modified {
+            req = req.header(header::IF_MODIFIED_SINCE, lm);
+        }
+        let mut resp = req.send().await.map_err(|e| classify(e, timeout))?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified);
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                status: status.as_u16(),
+            });
+        }
+        let header_str = |name: header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header_str(header::CONTENT_TYPE);
+        let validators = Validators {
+            etag: header_str(header::ETAG),
+            last_modified: header_str(header::LAST_MODIFIED),
+        };
+        let limit = self.limits.max_body_bytes;
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(FetchError::TooLarge { limit });
+        }
+        let final_url = resp.url().clone();
+        let mut body = BytesMut::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| classify(e, timeout))? {
+            if body.len() + chunk.len() > limit {
+                return Err(FetchError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(FetchOutcome::Fetched(Fetched {
+            body: body.freeze(),
+            content_type,
+            final_url,
+            validators,
+        }))
+    }
+
+    fn host_semaphore(&self, url: &Url) -> Arc<Semaphore> {
+        let key = format!("{}:{}", url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0));
+        let mut map = self.per_host.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.entry(key)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.limits.per_host_concurrency.max(1))))
+            .clone()
+    }
+}
+
+fn classify(e: reqwest::Error, timeout: Duration) -> FetchError {
+    if e.is_timeout() {
+        FetchError::Timeout(timeout)
+    } else if e.is_redirect() {
+        FetchError::Redirects
+    } else if e.is_connect() {
+        FetchError::Connect(root_cause(&e))
+    } else {
+        FetchError::Other(root_cause(&e))
+    }
+}
+
+/// The innermost error message: reqwest's outer ones only say "error sending request".
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}

@@ -1,0 +1,206 @@
+//! Item to WhatsApp message. A pure function: same item and options, same message.
+//!
+//! Layout (the contract's `text`):
+//!
+//! ```text
+//! *Title*
+//!
+//! A few plain sentences, cut at a sentence or word boundary.
+//!
+//! https://official.link/to/the/page
+//!
+//! Optional footer
+//! ```
+
+use crate::config::Priority;
+use crate::ident::Identity;
+use crate::item::{Item, Message};
+use crate::ident::strip_tracking;
+use crate::text::{html_to_text, neutralise_markers, truncate};
+
+/// WhatsApp's hard limit on a text message body.
+pub const MAX_TEXT: usize = 4096;
+/// Default summary budget, in characters.
+pub const DEFAULT_MAX_CHARS: usize = 600;
+/// Titles longer than this are cut (a CAP headline can run to hundreds of characters).
+pub const MAX_TITLE: usize = 200;
+
+/// Per-source formatting options.
+#[derive(Debug, Clone)]
+pub struct FormatOptions {
+    pub source: String,
+    pub kind: String,
+    pub max_chars: usize,
+    pub footer: Option<String>,
+    pub priority: Priority,
+}
+
+impl FormatOptions {
+    pub fn new(source: &str, kind: &str) -> Self {
+        FormatOptions {
+            source: source.to_owned(),
+            kind: kind.to_owned(),
+            max_chars: DEFAULT_MAX_CHARS,
+            footer: None,
+            priority: Priority::Normal,
+        }
+    }
+}
+
+/// Why an item cannot become a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("the item has no link to an official page")]
+    NoLink,
+    #[error("the item has neither a title nor a text")]
+    Empty,
+}
+
+/// Formats one item.
+pub fn format(item: &Item, identity: &Identity, opts: &FormatOptions) -> Result<Message, FormatError> {
+    let url = strip_tracking(item.url.as_ref().ok_or(FormatError::NoLink)?);
+    let url = url.as_str();
+    let title = truncate(&neutralise_markers(&item.title), MAX_TITLE);
+    let mut summary = html_to_text(&item.summary);
+    // Feeds often repeat the title as the first sentence of the summary.
+    if !title.is_empty() && summary.starts_with(item.title.trim()) && summary.len() > item.title.len() {
+        summary = summary[item.title.trim().len()..]
+            .trim_start_matches([' ', '.', ':', '-', '–'])
+            .to_owned();
+    }
+    if title.is_empty() && summary.is_empty() {
+        return Err(FormatError::Empty);
+    }
+    let footer = opts.footer.as_deref().map(str::trim).filter(|f| !f.is_empty());
+    // Everything but the summary, so the summary gets what is left of the hard limit.
+    let fixed = title.chars().count() + url.chars().count() + footer.map_or(0, |f| f.chars().count() + 2) + 8;
+    let budget = opts.max_chars.min(MAX_TEXT.saturating_sub(fixed));
+    let summary = truncate(&summary, budget);
+
+    let mut text = String::with_capacity(title.len() + summary.len() + url.len() + 16);
+    if !title.is_empty() {
+        text.push('*');
+        text.push_str(&title);
+        text.push_str("*\n\n");
+    }
+    if !summary.is_empty() {
+        text.push_str(&summary);
+        text.push_str("\n\n");
+    }
+    text.push_str(url);
+    if let Some(footer) = footer {
+        text.push_str("\n\n");
+        text.push_str(footer);
+    }
+    Ok(Message {
+        id: identity.message_id(&opts.source),
+        source: opts.source.clone(),
+        kind: opts.kind.clone(),
+        title: if title.is_empty() { truncate(&summary, 80) } else { title },
+        url: url.to_owned(),
+        text,
+        image: item.image.as_ref().map(|u| u.to_string()),
+        priority: opts.priority,
+        published: item.published.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        tags: item.tags.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use url::Url;
+
+    fn item() -> Item {
+        Item {
+            guid: Some("n-42".into()),
+            url: Some(Url::parse("https://www.comune.example.it/notizie/acqua?utm_source=rss").unwrap()),
+            title: "Interruzione *idrica* in via_Roma".into(),
+            summary: "<p>Martedì 25 novembre dalle 8 alle 14 l&#8217;acqua sarà sospesa in via Roma per lavori alla rete.</p> \
+                      <p>I residenti sono invitati a fare scorta. Per informazioni chiamare il numero verde.</p>"
+                .into(),
+            image: Some(Url::parse("https://www.comune.example.it/img/acqua.jpg").unwrap()),
+            published: Some(chrono::Utc.with_ymd_and_hms(2025, 11, 24, 9, 0, 0).unwrap()),
+            tags: vec!["Avvisi".into()],
+        }
+    }
+
+    fn fmt(item: &Item, opts: &FormatOptions) -> Message {
+        format(item, &Identity::of(item), opts).unwrap()
+    }
+
+    #[test]
+    fn snapshot_default_layout() {
+        let msg = fmt(&item(), &FormatOptions::new("comune-notizie", "feed"));
+        insta::assert_snapshot!(msg.text, @r"
+        *Interruzione ∗idrica∗ in via Roma*
+
+        Martedì 25 novembre dalle 8 alle 14 l’acqua sarà sospesa in via Roma per lavori alla rete. I residenti sono invitati a fare scorta. Per informazioni chiamare il numero verde.
+
+        https://www.comune.example.it/notizie/acqua
+        ");
+        insta::assert_json_snapshot!(msg, @r#"
+        {
+          "id": "0fa32bfe158d9c9d5cb5f50f",
+          "source": "comune-notizie",
+          "kind": "feed",
+          "title": "Interruzione ∗idrica∗ in via Roma",
+          "url": "https://www.comune.example.it/notizie/acqua",
+          "text": "*Interruzione ∗idrica∗ in via Roma*\n\nMartedì 25 novembre dalle 8 alle 14 l’acqua sarà sospesa in via Roma per lavori alla rete. I residenti sono invitati a fare scorta. Per informazioni chiamare il numero verde.\n\nhttps://www.comune.example.it/notizie/acqua",
+          "image": "https://www.comune.example.it/img/acqua.jpg",
+          "priority": "normal",
+          "published": "2025-11-24T09:00:00Z",
+          "tags": [
+            "Avvisi"
+          ]
+        }
+        "#);
+    }
+
+    #[test]
+    fn snapshot_short_budget_and_footer() {
+        let mut opts = FormatOptions::new("comune-notizie", "feed");
+        opts.max_chars = 100;
+        opts.footer = Some("Comune di Esempio · canale ufficiale".into());
+        let msg = fmt(&item(), &opts);
+        insta::assert_snapshot!(msg.text, @r"
+        *Interruzione ∗idrica∗ in via Roma*
+
+        Martedì 25 novembre dalle 8 alle 14 l’acqua sarà sospesa in via Roma per lavori alla rete.
+
+        https://www.comune.example.it/notizie/acqua
+
+        Comune di Esempio · canale ufficiale
+        ");
+    }
+
+    #[test]
+    fn link_is_alone_on_its_line_and_text_within_limits() {
+        let mut long = item();
+        long.summary = "parola ".repeat(2000);
+        long.title = "T".repeat(500);
+        let mut opts = FormatOptions::new("s", "feed");
+        opts.max_chars = 3000;
+        let msg = fmt(&long, &opts);
+        assert!(msg.text.chars().count() <= MAX_TEXT);
+        assert!(msg.text.lines().any(|l| l == msg.url));
+        assert!(msg.title.chars().count() <= MAX_TITLE);
+    }
+
+    #[test]
+    fn summary_repeating_title_is_trimmed() {
+        let mut it = item();
+        it.title = "Mercato sospeso".into();
+        it.summary = "Mercato sospeso. Il mercato di sabato non si terrà.".into();
+        let msg = fmt(&it, &FormatOptions::new("s", "feed"));
+        assert!(msg.text.contains("*Mercato sospeso*\n\nIl mercato di sabato non si terrà."));
+    }
+
+    #[test]
+    fn no_link_is_an_error() {
+        let mut it = item();
+        it.url = None;
+        assert_eq!(format(&it, &Identity::of(&it), &FormatOptions::new("s", "feed")), Err(FormatError::NoLink));
+    }
+}

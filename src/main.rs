@@ -1,0 +1,347 @@
+//! The `banditore` command line: parses arguments, sets up logging, calls the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use banditore::app::App;
+use banditore::config::{Config, SourceKind};
+use banditore::schedule::SystemClock;
+
+#[derive(Parser)]
+#[command(name = "banditore", version, about = "Carries a comune's official news to WhatsApp")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Paths {
+    /// Configuration file.
+    #[arg(long, env = "BANDITORE_CONFIG", default_value = "sources.toml")]
+    config: PathBuf,
+    /// Data directory (the store lives here).
+    #[arg(long, env = "BANDITORE_DATA", default_value = "data")]
+    data: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: poll every source on its schedule and deliver, until SIGINT/SIGTERM.
+    Run(Paths),
+    /// One poll cycle over all sources, deliver what is due, then exit.
+    Once(Paths),
+    /// Validate the configuration and print every problem with its line.
+    Check {
+        #[arg(long, env = "BANDITORE_CONFIG", default_value = "sources.toml")]
+        config: PathBuf,
+    },
+    /// Print, one JSON per line, the messages a document would produce. Sends and stores nothing.
+    Preview {
+        /// A local file or an http(s) URL.
+        input: String,
+        #[arg(long, value_enum, default_value = "auto")]
+        kind: KindArg,
+        /// Resolve relative links of a local file against this URL.
+        #[arg(long)]
+        base_url: Option<url::Url>,
+    },
+    /// A complete offline demonstration on loopback.
+    Demo,
+    /// Show recent messages and their delivery state per sink.
+    Log {
+        #[command(flatten)]
+        paths: Paths,
+        /// How many messages.
+        #[arg(long, default_value = "20")]
+        limit: usize,
+    },
+    /// Sources and their health.
+    Source {
+        #[command(subcommand)]
+        command: SourceCommand,
+    },
+    /// Measure a poll cycle over many generated feeds served on loopback.
+    Bench {
+        /// Number of feeds.
+        #[arg(long, default_value = "1000")]
+        feeds: usize,
+        /// Items per feed.
+        #[arg(long, default_value = "20")]
+        items: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum SourceCommand {
+    /// List sources with their health.
+    List(Paths),
+    /// Fetch one source now and show what it would send (nothing is stored or sent).
+    Test {
+        name: String,
+        #[arg(long, env = "BANDITORE_CONFIG", default_value = "sources.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Auto,
+    Feed,
+}
+
+impl KindArg {
+    fn kind(self) -> Option<SourceKind> {
+        match self {
+            KindArg::Auto => None,
+            KindArg::Feed => Some(SourceKind::Feed),
+        }
+    }
+}
+
+/// Exit codes of the contract.
+const EXIT_USAGE: u8 = 1;
+const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let default_filter = match cli.command {
+        Command::Preview { .. } | Command::Check { .. } | Command::Bench { .. } => "warn",
+        // The demo narrates what happens; the log would repeat it.
+        Command::Demo => "error",
+        _ => "banditore=info,warn",
+    };
+    init_logging(default_filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("banditore: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("banditore: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn init_logging(default: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprint!("{e}");
+        eprintln!("run `banditore check --config {}` after fixing", path.display());
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Check { config } => match Config::load(&config) {
+            Ok(cfg) => {
+                println!(
+                    "{}: valid ({} sources, {} sinks)",
+                    config.display(),
+                    cfg.sources.len(),
+                    cfg.sinks.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                print!("{e}");
+                Ok(ExitCode::from(EXIT_USAGE))
+            }
+        },
+        Command::Once(paths) => {
+            let cfg = match load(&paths.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let app = App::build(cfg, &paths.data, Arc::new(SystemClock))?;
+            let report = app.once().await?;
+            for (name, result) in &report.polls {
+                match result {
+                    Ok(outcome) => tracing::info!(source = %name, ?outcome, "ok"),
+                    Err(e) => tracing::warn!(source = %name, error = %e, "failed"),
+                }
+            }
+            tracing::info!(
+                sources = report.polls.len(),
+                failed = report.failures(),
+                sent = report.delivery.sent,
+                unknown = report.delivery.unknown,
+                pending = report.delivery.pending,
+                "cycle done"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run(paths) => {
+            let cfg = match load(&paths.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let app = App::build(cfg, &paths.data, Arc::new(SystemClock))?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(wait_for_signal(shutdown.clone()));
+            app.run(shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Preview { input, kind, base_url } => preview(&input, kind.kind(), base_url).await,
+        Command::Demo => {
+            banditore::demo::run().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Log { paths, limit } => {
+            let cfg = match load(&paths.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let app = App::build(cfg, &paths.data, Arc::new(SystemClock))?;
+            print!("{}", banditore::report::log(&app, limit)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Source { command } => match command {
+            SourceCommand::List(paths) => {
+                let cfg = match load(&paths.config) {
+                    Ok(c) => c,
+                    Err(code) => return Ok(code),
+                };
+                let app = App::build(cfg, &paths.data, Arc::new(SystemClock))?;
+                print!("{}", banditore::report::sources(&app)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            SourceCommand::Test { name, config } => {
+                let cfg = match load(&config) {
+                    Ok(c) => c,
+                    Err(code) => return Ok(code),
+                };
+                let Some(src) = cfg.source(&name) else {
+                    eprintln!("banditore: no source named {name:?} in {}", config.display());
+                    return Ok(ExitCode::from(EXIT_USAGE));
+                };
+                preview(&src.url, Some(src.kind), None).await
+            }
+        },
+        Command::Bench { feeds, items } => {
+            let report = banditore::bench::run(feeds, items).await?;
+            print!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn preview(input: &str, kind: Option<SourceKind>, base_url: Option<url::Url>) -> anyhow::Result<ExitCode> {
+    let tz = chrono_tz::Europe::Rome;
+    let (bytes, content_type, name, base) = match url::Url::parse(input) {
+        Ok(url) if url.scheme() == "http" || url.scheme() == "https" => {
+            let fetcher = banditore::fetch::Fetcher::new(
+                banditore::fetch::FetchLimits {
+                    connect_timeout: std::time::Duration::from_secs(10),
+                    timeout: std::time::Duration::from_secs(30),
+                    max_body_bytes: 10 * 1024 * 1024,
+                    concurrency: 1,
+                    per_host_concurrency: 1,
+                },
+                &banditore::config::Settings::default().user_agent(),
+            )?;
+            match fetcher.get(&url, &Default::default(), None).await {
+                Ok(banditore::fetch::FetchOutcome::Fetched(f)) => {
+                    let name = url.host_str().unwrap_or("preview").to_owned();
+                    (f.body.to_vec(), f.content_type, name, Some(base_url.unwrap_or(f.final_url)))
+                }
+                Ok(banditore::fetch::FetchOutcome::NotModified) => {
+                    eprintln!("banditore: {input}: the server answered 304 to an unconditional request");
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+                Err(e) => {
+                    eprintln!("banditore: {input}: {e}");
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            }
+        }
+        _ => {
+            let path = PathBuf::from(input);
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("banditore: {input}: {e}");
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            };
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| input.to_owned());
+            (bytes, None, name, base_url)
+        }
+    };
+    match banditore::preview::preview(&bytes, content_type.as_deref(), &name, kind, base, tz) {
+        Ok(p) => {
+            let mut out = std::io::stdout().lock();
+            for m in &p.messages {
+                use std::io::Write;
+                let line = serde_json::to_string(m).context("cannot write JSON")?;
+                if writeln!(out, "{line}").is_err() {
+                    break; // stdout closed (e.g. piped into head)
+                }
+            }
+            for (title, why) in &p.skipped {
+                eprintln!("banditore: skipped {title:?}: {why}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("banditore: {input}: {e}");
+            Ok(ExitCode::from(EXIT_BAD_INPUT))
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM and fires the token.
+async fn wait_for_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                let _ = ctrl_c.await;
+                token.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    token.cancel();
+}

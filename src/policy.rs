@@ -1,0 +1,95 @@
+//! Which new items become messages: the source's `forward` mode, its editors' tags, and its
+//! `include`/`exclude` patterns. Pure.
+
+use regex::Regex;
+
+use crate::config::{Forward, SourceConfig};
+use crate::ident::normalise_title;
+use crate::item::Item;
+
+/// The decision about one new item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Send,
+    /// Not wanted: recorded as seen, never sent.
+    Drop(String),
+    /// Not tagged for forwarding yet: left unrecorded, so that if an editor tags it later in
+    /// the CMS it is sent then.
+    Wait(String),
+}
+
+/// A source's compiled rules.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    forward: Forward,
+    tags: Vec<String>,
+    include: Vec<Regex>,
+    exclude: Vec<Regex>,
+}
+
+impl Policy {
+    /// Compiles a source's rules. Patterns were validated when the configuration was loaded;
+    /// one that still fails to compile is an error here too.
+    pub fn new(src: &SourceConfig) -> Result<Policy, regex::Error> {
+        let compile = |ps: &[String]| ps.iter().map(|p| Regex::new(p)).collect::<Result<Vec<_>, _>>();
+        Ok(Policy {
+            forward: src.forward,
+            tags: src.tags.iter().map(|t| normalise_title(t)).collect(),
+            include: compile(&src.include)?,
+            exclude: compile(&src.exclude)?,
+        })
+    }
+
+    pub fn judge(&self, item: &Item) -> Verdict {
+        if self.forward == Forward::Tagged
+            && !item.tags.iter().any(|t| self.tags.contains(&normalise_title(t)))
+        {
+            return Verdict::Wait("not tagged for forwarding".into());
+        }
+        let haystack = format!("{}\n{}", item.title, item.summary);
+        if !self.include.is_empty() && !self.include.iter().any(|r| r.is_match(&haystack)) {
+            return Verdict::Drop("matches no include pattern".into());
+        }
+        if let Some(r) = self.exclude.iter().find(|r| r.is_match(&haystack)) {
+            return Verdict::Drop(format!("matches exclude pattern {:?}", r.as_str()));
+        }
+        Verdict::Send
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn policy(extra: &str) -> Policy {
+        let text = format!(
+            "[[source]]\nname = \"s\"\nkind = \"feed\"\nurl = \"https://a.example/\"\n{extra}\n[[sink]]\nname = \"c\"\nkind = \"console\"\n"
+        );
+        Policy::new(&Config::parse(&text).unwrap().sources[0]).unwrap()
+    }
+
+    fn item(title: &str, tags: &[&str]) -> Item {
+        Item {
+            title: title.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            ..Item::default()
+        }
+    }
+
+    #[test]
+    fn tags_compare_without_case_or_accents() {
+        let p = policy("forward = \"tagged\"\ntags = [\"Pubblicità WhatsApp\"]");
+        assert_eq!(p.judge(&item("x", &["pubblicita whatsapp"])), Verdict::Send);
+        assert!(matches!(p.judge(&item("x", &["Eventi"])), Verdict::Wait(_)));
+    }
+
+    #[test]
+    fn include_and_exclude() {
+        let p = policy("include = [\"(?i)interruzione\"]\nexclude = [\"(?i)bando di gara\"]");
+        assert_eq!(p.judge(&item("Interruzione idrica", &[])), Verdict::Send);
+        assert!(matches!(p.judge(&item("Mercato", &[])), Verdict::Drop(_)));
+        assert!(matches!(p.judge(&item("Interruzione: bando di gara", &[])), Verdict::Drop(_)));
+        assert_eq!(policy("").judge(&item("Qualsiasi", &[])), Verdict::Send);
+    }
+}

@@ -1,0 +1,82 @@
+//! Sinks: where messages go. Each sink says, for every send, whether the message certainly
+//! arrived, certainly did not, or may have: the outbox uses that to deliver exactly once as
+//! far as the world allows.
+
+mod console;
+mod file;
+
+pub use console::ConsoleSink;
+pub use file::FileSink;
+
+use crate::config::{SinkConfig, SinkKind};
+use crate::item::Message;
+
+/// What a sink gives back for a delivered message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// The provider's id for the message, when it has one.
+    pub provider_id: Option<String>,
+}
+
+/// Why a send failed, by what it means for a retry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// Certainly not delivered (nothing left this machine): retry later.
+    #[error("not sent: {0}")]
+    NotSent(String),
+    /// May have been delivered: never re-sent automatically.
+    #[error("may or may not have been delivered: {0}")]
+    MaybeSent(String),
+    /// Refused for good.
+    #[error("refused: {0}")]
+    Rejected(String),
+}
+
+/// After a crash between intent and outcome: did the message arrive?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconciled {
+    Delivered,
+    NotDelivered,
+    Unknown,
+}
+
+/// A configured sink. An enum rather than a trait object: the set is closed and known at
+/// compile time, and async methods stay plain.
+#[derive(Debug)]
+pub enum Sink {
+    Console(ConsoleSink),
+    File(FileSink),
+}
+
+impl Sink {
+    pub fn from_config(cfg: &SinkConfig) -> Sink {
+        match cfg.kind {
+            SinkKind::Console => Sink::Console(ConsoleSink::new(&cfg.name)),
+            SinkKind::File => Sink::File(FileSink::new(
+                &cfg.name,
+                cfg.path.clone().unwrap_or_else(|| "data/messages.jsonl".into()),
+            )),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Sink::Console(s) => s.name(),
+            Sink::File(s) => s.name(),
+        }
+    }
+
+    pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
+        match self {
+            Sink::Console(s) => s.send(message),
+            Sink::File(s) => s.send(message).await,
+        }
+    }
+
+    pub async fn reconcile(&self, message: &Message) -> Reconciled {
+        match self {
+            Sink::Console(_) => Reconciled::Unknown,
+            Sink::File(s) => s.reconcile(message).await,
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! RSS 0.9x/1.0/2.0, Atom and JSON Feed, through feed-rs.
+//!
+//! feed-rs gets the feed's URL as base URI and an id generator that leaves ids of entries
+//! without one empty: [`crate::ident`] then identifies them by link or content, which is
+//! stable across polls (feed-rs's fallback would be a random UUID for some entries).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use url::Url;
+
+use super::{guarded, xml_guard, ParseContext, ParseError};
+use crate::dates::parse_date;
+use crate::item::Item;
+use crate::text::html_to_text;
+
+/// Parses a feed document (already decoded to text).
+pub fn parse(text: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
+    let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if trimmed.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    if looks_like_html(trimmed) {
+        return Err(ParseError::NotAFeed {
+            hint: discover_feed(trimmed, ctx.base.as_ref()).map(|u| format!("its feed seems to be {u}")),
+        });
+    }
+    if !trimmed.starts_with('{') {
+        xml_guard::check(trimmed)?;
+    }
+    let tz = ctx.tz;
+    let feed = guarded("feed", || {
+        feed_rs::parser::Builder::new()
+            .base_uri(ctx.base.as_ref().map(Url::as_str))
+            .id_generator(|_, _, _| String::new())
+            .timestamp_parser(move |s| parse_date(s, tz))
+            .build()
+            .parse(trimmed.as_bytes())
+            .map_err(|e| ParseError::Malformed(e.to_string()))
+    })?;
+    let feed_link = best_link(&feed.links, ctx.base.as_ref());
+    Ok(feed
+        .entries
+        .into_iter()
+        .map(|entry| to_item(entry, ctx.base.as_ref(), feed_link.as_ref()))
+        .collect())
+}
+
+fn to_item(entry: feed_rs::model::Entry, base: Option<&Url>, feed_link: Option<&Url>) -> Item {
+    let guid = Some(entry.id.trim().to_owned()).filter(|id| !id.is_empty());
+    let url = best_link(&entry.links, base)
+        // An Atom id or RSS guid is often the permalink.
+        .or_else(|| guid.as_deref().and_then(|g| http_url(g, None)))
+        .or_else(|| feed_link.cloned());
+    let title = entry
+        .title
+        .as_ref()
+        .map(|t| html_to_text(&t.content))
+        .unwrap_or_default();
+    let content_body = entry.content.as_ref().and_then(|c| c.body.clone());
+    let summary = entry
+        .summary
+        .as_ref()
+        .map(|s| s.content.clone())
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| content_body.clone())
+        .unwrap_or_default();
+    let image = media_image(&entry)
+        .or_else(|| enclosure_image(&entry.links, base))
+        .or_else(|| {
+            [summary.as_str(), content_body.as_deref().unwrap_or_default()]
+                .into_iter()
+                .find_map(|html| first_img(html, url.as_ref().or(base)))
+        });
+    let tags = entry
+        .categories
+        .iter()
+        .map(|c| c.label.clone().unwrap_or_else(|| c.term.clone()).trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    Item {
+        guid,
+        url,
+        title,
+        summary,
+        image,
+        published: entry.published.or(entry.updated),
+        tags,
+    }
+}
+
+/// The entry's page: an `alternate` (or unqualified) link that is not an enclosure or a
+/// CAP/XML document, resolved to an absolute http(s) URL.
+fn best_link(links: &[feed_rs::model::Link], base: Option<&Url>) -> Option<Url> {
+    let is_page = |l: &&feed_rs::model::Link| {
+        matches!(l.rel.as_deref(), None | Some("alternate"))
+            && !l.media_type.as_deref().is_some_and(|t| t.contains("xml") || t.starts_with("image/"))
+    };
+    links
+        .iter()
+        .filter(is_page)
+        .chain(links.iter().filter(|l| l.rel.as_deref() != Some("enclosure")))
+        .find_map(|l| http_url(&l.href, base))
+}
+
+fn enclosure_image(links: &[feed_rs::model::Link], base: Option<&Url>) -> Option<Url> {
+    links
+        .iter()
+        .filter(|l| l.media_type.as_deref().is_some_and(|t| t.starts_with("image/")))
+        .find_map(|l| http_url(&l.href, base))
+}
+
+fn media_image(entry: &feed_rs::model::Entry) -> Option<Url> {
+    entry.media.iter().find_map(|m| {
+        m.content
+            .iter()
+            .filter(|c| {
+                c.content_type
+                    .as_ref()
+                    .is_some_and(|t| t.ty().as_str() == "image")
+            })
+            .find_map(|c| c.url.as_ref().and_then(|u| http_url(u.as_str(), None)))
+            .or_else(|| m.thumbnails.iter().find_map(|t| http_url(&t.image.uri, None)))
+    })
+}
+
+/// The first `<img src>` of an HTML fragment. A regex rather than a DOM parse: it runs on every
+/// entry of every changed feed, and only the attribute is wanted.
+fn first_img(html: &str, base: Option<&Url>) -> Option<Url> {
+    static IMG: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?i)<img\s[^>]*?\bsrc\s*=\s*["']([^"']+)["']"#).expect("static regex")
+    });
+    if !html.contains("<img") && !html.contains("<IMG") {
+        return None;
+    }
+    IMG.captures_iter(html)
+        .filter_map(|c| c.get(1))
+        .find_map(|m| http_url(&html_escape::decode_html_entities(m.as_str()), base))
+}
+
+/// An absolute http(s) URL from a possibly relative reference; `data:`, `javascript:`,
+/// bare fragments and other schemes give `None`.
+pub fn http_url(href: &str, base: Option<&Url>) -> Option<Url> {
+    let href = href.trim();
+    if href.is_empty() || href.starts_with('#') {
+        return None;
+    }
+    let url = match base {
+        Some(base) => base.join(href).ok()?,
+        None => Url::parse(href).ok()?,
+    };
+    matches!(url.scheme(), "http" | "https").then_some(url)
+}
+
+fn looks_like_html(text: &str) -> bool {
+    let head: String = text.chars().take(512).collect::<String>().to_ascii_lowercase();
+    let head = head.trim_start();
+    head.starts_with("<!doctype html")
+        || head.starts_with("<html")
+        || (head.starts_with("<!--") && head.contains("<html"))
+        || (head.starts_with("<?xml") && head.contains("<html") && !head.contains("<rss") && !head.contains("<feed"))
+}
+
+/// Feed autodiscovery: `<link rel="alternate" type="application/rss+xml" href="…">`.
+pub fn discover_feed(html: &str, base: Option<&Url>) -> Option<Url> {
+    let doc = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(
+        r#"link[rel~="alternate"][type="application/rss+xml"], link[rel~="alternate"][type="application/atom+xml"], link[rel~="alternate"][type="application/feed+json"]"#,
+    )
+    .ok()?;
+    doc.select(&selector)
+        .find_map(|el| el.value().attr("href").and_then(|h| http_url(h, base)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(base: &str) -> ParseContext {
+        ParseContext {
+            base: Some(Url::parse(base).unwrap()),
+            tz: chrono_tz::Europe::Rome,
+        }
+    }
+
+    const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Comune</title><link>https://comune.example.it/</link>
+<item><title>Avviso &amp; lavori</title><link>/notizie/1</link>
+<description>&lt;p&gt;Testo &lt;img src="/img/a.jpg"&gt;&lt;/p&gt;</description>
+<category>WhatsApp</category><pubDate>mar, 25 nov 2025 10:00:00 +0100</pubDate></item>
+<item><title>Senza guid</title><link>https://comune.example.it/notizie/2</link></item>
+</channel></rss>"#;
+
+    #[test]
+    fn rss_items_are_normalised() {
+        let items = parse(RSS, &ctx("https://comune.example.it/feed/")).unwrap();
+        assert_eq!(items.len(), 2);
+        let a = &items[0];
+        assert_eq!(a.title, "Avviso & lavori");
+        assert_eq!(a.url.as_ref().unwrap().as_str(), "https://comune.example.it/notizie/1");
+        assert_eq!(a.image.as_ref().unwrap().as_str(), "https://comune.example.it/img/a.jpg");
+        assert_eq!(a.tags, vec!["WhatsApp"]);
+        assert_eq!(a.published.unwrap().to_rfc3339(), "2025-11-25T09:00:00+00:00");
+        assert_eq!(a.guid, None);
+    }
+
+    #[test]
+    fn ids_are_stable_across_parses() {
+        let c = ctx("https://comune.example.it/feed/");
+        let one: Vec<_> = parse(RSS, &c).unwrap().iter().map(crate::ident::Identity::of).collect();
+        let two: Vec<_> = parse(RSS, &c).unwrap().iter().map(crate::ident::Identity::of).collect();
+        assert_eq!(one, two);
+    }
+
+    #[test]
+    fn html_is_not_a_feed_and_says_where_the_feed_is() {
+        let html = r#"<!DOCTYPE html><html><head><link rel="alternate" type="application/rss+xml" href="/feed/"></head><body>x</body></html>"#;
+        let err = parse(html, &ctx("https://comune.example.it/")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "this is an HTML page, not a feed (its feed seems to be https://comune.example.it/feed/)"
+        );
+    }
+
+    #[test]
+    fn empty_and_malformed() {
+        assert_eq!(parse("  \n", &ctx("https://a.example/")), Err(ParseError::Empty));
+        assert!(matches!(parse("<rss><channel><item>", &ctx("https://a.example/")), Err(ParseError::Malformed(_)) | Ok(_)));
+        assert!(matches!(parse("not xml at all", &ctx("https://a.example/")), Err(ParseError::Malformed(_))));
+    }
+
+    #[test]
+    fn json_feed() {
+        let json = r#"{"version":"https://jsonfeed.org/version/1.1","title":"x","items":[{"id":"1","url":"https://a.example/1","title":"Uno","content_html":"<p>ciao</p>"}]}"#;
+        let items = parse(json, &ctx("https://a.example/feed.json")).unwrap();
+        assert_eq!(items[0].guid.as_deref(), Some("1"));
+        assert_eq!(items[0].title, "Uno");
+    }
+}

@@ -1,0 +1,486 @@
+//! The sled store: the only owner of persistent state.
+//!
+//! Trees (all keys are bytes, values JSON unless noted):
+//!
+//! | tree         | key                                  | value                      |
+//! |--------------|--------------------------------------|----------------------------|
+//! | `seen`       | source \0 kind-byte hash[16]         | last seen, unix secs (u64) |
+//! | `sources`    | source name                          | [`SourceState`]            |
+//! | `outbox`     | priority-byte seq(u64 BE)            | [`OutboxEntry`]            |
+//! | `deliveries` | message id \0 sink name              | [`DeliveryRecord`]         |
+//! | `log`        | seq(u64 BE)                          | [`LogEntry`]               |
+//!
+//! Invariants:
+//! - A poll's new seen keys, its outbox entries and the source's new state (validators
+//!   included) are written in **one transaction**: either the items are both "seen" and
+//!   queued, or neither (and the next poll finds them again).
+//! - A delivery's intent record is **flushed to disk before** the request leaves.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use crate::config::Priority;
+use crate::fetch::Validators;
+use crate::ident::Key;
+use crate::item::Message;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: a record cannot be read ({0}); was the data directory written by a newer banditore?")]
+    Corrupt(String),
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+/// What the store remembers about one source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceState {
+    /// The first successful poll recorded what was there; from then on new items are sent.
+    pub baselined: bool,
+    #[serde(default)]
+    pub validators: Validators,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    pub next_poll: Option<DateTime<Utc>>,
+    /// Items recorded as seen, over the source's life.
+    #[serde(default)]
+    pub items_seen: u64,
+    /// Items in the last successful parse.
+    #[serde(default)]
+    pub items_present: usize,
+    /// One key (hex) per item present in the feed at the last successful parse: pruning never
+    /// forgets these, even when the feed answers 304 for months.
+    #[serde(default)]
+    pub present: Vec<String>,
+}
+
+/// A queued message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub seq: u64,
+    pub message: Message,
+    pub enqueued_at: DateTime<Utc>,
+}
+
+/// Where a delivery of one message to one sink stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// About to be sent (written and flushed before the request).
+    Intent,
+    /// Accepted by the sink.
+    Sent,
+    /// The request may or may not have arrived; never re-sent automatically.
+    Unknown,
+    /// Refused for good by the sink.
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn is_final(self) -> bool {
+        !matches!(self, DeliveryState::Intent)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub state: DeliveryState,
+    pub at: DateTime<Utc>,
+    pub provider_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// A message whose deliveries are all final.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub message: Message,
+    pub enqueued_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// Everything one successful poll writes, in one transaction.
+#[derive(Debug, Default)]
+pub struct PollCommit {
+    pub state: SourceState,
+    /// Keys to record (new items) or refresh (items still present).
+    pub touch: Vec<Key>,
+    pub messages: Vec<Message>,
+}
+
+/// Handle to the store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    seen: sled::Tree,
+    sources: sled::Tree,
+    outbox: sled::Tree,
+    deliveries: sled::Tree,
+    log: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, with a page cache of `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::LowSpace)
+            .open()?;
+        Ok(Store {
+            seen: db.open_tree("seen")?,
+            sources: db.open_tree("sources")?,
+            outbox: db.open_tree("outbox")?,
+            deliveries: db.open_tree("deliveries")?,
+            log: db.open_tree("log")?,
+            db,
+        })
+    }
+
+    /// Writes everything buffered to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes the store occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    pub fn source_state(&self, source: &str) -> Result<SourceState, StoreError> {
+        match self.sources.get(source)? {
+            Some(v) => decode(&v),
+            None => Ok(SourceState::default()),
+        }
+    }
+
+    pub fn put_source_state(&self, source: &str, state: &SourceState) -> Result<(), StoreError> {
+        self.sources.insert(source, encode(state)?)?;
+        Ok(())
+    }
+
+    /// When each key was last seen (None for keys never seen).
+    pub fn last_seen(&self, source: &str, keys: &[Key]) -> Result<Vec<Option<u64>>, StoreError> {
+        keys.iter()
+            .map(|k| {
+                Ok(self
+                    .seen
+                    .get(seen_key(source, k))?
+                    .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
+            })
+            .collect()
+    }
+
+    /// Records a poll's outcome atomically (see the module invariants). Returns the number of
+    /// messages queued.
+    pub fn commit_poll(&self, source: &str, commit: &PollCommit, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let stamp = (now.timestamp().max(0) as u64).to_be_bytes();
+        let state = encode(&commit.state)?;
+        let mut entries = Vec::with_capacity(commit.messages.len());
+        for message in &commit.messages {
+            let seq = self.db.generate_id()?;
+            let entry = OutboxEntry {
+                seq,
+                message: message.clone(),
+                enqueued_at: now,
+            };
+            entries.push((outbox_key(message.priority, seq), encode(&entry)?));
+        }
+        let seen_keys: Vec<Vec<u8>> = commit.touch.iter().map(|k| seen_key(source, k)).collect();
+        (&self.seen, &self.outbox, &self.sources).transaction(|(seen, outbox, sources)| {
+            for key in &seen_keys {
+                seen.insert(key.as_slice(), &stamp[..])?;
+            }
+            for (key, value) in &entries {
+                outbox.insert(key.as_slice(), value.as_slice())?;
+            }
+            sources.insert(source.as_bytes(), state.as_slice())?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        Ok(entries.len())
+    }
+
+    /// Queued messages, urgent first, then in order of arrival.
+    pub fn outbox(&self) -> impl Iterator<Item = Result<(Vec<u8>, OutboxEntry), StoreError>> + '_ {
+        self.outbox.iter().map(|r| {
+            let (k, v) = r?;
+            Ok((k.to_vec(), decode(&v)?))
+        })
+    }
+
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    pub fn delivery(&self, message_id: &str, sink: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.deliveries
+            .get(delivery_key(message_id, sink))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// Records a delivery state and flushes it to disk before returning.
+    pub async fn set_delivery(&self, message_id: &str, sink: &str, record: &DeliveryRecord) -> Result<(), StoreError> {
+        self.deliveries.insert(delivery_key(message_id, sink), encode(record)?)?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Forgets an intent that certainly never reached the sink, so it is tried again.
+    pub fn clear_delivery(&self, message_id: &str, sink: &str) -> Result<(), StoreError> {
+        self.deliveries.remove(delivery_key(message_id, sink))?;
+        Ok(())
+    }
+
+    /// All delivery records of one message, by sink name.
+    pub fn deliveries_of(&self, message_id: &str) -> Result<Vec<(String, DeliveryRecord)>, StoreError> {
+        let mut prefix = message_id.as_bytes().to_vec();
+        prefix.push(0);
+        self.deliveries
+            .scan_prefix(&prefix)
+            .map(|r| {
+                let (k, v) = r?;
+                let sink = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                Ok((sink, decode(&v)?))
+            })
+            .collect()
+    }
+
+    /// Moves a message whose deliveries are all final from the outbox to the log.
+    pub fn finish(&self, outbox_key: &[u8], entry: &OutboxEntry, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let log = encode(&LogEntry {
+            seq: entry.seq,
+            message: entry.message.clone(),
+            enqueued_at: entry.enqueued_at,
+            finished_at: now,
+        })?;
+        (&self.outbox, &self.log).transaction(|(outbox, logt)| {
+            outbox.remove(outbox_key)?;
+            logt.insert(&entry.seq.to_be_bytes(), log.as_slice())?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        Ok(())
+    }
+
+    /// The most recent finished messages, newest first.
+    pub fn recent_log(&self, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
+        self.log
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|r| decode(&r?.1))
+            .collect()
+    }
+
+    /// Forgets seen keys older than `cutoff` (except those of items still present in their
+    /// source) and log entries finished before it, with their delivery records.
+    pub fn prune(&self, cutoff: DateTime<Utc>) -> Result<PruneReport, StoreError> {
+        let cutoff_secs = cutoff.timestamp().max(0) as u64;
+        let mut protected: HashSet<Vec<u8>> = HashSet::new();
+        for r in self.sources.iter() {
+            let (name, v) = r?;
+            let state: SourceState = decode(&v)?;
+            for hex_key in &state.present {
+                if let Ok(raw) = hex::decode(hex_key) {
+                    let mut key = name.to_vec();
+                    key.push(0);
+                    key.extend_from_slice(&raw);
+                    protected.insert(key);
+                }
+            }
+        }
+        let mut report = PruneReport::default();
+        for r in self.seen.iter() {
+            let (k, v) = r?;
+            let stamp = v.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            if stamp < cutoff_secs && !protected.contains(k.as_ref()) {
+                self.seen.remove(&k)?;
+                report.seen += 1;
+            }
+        }
+        for r in self.log.iter() {
+            let (k, v) = r?;
+            let entry: LogEntry = decode(&v)?;
+            if entry.finished_at < cutoff {
+                for (sink, _) in self.deliveries_of(&entry.message.id)? {
+                    self.deliveries.remove(delivery_key(&entry.message.id, &sink))?;
+                }
+                self.log.remove(&k)?;
+                report.log += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Number of seen keys (all sources).
+    pub fn seen_len(&self) -> usize {
+        self.seen.len()
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub seen: usize,
+    pub log: usize,
+}
+
+/// The key stored for a [`Key`] in `present` lists.
+pub fn present_key(key: &Key) -> String {
+    let mut raw = Vec::with_capacity(17);
+    raw.push(key.kind);
+    raw.extend_from_slice(&key.hash);
+    hex::encode(raw)
+}
+
+fn seen_key(source: &str, key: &Key) -> Vec<u8> {
+    let mut k = Vec::with_capacity(source.len() + 18);
+    k.extend_from_slice(source.as_bytes());
+    k.push(0);
+    k.push(key.kind);
+    k.extend_from_slice(&key.hash);
+    k
+}
+
+fn outbox_key(priority: Priority, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(match priority {
+        Priority::Urgent => 0,
+        Priority::Normal => 1,
+    });
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn delivery_key(message_id: &str, sink: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(message_id.len() + sink.len() + 1);
+    k.extend_from_slice(message_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(sink.as_bytes());
+    k
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ident::Identity;
+    use crate::item::Item;
+
+    fn message(id: &str, priority: Priority) -> Message {
+        Message {
+            id: id.into(),
+            source: "s".into(),
+            kind: "feed".into(),
+            title: "t".into(),
+            url: "https://a.example/".into(),
+            text: "t".into(),
+            image: None,
+            priority,
+            published: None,
+            tags: vec![],
+        }
+    }
+
+    fn keys(title: &str) -> Vec<Key> {
+        Identity::of(&Item {
+            title: title.into(),
+            ..Item::default()
+        })
+        .keys
+    }
+
+    fn at(days: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + days * 86_400, 0).unwrap()
+    }
+
+    #[test]
+    fn commit_is_atomic_and_outbox_is_priority_ordered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let commit = PollCommit {
+            state: SourceState {
+                baselined: true,
+                ..SourceState::default()
+            },
+            touch: keys("uno"),
+            messages: vec![message("a", Priority::Normal), message("b", Priority::Urgent)],
+        };
+        assert_eq!(store.commit_poll("s", &commit, at(0)).unwrap(), 2);
+        assert!(store.source_state("s").unwrap().baselined);
+        assert!(store.last_seen("s", &keys("uno")).unwrap().iter().all(Option::is_some));
+        assert!(store.last_seen("other", &keys("uno")).unwrap().iter().all(Option::is_none));
+        let order: Vec<String> = store.outbox().map(|r| r.unwrap().1.message.id).collect();
+        assert_eq!(order, ["b", "a"]);
+    }
+
+    #[test]
+    fn prune_forgets_old_keys_but_not_present_items() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let old = keys("vecchio");
+        let present = keys("ancora nel feed");
+        let mut touch = old.clone();
+        touch.extend(present.iter().copied());
+        let state = SourceState {
+            baselined: true,
+            present: vec![present_key(&present[0])],
+            ..SourceState::default()
+        };
+        store.commit_poll("s", &PollCommit { state, touch, messages: vec![] }, at(0)).unwrap();
+        let report = store.prune(at(200)).unwrap();
+        assert_eq!(report.seen, old.len() + present.len() - 1);
+        assert!(store.last_seen("s", &old).unwrap().iter().all(Option::is_none));
+        assert!(store.last_seen("s", &present[..1]).unwrap()[0].is_some());
+        // Nothing younger than the cutoff goes.
+        assert_eq!(store.prune(at(-1)).unwrap(), PruneReport::default());
+    }
+
+    #[tokio::test]
+    async fn deliveries_and_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let commit = PollCommit {
+            messages: vec![message("m1", Priority::Normal)],
+            ..PollCommit::default()
+        };
+        store.commit_poll("s", &commit, at(0)).unwrap();
+        let record = DeliveryRecord {
+            state: DeliveryState::Sent,
+            at: at(0),
+            provider_id: Some("p1".into()),
+            detail: None,
+        };
+        store.set_delivery("m1", "log", &record).await.unwrap();
+        assert_eq!(store.delivery("m1", "log").unwrap(), Some(record));
+        let (key, entry) = store.outbox().next().unwrap().unwrap();
+        store.finish(&key, &entry, at(0)).unwrap();
+        assert_eq!(store.outbox_len(), 0);
+        assert_eq!(store.recent_log(10).unwrap()[0].message.id, "m1");
+        assert_eq!(store.prune(at(1)).unwrap().log, 1);
+        assert_eq!(store.deliveries_of("m1").unwrap(), vec![]);
+    }
+}
