@@ -94,8 +94,11 @@ impl App {
         use anyhow::Context;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-        let store = Store::open(&data_dir.join("store"), config.settings.cache_mb * 1024 * 1024)
-            .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+        let store = Store::open(
+            &data_dir.join("store"),
+            config.settings.cache_mb * 1024 * 1024,
+        )
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
         let s = &config.settings;
         let fetcher = Fetcher::new(
             FetchLimits {
@@ -159,9 +162,21 @@ impl App {
         result
     }
 
-    async fn poll_inner(&self, src: &SourceConfig, state: &mut SourceState, now: DateTime<Utc>) -> Result<PollOutcome, PollError> {
-        let url = src.url().ok_or_else(|| PollError::Internal(format!("invalid url {:?}", src.url)))?;
-        let fetched = match self.inner.fetcher.get(&url, &state.validators, src.timeout).await? {
+    async fn poll_inner(
+        &self,
+        src: &SourceConfig,
+        state: &mut SourceState,
+        now: DateTime<Utc>,
+    ) -> Result<PollOutcome, PollError> {
+        let url = src
+            .url()
+            .ok_or_else(|| PollError::Internal(format!("invalid url {:?}", src.url)))?;
+        let fetched = match self
+            .inner
+            .fetcher
+            .get(&url, &state.validators, src.timeout)
+            .await?
+        {
             FetchOutcome::NotModified => {
                 state.last_success = Some(now);
                 state.last_error = None;
@@ -239,15 +254,25 @@ impl App {
             self.inner.queued.notify_one();
         }
         Ok(if baseline {
-            PollOutcome::Baseline { items: items_present }
+            PollOutcome::Baseline {
+                items: items_present,
+            }
         } else {
-            PollOutcome::Checked { items: items_present, queued }
+            PollOutcome::Checked {
+                items: items_present,
+                queued,
+            }
         })
     }
 
     /// Applies the policy to new items and formats those to send, oldest first. Returns how
     /// many items were recorded as seen.
-    fn select_new(&self, src: &SourceConfig, mut fresh: Vec<(crate::item::Item, Identity)>, commit: &mut PollCommit) -> usize {
+    fn select_new(
+        &self,
+        src: &SourceConfig,
+        mut fresh: Vec<(crate::item::Item, Identity)>,
+        commit: &mut PollCommit,
+    ) -> usize {
         let Some(policy) = self.inner.policies.get(&src.name) else {
             return 0;
         };
@@ -281,7 +306,9 @@ impl App {
                 }
                 Verdict::Send => match format(&item, &identity, &opts) {
                     Ok(message) => commit.messages.push(message),
-                    Err(e) => tracing::warn!(source = %src.name, title = %item.title, error = %e, "item not sent"),
+                    Err(e) => {
+                        tracing::warn!(source = %src.name, title = %item.title, error = %e, "item not sent")
+                    }
                 },
             }
             commit.touch.extend(identity.keys.iter().copied());
@@ -326,7 +353,8 @@ impl App {
     }
 
     fn prune(&self) -> Result<(), StoreError> {
-        let max_age = chrono::Duration::from_std(self.inner.config.settings.seen_max_age).unwrap_or(chrono::Duration::MAX);
+        let max_age = chrono::Duration::from_std(self.inner.config.settings.seen_max_age)
+            .unwrap_or(chrono::Duration::MAX);
         let cutoff = self.inner.clock.now() - max_age;
         let report = self.inner.store.prune(cutoff)?;
         if report.seen + report.log > 0 {
@@ -397,8 +425,17 @@ impl App {
                     now + chrono::Duration::seconds(60)
                 }
                 Err(_) => {
-                    let failures = self.inner.store.source_state(&src.name).map(|s| s.consecutive_failures).unwrap_or(1);
-                    let wait = backoff(failures, self.inner.config.settings.max_backoff, rand::random());
+                    let failures = self
+                        .inner
+                        .store
+                        .source_state(&src.name)
+                        .map(|s| s.consecutive_failures)
+                        .unwrap_or(1);
+                    let wait = backoff(
+                        failures,
+                        self.inner.config.settings.max_backoff,
+                        rand::random(),
+                    );
                     now + chrono::Duration::from_std(wait).unwrap_or_default()
                 }
             };
@@ -409,7 +446,9 @@ impl App {
                         tracing::error!(source = %src.name, error = %e, "cannot record the next poll");
                     }
                 }
-                Err(e) => tracing::error!(source = %src.name, error = %e, "cannot read the source state"),
+                Err(e) => {
+                    tracing::error!(source = %src.name, error = %e, "cannot read the source state")
+                }
             }
         }
     }

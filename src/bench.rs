@@ -47,16 +47,26 @@ fn render_feed(feed: usize, version: u32, items: usize) -> String {
     out
 }
 
-async fn serve(State(feeds): State<Arc<Feeds>>, Path(id): Path<usize>, headers: HeaderMap) -> Response {
+async fn serve(
+    State(feeds): State<Arc<Feeds>>,
+    Path(id): Path<usize>,
+    headers: HeaderMap,
+) -> Response {
     let Some(version) = feeds.versions.get(id).map(|v| v.load(Ordering::SeqCst)) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let etag = format!("\"{version}\"");
-    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
     (
-        [(header::CONTENT_TYPE, "application/rss+xml".to_owned()), (header::ETAG, etag)],
+        [
+            (header::CONTENT_TYPE, "application/rss+xml".to_owned()),
+            (header::ETAG, etag),
+        ],
         render_feed(id, version, feeds.items),
     )
         .into_response()
@@ -80,9 +90,21 @@ pub struct BenchReport {
 
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "banditore bench: {} feeds × {} items on loopback", self.feeds, self.items)?;
-        writeln!(f, "  cold cycle (baselines)        {:>8.3} s", self.cold.as_secs_f64())?;
-        writeln!(f, "  unchanged cycle (304s)        {:>8.3} s", self.unchanged.as_secs_f64())?;
+        writeln!(
+            f,
+            "banditore bench: {} feeds × {} items on loopback",
+            self.feeds, self.items
+        )?;
+        writeln!(
+            f,
+            "  cold cycle (baselines)        {:>8.3} s",
+            self.cold.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "  unchanged cycle (304s)        {:>8.3} s",
+            self.unchanged.as_secs_f64()
+        )?;
         writeln!(
             f,
             "  10% changed cycle             {:>8.3} s  ({} feeds, {} messages queued and delivered)",
@@ -90,9 +112,17 @@ impl fmt::Display for BenchReport {
             self.changed_feeds,
             self.queued
         )?;
-        writeln!(f, "  items parsed per second       {:>8.0}  (cold cycle)", self.items_per_sec)?;
+        writeln!(
+            f,
+            "  items parsed per second       {:>8.0}  (cold cycle)",
+            self.items_per_sec
+        )?;
         match self.peak_rss_kb {
-            Some(kb) => writeln!(f, "  peak RSS                      {:>8.1} MB", kb as f64 / 1024.0)?,
+            Some(kb) => writeln!(
+                f,
+                "  peak RSS                      {:>8.1} MB",
+                kb as f64 / 1024.0
+            )?,
             None => writeln!(f, "  peak RSS                      unavailable (no /proc)")?,
         }
         writeln!(
@@ -124,7 +154,10 @@ fn config(addr: SocketAddr, feeds: usize, out: &std::path::Path) -> String {
             "[[source]]\nname = \"feed-{i}\"\nkind = \"feed\"\nurl = \"http://{addr}/feed/{i}\"\nevery = \"5m\"\n\n"
         ));
     }
-    text.push_str(&format!("[[sink]]\nname = \"out\"\nkind = \"file\"\npath = \"{}\"\n", out.display()));
+    text.push_str(&format!(
+        "[[sink]]\nname = \"out\"\nkind = \"file\"\npath = \"{}\"\n",
+        out.display()
+    ));
     text
 }
 
@@ -137,7 +170,9 @@ pub async fn run(feeds: usize, items: usize) -> anyhow::Result<BenchReport> {
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let router = Router::new().route("/feed/{id}", get(serve)).with_state(state.clone());
+    let router = Router::new()
+        .route("/feed/{id}", get(serve))
+        .with_state(state.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
 
     let dir = std::env::temp_dir().join(format!("banditore-bench-{}", std::process::id()));

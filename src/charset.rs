@@ -10,7 +10,8 @@ use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 use regex::bytes::Regex;
 
 static XML_DECL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']"#).expect("static regex")
+    Regex::new(r#"^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']"#)
+        .expect("static regex")
 });
 
 static META_CHARSET: LazyLock<Regex> = LazyLock::new(|| {
@@ -87,7 +88,10 @@ mod tests {
     #[test]
     fn header_wins() {
         let bytes = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><a>\xe8</a>";
-        assert_eq!(detect(bytes, Some("text/xml; charset=ISO-8859-1")), WINDOWS_1252);
+        assert_eq!(
+            detect(bytes, Some("text/xml; charset=ISO-8859-1")),
+            WINDOWS_1252
+        );
         assert!(decode(bytes, Some("text/xml; charset=iso-8859-1")).contains("<a>è</a>"));
     }
 

@@ -410,7 +410,11 @@ fn check_source(
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {}
         Ok(u) => problems.push(Problem {
             line: key_line("url"),
-            message: format!("source {:?}: scheme {:?} is not fetched", src.name, u.scheme()),
+            message: format!(
+                "source {:?}: scheme {:?} is not fetched",
+                src.name,
+                u.scheme()
+            ),
             hint: Some("use an http:// or https:// URL".into()),
         }),
         Err(e) => problems.push(Problem {
@@ -462,7 +466,9 @@ fn check_source(
         problems.push(Problem {
             line: key_line("forward"),
             message: format!("source {:?}: forward = \"tagged\" but no tags", src.name),
-            hint: Some("tags = [\"whatsapp\"]: the CMS category editors set on items to send".into()),
+            hint: Some(
+                "tags = [\"whatsapp\"]: the CMS category editors set on items to send".into(),
+            ),
         });
     }
     if let Some(max) = src.max_chars {
@@ -487,9 +493,12 @@ fn table_problem(
     let message = err.message().trim().to_string();
     // serde names the offending key (or value) in backticks: "unknown field `evry`, expected …",
     // "unknown variant `fed`, expected …". Find the first one that is a key or a quoted value.
+    // Our own errors quote the offending value instead: "\"5 minuti\" is not a duration".
     let first_token = message.split('`').nth(1).unwrap_or_default();
+    let first_quoted = message.split('"').nth(1).unwrap_or_default();
     let line = find_key_line(text, lines, span.clone(), first_token)
         .or_else(|| find_value_line(text, lines, span.clone(), first_token))
+        .or_else(|| find_value_line(text, lines, span.clone(), first_quoted))
         .unwrap_or_else(|| lines.line_of(span.start));
     let hint = if message.starts_with("unknown field") {
         Some("check the spelling; the keys each table takes are listed in sources.toml and docs/interface.md".into())
@@ -665,7 +674,9 @@ kind = "file"
         assert!(msgs[0].contains("unknown field `evry`"), "{msgs:?}");
         assert_eq!(lines[0], Some(6));
         assert!(msgs.iter().any(|m| m.contains("used twice")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("not valid") && m.contains("not a url")));
+        assert!(msgs
+            .iter()
+            .any(|m| m.contains("not valid") && m.contains("not a url")));
         assert!(msgs.iter().any(|m| m.contains("Bad_Name")));
         assert!(msgs.iter().any(|m| m.contains("cron")));
         assert!(msgs.iter().any(|m| m.contains("no path")));
@@ -682,7 +693,10 @@ kind = "file"
     fn unknown_kind_is_named() {
         let text = "[[source]]\nname = \"x\"\nkind = \"fed\"\nurl = \"https://x.example/\"\n";
         let problems = Config::parse(text).unwrap_err();
-        assert!(problems[0].message.contains("unknown variant `fed`"), "{problems:?}");
+        assert!(
+            problems[0].message.contains("unknown variant `fed`"),
+            "{problems:?}"
+        );
         assert_eq!(problems[0].line, Some(3));
     }
 }

@@ -44,12 +44,12 @@ static WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static DAY_MONTH_YEAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(\d{1,2})(?:°|º)?\s+([a-zà-ù]{3,10})\.?,?\s+(\d{4})\b").expect("static regex")
+    Regex::new(r"(?i)\b(\d{1,2})(?:°|º)?\s+([a-zà-ù]{3,10})\.?,?\s+(\d{4})\b")
+        .expect("static regex")
 });
 
-static NUMERIC: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b").expect("static regex")
-});
+static NUMERIC: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b").expect("static regex"));
 
 static TIME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b([01]?\d|2[0-3])[:.]([0-5]\d)(?::([0-5]\d))?\b").expect("static regex")
@@ -79,7 +79,12 @@ pub fn parse_date(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
 
 /// "2025-11-25T10:00:00", "2025-11-25 10:00", "2025-11-25": ISO without a zone.
 fn parse_iso_local(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(s, fmt) {
             return local(naive, tz);
         }
@@ -99,12 +104,18 @@ fn parse_loose(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
         let day: u32 = c.get(1)?.as_str().parse().ok()?;
         let month = month_number(c.get(2)?.as_str())?;
         let year: i32 = c.get(3)?.as_str().parse().ok()?;
-        (NaiveDate::from_ymd_opt(year, month, day)?, &s[c.get(0)?.end()..])
+        (
+            NaiveDate::from_ymd_opt(year, month, day)?,
+            &s[c.get(0)?.end()..],
+        )
     } else if let Some(c) = NUMERIC.captures(&s) {
         let day: u32 = c.get(1)?.as_str().parse().ok()?;
         let month: u32 = c.get(2)?.as_str().parse().ok()?;
         let year: i32 = c.get(3)?.as_str().parse().ok()?;
-        (NaiveDate::from_ymd_opt(year, month, day)?, &s[c.get(0)?.end()..])
+        (
+            NaiveDate::from_ymd_opt(year, month, day)?,
+            &s[c.get(0)?.end()..],
+        )
     } else {
         return None;
     };
@@ -180,40 +191,82 @@ mod tests {
 
     #[test]
     fn standard_forms() {
-        assert_eq!(parse_date("2025-11-25T10:00:00+01:00", ROME), Some(utc("2025-11-25T09:00:00Z")));
-        assert_eq!(parse_date("Tue, 25 Nov 2025 10:00:00 +0100", ROME), Some(utc("2025-11-25T09:00:00Z")));
-        assert_eq!(parse_date("Tue, 25 Nov 2025 10:00:00 GMT", ROME), Some(utc("2025-11-25T10:00:00Z")));
-        assert_eq!(parse_date("25 Nov 2025 10:00:00 Z", ROME), Some(utc("2025-11-25T10:00:00Z")));
+        assert_eq!(
+            parse_date("2025-11-25T10:00:00+01:00", ROME),
+            Some(utc("2025-11-25T09:00:00Z"))
+        );
+        assert_eq!(
+            parse_date("Tue, 25 Nov 2025 10:00:00 +0100", ROME),
+            Some(utc("2025-11-25T09:00:00Z"))
+        );
+        assert_eq!(
+            parse_date("Tue, 25 Nov 2025 10:00:00 GMT", ROME),
+            Some(utc("2025-11-25T10:00:00Z"))
+        );
+        assert_eq!(
+            parse_date("25 Nov 2025 10:00:00 Z", ROME),
+            Some(utc("2025-11-25T10:00:00Z"))
+        );
     }
 
     #[test]
     fn italian_rfc822() {
         // Il Messaggero's pubDate form
-        assert_eq!(parse_date("mer, 16 nov 2022 10:22:33 +0100", ROME), Some(utc("2022-11-16T09:22:33Z")));
-        assert_eq!(parse_date("mar, 25 nov 2025", ROME), Some(utc("2025-11-24T23:00:00Z")));
+        assert_eq!(
+            parse_date("mer, 16 nov 2022 10:22:33 +0100", ROME),
+            Some(utc("2022-11-16T09:22:33Z"))
+        );
+        assert_eq!(
+            parse_date("mar, 25 nov 2025", ROME),
+            Some(utc("2025-11-24T23:00:00Z"))
+        );
     }
 
     #[test]
     fn italian_long_forms() {
-        assert_eq!(parse_date("25 novembre 2025", ROME), Some(utc("2025-11-24T23:00:00Z")));
+        assert_eq!(
+            parse_date("25 novembre 2025", ROME),
+            Some(utc("2025-11-24T23:00:00Z"))
+        );
         assert_eq!(
             parse_date("martedì 25 novembre 2025 ore 14:30", ROME),
             Some(utc("2025-11-25T13:30:00Z"))
         );
-        assert_eq!(parse_date("1° luglio 2025", ROME), Some(utc("2025-06-30T22:00:00Z")));
-        assert_eq!(parse_date("25/11/2025 08.15", ROME), Some(utc("2025-11-25T07:15:00Z")));
-        assert_eq!(parse_date("3 mar 2025", ROME), Some(utc("2025-03-02T23:00:00Z")));
+        assert_eq!(
+            parse_date("1° luglio 2025", ROME),
+            Some(utc("2025-06-30T22:00:00Z"))
+        );
+        assert_eq!(
+            parse_date("25/11/2025 08.15", ROME),
+            Some(utc("2025-11-25T07:15:00Z"))
+        );
+        assert_eq!(
+            parse_date("3 mar 2025", ROME),
+            Some(utc("2025-03-02T23:00:00Z"))
+        );
     }
 
     #[test]
     fn iso_without_zone_is_local() {
-        assert_eq!(parse_date("2025-07-01T12:00:00", ROME), Some(utc("2025-07-01T10:00:00Z")));
-        assert_eq!(parse_date("2025-07-01", ROME), Some(utc("2025-06-30T22:00:00Z")));
+        assert_eq!(
+            parse_date("2025-07-01T12:00:00", ROME),
+            Some(utc("2025-07-01T10:00:00Z"))
+        );
+        assert_eq!(
+            parse_date("2025-07-01", ROME),
+            Some(utc("2025-06-30T22:00:00Z"))
+        );
     }
 
     #[test]
     fn rubbish_is_none() {
-        for s in ["", "domani", "31 febbraio 2025", "99/99/2025", "Fri, 99 Foo"] {
+        for s in [
+            "",
+            "domani",
+            "31 febbraio 2025",
+            "99/99/2025",
+            "Fri, 99 Foo",
+        ] {
             assert_eq!(parse_date(s, ROME), None, "{s}");
         }
     }

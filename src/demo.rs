@@ -20,7 +20,8 @@ use crate::schedule::SystemClock;
 
 const COMUNE_FEED: &str = include_str!("../fixtures/demo/comune-esempio.rss.xml");
 const NEW_ITEM: &str = include_str!("../fixtures/demo/new-item.xml");
-const MESSAGGERO_FEED: &str = include_str!("../fixtures/feeds/ilmessaggero_mondo_italian_dates.rss.xml");
+const MESSAGGERO_FEED: &str =
+    include_str!("../fixtures/feeds/ilmessaggero_mondo_italian_dates.rss.xml");
 
 /// The simulated website.
 struct Site {
@@ -32,18 +33,26 @@ impl Site {
     fn feed(&self) -> (String, &'static str) {
         let published = self.published.load(Ordering::SeqCst);
         let item = if published { NEW_ITEM } else { "" };
-        let body = COMUNE_FEED.replace("{new_item}", item).replace("{base}", &self.base);
+        let body = COMUNE_FEED
+            .replace("{new_item}", item)
+            .replace("{base}", &self.base);
         (body, if published { "\"v2\"" } else { "\"v1\"" })
     }
 }
 
 async fn comune_feed(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
     let (body, etag) = site.feed();
-    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
     (
-        [(header::CONTENT_TYPE, "application/rss+xml; charset=UTF-8"), (header::ETAG, etag)],
+        [
+            (header::CONTENT_TYPE, "application/rss+xml; charset=UTF-8"),
+            (header::ETAG, etag),
+        ],
         body,
     )
         .into_response()
@@ -70,7 +79,12 @@ async fn serve_site() -> anyhow::Result<(Arc<Site>, SocketAddr)> {
         .route("/notizie/{slug}/", get(news_page))
         .route(
             "/messaggero/rss.xml",
-            get(|| async { ([(header::CONTENT_TYPE, "application/rss+xml")], MESSAGGERO_FEED) }),
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/rss+xml")],
+                    MESSAGGERO_FEED,
+                )
+            }),
         )
         .route(
             "/guasto/feed/",
@@ -124,7 +138,9 @@ path = "{}"
 
 fn describe(outcome: &Result<PollOutcome, String>) -> String {
     match outcome {
-        Ok(PollOutcome::Baseline { items }) => format!("first poll, {items} items already published recorded as baseline: nothing sent"),
+        Ok(PollOutcome::Baseline { items }) => format!(
+            "first poll, {items} items already published recorded as baseline: nothing sent"
+        ),
         Ok(PollOutcome::NotModified) => "unchanged (304 Not Modified): nothing sent".into(),
         Ok(PollOutcome::Checked { items, queued }) => format!("{items} items, {queued} new"),
         Err(e) => format!("FAILED ({e}); retried later with back-off, the other sources go on"),
@@ -141,7 +157,8 @@ pub async fn run() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let out = dir.join("messages.jsonl");
     let config_text = demo_config(addr, &out);
-    let config = Config::parse(&config_text).map_err(|p| anyhow::anyhow!("demo configuration: {p:?}"))?;
+    let config =
+        Config::parse(&config_text).map_err(|p| anyhow::anyhow!("demo configuration: {p:?}"))?;
     let app = App::build(config, &dir.join("data"), Arc::new(SystemClock)).context("demo")?;
 
     println!("banditore demo: everything runs on this machine; nothing leaves 127.0.0.1.");
@@ -164,7 +181,10 @@ pub async fn run() -> anyhow::Result<()> {
     for (name, outcome) in &report.polls {
         println!("   {name}: {}", describe(outcome));
     }
-    println!("   delivered: {} message(s) to each sink", report.delivery.sent / app.config().sinks.len().max(1));
+    println!(
+        "   delivered: {} message(s) to each sink",
+        report.delivery.sent / app.config().sinks.len().max(1)
+    );
     println!();
     println!("3) Poll again (as after a restart): nothing is sent twice.");
     let report = app.once().await?;

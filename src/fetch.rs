@@ -184,8 +184,15 @@ impl Fetcher {
     }
 
     fn host_semaphore(&self, url: &Url) -> Arc<Semaphore> {
-        let key = format!("{}:{}", url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0));
-        let mut map = self.per_host.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or(0)
+        );
+        let mut map = self
+            .per_host
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         map.entry(key)
             .or_insert_with(|| Arc::new(Semaphore::new(self.limits.per_host_concurrency.max(1))))
             .clone()

@@ -13,9 +13,9 @@
 //! ```
 
 use crate::config::Priority;
+use crate::ident::strip_tracking;
 use crate::ident::Identity;
 use crate::item::{Item, Message};
-use crate::ident::strip_tracking;
 use crate::text::{html_to_text, neutralise_markers, truncate};
 
 /// WhatsApp's hard limit on a text message body.
@@ -57,13 +57,20 @@ pub enum FormatError {
 }
 
 /// Formats one item.
-pub fn format(item: &Item, identity: &Identity, opts: &FormatOptions) -> Result<Message, FormatError> {
+pub fn format(
+    item: &Item,
+    identity: &Identity,
+    opts: &FormatOptions,
+) -> Result<Message, FormatError> {
     let url = strip_tracking(item.url.as_ref().ok_or(FormatError::NoLink)?);
     let url = url.as_str();
     let title = truncate(&neutralise_markers(&item.title), MAX_TITLE);
     let mut summary = html_to_text(&item.summary);
     // Feeds often repeat the title as the first sentence of the summary.
-    if !title.is_empty() && summary.starts_with(item.title.trim()) && summary.len() > item.title.len() {
+    if !title.is_empty()
+        && summary.starts_with(item.title.trim())
+        && summary.len() > item.title.len()
+    {
         summary = summary[item.title.trim().len()..]
             .trim_start_matches([' ', '.', ':', '-', '–'])
             .to_owned();
@@ -71,9 +78,16 @@ pub fn format(item: &Item, identity: &Identity, opts: &FormatOptions) -> Result<
     if title.is_empty() && summary.is_empty() {
         return Err(FormatError::Empty);
     }
-    let footer = opts.footer.as_deref().map(str::trim).filter(|f| !f.is_empty());
+    let footer = opts
+        .footer
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty());
     // Everything but the summary, so the summary gets what is left of the hard limit.
-    let fixed = title.chars().count() + url.chars().count() + footer.map_or(0, |f| f.chars().count() + 2) + 8;
+    let fixed = title.chars().count()
+        + url.chars().count()
+        + footer.map_or(0, |f| f.chars().count() + 2)
+        + 8;
     let budget = opts.max_chars.min(MAX_TEXT.saturating_sub(fixed));
     let summary = truncate(&summary, budget);
 
@@ -96,12 +110,18 @@ pub fn format(item: &Item, identity: &Identity, opts: &FormatOptions) -> Result<
         id: identity.message_id(&opts.source),
         source: opts.source.clone(),
         kind: opts.kind.clone(),
-        title: if title.is_empty() { truncate(&summary, 80) } else { title },
+        title: if title.is_empty() {
+            truncate(&summary, 80)
+        } else {
+            title
+        },
         url: url.to_owned(),
         text,
         image: item.image.as_ref().map(|u| u.to_string()),
         priority: opts.priority,
-        published: item.published.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        published: item
+            .published
+            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         tags: item.tags.clone(),
     })
 }
@@ -194,13 +214,18 @@ mod tests {
         it.title = "Mercato sospeso".into();
         it.summary = "Mercato sospeso. Il mercato di sabato non si terrà.".into();
         let msg = fmt(&it, &FormatOptions::new("s", "feed"));
-        assert!(msg.text.contains("*Mercato sospeso*\n\nIl mercato di sabato non si terrà."));
+        assert!(msg
+            .text
+            .contains("*Mercato sospeso*\n\nIl mercato di sabato non si terrà."));
     }
 
     #[test]
     fn no_link_is_an_error() {
         let mut it = item();
         it.url = None;
-        assert_eq!(format(&it, &Identity::of(&it), &FormatOptions::new("s", "feed")), Err(FormatError::NoLink));
+        assert_eq!(
+            format(&it, &Identity::of(&it), &FormatOptions::new("s", "feed")),
+            Err(FormatError::NoLink)
+        );
     }
 }

@@ -14,8 +14,24 @@ use crate::item::Item;
 
 /// Query parameters that only track clicks; they never identify a page.
 const TRACKING_PARAMS: &[&str] = &[
-    "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "yclid", "igshid", "_ga", "_gl",
-    "ref", "ref_src", "cmpid", "wt_mc", "at_medium", "at_campaign", "ito", "xtor",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "yclid",
+    "igshid",
+    "_ga",
+    "_gl",
+    "ref",
+    "ref_src",
+    "cmpid",
+    "wt_mc",
+    "at_medium",
+    "at_campaign",
+    "ito",
+    "xtor",
 ];
 
 /// A URL reduced to what identifies the page: no scheme (http and https are the same page),
@@ -32,7 +48,11 @@ pub fn canonical_url(url: &Url) -> String {
         out.push_str(&port.to_string());
     }
     let path = url.path();
-    let path = if path.len() > 1 { path.trim_end_matches('/') } else { "" };
+    let path = if path.len() > 1 {
+        path.trim_end_matches('/')
+    } else {
+        ""
+    };
     out.push_str(path);
     let mut params: Vec<(String, String)> = url
         .query_pairs()
@@ -44,7 +64,13 @@ pub fn canonical_url(url: &Url) -> String {
         out.push('?');
         let query: Vec<String> = params
             .iter()
-            .map(|(k, v)| if v.is_empty() { k.clone() } else { format!("{k}={v}") })
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
             .collect();
         out.push_str(&query.join("&"));
     }
@@ -145,7 +171,12 @@ impl Identity {
     pub fn of(item: &Item) -> Identity {
         let mut keys = Vec::with_capacity(3);
         let mut primary = None;
-        if let Some(guid) = item.guid.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+        if let Some(guid) = item
+            .guid
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+        {
             keys.push(Key::new(KeyKind::Guid, guid));
             primary = Some(format!("guid:{guid}"));
         }
@@ -197,7 +228,10 @@ mod tests {
             canon("https://www.Comune.Example.it/notizie/lavori/?utm_source=fb&id=3&fbclid=x#top"),
             "comune.example.it/notizie/lavori?id=3"
         );
-        assert_eq!(canon("http://comune.example.it/notizie/lavori"), "comune.example.it/notizie/lavori");
+        assert_eq!(
+            canon("http://comune.example.it/notizie/lavori"),
+            "comune.example.it/notizie/lavori"
+        );
         assert_eq!(canon("https://a.example/?b=2&a=1"), "a.example?a=1&b=2");
         assert_eq!(canon("https://a.example:8443/x"), "a.example:8443/x");
         assert_eq!(canon("http://a.example:80/x"), "a.example/x");
@@ -213,7 +247,10 @@ mod tests {
 
     #[test]
     fn titles_normalise() {
-        assert_eq!(normalise_title("  Interruzione  IDRICA: via Roma!"), "interruzione idrica via roma");
+        assert_eq!(
+            normalise_title("  Interruzione  IDRICA: via Roma!"),
+            "interruzione idrica via roma"
+        );
         assert_eq!(normalise_title("Città più sicura"), "citta piu sicura");
     }
 
@@ -228,8 +265,14 @@ mod tests {
 
     #[test]
     fn primary_prefers_guid_then_url_then_content() {
-        assert_eq!(Identity::of(&item(Some("abc"), Some("https://a.example/1"), "T")).primary, "guid:abc");
-        assert_eq!(Identity::of(&item(None, Some("https://a.example/1"), "T")).primary, "url:a.example/1");
+        assert_eq!(
+            Identity::of(&item(Some("abc"), Some("https://a.example/1"), "T")).primary,
+            "guid:abc"
+        );
+        assert_eq!(
+            Identity::of(&item(None, Some("https://a.example/1"), "T")).primary,
+            "url:a.example/1"
+        );
         let id = Identity::of(&item(None, None, "Solo titolo"));
         assert!(id.primary.starts_with("hash:"));
         assert_eq!(id.keys.len(), 2);
@@ -239,8 +282,14 @@ mod tests {
     fn stored_hashes_are_pinned() {
         // If this fails, stored keys from earlier versions no longer match: see the module docs.
         let id = Identity::of(&item(Some("abc"), Some("https://a.example/1"), "Avviso"));
-        assert_eq!(hex::encode(id.keys[0].hash), "ba7816bf8f01cfea414140de5dae2223");
-        assert_eq!(id.message_id("comune"), Identity::of(&item(Some("abc"), None, "x")).message_id("comune"));
+        assert_eq!(
+            hex::encode(id.keys[0].hash),
+            "ba7816bf8f01cfea414140de5dae2223"
+        );
+        assert_eq!(
+            id.message_id("comune"),
+            Identity::of(&item(Some("abc"), None, "x")).message_id("comune")
+        );
         assert_ne!(id.message_id("comune"), id.message_id("altro"));
     }
 }

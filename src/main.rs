@@ -13,7 +13,11 @@ use banditore::config::{Config, SourceKind};
 use banditore::schedule::SystemClock;
 
 #[derive(Parser)]
-#[command(name = "banditore", version, about = "Carries a comune's official news to WhatsApp")]
+#[command(
+    name = "banditore",
+    version,
+    about = "Carries a comune's official news to WhatsApp"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -123,7 +127,10 @@ fn main() -> ExitCode {
         _ => "banditore=info,warn",
     };
     init_logging(default_filter);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("banditore: cannot start the runtime: {e}");
@@ -154,7 +161,10 @@ fn init_logging(default: &str) {
 fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|e| {
         eprint!("{e}");
-        eprintln!("run `banditore check --config {}` after fixing", path.display());
+        eprintln!(
+            "run `banditore check --config {}` after fixing",
+            path.display()
+        );
         ExitCode::from(EXIT_USAGE)
     })
 }
@@ -210,7 +220,11 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             app.run(shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Preview { input, kind, base_url } => preview(&input, kind.kind(), base_url).await,
+        Command::Preview {
+            input,
+            kind,
+            base_url,
+        } => preview(&input, kind.kind(), base_url).await,
         Command::Demo => {
             banditore::demo::run().await?;
             Ok(ExitCode::SUCCESS)
@@ -240,7 +254,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     Err(code) => return Ok(code),
                 };
                 let Some(src) = cfg.source(&name) else {
-                    eprintln!("banditore: no source named {name:?} in {}", config.display());
+                    eprintln!(
+                        "banditore: no source named {name:?} in {}",
+                        config.display()
+                    );
                     return Ok(ExitCode::from(EXIT_USAGE));
                 };
                 preview(&src.url, Some(src.kind), None).await
@@ -254,7 +271,11 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn preview(input: &str, kind: Option<SourceKind>, base_url: Option<url::Url>) -> anyhow::Result<ExitCode> {
+async fn preview(
+    input: &str,
+    kind: Option<SourceKind>,
+    base_url: Option<url::Url>,
+) -> anyhow::Result<ExitCode> {
     let tz = chrono_tz::Europe::Rome;
     let (bytes, content_type, name, base) = match url::Url::parse(input) {
         Ok(url) if url.scheme() == "http" || url.scheme() == "https" => {
@@ -271,10 +292,17 @@ async fn preview(input: &str, kind: Option<SourceKind>, base_url: Option<url::Ur
             match fetcher.get(&url, &Default::default(), None).await {
                 Ok(banditore::fetch::FetchOutcome::Fetched(f)) => {
                     let name = url.host_str().unwrap_or("preview").to_owned();
-                    (f.body.to_vec(), f.content_type, name, Some(base_url.unwrap_or(f.final_url)))
+                    (
+                        f.body.to_vec(),
+                        f.content_type,
+                        name,
+                        Some(base_url.unwrap_or(f.final_url)),
+                    )
                 }
                 Ok(banditore::fetch::FetchOutcome::NotModified) => {
-                    eprintln!("banditore: {input}: the server answered 304 to an unconditional request");
+                    eprintln!(
+                        "banditore: {input}: the server answered 304 to an unconditional request"
+                    );
                     return Ok(ExitCode::from(EXIT_BAD_INPUT));
                 }
                 Err(e) => {
@@ -326,15 +354,16 @@ async fn wait_for_signal(token: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                let _ = ctrl_c.await;
-                token.cancel();
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    token.cancel();
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -40,7 +40,12 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    pub fn new(store: Store, sinks: Vec<Sink>, clock: Arc<dyn Clock>, max_backoff: Duration) -> Self {
+    pub fn new(
+        store: Store,
+        sinks: Vec<Sink>,
+        clock: Arc<dyn Clock>,
+        max_backoff: Duration,
+    ) -> Self {
         Deliverer {
             store,
             sinks,
@@ -95,12 +100,23 @@ impl Deliverer {
 
     /// Delivers one message to one sink. Returns the new final state if this call changed
     /// it, `Some(Intent)` when it was already final, and `None` when the sink must be retried.
-    async fn deliver_one(&self, sink: &Sink, message: &Message) -> Result<Option<DeliveryState>, StoreError> {
+    async fn deliver_one(
+        &self,
+        sink: &Sink,
+        message: &Message,
+    ) -> Result<Option<DeliveryState>, StoreError> {
         match self.store.delivery(&message.id, sink.name())? {
             Some(record) if record.state.is_final() => return Ok(Some(DeliveryState::Intent)),
             Some(_) => match sink.reconcile(message).await {
                 Reconciled::Delivered => {
-                    self.record(message, sink, DeliveryState::Sent, None, Some("confirmed after a restart")).await?;
+                    self.record(
+                        message,
+                        sink,
+                        DeliveryState::Sent,
+                        None,
+                        Some("confirmed after a restart"),
+                    )
+                    .await?;
                     return Ok(Some(DeliveryState::Sent));
                 }
                 Reconciled::Unknown => {
@@ -108,15 +124,22 @@ impl Deliverer {
                         message = %message.id, sink = sink.name(),
                         "a send was interrupted and the sink cannot tell whether it arrived; marked unknown, not re-sent"
                     );
-                    self.record(message, sink, DeliveryState::Unknown, None, Some("interrupted mid-send; check the recipient"))
-                        .await?;
+                    self.record(
+                        message,
+                        sink,
+                        DeliveryState::Unknown,
+                        None,
+                        Some("interrupted mid-send; check the recipient"),
+                    )
+                    .await?;
                     return Ok(Some(DeliveryState::Unknown));
                 }
                 Reconciled::NotDelivered => {}
             },
             None => {}
         }
-        self.record(message, sink, DeliveryState::Intent, None, None).await?;
+        self.record(message, sink, DeliveryState::Intent, None, None)
+            .await?;
         failpoint::hit("after-intent");
         let result = sink.send(message).await;
         failpoint::hit("after-send");
@@ -124,7 +147,14 @@ impl Deliverer {
             Ok(receipt) => {
                 self.clear_retry(sink.name());
                 tracing::info!(message = %message.id, sink = sink.name(), title = %message.title, "delivered");
-                self.record(message, sink, DeliveryState::Sent, receipt.provider_id, None).await?;
+                self.record(
+                    message,
+                    sink,
+                    DeliveryState::Sent,
+                    receipt.provider_id,
+                    None,
+                )
+                .await?;
                 DeliveryState::Sent
             }
             Err(SinkError::NotSent(reason)) => {
@@ -135,12 +165,26 @@ impl Deliverer {
             }
             Err(e @ SinkError::MaybeSent(_)) => {
                 tracing::error!(message = %message.id, sink = sink.name(), error = %e, "delivery outcome unknown; not re-sent");
-                self.record(message, sink, DeliveryState::Unknown, None, Some(&e.to_string())).await?;
+                self.record(
+                    message,
+                    sink,
+                    DeliveryState::Unknown,
+                    None,
+                    Some(&e.to_string()),
+                )
+                .await?;
                 DeliveryState::Unknown
             }
             Err(e @ SinkError::Rejected(_)) => {
                 tracing::error!(message = %message.id, sink = sink.name(), error = %e, "delivery refused");
-                self.record(message, sink, DeliveryState::Failed, None, Some(&e.to_string())).await?;
+                self.record(
+                    message,
+                    sink,
+                    DeliveryState::Failed,
+                    None,
+                    Some(&e.to_string()),
+                )
+                .await?;
                 DeliveryState::Failed
             }
         };
@@ -161,7 +205,9 @@ impl Deliverer {
             provider_id,
             detail: detail.map(str::to_owned),
         };
-        self.store.set_delivery(&message.id, sink.name(), &record).await
+        self.store
+            .set_delivery(&message.id, sink.name(), &record)
+            .await
     }
 
     fn note_retry(&self, sink: &str) -> Duration {
@@ -174,7 +220,10 @@ impl Deliverer {
     }
 
     fn clear_retry(&self, sink: &str) {
-        self.retry.lock().unwrap_or_else(|p| p.into_inner()).remove(sink);
+        self.retry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(sink);
     }
 
     /// When the next pass is worth making if nothing new arrives: the earliest sink retry.

@@ -31,7 +31,11 @@ impl Policy {
     /// Compiles a source's rules. Patterns were validated when the configuration was loaded;
     /// one that still fails to compile is an error here too.
     pub fn new(src: &SourceConfig) -> Result<Policy, regex::Error> {
-        let compile = |ps: &[String]| ps.iter().map(|p| Regex::new(p)).collect::<Result<Vec<_>, _>>();
+        let compile = |ps: &[String]| {
+            ps.iter()
+                .map(|p| Regex::new(p))
+                .collect::<Result<Vec<_>, _>>()
+        };
         Ok(Policy {
             forward: src.forward,
             tags: src.tags.iter().map(|t| normalise_title(t)).collect(),
@@ -42,7 +46,10 @@ impl Policy {
 
     pub fn judge(&self, item: &Item) -> Verdict {
         if self.forward == Forward::Tagged
-            && !item.tags.iter().any(|t| self.tags.contains(&normalise_title(t)))
+            && !item
+                .tags
+                .iter()
+                .any(|t| self.tags.contains(&normalise_title(t)))
         {
             return Verdict::Wait("not tagged for forwarding".into());
         }
@@ -89,7 +96,10 @@ mod tests {
         let p = policy("include = [\"(?i)interruzione\"]\nexclude = [\"(?i)bando di gara\"]");
         assert_eq!(p.judge(&item("Interruzione idrica", &[])), Verdict::Send);
         assert!(matches!(p.judge(&item("Mercato", &[])), Verdict::Drop(_)));
-        assert!(matches!(p.judge(&item("Interruzione: bando di gara", &[])), Verdict::Drop(_)));
+        assert!(matches!(
+            p.judge(&item("Interruzione: bando di gara", &[])),
+            Verdict::Drop(_)
+        ));
         assert_eq!(policy("").judge(&item("Qualsiasi", &[])), Verdict::Send);
     }
 }

@@ -22,7 +22,14 @@ pub fn sources(app: &App) -> Result<String, StoreError> {
             (None, true) => "ok",
             (None, false) => "new",
         };
-        let _ = writeln!(out, "{} [{}] {} {}", src.name, src.kind.as_str(), health, src.url);
+        let _ = writeln!(
+            out,
+            "{} [{}] {} {}",
+            src.name,
+            src.kind.as_str(),
+            health,
+            src.url
+        );
         let _ = writeln!(
             out,
             "    last success {} · next poll {} · items present {} · seen {}",
@@ -48,13 +55,27 @@ pub fn log(app: &App, limit: usize) -> Result<String, StoreError> {
     let store = app.store();
     let queued: Vec<_> = store.outbox().take(limit).collect::<Result<_, _>>()?;
     for (_, entry) in &queued {
-        let _ = writeln!(out, "{} queued {} [{}] {}", when(Some(entry.enqueued_at)), entry.message.id, entry.message.source, entry.message.title);
+        let _ = writeln!(
+            out,
+            "{} queued {} [{}] {}",
+            when(Some(entry.enqueued_at)),
+            entry.message.id,
+            entry.message.source,
+            entry.message.title
+        );
         for (sink, record) in store.deliveries_of(&entry.message.id)? {
             let _ = writeln!(out, "    {sink}: {:?}", record.state);
         }
     }
     for entry in store.recent_log(limit)? {
-        let _ = writeln!(out, "{} {} [{}] {}", when(Some(entry.finished_at)), entry.message.id, entry.message.source, entry.message.title);
+        let _ = writeln!(
+            out,
+            "{} {} [{}] {}",
+            when(Some(entry.finished_at)),
+            entry.message.id,
+            entry.message.source,
+            entry.message.title
+        );
         for (sink, record) in store.deliveries_of(&entry.message.id)? {
             let detail = record
                 .detail
@@ -66,7 +87,13 @@ pub fn log(app: &App, limit: usize) -> Result<String, StoreError> {
                 .as_deref()
                 .map(|p| format!(" id={p}"))
                 .unwrap_or_default();
-            let _ = writeln!(out, "    {sink}: {}{provider}{detail}", serde_json::to_string(&record.state).unwrap_or_default().trim_matches('"'));
+            let _ = writeln!(
+                out,
+                "    {sink}: {}{provider}{detail}",
+                serde_json::to_string(&record.state)
+                    .unwrap_or_default()
+                    .trim_matches('"')
+            );
         }
     }
     if out.is_empty() {

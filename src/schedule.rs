@@ -93,8 +93,14 @@ mod tests {
     #[test]
     fn every_adds_interval_and_bounded_jitter() {
         let s = Schedule::Every(Duration::from_secs(300));
-        assert_eq!(s.next_after(at(10, 0, 0), chrono_tz::UTC, 0.0), at(10, 5, 0));
-        assert_eq!(s.next_after(at(10, 0, 0), chrono_tz::UTC, 1.0), at(10, 5, 30));
+        assert_eq!(
+            s.next_after(at(10, 0, 0), chrono_tz::UTC, 0.0),
+            at(10, 5, 0)
+        );
+        assert_eq!(
+            s.next_after(at(10, 0, 0), chrono_tz::UTC, 1.0),
+            at(10, 5, 30)
+        );
         let daily = Schedule::Every(Duration::from_secs(86_400));
         let next = daily.next_after(at(10, 0, 0), chrono_tz::UTC, 1.0);
         assert_eq!(next - at(10, 0, 0), chrono::Duration::seconds(86_460));
@@ -107,8 +113,14 @@ mod tests {
         let next = s.next_after(at(10, 0, 0), chrono_tz::Europe::Rome, 0.0);
         assert_eq!(next, Utc.with_ymd_and_hms(2026, 11, 26, 6, 0, 0).unwrap());
         let five = Schedule::parse_cron("0 */5 * * * *").unwrap();
-        assert_eq!(five.next_after(at(10, 1, 0), chrono_tz::UTC, 0.0), at(10, 5, 0));
-        assert_eq!(five.next_after(at(10, 1, 0), chrono_tz::UTC, 1.0), at(10, 5, 30));
+        assert_eq!(
+            five.next_after(at(10, 1, 0), chrono_tz::UTC, 0.0),
+            at(10, 5, 0)
+        );
+        assert_eq!(
+            five.next_after(at(10, 1, 0), chrono_tz::UTC, 1.0),
+            at(10, 5, 30)
+        );
     }
 
     #[test]

@@ -190,7 +190,12 @@ impl Store {
 
     /// Records a poll's outcome atomically (see the module invariants). Returns the number of
     /// messages queued.
-    pub fn commit_poll(&self, source: &str, commit: &PollCommit, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    pub fn commit_poll(
+        &self,
+        source: &str,
+        commit: &PollCommit,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         let stamp = (now.timestamp().max(0) as u64).to_be_bytes();
         let state = encode(&commit.state)?;
         let mut entries = Vec::with_capacity(commit.messages.len());
@@ -229,7 +234,11 @@ impl Store {
         self.outbox.len()
     }
 
-    pub fn delivery(&self, message_id: &str, sink: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+    pub fn delivery(
+        &self,
+        message_id: &str,
+        sink: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
         self.deliveries
             .get(delivery_key(message_id, sink))?
             .map(|v| decode(&v))
@@ -237,8 +246,14 @@ impl Store {
     }
 
     /// Records a delivery state and flushes it to disk before returning.
-    pub async fn set_delivery(&self, message_id: &str, sink: &str, record: &DeliveryRecord) -> Result<(), StoreError> {
-        self.deliveries.insert(delivery_key(message_id, sink), encode(record)?)?;
+    pub async fn set_delivery(
+        &self,
+        message_id: &str,
+        sink: &str,
+        record: &DeliveryRecord,
+    ) -> Result<(), StoreError> {
+        self.deliveries
+            .insert(delivery_key(message_id, sink), encode(record)?)?;
         self.db.flush_async().await?;
         Ok(())
     }
@@ -250,7 +265,10 @@ impl Store {
     }
 
     /// All delivery records of one message, by sink name.
-    pub fn deliveries_of(&self, message_id: &str) -> Result<Vec<(String, DeliveryRecord)>, StoreError> {
+    pub fn deliveries_of(
+        &self,
+        message_id: &str,
+    ) -> Result<Vec<(String, DeliveryRecord)>, StoreError> {
         let mut prefix = message_id.as_bytes().to_vec();
         prefix.push(0);
         self.deliveries
@@ -264,7 +282,12 @@ impl Store {
     }
 
     /// Moves a message whose deliveries are all final from the outbox to the log.
-    pub fn finish(&self, outbox_key: &[u8], entry: &OutboxEntry, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn finish(
+        &self,
+        outbox_key: &[u8],
+        entry: &OutboxEntry,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let log = encode(&LogEntry {
             seq: entry.seq,
             message: entry.message.clone(),
@@ -320,7 +343,8 @@ impl Store {
             let entry: LogEntry = decode(&v)?;
             if entry.finished_at < cutoff {
                 for (sink, _) in self.deliveries_of(&entry.message.id)? {
-                    self.deliveries.remove(delivery_key(&entry.message.id, &sink))?;
+                    self.deliveries
+                        .remove(delivery_key(&entry.message.id, &sink))?;
                 }
                 self.log.remove(&k)?;
                 report.log += 1;
@@ -427,12 +451,23 @@ mod tests {
                 ..SourceState::default()
             },
             touch: keys("uno"),
-            messages: vec![message("a", Priority::Normal), message("b", Priority::Urgent)],
+            messages: vec![
+                message("a", Priority::Normal),
+                message("b", Priority::Urgent),
+            ],
         };
         assert_eq!(store.commit_poll("s", &commit, at(0)).unwrap(), 2);
         assert!(store.source_state("s").unwrap().baselined);
-        assert!(store.last_seen("s", &keys("uno")).unwrap().iter().all(Option::is_some));
-        assert!(store.last_seen("other", &keys("uno")).unwrap().iter().all(Option::is_none));
+        assert!(store
+            .last_seen("s", &keys("uno"))
+            .unwrap()
+            .iter()
+            .all(Option::is_some));
+        assert!(store
+            .last_seen("other", &keys("uno"))
+            .unwrap()
+            .iter()
+            .all(Option::is_none));
         let order: Vec<String> = store.outbox().map(|r| r.unwrap().1.message.id).collect();
         assert_eq!(order, ["b", "a"]);
     }
@@ -450,10 +485,24 @@ mod tests {
             present: vec![present_key(&present[0])],
             ..SourceState::default()
         };
-        store.commit_poll("s", &PollCommit { state, touch, messages: vec![] }, at(0)).unwrap();
+        store
+            .commit_poll(
+                "s",
+                &PollCommit {
+                    state,
+                    touch,
+                    messages: vec![],
+                },
+                at(0),
+            )
+            .unwrap();
         let report = store.prune(at(200)).unwrap();
         assert_eq!(report.seen, old.len() + present.len() - 1);
-        assert!(store.last_seen("s", &old).unwrap().iter().all(Option::is_none));
+        assert!(store
+            .last_seen("s", &old)
+            .unwrap()
+            .iter()
+            .all(Option::is_none));
         assert!(store.last_seen("s", &present[..1]).unwrap()[0].is_some());
         // Nothing younger than the cutoff goes.
         assert_eq!(store.prune(at(-1)).unwrap(), PruneReport::default());

@@ -8,7 +8,8 @@ use html2text::render::TrivialDecorator;
 use regex::Regex;
 
 /// `<img>` elements: html2text would render their alt text into the summary.
-static IMG_TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)<img\b[^>]*>").expect("static regex"));
+static IMG_TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)<img\b[^>]*>").expect("static regex"));
 
 /// HTML (or text that may hold entities) to one plain paragraph.
 ///
@@ -80,13 +81,11 @@ pub fn truncate(text: &str, max: usize) -> String {
     let half = head.len() / 2;
     let sentence_end = head
         .char_indices()
-        .filter(|&(i, c)| {
-            matches!(c, '.' | '!' | '?')
-                && i >= half
-                && head[i + c.len_utf8()..].starts_with(' ')
+        .rev()
+        .find(|&(i, c)| {
+            matches!(c, '.' | '!' | '?') && i >= half && head[i + c.len_utf8()..].starts_with(' ')
         })
-        .map(|(i, c)| i + c.len_utf8())
-        .last();
+        .map(|(i, c)| i + c.len_utf8());
     if let Some(cut) = sentence_end {
         return head[..cut].to_owned();
     }
@@ -95,7 +94,9 @@ pub fn truncate(text: &str, max: usize) -> String {
     let cut = if at_boundary {
         head.len()
     } else {
-        head.rfind(' ').filter(|&i| i >= head.len() / 3).unwrap_or(head.len())
+        head.rfind(' ')
+            .filter(|&i| i >= head.len() / 3)
+            .unwrap_or(head.len())
     };
     let mut out = head[..cut]
         .trim_end_matches(|c: char| c == ',' || c == ';' || c == ':' || c.is_whitespace())
@@ -137,7 +138,10 @@ mod tests {
 
     #[test]
     fn decodes_double_escaped_entities() {
-        assert_eq!(html_to_text("L&amp;#39;assessore d&amp;#39;accordo"), "L'assessore d'accordo");
+        assert_eq!(
+            html_to_text("L&amp;#39;assessore d&amp;#39;accordo"),
+            "L'assessore d'accordo"
+        );
     }
 
     #[test]
@@ -153,7 +157,8 @@ mod tests {
 
     #[test]
     fn truncates_at_sentence_then_word() {
-        let text = "Prima frase completa qui. Seconda frase che continua a lungo senza fermarsi mai";
+        let text =
+            "Prima frase completa qui. Seconda frase che continua a lungo senza fermarsi mai";
         assert_eq!(truncate(text, 40), "Prima frase completa qui.");
         let words = "uno due tre quattro cinque sei sette otto nove dieci";
         let cut = truncate(words, 20);
@@ -172,6 +177,9 @@ mod tests {
 
     #[test]
     fn neutralises_whatsapp_markers() {
-        assert_eq!(neutralise_markers("*Avviso* _urgente_ ~x~"), "∗Avviso∗ urgente ∼x∼");
+        assert_eq!(
+            neutralise_markers("*Avviso* _urgente_ ~x~"),
+            "∗Avviso∗ urgente ∼x∼"
+        );
     }
 }

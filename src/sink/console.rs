@@ -10,7 +10,9 @@ pub struct ConsoleSink {
 
 impl ConsoleSink {
     pub fn new(name: &str) -> Self {
-        ConsoleSink { name: name.to_owned() }
+        ConsoleSink {
+            name: name.to_owned(),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -29,7 +31,11 @@ pub fn render(message: &Message) -> String {
         "┌─ {} · {}{}\n",
         message.source,
         message.kind,
-        if message.priority == crate::config::Priority::Urgent { " · URGENTE" } else { "" }
+        if message.priority == crate::config::Priority::Urgent {
+            " · URGENTE"
+        } else {
+            ""
+        }
     );
     for line in message.text.lines() {
         out.push_str("│ ");

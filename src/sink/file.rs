@@ -4,7 +4,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{Reconciled, Receipt, SinkError};
+use super::{Receipt, Reconciled, SinkError};
 use crate::item::Message;
 
 /// How much of the file's tail is read to find out whether an interrupted write landed.
@@ -31,7 +31,8 @@ impl FileSink {
     }
 
     pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
-        let mut line = serde_json::to_string(message).map_err(|e| SinkError::Rejected(e.to_string()))?;
+        let mut line =
+            serde_json::to_string(message).map_err(|e| SinkError::Rejected(e.to_string()))?;
         line.push('\n');
         let _guard = self.lock.lock().await;
         let path = self.path.clone();
@@ -39,7 +40,10 @@ impl FileSink {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)?;
             }
-            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&*path)?;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&*path)?;
             file.write_all(line.as_bytes())?;
             file.sync_data()
         })
@@ -65,9 +69,9 @@ impl FileSink {
             let mut tail = Vec::new();
             file.read_to_end(&mut tail)?;
             let text = String::from_utf8_lossy(&tail);
-            Ok(text.lines().any(|line| {
-                serde_json::from_str::<Message>(line).is_ok_and(|m| m.id == id)
-            }))
+            Ok(text
+                .lines()
+                .any(|line| serde_json::from_str::<Message>(line).is_ok_and(|m| m.id == id)))
         })
         .await;
         match found {

@@ -54,7 +54,9 @@ impl Sink {
             SinkKind::Console => Sink::Console(ConsoleSink::new(&cfg.name)),
             SinkKind::File => Sink::File(FileSink::new(
                 &cfg.name,
-                cfg.path.clone().unwrap_or_else(|| "data/messages.jsonl".into()),
+                cfg.path
+                    .clone()
+                    .unwrap_or_else(|| "data/messages.jsonl".into()),
             )),
         }
     }

@@ -14,6 +14,9 @@ use crate::dates::parse_date;
 use crate::item::Item;
 use crate::text::html_to_text;
 
+const RSS090_NS: &str = "http://my.netscape.com/rdf/simple/0.9/";
+const RSS10_NS: &str = "http://purl.org/rss/1.0/";
+
 /// Parses a feed document (already decoded to text).
 pub fn parse(text: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
     let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
@@ -22,12 +25,22 @@ pub fn parse(text: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
     }
     if looks_like_html(trimmed) {
         return Err(ParseError::NotAFeed {
-            hint: discover_feed(trimmed, ctx.base.as_ref()).map(|u| format!("its feed seems to be {u}")),
+            hint: discover_feed(trimmed, ctx.base.as_ref())
+                .map(|u| format!("its feed seems to be {u}")),
         });
     }
     if !trimmed.starts_with('{') {
         xml_guard::check(trimmed)?;
     }
+    // RSS 0.90 has the shape of RSS 1.0 under Netscape's namespace, which feed-rs does not
+    // know (it finds no items): parse it as RSS 1.0.
+    let rss090;
+    let trimmed = if trimmed.contains(RSS090_NS) {
+        rss090 = trimmed.replacen(RSS090_NS, RSS10_NS, 1);
+        rss090.as_str()
+    } else {
+        trimmed
+    };
     let tz = ctx.tz;
     let feed = guarded("feed", || {
         feed_rs::parser::Builder::new()
@@ -68,14 +81,23 @@ fn to_item(entry: feed_rs::model::Entry, base: Option<&Url>, feed_link: Option<&
     let image = media_image(&entry)
         .or_else(|| enclosure_image(&entry.links, base))
         .or_else(|| {
-            [summary.as_str(), content_body.as_deref().unwrap_or_default()]
-                .into_iter()
-                .find_map(|html| first_img(html, url.as_ref().or(base)))
+            [
+                summary.as_str(),
+                content_body.as_deref().unwrap_or_default(),
+            ]
+            .into_iter()
+            .find_map(|html| first_img(html, url.as_ref().or(base)))
         });
     let tags = entry
         .categories
         .iter()
-        .map(|c| c.label.clone().unwrap_or_else(|| c.term.clone()).trim().to_owned())
+        .map(|c| {
+            c.label
+                .clone()
+                .unwrap_or_else(|| c.term.clone())
+                .trim()
+                .to_owned()
+        })
         .filter(|t| !t.is_empty())
         .collect();
     Item {
@@ -94,19 +116,30 @@ fn to_item(entry: feed_rs::model::Entry, base: Option<&Url>, feed_link: Option<&
 fn best_link(links: &[feed_rs::model::Link], base: Option<&Url>) -> Option<Url> {
     let is_page = |l: &&feed_rs::model::Link| {
         matches!(l.rel.as_deref(), None | Some("alternate"))
-            && !l.media_type.as_deref().is_some_and(|t| t.contains("xml") || t.starts_with("image/"))
+            && !l
+                .media_type
+                .as_deref()
+                .is_some_and(|t| t.contains("xml") || t.starts_with("image/"))
     };
     links
         .iter()
         .filter(is_page)
-        .chain(links.iter().filter(|l| l.rel.as_deref() != Some("enclosure")))
+        .chain(
+            links
+                .iter()
+                .filter(|l| l.rel.as_deref() != Some("enclosure")),
+        )
         .find_map(|l| http_url(&l.href, base))
 }
 
 fn enclosure_image(links: &[feed_rs::model::Link], base: Option<&Url>) -> Option<Url> {
     links
         .iter()
-        .filter(|l| l.media_type.as_deref().is_some_and(|t| t.starts_with("image/")))
+        .filter(|l| {
+            l.media_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with("image/"))
+        })
         .find_map(|l| http_url(&l.href, base))
 }
 
@@ -120,7 +153,11 @@ fn media_image(entry: &feed_rs::model::Entry) -> Option<Url> {
                     .is_some_and(|t| t.ty().as_str() == "image")
             })
             .find_map(|c| c.url.as_ref().and_then(|u| http_url(u.as_str(), None)))
-            .or_else(|| m.thumbnails.iter().find_map(|t| http_url(&t.image.uri, None)))
+            .or_else(|| {
+                m.thumbnails
+                    .iter()
+                    .find_map(|t| http_url(&t.image.uri, None))
+            })
     })
 }
 
@@ -153,12 +190,19 @@ pub fn http_url(href: &str, base: Option<&Url>) -> Option<Url> {
 }
 
 fn looks_like_html(text: &str) -> bool {
-    let head: String = text.chars().take(512).collect::<String>().to_ascii_lowercase();
+    let head: String = text
+        .chars()
+        .take(512)
+        .collect::<String>()
+        .to_ascii_lowercase();
     let head = head.trim_start();
     head.starts_with("<!doctype html")
         || head.starts_with("<html")
         || (head.starts_with("<!--") && head.contains("<html"))
-        || (head.starts_with("<?xml") && head.contains("<html") && !head.contains("<rss") && !head.contains("<feed"))
+        || (head.starts_with("<?xml")
+            && head.contains("<html")
+            && !head.contains("<rss")
+            && !head.contains("<feed"))
 }
 
 /// Feed autodiscovery: `<link rel="alternate" type="application/rss+xml" href="…">`.
@@ -197,18 +241,35 @@ mod tests {
         assert_eq!(items.len(), 2);
         let a = &items[0];
         assert_eq!(a.title, "Avviso & lavori");
-        assert_eq!(a.url.as_ref().unwrap().as_str(), "https://comune.example.it/notizie/1");
-        assert_eq!(a.image.as_ref().unwrap().as_str(), "https://comune.example.it/img/a.jpg");
+        assert_eq!(
+            a.url.as_ref().unwrap().as_str(),
+            "https://comune.example.it/notizie/1"
+        );
+        assert_eq!(
+            a.image.as_ref().unwrap().as_str(),
+            "https://comune.example.it/img/a.jpg"
+        );
         assert_eq!(a.tags, vec!["WhatsApp"]);
-        assert_eq!(a.published.unwrap().to_rfc3339(), "2025-11-25T09:00:00+00:00");
+        assert_eq!(
+            a.published.unwrap().to_rfc3339(),
+            "2025-11-25T09:00:00+00:00"
+        );
         assert_eq!(a.guid, None);
     }
 
     #[test]
     fn ids_are_stable_across_parses() {
         let c = ctx("https://comune.example.it/feed/");
-        let one: Vec<_> = parse(RSS, &c).unwrap().iter().map(crate::ident::Identity::of).collect();
-        let two: Vec<_> = parse(RSS, &c).unwrap().iter().map(crate::ident::Identity::of).collect();
+        let one: Vec<_> = parse(RSS, &c)
+            .unwrap()
+            .iter()
+            .map(crate::ident::Identity::of)
+            .collect();
+        let two: Vec<_> = parse(RSS, &c)
+            .unwrap()
+            .iter()
+            .map(crate::ident::Identity::of)
+            .collect();
         assert_eq!(one, two);
     }
 
@@ -224,9 +285,18 @@ mod tests {
 
     #[test]
     fn empty_and_malformed() {
-        assert_eq!(parse("  \n", &ctx("https://a.example/")), Err(ParseError::Empty));
-        assert!(matches!(parse("<rss><channel><item>", &ctx("https://a.example/")), Err(ParseError::Malformed(_)) | Ok(_)));
-        assert!(matches!(parse("not xml at all", &ctx("https://a.example/")), Err(ParseError::Malformed(_))));
+        assert_eq!(
+            parse("  \n", &ctx("https://a.example/")),
+            Err(ParseError::Empty)
+        );
+        assert!(matches!(
+            parse("<rss><channel><item>", &ctx("https://a.example/")),
+            Err(ParseError::Malformed(_)) | Ok(_)
+        ));
+        assert!(matches!(
+            parse("not xml at all", &ctx("https://a.example/")),
+            Err(ParseError::Malformed(_))
+        ));
     }
 
     #[test]

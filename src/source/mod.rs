@@ -41,12 +41,17 @@ pub fn parse(kind: SourceKind, text: &str, ctx: &ParseContext) -> Result<Vec<Ite
 
 /// Runs a third-party parser so that a bug in it becomes an error for this one document
 /// instead of taking the daemon down with it.
-pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, ParseError>) -> Result<T, ParseError> {
+pub(crate) fn guarded<T>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, ParseError>,
+) -> Result<T, ParseError> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(result) => result,
         Err(_) => {
             tracing::error!("the {what} parser panicked on this document; please report it");
-            Err(ParseError::Malformed(format!("the {what} parser failed on this document")))
+            Err(ParseError::Malformed(format!(
+                "the {what} parser failed on this document"
+            )))
         }
     }
 }

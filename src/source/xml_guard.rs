@@ -23,7 +23,8 @@ pub fn check(text: &str) -> Result<(), ParseError> {
     };
     if find_ci(subset, "<!ENTITY").is_some() {
         return Err(ParseError::Hostile(
-            "the document declares XML entities (a DOCTYPE with <!ENTITY>), which feeds never need".into(),
+            "the document declares XML entities (a DOCTYPE with <!ENTITY>), which feeds never need"
+                .into(),
         ));
     }
     Ok(())

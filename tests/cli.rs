@@ -1,0 +1,178 @@
+//! The command line: `check`, `preview`, exit codes, and every real-world document we have
+//! going through `preview` without a panic and within the message contract.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn banditore(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_banditore"))
+        .args(args)
+        .env_remove("BANDITORE_CONFIG")
+        .env_remove("BANDITORE_DATA")
+        .output()
+        .unwrap()
+}
+
+fn fixture(path: &str) -> String {
+    format!("{}/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn check_lists_every_problem_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sources.toml");
+    std::fs::write(
+        &path,
+        "[settings]\ntimezone = \"Europe/Roma\"\n\n[[source]]\nname = \"a\"\nkind = \"feed\"\nurl = \"https://a.example/\"\nevery = \"5 minuti\"\n\n[[source]]\nname = \"b\"\nkind = \"rss\"\nurl = \"https://b.example/\"\n\n[[sink]]\nname = \"log\"\nkind = \"file\"\npath = \"x.jsonl\"\n",
+    )
+    .unwrap();
+    let out = banditore(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("3 problems"), "{text}");
+    assert!(
+        text.contains("line 2: unknown timezone \"Europe/Roma\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 8: [[source]]: \"5 minuti\" is not a duration"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 12: [[source]]: unknown variant `rss`"),
+        "{text}"
+    );
+    assert!(text.contains("hint:"), "{text}");
+}
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let out = banditore(&[
+        "check",
+        "--config",
+        &format!("{}/sources.toml", env!("CARGO_MANIFEST_DIR")),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn usage_errors_exit_1() {
+    assert_eq!(banditore(&["frobnicate"]).status.code(), Some(1));
+    assert_eq!(banditore(&["preview"]).status.code(), Some(1));
+    assert_eq!(banditore(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn preview_prints_messages_and_resolves_relative_links() {
+    let out = banditore(&[
+        "preview",
+        &fixture("demo/comune-esempio.rss.xml"),
+        "--base-url",
+        "https://www.comune.borgoesempio.it/feed/",
+    ]);
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The template's {base} placeholder is a relative path here.
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["source"], "comune-esempio.rss.xml");
+    assert_eq!(
+        lines[0]["url"],
+        "https://www.comune.borgoesempio.it/feed/%7Bbase%7D/notizie/mercato-piazza-garibaldi/"
+    );
+    assert_eq!(lines[0]["published"], "2025-11-24T08:15:00Z");
+}
+
+#[test]
+fn preview_refuses_unusable_documents_with_exit_2() {
+    for (path, reason) in [
+        (
+            fixture("malformed/xxe_google_xee.atom.xml"),
+            "declares XML entities",
+        ),
+        (
+            fixture("malformed/feedrs_rss20_invalid_1.xml"),
+            "not a valid feed",
+        ),
+        (fixture("does-not-exist.xml"), "No such file"),
+    ] {
+        let out = banditore(&["preview", &path]);
+        assert_eq!(out.status.code(), Some(2), "{path}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(reason), "{path}: {err}");
+    }
+}
+
+/// Every document in `fixtures/` and, when present, the shared corpus beside the checkout.
+fn documents() -> Vec<PathBuf> {
+    let mut roots = vec![PathBuf::from(fixture(""))];
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if corpus.is_dir() {
+        roots.push(corpus);
+    }
+    let mut files = Vec::new();
+    while let Some(dir) = roots.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                roots.push(path);
+            } else if path.extension().is_some_and(|e| e != "md") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn every_real_document_previews_within_the_contract() {
+    let docs = documents();
+    assert!(docs.len() >= 10);
+    for doc in docs {
+        let out = banditore(&["preview", doc.to_str().unwrap()]);
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0) | Some(2)),
+            "{}: {:?} {}",
+            doc.display(),
+            code,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let m: serde_json::Value = serde_json::from_str(line).unwrap();
+            let text = m["text"].as_str().unwrap();
+            let url = m["url"].as_str().unwrap();
+            let at = doc.display();
+            assert!(text.chars().count() <= 4096, "{at}");
+            assert!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "{at}: {url}"
+            );
+            assert!(
+                text.lines().any(|l| l == url),
+                "{at}: link not alone on a line: {text}"
+            );
+            for bad in ["<p>", "<br", "</", "&amp;", "&lt;", "&#", "&nbsp;", "\u{0}"] {
+                assert!(!text.contains(bad), "{at}: {bad:?} in {text}");
+            }
+            assert!(
+                m["image"].is_null() || m["image"].as_str().unwrap().starts_with("http"),
+                "{at}"
+            );
+            assert!(
+                m["published"].is_null()
+                    || chrono::DateTime::parse_from_rfc3339(m["published"].as_str().unwrap())
+                        .is_ok(),
+                "{at}"
+            );
+        }
+    }
+}

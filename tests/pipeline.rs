@@ -1,0 +1,294 @@
+//! The foundation pipeline, end to end: the real binary against a loopback feed server.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+
+use common::{rss, source, FeedServer, Route, Workdir};
+
+const A: (&str, &str, &str) = ("a", "https://comune.example.it/notizie/a/", "Avviso A");
+const B: (&str, &str, &str) = ("b", "https://comune.example.it/notizie/b/", "Avviso B");
+const C: (&str, &str, &str) = (
+    "c",
+    "https://comune.example.it/notizie/c/?utm_source=rss",
+    "Nuovo avviso C",
+);
+
+#[tokio::test]
+async fn baseline_then_one_message_then_nothing_after_restart() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[B, A])));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+
+    work.once().await;
+    assert!(
+        work.messages().is_empty(),
+        "the first poll must send nothing"
+    );
+
+    server.set("/feed", Route::feed(rss(&[C, B, A])));
+    work.once().await;
+    let messages = work.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let m = &messages[0];
+    assert_eq!(m["url"], "https://comune.example.it/notizie/c/");
+    assert_eq!(m["source"], "comune");
+    assert_eq!(m["title"], "Nuovo avviso C");
+    let text = m["text"].as_str().unwrap();
+    assert!(text.starts_with("*Nuovo avviso C*\n\n"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == "https://comune.example.it/notizie/c/"),
+        "{text}"
+    );
+
+    // A new process (a restart) polling the same feed sends nothing again.
+    work.once().await;
+    work.once().await;
+    assert_eq!(work.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn changed_guid_or_scheme_with_same_page_sends_nothing() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    work.once().await;
+    // The CMS was migrated: new guid, http instead of https, a tracking parameter.
+    let moved = (
+        "wp-9911",
+        "http://comune.example.it/notizie/a?utm_campaign=x",
+        "Avviso A (aggiornato)",
+    );
+    server.set("/feed", Route::feed(rss(&[moved])));
+    work.once().await;
+    assert!(work.messages().is_empty(), "{:?}", work.messages());
+}
+
+#[tokio::test]
+async fn conditional_get_is_used_and_304_honoured() {
+    let server = FeedServer::start().await;
+    let mut route = Route::feed(rss(&[A]));
+    route.etag = Some("\"v1\"".into());
+    route.last_modified = Some("Tue, 25 Nov 2025 10:00:00 GMT".into());
+    server.set("/feed", route);
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    work.once().await;
+    work.once().await;
+    let requests = server.requests("/feed");
+    assert_eq!(requests.len(), 2);
+    assert!(requests[0].get("if-none-match").is_none());
+    assert_eq!(requests[1].get("if-none-match").unwrap(), "\"v1\"");
+    assert_eq!(
+        requests[1].get("if-modified-since").unwrap(),
+        "Tue, 25 Nov 2025 10:00:00 GMT"
+    );
+    let ua = requests[0].get("user-agent").unwrap().to_str().unwrap();
+    assert!(ua.starts_with("banditore/"), "{ua}");
+    let list = work.run(&["source", "list"]).await;
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains("comune [feed] ok"), "{list}");
+}
+
+#[tokio::test]
+async fn bad_sources_are_reported_and_do_not_stop_the_others() {
+    let server = FeedServer::start().await;
+    server.set("/good", Route::feed(rss(&[A])));
+    server.set("/500", Route::status(500));
+    let mut html = Route::feed("<!DOCTYPE html><html><head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"/feed/\"></head></html>");
+    html.content_type = "text/html".into();
+    server.set("/html", html);
+    server.set("/broken", Route::feed("<rss><channel><item><title>x</tit"));
+    server.set("/empty", Route::feed(""));
+    server.set(
+        "/huge",
+        Route::feed(format!(
+            "<rss><channel>{}</channel></rss>",
+            "x".repeat(300_000)
+        )),
+    );
+    server.set("/xxe", Route::feed(
+        "<?xml version=\"1.0\"?><!DOCTYPE rss [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><rss><channel><item><title>&x;</title></item></channel></rss>",
+    ));
+    let mut sources = source("good", &server.url("/good"), "");
+    for name in ["500", "html", "broken", "empty", "huge", "xxe", "missing"] {
+        sources.push_str(&source(name, &server.url(&format!("/{name}")), ""));
+    }
+    let work = Workdir::new("max_body_bytes = 100000", &sources);
+    work.once().await;
+    server.set("/good", Route::feed(rss(&[B, A])));
+    let out = work.once().await;
+    assert_eq!(
+        work.messages().len(),
+        1,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let list = work.run(&["source", "list"]).await;
+    let list = String::from_utf8_lossy(&list.stdout).to_string();
+    for (name, reason) in [
+        ("500", "the server answered 500"),
+        (
+            "html",
+            "this is an HTML page, not a feed (its feed seems to be",
+        ),
+        ("broken", "not a valid feed"),
+        ("empty", "the document is empty"),
+        ("huge", "larger than the 100000-byte limit"),
+        ("xxe", "declares XML entities"),
+        ("missing", "the server answered 404"),
+    ] {
+        let block = list
+            .split(&format!("\n{name} [feed]"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{name} missing in {list}"));
+        assert!(block.starts_with(" FAILING"), "{name}: {block}");
+        let first_error = block.lines().find(|l| l.contains("last error")).unwrap();
+        assert!(first_error.contains(reason), "{name}: {first_error}");
+        assert!(
+            first_error.contains("(2 in a row)"),
+            "{name}: {first_error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_source_does_not_delay_the_others() {
+    let server = FeedServer::start().await;
+    server.set("/good", Route::feed(rss(&[A])));
+    server.set("/hang", Route::hang());
+    let sources = format!(
+        "{}{}",
+        source("good", &server.url("/good"), ""),
+        source("hang", &server.url("/hang"), "timeout = \"5m\"")
+    );
+    let work = Workdir::new("", &sources);
+    let mut daemon = work.command(&["run"]).spawn().unwrap();
+    // Wait until the good source has its baseline, then publish.
+    wait_for(|| work_has_baseline(&server)).await;
+    server.set("/good", Route::feed(rss(&[B, A])));
+    wait_for(|| !work.messages().is_empty()).await;
+    assert!(
+        server.in_flight() >= 1,
+        "the hanging request should still be pending"
+    );
+    assert_eq!(work.messages()[0]["url"], B.1);
+    stop(&mut daemon).await;
+}
+
+fn work_has_baseline(server: &FeedServer) -> bool {
+    server.requests("/good").len() >= 2
+}
+
+#[tokio::test]
+async fn run_stops_cleanly_on_sigterm() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    let mut daemon = work.command(&["run"]).spawn().unwrap();
+    wait_for(|| !server.requests("/feed").is_empty()).await;
+    let status = stop(&mut daemon).await;
+    assert!(status.success(), "{status:?}");
+    // The store was flushed and closed: another process can open it and knows the baseline.
+    server.set("/feed", Route::feed(rss(&[B, A])));
+    work.once().await;
+    assert_eq!(work.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn killed_between_enqueue_and_delivery_delivers_exactly_once() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    work.once().await;
+    server.set("/feed", Route::feed(rss(&[B, A])));
+
+    let out = work
+        .command(&["once"])
+        .env("BANDITORE_FAILPOINT", "after-enqueue")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{out:?}");
+    assert!(work.messages().is_empty());
+
+    work.once().await;
+    work.once().await;
+    let messages = work.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["url"], B.1);
+}
+
+#[tokio::test]
+async fn killed_after_sending_does_not_send_twice() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    work.once().await;
+    server.set("/feed", Route::feed(rss(&[B, A])));
+
+    let out = work
+        .command(&["once"])
+        .env("BANDITORE_FAILPOINT", "after-send")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL));
+    assert_eq!(
+        work.messages().len(),
+        1,
+        "the line was written before the kill"
+    );
+
+    work.once().await;
+    assert_eq!(work.messages().len(), 1, "no duplicate after the restart");
+    let log = work.run(&["log"]).await;
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(
+        log.contains("out: sent (confirmed after a restart)"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn killed_after_intent_sends_once_after_restart() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    work.once().await;
+    server.set("/feed", Route::feed(rss(&[B, A])));
+    let out = work
+        .command(&["once"])
+        .env("BANDITORE_FAILPOINT", "after-intent")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL));
+    assert!(work.messages().is_empty());
+    work.once().await;
+    assert_eq!(work.messages().len(), 1);
+}
+
+async fn wait_for(mut cond: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("condition not met within 20 s");
+}
+
+async fn stop(child: &mut tokio::process::Child) -> std::process::ExitStatus {
+    let pid = child.id().unwrap() as i32;
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("daemon did not stop")
+        .unwrap()
+}
