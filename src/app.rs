@@ -17,17 +17,19 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::charset;
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, SourceConfig, SourceKind};
 use crate::failpoint;
 use crate::fetch::{FetchError, FetchLimits, FetchOutcome, Fetcher};
 use crate::format::{format, FormatOptions};
 use crate::ident::Identity;
+use crate::item::Item;
 use crate::outbox::{DeliverReport, Deliverer};
 use crate::policy::{Policy, Verdict};
 use crate::schedule::{backoff, Clock};
 use crate::sink::Sink;
+use crate::source::cap::CapDocument;
 use crate::source::{self, ParseContext, ParseError};
-use crate::store::{present_key, PollCommit, SourceState, Store, StoreError};
+use crate::store::{present_key, Level, PollCommit, SentAlert, SourceState, Store, StoreError};
 
 /// Seen keys of items still present are re-stamped at most this often.
 const REFRESH_AFTER_SECS: u64 = 86_400;
@@ -186,21 +188,17 @@ impl App {
             }
             FetchOutcome::Fetched(f) => f,
         };
-        let ctx = ParseContext {
-            base: Some(fetched.final_url.clone()),
-            tz: self.inner.config.settings.tz(),
-        };
-        let kind = src.kind;
-        let body = fetched.body.clone();
-        let content_type = fetched.content_type.clone();
-        let items = tokio::task::spawn_blocking(move || {
-            let text = charset::decode_xml(&body, content_type.as_deref());
-            source::parse(kind, &text, &ctx)
-        })
-        .await
-        .map_err(|e| PollError::Internal(e.to_string()))??;
-
+        let ctx = ParseContext::for_source(
+            src,
+            &self.inner.config.settings,
+            Some(fetched.final_url.clone()),
+            now,
+        );
+        let baseline = !state.baselined;
         let mut commit = PollCommit::default();
+        let items = self
+            .items_of(src, &fetched, &ctx, baseline, &mut commit)
+            .await?;
         let mut batch: HashSet<crate::ident::Key> = HashSet::new();
         let mut fresh = Vec::new();
         let mut present = Vec::with_capacity(items.len());
@@ -228,15 +226,22 @@ impl App {
         }
         let items_present = present.len();
 
-        let baseline = !state.baselined;
         let recorded = if baseline {
-            for (_, identity) in &fresh {
+            for (item, identity) in &fresh {
                 commit.touch.extend(identity.keys.iter().copied());
+                if let Some(level) = item.alert.as_ref().and_then(bulletin_level) {
+                    commit.levels.push(level);
+                }
             }
             tracing::info!(source = %src.name, items = fresh.len(), "first poll: baseline recorded, nothing sent");
             fresh.len()
         } else {
-            self.select_new(src, fresh, &mut commit)
+            let fresh = if src.kind == SourceKind::Page {
+                self.read_articles(src, fresh, &ctx).await
+            } else {
+                fresh
+            };
+            self.select_new(src, fresh, &mut commit, now)?
         };
         state.baselined = true;
         state.validators = fetched.validators;
@@ -270,11 +275,12 @@ impl App {
     fn select_new(
         &self,
         src: &SourceConfig,
-        mut fresh: Vec<(crate::item::Item, Identity)>,
+        mut fresh: Vec<(Item, Identity)>,
         commit: &mut PollCommit,
-    ) -> usize {
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         let Some(policy) = self.inner.policies.get(&src.name) else {
-            return 0;
+            return Ok(0);
         };
         let mut recorded = 0;
         // Feeds list newest first; deliver in the order things happened.
@@ -288,8 +294,18 @@ impl App {
             .saturating_sub(max_new);
         let mut skipped = 0;
         let opts = format_options(src);
-        for (item, identity) in fresh {
-            match policy.judge(&item) {
+        for (mut item, identity) in fresh {
+            let verdict = match self.thread_alert(src, &mut item, now)? {
+                Verdict::Send => policy.judge(&item),
+                other => other,
+            };
+            if src.priority.is_some() {
+                item.priority = None; // an explicit source priority wins
+            }
+            if let Some(level) = item.alert.as_ref().and_then(bulletin_level) {
+                commit.levels.push(level);
+            }
+            match verdict {
                 Verdict::Wait(reason) => {
                     tracing::debug!(source = %src.name, title = %item.title, %reason, "not forwarded yet");
                     continue;
@@ -305,7 +321,16 @@ impl App {
                     );
                 }
                 Verdict::Send => match format(&item, &identity, &opts) {
-                    Ok(message) => commit.messages.push(message),
+                    Ok(message) => {
+                        if let Some(alert) = &item.alert {
+                            let sent = SentAlert {
+                                title: message.title.clone(),
+                                url: message.url.clone(),
+                            };
+                            commit.sent_alerts.push((alert.reference.clone(), sent));
+                        }
+                        commit.messages.push(message);
+                    }
                     Err(e) => {
                         tracing::warn!(source = %src.name, title = %item.title, error = %e, "item not sent")
                     }
@@ -314,7 +339,213 @@ impl App {
             commit.touch.extend(identity.keys.iter().copied());
             recorded += 1;
         }
-        recorded
+        Ok(recorded)
+    }
+
+    /// The items of a fetched document. Pages and CAP indexes need more than the document:
+    /// a page's new articles are read later ([`App::read_articles`]); an index's alerts are
+    /// fetched here (entries already handled are skipped by their link's key, recorded in
+    /// `commit`).
+    async fn items_of(
+        &self,
+        src: &SourceConfig,
+        fetched: &crate::fetch::Fetched,
+        ctx: &ParseContext,
+        baseline: bool,
+        commit: &mut PollCommit,
+    ) -> Result<Vec<Item>, PollError> {
+        let kind = src.kind;
+        let body = fetched.body.clone();
+        let content_type = fetched.content_type.clone();
+        let parse_ctx = ctx.clone();
+        let parsed = tokio::task::spawn_blocking(move || {
+            let text = if kind == SourceKind::Page {
+                charset::decode(&body, content_type.as_deref())
+            } else {
+                charset::decode_xml(&body, content_type.as_deref())
+            };
+            match kind {
+                SourceKind::Page => {
+                    source::page::parse_listing(&text, &parse_ctx).map(Parsed::Items)
+                }
+                SourceKind::Cap => {
+                    source::cap::parse_document(&text, parse_ctx.base.as_ref()).map(Parsed::Cap)
+                }
+                _ => source::parse(kind, &text, &parse_ctx).map(Parsed::Items),
+            }
+        })
+        .await
+        .map_err(|e| PollError::Internal(e.to_string()))??;
+        match parsed {
+            Parsed::Items(items) => Ok(items),
+            Parsed::Cap(CapDocument::Alert(alert)) => {
+                Ok(source::cap::alert_item(&alert, ctx).into_iter().collect())
+            }
+            Parsed::Cap(CapDocument::Index(entries)) => {
+                self.expand_index(src, entries, ctx, baseline, commit).await
+            }
+        }
+    }
+
+    /// Alerts of an index: each entry's CAP document is fetched once (at most `max_fetch` per
+    /// poll; the rest wait for the next), falling back to the entry's inline `cap:` fields.
+    async fn expand_index(
+        &self,
+        src: &SourceConfig,
+        entries: Vec<source::cap::IndexEntry>,
+        ctx: &ParseContext,
+        baseline: bool,
+        commit: &mut PollCommit,
+    ) -> Result<Vec<Item>, PollError> {
+        let mut items = Vec::new();
+        let mut fetches = 0;
+        for entry in entries {
+            let Some(link) = entry.link else {
+                items.extend(
+                    entry
+                        .inline
+                        .as_ref()
+                        .and_then(|a| source::cap::alert_item(a, ctx)),
+                );
+                continue;
+            };
+            let link_item = Item {
+                guid: Some(format!("cap-doc:{}", crate::ident::canonical_url(&link))),
+                strict_id: true,
+                ..Item::default()
+            };
+            let link_keys = Identity::of(&link_item).keys;
+            if self
+                .inner
+                .store
+                .last_seen(&src.name, &link_keys)?
+                .iter()
+                .any(Option::is_some)
+            {
+                commit.touch.extend(link_keys); // keep it remembered while it is listed
+                continue;
+            }
+            if baseline {
+                commit.touch.extend(link_keys);
+                items.extend(
+                    entry
+                        .inline
+                        .as_ref()
+                        .and_then(|a| source::cap::alert_item(a, ctx)),
+                );
+                continue;
+            }
+            if fetches >= src.max_fetch() {
+                continue; // next poll
+            }
+            fetches += 1;
+            let alert = match self
+                .inner
+                .fetcher
+                .get(&link, &Default::default(), src.timeout)
+                .await
+            {
+                Ok(FetchOutcome::Fetched(doc)) => {
+                    let text = charset::decode_xml(&doc.body, doc.content_type.as_deref());
+                    match source::cap::parse_document(&text, Some(&doc.final_url)) {
+                        Ok(CapDocument::Alert(alert)) => Some(alert),
+                        Ok(CapDocument::Index(_)) | Err(_) => entry.inline.clone(),
+                    }
+                }
+                Ok(FetchOutcome::NotModified) | Err(_) => entry.inline.clone(),
+            };
+            let Some(alert) = alert else {
+                tracing::warn!(source = %src.name, %link, "alert document unavailable; will retry");
+                continue;
+            };
+            commit.touch.extend(link_keys);
+            if let Some(mut item) = source::cap::alert_item(&alert, ctx) {
+                item.alt_ids.push(link_item.guid.unwrap_or_default());
+                items.push(item);
+            }
+        }
+        Ok(items)
+    }
+
+    /// Completes new listing items with their article pages (at most `max_fetch` per poll;
+    /// the rest stay unrecorded and are read at the next poll).
+    async fn read_articles(
+        &self,
+        src: &SourceConfig,
+        fresh: Vec<(Item, Identity)>,
+        ctx: &ParseContext,
+    ) -> Vec<(Item, Identity)> {
+        let max = src.max_fetch();
+        let tasks = fresh.into_iter().take(max).map(|(item, identity)| async move {
+            let Some(url) = item.url.clone() else {
+                return (item, identity);
+            };
+            match self.inner.fetcher.get(&url, &Default::default(), src.timeout).await {
+                Ok(FetchOutcome::Fetched(page)) => {
+                    let html = charset::decode(&page.body, page.content_type.as_deref());
+                    let mut article_ctx = ctx.clone();
+                    article_ctx.base = Some(page.final_url.clone());
+                    let article = tokio::task::spawn_blocking(move || source::page::parse_article(&html, &article_ctx))
+                        .await
+                        .unwrap_or_default();
+                    (source::page::merge(item, article), identity)
+                }
+                Ok(FetchOutcome::NotModified) => (item, identity),
+                Err(e) => {
+                    tracing::warn!(source = %src.name, %url, error = %e, "article not readable; using the listing's text");
+                    (item, identity)
+                }
+            }
+        });
+        futures_util::future::join_all(tasks).await
+    }
+
+    /// Threads CAP updates and cancellations to the alerts they refer to, and silences
+    /// bulletins that repeat the level already announced.
+    fn thread_alert(
+        &self,
+        src: &SourceConfig,
+        item: &mut Item,
+        now: DateTime<Utc>,
+    ) -> Result<Verdict, StoreError> {
+        let Some(alert) = item.alert.clone() else {
+            return Ok(Verdict::Send);
+        };
+        let store = &self.inner.store;
+        let original = alert
+            .references
+            .iter()
+            .find_map(|r| store.sent_alert(&src.name, r).transpose())
+            .transpose()?;
+        match (alert.msg_type.as_str(), original) {
+            ("Cancel", None) => Ok(Verdict::Drop("cancels an alert that was not sent".into())),
+            ("Cancel", Some(original)) => {
+                if item.title == "REVOCA: Allerta" {
+                    item.title = format!("REVOCA: {}", original.title);
+                }
+                if item.url.is_none() {
+                    item.url = url::Url::parse(&original.url).ok();
+                }
+                Ok(Verdict::Send)
+            }
+            ("Update", Some(_)) => {
+                item.title = format!("AGGIORNAMENTO: {}", item.title);
+                Ok(Verdict::Send)
+            }
+            _ => {
+                if let Some(key) = &alert.level_key {
+                    if let Some(previous) = store.level(&src.name, key)? {
+                        let current = previous.expires.is_none_or(|e| e > now);
+                        if current && previous.level == alert.level {
+                            return Ok(Verdict::Drop(
+                                "the bulletin repeats the level already announced".into(),
+                            ));
+                        }
+                    }
+                }
+                Ok(Verdict::Send)
+            }
+        }
     }
 
     /// Polls every source concurrently (the fetcher bounds how many run at once).
@@ -479,6 +710,25 @@ impl App {
     }
 }
 
+/// A document as parsed, before any further fetching.
+enum Parsed {
+    Items(Vec<Item>),
+    Cap(CapDocument),
+}
+
+/// The level record a bulletin leaves, if it is one.
+fn bulletin_level(alert: &crate::item::AlertMeta) -> Option<(String, Level)> {
+    alert.level_key.clone().map(|key| {
+        (
+            key,
+            Level {
+                level: alert.level.clone(),
+                expires: alert.expires,
+            },
+        )
+    })
+}
+
 /// The formatter's options for a source.
 pub fn format_options(src: &SourceConfig) -> FormatOptions {
     let mut opts = FormatOptions::new(&src.name, src.kind.as_str());
@@ -486,6 +736,6 @@ pub fn format_options(src: &SourceConfig) -> FormatOptions {
         opts.max_chars = max;
     }
     opts.footer = src.footer.clone();
-    opts.priority = src.priority.unwrap_or_default();
+    opts.priority = src.default_priority();
     opts
 }

@@ -64,15 +64,76 @@ impl fmt::Display for ConfigError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SourceKind {
+    /// RSS, Atom or JSON Feed.
     Feed,
+    /// A press-release listing page read with CSS selectors.
+    Page,
+    /// A CAP alert, or an Atom/RSS index of CAP alerts.
+    Cap,
+    /// The INGV FDSN event service.
+    Quake,
 }
 
 impl SourceKind {
     pub fn as_str(self) -> &'static str {
         match self {
             SourceKind::Feed => "feed",
+            SourceKind::Page => "page",
+            SourceKind::Cap => "cap",
+            SourceKind::Quake => "quake",
         }
     }
+
+    /// Emergency sources poll often and their messages go ahead of the others.
+    pub fn is_emergency(self) -> bool {
+        matches!(self, SourceKind::Cap | SourceKind::Quake)
+    }
+}
+
+/// A point on the map (the comune), WGS84 degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// Page templates banditore knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// The Design Comuni Italia template most Italian comuni use.
+    DesignComuni,
+    /// Common WordPress themes.
+    Wordpress,
+    /// No selectors: finds article links and reads each article's metadata.
+    #[default]
+    Auto,
+}
+
+/// CSS selectors for a listing page; each is optional and overrides the preset's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selectors {
+    pub item: Option<String>,
+    pub link: Option<String>,
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub summary: Option<String>,
+    pub image: Option<String>,
+}
+
+/// CAP severities, in order.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize, serde::Serialize,
+)]
+pub enum Severity {
+    Unknown,
+    Minor,
+    #[default]
+    Moderate,
+    Severe,
+    Extreme,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
@@ -123,6 +184,8 @@ pub struct Settings {
     pub max_backoff: Duration,
     /// Most new items one poll of one source may enqueue; the rest are recorded as seen and logged.
     pub max_new_per_poll: usize,
+    /// The comune: CAP areas and earthquake distances are measured from here.
+    pub location: Option<Location>,
 }
 
 impl Default for Settings {
@@ -140,6 +203,7 @@ impl Default for Settings {
             cache_mb: 64,
             max_backoff: Duration::from_secs(3600),
             max_new_per_poll: 10,
+            location: None,
         }
     }
 }
@@ -182,15 +246,55 @@ pub struct SourceConfig {
     pub max_chars: Option<usize>,
     pub footer: Option<String>,
     pub priority: Option<Priority>,
+    /// `page`: a known template.
+    pub preset: Option<Preset>,
+    /// `page`: CSS selectors (override the preset's).
+    pub selectors: Option<Selectors>,
+    /// `page` and `cap` indexes: most documents fetched per poll.
+    pub max_fetch: Option<usize>,
+    /// `cap`: forward alerts whose area carries one of these geocodes ("EMMA_ID:IT003").
+    #[serde(default)]
+    pub geocodes: Vec<String>,
+    /// `cap`: the least severity forwarded.
+    pub min_severity: Option<Severity>,
+    /// `cap`: the official page to link when an alert has no `<web>`.
+    pub link: Option<String>,
+    /// `quake`: distance from `settings.location`.
+    pub radius_km: Option<f64>,
+    /// `quake`: the least magnitude forwarded.
+    pub min_magnitude: Option<f64>,
 }
+
+/// How often an emergency source without `every` or `cron` is polled.
+pub const DEFAULT_EMERGENCY_EVERY: Duration = Duration::from_secs(60);
 
 impl SourceConfig {
     pub fn schedule(&self) -> Schedule {
+        let default = if self.kind.is_emergency() {
+            DEFAULT_EMERGENCY_EVERY
+        } else {
+            DEFAULT_EVERY
+        };
         match (&self.cron, self.every) {
-            (Some(expr), _) => Schedule::parse_cron(expr).unwrap_or(Schedule::Every(DEFAULT_EVERY)),
+            (Some(expr), _) => Schedule::parse_cron(expr).unwrap_or(Schedule::Every(default)),
             (None, Some(every)) => Schedule::Every(every),
-            (None, None) => Schedule::Every(DEFAULT_EVERY),
+            (None, None) => Schedule::Every(default),
         }
+    }
+
+    /// The priority of this source's messages unless an item says otherwise: emergency
+    /// sources default to urgent.
+    pub fn default_priority(&self) -> Priority {
+        self.priority.unwrap_or(if self.kind == SourceKind::Quake {
+            Priority::Urgent
+        } else {
+            Priority::Normal
+        })
+    }
+
+    /// Most documents (articles, CAP alerts) fetched in one poll.
+    pub fn max_fetch(&self) -> usize {
+        self.max_fetch.unwrap_or(10)
     }
 
     pub fn url(&self) -> Option<Url> {
@@ -305,6 +409,15 @@ impl Config {
             });
         }
 
+        if let Some(loc) = settings.location {
+            if !(-90.0..=90.0).contains(&loc.lat) || !(-180.0..=180.0).contains(&loc.lon) {
+                problems.push(Problem {
+                    line: find_key_line(text, &lines, 0..text.len(), "location"),
+                    message: "location is not on the map".into(),
+                    hint: Some("location = { lat = 45.133, lon = 10.027 } (degrees)".into()),
+                });
+            }
+        }
         let mut sources = Vec::new();
         let mut names = HashSet::new();
         for spanned in raw.source {
@@ -312,6 +425,18 @@ impl Config {
             let table = spanned.into_inner();
             match SourceConfig::deserialize(toml::Value::Table(table)) {
                 Ok(src) => {
+                    if src.kind == SourceKind::Quake && settings.location.is_none() {
+                        problems.push(Problem {
+                            line: Some(lines.line_of(span.start)),
+                            message: format!(
+                                "source {:?}: an earthquake source needs settings.location",
+                                src.name
+                            ),
+                            hint: Some(
+                                "[settings] location = { lat = 45.133, lon = 10.027 }".into(),
+                            ),
+                        });
+                    }
                     check_source(text, &lines, span, &src, &mut names, &mut problems);
                     sources.push(src);
                 }
@@ -460,6 +585,113 @@ fn check_source(
                     hint: Some(e.to_string().lines().last().unwrap_or_default().to_owned()),
                 });
             }
+        }
+    }
+    let only_for = |key: &str, set: bool, kinds: &[SourceKind], problems: &mut Vec<Problem>| {
+        if set && !kinds.contains(&src.kind) {
+            let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+            problems.push(Problem {
+                line: key_line(key),
+                message: format!(
+                    "source {:?}: {key} applies to kind {} only",
+                    src.name,
+                    names.join(" or ")
+                ),
+                hint: Some(format!("this source is kind = \"{}\"", src.kind.as_str())),
+            });
+        }
+    };
+    only_for(
+        "preset",
+        src.preset.is_some(),
+        &[SourceKind::Page],
+        problems,
+    );
+    only_for(
+        "selectors",
+        src.selectors.is_some(),
+        &[SourceKind::Page],
+        problems,
+    );
+    only_for(
+        "geocodes",
+        !src.geocodes.is_empty(),
+        &[SourceKind::Cap],
+        problems,
+    );
+    only_for(
+        "min_severity",
+        src.min_severity.is_some(),
+        &[SourceKind::Cap],
+        problems,
+    );
+    only_for("link", src.link.is_some(), &[SourceKind::Cap], problems);
+    only_for(
+        "radius_km",
+        src.radius_km.is_some(),
+        &[SourceKind::Quake],
+        problems,
+    );
+    only_for(
+        "min_magnitude",
+        src.min_magnitude.is_some(),
+        &[SourceKind::Quake],
+        problems,
+    );
+    only_for(
+        "max_fetch",
+        src.max_fetch.is_some(),
+        &[SourceKind::Page, SourceKind::Cap],
+        problems,
+    );
+    if let Some(selectors) = &src.selectors {
+        for (name, sel) in [
+            ("item", &selectors.item),
+            ("link", &selectors.link),
+            ("title", &selectors.title),
+            ("date", &selectors.date),
+            ("summary", &selectors.summary),
+            ("image", &selectors.image),
+        ] {
+            if let Some(sel) = sel {
+                if let Err(e) = scraper::Selector::parse(sel) {
+                    problems.push(Problem {
+                        line: find_value_line(text, lines, span.clone(), sel).or(table_line),
+                        message: format!(
+                            "source {:?}: selector {name} = {sel:?} is not valid CSS",
+                            src.name
+                        ),
+                        hint: Some(format!("{e:?}").chars().take(160).collect()),
+                    });
+                }
+            }
+        }
+    }
+    for code in &src.geocodes {
+        if !code.contains(':') {
+            problems.push(Problem {
+                line: key_line("geocodes"),
+                message: format!("source {:?}: geocode {code:?} has no name", src.name),
+                hint: Some("write NAME:VALUE, e.g. \"EMMA_ID:IT003\"".into()),
+            });
+        }
+    }
+    if let Some(link) = &src.link {
+        if Url::parse(link).is_err() {
+            problems.push(Problem {
+                line: key_line("link"),
+                message: format!("source {:?}: link {link:?} is not a URL", src.name),
+                hint: None,
+            });
+        }
+    }
+    if let Some(r) = src.radius_km {
+        if !(r > 0.0 && r <= 20_000.0) {
+            problems.push(Problem {
+                line: key_line("radius_km"),
+                message: format!("source {:?}: radius_km must be positive", src.name),
+                hint: None,
+            });
         }
     }
     if src.forward == Forward::Tagged && src.tags.is_empty() {

@@ -271,3 +271,66 @@ mod tests {
         }
     }
 }
+
+const DAYS_IT: [&str; 7] = [
+    "lunedì",
+    "martedì",
+    "mercoledì",
+    "giovedì",
+    "venerdì",
+    "sabato",
+    "domenica",
+];
+const MONTHS_IT: [&str; 12] = [
+    "gennaio",
+    "febbraio",
+    "marzo",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "agosto",
+    "settembre",
+    "ottobre",
+    "novembre",
+    "dicembre",
+];
+
+/// A moment written the Italian way in local time: "14:00 di martedì 25 novembre"; the year
+/// is added when it is not `year`.
+pub fn italian_when(t: DateTime<Utc>, tz: Tz, year: i32) -> String {
+    use chrono::{Datelike, Timelike};
+    let local = t.with_timezone(&tz);
+    let day = DAYS_IT[local.weekday().num_days_from_monday() as usize];
+    let month = MONTHS_IT[local.month0() as usize];
+    let mut out = format!(
+        "{:02}:{:02} di {day} {} {month}",
+        local.hour(),
+        local.minute(),
+        local.day()
+    );
+    if local.year() != year {
+        out.push_str(&format!(" {}", local.year()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod italian_tests {
+    use super::*;
+
+    #[test]
+    fn italian_when_reads_naturally() {
+        let t = DateTime::parse_from_rfc3339("2025-11-25T13:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            italian_when(t, chrono_tz::Europe::Rome, 2025),
+            "14:00 di martedì 25 novembre"
+        );
+        assert_eq!(
+            italian_when(t, chrono_tz::Europe::Rome, 2026),
+            "14:00 di martedì 25 novembre 2025"
+        );
+    }
+}

@@ -65,7 +65,11 @@ pub fn format(
     let url = strip_tracking(item.url.as_ref().ok_or(FormatError::NoLink)?);
     let url = url.as_str();
     let title = truncate(&neutralise_markers(&item.title), MAX_TITLE);
-    let mut summary = html_to_text(&item.summary);
+    let mut summary = if item.plain {
+        plain_paragraphs(&item.summary)
+    } else {
+        html_to_text(&item.summary)
+    };
     // Feeds often repeat the title as the first sentence of the summary.
     if !title.is_empty()
         && summary.starts_with(item.title.trim())
@@ -118,12 +122,22 @@ pub fn format(
         url: url.to_owned(),
         text,
         image: item.image.as_ref().map(|u| u.to_string()),
-        priority: opts.priority,
+        priority: item.priority.unwrap_or(opts.priority),
         published: item
             .published
             .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         tags: item.tags.clone(),
+        extra: item.extra.clone(),
     })
+}
+
+/// Plain text kept in paragraphs: whitespace collapsed inside each, one blank line between.
+fn plain_paragraphs(text: &str) -> String {
+    text.split("\n\n")
+        .map(crate::text::collapse_whitespace)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 #[cfg(test)]
@@ -143,6 +157,7 @@ mod tests {
             image: Some(Url::parse("https://www.comune.example.it/img/acqua.jpg").unwrap()),
             published: Some(chrono::Utc.with_ymd_and_hms(2025, 11, 24, 9, 0, 0).unwrap()),
             tags: vec!["Avvisi".into()],
+            ..Item::default()
         }
     }
 

@@ -10,18 +10,49 @@ use crate::config::Priority;
 /// One entry of a source, after parsing and normalisation. Links are absolute.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Item {
-    /// The source's own id (RSS guid, Atom id, JSON Feed id), when it gave one.
+    /// The source's own id (RSS guid, Atom id, JSON Feed id, CAP sender+identifier+sent,
+    /// INGV event id), when it gave one.
     pub guid: Option<String>,
+    /// Other ids the same item is known by (the index entry that linked a CAP alert).
+    pub alt_ids: Vec<String>,
+    /// Identify by ids only: no URL or title keys. For alerts and earthquakes, whose updates
+    /// share a link and often a headline with the original.
+    pub strict_id: bool,
     /// The official page this item is about.
     pub url: Option<Url>,
     /// Plain text.
     pub title: String,
-    /// Plain text, possibly long; the formatter shortens it.
+    /// HTML or text as the source gave it, possibly long; the formatter makes it plain and
+    /// short. When `plain` is set it is already plain text whose paragraphs (separated by a
+    /// blank line) are kept.
     pub summary: String,
+    pub plain: bool,
     pub image: Option<Url>,
     pub published: Option<DateTime<Utc>>,
     /// Categories as the CMS wrote them.
     pub tags: Vec<String>,
+    /// Overrides the source's priority (a severe alert, an earthquake).
+    pub priority: Option<Priority>,
+    /// Extra fields for the message JSON (`msg_type`, `expires`, `severity`, `area`, …).
+    pub extra: serde_json::Map<String, serde_json::Value>,
+    /// What the pipeline needs to thread CAP updates and cancellations.
+    pub alert: Option<AlertMeta>,
+}
+
+/// CAP threading facts about an item.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertMeta {
+    /// `sender,identifier,sent` of this alert.
+    pub reference: String,
+    /// Alert, Update or Cancel.
+    pub msg_type: String,
+    /// `sender,identifier,sent` of the alerts this one updates or cancels.
+    pub references: Vec<String>,
+    /// For bulletins (fresh Alerts without references): the sender and area they are about,
+    /// and the level they announce. A message is sent only when the level changes.
+    pub level_key: Option<String>,
+    pub level: String,
+    pub expires: Option<DateTime<Utc>>,
 }
 
 /// A message ready for delivery, as `preview` prints it and the `file` sink writes it.
@@ -40,4 +71,6 @@ pub struct Message {
     pub published: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }

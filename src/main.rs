@@ -96,6 +96,9 @@ enum SourceCommand {
 enum KindArg {
     Auto,
     Feed,
+    Page,
+    Cap,
+    Quake,
 }
 
 impl KindArg {
@@ -103,6 +106,9 @@ impl KindArg {
         match self {
             KindArg::Auto => None,
             KindArg::Feed => Some(SourceKind::Feed),
+            KindArg::Page => Some(SourceKind::Page),
+            KindArg::Cap => Some(SourceKind::Cap),
+            KindArg::Quake => Some(SourceKind::Quake),
         }
     }
 }
@@ -327,6 +333,7 @@ async fn preview(
             (bytes, None, name, base_url)
         }
     };
+    let base_missing = base.is_none();
     match banditore::preview::preview(&bytes, content_type.as_deref(), &name, kind, base, tz) {
         Ok(p) => {
             let mut out = std::io::stdout().lock();
@@ -337,8 +344,14 @@ async fn preview(
                     break; // stdout closed (e.g. piped into head)
                 }
             }
+            let local_without_base = base_missing;
             for (title, why) in &p.skipped {
-                eprintln!("banditore: skipped {title:?}: {why}");
+                let hint = if local_without_base {
+                    " (pass --base-url with the document's address)"
+                } else {
+                    ""
+                };
+                eprintln!("banditore: skipped {title:?}: {why}{hint}");
             }
             Ok(ExitCode::SUCCESS)
         }

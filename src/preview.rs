@@ -27,8 +27,8 @@ pub fn preview(
     tz: chrono_tz::Tz,
 ) -> Result<Preview, ParseError> {
     let text = charset::decode_xml(bytes, content_type);
-    let kind = kind.unwrap_or(SourceKind::Feed);
-    let ctx = ParseContext { base, tz };
+    let kind = kind.unwrap_or_else(|| source::detect_kind(&text));
+    let ctx = ParseContext::new(base, tz);
     let items = source::parse(kind, &text, &ctx)?;
     let opts = FormatOptions::new(name, kind.as_str());
     let mut out = Preview::default();

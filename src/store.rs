@@ -9,6 +9,8 @@
 //! | `outbox`     | priority-byte seq(u64 BE)            | [`OutboxEntry`]            |
 //! | `deliveries` | message id \0 sink name              | [`DeliveryRecord`]         |
 //! | `log`        | seq(u64 BE)                          | [`LogEntry`]               |
+//! | `alert_refs` | source \0 CAP `sender,identifier,sent` | [`SentAlert`] (alerts sent) |
+//! | `levels`     | source \0 bulletin key (sender, area)  | [`Level`]                  |
 //!
 //! Invariants:
 //! - A poll's new seen keys, its outbox entries and the source's new state (validators
@@ -115,6 +117,20 @@ pub struct LogEntry {
     pub finished_at: DateTime<Utc>,
 }
 
+/// An alert that was sent, so that its updates and cancellations can refer to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentAlert {
+    pub title: String,
+    pub url: String,
+}
+
+/// The last level a bulletin announced for an area.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Level {
+    pub level: String,
+    pub expires: Option<DateTime<Utc>>,
+}
+
 /// Everything one successful poll writes, in one transaction.
 #[derive(Debug, Default)]
 pub struct PollCommit {
@@ -122,6 +138,10 @@ pub struct PollCommit {
     /// Keys to record (new items) or refresh (items still present).
     pub touch: Vec<Key>,
     pub messages: Vec<Message>,
+    /// CAP alerts queued by this poll, by reference.
+    pub sent_alerts: Vec<(String, SentAlert)>,
+    /// Bulletin levels seen by this poll.
+    pub levels: Vec<(String, Level)>,
 }
 
 /// Handle to the store. Cheap to clone.
@@ -133,6 +153,8 @@ pub struct Store {
     outbox: sled::Tree,
     deliveries: sled::Tree,
     log: sled::Tree,
+    alert_refs: sled::Tree,
+    levels: sled::Tree,
 }
 
 impl Store {
@@ -149,6 +171,8 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             deliveries: db.open_tree("deliveries")?,
             log: db.open_tree("log")?,
+            alert_refs: db.open_tree("alert_refs")?,
+            levels: db.open_tree("levels")?,
             db,
         })
     }
@@ -209,17 +233,60 @@ impl Store {
             entries.push((outbox_key(message.priority, seq), encode(&entry)?));
         }
         let seen_keys: Vec<Vec<u8>> = commit.touch.iter().map(|k| seen_key(source, k)).collect();
-        (&self.seen, &self.outbox, &self.sources).transaction(|(seen, outbox, sources)| {
-            for key in &seen_keys {
-                seen.insert(key.as_slice(), &stamp[..])?;
-            }
-            for (key, value) in &entries {
-                outbox.insert(key.as_slice(), value.as_slice())?;
-            }
-            sources.insert(source.as_bytes(), state.as_slice())?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
-        })?;
+        let alerts = commit
+            .sent_alerts
+            .iter()
+            .map(|(r, a)| Ok((prefixed(source, r), encode(a)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let levels = commit
+            .levels
+            .iter()
+            .map(|(k, l)| Ok((prefixed(source, k), encode(l)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        (
+            &self.seen,
+            &self.outbox,
+            &self.sources,
+            &self.alert_refs,
+            &self.levels,
+        )
+            .transaction(|(seen, outbox, sources, alert_refs, level_tree)| {
+                for key in &seen_keys {
+                    seen.insert(key.as_slice(), &stamp[..])?;
+                }
+                for (key, value) in &entries {
+                    outbox.insert(key.as_slice(), value.as_slice())?;
+                }
+                for (key, value) in &alerts {
+                    alert_refs.insert(key.as_slice(), value.as_slice())?;
+                }
+                for (key, value) in &levels {
+                    level_tree.insert(key.as_slice(), value.as_slice())?;
+                }
+                sources.insert(source.as_bytes(), state.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })?;
         Ok(entries.len())
+    }
+
+    /// The alert sent under a CAP reference, if it was sent.
+    pub fn sent_alert(
+        &self,
+        source: &str,
+        reference: &str,
+    ) -> Result<Option<SentAlert>, StoreError> {
+        self.alert_refs
+            .get(prefixed(source, reference))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// The last level announced for a bulletin key.
+    pub fn level(&self, source: &str, key: &str) -> Result<Option<Level>, StoreError> {
+        self.levels
+            .get(prefixed(source, key))?
+            .map(|v| decode(&v))
+            .transpose()
     }
 
     /// Queued messages, urgent first, then in order of arrival.
@@ -382,6 +449,14 @@ fn seen_key(source: &str, key: &Key) -> Vec<u8> {
     k
 }
 
+fn prefixed(source: &str, key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(source.len() + key.len() + 1);
+    k.extend_from_slice(source.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
 fn outbox_key(priority: Priority, seq: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(9);
     k.push(match priority {
@@ -426,6 +501,7 @@ mod tests {
             priority,
             published: None,
             tags: vec![],
+            extra: Default::default(),
         }
     }
 
@@ -455,6 +531,7 @@ mod tests {
                 message("a", Priority::Normal),
                 message("b", Priority::Urgent),
             ],
+            ..PollCommit::default()
         };
         assert_eq!(store.commit_poll("s", &commit, at(0)).unwrap(), 2);
         assert!(store.source_state("s").unwrap().baselined);
@@ -491,7 +568,7 @@ mod tests {
                 &PollCommit {
                     state,
                     touch,
-                    messages: vec![],
+                    ..PollCommit::default()
                 },
                 at(0),
             )

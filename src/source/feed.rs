@@ -108,6 +108,7 @@ fn to_item(entry: feed_rs::model::Entry, base: Option<&Url>, feed_link: Option<&
         image,
         published: entry.published.or(entry.updated),
         tags,
+        ..Item::default()
     }
 }
 
@@ -221,10 +222,7 @@ mod tests {
     use super::*;
 
     fn ctx(base: &str) -> ParseContext {
-        ParseContext {
-            base: Some(Url::parse(base).unwrap()),
-            tz: chrono_tz::Europe::Rome,
-        }
+        ParseContext::new(Some(Url::parse(base).unwrap()), chrono_tz::Europe::Rome)
     }
 
     const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>

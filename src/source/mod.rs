@@ -1,13 +1,17 @@
 //! Sources: turning a fetched document into [`Item`]s. Parsing is pure: text and context in,
-//! items out, no I/O. Each kind lives in its own module.
+//! items out, no I/O and no clock (the time for expiry checks comes in the context).
 
+pub mod cap;
 pub mod feed;
+pub mod page;
+pub mod quake;
 pub mod xml_guard;
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use url::Url;
 
-use crate::config::SourceKind;
+use crate::config::{Settings, Severity, SourceConfig, SourceKind};
 use crate::item::Item;
 
 /// What a parser may know besides the document itself.
@@ -15,8 +19,53 @@ use crate::item::Item;
 pub struct ParseContext {
     /// Where the document came from; relative links resolve against it.
     pub base: Option<Url>,
-    /// Dates without a zone are local time here.
+    /// Dates without a zone are local time here; messages are written in it.
     pub tz: Tz,
+    pub page: page::PageRules,
+    pub alerts: cap::AlertFilter,
+    pub quakes: quake::QuakeFilter,
+}
+
+impl ParseContext {
+    /// A context without filters (what `preview` uses).
+    pub fn new(base: Option<Url>, tz: Tz) -> ParseContext {
+        ParseContext {
+            base,
+            tz,
+            page: page::PageRules::default(),
+            alerts: cap::AlertFilter::default(),
+            quakes: quake::QuakeFilter::default(),
+        }
+    }
+
+    /// A configured source's context at `now`.
+    pub fn for_source(
+        src: &SourceConfig,
+        settings: &Settings,
+        base: Option<Url>,
+        now: DateTime<Utc>,
+    ) -> ParseContext {
+        let mut ctx = ParseContext::new(base, settings.tz());
+        ctx.page = page::PageRules::new(src.preset.unwrap_or_default(), src.selectors.as_ref());
+        ctx.alerts = cap::AlertFilter {
+            location: settings.location,
+            geocodes: src
+                .geocodes
+                .iter()
+                .filter_map(|g| g.split_once(':'))
+                .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+                .collect(),
+            min_severity: Some(src.min_severity.unwrap_or(Severity::Moderate)),
+            link: src.link.as_deref().and_then(|l| Url::parse(l).ok()),
+            now: Some(now),
+        };
+        ctx.quakes = quake::QuakeFilter {
+            location: settings.location,
+            radius_km: Some(src.radius_km.unwrap_or(100.0)),
+            min_magnitude: Some(src.min_magnitude.unwrap_or(3.0)),
+        };
+        ctx
+    }
 }
 
 /// Why a document gave no items.
@@ -30,12 +79,43 @@ pub enum ParseError {
     Hostile(String),
     #[error("not a valid feed: {0}")]
     Malformed(String),
+    #[error("the selector `{selector}` matched nothing: has the site changed its template?")]
+    NothingMatched { selector: String },
 }
 
 /// Parses a document of the given kind.
 pub fn parse(kind: SourceKind, text: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
     match kind {
         SourceKind::Feed => feed::parse(text, ctx),
+        SourceKind::Page => page::parse(text, ctx),
+        SourceKind::Cap => cap::parse(text, ctx),
+        SourceKind::Quake => quake::parse(text, ctx),
+    }
+}
+
+/// Guesses a document's kind from its content (for `preview --kind auto`).
+pub fn detect_kind(text: &str) -> SourceKind {
+    let head: String = text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .chars()
+        .take(4000)
+        .collect();
+    let lower = head.to_ascii_lowercase();
+    if head.starts_with("#EventID")
+        || head.contains("quakeml")
+        || head.contains("\"FeatureCollection\"")
+    {
+        SourceKind::Quake
+    } else if cap::looks_like_cap(&head) {
+        SourceKind::Cap
+    } else if lower.starts_with("<!doctype html")
+        || lower.starts_with("<html")
+        || (lower.contains("<html") && !lower.contains("<rss") && !lower.contains("<feed"))
+    {
+        SourceKind::Page
+    } else {
+        SourceKind::Feed
     }
 }
 
@@ -53,5 +133,31 @@ pub(crate) fn guarded<T>(
                 "the {what} parser failed on this document"
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_kinds() {
+        assert_eq!(
+            detect_kind("<?xml version=\"1.0\"?><rss><channel/></rss>"),
+            SourceKind::Feed
+        );
+        assert_eq!(
+            detect_kind("<!DOCTYPE html><html></html>"),
+            SourceKind::Page
+        );
+        assert_eq!(
+            detect_kind("<alert xmlns=\"urn:oasis:names:tc:emergency:cap:1.2\">"),
+            SourceKind::Cap
+        );
+        assert_eq!(detect_kind("#EventID|Time|Latitude"), SourceKind::Quake);
+        assert_eq!(
+            detect_kind("{\"version\":\"https://jsonfeed.org/version/1.1\"}"),
+            SourceKind::Feed
+        );
     }
 }
