@@ -180,6 +180,15 @@ impl Identity {
             keys.push(Key::new(KeyKind::Guid, guid));
             primary = Some(format!("guid:{guid}"));
         }
+        for alt in &item.alt_ids {
+            keys.push(Key::new(KeyKind::Guid, alt));
+        }
+        if let (true, Some(primary)) = (item.strict_id, &primary) {
+            return Identity {
+                primary: primary.clone(),
+                keys,
+            };
+        }
         if let Some(url) = &item.url {
             let canon = canonical_url(url);
             keys.push(Key::new(KeyKind::Url, &canon));
@@ -276,6 +285,16 @@ mod tests {
         let id = Identity::of(&item(None, None, "Solo titolo"));
         assert!(id.primary.starts_with("hash:"));
         assert_eq!(id.keys.len(), 2);
+    }
+
+    #[test]
+    fn strict_items_are_known_by_their_ids_only() {
+        let mut a = item(Some("cap:a"), Some("https://pc.example.it/"), "Allerta");
+        a.strict_id = true;
+        a.alt_ids = vec!["cap-doc:x".into()];
+        let id = Identity::of(&a);
+        assert_eq!(id.keys.len(), 2);
+        assert!(id.keys.iter().all(|k| k.kind == KeyKind::Guid as u8));
     }
 
     #[test]
