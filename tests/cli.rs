@@ -176,3 +176,27 @@ fn every_real_document_previews_within_the_contract() {
         }
     }
 }
+
+#[test]
+fn the_demo_runs_offline_end_to_end() {
+    let out = banditore(&["demo"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "first poll, 3 items already published recorded as baseline: nothing sent",
+        "*Interruzione dell’acqua in via Roma martedì 2 dicembre*",
+        "*Nuova illuminazione a LED in via Garibaldi*",
+        "protezione-civile · cap · URGENTE",
+        "*Allerta arancione: piena del fiume Po*",
+        "*REVOCA: Cessata allerta per la piena del fiume Po*",
+        "sito-in-manutenzione: FAILED",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let step5 = text.split("5) Poll again").nth(1).unwrap();
+    assert!(step5.contains("delivered: 0 message(s)"), "{step5}");
+}

@@ -502,24 +502,29 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
             }
             paragraphs.push(zone);
         }
-        let start = info.onset.or(info.effective);
-        match (start, info.expires) {
-            (Some(s), Some(e)) => paragraphs.push(format!(
-                "Dalle {} alle {}.",
-                italian_when(s, tz, year),
-                italian_when(e, tz, year)
-            )),
-            (Some(s), None) => paragraphs.push(format!("Dalle {}.", italian_when(s, tz, year))),
-            (None, Some(e)) => paragraphs.push(format!("Fino alle {}.", italian_when(e, tz, year))),
-            (None, None) => {}
-        }
-        let description = html_to_text(&info.description.replace('\n', " "));
-        if !description.is_empty() {
-            paragraphs.push(truncate(&description, 320));
-        }
-        let instruction = html_to_text(&info.instruction.replace('\n', " "));
-        if !instruction.is_empty() && msg_type != "Cancel" {
-            paragraphs.push(format!("Cosa fare: {}", truncate(&instruction, 240)));
+        // A cancellation says only what ends and where.
+        if msg_type != "Cancel" {
+            let start = info.onset.or(info.effective);
+            match (start, info.expires) {
+                (Some(s), Some(e)) => paragraphs.push(format!(
+                    "Dalle {} alle {}.",
+                    italian_when(s, tz, year),
+                    italian_when(e, tz, year)
+                )),
+                (Some(s), None) => paragraphs.push(format!("Dalle {}.", italian_when(s, tz, year))),
+                (None, Some(e)) => {
+                    paragraphs.push(format!("Fino alle {}.", italian_when(e, tz, year)))
+                }
+                (None, None) => {}
+            }
+            let description = html_to_text(&info.description.replace('\n', " "));
+            if !description.is_empty() {
+                paragraphs.push(truncate(&description, 320));
+            }
+            let instruction = html_to_text(&info.instruction.replace('\n', " "));
+            if !instruction.is_empty() {
+                paragraphs.push(format!("Cosa fare: {}", truncate(&instruction, 240)));
+            }
         }
     }
     let sev = info
