@@ -112,7 +112,13 @@ impl App {
             },
             &s.user_agent(),
         )?;
-        let sinks = config.sinks.iter().map(Sink::from_config).collect();
+        let user_agent = s.user_agent();
+        let sinks = config
+            .sinks
+            .iter()
+            .map(|cfg| Sink::from_config(cfg, &user_agent))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(anyhow::Error::msg)?;
         let deliverer = Deliverer::new(store.clone(), sinks, clock.clone(), s.max_backoff);
         let policies = config
             .sources
@@ -138,6 +144,34 @@ impl App {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    pub fn sinks(&self) -> &[Sink] {
+        self.inner.deliverer.sinks()
+    }
+
+    /// The application's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// Checks what can be checked before sending: a gateway's session must be WORKING.
+    pub async fn check_sinks(&self) {
+        for sink in self.sinks() {
+            if let Sink::Gateway(g) = sink {
+                match g.session_status().await {
+                    Ok(status) if status == "WORKING" => {
+                        tracing::info!(sink = g.name(), "gateway session is working")
+                    }
+                    Ok(status) => {
+                        tracing::error!(sink = g.name(), %status, "ADMIN ALERT: the gateway session cannot send (it must be WORKING)")
+                    }
+                    Err(e) => {
+                        tracing::error!(sink = g.name(), error = %e, "ADMIN ALERT: the gateway does not answer")
+                    }
+                }
+            }
+        }
     }
 
     /// Polls one source and records the outcome on it (success or failure).
@@ -621,6 +655,22 @@ impl App {
                 }
             }
         });
+        if let Some(listen) = self.inner.config.settings.webhook_listen.clone() {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen for webhooks on {listen}: {e}"))?;
+            tracing::info!(%listen, "provider webhooks listening");
+            let router = crate::webhooks::router(self.clone());
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                let serve = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await });
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "the webhook endpoint stopped");
+                }
+            });
+        }
+        self.check_sinks().await;
         tracing::info!(
             sources = self.inner.config.sources.len(),
             sinks = self.inner.config.sinks.len(),

@@ -186,6 +186,8 @@ pub struct Settings {
     pub max_new_per_poll: usize,
     /// The comune: CAP areas and earthquake distances are measured from here.
     pub location: Option<Location>,
+    /// Public endpoint for provider webhooks (WhatsApp subscriptions and statuses).
+    pub webhook_listen: Option<String>,
 }
 
 impl Default for Settings {
@@ -204,6 +206,7 @@ impl Default for Settings {
             max_backoff: Duration::from_secs(3600),
             max_new_per_poll: 10,
             location: None,
+            webhook_listen: None,
         }
     }
 }
@@ -310,6 +313,32 @@ pub const DEFAULT_EVERY: Duration = Duration::from_secs(300);
 pub enum SinkKind {
     Console,
     File,
+    /// Meta's WhatsApp Cloud API, to opted-in subscribers.
+    WhatsappCloud,
+    /// A WAHA-compatible gateway, e.g. to post in a WhatsApp Channel.
+    WhatsappGateway,
+    /// A signed JSON POST of the message.
+    Webhook,
+}
+
+impl SinkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SinkKind::Console => "console",
+            SinkKind::File => "file",
+            SinkKind::WhatsappCloud => "whatsapp-cloud",
+            SinkKind::WhatsappGateway => "whatsapp-gateway",
+            SinkKind::Webhook => "webhook",
+        }
+    }
+}
+
+/// An approved WhatsApp message template: body parameters {{1}} = title, {{2}} = link.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
 }
 
 /// A `[[sink]]` table as written.
@@ -320,7 +349,38 @@ pub struct SinkConfig {
     pub kind: SinkKind,
     /// `file` sink: where message JSON lines are appended (relative to the working directory).
     pub path: Option<PathBuf>,
+    /// `whatsapp-cloud` and `whatsapp-gateway`: the API's base URL.
+    pub api_base: Option<String>,
+    /// `whatsapp-cloud`: Graph API version, e.g. "v23.0".
+    pub api_version: Option<String>,
+    /// `whatsapp-cloud`: the sending phone number's id.
+    pub phone_number_id: Option<String>,
+    /// `whatsapp-cloud`: environment variables holding the secrets.
+    pub token_env: Option<String>,
+    pub app_secret_env: Option<String>,
+    pub verify_token_env: Option<String>,
+    /// `whatsapp-cloud`: the template used outside the 24-hour window.
+    pub template: Option<Template>,
+    /// `whatsapp-cloud`: send rate (at most 80, Meta's limit for a number).
+    pub messages_per_second: Option<u32>,
+    /// `whatsapp-gateway`: session name and chat id (a Channel ends in "@newsletter").
+    pub session: Option<String>,
+    pub chat_id: Option<String>,
+    pub api_key_env: Option<String>,
+    /// `whatsapp-gateway`: the HMAC key (SHA-512) the gateway signs its webhooks with.
+    pub hmac_key_env: Option<String>,
+    /// `webhook`: where to POST, and the environment variable holding the signing secret.
+    pub url: Option<String>,
+    pub secret_env: Option<String>,
+    /// Time for one request to the provider.
+    #[serde(default, with = "humantime_serde_compat::option")]
+    pub timeout: Option<Duration>,
 }
+
+/// Meta's throughput ceiling for one phone number.
+pub const MAX_MESSAGES_PER_SECOND: u32 = 80;
+
+impl SinkConfig {}
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -452,13 +512,7 @@ impl Config {
                 Ok(sink) => {
                     let line = Some(lines.line_of(span.start));
                     check_name(&sink.name, line, "sink", &mut sink_names, &mut problems);
-                    if sink.kind == SinkKind::File && sink.path.is_none() {
-                        problems.push(Problem {
-                            line,
-                            message: format!("file sink {:?} has no path", sink.name),
-                            hint: Some("path = \"data/messages.jsonl\"".into()),
-                        });
-                    }
+                    check_sink(text, &lines, span, &sink, &mut problems);
                     sinks.push(sink);
                 }
                 Err(e) => problems.push(table_problem(text, &lines, span, "sink", &e)),
@@ -710,6 +764,173 @@ fn check_source(
                 message: format!("source {:?}: max_chars {max} is out of range", src.name),
                 hint: Some("between 80 and 3000; WhatsApp messages stay short".into()),
             });
+        }
+    }
+}
+
+fn check_sink(
+    text: &str,
+    lines: &LineIndex,
+    span: std::ops::Range<usize>,
+    sink: &SinkConfig,
+    problems: &mut Vec<Problem>,
+) {
+    let table_line = Some(lines.line_of(span.start));
+    let key_line = |key: &str| find_key_line(text, lines, span.clone(), key).or(table_line);
+    let kind = sink.kind.as_str();
+    let mut need = |key: &str, present: bool, example: &str| {
+        if !present {
+            problems.push(Problem {
+                line: table_line,
+                message: format!("{kind} sink {:?} needs {key}", sink.name),
+                hint: Some(example.to_owned()),
+            });
+        }
+    };
+    let allowed: &[&str] = match sink.kind {
+        SinkKind::Console => &[],
+        SinkKind::File => {
+            need(
+                "path",
+                sink.path.is_some(),
+                "path = \"data/messages.jsonl\"",
+            );
+            &["path"]
+        }
+        SinkKind::WhatsappCloud => {
+            need(
+                "phone_number_id",
+                sink.phone_number_id.is_some(),
+                "phone_number_id = \"123456789012345\"",
+            );
+            need(
+                "token_env",
+                sink.token_env.is_some(),
+                "token_env = \"WHATSAPP_TOKEN\" (the token itself stays in the environment)",
+            );
+            need(
+                "app_secret_env",
+                sink.app_secret_env.is_some(),
+                "app_secret_env = \"WHATSAPP_APP_SECRET\" (verifies webhook signatures)",
+            );
+            need(
+                "verify_token_env",
+                sink.verify_token_env.is_some(),
+                "verify_token_env = \"WHATSAPP_VERIFY_TOKEN\"",
+            );
+            &[
+                "api_base",
+                "api_version",
+                "phone_number_id",
+                "token_env",
+                "app_secret_env",
+                "verify_token_env",
+                "template",
+                "messages_per_second",
+                "timeout",
+            ]
+        }
+        SinkKind::WhatsappGateway => {
+            need(
+                "api_base",
+                sink.api_base.is_some(),
+                "api_base = \"http://127.0.0.1:3000\"",
+            );
+            need(
+                "chat_id",
+                sink.chat_id.is_some(),
+                "chat_id = \"120363000000000000@newsletter\"",
+            );
+            &[
+                "api_base",
+                "session",
+                "chat_id",
+                "api_key_env",
+                "hmac_key_env",
+                "timeout",
+            ]
+        }
+        SinkKind::Webhook => {
+            need(
+                "url",
+                sink.url.is_some(),
+                "url = \"https://automation.example.it/hook\"",
+            );
+            need(
+                "secret_env",
+                sink.secret_env.is_some(),
+                "secret_env = \"WEBHOOK_SECRET\"",
+            );
+            &["url", "secret_env", "timeout"]
+        }
+    };
+    let set: [(&str, bool); 16] = [
+        ("hmac_key_env", sink.hmac_key_env.is_some()),
+        ("path", sink.path.is_some()),
+        ("api_base", sink.api_base.is_some()),
+        ("api_version", sink.api_version.is_some()),
+        ("phone_number_id", sink.phone_number_id.is_some()),
+        ("token_env", sink.token_env.is_some()),
+        ("app_secret_env", sink.app_secret_env.is_some()),
+        ("verify_token_env", sink.verify_token_env.is_some()),
+        ("template", sink.template.is_some()),
+        ("messages_per_second", sink.messages_per_second.is_some()),
+        ("session", sink.session.is_some()),
+        ("chat_id", sink.chat_id.is_some()),
+        ("api_key_env", sink.api_key_env.is_some()),
+        ("url", sink.url.is_some()),
+        ("secret_env", sink.secret_env.is_some()),
+        ("timeout", sink.timeout.is_some()),
+    ];
+    for (key, present) in set {
+        if present && !allowed.contains(&key) {
+            problems.push(Problem {
+                line: key_line(key),
+                message: format!("{key} does not apply to a {kind} sink"),
+                hint: None,
+            });
+        }
+    }
+    if let Some(mps) = sink.messages_per_second {
+        if mps == 0 || mps > MAX_MESSAGES_PER_SECOND {
+            problems.push(Problem {
+                line: key_line("messages_per_second"),
+                message: format!(
+                    "messages_per_second must be between 1 and {MAX_MESSAGES_PER_SECOND}"
+                ),
+                hint: Some("Meta allows at most 80 messages per second per phone number".into()),
+            });
+        }
+    }
+    for (key, value) in [("api_base", &sink.api_base), ("url", &sink.url)] {
+        if let Some(v) = value {
+            if !Url::parse(v).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                problems.push(Problem {
+                    line: key_line(key),
+                    message: format!("{key} {v:?} is not an http(s) URL"),
+                    hint: None,
+                });
+            }
+        }
+    }
+    for (key, var) in [
+        ("token_env", &sink.token_env),
+        ("app_secret_env", &sink.app_secret_env),
+        ("verify_token_env", &sink.verify_token_env),
+        ("api_key_env", &sink.api_key_env),
+        ("hmac_key_env", &sink.hmac_key_env),
+        ("secret_env", &sink.secret_env),
+    ] {
+        if let Some(var) = var {
+            if !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || var.is_empty() {
+                problems.push(Problem {
+                    line: key_line(key),
+                    message: format!("{key} must name an environment variable, not hold a secret"),
+                    hint: Some(
+                        "e.g. token_env = \"WHATSAPP_TOKEN\", then export WHATSAPP_TOKEN=…".into(),
+                    ),
+                });
+            }
         }
     }
 }

@@ -22,4 +22,6 @@ pub mod schedule;
 pub mod sink;
 pub mod source;
 pub mod store;
+pub mod subscribers;
 pub mod text;
+pub mod webhooks;

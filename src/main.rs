@@ -69,6 +69,13 @@ enum Command {
         #[command(subcommand)]
         command: SourceCommand,
     },
+    /// The citizens who opted in (numbers and consent only).
+    Subscribers {
+        #[command(flatten)]
+        paths: Paths,
+        #[command(subcommand)]
+        command: SubscribersCommand,
+    },
     /// Measure a poll cycle over many generated feeds served on loopback.
     Bench {
         /// Number of feeds.
@@ -78,6 +85,20 @@ enum Command {
         #[arg(long, default_value = "20")]
         items: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum SubscribersCommand {
+    /// Numbers and when they consented.
+    List,
+    /// How many.
+    Count,
+    /// CSV (phone,consented_at,consent_text) on standard output.
+    Export,
+    /// Remove a number (and its consent).
+    Delete { number: String },
+    /// Add numbers from a CSV with a consent for every row (all or nothing).
+    Import { csv: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -269,12 +290,85 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 preview(&src.url, Some(src.kind), None).await
             }
         },
+        Command::Subscribers { paths, command } => subscribers(&paths, command),
         Command::Bench { feeds, items } => {
             let report = banditore::bench::run(feeds, items).await?;
             print!("{report}");
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Opens only the store (no sinks, no secrets needed) for the subscriber commands.
+fn subscribers(paths: &Paths, command: SubscribersCommand) -> anyhow::Result<ExitCode> {
+    let cfg = match load(&paths.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let store = banditore::store::Store::open(
+        &paths.data.join("store"),
+        cfg.settings.cache_mb * 1024 * 1024,
+    )
+    .with_context(|| format!("cannot open the store in {}", paths.data.display()))?;
+    match command {
+        SubscribersCommand::List => {
+            for row in store.subscribers() {
+                let (phone, s) = row?;
+                println!(
+                    "{phone}\t{}\t{}",
+                    s.consented_at.to_rfc3339(),
+                    s.consent_text
+                );
+            }
+        }
+        SubscribersCommand::Count => println!("{}", store.subscriber_count()),
+        SubscribersCommand::Export => {
+            let n = banditore::subscribers::export(&store, std::io::stdout().lock())?;
+            eprintln!("{n} subscribers exported");
+        }
+        SubscribersCommand::Delete { number } => {
+            let Some(phone) = banditore::webhooks::normalise_phone(&number) else {
+                eprintln!("banditore: {number:?} is not a phone number");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            };
+            if store.unsubscribe(&phone)? {
+                store.flush()?;
+                println!("{phone} removed");
+            } else {
+                println!("{phone} was not subscribed");
+            }
+        }
+        SubscribersCommand::Import { csv } => {
+            let file = match std::fs::File::open(&csv) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("banditore: {}: {e}", csv.display());
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            };
+            match banditore::subscribers::parse_import(file) {
+                Ok(rows) => {
+                    let added = banditore::subscribers::import(&store, &rows)?;
+                    println!(
+                        "{added} subscribers added ({} already present)",
+                        rows.len() - added
+                    );
+                }
+                Err(problems) => {
+                    eprintln!(
+                        "banditore: {}: nothing imported; {} rows refused:",
+                        csv.display(),
+                        problems.len()
+                    );
+                    for p in problems {
+                        eprintln!("  line {}: {}", p.line, p.message);
+                    }
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn preview(

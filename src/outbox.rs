@@ -16,8 +16,43 @@ use tokio_util::sync::CancellationToken;
 use crate::failpoint;
 use crate::item::Message;
 use crate::schedule::{backoff, Clock};
-use crate::sink::{Reconciled, Sink, SinkError};
-use crate::store::{DeliveryRecord, DeliveryState, Store, StoreError};
+use crate::sink::whatsapp_cloud::CloudOutcome;
+use crate::sink::{CloudSink, Reconciled, Sink, SinkError};
+use crate::store::{
+    DeliveryRecord, DeliveryState, OutboxEntry, Pause, RecipientRecord, RecipientState, Store,
+    StoreError, Subscriber,
+};
+
+/// Recipients whose intents are written (and flushed) together, and requests in flight at once.
+const BROADCAST_BATCH: usize = 16;
+/// Attempts at one recipient before giving up on a retryable error.
+const MAX_ATTEMPTS: u32 = 5;
+
+enum BatchEnd {
+    Continue {
+        retry_later: bool,
+    },
+    /// Stop this pass: the sink is throttled or paused.
+    Stop,
+}
+
+fn recipient_record(
+    state: RecipientState,
+    wamid: Option<String>,
+    detail: Option<&str>,
+    attempts: u32,
+    not_before: Option<chrono::DateTime<chrono::Utc>>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> RecipientRecord {
+    RecipientRecord {
+        state,
+        at,
+        wamid,
+        detail: detail.map(str::to_owned),
+        attempts,
+        not_before,
+    }
+}
 
 /// What one pass over the outbox did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -78,7 +113,11 @@ impl Deliverer {
                     all_final = false;
                     continue;
                 }
-                match self.deliver_one(sink, &entry.message).await? {
+                let outcome = match sink {
+                    Sink::Cloud(cloud) => self.broadcast(cloud, &entry).await?,
+                    _ => self.deliver_one(sink, &entry.message).await?,
+                };
+                match outcome {
                     Some(DeliveryState::Sent) => report.sent += 1,
                     Some(DeliveryState::Unknown) => report.unknown += 1,
                     Some(DeliveryState::Failed) => report.failed += 1,
@@ -111,7 +150,7 @@ impl Deliverer {
                 Reconciled::Delivered => {
                     self.record(
                         message,
-                        sink,
+                        sink.name(),
                         DeliveryState::Sent,
                         None,
                         Some("confirmed after a restart"),
@@ -126,7 +165,7 @@ impl Deliverer {
                     );
                     self.record(
                         message,
-                        sink,
+                        sink.name(),
                         DeliveryState::Unknown,
                         None,
                         Some("interrupted mid-send; check the recipient"),
@@ -138,7 +177,7 @@ impl Deliverer {
             },
             None => {}
         }
-        self.record(message, sink, DeliveryState::Intent, None, None)
+        self.record(message, sink.name(), DeliveryState::Intent, None, None)
             .await?;
         failpoint::hit("after-intent");
         let result = sink.send(message).await;
@@ -147,9 +186,27 @@ impl Deliverer {
             Ok(receipt) => {
                 self.clear_retry(sink.name());
                 tracing::info!(message = %message.id, sink = sink.name(), title = %message.title, "delivered");
+                if let (Sink::Gateway(gateway), Some(id)) = (sink, &receipt.provider_id) {
+                    // Acks from the gateway's webhook are matched on this record.
+                    let record = recipient_record(
+                        RecipientState::Sent,
+                        Some(id.clone()),
+                        None,
+                        1,
+                        None,
+                        self.clock.now(),
+                    );
+                    self.store
+                        .set_recipients(
+                            &message.id,
+                            sink.name(),
+                            &[(gateway.chat_id().to_owned(), record)],
+                        )
+                        .await?;
+                }
                 self.record(
                     message,
-                    sink,
+                    sink.name(),
                     DeliveryState::Sent,
                     receipt.provider_id,
                     None,
@@ -167,7 +224,7 @@ impl Deliverer {
                 tracing::error!(message = %message.id, sink = sink.name(), error = %e, "delivery outcome unknown; not re-sent");
                 self.record(
                     message,
-                    sink,
+                    sink.name(),
                     DeliveryState::Unknown,
                     None,
                     Some(&e.to_string()),
@@ -179,7 +236,7 @@ impl Deliverer {
                 tracing::error!(message = %message.id, sink = sink.name(), error = %e, "delivery refused");
                 self.record(
                     message,
-                    sink,
+                    sink.name(),
                     DeliveryState::Failed,
                     None,
                     Some(&e.to_string()),
@@ -191,10 +248,269 @@ impl Deliverer {
         Ok(Some(state))
     }
 
+    /// Delivers one message to every subscriber who had consented when it was queued.
+    /// Subscribers are streamed from the store; intents are written and flushed one batch at
+    /// a time, so after a crash at most one batch (the requests in flight) is `unknown`.
+    async fn broadcast(
+        &self,
+        cloud: &CloudSink,
+        entry: &OutboxEntry,
+    ) -> Result<Option<DeliveryState>, StoreError> {
+        let sink = cloud.name();
+        let message = &entry.message;
+        if let Some(record) = self.store.delivery(&message.id, sink)? {
+            if record.state.is_final() {
+                return Ok(Some(DeliveryState::Intent));
+            }
+        }
+        let now = self.clock.now();
+        if let Some(pause) = self.store.pause(sink)? {
+            if pause.until > now {
+                return Ok(None);
+            }
+            tracing::warn!(sink, reason = %pause.reason, "pause over; sending again");
+            self.store.set_pause(sink, None)?;
+        }
+        let mut waiting = false;
+        let mut batch = Vec::with_capacity(BROADCAST_BATCH);
+        let mut leftovers = Vec::new();
+        for subscriber in self.store.subscribers() {
+            let (phone, sub) = subscriber?;
+            if sub.consented_at > entry.enqueued_at {
+                continue; // subscribed after this message: no old news
+            }
+            let attempts = match self.store.recipient(&message.id, sink, &phone)? {
+                Some(r) if r.state.is_final() => continue,
+                Some(r) if r.state == RecipientState::Intent => {
+                    leftovers.push((
+                        phone,
+                        recipient_record(
+                            RecipientState::Unknown,
+                            None,
+                            Some("interrupted mid-send; not re-sent"),
+                            r.attempts,
+                            None,
+                            now,
+                        ),
+                    ));
+                    continue;
+                }
+                Some(r) if r.not_before.is_some_and(|t| t > now) => {
+                    waiting = true;
+                    continue;
+                }
+                Some(r) => r.attempts,
+                None => 0,
+            };
+            batch.push((phone, sub, attempts));
+            if batch.len() == BROADCAST_BATCH {
+                if !leftovers.is_empty() {
+                    self.store
+                        .set_recipients(&message.id, sink, &leftovers)
+                        .await?;
+                    leftovers.clear();
+                }
+                match self
+                    .send_batch(cloud, message, std::mem::take(&mut batch))
+                    .await?
+                {
+                    BatchEnd::Continue { retry_later } => waiting |= retry_later,
+                    BatchEnd::Stop => return Ok(None),
+                }
+            }
+        }
+        if !leftovers.is_empty() {
+            tracing::warn!(sink, message = %message.id, count = leftovers.len(), "sends interrupted by a crash marked unknown");
+            self.store
+                .set_recipients(&message.id, sink, &leftovers)
+                .await?;
+        }
+        if !batch.is_empty() {
+            match self.send_batch(cloud, message, batch).await? {
+                BatchEnd::Continue { retry_later } => waiting |= retry_later,
+                BatchEnd::Stop => return Ok(None),
+            }
+        }
+        if waiting {
+            return Ok(None);
+        }
+        let counts = self.store.recipient_counts(&message.id, sink)?;
+        let summary = counts
+            .iter()
+            .map(|(s, n)| format!("{n} {s:?}").to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", ");
+        tracing::info!(sink, message = %message.id, %summary, "broadcast finished");
+        self.record(message, sink, DeliveryState::Sent, None, Some(&summary))
+            .await?;
+        Ok(Some(DeliveryState::Sent))
+    }
+
+    async fn send_batch(
+        &self,
+        cloud: &CloudSink,
+        message: &Message,
+        batch: Vec<(String, Subscriber, u32)>,
+    ) -> Result<BatchEnd, StoreError> {
+        use futures_util::stream::{self, StreamExt};
+        let sink = cloud.name();
+        let now = self.clock.now();
+        let intents: Vec<_> = batch
+            .iter()
+            .map(|(phone, _, attempts)| {
+                (
+                    phone.clone(),
+                    recipient_record(RecipientState::Intent, None, None, attempts + 1, None, now),
+                )
+            })
+            .collect();
+        self.store
+            .set_recipients(&message.id, sink, &intents)
+            .await?;
+        failpoint::hit("after-intent");
+        let window = chrono::Duration::hours(24);
+        let results: Vec<(String, u32, CloudOutcome)> = stream::iter(batch)
+            .map(|(phone, sub, attempts)| async move {
+                let in_window = sub.last_inbound_at.is_some_and(|t| now - t < window);
+                let body = if in_window || !cloud.has_template() {
+                    CloudSink::free_form(message, &phone)
+                } else {
+                    cloud
+                        .templated(message, &phone)
+                        .unwrap_or_else(|| CloudSink::free_form(message, &phone))
+                };
+                let mut outcome = cloud.post(&body).await;
+                if let (CloudOutcome::NeedsTemplate { .. }, Some(template)) =
+                    (&outcome, cloud.templated(message, &phone))
+                {
+                    if in_window {
+                        outcome = cloud.post(&template).await;
+                    }
+                }
+                (phone, attempts + 1, outcome)
+            })
+            .buffer_unordered(BROADCAST_BATCH)
+            .collect()
+            .await;
+        let now = self.clock.now();
+        let mut end = BatchEnd::Continue { retry_later: false };
+        let mut records = Vec::with_capacity(results.len());
+        for (phone, attempts, outcome) in results {
+            let later = |attempts: u32| {
+                now + chrono::Duration::from_std(backoff(
+                    attempts,
+                    self.max_backoff,
+                    rand::random(),
+                ))
+                .unwrap_or_default()
+            };
+            let retry = |detail: String| {
+                if attempts >= MAX_ATTEMPTS {
+                    recipient_record(
+                        RecipientState::Failed,
+                        None,
+                        Some(&format!("gave up after {attempts} attempts: {detail}")),
+                        attempts,
+                        None,
+                        now,
+                    )
+                } else {
+                    recipient_record(
+                        RecipientState::Retry,
+                        None,
+                        Some(&detail),
+                        attempts,
+                        Some(later(attempts)),
+                        now,
+                    )
+                }
+            };
+            let record = match outcome {
+                CloudOutcome::Sent { wamid } => {
+                    recipient_record(RecipientState::Sent, Some(wamid), None, attempts, None, now)
+                }
+                CloudOutcome::RecipientFailed { detail, .. } => recipient_record(
+                    RecipientState::Failed,
+                    None,
+                    Some(&detail),
+                    attempts,
+                    None,
+                    now,
+                ),
+                CloudOutcome::NeedsTemplate { detail } => recipient_record(
+                    RecipientState::Failed,
+                    None,
+                    Some(&format!(
+                        "{detail}; outside the 24-hour window and no template could be sent"
+                    )),
+                    attempts,
+                    None,
+                    now,
+                ),
+                CloudOutcome::MaybeSent { detail } => recipient_record(
+                    RecipientState::Unknown,
+                    None,
+                    Some(&detail),
+                    attempts,
+                    None,
+                    now,
+                ),
+                CloudOutcome::RecipientThrottled { detail, .. }
+                | CloudOutcome::Retry { detail, .. }
+                | CloudOutcome::NotSent { detail } => {
+                    if let BatchEnd::Continue { retry_later } = &mut end {
+                        *retry_later = true;
+                    }
+                    retry(detail)
+                }
+                CloudOutcome::Throttled { code, detail } => {
+                    let wait = self.note_retry(sink);
+                    tracing::warn!(sink, code, %detail, retry_in = ?wait, "rate limited by WhatsApp; slowing down");
+                    end = BatchEnd::Stop;
+                    recipient_record(
+                        RecipientState::Retry,
+                        None,
+                        Some(&detail),
+                        attempts,
+                        Some(now),
+                        now,
+                    )
+                }
+                CloudOutcome::AccountProblem { code, detail } => {
+                    let hours = if code == 190 { 1 } else { 4 };
+                    let pause = Pause {
+                        until: now + chrono::Duration::hours(hours),
+                        reason: format!("code {code}: {detail}"),
+                    };
+                    tracing::error!(
+                        sink, code, %detail, until = %pause.until,
+                        "ADMIN ALERT: WhatsApp refuses this account's messages; the sink is paused (190: rotate the token; 131048/368: check quality and policy in Meta's Business Manager)"
+                    );
+                    self.store.set_pause(sink, Some(&pause))?;
+                    end = BatchEnd::Stop;
+                    recipient_record(
+                        RecipientState::Retry,
+                        None,
+                        Some(&detail),
+                        attempts.saturating_sub(1),
+                        Some(now),
+                        now,
+                    )
+                }
+            };
+            records.push((phone, record));
+        }
+        failpoint::hit("after-send");
+        self.store
+            .set_recipients(&message.id, sink, &records)
+            .await?;
+        Ok(end)
+    }
+
     async fn record(
         &self,
         message: &Message,
-        sink: &Sink,
+        sink: &str,
         state: DeliveryState,
         provider_id: Option<String>,
         detail: Option<&str>,
@@ -205,9 +521,7 @@ impl Deliverer {
             provider_id,
             detail: detail.map(str::to_owned),
         };
-        self.store
-            .set_delivery(&message.id, sink.name(), &record)
-            .await
+        self.store.set_delivery(&message.id, sink, &record).await
     }
 
     fn note_retry(&self, sink: &str) -> Duration {

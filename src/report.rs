@@ -49,10 +49,42 @@ pub fn sources(app: &App) -> Result<String, StoreError> {
     Ok(out)
 }
 
-/// `banditore log`: queued messages, then the most recent finished ones, with per-sink state.
+/// Per-recipient states of a message on a sink, e.g. " [3 sent, 1 read, 1 failed]".
+fn recipient_summary(app: &App, message_id: &str, sink: &str) -> Result<String, StoreError> {
+    let counts = app.store().recipient_counts(message_id, sink)?;
+    if counts.is_empty() {
+        return Ok(String::new());
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(state, n)| {
+            format!(
+                "{n} {}",
+                serde_json::to_string(state)
+                    .unwrap_or_default()
+                    .trim_matches('"')
+            )
+        })
+        .collect();
+    Ok(format!(" [{}]", parts.join(", ")))
+}
+
+/// `banditore log`: paused sinks, queued messages, then the most recent finished ones, with
+/// per-sink state and per-recipient counts.
 pub fn log(app: &App, limit: usize) -> Result<String, StoreError> {
     let mut out = String::new();
     let store = app.store();
+    for sink in &app.config().sinks {
+        if let Some(pause) = store.pause(&sink.name)? {
+            let _ = writeln!(
+                out,
+                "SINK {} PAUSED until {}: {}",
+                sink.name,
+                when(Some(pause.until)),
+                pause.reason
+            );
+        }
+    }
     let queued: Vec<_> = store.outbox().take(limit).collect::<Result<_, _>>()?;
     for (_, entry) in &queued {
         let _ = writeln!(
@@ -63,8 +95,17 @@ pub fn log(app: &App, limit: usize) -> Result<String, StoreError> {
             entry.message.source,
             entry.message.title
         );
-        for (sink, record) in store.deliveries_of(&entry.message.id)? {
-            let _ = writeln!(out, "    {sink}: {:?}", record.state);
+        for sink in &app.config().sinks {
+            let state = store
+                .delivery(&entry.message.id, &sink.name)?
+                .map(|r| format!("{:?}", r.state).to_lowercase())
+                .unwrap_or_else(|| "pending".into());
+            let _ = writeln!(
+                out,
+                "    {}: {state}{}",
+                sink.name,
+                recipient_summary(app, &entry.message.id, &sink.name)?
+            );
         }
     }
     for entry in store.recent_log(limit)? {

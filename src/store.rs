@@ -11,6 +11,10 @@
 //! | `log`        | seq(u64 BE)                          | [`LogEntry`]               |
 //! | `alert_refs` | source \0 CAP `sender,identifier,sent` | [`SentAlert`] (alerts sent) |
 //! | `levels`     | source \0 bulletin key (sender, area)  | [`Level`]                  |
+//! | `subscribers`| phone (international digits)         | [`Subscriber`]             |
+//! | `recipients` | message id \0 sink \0 phone            | [`RecipientRecord`]        |
+//! | `wamids`     | provider message id                  | the `recipients` key       |
+//! | `pauses`     | sink name                            | [`Pause`]                  |
 //!
 //! Invariants:
 //! - A poll's new seen keys, its outbox entries and the source's new state (validators
@@ -131,6 +135,60 @@ pub struct Level {
     pub expires: Option<DateTime<Utc>>,
 }
 
+/// An opted-in citizen. Only the number and the consent are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscriber {
+    pub consented_at: DateTime<Utc>,
+    /// The words of the consent (the keyword they sent, or the import's consent column).
+    pub consent_text: String,
+    /// The inbound message that gave consent, when it came through WhatsApp.
+    pub consent_message_id: Option<String>,
+    /// When they last wrote to us: free-form messages are allowed for 24 hours after.
+    pub last_inbound_at: Option<DateTime<Utc>>,
+}
+
+/// Where the delivery of one message to one recipient stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecipientState {
+    /// Written (and flushed) before the request.
+    Intent,
+    /// Refused for now (rate limit for this recipient): tried again after `not_before`.
+    Retry,
+    /// The request's fate is unknown: never re-sent automatically.
+    Unknown,
+    /// Accepted by the provider.
+    Sent,
+    Delivered,
+    Read,
+    /// Refused for good, or reported failed by a status webhook.
+    Failed,
+}
+
+impl RecipientState {
+    pub fn is_final(self) -> bool {
+        !matches!(self, RecipientState::Intent | RecipientState::Retry)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecipientRecord {
+    pub state: RecipientState,
+    pub at: DateTime<Utc>,
+    pub wamid: Option<String>,
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub attempts: u32,
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// A sink stopped by an account problem, and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pause {
+    pub until: DateTime<Utc>,
+    pub reason: String,
+}
+
 /// Everything one successful poll writes, in one transaction.
 #[derive(Debug, Default)]
 pub struct PollCommit {
@@ -155,6 +213,10 @@ pub struct Store {
     log: sled::Tree,
     alert_refs: sled::Tree,
     levels: sled::Tree,
+    subscribers: sled::Tree,
+    recipients: sled::Tree,
+    wamids: sled::Tree,
+    pauses: sled::Tree,
 }
 
 impl Store {
@@ -173,6 +235,10 @@ impl Store {
             log: db.open_tree("log")?,
             alert_refs: db.open_tree("alert_refs")?,
             levels: db.open_tree("levels")?,
+            subscribers: db.open_tree("subscribers")?,
+            recipients: db.open_tree("recipients")?,
+            wamids: db.open_tree("wamids")?,
+            pauses: db.open_tree("pauses")?,
             db,
         })
     }
@@ -420,6 +486,149 @@ impl Store {
         Ok(report)
     }
 
+    // --- subscribers -------------------------------------------------------------------
+
+    pub fn subscribe(&self, phone: &str, subscriber: &Subscriber) -> Result<(), StoreError> {
+        self.subscribers.insert(phone, encode(subscriber)?)?;
+        Ok(())
+    }
+
+    /// Removes a number (opt-out or deletion). Returns whether it was there.
+    pub fn unsubscribe(&self, phone: &str) -> Result<bool, StoreError> {
+        Ok(self.subscribers.remove(phone)?.is_some())
+    }
+
+    pub fn subscriber(&self, phone: &str) -> Result<Option<Subscriber>, StoreError> {
+        self.subscribers.get(phone)?.map(|v| decode(&v)).transpose()
+    }
+
+    /// Every subscriber, in number order, read lazily: memory does not grow with the list.
+    pub fn subscribers(
+        &self,
+    ) -> impl Iterator<Item = Result<(String, Subscriber), StoreError>> + '_ {
+        self.subscribers.iter().map(|r| {
+            let (k, v) = r?;
+            Ok((String::from_utf8_lossy(&k).into_owned(), decode(&v)?))
+        })
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers.len()
+    }
+
+    /// Notes that a subscriber wrote to us (opens the 24-hour window).
+    pub fn note_inbound(&self, phone: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(mut s) = self.subscriber(phone)? {
+            s.last_inbound_at = Some(at);
+            self.subscribe(phone, &s)?;
+        }
+        Ok(())
+    }
+
+    // --- per-recipient deliveries ---------------------------------------------------------
+
+    pub fn recipient(
+        &self,
+        message_id: &str,
+        sink: &str,
+        phone: &str,
+    ) -> Result<Option<RecipientRecord>, StoreError> {
+        self.recipients
+            .get(recipient_key(message_id, sink, phone))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// Records a batch of recipient states and flushes them to disk before returning.
+    pub async fn set_recipients(
+        &self,
+        message_id: &str,
+        sink: &str,
+        batch: &[(String, RecipientRecord)],
+    ) -> Result<(), StoreError> {
+        let mut recipients = sled::Batch::default();
+        let mut wamids = sled::Batch::default();
+        for (phone, record) in batch {
+            let key = recipient_key(message_id, sink, phone);
+            if let Some(wamid) = &record.wamid {
+                wamids.insert(wamid.as_bytes(), key.as_slice());
+            }
+            recipients.insert(key, encode(record)?);
+        }
+        self.recipients.apply_batch(recipients)?;
+        self.wamids.apply_batch(wamids)?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// How many recipients of a message on a sink are in each state.
+    pub fn recipient_counts(
+        &self,
+        message_id: &str,
+        sink: &str,
+    ) -> Result<Vec<(RecipientState, usize)>, StoreError> {
+        let prefix = recipient_key(message_id, sink, "");
+        let mut counts: Vec<(RecipientState, usize)> = Vec::new();
+        for r in self.recipients.scan_prefix(&prefix) {
+            let (_, v) = r?;
+            let record: RecipientRecord = decode(&v)?;
+            match counts.iter_mut().find(|(s, _)| *s == record.state) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((record.state, 1)),
+            }
+        }
+        counts.sort();
+        Ok(counts)
+    }
+
+    /// Applies a provider status (sent, delivered, read, failed) to the delivery it names.
+    /// Repeated and out-of-order events are harmless: a state only moves forward, and
+    /// `failed` does not undo a delivery already confirmed. Returns whether a record changed.
+    pub fn apply_status(
+        &self,
+        wamid: &str,
+        status: RecipientState,
+        at: DateTime<Utc>,
+        detail: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let Some(key) = self.wamids.get(wamid)? else {
+            return Ok(false);
+        };
+        let Some(current) = self.recipients.get(&key)? else {
+            return Ok(false);
+        };
+        let mut record: RecipientRecord = decode(&current)?;
+        let forward = match (record.state, status) {
+            (RecipientState::Delivered | RecipientState::Read, RecipientState::Failed) => false,
+            (RecipientState::Failed, _) => false,
+            (from, to) => to > from,
+        };
+        if !forward {
+            return Ok(false);
+        }
+        record.state = status;
+        record.at = at;
+        if detail.is_some() {
+            record.detail = detail;
+        }
+        self.recipients.insert(key, encode(&record)?)?;
+        Ok(true)
+    }
+
+    // --- sink pauses ------------------------------------------------------------------------
+
+    pub fn pause(&self, sink: &str) -> Result<Option<Pause>, StoreError> {
+        self.pauses.get(sink)?.map(|v| decode(&v)).transpose()
+    }
+
+    pub fn set_pause(&self, sink: &str, pause: Option<&Pause>) -> Result<(), StoreError> {
+        match pause {
+            Some(p) => self.pauses.insert(sink, encode(p)?).map(|_| ())?,
+            None => self.pauses.remove(sink).map(|_| ())?,
+        }
+        Ok(())
+    }
+
     /// Number of seen keys (all sources).
     pub fn seen_len(&self) -> usize {
         self.seen.len()
@@ -446,6 +655,16 @@ fn seen_key(source: &str, key: &Key) -> Vec<u8> {
     k.push(0);
     k.push(key.kind);
     k.extend_from_slice(&key.hash);
+    k
+}
+
+fn recipient_key(message_id: &str, sink: &str, phone: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(message_id.len() + sink.len() + phone.len() + 2);
+    k.extend_from_slice(message_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(sink.as_bytes());
+    k.push(0);
+    k.extend_from_slice(phone.as_bytes());
     k
 }
 

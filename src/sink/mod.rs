@@ -4,9 +4,16 @@
 
 mod console;
 mod file;
+pub mod gateway;
+pub mod secret;
+pub mod webhook;
+pub mod whatsapp_cloud;
 
 pub use console::ConsoleSink;
 pub use file::FileSink;
+pub use gateway::GatewaySink;
+pub use webhook::WebhookSink;
+pub use whatsapp_cloud::CloudSink;
 
 use crate::config::{SinkConfig, SinkKind};
 use crate::item::Message;
@@ -46,11 +53,16 @@ pub enum Reconciled {
 pub enum Sink {
     Console(ConsoleSink),
     File(FileSink),
+    /// Broadcast to subscribers, one request per recipient (see `outbox`).
+    Cloud(CloudSink),
+    Gateway(GatewaySink),
+    Webhook(WebhookSink),
 }
 
 impl Sink {
-    pub fn from_config(cfg: &SinkConfig) -> Sink {
-        match cfg.kind {
+    /// Builds a sink; fails when a secret it needs is missing from the environment.
+    pub fn from_config(cfg: &SinkConfig, user_agent: &str) -> Result<Sink, String> {
+        Ok(match cfg.kind {
             SinkKind::Console => Sink::Console(ConsoleSink::new(&cfg.name)),
             SinkKind::File => Sink::File(FileSink::new(
                 &cfg.name,
@@ -58,27 +70,41 @@ impl Sink {
                     .clone()
                     .unwrap_or_else(|| "data/messages.jsonl".into()),
             )),
-        }
+            SinkKind::WhatsappCloud => Sink::Cloud(CloudSink::from_config(cfg, user_agent)?),
+            SinkKind::WhatsappGateway => Sink::Gateway(GatewaySink::from_config(cfg, user_agent)?),
+            SinkKind::Webhook => Sink::Webhook(WebhookSink::from_config(cfg, user_agent)?),
+        })
     }
 
     pub fn name(&self) -> &str {
         match self {
             Sink::Console(s) => s.name(),
             Sink::File(s) => s.name(),
+            Sink::Cloud(s) => s.name(),
+            Sink::Gateway(s) => s.name(),
+            Sink::Webhook(s) => s.name(),
         }
     }
 
+    /// One send of the whole message (every sink but the broadcast one).
     pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
         match self {
             Sink::Console(s) => s.send(message),
             Sink::File(s) => s.send(message).await,
+            Sink::Gateway(s) => s.send(message).await,
+            Sink::Webhook(s) => s.send(message).await,
+            Sink::Cloud(_) => Err(SinkError::Rejected(
+                "the Cloud API sink broadcasts per recipient".into(),
+            )),
         }
     }
 
     pub async fn reconcile(&self, message: &Message) -> Reconciled {
         match self {
-            Sink::Console(_) => Reconciled::Unknown,
             Sink::File(s) => s.reconcile(message).await,
+            // The receiver dedupes on the idempotency key: sending again is safe.
+            Sink::Webhook(_) => Reconciled::NotDelivered,
+            Sink::Console(_) | Sink::Gateway(_) | Sink::Cloud(_) => Reconciled::Unknown,
         }
     }
 }

@@ -1,0 +1,79 @@
+//! A signed JSON POST of the message, for any automation tool.
+//!
+//! Headers: `X-Banditore-Timestamp` (unix seconds), `X-Banditore-Signature: sha256=<hex>` where
+//! the hex is HMAC-SHA256 of `"{timestamp}.{body}"` with the shared secret, and
+//! `Idempotency-Key` (message id and sink). Because receivers can dedupe on that key, a
+//! request whose outcome is unknown is safe to repeat, so timeouts are retried here.
+
+use std::time::Duration;
+
+use super::secret::{hmac_sha256_hex, Secret};
+use super::{Receipt, SinkError};
+use crate::config::SinkConfig;
+use crate::item::Message;
+
+#[derive(Debug)]
+pub struct WebhookSink {
+    name: String,
+    url: String,
+    secret: Secret,
+    client: reqwest::Client,
+}
+
+impl WebhookSink {
+    pub fn from_config(cfg: &SinkConfig, user_agent: &str) -> Result<WebhookSink, String> {
+        Ok(WebhookSink {
+            name: cfg.name.clone(),
+            url: cfg.url.clone().unwrap_or_default(),
+            secret: Secret::from_env(&cfg.name, "secret_env", cfg.secret_env.as_deref())?,
+            client: reqwest::Client::builder()
+                .user_agent(user_agent)
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(cfg.timeout.unwrap_or(Duration::from_secs(30)))
+                .build()
+                .map_err(|e| e.to_string())?,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The signature header value for a body sent at `timestamp`.
+    pub fn signature(&self, timestamp: i64, body: &[u8]) -> String {
+        let mut signed = format!("{timestamp}.").into_bytes();
+        signed.extend_from_slice(body);
+        format!(
+            "sha256={}",
+            hmac_sha256_hex(self.secret.expose().as_bytes(), &signed)
+        )
+    }
+
+    pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
+        let body = serde_json::to_vec(message).map_err(|e| SinkError::Rejected(e.to_string()))?;
+        let timestamp = chrono::Utc::now().timestamp();
+        let resp = self
+            .client
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .header("X-Banditore-Timestamp", timestamp.to_string())
+            .header("X-Banditore-Signature", self.signature(timestamp, &body))
+            .header("Idempotency-Key", format!("{}:{}", message.id, self.name))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                SinkError::NotSent(format!(
+                    "{e} (safe to repeat: the receiver dedupes on Idempotency-Key)"
+                ))
+            })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(Receipt::default());
+        }
+        match status.as_u16() {
+            408 | 409 | 425 | 429 | 500..=599 => Err(SinkError::NotSent(format!("HTTP {status}"))),
+            _ => Err(SinkError::Rejected(format!("HTTP {status}"))),
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Meta's WhatsApp Cloud API: `POST {api_base}/{version}/{phone_number_id}/messages`.
+//!
+//! Request shapes follow `business-messaging-api_v23.0.yaml` (text with `preview_url`, image
+//! by link with a caption of at most 1024 characters, template with body parameters). Errors
+//! are classified by the Graph error `code`, never by the HTTP status.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::secret::Secret;
+use crate::config::{SinkConfig, Template, MAX_MESSAGES_PER_SECOND};
+use crate::item::Message;
+
+/// WhatsApp's limit on an image caption.
+pub const MAX_CAPTION: usize = 1024;
+
+/// What one send to one recipient came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloudOutcome {
+    /// Accepted; the wamid identifies it in status webhooks.
+    Sent { wamid: String },
+    /// Rate limits of the number, the account or the app (130429, 80007, 4): slow down, retry.
+    Throttled { code: i64, detail: String },
+    /// Too many messages to this recipient (131056): retry this one later.
+    RecipientThrottled { code: i64, detail: String },
+    /// More than 24 hours since the user wrote (131047): only a template may be sent.
+    NeedsTemplate { detail: String },
+    /// This recipient cannot receive it (131026 and other per-recipient errors): never retried.
+    RecipientFailed { code: i64, detail: String },
+    /// The account cannot send (131048 spam limit, 368 restricted, 190 bad token): pause.
+    AccountProblem { code: i64, detail: String },
+    /// Any other error: retried with back-off a few times.
+    Retry { code: i64, detail: String },
+    /// Certainly not sent (connection refused, DNS): retry.
+    NotSent { detail: String },
+    /// May have been sent (timeout after the request left, connection dropped): never re-sent.
+    MaybeSent { detail: String },
+}
+
+/// Which error codes mean what (see the reference notes).
+pub fn classify(code: i64, detail: String) -> CloudOutcome {
+    match code {
+        130429 | 80007 | 4 => CloudOutcome::Throttled { code, detail },
+        131056 => CloudOutcome::RecipientThrottled { code, detail },
+        131047 => CloudOutcome::NeedsTemplate { detail },
+        131048 | 368 | 190 => CloudOutcome::AccountProblem { code, detail },
+        131026 | 131053 | 131051 | 131052 | 131021 | 132000 | 132001 | 132005 | 132007 | 132012
+        | 132015 | 132016 | 132018 | 470 => CloudOutcome::RecipientFailed { code, detail },
+        _ => CloudOutcome::Retry { code, detail },
+    }
+}
+
+#[derive(Debug)]
+pub struct CloudSink {
+    name: String,
+    endpoint: String,
+    token: Secret,
+    pub(crate) app_secret: Secret,
+    pub(crate) verify_token: Secret,
+    template: Option<Template>,
+    interval: Duration,
+    next_slot: Mutex<Instant>,
+    client: reqwest::Client,
+}
+
+impl CloudSink {
+    pub fn from_config(cfg: &SinkConfig, user_agent: &str) -> Result<CloudSink, String> {
+        let base = cfg
+            .api_base
+            .clone()
+            .unwrap_or_else(|| "https://graph.facebook.com".into());
+        let version = cfg.api_version.clone().unwrap_or_else(|| "v23.0".into());
+        let phone = cfg.phone_number_id.clone().unwrap_or_default();
+        let mps = cfg
+            .messages_per_second
+            .unwrap_or(20)
+            .clamp(1, MAX_MESSAGES_PER_SECOND);
+        let client = reqwest::Client::builder()
+            .user_agent(user_agent)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(cfg.timeout.unwrap_or(Duration::from_secs(30)))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(CloudSink {
+            name: cfg.name.clone(),
+            endpoint: format!("{}/{version}/{phone}/messages", base.trim_end_matches('/')),
+            token: Secret::from_env(&cfg.name, "token_env", cfg.token_env.as_deref())?,
+            app_secret: Secret::from_env(
+                &cfg.name,
+                "app_secret_env",
+                cfg.app_secret_env.as_deref(),
+            )?,
+            verify_token: Secret::from_env(
+                &cfg.name,
+                "verify_token_env",
+                cfg.verify_token_env.as_deref(),
+            )?,
+            template: cfg.template.clone(),
+            interval: Duration::from_secs(1) / mps,
+            next_slot: Mutex::new(Instant::now()),
+            client,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn has_template(&self) -> bool {
+        self.template.is_some()
+    }
+
+    /// The free-form body for a recipient inside the 24-hour window: an image with the text
+    /// as caption when there is an image and the text fits, else text with a link preview.
+    pub fn free_form(message: &Message, to: &str) -> Value {
+        match &message.image {
+            Some(image) if message.text.chars().count() <= MAX_CAPTION => json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": to,
+                "type": "image",
+                "image": {"link": image, "caption": message.text},
+            }),
+            _ => Self::text(&message.text, to),
+        }
+    }
+
+    pub fn text(body: &str, to: &str) -> Value {
+        json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "text",
+            "text": {"body": body, "preview_url": true},
+        })
+    }
+
+    /// The template body: parameters {{1}} title and {{2}} link.
+    pub fn templated(&self, message: &Message, to: &str) -> Option<Value> {
+        let t = self.template.as_ref()?;
+        Some(json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "template",
+            "template": {
+                "name": t.name,
+                "language": {"code": t.language, "policy": "deterministic"},
+                "components": [{
+                    "type": "body",
+                    "parameters": [
+                        {"type": "text", "text": template_param(&message.title)},
+                        {"type": "text", "text": template_param(&message.url)},
+                    ],
+                }],
+            },
+        }))
+    }
+
+    /// Waits for the next send slot: at most `messages_per_second` requests start per second.
+    async fn pace(&self) {
+        let slot = {
+            let mut next = self.next_slot.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
+    /// Sends one request body.
+    pub async fn post(&self, body: &Value) -> CloudOutcome {
+        self.pace().await;
+        let result = self
+            .client
+            .post(&self.endpoint)
+            .bearer_auth(self.token.expose())
+            .json(body)
+            .send()
+            .await;
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) if e.is_connect() || e.is_builder() => {
+                return CloudOutcome::NotSent {
+                    detail: e.to_string(),
+                }
+            }
+            Err(e) => {
+                return CloudOutcome::MaybeSent {
+                    detail: e.to_string(),
+                }
+            }
+        };
+        let status = resp.status();
+        let text = match resp.text().await {
+            Ok(t) => t,
+            Err(e) => {
+                return CloudOutcome::MaybeSent {
+                    detail: format!("response cut off: {e}"),
+                }
+            }
+        };
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if let Some(wamid) = json["messages"][0]["id"].as_str() {
+            return CloudOutcome::Sent {
+                wamid: wamid.to_owned(),
+            };
+        }
+        let err = &json["error"];
+        match err["code"].as_i64() {
+            Some(code) => {
+                let detail = format!(
+                    "{} (code {code}{}, fbtrace_id {})",
+                    err["error_data"]["details"]
+                        .as_str()
+                        .or(err["message"].as_str())
+                        .unwrap_or("error"),
+                    err["error_subcode"]
+                        .as_i64()
+                        .map(|s| format!("/{s}"))
+                        .unwrap_or_default(),
+                    err["fbtrace_id"].as_str().unwrap_or("-")
+                );
+                classify(code, detail)
+            }
+            // No Graph error body: a proxy or an outage answered.
+            None if status.is_server_error() => CloudOutcome::Retry {
+                code: 0,
+                detail: format!("HTTP {status}"),
+            },
+            None => CloudOutcome::MaybeSent {
+                detail: format!("HTTP {status} without a message id"),
+            },
+        }
+    }
+}
+
+/// Template parameters may hold no newlines, tabs or runs of spaces.
+pub fn template_param(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_classified() {
+        assert!(matches!(
+            classify(130429, String::new()),
+            CloudOutcome::Throttled { .. }
+        ));
+        assert!(matches!(
+            classify(131056, String::new()),
+            CloudOutcome::RecipientThrottled { .. }
+        ));
+        assert!(matches!(
+            classify(131047, String::new()),
+            CloudOutcome::NeedsTemplate { .. }
+        ));
+        assert!(matches!(
+            classify(131026, String::new()),
+            CloudOutcome::RecipientFailed { .. }
+        ));
+        assert!(matches!(
+            classify(190, String::new()),
+            CloudOutcome::AccountProblem { .. }
+        ));
+        assert!(matches!(
+            classify(368, String::new()),
+            CloudOutcome::AccountProblem { .. }
+        ));
+        assert!(matches!(
+            classify(131000, String::new()),
+            CloudOutcome::Retry { .. }
+        ));
+    }
+
+    #[test]
+    fn template_params_are_flat() {
+        assert_eq!(template_param("Titolo\n\tcon   spazi "), "Titolo con spazi");
+    }
+}

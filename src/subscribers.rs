@@ -1,0 +1,145 @@
+//! `banditore subscribers …`: the list of opted-in citizens. Only the number and the consent
+//! are stored; import refuses any row without consent.
+
+use std::io::{Read, Write};
+
+use chrono::{DateTime, Utc};
+
+use crate::store::{Store, StoreError, Subscriber};
+use crate::webhooks::normalise_phone;
+
+/// One problem in an import file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ImportProblem {
+    pub line: usize,
+    pub message: String,
+}
+
+/// Reads a CSV with the header `phone,consented_at,consent_text`. All or nothing: when any
+/// row is refused, nothing is imported and every refused row is listed.
+pub fn parse_import(input: impl Read) -> Result<Vec<(String, Subscriber)>, Vec<ImportProblem>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            return Err(vec![ImportProblem {
+                line: 1,
+                message: e.to_string(),
+            }])
+        }
+    };
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(phone_col), Some(at_col), Some(text_col)) =
+        (col("phone"), col("consented_at"), col("consent_text"))
+    else {
+        return Err(vec![ImportProblem {
+            line: 1,
+            message: "the header must be phone,consented_at,consent_text".into(),
+        }]);
+    };
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(ImportProblem {
+                    line,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let field = |c: usize| record.get(c).unwrap_or_default().trim();
+        let Some(phone) = normalise_phone(field(phone_col)) else {
+            problems.push(ImportProblem {
+                line,
+                message: format!("{:?} is not a phone number", field(phone_col)),
+            });
+            continue;
+        };
+        let Ok(at) = DateTime::parse_from_rfc3339(field(at_col)) else {
+            problems.push(ImportProblem {
+                line,
+                message: format!(
+                    "{phone}: no consent date (RFC 3339) — a row without consent is refused"
+                ),
+            });
+            continue;
+        };
+        if field(text_col).is_empty() {
+            problems.push(ImportProblem {
+                line,
+                message: format!("{phone}: no consent text — a row without consent is refused"),
+            });
+            continue;
+        }
+        rows.push((
+            phone,
+            Subscriber {
+                consented_at: at.with_timezone(&Utc),
+                consent_text: field(text_col).to_owned(),
+                consent_message_id: None,
+                last_inbound_at: None,
+            },
+        ));
+    }
+    if problems.is_empty() {
+        Ok(rows)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Writes every subscriber as CSV, streaming from the store.
+pub fn export(store: &Store, out: impl Write) -> Result<usize, anyhow::Error> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(["phone", "consented_at", "consent_text"])?;
+    let mut n = 0;
+    for row in store.subscribers() {
+        let (phone, s) = row?;
+        writer.write_record([
+            phone.as_str(),
+            &s.consented_at.to_rfc3339(),
+            &s.consent_text,
+        ])?;
+        n += 1;
+    }
+    writer.flush()?;
+    Ok(n)
+}
+
+/// Imports parsed rows (keeping existing consents as they are).
+pub fn import(store: &Store, rows: &[(String, Subscriber)]) -> Result<usize, StoreError> {
+    let mut added = 0;
+    for (phone, sub) in rows {
+        if store.subscriber(phone)?.is_none() {
+            store.subscribe(phone, sub)?;
+            added += 1;
+        }
+    }
+    store.flush()?;
+    Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_requires_consent() {
+        let ok = "phone,consented_at,consent_text\n+39 340 1234567,2025-11-01T10:00:00+01:00,modulo firmato allo sportello\n";
+        let rows = parse_import(ok.as_bytes()).unwrap();
+        assert_eq!(rows[0].0, "393401234567");
+        let bad = "phone,consented_at,consent_text\n393401234567,,\n39340,2025-11-01T10:00:00Z,x\n393409999999,2025-11-01T10:00:00Z,\n";
+        let problems = parse_import(bad.as_bytes()).unwrap_err();
+        assert_eq!(
+            problems.iter().map(|p| p.line).collect::<Vec<_>>(),
+            [2, 3, 4]
+        );
+        assert!(parse_import("numero,data\n1,2\n".as_bytes()).is_err());
+    }
+}
