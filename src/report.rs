@@ -128,12 +128,12 @@ pub fn log(app: &App, limit: usize) -> Result<String, StoreError> {
                 .as_deref()
                 .map(|p| format!(" id={p}"))
                 .unwrap_or_default();
+            let recipients = recipient_summary(app, &entry.message.id, &sink)?;
+            let state = serde_json::to_string(&record.state).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "    {sink}: {}{provider}{detail}",
-                serde_json::to_string(&record.state)
-                    .unwrap_or_default()
-                    .trim_matches('"')
+                "    {sink}: {}{provider}{detail}{recipients}",
+                state.trim_matches('"')
             );
         }
     }

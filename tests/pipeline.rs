@@ -3,9 +3,8 @@
 mod common;
 
 use std::os::unix::process::ExitStatusExt;
-use std::time::Duration;
 
-use common::{rss, source, FeedServer, Route, Workdir};
+use common::{rss, source, stop, wait_for, FeedServer, Route, Workdir};
 
 const A: (&str, &str, &str) = ("a", "https://comune.example.it/notizie/a/", "Avviso A");
 const B: (&str, &str, &str) = ("b", "https://comune.example.it/notizie/b/", "Avviso B");
@@ -269,26 +268,4 @@ async fn killed_after_intent_sends_once_after_restart() {
     assert!(work.messages().is_empty());
     work.once().await;
     assert_eq!(work.messages().len(), 1);
-}
-
-async fn wait_for(mut cond: impl FnMut() -> bool) {
-    for _ in 0..400 {
-        if cond() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("condition not met within 20 s");
-}
-
-async fn stop(child: &mut tokio::process::Child) -> std::process::ExitStatus {
-    let pid = child.id().unwrap() as i32;
-    // SAFETY: sending a signal to our own child process.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
-    tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .expect("daemon did not stop")
-        .unwrap()
 }

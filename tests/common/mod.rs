@@ -180,9 +180,14 @@ pub struct Workdir {
 impl Workdir {
     /// `sources` is TOML for the `[[source]]` tables; a file sink is added.
     pub fn new(settings: &str, sources: &str) -> Workdir {
+        Workdir::with_sinks(settings, sources, "")
+    }
+
+    /// Like `new`, with more `[[sink]]` tables.
+    pub fn with_sinks(settings: &str, sources: &str, sinks: &str) -> Workdir {
         let dir = tempfile::tempdir().unwrap();
         let config = format!(
-            "[settings]\n{settings}\n\n{sources}\n\n[[sink]]\nname = \"out\"\nkind = \"file\"\npath = \"{}\"\n",
+            "[settings]\n{settings}\n\n{sources}\n\n[[sink]]\nname = \"out\"\nkind = \"file\"\npath = \"{}\"\n\n{sinks}\n",
             dir.path().join("messages.jsonl").display()
         );
         std::fs::write(dir.path().join("sources.toml"), config).unwrap();
@@ -214,6 +219,12 @@ impl Workdir {
             .env("BANDITORE_CONFIG", self.config())
             .env("BANDITORE_DATA", self.dir.path().join("data"))
             .env("RUST_LOG", "banditore=debug")
+            .env("WHATSAPP_TOKEN", "test-token-EAAG")
+            .env("WHATSAPP_APP_SECRET", "app-secret")
+            .env("WHATSAPP_VERIFY_TOKEN", "verify-me")
+            .env("WAHA_API_KEY", "waha-key")
+            .env("WAHA_HMAC", "waha-hmac")
+            .env("WEBHOOK_SECRET", "hook-secret")
             .env_remove("BANDITORE_FAILPOINT")
             .kill_on_drop(true);
         cmd
@@ -233,6 +244,39 @@ impl Workdir {
         );
         out
     }
+}
+
+/// A free port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `cond` every 50 ms for up to 20 s.
+pub async fn wait_for(mut cond: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("condition not met within 20 s");
+}
+
+/// Sends SIGTERM and waits for the process to end.
+pub async fn stop(child: &mut tokio::process::Child) -> std::process::ExitStatus {
+    let pid = child.id().unwrap() as i32;
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("daemon did not stop")
+        .unwrap()
 }
 
 /// A `[[source]]` table.
