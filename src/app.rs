@@ -26,6 +26,7 @@ use crate::item::Item;
 use crate::outbox::{DeliverReport, Deliverer};
 use crate::policy::{Policy, Verdict};
 use crate::schedule::{backoff, Clock};
+use crate::sink::secret::Secrets;
 use crate::sink::Sink;
 use crate::source::cap::CapDocument;
 use crate::source::{self, ParseContext, ParseError};
@@ -91,8 +92,19 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the store in `data_dir` and builds everything the configuration names.
+    /// Opens the store in `data_dir` and builds everything the configuration names; secrets
+    /// come from the environment.
     pub fn build(config: Config, data_dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        App::build_with(config, data_dir, clock, &Secrets::Env)
+    }
+
+    /// Like [`App::build`], with secrets from `secrets`.
+    pub fn build_with(
+        config: Config,
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        secrets: &Secrets,
+    ) -> anyhow::Result<App> {
         use anyhow::Context;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
@@ -116,7 +128,7 @@ impl App {
         let sinks = config
             .sinks
             .iter()
-            .map(|cfg| Sink::from_config(cfg, &user_agent))
+            .map(|cfg| Sink::from_config(cfg, &user_agent, secrets))
             .collect::<Result<Vec<_>, String>>()
             .map_err(anyhow::Error::msg)?;
         let deliverer = Deliverer::new(store.clone(), sinks, clock.clone(), s.max_backoff);

@@ -1132,7 +1132,11 @@ kind = "file"
             .any(|m| m.contains("not valid") && m.contains("not a url")));
         assert!(msgs.iter().any(|m| m.contains("Bad_Name")));
         assert!(msgs.iter().any(|m| m.contains("cron")));
-        assert!(msgs.iter().any(|m| m.contains("file sink \"log\" needs path")), "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("file sink \"log\" needs path")),
+            "{msgs:?}"
+        );
         assert!(problems.len() >= 6, "{problems:#?}");
     }
 

@@ -17,6 +17,8 @@ use axum::Router;
 use crate::app::{App, PollOutcome};
 use crate::config::Config;
 use crate::schedule::SystemClock;
+use crate::simulator::Simulator;
+use crate::sink::secret::Secrets;
 
 const COMUNE_FEED: &str = include_str!("../fixtures/demo/comune-esempio.rss.xml");
 const NEW_ITEM: &str = include_str!("../fixtures/demo/new-item.xml");
@@ -194,7 +196,7 @@ async fn serve_site() -> anyhow::Result<(Arc<Site>, SocketAddr)> {
     Ok((site, addr))
 }
 
-fn demo_config(addr: SocketAddr, out: &std::path::Path) -> String {
+fn demo_config(addr: SocketAddr, sim: SocketAddr, out: &std::path::Path) -> String {
     format!(
         r#"[settings]
 timezone = "Europe/Rome"
@@ -240,9 +242,71 @@ kind = "console"
 name = "archivio"
 kind = "file"
 path = "{}"
+
+[[sink]]
+name = "whatsapp"
+kind = "whatsapp-cloud"
+api_base = "http://{sim}"
+api_version = "v23.0"
+phone_number_id = "100000000000001"
+token_env = "DEMO_WHATSAPP_TOKEN"
+app_secret_env = "DEMO_WHATSAPP_APP_SECRET"
+verify_token_env = "DEMO_WHATSAPP_VERIFY_TOKEN"
+template = {{ name = "notizia_comune", language = "it" }}
+messages_per_second = 20
+
+[[sink]]
+name = "canale"
+kind = "whatsapp-gateway"
+api_base = "http://{sim}"
+session = "default"
+chat_id = "120363000000000000@newsletter"
 "#,
         out.display()
     )
+}
+
+/// The demo's secrets: fixed values, never the process environment.
+fn demo_secrets() -> Secrets {
+    Secrets::Fixed(
+        [
+            ("DEMO_WHATSAPP_TOKEN", "demo-token"),
+            ("DEMO_WHATSAPP_APP_SECRET", DEMO_APP_SECRET),
+            ("DEMO_WHATSAPP_VERIFY_TOKEN", "demo-verify"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    )
+}
+
+const DEMO_APP_SECRET: &str = "demo-app-secret";
+const CITIZEN: &str = "393401234567";
+
+/// Posts a webhook event signed the way Meta signs them.
+async fn meta_webhook(url: &str, event: serde_json::Value) -> anyhow::Result<()> {
+    let body = serde_json::to_vec(&event)?;
+    let signature = crate::sink::secret::hmac_sha256_hex(DEMO_APP_SECRET.as_bytes(), &body);
+    let status = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", format!("sha256={signature}"))
+        .body(body)
+        .send()
+        .await?
+        .status();
+    anyhow::ensure!(status.is_success(), "webhook answered {status}");
+    Ok(())
+}
+
+fn whatsapp_value(inner: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "DEMO", "changes": [{"field": "messages", "value": inner}]}]})
+}
+
+fn show_simulator(sim: &Simulator) {
+    for e in sim.take_events() {
+        println!("   → {}: {} to {} ({})", e.api, e.kind, e.to, e.id);
+    }
 }
 
 fn describe(outcome: &Result<PollOutcome, String>) -> String {
@@ -261,8 +325,8 @@ fn report(report: &crate::app::CycleReport, app: &App) {
     for (name, outcome) in &report.polls {
         println!("   {name}: {}", describe(outcome));
     }
-    let per_sink = report.delivery.sent / app.config().sinks.len().max(1);
-    println!("   delivered: {per_sink} message(s) to each sink");
+    let messages = report.delivery.sent / app.config().sinks.len().max(1);
+    println!("   delivered: {messages} message(s) to each sink");
 }
 
 /// Runs the demonstration and returns when it is over.
@@ -274,10 +338,22 @@ pub async fn run() -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&dir)?;
     let out = dir.join("messages.jsonl");
-    let config_text = demo_config(addr, &out);
+    let sim = Simulator::start().await?;
+    let config_text = demo_config(addr, sim.addr, &out);
     let config =
         Config::parse(&config_text).map_err(|p| anyhow::anyhow!("demo configuration: {p:?}"))?;
-    let app = App::build(config, &dir.join("data"), Arc::new(SystemClock)).context("demo")?;
+    let app = App::build_with(
+        config,
+        &dir.join("data"),
+        Arc::new(SystemClock),
+        &demo_secrets(),
+    )
+    .context("demo")?;
+    let hooks = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let hooks_url = format!("http://{}/webhooks/whatsapp/whatsapp", hooks.local_addr()?);
+    let router = crate::webhooks::router(app.clone());
+    tokio::spawn(async move { axum::serve(hooks, router).await });
+    app.check_sinks().await;
 
     println!("banditore demo: everything runs on this machine; nothing leaves 127.0.0.1.");
     println!("The comune of Borgo Esempio is simulated at http://{addr}/ with five sources:");
@@ -287,25 +363,76 @@ pub async fn run() -> anyhow::Result<()> {
     println!("  il-messaggero         a real newspaper feed (Italian day and month names)");
     println!("  sito-in-manutenzione  a site that answers 503, to show failures are contained");
     println!();
+    println!(
+        "WhatsApp is simulated too, at http://{}/: a Cloud API (to subscribers) and a",
+        sim.addr
+    );
+    println!("channel gateway (to the comune's WhatsApp Channel).");
+    println!();
     println!("1) First poll. A new source records what is already there and sends nothing:");
     report(&app.once().await?, &app);
+    println!();
+    println!(
+        "   A citizen writes \"ISCRIVIMI\" to the comune's WhatsApp number (a signed webhook):"
+    );
+    meta_webhook(
+        &hooks_url,
+        whatsapp_value(serde_json::json!({
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "390000000000", "phone_number_id": "100000000000001"},
+            "messages": [{"from": CITIZEN, "id": "wamid.DEMOIN1", "timestamp": "1764072000", "type": "text", "text": {"body": "Iscrivimi"}}]
+        })),
+    )
+    .await?;
+    println!(
+        "   subscribed, consent recorded ({} subscriber); banditore confirms:",
+        app.store().subscriber_count()
+    );
+    show_simulator(&sim);
     println!();
     println!("2) The comune publishes a news item and a press release. Next poll:");
     site.stage.store(STAGE_NEWS, Ordering::SeqCst);
     report(&app.once().await?, &app);
+    let sent: Vec<_> = sim.take_events();
+    for e in &sent {
+        println!("   → {}: {} to {} ({})", e.api, e.kind, e.to, e.id);
+    }
+    // WhatsApp reports what happened to each message: delivered, then read.
+    let statuses: Vec<serde_json::Value> = sent
+        .iter()
+        .filter(|e| e.to == CITIZEN)
+        .flat_map(|e| {
+            ["delivered", "read"].map(|status| {
+                serde_json::json!({"id": e.id, "status": status, "timestamp": "1764072100", "recipient_id": CITIZEN})
+            })
+        })
+        .collect();
+    meta_webhook(
+        &hooks_url,
+        whatsapp_value(serde_json::json!({"messaging_product": "whatsapp", "metadata": {"display_phone_number": "390000000000", "phone_number_id": "100000000000001"}, "statuses": statuses})),
+    )
+    .await?;
+    println!("   the citizen's phone reports \"delivered\", then \"read\" (status webhooks)");
     println!();
     println!(
         "3) The civil protection issues a flood alert for the comune's area (urgent, sent first):"
     );
     site.stage.store(STAGE_ALERT, Ordering::SeqCst);
     report(&app.once().await?, &app);
+    show_simulator(&sim);
     println!();
     println!("4) The alert is cancelled; the cancellation refers to the alert that was sent:");
     site.stage.store(STAGE_CANCEL, Ordering::SeqCst);
     report(&app.once().await?, &app);
+    show_simulator(&sim);
     println!();
     println!("5) Poll again (as after a restart): nothing is sent twice.");
     report(&app.once().await?, &app);
+    println!();
+    println!("Delivery state per message and sink (as `banditore log` shows it):");
+    for line in crate::report::log(&app, 10)?.lines() {
+        println!("   {line}");
+    }
     println!();
     println!("The file sink wrote the message JSON to {}:", out.display());
     if let Ok(text) = std::fs::read_to_string(&out) {

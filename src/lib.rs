@@ -19,6 +19,7 @@ pub mod policy;
 pub mod preview;
 pub mod report;
 pub mod schedule;
+pub mod simulator;
 pub mod sink;
 pub mod source;
 pub mod store;

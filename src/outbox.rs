@@ -341,7 +341,7 @@ impl Deliverer {
             .collect::<Vec<_>>()
             .join(", ");
         tracing::info!(sink, message = %message.id, %summary, "broadcast finished");
-        self.record(message, sink, DeliveryState::Sent, None, Some(&summary))
+        self.record(message, sink, DeliveryState::Sent, None, None)
             .await?;
         Ok(Some(DeliveryState::Sent))
     }

@@ -194,6 +194,10 @@ fn the_demo_runs_offline_end_to_end() {
         "*Allerta arancione: piena del fiume Po*",
         "*REVOCA: Cessata allerta per la piena del fiume Po*",
         "sito-in-manutenzione: FAILED",
+        "subscribed, consent recorded (1 subscriber)",
+        "→ WhatsApp Cloud API: text to 393401234567",
+        "→ channel gateway: sendImage to 120363000000000000@newsletter",
+        "whatsapp: sent [1 read]",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

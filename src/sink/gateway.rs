@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::secret::Secret;
+use super::secret::{Secret, Secrets};
 use super::{Receipt, SinkError};
 use crate::config::SinkConfig;
 use crate::item::Message;
@@ -24,9 +24,14 @@ pub struct GatewaySink {
 }
 
 impl GatewaySink {
-    pub fn from_config(cfg: &SinkConfig, user_agent: &str) -> Result<GatewaySink, String> {
+    pub fn from_config(
+        cfg: &SinkConfig,
+        user_agent: &str,
+        secrets: &Secrets,
+    ) -> Result<GatewaySink, String> {
         let api_key = match &cfg.api_key_env {
-            Some(_) => Some(Secret::from_env(
+            Some(_) => Some(Secret::resolve(
+                secrets,
                 &cfg.name,
                 "api_key_env",
                 cfg.api_key_env.as_deref(),
@@ -34,7 +39,8 @@ impl GatewaySink {
             None => None,
         };
         let hmac_key = match &cfg.hmac_key_env {
-            Some(_) => Some(Secret::from_env(
+            Some(_) => Some(Secret::resolve(
+                secrets,
                 &cfg.name,
                 "hmac_key_env",
                 cfg.hmac_key_env.as_deref(),

@@ -61,7 +61,11 @@ pub enum Sink {
 
 impl Sink {
     /// Builds a sink; fails when a secret it needs is missing from the environment.
-    pub fn from_config(cfg: &SinkConfig, user_agent: &str) -> Result<Sink, String> {
+    pub fn from_config(
+        cfg: &SinkConfig,
+        user_agent: &str,
+        secrets: &secret::Secrets,
+    ) -> Result<Sink, String> {
         Ok(match cfg.kind {
             SinkKind::Console => Sink::Console(ConsoleSink::new(&cfg.name)),
             SinkKind::File => Sink::File(FileSink::new(
@@ -70,9 +74,13 @@ impl Sink {
                     .clone()
                     .unwrap_or_else(|| "data/messages.jsonl".into()),
             )),
-            SinkKind::WhatsappCloud => Sink::Cloud(CloudSink::from_config(cfg, user_agent)?),
-            SinkKind::WhatsappGateway => Sink::Gateway(GatewaySink::from_config(cfg, user_agent)?),
-            SinkKind::Webhook => Sink::Webhook(WebhookSink::from_config(cfg, user_agent)?),
+            SinkKind::WhatsappCloud => {
+                Sink::Cloud(CloudSink::from_config(cfg, user_agent, secrets)?)
+            }
+            SinkKind::WhatsappGateway => {
+                Sink::Gateway(GatewaySink::from_config(cfg, user_agent, secrets)?)
+            }
+            SinkKind::Webhook => Sink::Webhook(WebhookSink::from_config(cfg, user_agent, secrets)?),
         })
     }
 

@@ -1,7 +1,27 @@
 //! Secrets read from the environment. `Debug` and `Display` never show the value, so a
 //! secret cannot reach a log line by accident.
 
+use std::collections::HashMap;
 use std::fmt;
+
+/// Where the variables named by `*_env` keys are looked up: the process environment, or (for
+/// the demo and the benchmark) a fixed map, so they need not change the environment.
+#[derive(Debug, Clone, Default)]
+pub enum Secrets {
+    #[default]
+    Env,
+    Fixed(HashMap<String, String>),
+}
+
+impl Secrets {
+    fn get(&self, var: &str) -> Option<String> {
+        match self {
+            Secrets::Env => std::env::var(var).ok(),
+            Secrets::Fixed(map) => map.get(var).cloned(),
+        }
+        .filter(|v| !v.is_empty())
+    }
+}
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -12,14 +32,16 @@ impl Secret {
     }
 
     /// Reads the variable `var`; a clear error when it is unset or empty.
-    pub fn from_env(sink: &str, key: &str, var: Option<&str>) -> Result<Secret, String> {
+    pub fn resolve(
+        secrets: &Secrets,
+        sink: &str,
+        key: &str,
+        var: Option<&str>,
+    ) -> Result<Secret, String> {
         let var = var.ok_or_else(|| format!("sink {sink:?}: {key} is not configured"))?;
-        match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Ok(Secret(v)),
-            _ => Err(format!(
-                "sink {sink:?}: the environment variable {var} ({key}) is not set"
-            )),
-        }
+        secrets.get(var).map(Secret).ok_or_else(|| {
+            format!("sink {sink:?}: the environment variable {var} ({key}) is not set")
+        })
     }
 
     pub fn expose(&self) -> &str {

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::secret::{hmac_sha256_hex, Secret};
+use super::secret::{hmac_sha256_hex, Secret, Secrets};
 use super::{Receipt, SinkError};
 use crate::config::SinkConfig;
 use crate::item::Message;
@@ -21,11 +21,15 @@ pub struct WebhookSink {
 }
 
 impl WebhookSink {
-    pub fn from_config(cfg: &SinkConfig, user_agent: &str) -> Result<WebhookSink, String> {
+    pub fn from_config(
+        cfg: &SinkConfig,
+        user_agent: &str,
+        secrets: &Secrets,
+    ) -> Result<WebhookSink, String> {
         Ok(WebhookSink {
             name: cfg.name.clone(),
             url: cfg.url.clone().unwrap_or_default(),
-            secret: Secret::from_env(&cfg.name, "secret_env", cfg.secret_env.as_deref())?,
+            secret: Secret::resolve(secrets, &cfg.name, "secret_env", cfg.secret_env.as_deref())?,
             client: reqwest::Client::builder()
                 .user_agent(user_agent)
                 .connect_timeout(Duration::from_secs(10))

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::secret::Secret;
+use super::secret::{Secret, Secrets};
 use crate::config::{SinkConfig, Template, MAX_MESSAGES_PER_SECOND};
 use crate::item::Message;
 
@@ -67,7 +67,11 @@ pub struct CloudSink {
 }
 
 impl CloudSink {
-    pub fn from_config(cfg: &SinkConfig, user_agent: &str) -> Result<CloudSink, String> {
+    pub fn from_config(
+        cfg: &SinkConfig,
+        user_agent: &str,
+        secrets: &Secrets,
+    ) -> Result<CloudSink, String> {
         let base = cfg
             .api_base
             .clone()
@@ -87,13 +91,15 @@ impl CloudSink {
         Ok(CloudSink {
             name: cfg.name.clone(),
             endpoint: format!("{}/{version}/{phone}/messages", base.trim_end_matches('/')),
-            token: Secret::from_env(&cfg.name, "token_env", cfg.token_env.as_deref())?,
-            app_secret: Secret::from_env(
+            token: Secret::resolve(secrets, &cfg.name, "token_env", cfg.token_env.as_deref())?,
+            app_secret: Secret::resolve(
+                secrets,
                 &cfg.name,
                 "app_secret_env",
                 cfg.app_secret_env.as_deref(),
             )?,
-            verify_token: Secret::from_env(
+            verify_token: Secret::resolve(
+                secrets,
                 &cfg.name,
                 "verify_token_env",
                 cfg.verify_token_env.as_deref(),

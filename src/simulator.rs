@@ -1,0 +1,121 @@
+//! Simulated WhatsApp endpoints on loopback, for `demo` and `bench`: a Cloud API that accepts
+//! sends and answers with message ids, and a WAHA-style gateway whose session is WORKING.
+//! Nothing here is used by `run`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// One request the simulator received.
+#[derive(Debug, Clone)]
+pub struct SimEvent {
+    /// "WhatsApp Cloud API" or "channel gateway".
+    pub api: &'static str,
+    pub to: String,
+    pub kind: String,
+    pub id: String,
+}
+
+/// Requests kept for display; beyond this only the count grows (the benchmark sends 10 000).
+const KEEP: usize = 100;
+
+#[derive(Clone, Default)]
+struct Shared {
+    events: Arc<Mutex<Vec<SimEvent>>>,
+    count: Arc<AtomicU64>,
+}
+
+impl Shared {
+    fn record(&self, api: &'static str, to: &str, kind: &str, id: String) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        if events.len() < KEEP {
+            events.push(SimEvent {
+                api,
+                to: to.to_owned(),
+                kind: kind.to_owned(),
+                id,
+            });
+        }
+    }
+}
+
+pub struct Simulator {
+    pub addr: SocketAddr,
+    shared: Shared,
+}
+
+async fn cloud_send(State(shared): State<Shared>, Json(body): Json<Value>) -> Response {
+    let to = body["to"].as_str().unwrap_or_default();
+    if body["messaging_product"] != "whatsapp" || to.is_empty() {
+        let error = json!({"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100, "fbtrace_id": "SIM"}});
+        return (StatusCode::BAD_REQUEST, Json(error)).into_response();
+    }
+    let id = format!("wamid.SIM{}", shared.count.load(Ordering::Relaxed) + 1);
+    shared.record(
+        "WhatsApp Cloud API",
+        to,
+        body["type"].as_str().unwrap_or("?"),
+        id.clone(),
+    );
+    Json(json!({"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": id, "message_status": "accepted"}]}))
+        .into_response()
+}
+
+async fn gateway_send(
+    State(shared): State<Shared>,
+    Path(action): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    let chat = body["chatId"].as_str().unwrap_or_default();
+    let id = format!(
+        "true_{chat}_SIM{}",
+        shared.count.load(Ordering::Relaxed) + 1
+    );
+    shared.record("channel gateway", chat, &action, id.clone());
+    (
+        StatusCode::CREATED,
+        Json(json!({"id": id, "fromMe": true, "ack": 1, "ackName": "SERVER"})),
+    )
+        .into_response()
+}
+
+impl Simulator {
+    pub async fn start() -> std::io::Result<Simulator> {
+        let shared = Shared::default();
+        let router = Router::new()
+            .route("/{version}/{phone_id}/messages", post(cloud_send))
+            .route(
+                "/api/sessions/{session}",
+                get(|Path(s): Path<String>| async move {
+                    Json(json!({"name": s, "status": "WORKING"}))
+                }),
+            )
+            .route("/api/{action}", post(gateway_send))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "simulator stopped");
+            }
+        });
+        Ok(Simulator { addr, shared })
+    }
+
+    /// The requests received since the last call (at most the first hundred are kept).
+    pub fn take_events(&self) -> Vec<SimEvent> {
+        std::mem::take(&mut *self.shared.events.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn count(&self) -> u64 {
+        self.shared.count.load(Ordering::Relaxed)
+    }
+}
