@@ -227,3 +227,157 @@ pub async fn run(feeds: usize, items: usize) -> anyhow::Result<BenchReport> {
         stored_items,
     })
 }
+
+/// Numbers from a broadcast.
+pub struct BroadcastReport {
+    pub subscribers: usize,
+    pub elapsed: Duration,
+    pub sent: u64,
+    pub cpu_per_send_us: f64,
+    pub rss_before_kb: Option<u64>,
+    pub rss_after_kb: Option<u64>,
+    pub peak_rss_kb: Option<u64>,
+}
+
+impl fmt::Display for BroadcastReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mb = |kb: Option<u64>| {
+            kb.map_or("n/a".to_owned(), |k| format!("{:.1} MB", k as f64 / 1024.0))
+        };
+        writeln!(
+            f,
+            "banditore bench: broadcast to {} subscribers (loopback Cloud API simulator)",
+            self.subscribers
+        )?;
+        writeln!(
+            f,
+            "  wall time                     {:>8.3} s",
+            self.elapsed.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "  sends per second              {:>8.0}",
+            self.sent as f64 / self.elapsed.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "  CPU per send (whole process)  {:>8.1} µs",
+            self.cpu_per_send_us
+        )?;
+        writeln!(
+            f,
+            "  RSS before / after            {} / {}",
+            mb(self.rss_before_kb),
+            mb(self.rss_after_kb)
+        )?;
+        writeln!(
+            f,
+            "  peak RSS                      {}",
+            mb(self.peak_rss_kb)
+        )?;
+        Ok(())
+    }
+}
+
+fn current_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage writes into the struct we pass; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv =
+        |t: libc::timeval| Duration::new(t.tv_sec.max(0) as u64, (t.tv_usec.max(0) as u32) * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Broadcasts one message to `subscribers` subscribers with a high rate limit.
+pub async fn broadcast(subscribers: usize) -> anyhow::Result<BroadcastReport> {
+    use crate::config::Priority;
+    use crate::item::Message;
+    use crate::sink::secret::Secrets;
+    use crate::store::{PollCommit, Subscriber};
+
+    let sim = crate::simulator::Simulator::start().await?;
+    let dir = std::env::temp_dir().join(format!("banditore-bench-bc-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir)?;
+    let text = format!(
+        "[settings]\ncache_mb = 16\n\n[[sink]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\napi_base = \"http://{}\"\nphone_number_id = \"1\"\n\
+         token_env = \"T\"\napp_secret_env = \"S\"\nverify_token_env = \"V\"\nmessages_per_second = 80\n",
+        sim.addr
+    );
+    let mut cfg =
+        Config::parse(&text).map_err(|p| anyhow::anyhow!("bench configuration: {p:?}"))?;
+    // Above Meta's 80/s on purpose: this measures banditore, not the pacing.
+    cfg.sinks[0].messages_per_second = Some(100_000);
+    let secrets = Secrets::Fixed(
+        [("T", "t"), ("S", "s"), ("V", "v")]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect(),
+    );
+    let app = App::build_with(cfg, &dir.join("data"), Arc::new(SystemClock), &secrets)?;
+    let consented = chrono::Utc::now() - chrono::Duration::days(1);
+    for i in 0..subscribers {
+        app.store().subscribe(
+            &format!("39340{i:07}"),
+            &Subscriber {
+                consented_at: consented,
+                consent_text: "bench".into(),
+                consent_message_id: None,
+                last_inbound_at: Some(chrono::Utc::now()),
+            },
+        )?;
+    }
+    let message = Message {
+        id: "bench-1".into(),
+        source: "bench".into(),
+        kind: "feed".into(),
+        title: "Avviso".into(),
+        url: "https://comune.example.it/avviso".into(),
+        text: "*Avviso*\n\nTesto dell'avviso.\n\nhttps://comune.example.it/avviso".into(),
+        image: None,
+        priority: Priority::Normal,
+        published: None,
+        tags: vec![],
+        extra: Default::default(),
+    };
+    app.store().commit_poll(
+        "bench",
+        &PollCommit {
+            messages: vec![message],
+            ..PollCommit::default()
+        },
+        chrono::Utc::now(),
+    )?;
+    app.store().flush()?;
+    let rss_before_kb = current_rss_kb();
+    let cpu_before = cpu_time();
+    let start = Instant::now();
+    app.deliver(&tokio_util::sync::CancellationToken::new())
+        .await?;
+    let elapsed = start.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu_before);
+    let sent = sim.count();
+    let report = BroadcastReport {
+        subscribers,
+        elapsed,
+        sent,
+        cpu_per_send_us: cpu.as_secs_f64() * 1e6 / sent.max(1) as f64,
+        rss_before_kb,
+        rss_after_kb: current_rss_kb(),
+        peak_rss_kb: peak_rss_kb(),
+    };
+    drop(app);
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(report)
+}

@@ -84,6 +84,9 @@ enum Command {
         /// Items per feed.
         #[arg(long, default_value = "20")]
         items: usize,
+        /// Instead: broadcast one message to this many subscribers on a loopback Cloud API.
+        #[arg(long)]
+        broadcast: Option<usize>,
     },
 }
 
@@ -291,9 +294,15 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
         },
         Command::Subscribers { paths, command } => subscribers(&paths, command),
-        Command::Bench { feeds, items } => {
-            let report = banditore::bench::run(feeds, items).await?;
-            print!("{report}");
+        Command::Bench {
+            feeds,
+            items,
+            broadcast,
+        } => {
+            match broadcast {
+                Some(n) => print!("{}", banditore::bench::broadcast(n).await?),
+                None => print!("{}", banditore::bench::run(feeds, items).await?),
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
