@@ -445,14 +445,15 @@ impl App {
     ) -> Result<Vec<Item>, PollError> {
         let mut items = Vec::new();
         let mut fetches = 0;
+        let inline_item = |entry: &source::cap::IndexEntry| {
+            entry
+                .inline
+                .as_ref()
+                .and_then(|a| source::cap::alert_item(a, ctx))
+        };
         for entry in entries {
-            let Some(link) = entry.link else {
-                items.extend(
-                    entry
-                        .inline
-                        .as_ref()
-                        .and_then(|a| source::cap::alert_item(a, ctx)),
-                );
+            let Some(link) = entry.link.clone() else {
+                items.extend(inline_item(&entry));
                 continue;
             };
             let link_item = Item {
@@ -473,12 +474,7 @@ impl App {
             }
             if baseline {
                 commit.touch.extend(link_keys);
-                items.extend(
-                    entry
-                        .inline
-                        .as_ref()
-                        .and_then(|a| source::cap::alert_item(a, ctx)),
-                );
+                items.extend(inline_item(&entry));
                 continue;
             }
             if fetches >= src.max_fetch() {

@@ -139,12 +139,17 @@ impl fmt::Display for BenchReport {
     }
 }
 
-fn peak_rss_kb() -> Option<u64> {
+/// A memory figure of this process from `/proc/self/status`, in kB ("VmHWM" is the peak RSS).
+fn proc_status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn peak_rss_kb() -> Option<u64> {
+    proc_status_kb("VmHWM")
 }
 
 fn config(addr: SocketAddr, feeds: usize, out: &std::path::Path) -> String {
@@ -280,11 +285,7 @@ impl fmt::Display for BroadcastReport {
 }
 
 fn current_rss_kb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    proc_status_kb("VmRSS")
 }
 
 fn cpu_time() -> Duration {

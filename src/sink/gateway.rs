@@ -2,8 +2,6 @@
 //! Cloud API cannot do): `POST {api_base}/api/sendText` or `/api/sendImage` with the
 //! `X-Api-Key` header; 201 with the message id.
 
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use super::secret::{Secret, Secrets};
@@ -29,24 +27,18 @@ impl GatewaySink {
         user_agent: &str,
         secrets: &Secrets,
     ) -> Result<GatewaySink, String> {
-        let api_key = match &cfg.api_key_env {
-            Some(_) => Some(Secret::resolve(
-                secrets,
-                &cfg.name,
-                "api_key_env",
-                cfg.api_key_env.as_deref(),
-            )?),
-            None => None,
-        };
-        let hmac_key = match &cfg.hmac_key_env {
-            Some(_) => Some(Secret::resolve(
-                secrets,
-                &cfg.name,
-                "hmac_key_env",
-                cfg.hmac_key_env.as_deref(),
-            )?),
-            None => None,
-        };
+        let api_key = Secret::resolve_optional(
+            secrets,
+            &cfg.name,
+            "api_key_env",
+            cfg.api_key_env.as_deref(),
+        )?;
+        let hmac_key = Secret::resolve_optional(
+            secrets,
+            &cfg.name,
+            "hmac_key_env",
+            cfg.hmac_key_env.as_deref(),
+        )?;
         Ok(GatewaySink {
             hmac_key,
             name: cfg.name.clone(),
@@ -59,12 +51,7 @@ impl GatewaySink {
             session: cfg.session.clone().unwrap_or_else(|| "default".into()),
             chat_id: cfg.chat_id.clone().unwrap_or_default(),
             api_key,
-            client: reqwest::Client::builder()
-                .user_agent(user_agent)
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(cfg.timeout.unwrap_or(Duration::from_secs(30)))
-                .build()
-                .map_err(|e| e.to_string())?,
+            client: super::http_client(user_agent, cfg.timeout)?,
         })
     }
 

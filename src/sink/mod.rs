@@ -18,6 +18,20 @@ pub use whatsapp_cloud::CloudSink;
 use crate::config::{SinkConfig, SinkKind};
 use crate::item::Message;
 
+/// The HTTP client of a provider sink: a clear User-Agent, a connect timeout, and the sink's
+/// request timeout (30 s unless configured).
+pub(crate) fn http_client(
+    user_agent: &str,
+    timeout: Option<std::time::Duration>,
+) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .user_agent(user_agent)
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(timeout.unwrap_or(std::time::Duration::from_secs(30)))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// What a sink gives back for a delivered message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Receipt {

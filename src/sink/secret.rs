@@ -44,6 +44,17 @@ impl Secret {
         })
     }
 
+    /// Like [`Secret::resolve`] for an optional key: `None` when the key is not configured.
+    pub fn resolve_optional(
+        secrets: &Secrets,
+        sink: &str,
+        key: &str,
+        var: Option<&str>,
+    ) -> Result<Option<Secret>, String> {
+        var.map(|v| Secret::resolve(secrets, sink, key, Some(v)))
+            .transpose()
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

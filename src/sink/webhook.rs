@@ -5,8 +5,6 @@
 //! `Idempotency-Key` (message id and sink). Because receivers can dedupe on that key, a
 //! request whose outcome is unknown is safe to repeat, so timeouts are retried here.
 
-use std::time::Duration;
-
 use super::secret::{hmac_sha256_hex, Secret, Secrets};
 use super::{Receipt, SinkError};
 use crate::config::SinkConfig;
@@ -30,12 +28,7 @@ impl WebhookSink {
             name: cfg.name.clone(),
             url: cfg.url.clone().unwrap_or_default(),
             secret: Secret::resolve(secrets, &cfg.name, "secret_env", cfg.secret_env.as_deref())?,
-            client: reqwest::Client::builder()
-                .user_agent(user_agent)
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(cfg.timeout.unwrap_or(Duration::from_secs(30)))
-                .build()
-                .map_err(|e| e.to_string())?,
+            client: super::http_client(user_agent, cfg.timeout)?,
         })
     }
 

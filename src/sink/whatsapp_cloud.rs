@@ -80,12 +80,7 @@ impl CloudSink {
         let phone = cfg.phone_number_id.clone().unwrap_or_default();
         // Configuration checks Meta's ceiling of 80; only the benchmark builds faster sinks.
         let mps = cfg.messages_per_second.unwrap_or(20).max(1);
-        let client = reqwest::Client::builder()
-            .user_agent(user_agent)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(cfg.timeout.unwrap_or(Duration::from_secs(30)))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = super::http_client(user_agent, cfg.timeout)?;
         Ok(CloudSink {
             name: cfg.name.clone(),
             endpoint: format!("{}/{version}/{phone}/messages", base.trim_end_matches('/')),
