@@ -162,6 +162,11 @@ impl App {
         self.inner.deliverer.sinks()
     }
 
+    /// Asks the delivery loop for a pass now.
+    pub fn wake_delivery(&self) {
+        self.inner.queued.notify_one();
+    }
+
     /// The application's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
@@ -299,6 +304,9 @@ impl App {
         state.present = present;
         commit.state = state.clone();
         let queued = self.inner.store.commit_poll(&src.name, &commit, now)?;
+        if !commit.review.is_empty() {
+            tracing::info!(source = %src.name, items = commit.review.len(), "waiting for review");
+        }
         if queued > 0 {
             self.inner.store.flush()?;
             failpoint::hit("after-enqueue");
@@ -366,6 +374,12 @@ impl App {
                         "too many new items in one poll; this older one is recorded but not sent"
                     );
                 }
+                Verdict::Review => match format(&item, &identity, &opts) {
+                    Ok(message) => commit.review.push(message),
+                    Err(e) => {
+                        tracing::warn!(source = %src.name, title = %item.title, error = %e, "item not queued for review")
+                    }
+                },
                 Verdict::Send => match format(&item, &identity, &opts) {
                     Ok(message) => {
                         if let Some(alert) = &item.alert {
@@ -619,6 +633,7 @@ impl App {
     /// One cycle: poll everything, deliver, prune if due.
     pub async fn once(&self) -> Result<CycleReport, StoreError> {
         let polls = self.poll_all().await;
+        crate::review::tick(self)?;
         let delivery = self.deliver(&CancellationToken::new()).await?;
         self.prune()?;
         self.inner.store.flush()?;
@@ -746,6 +761,9 @@ impl App {
         loop {
             // Register interest before the pass, so a message queued during it is not missed.
             let notified = self.inner.queued.notified();
+            if let Err(e) = crate::review::tick(self) {
+                tracing::error!(error = %e, "review queue upkeep failed");
+            }
             match self.deliver(&stop).await {
                 Ok(report) if report.sent + report.unknown + report.failed > 0 => {
                     tracing::info!(?report, "delivery pass")

@@ -153,6 +153,8 @@ pub enum Forward {
     All,
     /// Only items carrying one of the source's `tags` (set by editors in the site's CMS).
     Tagged,
+    /// Every new item waits in the review queue for an editor.
+    Review,
 }
 
 /// `[settings]`: process-wide knobs. All have defaults.
@@ -188,6 +190,9 @@ pub struct Settings {
     pub location: Option<Location>,
     /// Public endpoint for provider webhooks (WhatsApp subscriptions and statuses).
     pub webhook_listen: Option<String>,
+    /// Items waiting for review longer than this expire.
+    #[serde(with = "humantime_serde_compat")]
+    pub review_expiry: Duration,
 }
 
 impl Default for Settings {
@@ -207,6 +212,7 @@ impl Default for Settings {
             max_new_per_poll: 10,
             location: None,
             webhook_listen: None,
+            review_expiry: Duration::from_secs(48 * 3600),
         }
     }
 }
@@ -266,6 +272,9 @@ pub struct SourceConfig {
     pub radius_km: Option<f64>,
     /// `quake`: the least magnitude forwarded.
     pub min_magnitude: Option<f64>,
+    /// With `forward = "review"`: urgent items wait for review too (by default they skip it).
+    #[serde(default)]
+    pub review_urgent: bool,
 }
 
 /// How often an emergency source without `every` or `cron` is polled.

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod policy;
 pub mod preview;
 pub mod report;
+pub mod review;
 pub mod schedule;
 pub mod simulator;
 pub mod sink;

@@ -69,6 +69,13 @@ enum Command {
         #[command(subcommand)]
         command: SourceCommand,
     },
+    /// The review queue (sources with forward = "review").
+    Queue {
+        #[command(flatten)]
+        paths: Paths,
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
     /// The citizens who opted in (numbers and consent only).
     Subscribers {
         #[command(flatten)]
@@ -87,6 +94,28 @@ enum Command {
         /// Instead: broadcast one message to this many subscribers on a loopback Cloud API.
         #[arg(long)]
         broadcast: Option<usize>,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// What waits for review.
+    List,
+    /// Send an item now, or at --at (RFC 3339).
+    Approve {
+        id: String,
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    },
+    /// Drop an item.
+    Reject { id: String },
+    /// Change an item's title and text (the text keeps the official link on its own line).
+    Edit {
+        id: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        text: String,
     },
 }
 
@@ -294,6 +323,53 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
         },
         Command::Subscribers { paths, command } => subscribers(&paths, command),
+        Command::Queue { paths, command } => {
+            let cfg = match load(&paths.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let app = App::build(cfg, &paths.data, Arc::new(SystemClock))?;
+            let who = format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            );
+            let result = match command {
+                QueueCommand::List => {
+                    for item in banditore::review::pending(&app)? {
+                        let when = item
+                            .send_at
+                            .map(|t| format!(" (scheduled {})", t.to_rfc3339()))
+                            .unwrap_or_default();
+                        println!(
+                            "{} [{}] {}{when}",
+                            item.message.id, item.message.source, item.message.title
+                        );
+                    }
+                    Ok(())
+                }
+                QueueCommand::Approve { id, at } => banditore::review::approve(
+                    &app,
+                    &id,
+                    &who,
+                    at.map(|t| t.with_timezone(&chrono::Utc)),
+                ),
+                QueueCommand::Reject { id } => banditore::review::reject(&app, &id, &who),
+                QueueCommand::Edit { id, title, text } => {
+                    banditore::review::edit(&app, &id, &who, &title, &text).map(|_| ())
+                }
+            };
+            match result {
+                Ok(()) => {
+                    app.deliver(&CancellationToken::new()).await?;
+                    app.store().flush()?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("banditore: {e}");
+                    Ok(ExitCode::from(EXIT_USAGE))
+                }
+            }
+        }
         Command::Bench {
             feeds,
             items,

@@ -16,6 +16,8 @@ pub enum Verdict {
     /// Not tagged for forwarding yet: left unrecorded, so that if an editor tags it later in
     /// the CMS it is sent then.
     Wait(String),
+    /// Goes to the review queue for an editor to approve, edit or reject.
+    Review,
 }
 
 /// A source's compiled rules.
@@ -25,6 +27,7 @@ pub struct Policy {
     tags: Vec<String>,
     include: Vec<Regex>,
     exclude: Vec<Regex>,
+    review_urgent: bool,
 }
 
 impl Policy {
@@ -41,6 +44,7 @@ impl Policy {
             tags: src.tags.iter().map(|t| normalise_title(t)).collect(),
             include: compile(&src.include)?,
             exclude: compile(&src.exclude)?,
+            review_urgent: src.review_urgent,
         })
     }
 
@@ -59,6 +63,12 @@ impl Policy {
         }
         if let Some(r) = self.exclude.iter().find(|r| r.is_match(&haystack)) {
             return Verdict::Drop(format!("matches exclude pattern {:?}", r.as_str()));
+        }
+        if self.forward == Forward::Review {
+            let urgent = item.priority == Some(crate::config::Priority::Urgent);
+            if !urgent || self.review_urgent {
+                return Verdict::Review;
+            }
         }
         Verdict::Send
     }
@@ -101,5 +111,16 @@ mod tests {
             Verdict::Drop(_)
         ));
         assert_eq!(policy("").judge(&item("Qualsiasi", &[])), Verdict::Send);
+    }
+
+    #[test]
+    fn review_holds_items_but_urgent_ones_skip_it() {
+        let p = policy("forward = \"review\"");
+        assert_eq!(p.judge(&item("Avviso", &[])), Verdict::Review);
+        let mut urgent = item("Allerta", &[]);
+        urgent.priority = Some(crate::config::Priority::Urgent);
+        assert_eq!(p.judge(&urgent), Verdict::Send);
+        let strict = policy("forward = \"review\"\nreview_urgent = true");
+        assert_eq!(strict.judge(&urgent), Verdict::Review);
     }
 }

@@ -15,6 +15,8 @@
 //! | `recipients` | message id \0 sink \0 phone            | [`RecipientRecord`]        |
 //! | `wamids`     | provider message id                  | the `recipients` key       |
 //! | `pauses`     | sink name                            | [`Pause`]                  |
+//! | `queue`      | message id                           | [`QueueItem`] (review)     |
+//! | `audit`      | seq(u64 BE)                          | [`AuditEntry`]             |
 //!
 //! Invariants:
 //! - A poll's new seen keys, its outbox entries and the source's new state (validators
@@ -189,6 +191,28 @@ pub struct Pause {
     pub reason: String,
 }
 
+/// A message waiting for an editor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueItem {
+    pub message: Message,
+    pub queued_at: DateTime<Utc>,
+    /// Approved for sending at this time.
+    pub send_at: Option<DateTime<Utc>>,
+    pub edited: bool,
+}
+
+/// One editorial action, kept for accountability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub who: String,
+    /// approve, schedule, edit, reject, expire, source-add, source-pause, …
+    pub action: String,
+    pub subject: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
 /// Everything one successful poll writes, in one transaction.
 #[derive(Debug, Default)]
 pub struct PollCommit {
@@ -200,6 +224,8 @@ pub struct PollCommit {
     pub sent_alerts: Vec<(String, SentAlert)>,
     /// Bulletin levels seen by this poll.
     pub levels: Vec<(String, Level)>,
+    /// Messages for the review queue.
+    pub review: Vec<Message>,
 }
 
 /// Handle to the store. Cheap to clone.
@@ -217,6 +243,8 @@ pub struct Store {
     recipients: sled::Tree,
     wamids: sled::Tree,
     pauses: sled::Tree,
+    queue: sled::Tree,
+    audit: sled::Tree,
 }
 
 impl Store {
@@ -239,6 +267,8 @@ impl Store {
             recipients: db.open_tree("recipients")?,
             wamids: db.open_tree("wamids")?,
             pauses: db.open_tree("pauses")?,
+            queue: db.open_tree("queue")?,
+            audit: db.open_tree("audit")?,
             db,
         })
     }
@@ -288,6 +318,19 @@ impl Store {
     ) -> Result<usize, StoreError> {
         let stamp = (now.timestamp().max(0) as u64).to_be_bytes();
         let state = encode(&commit.state)?;
+        let review = commit
+            .review
+            .iter()
+            .map(|m| {
+                let item = QueueItem {
+                    message: m.clone(),
+                    queued_at: now,
+                    send_at: None,
+                    edited: false,
+                };
+                Ok((m.id.clone(), encode(&item)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let mut entries = Vec::with_capacity(commit.messages.len());
         for message in &commit.messages {
             let seq = self.db.generate_id()?;
@@ -315,8 +358,12 @@ impl Store {
             &self.sources,
             &self.alert_refs,
             &self.levels,
+            &self.queue,
         )
-            .transaction(|(seen, outbox, sources, alert_refs, level_tree)| {
+            .transaction(|(seen, outbox, sources, alert_refs, level_tree, queue)| {
+                for (key, value) in &review {
+                    queue.insert(key.as_bytes(), value.as_slice())?;
+                }
                 for key in &seen_keys {
                     seen.insert(key.as_slice(), &stamp[..])?;
                 }
@@ -627,6 +674,71 @@ impl Store {
             None => self.pauses.remove(sink).map(|_| ())?,
         }
         Ok(())
+    }
+
+    // --- review queue and audit -------------------------------------------------------------
+
+    pub fn queue(&self) -> impl Iterator<Item = Result<QueueItem, StoreError>> + '_ {
+        self.queue.iter().map(|r| decode(&r?.1))
+    }
+
+    pub fn queue_item(&self, id: &str) -> Result<Option<QueueItem>, StoreError> {
+        self.queue.get(id)?.map(|v| decode(&v)).transpose()
+    }
+
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn put_queue_item(&self, item: &QueueItem) -> Result<(), StoreError> {
+        self.queue
+            .insert(item.message.id.as_bytes(), encode(item)?)?;
+        Ok(())
+    }
+
+    /// Removes an item from the queue and, when `send` is set, queues it for delivery: in one
+    /// transaction, so an approved message is never lost nor queued twice.
+    pub fn release(
+        &self,
+        id: &str,
+        send: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<QueueItem>, StoreError> {
+        let Some(item) = self.queue_item(id)? else {
+            return Ok(None);
+        };
+        let seq = self.db.generate_id()?;
+        let entry = encode(&OutboxEntry {
+            seq,
+            message: item.message.clone(),
+            enqueued_at: now,
+        })?;
+        let key = outbox_key(item.message.priority, seq);
+        (&self.queue, &self.outbox).transaction(|(queue, outbox)| {
+            queue.remove(id.as_bytes())?;
+            if send {
+                outbox.insert(key.as_slice(), entry.as_slice())?;
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        self.db.flush()?;
+        Ok(Some(item))
+    }
+
+    pub fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let seq = self.db.generate_id()?;
+        self.audit.insert(seq.to_be_bytes(), encode(entry)?)?;
+        Ok(())
+    }
+
+    /// The most recent editorial actions, newest first.
+    pub fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.audit
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|r| decode(&r?.1))
+            .collect()
     }
 
     /// Number of seen keys (all sources).
