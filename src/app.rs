@@ -76,6 +76,9 @@ impl CycleReport {
 
 struct Inner {
     config: Config,
+    secrets: Secrets,
+    /// Per source: wakes its loop for "poll now" and "resume".
+    wakers: HashMap<String, Arc<Notify>>,
     store: Store,
     fetcher: Fetcher,
     deliverer: Deliverer,
@@ -113,6 +116,25 @@ impl App {
             config.settings.cache_mb * 1024 * 1024,
         )
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+        App::build_on(store, config, clock, secrets)
+    }
+
+    /// The same application with another configuration, on the same store (a reload).
+    pub fn rebuild(&self, config: Config) -> anyhow::Result<App> {
+        App::build_on(
+            self.inner.store.clone(),
+            config,
+            self.inner.clock.clone(),
+            &self.inner.secrets,
+        )
+    }
+
+    fn build_on(
+        store: Store,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        secrets: &Secrets,
+    ) -> anyhow::Result<App> {
         let s = &config.settings;
         let fetcher = Fetcher::new(
             FetchLimits {
@@ -137,8 +159,15 @@ impl App {
             .iter()
             .map(|src| Ok((src.name.clone(), Policy::new(src)?)))
             .collect::<Result<_, regex::Error>>()?;
+        let wakers = config
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), Arc::new(Notify::new())))
+            .collect();
         Ok(App {
             inner: Arc::new(Inner {
+                secrets: secrets.clone(),
+                wakers,
                 config,
                 store,
                 fetcher,
@@ -651,22 +680,21 @@ impl App {
         Ok(())
     }
 
-    /// The daemon: every source on its own schedule, delivery as soon as something is queued,
-    /// pruning now and then, until `shutdown` fires. Then in-flight polls are abandoned
-    /// (nothing half-written: a poll commits in one transaction), the delivery in progress
-    /// finishes, and the store is flushed.
-    pub async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    /// The daemon's loops: every source on its own schedule, delivery as soon as something is
+    /// queued, pruning now and then, until `stop` fires. In-flight polls are then abandoned
+    /// (nothing half-written: a poll commits in one transaction) and the delivery in progress
+    /// finishes its message.
+    pub async fn run_loops(&self, stop: CancellationToken) {
         let mut tasks = JoinSet::new();
         for src in self.inner.config.sources.clone() {
             let app = self.clone();
-            let stop = shutdown.clone();
+            let stop = stop.clone();
             tasks.spawn(async move { app.source_loop(src, stop).await });
         }
         let app = self.clone();
-        let stop = shutdown.clone();
-        tasks.spawn(async move { app.delivery_loop(stop).await });
+        let stop_delivery = stop.clone();
+        tasks.spawn(async move { app.delivery_loop(stop_delivery).await });
         let app = self.clone();
-        let stop = shutdown.clone();
         tasks.spawn(async move {
             loop {
                 if let Err(e) = app.prune() {
@@ -678,44 +706,58 @@ impl App {
                 }
             }
         });
-        if let Some(listen) = self.inner.config.settings.webhook_listen.clone() {
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot listen for webhooks on {listen}: {e}"))?;
-            tracing::info!(%listen, "provider webhooks listening");
-            let router = crate::webhooks::router(self.clone());
-            let stop = shutdown.clone();
-            tasks.spawn(async move {
-                let serve = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { stop.cancelled().await });
-                if let Err(e) = serve.await {
-                    tracing::error!(error = %e, "the webhook endpoint stopped");
-                }
-            });
-        }
-        self.check_sinks().await;
-        tracing::info!(
-            sources = self.inner.config.sources.len(),
-            sinks = self.inner.config.sinks.len(),
-            "banditore is running; Ctrl-C to stop"
-        );
         while tasks.join_next().await.is_some() {}
-        self.inner.store.flush()?;
-        tracing::info!("stopped; store flushed");
+    }
+
+    /// Pauses or resumes a source's polling.
+    pub fn set_paused(&self, source: &str, paused: bool) -> Result<(), StoreError> {
+        let mut state = self.inner.store.source_state(source)?;
+        state.paused = paused;
+        if !paused {
+            state.next_poll = None;
+        }
+        self.inner.store.put_source_state(source, &state)?;
+        self.poll_soon(source);
         Ok(())
+    }
+
+    /// Asks a source's loop to poll now.
+    pub fn poll_soon(&self, source: &str) {
+        if let Some(w) = self.inner.wakers.get(source) {
+            w.notify_one();
+        }
     }
 
     async fn source_loop(&self, src: SourceConfig, stop: CancellationToken) {
         let tz = self.inner.config.settings.tz();
         let schedule = src.schedule();
+        let waker = self
+            .inner
+            .wakers
+            .get(&src.name)
+            .cloned()
+            .unwrap_or_default();
         loop {
             let state = self.inner.store.source_state(&src.name).unwrap_or_default();
             let now = self.inner.clock.now();
             let due = state.next_poll.unwrap_or(now);
-            let wait = (due - now).to_std().unwrap_or_default();
+            let wait = if state.paused {
+                Duration::from_secs(3600)
+            } else {
+                (due - now).to_std().unwrap_or_default()
+            };
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
+                _ = waker.notified() => {}
+            }
+            if self
+                .inner
+                .store
+                .source_state(&src.name)
+                .is_ok_and(|s| s.paused)
+            {
+                continue;
             }
             let result = tokio::select! {
                 _ = stop.cancelled() => return,
@@ -783,6 +825,111 @@ impl App {
                 _ = tokio::time::sleep(retry_in) => {}
             }
         }
+    }
+}
+
+/// The daemon's current application. The admin UI replaces it when the configuration
+/// changes; the loops restart on the new one, the servers keep running.
+#[derive(Clone)]
+pub struct AppCell {
+    current: Arc<std::sync::RwLock<App>>,
+    changed: Arc<Notify>,
+}
+
+impl AppCell {
+    pub fn new(app: App) -> AppCell {
+        AppCell {
+            current: Arc::new(std::sync::RwLock::new(app)),
+            changed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn get(&self) -> App {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Applies a new configuration (already validated) without a restart.
+    pub fn replace(&self, config: Config) -> anyhow::Result<()> {
+        let app = self.get().rebuild(config)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = app;
+        self.changed.notify_one();
+        Ok(())
+    }
+
+    /// The daemon: provider webhooks and the admin UI stay up; the polling and delivery loops
+    /// run on the current application and restart when it is replaced. Returns after
+    /// `shutdown`, with the store flushed.
+    pub async fn serve(
+        &self,
+        shutdown: CancellationToken,
+        config_path: Option<std::path::PathBuf>,
+    ) -> anyhow::Result<()> {
+        let settings = self.get().config().settings.clone();
+        let mut servers = JoinSet::new();
+        if let Some(listen) = settings.webhook_listen.clone() {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen for webhooks on {listen}: {e}"))?;
+            tracing::info!(%listen, "provider webhooks listening");
+            servers.spawn(serve_router(
+                listener,
+                crate::webhooks::router(self.clone()),
+                shutdown.clone(),
+            ));
+        }
+        if let Some(listen) = settings.admin_listen.clone() {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen for the admin UI on {listen}: {e}"))?;
+            tracing::info!(url = %format!("http://{listen}/"), "admin UI listening");
+            let admin = crate::admin::router(crate::admin::Admin::new(self.clone(), config_path)?);
+            servers.spawn(serve_router(listener, admin, shutdown.clone()));
+        }
+        loop {
+            let app = self.get();
+            app.check_sinks().await;
+            tracing::info!(
+                sources = app.config().sources.len(),
+                sinks = app.config().sinks.len(),
+                "banditore is running; Ctrl-C to stop"
+            );
+            let round = shutdown.child_token();
+            let loops = app.run_loops(round.clone());
+            tokio::pin!(loops);
+            tokio::select! {
+                _ = &mut loops => {}
+                _ = self.changed.notified() => {
+                    tracing::info!("configuration changed; restarting the loops");
+                    round.cancel();
+                    // The old loops finish their current step first.
+                    (&mut loops).await;
+                }
+            }
+            if shutdown.is_cancelled() {
+                break;
+            }
+        }
+        while servers.join_next().await.is_some() {}
+        self.get().store().flush()?;
+        tracing::info!("stopped; store flushed");
+        Ok(())
+    }
+}
+
+async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    stop: CancellationToken,
+) {
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Err(e) = axum::serve(listener, service)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+    {
+        tracing::error!(error = %e, "a server stopped");
     }
 }
 

@@ -193,6 +193,11 @@ pub struct Settings {
     /// Items waiting for review longer than this expire.
     #[serde(with = "humantime_serde_compat")]
     pub review_expiry: Duration,
+    /// Mark session cookies `Secure` (set when the admin UI is served behind TLS).
+    pub admin_secure_cookies: bool,
+    /// Let admins add sources on loopback, link-local or private addresses (off: no SSRF
+    /// through the admin UI).
+    pub allow_private_sources: bool,
 }
 
 impl Default for Settings {
@@ -213,6 +218,8 @@ impl Default for Settings {
             location: None,
             webhook_listen: None,
             review_expiry: Duration::from_secs(48 * 3600),
+            admin_secure_cookies: false,
+            allow_private_sources: false,
         }
     }
 }
@@ -391,12 +398,33 @@ pub const MAX_MESSAGES_PER_SECOND: u32 = 80;
 
 impl SinkConfig {}
 
+/// Who may use the admin UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The review queue and the sent log.
+    Editor,
+    /// Everything, sources included.
+    Admin,
+}
+
+/// A `[[user]]` of the admin UI. The password is stored only as an argon2 hash.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    pub role: Role,
+    /// A PHC string, e.g. from `banditore hash-password`.
+    pub password_hash: String,
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub settings: Settings,
     pub sources: Vec<SourceConfig>,
     pub sinks: Vec<SinkConfig>,
+    pub users: Vec<UserConfig>,
 }
 
 /// The file's shape before each table is checked on its own.
@@ -408,6 +436,8 @@ struct RawConfig {
     source: Vec<toml::Spanned<toml::Table>>,
     #[serde(default)]
     sink: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    user: Vec<toml::Spanned<toml::Table>>,
 }
 
 impl Config {
@@ -527,6 +557,33 @@ impl Config {
                 Err(e) => problems.push(table_problem(text, &lines, span, "sink", &e)),
             }
         }
+        let mut users = Vec::new();
+        let mut user_names = HashSet::new();
+        for spanned in raw.user {
+            let span = spanned.span();
+            match UserConfig::deserialize(toml::Value::Table(spanned.into_inner())) {
+                Ok(user) => {
+                    let line = Some(lines.line_of(span.start));
+                    if user.name.trim().is_empty() || !user_names.insert(user.name.clone()) {
+                        problems.push(Problem {
+                            line,
+                            message: format!("user name {:?} is empty or used twice", user.name),
+                            hint: None,
+                        });
+                    }
+                    if argon2::PasswordHash::new(&user.password_hash).is_err() {
+                        problems.push(Problem {
+                            line: find_key_line(text, &lines, span.clone(), "password_hash").or(line),
+                            message: format!("user {:?}: password_hash is not an argon2 hash", user.name),
+                            hint: Some("create one with `banditore hash-password`; never write the password itself".into()),
+                        });
+                    }
+                    users.push(user);
+                }
+                Err(e) => problems.push(table_problem(text, &lines, span, "user", &e)),
+            }
+        }
+
         if sinks.is_empty() && problems.is_empty() {
             problems.push(Problem {
                 line: None,
@@ -543,6 +600,7 @@ impl Config {
                 settings,
                 sources,
                 sinks,
+                users,
             })
         } else {
             problems.sort_by_key(|p| p.line.unwrap_or(0));

@@ -351,7 +351,7 @@ pub async fn run() -> anyhow::Result<()> {
     .context("demo")?;
     let hooks = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let hooks_url = format!("http://{}/webhooks/whatsapp/whatsapp", hooks.local_addr()?);
-    let router = crate::webhooks::router(app.clone());
+    let router = crate::webhooks::router(crate::app::AppCell::new(app.clone()));
     tokio::spawn(async move { axum::serve(hooks, router).await });
     app.check_sinks().await;
 

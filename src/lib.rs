@@ -3,6 +3,7 @@
 //! The library is the whole engine; `main.rs` is a thin command line over it. See
 //! `ARCHITECTURE.md` for the map of modules and the invariants.
 
+pub mod admin;
 pub mod app;
 pub mod bench;
 pub mod charset;

@@ -83,6 +83,9 @@ enum Command {
         #[command(subcommand)]
         command: SubscribersCommand,
     },
+    /// Print an argon2 hash of a password read from standard input, for a [[user]] in the
+    /// configuration.
+    HashPassword,
     /// Measure a poll cycle over many generated feeds served on loopback.
     Bench {
         /// Number of feeds.
@@ -180,7 +183,10 @@ fn main() -> ExitCode {
         }
     };
     let default_filter = match cli.command {
-        Command::Preview { .. } | Command::Check { .. } | Command::Bench { .. } => "warn",
+        Command::Preview { .. }
+        | Command::Check { .. }
+        | Command::Bench { .. }
+        | Command::HashPassword => "warn",
         // The demo narrates what happens; the log would repeat it.
         Command::Demo => "error",
         _ => "banditore=info,warn",
@@ -276,7 +282,9 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             let app = App::build(cfg, &paths.data, Arc::new(SystemClock))?;
             let shutdown = CancellationToken::new();
             tokio::spawn(wait_for_signal(shutdown.clone()));
-            app.run(shutdown).await?;
+            banditore::app::AppCell::new(app)
+                .serve(shutdown, Some(paths.config.clone()))
+                .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Preview {
@@ -323,6 +331,24 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             }
         },
         Command::Subscribers { paths, command } => subscribers(&paths, command),
+        Command::HashPassword => {
+            use argon2::PasswordHasher;
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            if password.len() < 10 {
+                eprintln!("banditore: use a password of at least 10 characters");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+            let salt = argon2::password_hash::SaltString::generate(
+                &mut argon2::password_hash::rand_core::OsRng,
+            );
+            let hash = argon2::Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{hash}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Queue { paths, command } => {
             let cfg = match load(&paths.config) {
                 Ok(c) => c,

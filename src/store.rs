@@ -66,6 +66,9 @@ pub struct SourceState {
     #[serde(default)]
     pub consecutive_failures: u32,
     pub next_poll: Option<DateTime<Utc>>,
+    /// An admin paused polling.
+    #[serde(default)]
+    pub paused: bool,
     /// Items recorded as seen, over the source's life.
     #[serde(default)]
     pub items_seen: u64,

@@ -22,7 +22,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::app::App;
+use crate::app::{App, AppCell};
 use crate::ident::fold_accent;
 use crate::sink::secret::verify_hmac_hex;
 use crate::sink::{CloudSink, Sink};
@@ -52,7 +52,7 @@ pub const REPLY_ALREADY: &str = "Sei già iscritto. Per non ricevere più messag
 pub const REPLY_UNSUBSCRIBED: &str =
     "Fatto: non riceverai più messaggi da questo canale. Per iscriverti di nuovo scrivi ISCRIVIMI.";
 
-pub fn router(app: App) -> Router {
+pub fn router(app: AppCell) -> Router {
     Router::new()
         .route(
             "/webhooks/whatsapp/{sink}",
@@ -74,10 +74,11 @@ fn cloud<'a>(app: &'a App, name: &str) -> Option<&'a CloudSink> {
 }
 
 async fn verify(
-    State(app): State<App>,
+    State(cell): State<AppCell>,
     Path(sink): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    let app = cell.get();
     let Some(cloud) = cloud(&app, &sink) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -96,11 +97,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn whatsapp_event(
-    State(app): State<App>,
+    State(cell): State<AppCell>,
     Path(sink): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let app = cell.get();
     let Some(cloud) = cloud(&app, &sink) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -250,11 +252,12 @@ async fn inbound(
 }
 
 async fn gateway_event(
-    State(app): State<App>,
+    State(cell): State<AppCell>,
     Path(sink): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let app = cell.get();
     let gateway = app.sinks().iter().find_map(|s| match s {
         Sink::Gateway(g) if g.name() == sink => Some(g),
         _ => None,

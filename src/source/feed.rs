@@ -65,11 +65,7 @@ fn to_item(entry: feed_rs::model::Entry, base: Option<&Url>, feed_link: Option<&
         // An Atom id or RSS guid is often the permalink.
         .or_else(|| guid.as_deref().and_then(|g| http_url(g, None)))
         .or_else(|| feed_link.cloned());
-    let title = entry
-        .title
-        .as_ref()
-        .map(|t| html_to_text(&t.content))
-        .unwrap_or_default();
+    let title = entry.title.as_ref().map(plain_title).unwrap_or_default();
     let content_body = entry.content.as_ref().and_then(|c| c.body.clone());
     let summary = entry
         .summary
@@ -109,6 +105,18 @@ fn to_item(entry: feed_rs::model::Entry, base: Option<&Url>, feed_link: Option<&
         published: entry.published.or(entry.updated),
         tags,
         ..Item::default()
+    }
+}
+
+/// A title as text: markup is read as HTML only where the feed says the title is HTML
+/// (Atom `type="html"`); a plain-text title showing `<script>` is text and stays so (the
+/// admin UI escapes it). Entities escaped twice, common in Italian feeds, are decoded.
+fn plain_title(t: &feed_rs::model::Text) -> String {
+    let essence = t.content_type.to_string();
+    if essence.contains("html") {
+        html_to_text(&t.content)
+    } else {
+        crate::text::collapse_whitespace(&html_escape::decode_html_entities(&t.content))
     }
 }
 

@@ -1,0 +1,446 @@
+//! Adding a source from the admin UI: detection (feed autodiscovery, CAP, page template), a
+//! preview of the messages it would produce, and saving to `sources.toml` with toml_edit so
+//! the file's comments and layout stay as the admin wrote them. The new configuration is
+//! validated before it is written and applied without a restart; an invalid one is refused
+//! and the running configuration stays.
+//!
+//! No SSRF: unless `allow_private_sources` is set, an address that resolves to loopback,
+//! private, link-local or otherwise non-public space is refused, the connection is pinned to
+//! the address that was checked, and redirects are not followed.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+use maud::html;
+use url::Url;
+
+use super::{back, views, Admin, User};
+use crate::config::{Config, Preset, Role, SourceKind};
+use crate::item::Message;
+
+const MAX_BODY: usize = 5 * 1024 * 1024;
+
+/// What detection found at an address.
+pub struct Detected {
+    pub url: Url,
+    pub kind: SourceKind,
+    pub preset: Option<Preset>,
+    pub note: String,
+    pub messages: Vec<Message>,
+}
+
+/// Whether an address is on the public internet.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (64..128).contains(&o[1])))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let seg = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (seg & 0xfe00) == 0xfc00
+                || (seg & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// Resolves the host and checks every address; returns the one to connect to.
+async fn checked_address(url: &Url, allow_private: bool) -> Result<SocketAddr, String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("solo indirizzi http:// o https://".into());
+    }
+    let host = url.host_str().ok_or("indirizzo senza host")?;
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+        .await
+        .map_err(|e| format!("{host}: {e}"))?
+        .collect();
+    let first = *addrs
+        .first()
+        .ok_or_else(|| format!("{host}: nessun indirizzo"))?;
+    if !allow_private {
+        if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
+            return Err(format!(
+                "{host} porta a un indirizzo non pubblico ({}): per sicurezza non è permesso da qui",
+                bad.ip()
+            ));
+        }
+    }
+    Ok(first)
+}
+
+/// Fetches a document for detection: checked address, no redirects, size cap.
+async fn fetch(
+    url: &Url,
+    allow_private: bool,
+    user_agent: &str,
+) -> Result<(Vec<u8>, Option<String>), String> {
+    let addr = checked_address(url, allow_private).await?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let client = reqwest::Client::builder()
+        .user_agent(user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(&host, addr)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(20))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut resp = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if resp.status().is_redirection() {
+        let to = resp
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or("?");
+        return Err(format!(
+            "l'indirizzo rimanda a {to}: inserisci direttamente quello"
+        ));
+    }
+    if !resp.status().is_success() {
+        return Err(format!("il server ha risposto {}", resp.status()));
+    }
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err("il documento è troppo grande".into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, content_type))
+}
+
+/// Finds what kind of source an address is, and what it would send.
+pub async fn detect(admin: &Admin, url: Url) -> Result<Detected, String> {
+    let app = admin.app();
+    let settings = &app.config().settings;
+    let allow = settings.allow_private_sources;
+    let ua = settings.user_agent();
+    let tz = settings.tz();
+    let (body, content_type) = fetch(&url, allow, &ua).await?;
+    let text = crate::charset::decode(&body, content_type.as_deref());
+    let mut kind = crate::source::detect_kind(&text);
+    let (mut url, mut body, mut content_type, mut note, mut preset) =
+        (url, body, content_type, String::new(), None);
+    if kind == SourceKind::Page {
+        if let Some(feed) = crate::source::feed::discover_feed(&text, Some(&url)) {
+            let (feed_body, feed_type) = fetch(&feed, allow, &ua).await?;
+            note = format!("La pagina indica il suo feed ({feed}): banditore userà quello.");
+            url = feed;
+            body = feed_body;
+            content_type = feed_type;
+            kind = SourceKind::Feed;
+        } else {
+            let mut ctx = crate::source::ParseContext::new(Some(url.clone()), tz);
+            for candidate in [Preset::DesignComuni, Preset::Wordpress, Preset::Auto] {
+                ctx.page = crate::source::page::PageRules::new(candidate, None);
+                if crate::source::page::parse_listing(&text, &ctx)
+                    .is_ok_and(|items| !items.is_empty())
+                {
+                    preset = Some(candidate);
+                    break;
+                }
+            }
+            note = match preset {
+                Some(Preset::DesignComuni) => {
+                    "Pagina senza feed, modello Design Comuni Italia.".into()
+                }
+                Some(Preset::Wordpress) => "Pagina senza feed, modello WordPress.".into(),
+                _ => "Pagina senza feed: banditore cercherà i link alle notizie da solo.".into(),
+            };
+        }
+    }
+    let preview = crate::preview::preview(
+        &body,
+        content_type.as_deref(),
+        "anteprima",
+        Some(kind),
+        Some(url.clone()),
+        tz,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Detected {
+        url,
+        kind,
+        preset,
+        note,
+        messages: preview.messages.into_iter().take(5).collect(),
+    })
+}
+
+/// A unique source name from the address.
+fn suggest_name(url: &Url, taken: &[String]) -> String {
+    let host = url.host_str().unwrap_or("fonte").trim_start_matches("www.");
+    let base: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .trim_matches('-')
+        .chars()
+        .take(48)
+        .collect();
+    let base = if base.is_empty() {
+        "fonte".to_owned()
+    } else {
+        base
+    };
+    (1..)
+        .map(|n| {
+            if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            }
+        })
+        .find(|c| !taken.contains(c))
+        .unwrap_or(base)
+}
+
+pub async fn preview(
+    State(admin): State<Admin>,
+    user: User,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = user
+        .require(Role::Admin)
+        .and_then(|_| user.check_csrf(&form))
+    {
+        return r.into_response();
+    }
+    let Some(url) = form.get("url").and_then(|u| Url::parse(u.trim()).ok()) else {
+        return back("/sources", Err("Indirizzo non valido.".into()));
+    };
+    let detected = match detect(&admin, url).await {
+        Ok(d) => d,
+        Err(e) => {
+            return back(
+                "/sources",
+                Err(format!("Non riesco a usare questo indirizzo: {e}")),
+            )
+        }
+    };
+    let app = admin.app();
+    let taken: Vec<String> = app
+        .config()
+        .sources
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let name = form
+        .get("name")
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| suggest_name(&detected.url, &taken));
+    let body = html! {
+        div.card {
+            p { "Tipo riconosciuto: " strong { (detected.kind.as_str()) } @if let Some(p) = detected.preset { " (" (format!("{p:?}")) ")" } }
+            p { "Indirizzo: " (detected.url) }
+            @if !detected.note.is_empty() { p { (detected.note) } }
+            p.meta { "Alla prima lettura banditore registra le notizie già pubblicate e non invia nulla: partiranno solo le nuove." }
+        }
+        h2 { "Anteprima dei messaggi" }
+        @if detected.messages.is_empty() { p { "Nessun messaggio da mostrare in questo momento." } }
+        div.chat {
+            @for m in &detected.messages { div.bubble { (m.text) } }
+        }
+        form.card method="post" action="/sources/add" {
+            input type="hidden" name="csrf" value=(user.csrf());
+            input type="hidden" name="url" value=(detected.url.as_str());
+            input type="hidden" name="kind" value=(detected.kind.as_str());
+            @if let Some(p) = detected.preset { input type="hidden" name="preset" value=(preset_name(p)); }
+            label for="save-name" { "Nome della fonte" }
+            input #save-name type="text" name="name" value=(name) required pattern="[a-z0-9-]{1,64}";
+            div.azioni { button type="submit" { "Salva la fonte" } }
+        }
+    };
+    Html(views::page("Nuova fonte", Some(&user), "/sources", body)).into_response()
+}
+
+fn preset_name(p: Preset) -> &'static str {
+    match p {
+        Preset::DesignComuni => "design-comuni",
+        Preset::Wordpress => "wordpress",
+        Preset::Auto => "auto",
+    }
+}
+
+/// Appends a `[[source]]` to the configuration text, keeping everything else as it is.
+pub fn append_source(
+    text: &str,
+    name: &str,
+    kind: &str,
+    url: &str,
+    preset: Option<&str>,
+) -> Result<String, String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
+    let mut table = toml_edit::Table::new();
+    table["name"] = toml_edit::value(name);
+    table["kind"] = toml_edit::value(kind);
+    table["url"] = toml_edit::value(url);
+    if let Some(p) = preset {
+        table["preset"] = toml_edit::value(p);
+    }
+    let sources = doc
+        .entry("source")
+        .or_insert(toml_edit::Item::ArrayOfTables(
+            toml_edit::ArrayOfTables::new(),
+        ));
+    match sources.as_array_of_tables_mut() {
+        Some(array) => array.push(table),
+        None => {
+            return Err("`source` in the configuration is not a list of [[source]] tables".into())
+        }
+    }
+    Ok(doc.to_string())
+}
+
+pub async fn add(
+    State(admin): State<Admin>,
+    user: User,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = user
+        .require(Role::Admin)
+        .and_then(|_| user.check_csrf(&form))
+    {
+        return r.into_response();
+    }
+    let Some(path) = admin.config_path.clone() else {
+        return back(
+            "/sources",
+            Err("Questa istanza non ha un file di configurazione da aggiornare.".into()),
+        );
+    };
+    let field = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let (name, kind, url, preset) = (
+        field("name"),
+        field("kind"),
+        field("url"),
+        form.get("preset").cloned(),
+    );
+    let Ok(parsed) = Url::parse(&url) else {
+        return back("/sources", Err("Indirizzo non valido.".into()));
+    };
+    // Checked again: the form could have been changed after the preview.
+    if let Err(e) =
+        checked_address(&parsed, admin.app().config().settings.allow_private_sources).await
+    {
+        return back("/sources", Err(e));
+    }
+    let result = (|| {
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let new_text = append_source(&text, &name, &kind, &url, preset.as_deref())?;
+        let config = Config::parse(&new_text).map_err(|problems| {
+            problems
+                .iter()
+                .map(|p| p.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        let tmp = path.with_extension("toml.new");
+        std::fs::write(&tmp, &new_text).map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
+        Ok::<Config, String>(config)
+    })();
+    match result {
+        Ok(config) => {
+            if let Err(e) = admin.cell.replace(config) {
+                return back("/sources", Err(format!("Salvata, ma non applicata: {e}")));
+            }
+            let app = admin.app();
+            let _ = app.store().audit(&crate::store::AuditEntry {
+                at: app.now(),
+                who: user.name.clone(),
+                action: "source-add".into(),
+                subject: name.clone(),
+                before: None,
+                after: Some(url),
+            });
+            back("/sources", Ok(format!("Fonte {name} aggiunta e attiva.")))
+        }
+        Err(e) => back(
+            "/sources",
+            Err(format!(
+                "Modifica rifiutata, la configurazione in uso resta quella di prima: {e}"
+            )),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "172.16.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2a00:1450:4002::1"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn appending_keeps_comments() {
+        let text = "# intestazione\n[settings]\ntimezone = \"Europe/Rome\" # fuso\n\n[[sink]]\nname = \"log\"\nkind = \"console\"\n";
+        let out = append_source(text, "nuova", "feed", "https://a.example/feed", None).unwrap();
+        assert!(out.starts_with("# intestazione\n"));
+        assert!(out.contains("# fuso"));
+        let cfg = Config::parse(&out).unwrap();
+        assert_eq!(cfg.sources[0].name, "nuova");
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let url = Url::parse("https://www.Comune.Esempio.it/feed").unwrap();
+        assert_eq!(suggest_name(&url, &[]), "comune-esempio-it");
+        assert_eq!(
+            suggest_name(&url, &["comune-esempio-it".into()]),
+            "comune-esempio-it-2"
+        );
+    }
+}

@@ -1,0 +1,290 @@
+//! The pages, in Italian. maud escapes every interpolated value.
+
+use maud::{html, Markup, DOCTYPE};
+
+use super::User;
+use crate::app::App;
+use crate::config::Role;
+use crate::format::MAX_TEXT;
+use crate::store::{QueueItem, StoreError};
+
+fn when(t: chrono::DateTime<chrono::Utc>, app: &App) -> String {
+    t.with_timezone(&app.config().settings.tz())
+        .format("%d/%m/%Y %H:%M")
+        .to_string()
+}
+
+pub fn page(title: &str, user: Option<&User>, current: &str, body: Markup) -> String {
+    let link = |href: &str, label: &str| {
+        html! { a href=(href) aria-current=[(href == current).then_some("page")] { (label) } }
+    };
+    html! {
+        (DOCTYPE)
+        html lang="it" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · banditore" }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body {
+                header {
+                    a.brand href="/" { "banditore" }
+                    @if let Some(user) = user {
+                        nav aria-label="Menu principale" {
+                            (link("/", "Da approvare"))
+                            (link("/log", "Inviati"))
+                            @if user.role == Role::Admin {
+                                (link("/sources", "Fonti"))
+                                (link("/subscribers", "Iscritti"))
+                            }
+                            form method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(user.csrf());
+                                button type="submit" { "Esci (" (user.name) ")" }
+                            }
+                        }
+                    }
+                }
+                main { h1 { (title) } (body) }
+                script src="/static/app.js" {}
+            }
+        }
+    }
+    .into_string()
+}
+
+fn flash_box(flash: Option<(bool, String)>) -> Markup {
+    html! {
+        @if let Some((ok, text)) = flash {
+            @if !text.is_empty() {
+                div.flash.errore[!ok] role="status" { (text) }
+            }
+        }
+    }
+}
+
+pub fn message(title: &str, text: &str) -> String {
+    page(
+        title,
+        None,
+        "",
+        html! { p { (text) } p { a href="/" { "Torna alla pagina iniziale" } } },
+    )
+}
+
+pub fn login(error: Option<&str>) -> String {
+    page(
+        "Accesso",
+        None,
+        "/login",
+        html! {
+            @if let Some(e) = error { div.flash.errore role="alert" { (e) } }
+            form.card method="post" action="/login" {
+                label for="user" { "Nome utente" }
+                input #user type="text" name="user" autocomplete="username";
+                label for="password" { "Password" }
+                input #password type="password" name="password" autocomplete="current-password";
+                p.meta { "Oppure, per l'amministratore:" }
+                label for="token" { "Token di accesso" }
+                input #token type="password" name="token" autocomplete="off";
+                div.azioni { button type="submit" { "Entra" } }
+            }
+        },
+    )
+}
+
+pub fn queue(user: &User, app: &App, items: &[QueueItem], flash: Option<(bool, String)>) -> String {
+    let body = html! {
+        (flash_box(flash))
+        @if items.is_empty() {
+            p { "Nessun messaggio da approvare." }
+        }
+        @for item in items {
+            @let m = &item.message;
+            @let id = &m.id;
+            article.card aria-labelledby=(format!("t-{id}")) {
+                h2 id=(format!("t-{id}")) { (m.title) }
+                p.meta {
+                    (m.source) " · arrivato il " (when(item.queued_at, app))
+                    @if m.priority == crate::config::Priority::Urgent { " · URGENTE" }
+                    @if item.edited { " · modificato" }
+                    @if let Some(at) = item.send_at { " · programmato per il " (when(at, app)) }
+                }
+                div.chat { div.bubble id=(format!("preview-{id}")) aria-live="polite" { (m.text) } }
+                form method="post" action=(format!("/queue/{id}/edit")) {
+                    input type="hidden" name="csrf" value=(user.csrf());
+                    label for=(format!("title-{id}")) { "Titolo" }
+                    input id=(format!("title-{id}")) type="text" name="title" value=(m.title) required;
+                    label for=(format!("text-{id}")) { "Testo del messaggio WhatsApp" }
+                    textarea id=(format!("text-{id}")) name="text" data-preview=(format!("preview-{id}")) data-counter=(format!("count-{id}")) data-limit=(MAX_TEXT) required { (m.text) }
+                    p.counter id=(format!("count-{id}")) { (m.text.chars().count()) " / " (MAX_TEXT) " caratteri" }
+                    button.secondario type="submit" { "Salva le modifiche" }
+                }
+                div.azioni {
+                    form method="post" action=(format!("/queue/{id}/approve")) {
+                        input type="hidden" name="csrf" value=(user.csrf());
+                        button type="submit" { "Approva e invia" }
+                    }
+                    form method="post" action=(format!("/queue/{id}/schedule")) {
+                        input type="hidden" name="csrf" value=(user.csrf());
+                        label for=(format!("at-{id}")) { "Invia il" }
+                        input id=(format!("at-{id}")) type="datetime-local" name="at" required;
+                        button.secondario type="submit" { "Programma" }
+                    }
+                    form method="post" action=(format!("/queue/{id}/reject")) {
+                        input type="hidden" name="csrf" value=(user.csrf());
+                        button.pericolo type="submit" { "Rifiuta" }
+                    }
+                }
+            }
+        }
+    };
+    page("Da approvare", Some(user), "/", body)
+}
+
+fn delivery_rows(app: &App, message_id: &str) -> Result<Markup, StoreError> {
+    let store = app.store();
+    let mut rows = Vec::new();
+    for sink in &app.config().sinks {
+        let state = store
+            .delivery(message_id, &sink.name)?
+            .map(|r| format!("{:?}", r.state).to_lowercase())
+            .unwrap_or_else(|| "in attesa".into());
+        let counts = store.recipient_counts(message_id, &sink.name)?;
+        let counts = counts
+            .iter()
+            .map(|(s, n)| format!("{n} {}", format!("{s:?}").to_lowercase()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        rows.push((sink.name.clone(), state, counts));
+    }
+    Ok(html! {
+        ul {
+            @for (sink, state, counts) in rows {
+                li { strong { (sink) } ": " (state) @if !counts.is_empty() { " (" (counts) ")" } }
+            }
+        }
+    })
+}
+
+pub fn log(user: &User, app: &App) -> Result<String, StoreError> {
+    let store = app.store();
+    let queued: Vec<_> = store.outbox().take(50).collect::<Result<_, _>>()?;
+    let done = store.recent_log(50)?;
+    let mut cards = Vec::new();
+    for (_, e) in &queued {
+        cards.push((
+            e.message.clone(),
+            format!("in consegna dal {}", when(e.enqueued_at, app)),
+            delivery_rows(app, &e.message.id)?,
+        ));
+    }
+    for e in &done {
+        cards.push((
+            e.message.clone(),
+            format!("inviato il {}", when(e.finished_at, app)),
+            delivery_rows(app, &e.message.id)?,
+        ));
+    }
+    let body = html! {
+        @if cards.is_empty() { p { "Ancora nessun messaggio inviato." } }
+        @for (m, status, rows) in cards {
+            article.card {
+                h2 { (m.title) }
+                p.meta { (m.source) " · " (status) " · " a href=(m.url) { "pagina ufficiale" } }
+                (rows)
+            }
+        }
+    };
+    Ok(page("Inviati", Some(user), "/log", body))
+}
+
+pub fn sources(
+    user: &User,
+    app: &App,
+    flash: Option<(bool, String)>,
+    can_add: bool,
+) -> Result<String, StoreError> {
+    let store = app.store();
+    let mut rows = Vec::new();
+    for src in &app.config().sources {
+        rows.push((src, store.source_state(&src.name)?));
+    }
+    let body = html! {
+        (flash_box(flash))
+        div.responsive {
+            table {
+                thead { tr { th { "Fonte" } th { "Stato" } th { "Ultima lettura riuscita" } th { "Prossima" } th { "Notizie" } th { "Azioni" } } }
+                tbody {
+                    @for (src, state) in &rows {
+                        tr {
+                            td { strong { (src.name) } br; span.meta { (src.kind.as_str()) " · " (src.url) } }
+                            td {
+                                @if state.paused { "in pausa" }
+                                @else if let Some(err) = &state.last_error {
+                                    span.stato-ko { "errore" } " (" (state.consecutive_failures) " di fila): " (err)
+                                } @else if state.baselined { span.stato-ok { "ok" } }
+                                @else { "nuova" }
+                            }
+                            td { (state.last_success.map(|t| when(t, app)).unwrap_or_else(|| "—".into())) }
+                            td { (state.next_poll.map(|t| when(t, app)).unwrap_or_else(|| "—".into())) }
+                            td { (state.items_seen) }
+                            td {
+                                div.azioni {
+                                    @let action = if state.paused { "resume" } else { "pause" };
+                                    form method="post" action=(format!("/sources/{}/{action}", src.name)) {
+                                        input type="hidden" name="csrf" value=(user.csrf());
+                                        button.secondario type="submit" { @if state.paused { "Riprendi" } @else { "Pausa" } }
+                                    }
+                                    form method="post" action=(format!("/sources/{}/poll", src.name)) {
+                                        input type="hidden" name="csrf" value=(user.csrf());
+                                        button.secondario type="submit" { "Leggi ora" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if can_add {
+            h2 { "Aggiungi una fonte" }
+            form.card method="post" action="/sources/preview" {
+                input type="hidden" name="csrf" value=(user.csrf());
+                label for="new-url" { "Indirizzo del sito, del feed o delle allerte" }
+                input #new-url type="url" name="url" required placeholder="https://www.comune.esempio.it/novita/";
+                label for="new-name" { "Nome (facoltativo: lettere minuscole, cifre e trattini)" }
+                input #new-name type="text" name="name" pattern="[a-z0-9-]{1,64}";
+                div.azioni { button type="submit" { "Riconosci e mostra l'anteprima" } }
+            }
+        }
+    };
+    Ok(page("Fonti", Some(user), "/sources", body))
+}
+
+pub fn subscribers(user: &User, app: &App) -> Result<String, StoreError> {
+    let store = app.store();
+    let (mut total, mut window, mut imported) = (0, 0, 0);
+    let now = app.now();
+    for row in store.subscribers() {
+        let (_, s) = row?;
+        total += 1;
+        if s.last_inbound_at
+            .is_some_and(|t| now - t < chrono::Duration::hours(24))
+        {
+            window += 1;
+        }
+        if s.consent_message_id.is_none() {
+            imported += 1;
+        }
+    }
+    let body = html! {
+        div.card {
+            p { strong { (total) } " iscritti con consenso registrato." }
+            p { (total - imported) " si sono iscritti scrivendo al numero WhatsApp del Comune; " (imported) " sono stati importati con il consenso raccolto altrove." }
+            p { (window) " hanno scritto nelle ultime 24 ore (ricevono messaggi liberi; gli altri il modello approvato)." }
+            p.meta { "I numeri non sono mostrati qui: per gestirli usa " code { "banditore subscribers" } " sul server." }
+        }
+    };
+    Ok(page("Iscritti", Some(user), "/subscribers", body))
+}

@@ -1,0 +1,421 @@
+//! The admin UI over HTTP: every route's protection (login, role, CSRF), escaping of feed
+//! content, SSRF refusal, bearer tokens, login rate limiting, and adding a source.
+
+mod common;
+
+use std::sync::Arc;
+
+use banditore::admin::{router, Admin};
+use banditore::app::{App, AppCell};
+use banditore::sink::secret::Secret;
+use common::{rss, source, FeedServer, Route, Workdir};
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+
+const EDITOR_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$JrOaxvPILV1NcOwU/9PtAA$kzomt0r335h0+0VL9goCca0cP4kpvkl9wiJ2X59OPIg";
+const PASSWORD: &str = "una-password-lunga";
+const XSS: (&str, &str, &str) = (
+    "x",
+    "https://comune.example.it/n/x/",
+    "&lt;script&gt;alert(1)&lt;/script&gt; Avviso",
+);
+
+struct Ui {
+    base: String,
+    client: reqwest::Client,
+    _work: Workdir,
+    config: std::path::PathBuf,
+}
+
+async fn start(allow_private: bool) -> (Ui, FeedServer) {
+    let server = FeedServer::start().await;
+    server.set(
+        "/feed",
+        Route::feed(rss(&[("a", "https://comune.example.it/n/a/", "Avviso A")])),
+    );
+    let settings = format!("# impostazioni\nallow_private_sources = {allow_private}");
+    let sources = format!(
+        "{}\n[[user]]\nname = \"redazione\"\nrole = \"editor\"\npassword_hash = \"{EDITOR_HASH}\"\n",
+        source("comune", &server.url("/feed"), "forward = \"review\"")
+    );
+    let work = Workdir::new(&settings, &sources);
+    let config = banditore::config::Config::load(&work.config()).unwrap();
+    let app = App::build(
+        config,
+        &work.path().join("data"),
+        Arc::new(banditore::schedule::SystemClock),
+    )
+    .unwrap();
+    app.once().await.unwrap();
+    server.set(
+        "/feed",
+        Route::feed(rss(&[
+            XSS,
+            ("a", "https://comune.example.it/n/a/", "Avviso A"),
+        ])),
+    );
+    app.once().await.unwrap();
+    let cell = AppCell::new(app);
+    let admin = Admin::with_token(
+        cell,
+        Some(work.config()),
+        Some(Secret::new("tok-admin".into())),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router(admin).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let config = work.config();
+    (
+        Ui {
+            base: format!("http://{addr}"),
+            client,
+            _work: work,
+            config,
+        },
+        server,
+    )
+}
+
+impl Ui {
+    async fn login(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}/login", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn session(&self, form: &[(&str, &str)]) -> String {
+        let resp = self.login(form).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
+    async fn get(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn csrf(html: &str) -> String {
+    regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#)
+        .unwrap()
+        .captures(html)
+        .unwrap()[1]
+        .to_owned()
+}
+
+fn queued_ids(html: &str) -> Vec<String> {
+    regex::Regex::new(r#"action="/queue/([0-9a-f]+)/approve""#)
+        .unwrap()
+        .captures_iter(html)
+        .map(|c| c[1].to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_route_is_protected() {
+    let (ui, _server) = start(false).await;
+    for path in ["/", "/log", "/sources", "/subscribers"] {
+        let resp = ui
+            .client
+            .get(format!("{}{path}", ui.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(resp.headers()["location"], "/login");
+    }
+    for path in [
+        "/queue/x/approve",
+        "/sources/comune/pause",
+        "/sources/preview",
+        "/sources/add",
+        "/logout",
+    ] {
+        let resp = ui
+            .client
+            .post(format!("{}{path}", ui.base))
+            .form(&[("csrf", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path}");
+    }
+    assert_eq!(
+        ui.client
+            .get(format!("{}/healthz", ui.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let metrics = ui
+        .client
+        .get(format!("{}/metrics", ui.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("banditore_review_pending 1"), "{metrics}");
+    // Scripts: a bearer token, and nothing else.
+    let ok = ui
+        .client
+        .get(format!("{}/log", ui.base))
+        .bearer_auth("tok-admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let bad = ui
+        .client
+        .get(format!("{}/log", ui.base))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    let page = ui
+        .client
+        .get(format!("{}/login", ui.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+}
+
+#[tokio::test]
+async fn roles_csrf_and_escaping() {
+    let (ui, _server) = start(false).await;
+    let editor = ui
+        .session(&[("user", "redazione"), ("password", PASSWORD)])
+        .await;
+    let queue = ui.get("/", &editor).await.text().await.unwrap();
+    // The feed's title arrives as text, never as markup.
+    assert!(
+        queue.contains("&lt;script&gt;alert(1)&lt;/script&gt; Avviso"),
+        "{queue}"
+    );
+    assert!(!queue.contains("<script>alert"), "unescaped feed content");
+    assert_eq!(
+        ui.get("/sources", &editor).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        ui.get("/subscribers", &editor).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let id = queued_ids(&queue).remove(0);
+    let approve = format!("/queue/{id}/approve");
+    assert_eq!(
+        ui.post(&approve, &editor, &[]).await.status(),
+        StatusCode::FORBIDDEN,
+        "missing CSRF"
+    );
+    assert_eq!(
+        ui.post(&approve, &editor, &[("csrf", "00")]).await.status(),
+        StatusCode::FORBIDDEN,
+        "bad CSRF"
+    );
+    let token = csrf(&queue);
+    let done = ui.post(&approve, &editor, &[("csrf", &token)]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert!(done.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/?ok="));
+    assert_eq!(
+        queued_ids(&ui.get("/", &editor).await.text().await.unwrap()).len(),
+        0
+    );
+    let log = ui.get("/log", &editor).await.text().await.unwrap();
+    assert!(log.contains("Avviso"), "{log}");
+    // Admin by token through the login form.
+    let admin = ui.session(&[("token", "tok-admin")]).await;
+    assert_eq!(ui.get("/sources", &admin).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn login_attempts_are_limited() {
+    let (ui, _server) = start(false).await;
+    for _ in 0..5 {
+        assert_eq!(
+            ui.login(&[("user", "redazione"), ("password", "sbagliata")])
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        ui.login(&[("user", "redazione"), ("password", PASSWORD)])
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn no_ssrf_through_the_admin_ui() {
+    let (ui, server) = start(false).await;
+    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let token = csrf(&ui.get("/sources", &admin).await.text().await.unwrap());
+    for target in [
+        server.url("/feed"),
+        "http://169.254.169.254/latest/meta-data/".into(),
+        "http://[::1]/".into(),
+        "http://10.0.0.1/".into(),
+        "file:///etc/passwd".into(),
+    ] {
+        let resp = ui
+            .post(
+                "/sources/preview",
+                &admin,
+                &[("csrf", &token), ("url", &target)],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{target}");
+        let location = resp.headers()["location"].to_str().unwrap().to_owned();
+        assert!(
+            location.starts_with("/sources?errore="),
+            "{target}: {location}"
+        );
+    }
+    let added = ui
+        .post(
+            "/sources/add",
+            &admin,
+            &[
+                ("csrf", &token),
+                ("name", "locale"),
+                ("kind", "feed"),
+                ("url", &server.url("/feed")),
+            ],
+        )
+        .await;
+    assert!(added.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/sources?errore="));
+    assert!(!std::fs::read_to_string(&ui.config)
+        .unwrap()
+        .contains("locale"));
+}
+
+#[tokio::test]
+async fn adding_a_source_keeps_the_file_and_applies_at_once() {
+    let (ui, server) = start(true).await;
+    server.set(
+        "/altro/feed.xml",
+        Route::feed(rss(&[(
+            "n1",
+            "https://altro.example.it/n1",
+            "Notizia dall'altro sito",
+        )])),
+    );
+    let mut page = Route::feed(format!(
+        "<!DOCTYPE html><html><head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"{}\"></head><body></body></html>",
+        server.url("/altro/feed.xml")
+    ));
+    page.content_type = "text/html".into();
+    server.set("/altro/", page);
+    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let token = csrf(&ui.get("/sources", &admin).await.text().await.unwrap());
+    let preview = ui
+        .post(
+            "/sources/preview",
+            &admin,
+            &[("csrf", &token), ("url", &server.url("/altro/"))],
+        )
+        .await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    let html = preview.text().await.unwrap();
+    assert!(
+        html.contains("Notizia dall&#39;altro sito") || html.contains("Notizia dall'altro sito"),
+        "{html}"
+    );
+    assert!(
+        html.contains("altro/feed.xml"),
+        "the discovered feed is used: {html}"
+    );
+    let add = ui
+        .post(
+            "/sources/add",
+            &admin,
+            &[
+                ("csrf", &token),
+                ("name", "altro-sito"),
+                ("kind", "feed"),
+                ("url", &server.url("/altro/feed.xml")),
+            ],
+        )
+        .await;
+    assert!(
+        add.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/sources?ok="),
+        "{:?}",
+        add.headers()
+    );
+    let file = std::fs::read_to_string(&ui.config).unwrap();
+    assert!(
+        file.starts_with("[settings]\n# impostazioni"),
+        "comments kept: {file}"
+    );
+    assert!(file.contains("name = \"altro-sito\""));
+    let sources = ui.get("/sources", &admin).await.text().await.unwrap();
+    assert!(sources.contains("altro-sito"), "applied without restart");
+    // An invalid change is refused and the file stays as it was.
+    let before = std::fs::read_to_string(&ui.config).unwrap();
+    let bad = ui
+        .post(
+            "/sources/add",
+            &admin,
+            &[
+                ("csrf", &token),
+                ("name", "altro-sito"),
+                ("kind", "feed"),
+                ("url", &server.url("/altro/feed.xml")),
+            ],
+        )
+        .await;
+    assert!(bad.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/sources?errore="));
+    assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), before);
+}
