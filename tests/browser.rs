@@ -1,0 +1,273 @@
+//! End to end in a real headless browser (Debian's chromium and chromium-driver, installed by
+//! `.ci/run`): log in, see a pending item, edit it, approve it and find it in the file sink;
+//! add a source and see its preview. Screenshots of the main pages go to
+//! `target/screenshots/`.
+//!
+//! chromedriver is driven over its plain-HTTP WebDriver protocol with reqwest: a few JSON
+//! requests, no WebDriver crate and its TLS stack for a loopback-only conversation.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use base64::Engine;
+use common::{free_port, rss, source, stop, wait_for, FeedServer, Route, Workdir};
+use serde_json::{json, Value};
+
+const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$JrOaxvPILV1NcOwU/9PtAA$kzomt0r335h0+0VL9goCca0cP4kpvkl9wiJ2X59OPIg";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        if method != reqwest::Method::GET {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let value: Value = resp.json().await.unwrap();
+        assert!(
+            value["value"]["error"].is_null(),
+            "webdriver {path}: {value}"
+        );
+        value["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", json!({"url": url}))
+            .await;
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        v[ELEMENT].as_str().unwrap().to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{el}/clear"),
+            json!({}),
+        )
+        .await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            json!({"text": text}),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let el = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{el}/click"),
+            json!({}),
+        )
+        .await;
+    }
+
+    async fn source(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/source", Value::Null)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self
+            .cmd(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
+    }
+}
+
+fn chromedriver() -> Option<&'static str> {
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+#[tokio::test]
+async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
+    let Some(driver_path) = chromedriver() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install chromium and chromium-driver (.ci/run does)"
+        );
+        eprintln!(
+            "SKIPPED: chromedriver is not installed (apt-get install chromium chromium-driver)"
+        );
+        return;
+    };
+    let feeds = FeedServer::start().await;
+    feeds.set(
+        "/feed",
+        Route::feed(rss(&[("a", "https://comune.example.it/n/a/", "Avviso A")])),
+    );
+    feeds.set(
+        "/altro/feed.xml",
+        Route::feed(rss(&[(
+            "z",
+            "https://altro.example.it/z",
+            "Notizia di un altro sito",
+        )])),
+    );
+    let admin_port = free_port();
+    let sources = format!(
+        "{}\n[[user]]\nname = \"redazione\"\nrole = \"admin\"\npassword_hash = \"{HASH}\"\n",
+        source("comune", &feeds.url("/feed"), "forward = \"review\"")
+    );
+    let work = Workdir::new(
+        &format!("admin_listen = \"127.0.0.1:{admin_port}\"\nallow_private_sources = true"),
+        &sources,
+    );
+    let mut daemon = work.command(&["run"]).spawn().unwrap();
+    let ui = format!("http://127.0.0.1:{admin_port}");
+    let http = reqwest::Client::new();
+    // The baseline, then a new item waiting for review.
+    wait_for(|| feeds.requests("/feed").len() >= 2).await;
+    feeds.set(
+        "/feed",
+        Route::feed(rss(&[
+            (
+                "b",
+                "https://comune.example.it/n/b/",
+                "Chiusura di via Roma",
+            ),
+            ("a", "https://comune.example.it/n/a/", "Avviso A"),
+        ])),
+    );
+    let mut pending = false;
+    for _ in 0..200 {
+        if let Ok(r) = http.get(format!("{ui}/metrics")).send().await {
+            if r.text()
+                .await
+                .unwrap_or_default()
+                .contains("banditore_review_pending 1")
+            {
+                pending = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(pending, "no item reached the review queue");
+
+    let driver_port = free_port();
+    let profile = tempfile::tempdir().unwrap();
+    let mut driver = tokio::process::Command::new(driver_path)
+        .arg(format!("--port={driver_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let driver_url = format!("http://127.0.0.1:{driver_port}");
+    let mut session = Value::Null;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--window-size=1024,1400",
+                     format!("--user-data-dir={}", profile.path().display())]}}}});
+        if let Ok(r) = http
+            .post(format!("{driver_url}/session"))
+            .json(&caps)
+            .send()
+            .await
+        {
+            session = r.json().await.unwrap_or(Value::Null);
+            break;
+        }
+    }
+    let id = session["value"]["sessionId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no browser session: {session}"))
+        .to_owned();
+    let b = Browser {
+        http: http.clone(),
+        base: format!("{driver_url}/session/{id}"),
+    };
+
+    // Log in.
+    b.go(&format!("{ui}/")).await;
+    assert!(
+        b.source().await.contains("Nome utente"),
+        "redirected to the login page"
+    );
+    b.screenshot("login").await;
+    b.type_into("#user", "redazione").await;
+    b.type_into("#password", "una-password-lunga").await;
+    b.click("form.card button[type=submit]").await;
+    let page = b.source().await;
+    assert!(page.contains("Chiusura di via Roma"), "{page}");
+
+    // Edit, with the live preview and counter, then approve.
+    let edited = "*Chiusura di via Roma*\n\nDa lunedì via Roma è chiusa al traffico per lavori.\n\nhttps://comune.example.it/n/b/";
+    b.type_into("textarea[name=text]", edited).await;
+    let counter = b.source().await;
+    assert!(
+        counter.contains(&format!("{} / 4096 caratteri", edited.chars().count())),
+        "live counter"
+    );
+    b.screenshot("queue").await;
+    b.click("form[action$='/edit'] button").await;
+    assert!(b.source().await.contains("Modifiche salvate."));
+    b.click("form[action$='/approve'] button").await;
+    assert!(b.source().await.contains("Messaggio approvato"));
+    wait_for(|| work.messages().iter().any(|m| m["text"] == edited)).await;
+
+    // The sent log.
+    b.go(&format!("{ui}/log")).await;
+    assert!(b.source().await.contains("Chiusura di via Roma"));
+    b.screenshot("log").await;
+
+    // Add a source and see its preview first.
+    b.go(&format!("{ui}/sources")).await;
+    b.screenshot("sources").await;
+    b.type_into("#new-url", &feeds.url("/altro/feed.xml")).await;
+    b.click("form[action='/sources/preview'] button").await;
+    let preview = b.source().await;
+    assert!(preview.contains("Notizia di un altro sito"), "{preview}");
+    b.screenshot("source-preview").await;
+    b.type_into("#save-name", "altro-sito").await;
+    b.click("form[action='/sources/add'] button").await;
+    let sources = b.source().await;
+    assert!(
+        sources.contains("Fonte altro-sito aggiunta e attiva."),
+        "{sources}"
+    );
+    assert!(std::fs::read_to_string(work.config())
+        .unwrap()
+        .contains("altro-sito"));
+
+    let _ = http
+        .delete(format!("{driver_url}/session/{id}"))
+        .send()
+        .await;
+    let _ = driver.kill().await;
+    assert!(stop(&mut daemon).await.success());
+}
