@@ -28,6 +28,8 @@ const COMUNICATI: &str = include_str!("../fixtures/demo/comunicati.html");
 const NEW_CARD: &str = include_str!("../fixtures/demo/new-card.html");
 const COMUNICATO: &str = include_str!("../fixtures/demo/comunicato.html");
 const CAP_TEMPLATE: &str = include_str!("../fixtures/demo/allerta.cap.xml");
+const EVENTS_FEED: &str = include_str!("../fixtures/demo/eventi.rss.xml");
+const NEW_EVENT: &str = include_str!("../fixtures/demo/new-event.xml");
 
 /// What the simulated comune has published so far.
 const STAGE_BASELINE: u8 = 0;
@@ -134,6 +136,22 @@ async fn news_page(Path(slug): Path<String>) -> Html<String> {
     ))
 }
 
+async fn eventi(State(site): State<Arc<Site>>) -> Response {
+    let item = if site.stage() >= STAGE_NEWS {
+        NEW_EVENT
+    } else {
+        ""
+    };
+    let body = EVENTS_FEED
+        .replace("{new_item}", item)
+        .replace("{base}", &site.base);
+    (
+        [(header::CONTENT_TYPE, "application/rss+xml; charset=UTF-8")],
+        body,
+    )
+        .into_response()
+}
+
 async fn comunicati(State(site): State<Arc<Site>>) -> Html<String> {
     let card = if site.stage() >= STAGE_NEWS {
         NEW_CARD
@@ -169,6 +187,7 @@ async fn serve_site() -> anyhow::Result<(Arc<Site>, SocketAddr)> {
         .route("/feed/", get(comune_feed))
         .route("/notizie/{slug}/", get(news_page))
         .route("/comunicati/", get(comunicati))
+        .route("/eventi/feed/", get(eventi))
         .route(
             "/comunicati/illuminazione-led-via-garibaldi/",
             get(|| async { Html(COMUNICATO) }),
@@ -221,6 +240,13 @@ name = "protezione-civile"
 kind = "cap"
 url = "http://{addr}/allerte/regione.cap.xml"
 every = "1m"
+
+[[source]]
+name = "borgo-eventi"
+kind = "feed"
+url = "http://{addr}/eventi/feed/"
+every = "15m"
+forward = "review"
 
 [[source]]
 name = "il-messaggero"
@@ -329,8 +355,9 @@ fn report(report: &crate::app::CycleReport, app: &App) {
     println!("   delivered: {messages} message(s) to each sink");
 }
 
-/// Runs the demonstration and returns when it is over.
-pub async fn run() -> anyhow::Result<()> {
+/// Runs the demonstration. With `exit`, returns when the scenario is over; otherwise keeps
+/// the admin UI (and the polling) running until Ctrl-C.
+pub async fn run(exit: bool) -> anyhow::Result<()> {
     let (site, addr) = serve_site().await?;
     let dir: PathBuf = std::env::temp_dir().join(format!("banditore-demo-{}", std::process::id()));
     if dir.exists() {
@@ -359,6 +386,7 @@ pub async fn run() -> anyhow::Result<()> {
     println!("The comune of Borgo Esempio is simulated at http://{addr}/ with five sources:");
     println!("  borgo-esempio         the comune's news feed (RSS, Italian dates)");
     println!("  borgo-comunicati      its press releases, a Design Comuni page without a feed");
+    println!("  borgo-eventi          its events, which an editor reviews before they are sent");
     println!("  protezione-civile     the regional civil protection's CAP alerts");
     println!("  il-messaggero         a real newspaper feed (Italian day and month names)");
     println!("  sito-in-manutenzione  a site that answers 503, to show failures are contained");
@@ -390,7 +418,8 @@ pub async fn run() -> anyhow::Result<()> {
     );
     show_simulator(&sim);
     println!();
-    println!("2) The comune publishes a news item and a press release. Next poll:");
+    println!("2) The comune publishes a news item, a press release and an event. Next poll");
+    println!("   (the event waits for an editor's review):");
     site.stage.store(STAGE_NEWS, Ordering::SeqCst);
     report(&app.once().await?, &app);
     let sent: Vec<_> = sim.take_events();
@@ -445,5 +474,46 @@ pub async fn run() -> anyhow::Result<()> {
     println!("   banditore check      validate it");
     println!("   banditore once       one cycle (the first records a baseline)");
     println!("   banditore run        the daemon");
+    if exit {
+        return Ok(());
+    }
+    serve_admin(app).await
+}
+
+/// Serves the admin UI on loopback with a one-off token until Ctrl-C, the loops running too.
+async fn serve_admin(app: App) -> anyhow::Result<()> {
+    let token = hex::encode(rand::random::<[u8; 12]>());
+    let cell = crate::app::AppCell::new(app.clone());
+    let admin = crate::admin::Admin::with_token(
+        cell,
+        None,
+        Some(crate::sink::secret::Secret::new(token.clone())),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let serve_stop = stop.clone();
+    let router = crate::admin::router(admin).into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { serve_stop.cancelled().await })
+            .await
+    });
+    let loops = tokio::spawn({
+        let stop = stop.clone();
+        async move { app.run_loops(stop).await }
+    });
+    println!();
+    println!("The admin UI is open: {url}");
+    println!("   log in with the token {token}");
+    println!(
+        "   \"Da approvare\": the event waiting for review; \"Fonti\": the sources, one failing;"
+    );
+    println!("   \"Inviati\": what was sent, per sink and recipient.");
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    stop.cancel();
+    let _ = server.await;
+    let _ = loops.await;
     Ok(())
 }

@@ -54,8 +54,12 @@ enum Command {
         #[arg(long)]
         base_url: Option<url::Url>,
     },
-    /// A complete offline demonstration on loopback.
-    Demo,
+    /// A complete offline demonstration on loopback; then the admin UI until Ctrl-C.
+    Demo {
+        /// Stop when the scenario is over instead of serving the admin UI.
+        #[arg(long)]
+        exit: bool,
+    },
     /// Show recent messages and their delivery state per sink.
     Log {
         #[command(flatten)]
@@ -188,7 +192,7 @@ fn main() -> ExitCode {
         | Command::Bench { .. }
         | Command::HashPassword => "warn",
         // The demo narrates what happens; the log would repeat it.
-        Command::Demo => "error",
+        Command::Demo { .. } => "error",
         _ => "banditore=info,warn",
     };
     init_logging(default_filter);
@@ -292,8 +296,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             kind,
             base_url,
         } => preview(&input, kind.kind(), base_url).await,
-        Command::Demo => {
-            banditore::demo::run().await?;
+        Command::Demo { exit } => {
+            banditore::demo::run(exit).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Log { paths, limit } => {

@@ -179,7 +179,7 @@ fn every_real_document_previews_within_the_contract() {
 
 #[test]
 fn the_demo_runs_offline_end_to_end() {
-    let out = banditore(&["demo"]);
+    let out = banditore(&["demo", "--exit"]);
     assert!(
         out.status.success(),
         "{}",
@@ -203,4 +203,57 @@ fn the_demo_runs_offline_end_to_end() {
     }
     let step5 = text.split("5) Poll again").nth(1).unwrap();
     assert!(step5.contains("delivered: 0 message(s)"), "{step5}");
+}
+
+#[tokio::test]
+async fn the_demo_opens_the_admin_ui() {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_banditore"))
+        .arg("demo")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut token) = (String::new(), String::new());
+    while let Ok(Some(line)) =
+        tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+            .await
+            .unwrap()
+    {
+        if let Some(u) = line.strip_prefix("The admin UI is open: ") {
+            url = u.trim().to_owned();
+        }
+        if let Some(t) = line.trim().strip_prefix("log in with the token ") {
+            token = t.trim().to_owned();
+            break;
+        }
+    }
+    assert!(
+        !url.is_empty() && !token.is_empty(),
+        "the demo printed no login"
+    );
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        client
+            .get(format!("{url}{}", path.trim_start_matches('/')))
+            .bearer_auth(&token)
+            .send()
+    };
+    let queue = get("/").await.unwrap().text().await.unwrap();
+    assert!(
+        queue.contains("Concerto di Santa Cecilia"),
+        "a pending item: {queue}"
+    );
+    let sources = get("/sources").await.unwrap().text().await.unwrap();
+    assert!(
+        sources.contains("sito-in-manutenzione") && sources.contains("errore"),
+        "a failing source: {sources}"
+    );
+    let log = get("/log").await.unwrap().text().await.unwrap();
+    assert!(
+        log.contains("Allerta arancione: piena del fiume Po"),
+        "the sent log: {log}"
+    );
+    child.kill().await.unwrap();
 }
