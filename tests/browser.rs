@@ -90,6 +90,20 @@ impl Browser {
             .to_owned()
     }
 
+    /// Waits until the page shows `text` (a click on a submit button returns before the
+    /// next page has loaded) and returns the page.
+    async fn wait_for_text(&self, text: &str) -> String {
+        let mut page = String::new();
+        for _ in 0..100 {
+            page = self.source().await;
+            if page.contains(text) {
+                return page;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {text:?}:\n{page}");
+    }
+
     async fn screenshot(&self, name: &str) {
         let png = self
             .cmd(reqwest::Method::GET, "/screenshot", Value::Null)
@@ -214,16 +228,12 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
 
     // Log in.
     b.go(&format!("{ui}/")).await;
-    assert!(
-        b.source().await.contains("Nome utente"),
-        "redirected to the login page"
-    );
+    b.wait_for_text("Nome utente").await;
     b.screenshot("login").await;
     b.type_into("#user", "redazione").await;
     b.type_into("#password", "una-password-lunga").await;
     b.click("form.card button[type=submit]").await;
-    let page = b.source().await;
-    assert!(page.contains("Chiusura di via Roma"), "{page}");
+    b.wait_for_text("Chiusura di via Roma").await;
 
     // Edit, with the live preview and counter, then approve.
     let edited = "*Chiusura di via Roma*\n\nDa lunedì via Roma è chiusa al traffico per lavori.\n\nhttps://comune.example.it/n/b/";
@@ -235,14 +245,14 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
     );
     b.screenshot("queue").await;
     b.click("form[action$='/edit'] button").await;
-    assert!(b.source().await.contains("Modifiche salvate."));
+    b.wait_for_text("Modifiche salvate.").await;
     b.click("form[action$='/approve'] button").await;
-    assert!(b.source().await.contains("Messaggio approvato"));
+    b.wait_for_text("Messaggio approvato").await;
     wait_for(|| work.messages().iter().any(|m| m["text"] == edited)).await;
 
     // The sent log.
     b.go(&format!("{ui}/log")).await;
-    assert!(b.source().await.contains("Chiusura di via Roma"));
+    b.wait_for_text("Chiusura di via Roma").await;
     b.screenshot("log").await;
 
     // Add a source and see its preview first.
@@ -250,16 +260,11 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
     b.screenshot("sources").await;
     b.type_into("#new-url", &feeds.url("/altro/feed.xml")).await;
     b.click("form[action='/sources/preview'] button").await;
-    let preview = b.source().await;
-    assert!(preview.contains("Notizia di un altro sito"), "{preview}");
+    b.wait_for_text("Notizia di un altro sito").await;
     b.screenshot("source-preview").await;
     b.type_into("#save-name", "altro-sito").await;
     b.click("form[action='/sources/add'] button").await;
-    let sources = b.source().await;
-    assert!(
-        sources.contains("Fonte altro-sito aggiunta e attiva."),
-        "{sources}"
-    );
+    b.wait_for_text("Fonte altro-sito aggiunta e attiva.").await;
     assert!(std::fs::read_to_string(work.config())
         .unwrap()
         .contains("altro-sito"));
