@@ -142,6 +142,18 @@ enum SubscribersCommand {
 
 #[derive(Subcommand)]
 enum SourceCommand {
+    /// Detect what an address is (feed autodiscovery, CAP, page template), show a preview,
+    /// and append it to the configuration, keeping its comments.
+    Add {
+        url: url::Url,
+        #[arg(long)]
+        name: Option<String>,
+        /// Force the kind instead of detecting it.
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        #[command(flatten)]
+        paths: Paths,
+    },
     /// List sources with their health.
     List(Paths),
     /// Fetch one source now and show what it would send (nothing is stored or sent).
@@ -317,6 +329,65 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 };
                 let app = App::build(cfg, &paths.data, Arc::new(SystemClock))?;
                 print!("{}", banditore::report::sources(&app)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            SourceCommand::Add {
+                url,
+                name,
+                kind,
+                paths,
+            } => {
+                let cfg = match load(&paths.config) {
+                    Ok(c) => c,
+                    Err(code) => return Ok(code),
+                };
+                let app = App::build(cfg, &paths.data, Arc::new(SystemClock))?;
+                let detected = match banditore::admin::sources::detect(&app, url, true).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        eprintln!("banditore: {e}");
+                        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                    }
+                };
+                let kind = kind.and_then(KindArg::kind).unwrap_or(detected.kind);
+                let taken: Vec<String> = app
+                    .config()
+                    .sources
+                    .iter()
+                    .map(|s| s.name.clone())
+                    .collect();
+                let name = name.unwrap_or_else(|| {
+                    banditore::admin::sources::suggest_name(&detected.url, &taken)
+                });
+                println!("{name}: kind {} at {}", kind.as_str(), detected.url);
+                if !detected.note.is_empty() {
+                    println!("{}", detected.note);
+                }
+                for m in &detected.messages {
+                    println!("{}", banditore::sink::render(m));
+                }
+                let text = std::fs::read_to_string(&paths.config)?;
+                let preset = detected.preset.map(banditore::admin::sources::preset_name);
+                let new_text = banditore::admin::sources::append_source(
+                    &text,
+                    &name,
+                    kind.as_str(),
+                    detected.url.as_str(),
+                    preset,
+                )
+                .map_err(anyhow::Error::msg)?;
+                if let Err(problems) = Config::parse(&new_text) {
+                    eprintln!("banditore: not added; the configuration would be invalid:");
+                    for p in problems {
+                        eprintln!("  {p}");
+                    }
+                    return Ok(ExitCode::from(EXIT_USAGE));
+                }
+                std::fs::write(&paths.config, new_text)?;
+                println!(
+                    "added to {}; its first poll records what is there and sends nothing",
+                    paths.config.display()
+                );
                 Ok(ExitCode::SUCCESS)
             }
             SourceCommand::Test { name, config } => {

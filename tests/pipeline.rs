@@ -269,3 +269,51 @@ async fn killed_after_intent_sends_once_after_restart() {
     work.once().await;
     assert_eq!(work.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn source_add_detects_previews_and_keeps_comments() {
+    let server = FeedServer::start().await;
+    server.set("/feed.xml", Route::feed(rss(&[A])));
+    let mut page = Route::feed(format!(
+        "<!DOCTYPE html><html><head><link rel=\"alternate\" type=\"application/rss+xml\" href=\"{}\"></head><body></body></html>",
+        server.url("/feed.xml")
+    ));
+    page.content_type = "text/html".into();
+    server.set("/", page);
+    let work = Workdir::new(
+        "# il fuso orario del comune\ntimezone = \"Europe/Rome\"",
+        "",
+    );
+    let out = work
+        .run(&["source", "add", &server.url("/"), "--name", "notizie"])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("notizie: kind feed at ") && stdout.contains("*Avviso A*"),
+        "{stdout}"
+    );
+    let config = std::fs::read_to_string(work.config()).unwrap();
+    assert!(config.contains("# il fuso orario del comune"), "{config}");
+    assert!(
+        config.contains(&format!("url = \"{}\"", server.url("/feed.xml"))),
+        "{config}"
+    );
+    assert!(work.run(&["check"]).await.status.success());
+    // The same name again is refused and the file is left as it was.
+    let again = work
+        .run(&[
+            "source",
+            "add",
+            &server.url("/feed.xml"),
+            "--name",
+            "notizie",
+        ])
+        .await;
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(work.config()).unwrap(), config);
+}

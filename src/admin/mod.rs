@@ -8,7 +8,7 @@
 //! Login failures are rate-limited per client address. All HTML is produced by maud, which
 //! escapes every value: a feed title `<script>` shows as text.
 
-mod sources;
+pub mod sources;
 mod views;
 
 use std::collections::HashMap;

@@ -134,11 +134,15 @@ async fn fetch(
     Ok((body, content_type))
 }
 
-/// Finds what kind of source an address is, and what it would send.
-pub async fn detect(admin: &Admin, url: Url) -> Result<Detected, String> {
-    let app = admin.app();
+/// Finds what kind of source an address is, and what it would send. `allow_private` lifts the
+/// SSRF guard (the command line, run by the server's own admin, may add local sources).
+pub async fn detect(
+    app: &crate::app::App,
+    url: Url,
+    allow_private: bool,
+) -> Result<Detected, String> {
     let settings = &app.config().settings;
-    let allow = settings.allow_private_sources;
+    let allow = allow_private || settings.allow_private_sources;
     let ua = settings.user_agent();
     let tz = settings.tz();
     let (body, content_type) = fetch(&url, allow, &ua).await?;
@@ -193,7 +197,7 @@ pub async fn detect(admin: &Admin, url: Url) -> Result<Detected, String> {
 }
 
 /// A unique source name from the address.
-fn suggest_name(url: &Url, taken: &[String]) -> String {
+pub fn suggest_name(url: &Url, taken: &[String]) -> String {
     let host = url.host_str().unwrap_or("fonte").trim_start_matches("www.");
     let base: String = host
         .chars()
@@ -240,7 +244,7 @@ pub async fn preview(
     let Some(url) = form.get("url").and_then(|u| Url::parse(u.trim()).ok()) else {
         return back("/sources", Err("Indirizzo non valido.".into()));
     };
-    let detected = match detect(&admin, url).await {
+    let detected = match detect(&admin.app(), url, false).await {
         Ok(d) => d,
         Err(e) => {
             return back(
@@ -286,7 +290,7 @@ pub async fn preview(
     Html(views::page("Nuova fonte", Some(&user), "/sources", body)).into_response()
 }
 
-fn preset_name(p: Preset) -> &'static str {
+pub fn preset_name(p: Preset) -> &'static str {
     match p {
         Preset::DesignComuni => "design-comuni",
         Preset::Wordpress => "wordpress",

@@ -186,6 +186,7 @@ pub fn log(user: &User, app: &App) -> Result<String, StoreError> {
             delivery_rows(app, &e.message.id)?,
         ));
     }
+    let audit = store.recent_audit(30)?;
     let body = html! {
         @if cards.is_empty() { p { "Ancora nessun messaggio inviato." } }
         @for (m, status, rows) in cards {
@@ -193,6 +194,19 @@ pub fn log(user: &User, app: &App) -> Result<String, StoreError> {
                 h2 { (m.title) }
                 p.meta { (m.source) " · " (status) " · " a href=(m.url) { "pagina ufficiale" } }
                 (rows)
+            }
+        }
+        @if !audit.is_empty() {
+            h2 { "Registro delle azioni" }
+            div.responsive {
+                table {
+                    thead { tr { th { "Quando" } th { "Chi" } th { "Azione" } th { "Su" } } }
+                    tbody {
+                        @for a in &audit {
+                            tr { td { (when(a.at, app)) } td { (a.who) } td { (a.action) } td { (a.subject) } }
+                        }
+                    }
+                }
             }
         }
     };

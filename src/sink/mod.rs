@@ -9,7 +9,7 @@ pub mod secret;
 pub mod webhook;
 pub mod whatsapp_cloud;
 
-pub use console::ConsoleSink;
+pub use console::{render, ConsoleSink};
 pub use file::FileSink;
 pub use gateway::GatewaySink;
 pub use webhook::WebhookSink;
