@@ -142,18 +142,32 @@ pub fn queue(user: &User, app: &App, items: &[QueueItem], flash: Option<(bool, S
     page("Da approvare", Some(user), "/", body)
 }
 
+/// Delivery states in Italian.
+fn stato(state: &str) -> &'static str {
+    match state {
+        "sent" => "inviato",
+        "delivered" => "consegnato",
+        "read" => "letto",
+        "failed" => "non riuscito",
+        "unknown" => "esito incerto",
+        "intent" => "in corso",
+        "retry" => "da riprovare",
+        _ => "in attesa",
+    }
+}
+
 fn delivery_rows(app: &App, message_id: &str) -> Result<Markup, StoreError> {
     let store = app.store();
     let mut rows = Vec::new();
     for sink in &app.config().sinks {
         let state = store
             .delivery(message_id, &sink.name)?
-            .map(|r| format!("{:?}", r.state).to_lowercase())
+            .map(|r| stato(&format!("{:?}", r.state).to_lowercase()).to_owned())
             .unwrap_or_else(|| "in attesa".into());
         let counts = store.recipient_counts(message_id, &sink.name)?;
         let counts = counts
             .iter()
-            .map(|(s, n)| format!("{n} {}", format!("{s:?}").to_lowercase()))
+            .map(|(s, n)| format!("{n} {}", stato(&format!("{s:?}").to_lowercase())))
             .collect::<Vec<_>>()
             .join(", ");
         rows.push((sink.name.clone(), state, counts));
