@@ -672,7 +672,9 @@ impl App {
     fn prune(&self) -> Result<(), StoreError> {
         let max_age = chrono::Duration::from_std(self.inner.config.settings.seen_max_age)
             .unwrap_or(chrono::Duration::MAX);
-        let cutoff = self.inner.clock.now() - max_age;
+        let Some(cutoff) = self.inner.clock.now().checked_sub_signed(max_age) else {
+            return Ok(());
+        };
         let report = self.inner.store.prune(cutoff)?;
         if report.seen + report.log > 0 {
             tracing::info!(seen = report.seen, log = report.log, "pruned old records");

@@ -500,6 +500,45 @@ impl Config {
                 hint: None,
             });
         }
+        const DAY: u64 = 86_400;
+        for (key, value, max) in [
+            (
+                "connect_timeout",
+                settings.connect_timeout,
+                Duration::from_secs(3600),
+            ),
+            (
+                "fetch_timeout",
+                settings.fetch_timeout,
+                Duration::from_secs(3600),
+            ),
+            (
+                "seen_max_age",
+                settings.seen_max_age,
+                Duration::from_secs(3650 * DAY),
+            ),
+            (
+                "max_backoff",
+                settings.max_backoff,
+                Duration::from_secs(7 * DAY),
+            ),
+            (
+                "review_expiry",
+                settings.review_expiry,
+                Duration::from_secs(365 * DAY),
+            ),
+        ] {
+            if value > max || value.is_zero() {
+                problems.push(Problem {
+                    line: find_key_line(text, &lines, 0..text.len(), key),
+                    message: format!(
+                        "{key} must be more than 0 and at most {}",
+                        humantime::format_duration(max)
+                    ),
+                    hint: None,
+                });
+            }
+        }
         if settings.seen_max_age < Duration::from_secs(7 * 86_400) {
             problems.push(Problem {
                 line: find_key_line(text, &lines, 0..text.len(), "seen_max_age"),
@@ -677,13 +716,26 @@ fn check_source(
         });
     }
     if let Some(every) = src.every {
-        if every < Duration::from_secs(1) {
+        if every < Duration::from_secs(1) || every > Duration::from_secs(365 * 86_400) {
             problems.push(Problem {
                 line: key_line("every"),
-                message: format!("source {:?}: every must be at least 1s", src.name),
+                message: format!("source {:?}: every must be between 1s and 365d", src.name),
                 hint: None,
             });
         }
+    }
+    if src
+        .timeout
+        .is_some_and(|t| t.is_zero() || t > Duration::from_secs(3600))
+    {
+        problems.push(Problem {
+            line: key_line("timeout"),
+            message: format!(
+                "source {:?}: timeout must be more than 0 and at most 1h",
+                src.name
+            ),
+            hint: None,
+        });
     }
     if let Some(expr) = &src.cron {
         if let Err(e) = Schedule::parse_cron(expr) {
@@ -1205,6 +1257,24 @@ kind = "file"
             "{msgs:?}"
         );
         assert!(problems.len() >= 6, "{problems:#?}");
+    }
+
+    #[test]
+    fn absurd_durations_are_refused() {
+        let text = "[settings]\nmax_backoff = \"100000000d\"\n[[source]]\nname = \"a\"\nkind = \"feed\"\nurl = \"https://a.example/\"\nevery = \"9999999d\"\n[[sink]]\nname = \"c\"\nkind = \"console\"\n";
+        let problems = Config::parse(text).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.message.starts_with("max_backoff")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.message.contains("every must be between")),
+            "{problems:?}"
+        );
     }
 
     #[test]

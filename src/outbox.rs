@@ -28,6 +28,16 @@ const BROADCAST_BATCH: usize = 16;
 /// Attempts at one recipient before giving up on a retryable error.
 const MAX_ATTEMPTS: u32 = 5;
 
+/// What one attempt at a (message, sink) pair came to.
+enum Step {
+    /// Final before this pass.
+    AlreadyDone,
+    /// Made final now.
+    Done(DeliveryState),
+    /// Not final: try again later.
+    Later,
+}
+
 enum BatchEnd {
     Continue {
         retry_later: bool,
@@ -118,11 +128,11 @@ impl Deliverer {
                     _ => self.deliver_one(sink, &entry.message).await?,
                 };
                 match outcome {
-                    Some(DeliveryState::Sent) => report.sent += 1,
-                    Some(DeliveryState::Unknown) => report.unknown += 1,
-                    Some(DeliveryState::Failed) => report.failed += 1,
-                    Some(DeliveryState::Intent) => {}
-                    None => {
+                    Step::Done(DeliveryState::Sent) => report.sent += 1,
+                    Step::Done(DeliveryState::Unknown) => report.unknown += 1,
+                    Step::Done(DeliveryState::Failed) => report.failed += 1,
+                    Step::Done(DeliveryState::Intent) | Step::AlreadyDone => {}
+                    Step::Later => {
                         all_final = false;
                         blocked.insert(sink.name().to_owned());
                     }
@@ -137,15 +147,10 @@ impl Deliverer {
         Ok(report)
     }
 
-    /// Delivers one message to one sink. Returns the new final state if this call changed
-    /// it, `Some(Intent)` when it was already final, and `None` when the sink must be retried.
-    async fn deliver_one(
-        &self,
-        sink: &Sink,
-        message: &Message,
-    ) -> Result<Option<DeliveryState>, StoreError> {
+    /// Delivers one message to one sink.
+    async fn deliver_one(&self, sink: &Sink, message: &Message) -> Result<Step, StoreError> {
         match self.store.delivery(&message.id, sink.name())? {
-            Some(record) if record.state.is_final() => return Ok(Some(DeliveryState::Intent)),
+            Some(record) if record.state.is_final() => return Ok(Step::AlreadyDone),
             Some(_) => match sink.reconcile(message).await {
                 Reconciled::Delivered => {
                     self.record(
@@ -156,7 +161,7 @@ impl Deliverer {
                         Some("confirmed after a restart"),
                     )
                     .await?;
-                    return Ok(Some(DeliveryState::Sent));
+                    return Ok(Step::Done(DeliveryState::Sent));
                 }
                 Reconciled::Unknown => {
                     tracing::warn!(
@@ -171,7 +176,7 @@ impl Deliverer {
                         Some("interrupted mid-send; check the recipient"),
                     )
                     .await?;
-                    return Ok(Some(DeliveryState::Unknown));
+                    return Ok(Step::Done(DeliveryState::Unknown));
                 }
                 Reconciled::NotDelivered => {}
             },
@@ -218,7 +223,7 @@ impl Deliverer {
                 self.store.clear_delivery(&message.id, sink.name())?;
                 let wait = self.note_retry(sink.name());
                 tracing::warn!(sink = sink.name(), %reason, retry_in = ?wait, "delivery failed; will retry");
-                return Ok(None);
+                return Ok(Step::Later);
             }
             Err(e @ SinkError::MaybeSent(_)) => {
                 tracing::error!(message = %message.id, sink = sink.name(), error = %e, "delivery outcome unknown; not re-sent");
@@ -245,28 +250,24 @@ impl Deliverer {
                 DeliveryState::Failed
             }
         };
-        Ok(Some(state))
+        Ok(Step::Done(state))
     }
 
     /// Delivers one message to every subscriber who had consented when it was queued.
     /// Subscribers are streamed from the store; intents are written and flushed one batch at
     /// a time, so after a crash at most one batch (the requests in flight) is `unknown`.
-    async fn broadcast(
-        &self,
-        cloud: &CloudSink,
-        entry: &OutboxEntry,
-    ) -> Result<Option<DeliveryState>, StoreError> {
+    async fn broadcast(&self, cloud: &CloudSink, entry: &OutboxEntry) -> Result<Step, StoreError> {
         let sink = cloud.name();
         let message = &entry.message;
         if let Some(record) = self.store.delivery(&message.id, sink)? {
             if record.state.is_final() {
-                return Ok(Some(DeliveryState::Intent));
+                return Ok(Step::AlreadyDone);
             }
         }
         let now = self.clock.now();
         if let Some(pause) = self.store.pause(sink)? {
             if pause.until > now {
-                return Ok(None);
+                return Ok(Step::Later);
             }
             tracing::warn!(sink, reason = %pause.reason, "pause over; sending again");
             self.store.set_pause(sink, None)?;
@@ -315,7 +316,7 @@ impl Deliverer {
                     .await?
                 {
                     BatchEnd::Continue { retry_later } => waiting |= retry_later,
-                    BatchEnd::Stop => return Ok(None),
+                    BatchEnd::Stop => return Ok(Step::Later),
                 }
             }
         }
@@ -328,11 +329,11 @@ impl Deliverer {
         if !batch.is_empty() {
             match self.send_batch(cloud, message, batch).await? {
                 BatchEnd::Continue { retry_later } => waiting |= retry_later,
-                BatchEnd::Stop => return Ok(None),
+                BatchEnd::Stop => return Ok(Step::Later),
             }
         }
         if waiting {
-            return Ok(None);
+            return Ok(Step::Later);
         }
         let counts = self.store.recipient_counts(&message.id, sink)?;
         let summary = counts
@@ -343,7 +344,7 @@ impl Deliverer {
         tracing::info!(sink, message = %message.id, %summary, "broadcast finished");
         self.record(message, sink, DeliveryState::Sent, None, None)
             .await?;
-        Ok(Some(DeliveryState::Sent))
+        Ok(Step::Done(DeliveryState::Sent))
     }
 
     async fn send_batch(
