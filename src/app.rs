@@ -153,7 +153,8 @@ impl App {
             .map(|cfg| Sink::from_config(cfg, &user_agent, secrets))
             .collect::<Result<Vec<_>, String>>()
             .map_err(anyhow::Error::msg)?;
-        let deliverer = Deliverer::new(store.clone(), sinks, clock.clone(), s.max_backoff);
+        let quiet = s.quiet_hours().map(|q| (q, s.tz()));
+        let deliverer = Deliverer::new(store.clone(), sinks, clock.clone(), s.max_backoff, quiet);
         let policies = config
             .sources
             .iter()

@@ -190,6 +190,8 @@ pub struct Settings {
     pub location: Option<Location>,
     /// Public endpoint for provider webhooks (WhatsApp subscriptions and statuses).
     pub webhook_listen: Option<String>,
+    /// "21:00-07:30": normal messages wait until the end; urgent ones go at once.
+    pub quiet_hours: Option<String>,
     /// Items waiting for review longer than this expire.
     #[serde(with = "humantime_serde_compat")]
     pub review_expiry: Duration,
@@ -217,6 +219,7 @@ impl Default for Settings {
             max_new_per_poll: 10,
             location: None,
             webhook_listen: None,
+            quiet_hours: None,
             review_expiry: Duration::from_secs(48 * 3600),
             admin_secure_cookies: false,
             allow_private_sources: false,
@@ -227,6 +230,11 @@ impl Default for Settings {
 impl Settings {
     pub fn tz(&self) -> chrono_tz::Tz {
         chrono_tz::Tz::from_str(&self.timezone).unwrap_or(chrono_tz::Europe::Rome)
+    }
+
+    /// The quiet window, when one is configured (validated when the file was loaded).
+    pub fn quiet_hours(&self) -> Option<crate::schedule::QuietHours> {
+        self.quiet_hours.as_deref().and_then(|q| q.parse().ok())
     }
 
     pub fn user_agent(&self) -> String {
@@ -499,6 +507,15 @@ impl Config {
                 message: "concurrency and per_host_concurrency must be at least 1".into(),
                 hint: None,
             });
+        }
+        if let Some(q) = &settings.quiet_hours {
+            if let Err(e) = q.parse::<crate::schedule::QuietHours>() {
+                problems.push(Problem {
+                    line: find_key_line(text, &lines, 0..text.len(), "quiet_hours"),
+                    message: format!("quiet_hours {q:?}: {e}"),
+                    hint: Some("quiet_hours = \"21:00-07:30\"".into()),
+                });
+            }
         }
         const DAY: u64 = 86_400;
         for (key, value, max) in [

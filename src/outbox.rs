@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Priority;
 use crate::failpoint;
 use crate::item::Message;
-use crate::schedule::{backoff, Clock};
+use crate::schedule::{backoff, Clock, QuietHours};
 use crate::sink::whatsapp_cloud::CloudOutcome;
 use crate::sink::{CloudSink, Reconciled, Sink, SinkError};
 use crate::store::{
@@ -82,6 +83,8 @@ pub struct Deliverer {
     /// Consecutive "not sent" failures per sink, and when to try again.
     retry: Mutex<HashMap<String, (u32, chrono::DateTime<chrono::Utc>)>>,
     max_backoff: Duration,
+    /// Normal messages wait through these hours; urgent ones do not.
+    quiet: Option<(QuietHours, chrono_tz::Tz)>,
 }
 
 impl Deliverer {
@@ -90,6 +93,7 @@ impl Deliverer {
         sinks: Vec<Sink>,
         clock: Arc<dyn Clock>,
         max_backoff: Duration,
+        quiet: Option<(QuietHours, chrono_tz::Tz)>,
     ) -> Self {
         Deliverer {
             store,
@@ -97,6 +101,7 @@ impl Deliverer {
             clock,
             retry: Mutex::default(),
             max_backoff,
+            quiet,
         }
     }
 
@@ -113,9 +118,14 @@ impl Deliverer {
                 .collect()
         };
         let entries: Vec<_> = self.store.outbox().collect::<Result<_, _>>()?;
+        let quiet = self.quiet.is_some_and(|(q, tz)| q.contains(now, tz));
         for (key, entry) in entries {
             if shutdown.is_cancelled() {
                 break;
+            }
+            if quiet && entry.message.priority == Priority::Normal {
+                report.pending += 1;
+                continue; // quiet hours: after the urgent ones, everything waits
             }
             let mut all_final = true;
             for sink in &self.sinks {

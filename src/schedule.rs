@@ -69,6 +69,45 @@ impl Schedule {
     }
 }
 
+/// Hours when normal messages wait (urgent ones do not), e.g. "21:00-07:30" (local time; the
+/// window may cross midnight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuietHours {
+    pub start: chrono::NaiveTime,
+    pub end: chrono::NaiveTime,
+}
+
+impl FromStr for QuietHours {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, b) = s
+            .split_once('-')
+            .ok_or("write it as HH:MM-HH:MM, e.g. \"21:00-07:30\"")?;
+        let t = |x: &str| {
+            chrono::NaiveTime::parse_from_str(x.trim(), "%H:%M")
+                .map_err(|_| format!("{x:?} is not a time (HH:MM)"))
+        };
+        let (start, end) = (t(a)?, t(b)?);
+        if start == end {
+            return Err("the start and the end are the same".into());
+        }
+        Ok(QuietHours { start, end })
+    }
+}
+
+impl QuietHours {
+    /// Whether `now` falls in the quiet window, in `tz`'s local time.
+    pub fn contains(&self, now: DateTime<Utc>, tz: Tz) -> bool {
+        let t = now.with_timezone(&tz).time();
+        if self.start < self.end {
+            self.start <= t && t < self.end
+        } else {
+            t >= self.start || t < self.end
+        }
+    }
+}
+
 /// Wait before retrying after `failures` consecutive failures (1 = the first failure):
 /// 30 s doubling each time, capped at `cap`, minus up to 20% jitter. Retries never stop.
 pub fn backoff(failures: u32, cap: Duration, jitter: f64) -> Duration {
@@ -126,6 +165,21 @@ mod tests {
     #[test]
     fn bad_cron_is_an_error() {
         assert!(Schedule::parse_cron("every tuesday").is_err());
+    }
+
+    #[test]
+    fn quiet_hours_cross_midnight() {
+        let q: QuietHours = "21:00-07:30".parse().unwrap();
+        let rome = chrono_tz::Europe::Rome;
+        // 20:30 UTC is 21:30 in Rome in November.
+        assert!(q.contains(at(20, 30, 0), rome));
+        assert!(q.contains(at(6, 0, 0), rome));
+        assert!(!q.contains(at(6, 30, 0), rome));
+        assert!(!q.contains(at(12, 0, 0), rome));
+        let day: QuietHours = "13:00-15:00".parse().unwrap();
+        assert!(day.contains(at(12, 30, 0), rome));
+        assert!("25:00-07:00".parse::<QuietHours>().is_err());
+        assert!("21:00".parse::<QuietHours>().is_err());
     }
 
     #[test]

@@ -388,3 +388,59 @@ async fn urgent_messages_go_first() {
     assert_eq!(m[0]["priority"], "urgent");
     assert_eq!(m[1]["priority"], "normal");
 }
+
+struct ManualClock(std::sync::Mutex<chrono::DateTime<Utc>>);
+
+impl banditore::schedule::Clock for ManualClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn quiet_hours_hold_normal_messages_but_not_urgent_ones() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/feed",
+        Route::feed(rss(&[("a", "https://comune.example.it/a", "Avviso A")])),
+    );
+    server.set("/cap", cap_route(unrelated()));
+    let sources = format!(
+        "[[source]]\nname = \"notizie\"\nkind = \"feed\"\nurl = \"{}\"\n{}",
+        server.url("/feed"),
+        cap_source(&server.url("/cap"))
+    );
+    let work = Workdir::new(
+        &format!("{SETTINGS}\nquiet_hours = \"21:00-07:30\""),
+        &sources,
+    );
+    // 23:00 in Rome.
+    let night = chrono::DateTime::parse_from_rfc3339("2026-11-25T22:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let clock = std::sync::Arc::new(ManualClock(std::sync::Mutex::new(night)));
+    let config = banditore::config::Config::load(&work.config()).unwrap();
+    let app = banditore::app::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
+    app.once().await.unwrap();
+    server.set(
+        "/feed",
+        Route::feed(rss(&[
+            ("b", "https://comune.example.it/b", "Avviso B"),
+            ("a", "https://comune.example.it/a", "Avviso A"),
+        ])),
+    );
+    server.set(
+        "/cap",
+        cap_route(Cap::alert("po-q", "Allerta notturna").xml()),
+    );
+    app.once().await.unwrap();
+    let m = work.messages();
+    assert_eq!(m.len(), 1, "only the urgent one at night: {m:?}");
+    assert_eq!(m[0]["priority"], "urgent");
+    // 08:00 in Rome: the news goes out.
+    *clock.0.lock().unwrap() = night + chrono::Duration::hours(9);
+    app.once().await.unwrap();
+    let m = work.messages();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[1]["title"], "Avviso B");
+}
