@@ -712,14 +712,9 @@ impl App {
         while tasks.join_next().await.is_some() {}
     }
 
-    /// Pauses or resumes a source's polling.
+    /// Pauses or resumes a source's polling (a resumed source polls at once).
     pub fn set_paused(&self, source: &str, paused: bool) -> Result<(), StoreError> {
-        let mut state = self.inner.store.source_state(source)?;
-        state.paused = paused;
-        if !paused {
-            state.next_poll = None;
-        }
-        self.inner.store.put_source_state(source, &state)?;
+        self.inner.store.set_source_paused(source, paused)?;
         self.poll_soon(source);
         Ok(())
     }
@@ -744,7 +739,8 @@ impl App {
             let state = self.inner.store.source_state(&src.name).unwrap_or_default();
             let now = self.inner.clock.now();
             let due = state.next_poll.unwrap_or(now);
-            let wait = if state.paused {
+            let paused = self.inner.store.source_paused(&src.name).unwrap_or(false);
+            let wait = if paused {
                 Duration::from_secs(3600)
             } else {
                 (due - now).to_std().unwrap_or_default()
@@ -754,12 +750,7 @@ impl App {
                 _ = tokio::time::sleep(wait) => {}
                 _ = waker.notified() => {}
             }
-            if self
-                .inner
-                .store
-                .source_state(&src.name)
-                .is_ok_and(|s| s.paused)
-            {
+            if self.inner.store.source_paused(&src.name).unwrap_or(false) {
                 continue;
             }
             let result = tokio::select! {

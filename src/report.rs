@@ -18,6 +18,7 @@ pub fn sources(app: &App) -> Result<String, StoreError> {
     for src in &app.config().sources {
         let state = app.store().source_state(&src.name)?;
         let health = match (&state.last_error, state.baselined) {
+            _ if app.store().source_paused(&src.name)? => "paused",
             (Some(_), _) => "FAILING",
             (None, true) => "ok",
             (None, false) => "new",

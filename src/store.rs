@@ -15,6 +15,7 @@
 //! | `recipients` | message id \0 sink \0 phone            | [`RecipientRecord`]        |
 //! | `wamids`     | provider message id                  | the `recipients` key       |
 //! | `pauses`     | sink name                            | [`Pause`]                  |
+//! | `paused_sources` | source name                      | empty (an admin paused it) |
 //! | `queue`      | message id                           | [`QueueItem`] (review)     |
 //! | `audit`      | seq(u64 BE)                          | [`AuditEntry`]             |
 //!
@@ -66,9 +67,6 @@ pub struct SourceState {
     #[serde(default)]
     pub consecutive_failures: u32,
     pub next_poll: Option<DateTime<Utc>>,
-    /// An admin paused polling.
-    #[serde(default)]
-    pub paused: bool,
     /// Items recorded as seen, over the source's life.
     #[serde(default)]
     pub items_seen: u64,
@@ -248,6 +246,8 @@ pub struct Store {
     pauses: sled::Tree,
     queue: sled::Tree,
     audit: sled::Tree,
+    /// Written only by admins, so a poll rewriting its source's state cannot undo a pause.
+    paused_sources: sled::Tree,
 }
 
 impl Store {
@@ -272,6 +272,7 @@ impl Store {
             pauses: db.open_tree("pauses")?,
             queue: db.open_tree("queue")?,
             audit: db.open_tree("audit")?,
+            paused_sources: db.open_tree("paused_sources")?,
             db,
         })
     }
@@ -665,7 +666,21 @@ impl Store {
         Ok(true)
     }
 
-    // --- sink pauses ------------------------------------------------------------------------
+    // --- source and sink pauses ---------------------------------------------------------------
+
+    pub fn source_paused(&self, source: &str) -> Result<bool, StoreError> {
+        Ok(self.paused_sources.contains_key(source)?)
+    }
+
+    pub fn set_source_paused(&self, source: &str, paused: bool) -> Result<(), StoreError> {
+        if paused {
+            self.paused_sources.insert(source, &[])?;
+        } else {
+            self.paused_sources.remove(source)?;
+        }
+        self.paused_sources.flush()?;
+        Ok(())
+    }
 
     pub fn pause(&self, sink: &str) -> Result<Option<Pause>, StoreError> {
         self.pauses.get(sink)?.map(|v| decode(&v)).transpose()

@@ -419,3 +419,39 @@ async fn adding_a_source_keeps_the_file_and_applies_at_once() {
         .starts_with("/sources?errore="));
     assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), before);
 }
+
+#[tokio::test]
+async fn admins_pause_and_resume_sources() {
+    let (ui, _server) = start(false).await;
+    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let page = ui.get("/sources", &admin).await.text().await.unwrap();
+    assert!(!page.contains("in pausa"));
+    let token = csrf(&page);
+    let paused = ui
+        .post("/sources/comune/pause", &admin, &[("csrf", &token)])
+        .await;
+    assert!(paused.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/sources?ok="));
+    let page = ui.get("/sources", &admin).await.text().await.unwrap();
+    assert!(
+        page.contains("in pausa") && page.contains("Riprendi"),
+        "{page}"
+    );
+    ui.post("/sources/comune/resume", &admin, &[("csrf", &token)])
+        .await;
+    assert!(!ui
+        .get("/sources", &admin)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("in pausa"));
+    assert_eq!(
+        ui.post("/sources/nessuna/pause", &admin, &[("csrf", &token)])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}

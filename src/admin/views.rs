@@ -236,7 +236,11 @@ pub fn sources(
     let store = app.store();
     let mut rows = Vec::new();
     for src in &app.config().sources {
-        rows.push((src, store.source_state(&src.name)?));
+        rows.push((
+            src,
+            store.source_state(&src.name)?,
+            store.source_paused(&src.name)?,
+        ));
     }
     let body = html! {
         (flash_box(flash))
@@ -244,11 +248,11 @@ pub fn sources(
             table {
                 thead { tr { th { "Fonte" } th { "Stato" } th { "Ultima lettura riuscita" } th { "Prossima" } th { "Notizie" } th { "Azioni" } } }
                 tbody {
-                    @for (src, state) in &rows {
+                    @for (src, state, paused) in &rows {
                         tr {
                             td { strong { (src.name) } br; span.meta { (src.kind.as_str()) " · " (src.url) } }
                             td {
-                                @if state.paused { "in pausa" }
+                                @if *paused { "in pausa" }
                                 @else if let Some(err) = &state.last_error {
                                     span.stato-ko { "errore" } " (" (state.consecutive_failures) " di fila): " (err)
                                 } @else if state.baselined { span.stato-ok { "ok" } }
@@ -259,10 +263,10 @@ pub fn sources(
                             td { (state.items_seen) }
                             td {
                                 div.azioni {
-                                    @let action = if state.paused { "resume" } else { "pause" };
+                                    @let action = if *paused { "resume" } else { "pause" };
                                     form method="post" action=(format!("/sources/{}/{action}", src.name)) {
                                         input type="hidden" name="csrf" value=(user.csrf());
-                                        button.secondario type="submit" { @if state.paused { "Riprendi" } @else { "Pausa" } }
+                                        button.secondario type="submit" { @if *paused { "Riprendi" } @else { "Pausa" } }
                                     }
                                     form method="post" action=(format!("/sources/{}/poll", src.name)) {
                                         input type="hidden" name="csrf" value=(user.csrf());
