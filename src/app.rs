@@ -879,6 +879,13 @@ impl AppCell {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen for the admin UI on {listen}: {e}"))?;
             tracing::info!(url = %format!("http://{listen}/"), "admin UI listening");
+            let loopback = listener
+                .local_addr()
+                .map(|a| a.ip().is_loopback())
+                .unwrap_or(false);
+            if !loopback && !settings.admin_secure_cookies {
+                tracing::warn!(%listen, "the admin UI is reachable beyond this machine without TLS: put it behind an HTTPS proxy and set admin_secure_cookies = true");
+            }
             let admin = crate::admin::router(crate::admin::Admin::new(self.clone(), config_path)?);
             servers.spawn(serve_router(listener, admin, shutdown.clone()));
         }
