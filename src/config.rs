@@ -1090,7 +1090,10 @@ fn table_problem(
         .or_else(|| find_value_line(text, lines, span.clone(), first_quoted))
         .unwrap_or_else(|| lines.line_of(span.start));
     let hint = if message.starts_with("unknown field") {
-        Some("check the spelling; the keys each table takes are listed in docs/configuration.md".into())
+        Some(
+            "check the spelling; the keys each table takes are listed in docs/configuration.md"
+                .into(),
+        )
     } else if message.starts_with("missing field") {
         Some(format!("every [[{what}]] needs it"))
     } else if message.contains("unknown variant") {

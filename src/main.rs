@@ -350,14 +350,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     }
                 };
                 let kind = kind.and_then(KindArg::kind).unwrap_or(detected.kind);
-                let taken: Vec<String> = app
-                    .config()
-                    .sources
-                    .iter()
-                    .map(|s| s.name.clone())
-                    .collect();
                 let name = name.unwrap_or_else(|| {
-                    banditore::admin::sources::suggest_name(&detected.url, &taken)
+                    banditore::admin::sources::suggest_name(&detected.url, app.config())
                 });
                 println!("{name}: kind {} at {}", kind.as_str(), detected.url);
                 if !detected.note.is_empty() {

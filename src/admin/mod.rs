@@ -169,6 +169,12 @@ impl User {
         }
     }
 
+    /// The guard of every admin form: the admin role and a valid CSRF token.
+    fn admin_form(&self, form: &HashMap<String, String>) -> Result<(), Denied> {
+        self.require(Role::Admin)?;
+        self.check_csrf(form)
+    }
+
     fn csrf(&self) -> &str {
         self.csrf.as_deref().unwrap_or_default()
     }
@@ -502,10 +508,7 @@ async fn source_action(
     Path((name, action)): Path<(String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = user
-        .require(Role::Admin)
-        .and_then(|_| user.check_csrf(&form))
-    {
+    if let Err(r) = user.admin_form(&form) {
         return r.into_response();
     }
     let app = admin.app();

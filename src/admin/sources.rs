@@ -19,7 +19,7 @@ use maud::html;
 use url::Url;
 
 use super::{back, views, Admin, User};
-use crate::config::{Config, Preset, Role, SourceKind};
+use crate::config::{Config, Preset, SourceKind};
 use crate::item::Message;
 
 const MAX_BODY: usize = 5 * 1024 * 1024;
@@ -196,8 +196,9 @@ pub async fn detect(
     })
 }
 
-/// A unique source name from the address.
-pub fn suggest_name(url: &Url, taken: &[String]) -> String {
+/// A source name from the address, unique in `config`.
+pub fn suggest_name(url: &Url, config: &Config) -> String {
+    let taken = |c: &str| config.sources.iter().any(|s| s.name == c);
     let host = url.host_str().unwrap_or("fonte").trim_start_matches("www.");
     let base: String = host
         .chars()
@@ -226,7 +227,7 @@ pub fn suggest_name(url: &Url, taken: &[String]) -> String {
                 format!("{base}-{n}")
             }
         })
-        .find(|c| !taken.contains(c))
+        .find(|c| !taken(c))
         .unwrap_or(base)
 }
 
@@ -235,10 +236,7 @@ pub async fn preview(
     user: User,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = user
-        .require(Role::Admin)
-        .and_then(|_| user.check_csrf(&form))
-    {
+    if let Err(r) = user.admin_form(&form) {
         return r.into_response();
     }
     let Some(url) = form.get("url").and_then(|u| Url::parse(u.trim()).ok()) else {
@@ -254,17 +252,11 @@ pub async fn preview(
         }
     };
     let app = admin.app();
-    let taken: Vec<String> = app
-        .config()
-        .sources
-        .iter()
-        .map(|s| s.name.clone())
-        .collect();
     let name = form
         .get("name")
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| suggest_name(&detected.url, &taken));
+        .unwrap_or_else(|| suggest_name(&detected.url, app.config()));
     let body = html! {
         div.card {
             p { "Tipo riconosciuto: " strong { (detected.kind.as_str()) } @if let Some(p) = detected.preset { " (" (format!("{p:?}")) ")" } }
@@ -333,10 +325,7 @@ pub async fn add(
     user: User,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = user
-        .require(Role::Admin)
-        .and_then(|_| user.check_csrf(&form))
-    {
+    if let Err(r) = user.admin_form(&form) {
         return r.into_response();
     }
     let Some(path) = admin.config_path.clone() else {
@@ -441,9 +430,18 @@ mod tests {
     #[test]
     fn names_are_unique() {
         let url = Url::parse("https://www.Comune.Esempio.it/feed").unwrap();
-        assert_eq!(suggest_name(&url, &[]), "comune-esempio-it");
+        let empty = Config::parse("[[sink]]\nname = \"c\"\nkind = \"console\"\n").unwrap();
+        assert_eq!(suggest_name(&url, &empty), "comune-esempio-it");
+        let one = append_source(
+            "[[sink]]\nname = \"c\"\nkind = \"console\"\n",
+            "comune-esempio-it",
+            "feed",
+            "https://a.example/",
+            None,
+        )
+        .unwrap();
         assert_eq!(
-            suggest_name(&url, &["comune-esempio-it".into()]),
+            suggest_name(&url, &Config::parse(&one).unwrap()),
             "comune-esempio-it-2"
         );
     }
