@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::app::{App, AppCell};
 use crate::ident::fold_accent;
-use crate::sink::secret::verify_hmac_hex;
+use crate::sink::secret::{constant_time_eq, verify_hmac_hex};
 use crate::sink::{CloudSink, Sink};
 use crate::store::{RecipientState, Subscriber};
 
@@ -90,10 +90,6 @@ async fn verify(
         (true, Some(challenge)) => (StatusCode::OK, challenge.clone()).into_response(),
         _ => StatusCode::FORBIDDEN.into_response(),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn whatsapp_event(

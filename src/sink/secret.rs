@@ -72,6 +72,11 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Compares two secrets in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// HMAC-SHA256 of `data` with `key`, hex.
 pub fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> String {
     use hmac::{Hmac, Mac};
