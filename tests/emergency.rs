@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{rss, FeedServer, Route, Workdir};
+use common::{rss, FeedServer, ManualClock, Route, Workdir};
 
 const SETTINGS: &str = "location = { lat = 45.133, lon = 10.027 }";
 /// A square around Cremona (lat,lon pairs, CAP order).
@@ -389,14 +389,6 @@ async fn urgent_messages_go_first() {
     assert_eq!(m[1]["priority"], "normal");
 }
 
-struct ManualClock(std::sync::Mutex<chrono::DateTime<Utc>>);
-
-impl banditore::schedule::Clock for ManualClock {
-    fn now(&self) -> chrono::DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
 #[tokio::test]
 async fn quiet_hours_hold_normal_messages_but_not_urgent_ones() {
     let server = FeedServer::start().await;
@@ -418,7 +410,7 @@ async fn quiet_hours_hold_normal_messages_but_not_urgent_ones() {
     let night = chrono::DateTime::parse_from_rfc3339("2026-11-25T22:00:00Z")
         .unwrap()
         .with_timezone(&Utc);
-    let clock = std::sync::Arc::new(ManualClock(std::sync::Mutex::new(night)));
+    let clock = ManualClock::at(night);
     let config = banditore::config::Config::load(&work.config()).unwrap();
     let app = banditore::app::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
     app.once().await.unwrap();
@@ -438,7 +430,7 @@ async fn quiet_hours_hold_normal_messages_but_not_urgent_ones() {
     assert_eq!(m.len(), 1, "only the urgent one at night: {m:?}");
     assert_eq!(m[0]["priority"], "urgent");
     // 08:00 in Rome: the news goes out.
-    *clock.0.lock().unwrap() = night + chrono::Duration::hours(9);
+    clock.advance(chrono::Duration::hours(9));
     app.once().await.unwrap();
     let m = work.messages();
     assert_eq!(m.len(), 2);

@@ -196,21 +196,26 @@ async fn run_stops_cleanly_on_sigterm() {
     assert_eq!(work.messages().len(), 1);
 }
 
-#[tokio::test]
-async fn killed_between_enqueue_and_delivery_delivers_exactly_once() {
+/// A source with a baseline and one new item, and a `once` killed with SIGKILL at `failpoint`.
+async fn killed_at(failpoint: &str) -> (FeedServer, Workdir) {
     let server = FeedServer::start().await;
     server.set("/feed", Route::feed(rss(&[A])));
     let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
     work.once().await;
     server.set("/feed", Route::feed(rss(&[B, A])));
-
     let out = work
         .command(&["once"])
-        .env("BANDITORE_FAILPOINT", "after-enqueue")
+        .env("BANDITORE_FAILPOINT", failpoint)
         .output()
         .await
         .unwrap();
     assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{out:?}");
+    (server, work)
+}
+
+#[tokio::test]
+async fn killed_between_enqueue_and_delivery_delivers_exactly_once() {
+    let (_server, work) = killed_at("after-enqueue").await;
     assert!(work.messages().is_empty());
 
     work.once().await;
@@ -222,19 +227,7 @@ async fn killed_between_enqueue_and_delivery_delivers_exactly_once() {
 
 #[tokio::test]
 async fn killed_after_sending_does_not_send_twice() {
-    let server = FeedServer::start().await;
-    server.set("/feed", Route::feed(rss(&[A])));
-    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
-    work.once().await;
-    server.set("/feed", Route::feed(rss(&[B, A])));
-
-    let out = work
-        .command(&["once"])
-        .env("BANDITORE_FAILPOINT", "after-send")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.signal(), Some(libc::SIGKILL));
+    let (_server, work) = killed_at("after-send").await;
     assert_eq!(
         work.messages().len(),
         1,
@@ -253,18 +246,7 @@ async fn killed_after_sending_does_not_send_twice() {
 
 #[tokio::test]
 async fn killed_after_intent_sends_once_after_restart() {
-    let server = FeedServer::start().await;
-    server.set("/feed", Route::feed(rss(&[A])));
-    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
-    work.once().await;
-    server.set("/feed", Route::feed(rss(&[B, A])));
-    let out = work
-        .command(&["once"])
-        .env("BANDITORE_FAILPOINT", "after-intent")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.signal(), Some(libc::SIGKILL));
+    let (_server, work) = killed_at("after-intent").await;
     assert!(work.messages().is_empty());
     work.once().await;
     assert_eq!(work.messages().len(), 1);

@@ -2,10 +2,8 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
-use chrono::{DateTime, Duration, Utc};
-use common::{rss, source, FeedServer, Route, Workdir};
+use chrono::{Duration, Utc};
+use common::{rss, source, FeedServer, ManualClock, Route, Workdir};
 
 const A: (&str, &str, &str) = ("a", "https://comune.example.it/notizie/a/", "Avviso A");
 const B: (&str, &str, &str) = ("b", "https://comune.example.it/notizie/b/", "Avviso B");
@@ -91,14 +89,6 @@ async fn editors_approve_edit_and_reject_from_the_command_line() {
     assert_eq!(work.messages().len(), 1);
 }
 
-struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl banditore::schedule::Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
 #[tokio::test]
 async fn scheduled_items_go_out_on_time_and_forgotten_ones_expire() {
     let server = FeedServer::start().await;
@@ -107,7 +97,7 @@ async fn scheduled_items_go_out_on_time_and_forgotten_ones_expire() {
         "review_expiry = \"48h\"",
         &source("comune", &server.url("/feed"), "forward = \"review\""),
     );
-    let clock = Arc::new(ManualClock(Mutex::new(Utc::now())));
+    let clock = ManualClock::at(Utc::now());
     let config = banditore::config::Config::load(&work.config()).unwrap();
     let app = banditore::app::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
     app.once().await.unwrap();
@@ -122,14 +112,14 @@ async fn scheduled_items_go_out_on_time_and_forgotten_ones_expire() {
         .message
         .id
         .clone();
-    let at = *clock.0.lock().unwrap() + Duration::hours(2);
+    let at = banditore::schedule::Clock::now(&*clock) + Duration::hours(2);
     banditore::review::approve(&app, &b, "redazione", Some(at)).unwrap();
     app.once().await.unwrap();
     assert!(work.messages().is_empty(), "not before its time");
-    *clock.0.lock().unwrap() += Duration::hours(3);
+    clock.advance(Duration::hours(3));
     app.once().await.unwrap();
     assert_eq!(work.messages().len(), 1, "sent when due");
-    *clock.0.lock().unwrap() += Duration::hours(48);
+    clock.advance(Duration::hours(48));
     app.once().await.unwrap();
     assert!(
         banditore::review::pending(&app).unwrap().is_empty(),

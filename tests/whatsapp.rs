@@ -10,7 +10,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
 use banditore::sink::secret::hmac_sha256_hex;
-use common::{free_port, rss, source, stop, wait_for, FeedServer, Route, Workdir};
+use common::{free_port, rss, source, stop, wait_for, FeedServer, ManualClock, Route, Workdir};
 use providers::{MockCloud, MockGateway, Receiver};
 use serde_json::json;
 
@@ -69,11 +69,12 @@ async fn post_signed(
     req.send().await.unwrap().status()
 }
 
-fn import(work: &Workdir, phones: &[&str]) {
+fn import(work: &Workdir, phones: &[impl AsRef<str>]) {
     let mut csv = String::from("phone,consented_at,consent_text\n");
     for p in phones {
         csv.push_str(&format!(
-            "{p},2025-01-01T10:00:00+01:00,modulo cartaceo firmato\n"
+            "{},2025-01-01T10:00:00+01:00,modulo cartaceo firmato\n",
+            p.as_ref()
         ));
     }
     let path = work.path().join("import.csv");
@@ -216,21 +217,6 @@ async fn verification_signatures_subscription_and_statuses() {
     assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "0");
 }
 
-/// A clock the test moves by hand.
-struct ManualClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
-
-impl banditore::schedule::Clock for ManualClock {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl ManualClock {
-    fn advance(&self, minutes: i64) {
-        *self.0.lock().unwrap() += chrono::Duration::minutes(minutes);
-    }
-}
-
 #[tokio::test]
 async fn templates_outside_the_window_and_error_classes() {
     let feeds = FeedServer::start().await;
@@ -258,7 +244,7 @@ async fn templates_outside_the_window_and_error_classes() {
     ] {
         std::env::set_var(k, v);
     }
-    let clock = std::sync::Arc::new(ManualClock(std::sync::Mutex::new(chrono::Utc::now())));
+    let clock = ManualClock::at(chrono::Utc::now());
     let config = banditore::config::Config::load(&work.config()).unwrap();
     let app = banditore::app::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
     app.once().await.unwrap();
@@ -283,7 +269,7 @@ async fn templates_outside_the_window_and_error_classes() {
         1,
         "not retried before its back-off"
     );
-    clock.advance(10);
+    clock.advance(chrono::Duration::minutes(10));
     app.once().await.unwrap();
     assert_eq!(cloud.sends_to("393400000001").len(), 1);
     assert_eq!(cloud.sends_to("393400000002").len(), 2);
@@ -310,14 +296,14 @@ async fn templates_outside_the_window_and_error_classes() {
     feeds.set("/feed", Route::feed(rss(&[B, A])));
     app.once().await.unwrap();
     let before = cloud.count();
-    clock.advance(30);
+    clock.advance(chrono::Duration::minutes(30));
     app.once().await.unwrap();
     assert_eq!(cloud.count(), before, "a paused sink sends nothing");
     let log = banditore::report::log(&app, 10).unwrap();
     assert!(log.contains("SINK wa PAUSED"), "{log}");
     assert!(log.contains("code 190"), "{log}");
     // After the pause the broadcast resumes where it stopped.
-    clock.advance(61);
+    clock.advance(chrono::Duration::minutes(61));
     app.once().await.unwrap();
     assert_eq!(cloud.sends_to("393400000004").len(), 3);
     assert!(cloud.violations().is_empty(), "{:?}", cloud.violations());
@@ -335,10 +321,7 @@ async fn the_rate_limit_is_respected() {
     );
     work.once().await;
     let phones: Vec<String> = (0..15).map(|i| format!("3934000001{i:02}")).collect();
-    import(
-        &work,
-        &phones.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    import(&work, &phones);
     feeds.set("/feed", Route::feed(rss(&[B, A])));
     work.once().await;
     assert_eq!(cloud.count(), 15);
@@ -362,10 +345,7 @@ async fn killed_mid_broadcast_each_subscriber_gets_it_once() {
     );
     work.once().await;
     let phones: Vec<String> = (0..1000).map(|i| format!("39340{i:07}")).collect();
-    import(
-        &work,
-        &phones.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    import(&work, &phones);
     feeds.set("/feed", Route::feed(rss(&[B, A])));
     let mut child = work.command(&["once"]).spawn().unwrap();
     wait_for(|| cloud.count() >= 300).await;

@@ -246,6 +246,26 @@ impl Workdir {
     }
 }
 
+/// A clock the test moves by hand, for in-process apps: back-offs, schedules, quiet hours
+/// and expiry are tested without sleeping.
+pub struct ManualClock(pub Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl ManualClock {
+    pub fn at(t: chrono::DateTime<chrono::Utc>) -> Arc<ManualClock> {
+        Arc::new(ManualClock(Mutex::new(t)))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl banditore::schedule::Clock for ManualClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
 /// A free port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
