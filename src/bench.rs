@@ -15,8 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::app::{App, PollOutcome};
 use crate::config::Config;
+use crate::daemon::App;
+use crate::pipeline::PollOutcome;
 use crate::schedule::SystemClock;
 
 struct Feeds {
@@ -330,7 +331,8 @@ pub async fn broadcast(subscribers: usize) -> anyhow::Result<BroadcastReport> {
     let consented = chrono::Utc::now() - chrono::Duration::days(1);
     for i in 0..subscribers {
         app.store().subscribe(
-            &format!("39340{i:07}"),
+            &crate::phone::Phone::parse(&format!("39340{i:07}"))
+                .ok_or_else(|| anyhow::anyhow!("bench phone number"))?,
             &Subscriber {
                 consented_at: consented,
                 consent_text: "bench".into(),

@@ -296,6 +296,35 @@ pub struct SourceConfig {
 pub const DEFAULT_EMERGENCY_EVERY: Duration = Duration::from_secs(60);
 
 impl SourceConfig {
+    /// A source with every option at its default: the preview of a document that no
+    /// configured source names.
+    pub fn adhoc(name: &str, kind: SourceKind, url: &str) -> SourceConfig {
+        SourceConfig {
+            name: name.to_owned(),
+            kind,
+            url: url.to_owned(),
+            every: None,
+            cron: None,
+            timeout: None,
+            forward: Forward::default(),
+            tags: Vec::new(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            max_chars: None,
+            footer: None,
+            priority: None,
+            preset: None,
+            selectors: None,
+            max_fetch: None,
+            geocodes: Vec::new(),
+            min_severity: None,
+            link: None,
+            radius_km: None,
+            min_magnitude: None,
+            review_urgent: false,
+        }
+    }
+
     pub fn schedule(&self) -> Schedule {
         let default = if self.kind.is_emergency() {
             DEFAULT_EMERGENCY_EVERY

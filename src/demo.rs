@@ -14,8 +14,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::app::{App, PollOutcome};
 use crate::config::Config;
+use crate::daemon::App;
+use crate::pipeline::PollOutcome;
 use crate::schedule::SystemClock;
 use crate::simulator::Simulator;
 use crate::sink::secret::Secrets;
@@ -346,7 +347,7 @@ fn describe(outcome: &Result<PollOutcome, String>) -> String {
     }
 }
 
-fn report(report: &crate::app::CycleReport, app: &App) {
+fn report(report: &crate::daemon::CycleReport, app: &App) {
     println!();
     for (name, outcome) in &report.polls {
         println!("   {name}: {}", describe(outcome));
@@ -378,7 +379,7 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     .context("demo")?;
     let hooks = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let hooks_url = format!("http://{}/webhooks/whatsapp/whatsapp", hooks.local_addr()?);
-    let router = crate::webhooks::router(crate::app::AppCell::new(app.clone()));
+    let router = crate::http::webhooks::router(crate::daemon::AppCell::new(app.clone()));
     tokio::spawn(async move { axum::serve(hooks, router).await });
     app.check_sinks().await;
 
@@ -459,7 +460,7 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     report(&app.once().await?, &app);
     println!();
     println!("Delivery state per message and sink (as `banditore log` shows it):");
-    for line in crate::report::log(&app, 10)?.lines() {
+    for line in crate::report::log(app.store(), app.config(), 10)?.lines() {
         println!("   {line}");
     }
     println!();
@@ -483,8 +484,8 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
 /// Serves the admin UI on loopback with a one-off token until Ctrl-C, the loops running too.
 async fn serve_admin(app: App) -> anyhow::Result<()> {
     let token = hex::encode(rand::random::<[u8; 12]>());
-    let cell = crate::app::AppCell::new(app.clone());
-    let admin = crate::admin::Admin::with_token(
+    let cell = crate::daemon::AppCell::new(app.clone());
+    let admin = crate::http::admin::Admin::with_token(
         cell,
         None,
         Some(crate::sink::secret::Secret::new(token.clone())),
@@ -493,7 +494,8 @@ async fn serve_admin(app: App) -> anyhow::Result<()> {
     let url = format!("http://{}/", listener.local_addr()?);
     let stop = tokio_util::sync::CancellationToken::new();
     let serve_stop = stop.clone();
-    let router = crate::admin::router(admin).into_make_service_with_connect_info::<SocketAddr>();
+    let router =
+        crate::http::admin::router(admin).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move { serve_stop.cancelled().await })

@@ -139,6 +139,20 @@ pub enum KeyKind {
     Content = b'h',
 }
 
+impl KeyKind {
+    /// The kind of a stored key's first byte.
+    pub fn of(byte: u8) -> Option<KeyKind> {
+        [
+            KeyKind::Guid,
+            KeyKind::Url,
+            KeyKind::Title,
+            KeyKind::Content,
+        ]
+        .into_iter()
+        .find(|k| *k as u8 == byte)
+    }
+}
+
 /// One dedupe key: its kind and a 16-byte hash of what it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key {
@@ -189,7 +203,7 @@ impl Identity {
                 keys,
             };
         }
-        if let Some(url) = &item.url {
+        if let Some(url) = item.url.as_ref().filter(|_| !item.url_inherited) {
             let canon = canonical_url(url);
             keys.push(Key::new(KeyKind::Url, &canon));
             primary.get_or_insert_with(|| format!("url:{canon}"));

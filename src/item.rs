@@ -20,6 +20,9 @@ pub struct Item {
     pub strict_id: bool,
     /// The official page this item is about.
     pub url: Option<Url>,
+    /// `url` is the site's, not the item's own (an RSS item without `<link>`): the message
+    /// links to it, but it does not identify the item.
+    pub url_inherited: bool,
     /// Plain text.
     pub title: String,
     /// HTML or text as the source gave it, possibly long; the formatter makes it plain and

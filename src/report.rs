@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use crate::app::App;
-use crate::store::StoreError;
+use crate::config::Config;
+use crate::store::{Store, StoreError};
 
 fn when(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
@@ -13,12 +13,12 @@ fn when(t: Option<DateTime<Utc>>) -> String {
 }
 
 /// `banditore source list`.
-pub fn sources(app: &App) -> Result<String, StoreError> {
+pub fn sources(store: &Store, config: &Config) -> Result<String, StoreError> {
     let mut out = String::new();
-    for src in &app.config().sources {
-        let state = app.store().source_state(&src.name)?;
+    for src in &config.sources {
+        let state = store.source_state(&src.name)?;
         let health = match (&state.last_error, state.baselined) {
-            _ if app.store().source_paused(&src.name)? => "paused",
+            _ if store.source_paused(&src.name)? => "paused",
             (Some(_), _) => "FAILING",
             (None, true) => "ok",
             (None, false) => "new",
@@ -51,8 +51,8 @@ pub fn sources(app: &App) -> Result<String, StoreError> {
 }
 
 /// Per-recipient states of a message on a sink, e.g. " [3 sent, 1 read, 1 failed]".
-fn recipient_summary(app: &App, message_id: &str, sink: &str) -> Result<String, StoreError> {
-    let counts = app.store().recipient_counts(message_id, sink)?;
+fn recipient_summary(store: &Store, message_id: &str, sink: &str) -> Result<String, StoreError> {
+    let counts = store.recipient_counts(message_id, sink)?;
     if counts.is_empty() {
         return Ok(String::new());
     }
@@ -72,10 +72,9 @@ fn recipient_summary(app: &App, message_id: &str, sink: &str) -> Result<String, 
 
 /// `banditore log`: paused sinks, queued messages, then the most recent finished ones, with
 /// per-sink state and per-recipient counts.
-pub fn log(app: &App, limit: usize) -> Result<String, StoreError> {
+pub fn log(store: &Store, config: &Config, limit: usize) -> Result<String, StoreError> {
     let mut out = String::new();
-    let store = app.store();
-    for sink in &app.config().sinks {
+    for sink in &config.sinks {
         if let Some(pause) = store.pause(&sink.name)? {
             let _ = writeln!(
                 out,
@@ -96,7 +95,7 @@ pub fn log(app: &App, limit: usize) -> Result<String, StoreError> {
             entry.message.source,
             entry.message.title
         );
-        for sink in &app.config().sinks {
+        for sink in &config.sinks {
             let state = store
                 .delivery(&entry.message.id, &sink.name)?
                 .map(|r| format!("{:?}", r.state).to_lowercase())
@@ -105,7 +104,7 @@ pub fn log(app: &App, limit: usize) -> Result<String, StoreError> {
                 out,
                 "    {}: {state}{}",
                 sink.name,
-                recipient_summary(app, &entry.message.id, &sink.name)?
+                recipient_summary(store, &entry.message.id, &sink.name)?
             );
         }
     }
@@ -129,7 +128,7 @@ pub fn log(app: &App, limit: usize) -> Result<String, StoreError> {
                 .as_deref()
                 .map(|p| format!(" id={p}"))
                 .unwrap_or_default();
-            let recipients = recipient_summary(app, &entry.message.id, &sink)?;
+            let recipients = recipient_summary(store, &entry.message.id, &sink)?;
             let state = serde_json::to_string(&record.state).unwrap_or_default();
             let _ = writeln!(
                 out,

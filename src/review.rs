@@ -3,9 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::app::App;
 use crate::format::MAX_TEXT;
-use crate::store::{AuditEntry, QueueItem, StoreError};
+use crate::store::{AuditEntry, QueueItem, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
@@ -18,22 +17,23 @@ pub enum ReviewError {
 }
 
 /// What is waiting, oldest first.
-pub fn pending(app: &App) -> Result<Vec<QueueItem>, StoreError> {
-    let mut items: Vec<QueueItem> = app.store().queue().collect::<Result<_, _>>()?;
+pub fn pending(store: &Store) -> Result<Vec<QueueItem>, StoreError> {
+    let mut items: Vec<QueueItem> = store.queue().collect::<Result<_, _>>()?;
     items.sort_by_key(|i| i.queued_at);
     Ok(items)
 }
 
 fn audit(
-    app: &App,
+    store: &Store,
+    at: DateTime<Utc>,
     who: &str,
     action: &str,
     subject: &str,
     before: Option<String>,
     after: Option<String>,
 ) -> Result<(), StoreError> {
-    app.store().audit(&AuditEntry {
-        at: app.now(),
+    store.audit(&AuditEntry {
+        at,
         who: who.to_owned(),
         action: action.to_owned(),
         subject: subject.to_owned(),
@@ -42,47 +42,57 @@ fn audit(
     })
 }
 
-/// Approves an item: sent now, or at `send_at` when given (and in the future).
+/// What an approval did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approved {
+    /// Moved to the outbox: the delivery loop should be woken.
+    Queued,
+    /// Scheduled for later.
+    Scheduled,
+}
+
+/// Approves an item: queued for delivery now, or at `send_at` when given (and in the future).
 pub fn approve(
-    app: &App,
+    store: &Store,
+    now: DateTime<Utc>,
     id: &str,
     who: &str,
     send_at: Option<DateTime<Utc>>,
-) -> Result<(), ReviewError> {
-    let store = app.store();
+) -> Result<Approved, ReviewError> {
     let mut item = store
         .queue_item(id)?
         .ok_or_else(|| ReviewError::NotFound(id.to_owned()))?;
-    match send_at.filter(|t| *t > app.now()) {
+    match send_at.filter(|t| *t > now) {
         Some(at) => {
             item.send_at = Some(at);
             store.put_queue_item(&item)?;
             store.flush()?;
             audit(
-                app,
+                store,
+                now,
                 who,
                 "schedule",
                 &item.message.title,
                 None,
                 Some(at.to_rfc3339()),
             )?;
+            Ok(Approved::Scheduled)
         }
         None => {
-            store.release(id, true, app.now())?;
-            audit(app, who, "approve", &item.message.title, None, None)?;
-            app.wake_delivery();
+            store.release(id, true, now)?;
+            audit(store, now, who, "approve", &item.message.title, None, None)?;
+            Ok(Approved::Queued)
         }
     }
-    Ok(())
 }
 
-pub fn reject(app: &App, id: &str, who: &str) -> Result<(), ReviewError> {
-    let item = app
-        .store()
-        .release(id, false, app.now())?
+pub fn reject(store: &Store, now: DateTime<Utc>, id: &str, who: &str) -> Result<(), ReviewError> {
+    let item = store
+        .release(id, false, now)?
         .ok_or_else(|| ReviewError::NotFound(id.to_owned()))?;
     audit(
-        app,
+        store,
+        now,
         who,
         "reject",
         &item.message.title,
@@ -95,13 +105,13 @@ pub fn reject(app: &App, id: &str, who: &str) -> Result<(), ReviewError> {
 /// Replaces the title and the WhatsApp text. The text must stay within WhatsApp's limit and
 /// keep the official link on a line of its own.
 pub fn edit(
-    app: &App,
+    store: &Store,
+    now: DateTime<Utc>,
     id: &str,
     who: &str,
     title: &str,
     text: &str,
 ) -> Result<QueueItem, ReviewError> {
-    let store = app.store();
     let mut item = store
         .queue_item(id)?
         .ok_or_else(|| ReviewError::NotFound(id.to_owned()))?;
@@ -129,7 +139,8 @@ pub fn edit(
     store.flush()?;
     let after = format!("{}\n---\n{}", item.message.title, item.message.text);
     audit(
-        app,
+        store,
+        now,
         who,
         "edit",
         &item.message.title,
@@ -139,37 +150,30 @@ pub fn edit(
     Ok(item)
 }
 
-/// Sends scheduled items that are due and drops pending ones older than `review_expiry`.
+/// Releases scheduled items that are due and drops pending ones older than `expiry`.
 /// Returns (released, expired).
-pub fn tick(app: &App) -> Result<(usize, usize), StoreError> {
-    let now = app.now();
-    let expiry = chrono::Duration::from_std(app.config().settings.review_expiry)
-        .unwrap_or(chrono::Duration::MAX);
+pub fn tick(
+    store: &Store,
+    now: DateTime<Utc>,
+    expiry: std::time::Duration,
+) -> Result<(usize, usize), StoreError> {
+    let expiry = chrono::Duration::from_std(expiry).unwrap_or(chrono::Duration::MAX);
     let (mut released, mut expired) = (0, 0);
-    for item in pending(app)? {
+    for item in pending(store)? {
+        let title = &item.message.title;
         match item.send_at {
             Some(at) if at <= now => {
-                app.store().release(&item.message.id, true, now)?;
-                audit(
-                    app,
-                    "banditore",
-                    "send-scheduled",
-                    &item.message.title,
-                    None,
-                    None,
-                )?;
+                store.release(&item.message.id, true, now)?;
+                audit(store, now, "banditore", "send-scheduled", title, None, None)?;
                 released += 1;
             }
             None if now - item.queued_at > expiry => {
-                app.store().release(&item.message.id, false, now)?;
-                audit(app, "banditore", "expire", &item.message.title, None, None)?;
+                store.release(&item.message.id, false, now)?;
+                audit(store, now, "banditore", "expire", title, None, None)?;
                 expired += 1;
             }
             _ => {}
         }
-    }
-    if released > 0 {
-        app.wake_delivery();
     }
     Ok((released, expired))
 }

@@ -36,11 +36,16 @@ use crate::config::Priority;
 use crate::fetch::Validators;
 use crate::ident::Key;
 use crate::item::Message;
+use crate::phone::Phone;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
+    #[error("the store in {0} is in use by another banditore (is `banditore run` running with this data directory?)")]
+    Locked(String),
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
     #[error("store: a record cannot be read ({0}); was the data directory written by a newer banditore?")]
     Corrupt(String),
 }
@@ -251,6 +256,25 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens (or creates) the store of a data directory (in `<data_dir>/store`), with a page
+    /// cache of `cache_mb` MiB.
+    pub fn open_in(data_dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::DataDir(data_dir.display().to_string(), e))?;
+        match Store::open(
+            &data_dir.join("store"),
+            cache_mb.saturating_mul(1024 * 1024),
+        ) {
+            // sled reports its file lock as an I/O error of kind WouldBlock.
+            Err(StoreError::Sled(sled::Error::Io(e)))
+                if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock") =>
+            {
+                Err(StoreError::Locked(data_dir.display().to_string()))
+            }
+            other => other,
+        }
+    }
+
     /// Opens (or creates) the store in `dir`, with a page cache of `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         let db = sled::Config::new()
@@ -539,18 +563,22 @@ impl Store {
 
     // --- subscribers -------------------------------------------------------------------
 
-    pub fn subscribe(&self, phone: &str, subscriber: &Subscriber) -> Result<(), StoreError> {
-        self.subscribers.insert(phone, encode(subscriber)?)?;
+    pub fn subscribe(&self, phone: &Phone, subscriber: &Subscriber) -> Result<(), StoreError> {
+        self.subscribers
+            .insert(phone.as_str(), encode(subscriber)?)?;
         Ok(())
     }
 
     /// Removes a number (opt-out or deletion). Returns whether it was there.
-    pub fn unsubscribe(&self, phone: &str) -> Result<bool, StoreError> {
-        Ok(self.subscribers.remove(phone)?.is_some())
+    pub fn unsubscribe(&self, phone: &Phone) -> Result<bool, StoreError> {
+        Ok(self.subscribers.remove(phone.as_str())?.is_some())
     }
 
-    pub fn subscriber(&self, phone: &str) -> Result<Option<Subscriber>, StoreError> {
-        self.subscribers.get(phone)?.map(|v| decode(&v)).transpose()
+    pub fn subscriber(&self, phone: &Phone) -> Result<Option<Subscriber>, StoreError> {
+        self.subscribers
+            .get(phone.as_str())?
+            .map(|v| decode(&v))
+            .transpose()
     }
 
     /// Every subscriber, in number order, read lazily: memory does not grow with the list.
@@ -568,7 +596,7 @@ impl Store {
     }
 
     /// Notes that a subscriber wrote to us (opens the 24-hour window).
-    pub fn note_inbound(&self, phone: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn note_inbound(&self, phone: &Phone, at: DateTime<Utc>) -> Result<(), StoreError> {
         if let Some(mut s) = self.subscriber(phone)? {
             s.last_inbound_at = Some(at);
             self.subscribe(phone, &s)?;

@@ -5,8 +5,8 @@ use std::io::{Read, Write};
 
 use chrono::{DateTime, Utc};
 
+use crate::phone::Phone;
 use crate::store::{Store, StoreError, Subscriber};
-use crate::webhooks::normalise_phone;
 
 /// One problem in an import file.
 #[derive(Debug, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub struct ImportProblem {
 
 /// Reads a CSV with the header `phone,consented_at,consent_text`. All or nothing: when any
 /// row is refused, nothing is imported and every refused row is listed.
-pub fn parse_import(input: impl Read) -> Result<Vec<(String, Subscriber)>, Vec<ImportProblem>> {
+pub fn parse_import(input: impl Read) -> Result<Vec<(Phone, Subscriber)>, Vec<ImportProblem>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(input);
@@ -54,7 +54,7 @@ pub fn parse_import(input: impl Read) -> Result<Vec<(String, Subscriber)>, Vec<I
             }
         };
         let field = |c: usize| record.get(c).unwrap_or_default().trim();
-        let Some(phone) = normalise_phone(field(phone_col)) else {
+        let Some(phone) = Phone::parse(field(phone_col)) else {
             problems.push(ImportProblem {
                 line,
                 message: format!("{:?} is not a phone number", field(phone_col)),
@@ -113,7 +113,7 @@ pub fn export(store: &Store, out: impl Write) -> Result<usize, anyhow::Error> {
 }
 
 /// Imports parsed rows (keeping existing consents as they are).
-pub fn import(store: &Store, rows: &[(String, Subscriber)]) -> Result<usize, StoreError> {
+pub fn import(store: &Store, rows: &[(Phone, Subscriber)]) -> Result<usize, StoreError> {
     let mut added = 0;
     for (phone, sub) in rows {
         if store.subscriber(phone)?.is_none() {
@@ -133,7 +133,7 @@ mod tests {
     fn import_requires_consent() {
         let ok = "phone,consented_at,consent_text\n+39 340 1234567,2025-11-01T10:00:00+01:00,modulo firmato allo sportello\n";
         let rows = parse_import(ok.as_bytes()).unwrap();
-        assert_eq!(rows[0].0, "393401234567");
+        assert_eq!(rows[0].0.as_str(), "393401234567");
         let bad = "phone,consented_at,consent_text\n393401234567,,\n39340,2025-11-01T10:00:00Z,x\n393409999999,2025-11-01T10:00:00Z,\n";
         let problems = parse_import(bad.as_bytes()).unwrap_err();
         assert_eq!(

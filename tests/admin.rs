@@ -5,8 +5,8 @@ mod common;
 
 use std::sync::Arc;
 
-use banditore::admin::{router, Admin};
-use banditore::app::{App, AppCell};
+use banditore::daemon::{App, AppCell};
+use banditore::http::admin::{router, Admin};
 use banditore::sink::secret::Secret;
 use common::{rss, source, FeedServer, Route, Workdir};
 use reqwest::redirect::Policy;

@@ -79,14 +79,21 @@ fn preview_prints_messages_and_resolves_relative_links() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    // The template's {base} placeholder is a relative path here.
+    // The template's {base} placeholder is a relative path here. Oldest first, as a poll
+    // would send them.
     assert_eq!(lines.len(), 3);
-    assert_eq!(lines[0]["source"], "comune-esempio.rss.xml");
+    let newest = &lines[2];
+    assert_eq!(newest["source"], "comune-esempio.rss.xml");
     assert_eq!(
-        lines[0]["url"],
+        newest["url"],
         "https://www.comune.borgoesempio.it/feed/%7Bbase%7D/notizie/mercato-piazza-garibaldi/"
     );
-    assert_eq!(lines[0]["published"], "2025-11-24T08:15:00Z");
+    assert_eq!(newest["published"], "2025-11-24T08:15:00Z");
+    let dates: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l["published"].as_str())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] <= w[1]), "{dates:?}");
 }
 
 #[test]

@@ -412,7 +412,8 @@ async fn quiet_hours_hold_normal_messages_but_not_urgent_ones() {
         .with_timezone(&Utc);
     let clock = ManualClock::at(night);
     let config = banditore::config::Config::load(&work.config()).unwrap();
-    let app = banditore::app::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
+    let app =
+        banditore::daemon::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
     app.once().await.unwrap();
     server.set(
         "/feed",

@@ -78,6 +78,9 @@ async fn editors_approve_edit_and_reject_from_the_command_line() {
     );
     assert!(work.run(&["queue", "approve", b]).await.status.success());
     assert!(work.run(&["queue", "reject", c]).await.status.success());
+    // Approving queues; the command line delivers nothing by itself: the next cycle does.
+    assert!(work.messages().is_empty());
+    work.once().await;
     let m = work.messages();
     assert_eq!(m.len(), 1);
     assert_eq!(m[0]["title"], "Avviso B (corretto)");
@@ -99,11 +102,12 @@ async fn scheduled_items_go_out_on_time_and_forgotten_ones_expire() {
     );
     let clock = ManualClock::at(Utc::now());
     let config = banditore::config::Config::load(&work.config()).unwrap();
-    let app = banditore::app::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
+    let app =
+        banditore::daemon::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
     app.once().await.unwrap();
     server.set("/feed", Route::feed(rss(&[C, B, A])));
     app.once().await.unwrap();
-    let pending = banditore::review::pending(&app).unwrap();
+    let pending = app.pending().unwrap();
     assert_eq!(pending.len(), 2);
     let b = pending
         .iter()
@@ -113,7 +117,7 @@ async fn scheduled_items_go_out_on_time_and_forgotten_ones_expire() {
         .id
         .clone();
     let at = banditore::schedule::Clock::now(&*clock) + Duration::hours(2);
-    banditore::review::approve(&app, &b, "redazione", Some(at)).unwrap();
+    app.approve(&b, "redazione", Some(at)).unwrap();
     app.once().await.unwrap();
     assert!(work.messages().is_empty(), "not before its time");
     clock.advance(Duration::hours(3));
@@ -121,10 +125,7 @@ async fn scheduled_items_go_out_on_time_and_forgotten_ones_expire() {
     assert_eq!(work.messages().len(), 1, "sent when due");
     clock.advance(Duration::hours(48));
     app.once().await.unwrap();
-    assert!(
-        banditore::review::pending(&app).unwrap().is_empty(),
-        "C expired"
-    );
+    assert!(app.pending().unwrap().is_empty(), "C expired");
     assert_eq!(work.messages().len(), 1);
     let audit = app.store().recent_audit(10).unwrap();
     let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();

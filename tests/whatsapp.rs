@@ -246,7 +246,8 @@ async fn templates_outside_the_window_and_error_classes() {
     }
     let clock = ManualClock::at(chrono::Utc::now());
     let config = banditore::config::Config::load(&work.config()).unwrap();
-    let app = banditore::app::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
+    let app =
+        banditore::daemon::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
     app.once().await.unwrap();
     cloud.script("393400000001", &[131026]); // not on WhatsApp: failed, never retried
     cloud.script("393400000002", &[131056]); // too many to this user: retried after a back-off
@@ -288,7 +289,7 @@ async fn templates_outside_the_window_and_error_classes() {
         t["template"]["components"][0]["parameters"][1]["text"],
         "https://comune.example.it/n/x/"
     );
-    let log = banditore::report::log(&app, 10).unwrap();
+    let log = banditore::report::log(app.store(), app.config(), 10).unwrap();
     assert!(log.contains("[3 sent, 1 failed]"), "{log}");
 
     // An account problem pauses the sink and says so; nothing more is sent meanwhile.
@@ -299,7 +300,7 @@ async fn templates_outside_the_window_and_error_classes() {
     clock.advance(chrono::Duration::minutes(30));
     app.once().await.unwrap();
     assert_eq!(cloud.count(), before, "a paused sink sends nothing");
-    let log = banditore::report::log(&app, 10).unwrap();
+    let log = banditore::report::log(app.store(), app.config(), 10).unwrap();
     assert!(log.contains("SINK wa PAUSED"), "{log}");
     assert!(log.contains("code 190"), "{log}");
     // After the pause the broadcast resumes where it stopped.

@@ -61,10 +61,12 @@ pub fn parse(text: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
 
 fn to_item(entry: feed_rs::model::Entry, base: Option<&Url>, feed_link: Option<&Url>) -> Item {
     let guid = Some(entry.id.trim().to_owned()).filter(|id| !id.is_empty());
-    let url = best_link(&entry.links, base)
+    let own_url = best_link(&entry.links, base)
         // An Atom id or RSS guid is often the permalink.
-        .or_else(|| guid.as_deref().and_then(|g| http_url(g, None)))
-        .or_else(|| feed_link.cloned());
+        .or_else(|| guid.as_deref().and_then(|g| http_url(g, None)));
+    // Without a link of its own the message links to the site; the item is not identified by it.
+    let url_inherited = own_url.is_none() && feed_link.is_some();
+    let url = own_url.or_else(|| feed_link.cloned());
     let title = entry.title.as_ref().map(plain_title).unwrap_or_default();
     let content_body = entry.content.as_ref().and_then(|c| c.body.clone());
     let summary = entry
@@ -99,6 +101,7 @@ fn to_item(entry: feed_rs::model::Entry, base: Option<&Url>, feed_link: Option<&
     Item {
         guid,
         url,
+        url_inherited,
         title,
         summary,
         image,

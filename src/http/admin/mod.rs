@@ -24,8 +24,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 
-use crate::app::{App, AppCell};
 use crate::config::Role;
+use crate::daemon::{App, AppCell};
 use crate::sink::secret::Secret;
 
 const COOKIE: &str = "banditore_session";
@@ -400,7 +400,7 @@ async fn queue_page(
     axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
 ) -> Response {
     let app = admin.app();
-    match crate::review::pending(&app) {
+    match app.pending() {
         Ok(items) => Html(views::queue(&user, &app, &items, flash(&q))).into_response(),
         Err(e) => server_error(e),
     }
@@ -441,19 +441,20 @@ async fn queue_action(
     let app = admin.app();
     let who = user.name.clone();
     let result = match action.as_str() {
-        "approve" => crate::review::approve(&app, &id, &who, None)
+        "approve" => app
+            .approve(&id, &who, None)
             .map(|_| "Messaggio approvato: è in invio.".to_owned()),
-        "reject" => {
-            crate::review::reject(&app, &id, &who).map(|_| "Messaggio rifiutato.".to_owned())
-        }
-        "edit" => crate::review::edit(
-            &app,
-            &id,
-            &who,
-            form.get("title").map(String::as_str).unwrap_or_default(),
-            form.get("text").map(String::as_str).unwrap_or_default(),
-        )
-        .map(|_| "Modifiche salvate.".to_owned()),
+        "reject" => app
+            .reject(&id, &who)
+            .map(|_| "Messaggio rifiutato.".to_owned()),
+        "edit" => app
+            .edit(
+                &id,
+                &who,
+                form.get("title").map(String::as_str).unwrap_or_default(),
+                form.get("text").map(String::as_str).unwrap_or_default(),
+            )
+            .map(|_| "Modifiche salvate.".to_owned()),
         "schedule" => {
             let tz = app.config().settings.tz();
             let at = form
@@ -462,13 +463,12 @@ async fn queue_action(
                 .and_then(|n| chrono::TimeZone::from_local_datetime(&tz, &n).earliest())
                 .map(|t| t.with_timezone(&chrono::Utc));
             match at {
-                Some(at) if at > app.now() => crate::review::approve(&app, &id, &who, Some(at))
-                    .map(|_| {
-                        format!(
-                            "Invio programmato per {}.",
-                            at.with_timezone(&tz).format("%d/%m/%Y %H:%M")
-                        )
-                    }),
+                Some(at) if at > app.now() => app.approve(&id, &who, Some(at)).map(|_| {
+                    format!(
+                        "Invio programmato per {}.",
+                        at.with_timezone(&tz).format("%d/%m/%Y %H:%M")
+                    )
+                }),
                 _ => Ok(String::new()).and(Err(crate::review::ReviewError::Invalid(
                     "Indica una data e un'ora future.".into(),
                 ))),

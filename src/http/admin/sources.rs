@@ -19,7 +19,7 @@ use maud::html;
 use url::Url;
 
 use super::{back, views, Admin, User};
-use crate::config::{Config, Preset, SourceKind};
+use crate::config::{Config, Preset, Settings, SourceConfig, SourceKind};
 use crate::item::Message;
 
 const MAX_BODY: usize = 5 * 1024 * 1024;
@@ -137,11 +137,10 @@ async fn fetch(
 /// Finds what kind of source an address is, and what it would send. `allow_private` lifts the
 /// SSRF guard (the command line, run by the server's own admin, may add local sources).
 pub async fn detect(
-    app: &crate::app::App,
+    settings: &Settings,
     url: Url,
     allow_private: bool,
 ) -> Result<Detected, String> {
-    let settings = &app.config().settings;
     let allow = allow_private || settings.allow_private_sources;
     let ua = settings.user_agent();
     let tz = settings.tz();
@@ -178,13 +177,15 @@ pub async fn detect(
             };
         }
     }
-    let preview = crate::preview::preview(
+    let mut src = SourceConfig::adhoc("anteprima", kind, url.as_str());
+    src.preset = preset;
+    let preview = crate::pipeline::preview::preview(
         &body,
         content_type.as_deref(),
-        "anteprima",
-        Some(kind),
+        &src,
+        settings,
         Some(url.clone()),
-        tz,
+        chrono::Utc::now(),
     )
     .map_err(|e| e.to_string())?;
     Ok(Detected {
@@ -192,7 +193,7 @@ pub async fn detect(
         kind,
         preset,
         note,
-        messages: preview.messages.into_iter().take(5).collect(),
+        messages: preview.messages().take(5).cloned().collect(),
     })
 }
 
@@ -242,7 +243,8 @@ pub async fn preview(
     let Some(url) = form.get("url").and_then(|u| Url::parse(u.trim()).ok()) else {
         return back("/sources", Err("Indirizzo non valido.".into()));
     };
-    let detected = match detect(&admin.app(), url, false).await {
+    let app = admin.app();
+    let detected = match detect(&app.config().settings, url, false).await {
         Ok(d) => d,
         Err(e) => {
             return back(

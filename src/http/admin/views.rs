@@ -3,8 +3,8 @@
 use maud::{html, Markup, DOCTYPE};
 
 use super::User;
-use crate::app::App;
 use crate::config::Role;
+use crate::daemon::App;
 use crate::format::MAX_TEXT;
 use crate::store::{QueueItem, StoreError};
 

@@ -22,8 +22,9 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::app::{App, AppCell};
+use crate::daemon::{App, AppCell};
 use crate::ident::fold_accent;
+use crate::phone::Phone;
 use crate::sink::secret::{constant_time_eq, verify_hmac_hex};
 use crate::sink::{CloudSink, Sink};
 use crate::store::{RecipientState, Subscriber};
@@ -169,16 +170,6 @@ async fn whatsapp_event(
     StatusCode::OK.into_response()
 }
 
-/// International digits only: "+39 340 123 4567" and "0039…" give "393401234567".
-pub fn normalise_phone(raw: &str) -> Option<String> {
-    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits
-        .strip_prefix("00")
-        .map(str::to_owned)
-        .unwrap_or(digits);
-    (8..=15).contains(&digits.len()).then_some(digits)
-}
-
 fn keyword(text: &str) -> String {
     text.chars()
         .map(fold_accent)
@@ -197,7 +188,7 @@ async fn inbound(
     id: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<(), crate::store::StoreError> {
-    let Some(phone) = normalise_phone(from) else {
+    let Some(phone) = Phone::parse(from) else {
         return Ok(());
     };
     let word = keyword(text);
@@ -232,7 +223,7 @@ async fn inbound(
     };
     store.flush()?;
     // The citizen just wrote, so a free-form reply is allowed.
-    let body = CloudSink::text(reply, &phone);
+    let body = CloudSink::text(reply, phone.as_str());
     let outcome = cloud.post(&body).await;
     if !matches!(
         outcome,
@@ -298,16 +289,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn phones_and_keywords() {
-        assert_eq!(
-            normalise_phone("+39 340 123 4567").as_deref(),
-            Some("393401234567")
-        );
-        assert_eq!(
-            normalise_phone("0039 340 1234567").as_deref(),
-            Some("393401234567")
-        );
-        assert_eq!(normalise_phone("123"), None);
+    fn keywords() {
         assert_eq!(keyword("  Iscrivimi! "), "ISCRIVIMI");
         assert_eq!(keyword("stop."), "STOP");
     }

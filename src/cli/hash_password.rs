@@ -1,0 +1,24 @@
+//! `banditore hash-password`: an argon2 hash of a password read from standard input, for a
+//! `[[user]]` of the configuration.
+
+use std::process::ExitCode;
+
+use super::EXIT_USAGE;
+
+pub fn run() -> anyhow::Result<ExitCode> {
+    use argon2::PasswordHasher;
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    if password.len() < 10 {
+        eprintln!("banditore: use a password of at least 10 characters");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
+    let salt =
+        argon2::password_hash::SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    let hash = argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{hash}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,169 @@
+//! `banditore preview`: the messages a document would produce, one JSON per line. With
+//! `--source NAME` the document is read with that source's options; with `--explain` every
+//! item gets a line with its decision. Sends nothing, stores nothing.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use banditore::config::{Settings, SourceConfig, SourceKind};
+use banditore::fetch::{FetchLimits, FetchOutcome, Fetcher};
+use banditore::pipeline::plan::Action;
+
+use super::{load, EXIT_BAD_INPUT, EXIT_USAGE};
+
+pub struct Options {
+    pub kind: Option<SourceKind>,
+    pub base_url: Option<url::Url>,
+    pub source: Option<String>,
+    pub config: PathBuf,
+    pub explain: bool,
+}
+
+/// A document to preview.
+struct Document {
+    bytes: Vec<u8>,
+    content_type: Option<String>,
+    /// Stands in for the source's name when no --source is given.
+    name: String,
+    base: Option<url::Url>,
+}
+
+pub async fn run(input: &str, options: &Options) -> anyhow::Result<ExitCode> {
+    let (settings, configured) = match &options.source {
+        Some(name) => {
+            let config = match load(&options.config) {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let Some(src) = config.source(name).cloned() else {
+                eprintln!(
+                    "banditore: no source named {name:?} in {}",
+                    options.config.display()
+                );
+                return Ok(ExitCode::from(EXIT_USAGE));
+            };
+            (config.settings, Some(src))
+        }
+        None => (Settings::default(), None),
+    };
+    let doc = match read(input, options.base_url.clone(), &settings).await {
+        Ok(doc) => doc,
+        Err(e) => {
+            eprintln!("banditore: {input}: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let src = match configured {
+        Some(src) => src,
+        None => {
+            let kind = options.kind.unwrap_or_else(|| {
+                banditore::pipeline::preview::detect_kind(&doc.bytes, doc.content_type.as_deref())
+            });
+            SourceConfig::adhoc(&doc.name, kind, input)
+        }
+    };
+    let plan = match banditore::pipeline::preview::preview(
+        &doc.bytes,
+        doc.content_type.as_deref(),
+        &src,
+        &settings,
+        doc.base.clone(),
+        chrono::Utc::now(),
+    ) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("banditore: {input}: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for decision in &plan.decisions {
+        let line = match (decision.action.message(), options.explain) {
+            (Some(m), false) => serde_json::to_string(m).context("cannot write JSON")?,
+            (message, true) => {
+                let mut value = match message {
+                    Some(m) => serde_json::to_value(m).context("cannot write JSON")?,
+                    None => serde_json::json!({ "title": decision.title }),
+                };
+                if let Some(obj) = value.as_object_mut() {
+                    obj.insert(
+                        "decision".into(),
+                        serde_json::json!({
+                            "action": decision.action.name(),
+                            "reason": decision.action.reason(),
+                        }),
+                    );
+                }
+                value.to_string()
+            }
+            (None, false) => {
+                let hint = match &decision.action {
+                    Action::Drop(_) if doc.base.is_none() => {
+                        " (pass --base-url with the document's address)"
+                    }
+                    _ => "",
+                };
+                eprintln!(
+                    "banditore: skipped {:?}: {}{hint}",
+                    decision.title,
+                    decision.action.reason()
+                );
+                continue;
+            }
+        };
+        use std::io::Write;
+        if writeln!(out, "{line}").is_err() {
+            break; // stdout closed (e.g. piped into head)
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A local file, or an http(s) URL fetched once with the configuration's limits.
+async fn read(
+    input: &str,
+    base_url: Option<url::Url>,
+    settings: &Settings,
+) -> anyhow::Result<Document> {
+    match url::Url::parse(input) {
+        Ok(url) if url.scheme() == "http" || url.scheme() == "https" => {
+            let fetcher = Fetcher::new(
+                FetchLimits {
+                    connect_timeout: settings.connect_timeout,
+                    timeout: settings.fetch_timeout,
+                    max_body_bytes: settings.max_body_bytes,
+                    concurrency: 1,
+                    per_host_concurrency: 1,
+                },
+                &settings.user_agent(),
+            )?;
+            match fetcher.get(&url, &Default::default(), None).await? {
+                FetchOutcome::Fetched(f) => Ok(Document {
+                    bytes: f.body.to_vec(),
+                    content_type: f.content_type,
+                    name: url.host_str().unwrap_or("preview").to_owned(),
+                    base: Some(base_url.unwrap_or(f.final_url)),
+                }),
+                FetchOutcome::NotModified => {
+                    anyhow::bail!("the server answered 304 to an unconditional request")
+                }
+            }
+        }
+        _ => {
+            let path = PathBuf::from(input);
+            let bytes = std::fs::read(&path)?;
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| input.to_owned());
+            Ok(Document {
+                bytes,
+                content_type: None,
+                name,
+                base: base_url,
+            })
+        }
+    }
+}

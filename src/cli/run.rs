@@ -1,0 +1,79 @@
+//! `banditore run` (the daemon) and `banditore once` (one cycle).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use banditore::daemon::{App, AppCell};
+use banditore::schedule::SystemClock;
+
+use super::{load, Paths};
+
+pub async fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
+    let cfg = match load(&paths.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let app = App::build(cfg, &paths.data, Arc::new(SystemClock))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    banditore::http::serve(
+        &AppCell::new(app),
+        shutdown,
+        Some(paths.config.clone()),
+        Some(&paths.data),
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn once(paths: &Paths) -> anyhow::Result<ExitCode> {
+    let cfg = match load(&paths.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let app = App::build(cfg, &paths.data, Arc::new(SystemClock))?;
+    let report = app.once().await?;
+    for (name, result) in &report.polls {
+        match result {
+            Ok(outcome) => tracing::info!(source = %name, ?outcome, "ok"),
+            Err(e) => tracing::warn!(source = %name, error = %e, "failed"),
+        }
+    }
+    tracing::info!(
+        sources = report.polls.len(),
+        failed = report.failures(),
+        sent = report.delivery.sent,
+        unknown = report.delivery.unknown,
+        pending = report.delivery.pending,
+        "cycle done"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT or SIGTERM and fires the token.
+async fn wait_for_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    token.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    token.cancel();
+}

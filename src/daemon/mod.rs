@@ -1,0 +1,472 @@
+//! The running daemon: builds the pipeline, the deliverer and the sinks from a configuration
+//! ([`App`]), runs every source on its own schedule and delivery whenever something is queued
+//! ([`App::run_loops`]), and swaps in a new configuration without a restart ([`AppCell`]).
+//!
+//! The servers (`http`) sit above this module and hold an [`AppCell`]; nothing here knows
+//! them.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, SourceConfig};
+use crate::deliver::{DeliverReport, Deliverer};
+use crate::pipeline::{Pipeline, PollError, PollOutcome};
+use crate::schedule::{backoff, Clock};
+use crate::sink::secret::Secrets;
+use crate::sink::Sink;
+use crate::store::{Store, StoreError};
+
+pub mod control;
+
+/// How often the daemon prunes old seen keys and log entries.
+const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
+
+/// The result of one poll cycle over every source.
+#[derive(Debug, Default)]
+pub struct CycleReport {
+    pub polls: Vec<(String, Result<PollOutcome, String>)>,
+    pub delivery: DeliverReport,
+}
+
+impl CycleReport {
+    pub fn failures(&self) -> usize {
+        self.polls.iter().filter(|(_, r)| r.is_err()).count()
+    }
+}
+
+struct Inner {
+    config: Config,
+    secrets: Secrets,
+    /// Per source: wakes its loop for "poll now" and "resume".
+    wakers: HashMap<String, Arc<Notify>>,
+    store: Store,
+    pipeline: Pipeline,
+    deliverer: Deliverer,
+    clock: Arc<dyn Clock>,
+    /// Woken when something is queued.
+    queued: Notify,
+}
+
+/// The running application. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+impl App {
+    /// Opens the store in `data_dir` and builds everything the configuration names; secrets
+    /// come from the environment.
+    pub fn build(config: Config, data_dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        App::build_with(config, data_dir, clock, &Secrets::Env)
+    }
+
+    /// Like [`App::build`], with secrets from `secrets`.
+    pub fn build_with(
+        config: Config,
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        secrets: &Secrets,
+    ) -> anyhow::Result<App> {
+        let store = Store::open_in(data_dir, config.settings.cache_mb)?;
+        App::build_on(store, config, clock, secrets)
+    }
+
+    /// The same application with another configuration, on the same store (a reload).
+    pub fn rebuild(&self, config: Config) -> anyhow::Result<App> {
+        App::build_on(
+            self.inner.store.clone(),
+            config,
+            self.inner.clock.clone(),
+            &self.inner.secrets,
+        )
+    }
+
+    fn build_on(
+        store: Store,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        secrets: &Secrets,
+    ) -> anyhow::Result<App> {
+        let s = &config.settings;
+        let pipeline = Pipeline::new(&config, store.clone(), clock.clone())?;
+        let user_agent = s.user_agent();
+        let sinks = config
+            .sinks
+            .iter()
+            .map(|cfg| Sink::from_config(cfg, &user_agent, secrets))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(anyhow::Error::msg)?;
+        let quiet = s.quiet_hours().map(|q| (q, s.tz()));
+        let deliverer = Deliverer::new(store.clone(), sinks, clock.clone(), s.max_backoff, quiet);
+        let wakers = config
+            .sources
+            .iter()
+            .map(|s| (s.name.clone(), Arc::new(Notify::new())))
+            .collect();
+        Ok(App {
+            inner: Arc::new(Inner {
+                secrets: secrets.clone(),
+                wakers,
+                config,
+                store,
+                pipeline,
+                deliverer,
+                clock,
+                queued: Notify::new(),
+            }),
+        })
+    }
+
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.inner.pipeline
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn sinks(&self) -> &[Sink] {
+        self.inner.deliverer.sinks()
+    }
+
+    /// Asks the delivery loop for a pass now.
+    pub fn wake_delivery(&self) {
+        self.inner.queued.notify_one();
+    }
+
+    /// The application's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// Checks what can be checked before sending: a gateway's session must be WORKING.
+    pub async fn check_sinks(&self) {
+        for sink in self.sinks() {
+            if let Sink::Gateway(g) = sink {
+                match g.session_status().await {
+                    Ok(status) if status == "WORKING" => {
+                        tracing::info!(sink = g.name(), "gateway session is working")
+                    }
+                    Ok(status) => {
+                        tracing::error!(sink = g.name(), %status, "ADMIN ALERT: the gateway session cannot send (it must be WORKING)")
+                    }
+                    Err(e) => {
+                        tracing::error!(sink = g.name(), error = %e, "ADMIN ALERT: the gateway does not answer")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Polls one source now; wakes the delivery loop when something was queued.
+    pub async fn poll(&self, name: &str) -> Result<PollOutcome, PollError> {
+        let outcome = self.inner.pipeline.poll(name).await?;
+        if matches!(outcome, PollOutcome::Checked { queued, .. } if queued > 0) {
+            self.inner.queued.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    /// Polls every source concurrently (the fetcher bounds how many run at once).
+    pub async fn poll_all(&self) -> Vec<(String, Result<PollOutcome, String>)> {
+        let mut tasks = JoinSet::new();
+        for src in self.inner.config.sources.clone() {
+            let app = self.clone();
+            tasks.spawn(async move {
+                let result = app.poll(&src.name).await.map_err(|e| e.to_string());
+                (src.name, result)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(r) => results.push(r),
+                Err(e) => tracing::error!(error = %e, "a poll task failed"),
+            }
+        }
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        results
+    }
+
+    /// The review queue, oldest first.
+    pub fn pending(&self) -> Result<Vec<crate::store::QueueItem>, StoreError> {
+        crate::review::pending(&self.inner.store)
+    }
+
+    /// Approves a review item (now, or at `send_at`); wakes delivery when it is queued.
+    pub fn approve(
+        &self,
+        id: &str,
+        who: &str,
+        send_at: Option<DateTime<Utc>>,
+    ) -> Result<crate::review::Approved, crate::review::ReviewError> {
+        let approved = crate::review::approve(&self.inner.store, self.now(), id, who, send_at)?;
+        if approved == crate::review::Approved::Queued {
+            self.wake_delivery();
+        }
+        Ok(approved)
+    }
+
+    pub fn reject(&self, id: &str, who: &str) -> Result<(), crate::review::ReviewError> {
+        crate::review::reject(&self.inner.store, self.now(), id, who)
+    }
+
+    pub fn edit(
+        &self,
+        id: &str,
+        who: &str,
+        title: &str,
+        text: &str,
+    ) -> Result<crate::store::QueueItem, crate::review::ReviewError> {
+        crate::review::edit(&self.inner.store, self.now(), id, who, title, text)
+    }
+
+    /// Sends scheduled review items that are due and expires old ones.
+    fn review_tick(&self) -> Result<(), StoreError> {
+        let expiry = self.inner.config.settings.review_expiry;
+        let (released, _) = crate::review::tick(&self.inner.store, self.now(), expiry)?;
+        if released > 0 {
+            self.wake_delivery();
+        }
+        Ok(())
+    }
+
+    /// Delivers what is queued (one pass).
+    pub async fn deliver(&self, shutdown: &CancellationToken) -> Result<DeliverReport, StoreError> {
+        self.inner.deliverer.deliver(shutdown).await
+    }
+
+    /// One cycle: poll everything, deliver, prune if due.
+    pub async fn once(&self) -> Result<CycleReport, StoreError> {
+        let polls = self.poll_all().await;
+        self.review_tick()?;
+        let delivery = self.deliver(&CancellationToken::new()).await?;
+        self.prune()?;
+        self.inner.store.flush()?;
+        Ok(CycleReport { polls, delivery })
+    }
+
+    fn prune(&self) -> Result<(), StoreError> {
+        let max_age = chrono::Duration::from_std(self.inner.config.settings.seen_max_age)
+            .unwrap_or(chrono::Duration::MAX);
+        let Some(cutoff) = self.inner.clock.now().checked_sub_signed(max_age) else {
+            return Ok(());
+        };
+        let report = self.inner.store.prune(cutoff)?;
+        if report.seen + report.log > 0 {
+            tracing::info!(seen = report.seen, log = report.log, "pruned old records");
+        }
+        Ok(())
+    }
+
+    /// The daemon's loops: every source on its own schedule, delivery as soon as something is
+    /// queued, pruning now and then, until `stop` fires. In-flight polls are then abandoned
+    /// (nothing half-written: a poll commits in one transaction) and the delivery in progress
+    /// finishes its message.
+    pub async fn run_loops(&self, stop: CancellationToken) {
+        let mut tasks = JoinSet::new();
+        for src in self.inner.config.sources.clone() {
+            let app = self.clone();
+            let stop = stop.clone();
+            tasks.spawn(async move { app.source_loop(src, stop).await });
+        }
+        let app = self.clone();
+        let stop_delivery = stop.clone();
+        tasks.spawn(async move { app.delivery_loop(stop_delivery).await });
+        let app = self.clone();
+        tasks.spawn(async move {
+            loop {
+                if let Err(e) = app.prune() {
+                    tracing::error!(error = %e, "pruning failed");
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(PRUNE_EVERY) => {}
+                }
+            }
+        });
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// Pauses or resumes a source's polling (a resumed source polls at once).
+    pub fn set_paused(&self, source: &str, paused: bool) -> Result<(), StoreError> {
+        self.inner.store.set_source_paused(source, paused)?;
+        self.poll_soon(source);
+        Ok(())
+    }
+
+    /// Asks a source's loop to poll now.
+    pub fn poll_soon(&self, source: &str) {
+        if let Some(w) = self.inner.wakers.get(source) {
+            w.notify_one();
+        }
+    }
+
+    async fn source_loop(&self, src: SourceConfig, stop: CancellationToken) {
+        let tz = self.inner.config.settings.tz();
+        let schedule = src.schedule();
+        let waker = self
+            .inner
+            .wakers
+            .get(&src.name)
+            .cloned()
+            .unwrap_or_default();
+        loop {
+            let state = self.inner.store.source_state(&src.name).unwrap_or_default();
+            let now = self.inner.clock.now();
+            let due = state.next_poll.unwrap_or(now);
+            let paused = self.inner.store.source_paused(&src.name).unwrap_or(false);
+            let wait = if paused {
+                Duration::from_secs(3600)
+            } else {
+                (due - now).to_std().unwrap_or_default()
+            };
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+                _ = waker.notified() => {}
+            }
+            if self.inner.store.source_paused(&src.name).unwrap_or(false) {
+                continue;
+            }
+            let result = tokio::select! {
+                _ = stop.cancelled() => return,
+                r = self.poll(&src.name) => r,
+            };
+            let now = self.inner.clock.now();
+            let next = match result {
+                Ok(_) => schedule.next_after(now, tz, rand::random()),
+                Err(PollError::Store(e)) => {
+                    tracing::error!(source = %src.name, error = %e, "store error");
+                    now + chrono::Duration::seconds(60)
+                }
+                Err(_) => {
+                    let failures = self
+                        .inner
+                        .store
+                        .source_state(&src.name)
+                        .map(|s| s.consecutive_failures)
+                        .unwrap_or(1);
+                    let wait = backoff(
+                        failures,
+                        self.inner.config.settings.max_backoff,
+                        rand::random(),
+                    );
+                    now + chrono::Duration::from_std(wait).unwrap_or_default()
+                }
+            };
+            match self.inner.store.source_state(&src.name) {
+                Ok(mut state) => {
+                    state.next_poll = Some(next);
+                    if let Err(e) = self.inner.store.put_source_state(&src.name, &state) {
+                        tracing::error!(source = %src.name, error = %e, "cannot record the next poll");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(source = %src.name, error = %e, "cannot read the source state")
+                }
+            }
+        }
+    }
+
+    async fn delivery_loop(&self, stop: CancellationToken) {
+        loop {
+            // Register interest before the pass, so a message queued during it is not missed.
+            let notified = self.inner.queued.notified();
+            if let Err(e) = self.review_tick() {
+                tracing::error!(error = %e, "review queue upkeep failed");
+            }
+            match self.deliver(&stop).await {
+                Ok(report) if report.sent + report.unknown + report.failed > 0 => {
+                    tracing::info!(?report, "delivery pass")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "delivery pass failed"),
+            }
+            let retry_in = self
+                .inner
+                .deliverer
+                .next_retry()
+                .map(|t| (t - self.inner.clock.now()).to_std().unwrap_or_default())
+                .unwrap_or(Duration::from_secs(60));
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = notified => {}
+                _ = tokio::time::sleep(retry_in) => {}
+            }
+        }
+    }
+}
+
+/// The daemon's current application. The admin UI replaces it when the configuration
+/// changes; the loops restart on the new one, the servers keep running.
+#[derive(Clone)]
+pub struct AppCell {
+    current: Arc<std::sync::RwLock<App>>,
+    changed: Arc<Notify>,
+}
+
+impl AppCell {
+    pub fn new(app: App) -> AppCell {
+        AppCell {
+            current: Arc::new(std::sync::RwLock::new(app)),
+            changed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn get(&self) -> App {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Applies a new configuration (already validated) without a restart.
+    pub fn replace(&self, config: Config) -> anyhow::Result<()> {
+        let app = self.get().rebuild(config)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = app;
+        self.changed.notify_one();
+        Ok(())
+    }
+
+    /// Runs the loops of the current application until `shutdown`, restarting them on the
+    /// new application whenever [`AppCell::replace`] swaps it. Returns with the store flushed.
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<(), StoreError> {
+        loop {
+            let app = self.get();
+            app.check_sinks().await;
+            tracing::info!(
+                sources = app.config().sources.len(),
+                sinks = app.config().sinks.len(),
+                "banditore is running; Ctrl-C to stop"
+            );
+            let round = shutdown.child_token();
+            let loops = app.run_loops(round.clone());
+            tokio::pin!(loops);
+            tokio::select! {
+                _ = &mut loops => {}
+                _ = self.changed.notified() => {
+                    tracing::info!("configuration changed; restarting the loops");
+                    round.cancel();
+                    // The old loops finish their current step first.
+                    (&mut loops).await;
+                }
+            }
+            if shutdown.is_cancelled() {
+                break;
+            }
+        }
+        self.get().store().flush()
+    }
+}

@@ -1,0 +1,86 @@
+//! The servers of `run`: the admin web UI (`admin`), the provider webhooks (`webhooks`), and
+//! their mounting beside the daemon's loops ([`serve`]). Everything here reaches the engine
+//! through the daemon's [`AppCell`]; nothing below points back up here.
+
+pub mod admin;
+pub mod control;
+pub mod webhooks;
+
+use std::path::{Path, PathBuf};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::daemon::AppCell;
+
+/// The daemon with its servers: provider webhooks, the admin UI and the control socket (when
+/// `data_dir` is given) stay up while the polling and delivery loops run on the current
+/// application (and restart when it is replaced). Returns after `shutdown`, with the store
+/// flushed.
+pub async fn serve(
+    cell: &AppCell,
+    shutdown: CancellationToken,
+    config_path: Option<PathBuf>,
+    data_dir: Option<&Path>,
+) -> anyhow::Result<()> {
+    let settings = cell.get().config().settings.clone();
+    let mut servers = JoinSet::new();
+    if let Some(dir) = data_dir {
+        let path = control::socket_path(dir);
+        let listener = control::bind(&path).map_err(|e| {
+            anyhow::anyhow!("cannot open the control socket {}: {e}", path.display())
+        })?;
+        servers.spawn(control::serve(
+            listener,
+            path,
+            cell.clone(),
+            config_path.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if let Some(listen) = settings.webhook_listen.clone() {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen for webhooks on {listen}: {e}"))?;
+        tracing::info!(%listen, "provider webhooks listening");
+        servers.spawn(serve_router(
+            listener,
+            webhooks::router(cell.clone()),
+            shutdown.clone(),
+        ));
+    }
+    if let Some(listen) = settings.admin_listen.clone() {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen for the admin UI on {listen}: {e}"))?;
+        tracing::info!(url = %format!("http://{listen}/"), "admin UI listening");
+        let loopback = listener
+            .local_addr()
+            .map(|a| a.ip().is_loopback())
+            .unwrap_or(false);
+        if !loopback && !settings.admin_secure_cookies {
+            tracing::warn!(%listen, "the admin UI is reachable beyond this machine without TLS: put it behind an HTTPS proxy and set admin_secure_cookies = true");
+        }
+        let admin = admin::router(admin::Admin::new(cell.clone(), config_path)?);
+        servers.spawn(serve_router(listener, admin, shutdown.clone()));
+    }
+    cell.run(shutdown).await?;
+    while servers.join_next().await.is_some() {}
+    tracing::info!("stopped; store flushed");
+    Ok(())
+}
+
+/// Serves `router` on `listener` until `stop`.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    stop: CancellationToken,
+) {
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Err(e) = axum::serve(listener, service)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await
+    {
+        tracing::error!(error = %e, "a server stopped");
+    }
+}

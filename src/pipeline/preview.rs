@@ -1,0 +1,50 @@
+//! `banditore preview`, `source add` and the admin UI's detection preview: one document in,
+//! the plan of a poll that found every item new out. Sends nothing, stores nothing, fetches
+//! nothing more (a page's articles and an index's CAP documents are not read).
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use crate::charset;
+use crate::config::{Settings, SourceConfig};
+use crate::policy::Policy;
+use crate::source::{self, ParseContext, ParseError};
+
+use super::plan::{self, Nothing, Plan, Rules};
+
+/// Parses a document as `src` would, and plans it as if nothing had been seen before. The
+/// per-poll cap does not apply: every item gets its own decision.
+pub fn preview(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    src: &SourceConfig,
+    settings: &Settings,
+    base: Option<Url>,
+    now: DateTime<Utc>,
+) -> Result<Plan, ParseError> {
+    let ctx = ParseContext::for_source(src, settings, base, now);
+    let text = if src.kind == crate::config::SourceKind::Page {
+        charset::decode(bytes, content_type)
+    } else {
+        charset::decode_xml(bytes, content_type)
+    };
+    let items = source::parse(src.kind, &text, &ctx)?;
+    let policy = Policy::new(src).map_err(|e| ParseError::Malformed(e.to_string()))?;
+    let rules = Rules {
+        source: src,
+        policy: &policy,
+        max_new: usize::MAX,
+    };
+    let triage = plan::triage(items, &Nothing, now, &src.name).map_err(store_error)?;
+    plan::decide(&rules, triage.fresh, &Nothing, now).map_err(store_error)
+}
+
+/// Guesses the kind of a document (for `preview --kind auto`).
+pub fn detect_kind(bytes: &[u8], content_type: Option<&str>) -> crate::config::SourceKind {
+    source::detect_kind(&charset::decode_xml(bytes, content_type))
+}
+
+/// [`Nothing`] never fails; this only satisfies the types.
+fn store_error(e: crate::store::StoreError) -> ParseError {
+    ParseError::Malformed(e.to_string())
+}
