@@ -1,0 +1,111 @@
+//! The command line beside the running daemon: while `run` holds the store, `log`,
+//! `source list|test`, `queue …` and `subscribers …` go through its control socket, and
+//! commands that only read need no sink secret.
+
+mod common;
+
+use common::{rss, source, stop, wait_for, FeedServer, Route, Workdir};
+
+const A: (&str, &str, &str) = ("a", "https://comune.example.it/notizie/a/", "Avviso A");
+const B: (&str, &str, &str) = ("b", "https://comune.example.it/notizie/b/", "Avviso B");
+
+fn text(out: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn commands_work_while_run_holds_the_store() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    server.set("/eventi", Route::feed(rss(&[A])));
+    let sources = format!(
+        "{}{}",
+        source("comune", &server.url("/feed"), ""),
+        source("eventi", &server.url("/eventi"), "forward = \"review\"")
+    );
+    let work = Workdir::new("", &sources);
+    let mut daemon = work.command(&["run"]).spawn().unwrap();
+    let socket = work.path().join("data/control.sock");
+    wait_for(|| socket.exists()).await;
+
+    // Both baselines, then B on the reviewed source waits for an editor.
+    server.set("/eventi", Route::feed(rss(&[B, A])));
+    let mut list = String::new();
+    for _ in 0..100 {
+        let out = work.run(&["queue", "list"]).await;
+        assert!(out.status.success(), "{:?}", text(&out));
+        list = text(&out).0;
+        if list.contains("Avviso B") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(list.contains("Avviso B"), "{list}");
+    let id = list.split_whitespace().next().unwrap().to_owned();
+
+    let (sources, _) = text(&work.run(&["source", "list"]).await);
+    assert!(sources.contains("comune [feed] ok"), "{sources}");
+    assert!(sources.contains("eventi [feed] ok"), "{sources}");
+
+    // source test fetches now and says what the next poll would do, against the store.
+    let out = work.run(&["source", "test", "eventi"]).await;
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("2 items in the document, 0 new"), "{err}");
+
+    // Approving through the daemon: the running daemon delivers it.
+    let out = work.run(&["queue", "approve", &id]).await;
+    assert!(out.status.success(), "{:?}", text(&out));
+    wait_for(|| work.messages().len() == 1).await;
+    assert_eq!(work.messages()[0]["title"], "Avviso B");
+
+    let (log, _) = text(&work.run(&["log"]).await);
+    assert!(log.contains("Avviso B"), "{log}");
+    let (count, _) = text(&work.run(&["subscribers", "count"]).await);
+    assert_eq!(count.trim(), "0");
+
+    // What the daemon refuses is said plainly, with the contract's exit code.
+    let out = work.run(&["queue", "reject", "no-such-id"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("no item"), "{:?}", text(&out));
+
+    // `once` cannot share the store: a clear error, not a raw lock message.
+    let out = work.run(&["once"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).1.contains("in use by another banditore"),
+        "{:?}",
+        text(&out)
+    );
+
+    assert!(stop(&mut daemon).await.success());
+    assert!(!socket.exists(), "the socket is removed at shutdown");
+}
+
+#[tokio::test]
+async fn reading_commands_need_no_sink_secret() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    let work = Workdir::with_sinks(
+        "webhook_listen = \"127.0.0.1:0\"",
+        &source("comune", &server.url("/feed"), ""),
+        "[[sink]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\napi_base = \"http://127.0.0.1:9\"\nphone_number_id = \"1\"\ntoken_env = \"BANDITORE_TEST_UNSET_TOKEN\"\napp_secret_env = \"WHATSAPP_APP_SECRET\"\nverify_token_env = \"WHATSAPP_VERIFY_TOKEN\"\n",
+    );
+    for args in [
+        &["log"][..],
+        &["source", "list"],
+        &["queue", "list"],
+        &["subscribers", "count"],
+    ] {
+        let out = work
+            .command(args)
+            .env_remove("BANDITORE_TEST_UNSET_TOKEN")
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {:?}", text(&out));
+    }
+}
