@@ -320,7 +320,9 @@ pub async fn broadcast(subscribers: usize) -> anyhow::Result<BroadcastReport> {
     let mut cfg =
         Config::parse(&text).map_err(|p| anyhow::anyhow!("bench configuration: {p:?}"))?;
     // Above Meta's 80/s on purpose: this measures banditore, not the pacing.
-    cfg.sinks[0].messages_per_second = Some(100_000);
+    if let crate::config::SinkSettings::WhatsappCloud(cloud) = &mut cfg.sinks[0].settings {
+        cloud.messages_per_second = 100_000;
+    }
     let secrets = Secrets::Fixed(
         [("T", "t"), ("S", "s"), ("V", "v")]
             .into_iter()

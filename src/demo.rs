@@ -288,6 +288,7 @@ kind = "whatsapp-gateway"
 api_base = "http://{sim}"
 session = "default"
 chat_id = "120363000000000000@newsletter"
+hmac_key_env = "DEMO_WAHA_HMAC"
 "#,
         out.display()
     )
@@ -300,6 +301,7 @@ fn demo_secrets() -> Secrets {
             ("DEMO_WHATSAPP_TOKEN", "demo-token"),
             ("DEMO_WHATSAPP_APP_SECRET", DEMO_APP_SECRET),
             ("DEMO_WHATSAPP_VERIFY_TOKEN", "demo-verify"),
+            ("DEMO_WAHA_HMAC", "demo-waha-hmac"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -27,7 +27,7 @@ pub fn sources(store: &Store, config: &Config) -> Result<String, StoreError> {
             out,
             "{} [{}] {} {}",
             src.name,
-            src.kind.as_str(),
+            src.kind().as_str(),
             health,
             src.url
         );

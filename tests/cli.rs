@@ -31,15 +31,15 @@ fn check_lists_every_problem_with_its_line() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("3 problems"), "{text}");
     assert!(
-        text.contains("line 2: unknown timezone \"Europe/Roma\""),
+        text.contains("line 2: [settings]: timezone \"Europe/Roma\" is not a timezone"),
         "{text}"
     );
     assert!(
-        text.contains("line 8: [[source]]: \"5 minuti\" is not a duration"),
+        text.contains("line 8: source \"a\": every \"5 minuti\" is not a duration"),
         "{text}"
     );
     assert!(
-        text.contains("line 12: [[source]]: unknown variant `rss`"),
+        text.contains("line 12: source \"b\": kind cannot be \"rss\": it must be one of feed, page, cap, quake"),
         "{text}"
     );
     assert!(text.contains("hint:"), "{text}");
@@ -263,4 +263,29 @@ async fn the_demo_opens_the_admin_ui() {
         "the sent log: {log}"
     );
     child.kill().await.unwrap();
+}
+
+#[test]
+fn check_warns_about_unset_secrets_and_unreachable_subscriptions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sources.toml");
+    std::fs::write(
+        &path,
+        "[[source]]\nname = \"allerte\"\nkind = \"cap\"\nurl = \"https://allerte.example.it/rss\"\n\n[[sink]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\nphone_number_id = \"1\"\ntoken_env = \"BANDITORE_TEST_NEVER_SET\"\napp_secret_env = \"BANDITORE_TEST_NEVER_SET_2\"\nverify_token_env = \"BANDITORE_TEST_NEVER_SET_3\"\n",
+    )
+    .unwrap();
+    let out = banditore(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "warning: line 1: source \"allerte\": neither geocodes nor settings.location"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("nobody can subscribe"), "{text}");
+    assert!(
+        text.contains("BANDITORE_TEST_NEVER_SET (token_env) is not set"),
+        "{text}"
+    );
 }

@@ -80,7 +80,7 @@ fn no_document_makes_a_parser_panic() {
                 SourceKind::Cap,
                 SourceKind::Quake,
             ] {
-                let src = banditore::config::SourceConfig::adhoc("x", kind, base.as_str());
+                let src = banditore::config::SourceConfig::adhoc("x", kind, base.clone());
                 let result = std::panic::catch_unwind(|| {
                     let _ = banditore::pipeline::preview::preview(
                         &variant,
@@ -88,6 +88,7 @@ fn no_document_makes_a_parser_panic() {
                         &src,
                         &settings,
                         Some(base.clone()),
+                        banditore::pipeline::preview::Filters::Source,
                         now,
                     );
                 });

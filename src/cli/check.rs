@@ -1,4 +1,5 @@
-//! `banditore check`: validates the configuration and prints every problem with its line.
+//! `banditore check`: validates the configuration and prints every problem with its line,
+//! then what is allowed but probably not meant (warnings), secrets not set included.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,6 +17,14 @@ pub fn run(path: &Path) -> ExitCode {
                 cfg.sources.len(),
                 cfg.sinks.len()
             );
+            for w in &cfg.warnings {
+                println!("  warning: {}", w.to_string().replace('\n', "\n  "));
+            }
+            for (sink, key, var) in cfg.unset_secrets() {
+                println!(
+                    "  warning: sink {sink:?}: the environment variable {var} ({key}) is not set here; `run` will refuse to start without it"
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -10,6 +10,7 @@ use anyhow::Context;
 use banditore::config::{Settings, SourceConfig, SourceKind};
 use banditore::fetch::{FetchLimits, FetchOutcome, Fetcher};
 use banditore::pipeline::plan::Action;
+use banditore::pipeline::preview::Filters;
 
 use super::{load, EXIT_BAD_INPUT, EXIT_USAGE};
 
@@ -27,6 +28,8 @@ struct Document {
     content_type: Option<String>,
     /// Stands in for the source's name when no --source is given.
     name: String,
+    /// Where it came from (a `file:` URL for a local file).
+    url: url::Url,
     base: Option<url::Url>,
 }
 
@@ -55,13 +58,19 @@ pub async fn run(input: &str, options: &Options) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
+    // A configured source's preview is what its polls would do, filters included; a bare
+    // document shows everything it could produce.
+    let filters = match configured {
+        Some(_) => Filters::Source,
+        None => Filters::None,
+    };
     let src = match configured {
         Some(src) => src,
         None => {
             let kind = options.kind.unwrap_or_else(|| {
                 banditore::pipeline::preview::detect_kind(&doc.bytes, doc.content_type.as_deref())
             });
-            SourceConfig::adhoc(&doc.name, kind, input)
+            SourceConfig::adhoc(&doc.name, kind, doc.url.clone())
         }
     };
     let plan = match banditore::pipeline::preview::preview(
@@ -70,6 +79,7 @@ pub async fn run(input: &str, options: &Options) -> anyhow::Result<ExitCode> {
         &src,
         &settings,
         doc.base.clone(),
+        filters,
         chrono::Utc::now(),
     ) {
         Ok(plan) => plan,
@@ -145,6 +155,7 @@ async fn read(
                     content_type: f.content_type,
                     name: url.host_str().unwrap_or("preview").to_owned(),
                     base: Some(base_url.unwrap_or(f.final_url)),
+                    url,
                 }),
                 FetchOutcome::NotModified => {
                     anyhow::bail!("the server answered 304 to an unconditional request")
@@ -158,10 +169,13 @@ async fn read(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| input.to_owned());
+            let url = url::Url::from_file_path(std::fs::canonicalize(&path)?)
+                .map_err(|()| anyhow::anyhow!("cannot make an address of this path"))?;
             Ok(Document {
                 bytes,
                 content_type: None,
                 name,
+                url,
                 base: base_url,
             })
         }

@@ -15,6 +15,9 @@ pub async fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
+    for w in &cfg.warnings {
+        tracing::warn!("{}: {w}", paths.config.display());
+    }
     let app = App::build(cfg, &paths.data, Arc::new(SystemClock))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));

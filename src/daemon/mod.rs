@@ -101,9 +101,8 @@ impl App {
             .sinks
             .iter()
             .map(|cfg| Sink::from_config(cfg, &user_agent, secrets))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(anyhow::Error::msg)?;
-        let quiet = s.quiet_hours().map(|q| (q, s.tz()));
+            .collect::<Result<Vec<_>, _>>()?;
+        let quiet = s.quiet_hours.map(|q| (q, s.tz()));
         let deliverer = Deliverer::new(store.clone(), sinks, clock.clone(), s.max_backoff, quiet);
         let wakers = config
             .sources
@@ -315,7 +314,7 @@ impl App {
 
     async fn source_loop(&self, src: SourceConfig, stop: CancellationToken) {
         let tz = self.inner.config.settings.tz();
-        let schedule = src.schedule();
+        let schedule = &src.schedule;
         let waker = self
             .inner
             .wakers

@@ -6,7 +6,8 @@
 //!   the raw body with the app secret, compared in constant time). Inbound messages carry the
 //!   subscription keywords; statuses update per-recipient delivery records.
 //! - `POST /webhooks/gateway/{sink}`: WAHA events; `message.ack` updates the delivery record.
-//!   Signed with `X-Webhook-Hmac` (HMAC-SHA512) when the sink has `hmac_key_env`.
+//!   Signed with `X-Webhook-Hmac` (HMAC-SHA512, the key named by `hmac_key_env`); an event
+//!   without a valid signature is refused.
 //!
 //! Nothing from a webhook is trusted before its signature is checked, and nothing it holds
 //! can make the handler panic: every field is optional.
@@ -252,11 +253,10 @@ async fn gateway_event(
     let Some(gateway) = gateway else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if let Some(key) = &gateway.hmac_key {
-        let sig = headers.get("x-webhook-hmac").and_then(|v| v.to_str().ok());
-        if !sig.is_some_and(|s| verify_hmac_hex(key.expose().as_bytes(), &body, s, true)) {
-            return StatusCode::UNAUTHORIZED.into_response();
-        }
+    let key = gateway.hmac_key.expose().as_bytes();
+    let sig = headers.get("x-webhook-hmac").and_then(|v| v.to_str().ok());
+    if !sig.is_some_and(|s| verify_hmac_hex(key, &body, s, true)) {
+        return StatusCode::UNAUTHORIZED.into_response();
     }
     let Ok(event) = serde_json::from_slice::<Value>(&body) else {
         return StatusCode::BAD_REQUEST.into_response();

@@ -103,8 +103,8 @@ impl Pipeline {
         let sources = config
             .sources
             .iter()
-            .map(|src| Ok((src.name.clone(), (src.clone(), Policy::new(src)?))))
-            .collect::<Result<_, regex::Error>>()?;
+            .map(|src| (src.name.clone(), (src.clone(), Policy::new(src))))
+            .collect();
         Ok(Pipeline {
             inner: Arc::new(Inner {
                 store,
@@ -223,13 +223,10 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<Evaluation, PollError> {
         let (src, policy) = self.source(name)?;
-        let url = src
-            .url()
-            .ok_or_else(|| PollError::Internal(format!("invalid url {:?}", src.url)))?;
         let fetched = match self
             .inner
             .fetcher
-            .get(&url, &state.validators, src.timeout)
+            .get(&src.url, &state.validators, src.timeout)
             .await?
         {
             FetchOutcome::NotModified => return Ok(Evaluation::NotModified),
@@ -255,7 +252,7 @@ impl Pipeline {
         let plan = if baseline {
             plan::baseline(triage.fresh)
         } else {
-            let fresh = if src.kind == SourceKind::Page {
+            let fresh = if src.kind() == SourceKind::Page {
                 self.read_articles(src, triage.fresh, &ctx).await
             } else {
                 triage.fresh
@@ -289,7 +286,7 @@ impl Pipeline {
         known: &(dyn Known + Sync),
         touch: &mut Vec<Key>,
     ) -> Result<Vec<Item>, PollError> {
-        let kind = src.kind;
+        let kind = src.kind();
         let body = fetched.body.clone();
         let content_type = fetched.content_type.clone();
         let parse_ctx = ctx.clone();

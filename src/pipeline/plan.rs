@@ -415,7 +415,7 @@ fn bulletin_level(alert: &AlertMeta) -> Option<(String, Level)> {
 
 /// The formatter's options for a source.
 pub fn format_options(src: &SourceConfig) -> FormatOptions {
-    let mut opts = FormatOptions::new(&src.name, src.kind.as_str());
+    let mut opts = FormatOptions::new(&src.name, src.kind().as_str());
     if let Some(max) = src.max_chars {
         opts.max_chars = max;
     }
@@ -505,8 +505,9 @@ mod tests {
             published: None,
             ..item(Some(guid), Some(link), "Avviso", 1)
         };
-        // (what the store knows, the document, the titles that are new)
-        let cases: Vec<(&str, Vec<Item>, Vec<Item>, Vec<&str>)> = vec![
+        /// What the store knows, the document, the titles that are new.
+        type Case<'a> = (&'a str, Vec<Item>, Vec<Item>, Vec<&'a str>);
+        let cases: Vec<Case> = vec![
             (
                 "nothing known: all new",
                 vec![],
@@ -604,7 +605,11 @@ mod tests {
     }
 
     fn source(forward: Forward, priority: Option<Priority>) -> SourceConfig {
-        let mut src = SourceConfig::adhoc("s", SourceKind::Feed, "https://c.it/feed");
+        let mut src = SourceConfig::adhoc(
+            "s",
+            SourceKind::Feed,
+            url::Url::parse("https://c.it/feed").unwrap(),
+        );
         src.forward = forward;
         src.priority = priority;
         src
@@ -616,7 +621,7 @@ mod tests {
         items: Vec<Item>,
         known: &Remembers,
     ) -> Vec<&'static str> {
-        let policy = Policy::new(src).unwrap();
+        let policy = Policy::new(src);
         let rules = Rules {
             source: src,
             policy: &policy,
@@ -648,7 +653,9 @@ mod tests {
         let b = item(Some("2"), Some("https://c.it/b"), "Due", 18);
         let c = item(Some("3"), Some("https://c.it/c"), "Tre", 19);
         let none = Remembers::default();
-        let cases: Vec<(&str, SourceConfig, usize, Vec<Item>, Vec<&str>)> = vec![
+        /// The source, its per-poll cap, the new items, what happens to each.
+        type Case<'a> = (&'a str, SourceConfig, usize, Vec<Item>, Vec<&'a str>);
+        let cases: Vec<Case> = vec![
             (
                 "all: sent",
                 source(Forward::All, None),

@@ -12,6 +12,14 @@ use crate::source::{self, ParseContext, ParseError};
 
 use super::plan::{self, Nothing, Plan, Rules};
 
+/// Whether a preview applies the source's filters (area, severity, expiry, distance,
+/// magnitude), as its polls do, or shows everything the document could produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filters {
+    Source,
+    None,
+}
+
 /// Parses a document as `src` would, and plans it as if nothing had been seen before. The
 /// per-poll cap does not apply: every item gets its own decision.
 pub fn preview(
@@ -20,16 +28,20 @@ pub fn preview(
     src: &SourceConfig,
     settings: &Settings,
     base: Option<Url>,
+    filters: Filters,
     now: DateTime<Utc>,
 ) -> Result<Plan, ParseError> {
-    let ctx = ParseContext::for_source(src, settings, base, now);
-    let text = if src.kind == crate::config::SourceKind::Page {
+    let ctx = match filters {
+        Filters::Source => ParseContext::for_source(src, settings, base, now),
+        Filters::None => ParseContext::unfiltered(src, settings, base),
+    };
+    let text = if src.kind() == crate::config::SourceKind::Page {
         charset::decode(bytes, content_type)
     } else {
         charset::decode_xml(bytes, content_type)
     };
-    let items = source::parse(src.kind, &text, &ctx)?;
-    let policy = Policy::new(src).map_err(|e| ParseError::Malformed(e.to_string()))?;
+    let items = source::parse(src.kind(), &text, &ctx)?;
+    let policy = Policy::new(src);
     let rules = Rules {
         source: src,
         policy: &policy,

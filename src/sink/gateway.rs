@@ -5,8 +5,8 @@
 use serde_json::{json, Value};
 
 use super::secret::{Secret, Secrets};
-use super::{Receipt, SinkError};
-use crate::config::SinkConfig;
+use super::{BuildError, Receipt, SinkError};
+use crate::config::{GatewayConfig, SinkConfig};
 use crate::item::Message;
 use crate::sink::whatsapp_cloud::MAX_CAPTION;
 
@@ -17,41 +17,30 @@ pub struct GatewaySink {
     session: String,
     chat_id: String,
     api_key: Option<Secret>,
-    pub(crate) hmac_key: Option<Secret>,
+    pub(crate) hmac_key: Secret,
     client: reqwest::Client,
 }
 
 impl GatewaySink {
-    pub fn from_config(
+    pub fn new(
         cfg: &SinkConfig,
+        gateway: &GatewayConfig,
         user_agent: &str,
         secrets: &Secrets,
-    ) -> Result<GatewaySink, String> {
-        let api_key = Secret::resolve_optional(
-            secrets,
-            &cfg.name,
-            "api_key_env",
-            cfg.api_key_env.as_deref(),
-        )?;
-        let hmac_key = Secret::resolve_optional(
-            secrets,
-            &cfg.name,
-            "hmac_key_env",
-            cfg.hmac_key_env.as_deref(),
-        )?;
+    ) -> Result<GatewaySink, BuildError> {
+        let api_key = gateway
+            .api_key_env
+            .as_deref()
+            .map(|var| Secret::resolve(secrets, &cfg.name, "api_key_env", var))
+            .transpose()?;
         Ok(GatewaySink {
-            hmac_key,
+            hmac_key: Secret::resolve(secrets, &cfg.name, "hmac_key_env", &gateway.hmac_key_env)?,
             name: cfg.name.clone(),
-            base: cfg
-                .api_base
-                .clone()
-                .unwrap_or_default()
-                .trim_end_matches('/')
-                .to_owned(),
-            session: cfg.session.clone().unwrap_or_else(|| "default".into()),
-            chat_id: cfg.chat_id.clone().unwrap_or_default(),
+            base: gateway.api_base.as_str().trim_end_matches('/').to_owned(),
+            session: gateway.session.clone(),
+            chat_id: gateway.chat_id.clone(),
             api_key,
-            client: super::http_client(user_agent, cfg.timeout)?,
+            client: super::http_client(cfg, user_agent)?,
         })
     }
 

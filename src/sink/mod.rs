@@ -15,21 +15,41 @@ pub use gateway::GatewaySink;
 pub use webhook::WebhookSink;
 pub use whatsapp_cloud::CloudSink;
 
-use crate::config::{SinkConfig, SinkKind};
+use crate::config::{SinkConfig, SinkSettings};
 use crate::item::Message;
 
 /// The HTTP client of a provider sink: a clear User-Agent, a connect timeout, and the sink's
 /// request timeout (30 s unless configured).
 pub(crate) fn http_client(
+    cfg: &SinkConfig,
     user_agent: &str,
-    timeout: Option<std::time::Duration>,
-) -> Result<reqwest::Client, String> {
+) -> Result<reqwest::Client, BuildError> {
     reqwest::Client::builder()
         .user_agent(user_agent)
         .connect_timeout(std::time::Duration::from_secs(10))
-        .timeout(timeout.unwrap_or(std::time::Duration::from_secs(30)))
+        .timeout(cfg.timeout.unwrap_or(std::time::Duration::from_secs(30)))
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(|source| BuildError::Client {
+            sink: cfg.name.clone(),
+            source,
+        })
+}
+
+/// Why a configured sink cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("sink {sink:?}: the environment variable {var} ({key}) is not set")]
+    MissingSecret {
+        sink: String,
+        key: &'static str,
+        var: String,
+    },
+    #[error("sink {sink:?}: cannot build an HTTP client: {source}")]
+    Client {
+        sink: String,
+        #[source]
+        source: reqwest::Error,
+    },
 }
 
 /// What a sink gives back for a delivered message.
@@ -79,22 +99,19 @@ impl Sink {
         cfg: &SinkConfig,
         user_agent: &str,
         secrets: &secret::Secrets,
-    ) -> Result<Sink, String> {
-        Ok(match cfg.kind {
-            SinkKind::Console => Sink::Console(ConsoleSink::new(&cfg.name)),
-            SinkKind::File => Sink::File(FileSink::new(
-                &cfg.name,
-                cfg.path
-                    .clone()
-                    .unwrap_or_else(|| "data/messages.jsonl".into()),
-            )),
-            SinkKind::WhatsappCloud => {
-                Sink::Cloud(CloudSink::from_config(cfg, user_agent, secrets)?)
+    ) -> Result<Sink, BuildError> {
+        Ok(match &cfg.settings {
+            SinkSettings::Console => Sink::Console(ConsoleSink::new(&cfg.name)),
+            SinkSettings::File { path } => Sink::File(FileSink::new(&cfg.name, path.clone())),
+            SinkSettings::WhatsappCloud(c) => {
+                Sink::Cloud(CloudSink::new(cfg, c, user_agent, secrets)?)
             }
-            SinkKind::WhatsappGateway => {
-                Sink::Gateway(GatewaySink::from_config(cfg, user_agent, secrets)?)
+            SinkSettings::WhatsappGateway(g) => {
+                Sink::Gateway(GatewaySink::new(cfg, g, user_agent, secrets)?)
             }
-            SinkKind::Webhook => Sink::Webhook(WebhookSink::from_config(cfg, user_agent, secrets)?),
+            SinkSettings::Webhook(w) => {
+                Sink::Webhook(WebhookSink::new(cfg, w, user_agent, secrets)?)
+            }
         })
     }
 

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use super::BuildError;
+
 /// Where the variables named by `*_env` keys are looked up: the process environment, or (for
 /// the demo and the benchmark) a fixed map, so they need not change the environment.
 #[derive(Debug, Clone, Default)]
@@ -31,28 +33,22 @@ impl Secret {
         Secret(value)
     }
 
-    /// Reads the variable `var`; a clear error when it is unset or empty.
+    /// Reads the variable `var` (named by the sink's `key`); a clear error when it is unset
+    /// or empty.
     pub fn resolve(
         secrets: &Secrets,
         sink: &str,
-        key: &str,
-        var: Option<&str>,
-    ) -> Result<Secret, String> {
-        let var = var.ok_or_else(|| format!("sink {sink:?}: {key} is not configured"))?;
-        secrets.get(var).map(Secret).ok_or_else(|| {
-            format!("sink {sink:?}: the environment variable {var} ({key}) is not set")
-        })
-    }
-
-    /// Like [`Secret::resolve`] for an optional key: `None` when the key is not configured.
-    pub fn resolve_optional(
-        secrets: &Secrets,
-        sink: &str,
-        key: &str,
-        var: Option<&str>,
-    ) -> Result<Option<Secret>, String> {
-        var.map(|v| Secret::resolve(secrets, sink, key, Some(v)))
-            .transpose()
+        key: &'static str,
+        var: &str,
+    ) -> Result<Secret, BuildError> {
+        secrets
+            .get(var)
+            .map(Secret)
+            .ok_or_else(|| BuildError::MissingSecret {
+                sink: sink.to_owned(),
+                key,
+                var: var.to_owned(),
+            })
     }
 
     pub fn expose(&self) -> &str {
@@ -72,9 +68,11 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Compares two secrets in time that does not depend on where they differ.
+/// Compares two secrets in time that does not depend on where they differ (`subtle`; only
+/// the length may show).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 /// HMAC-SHA256 of `data` with `key`, hex.

@@ -6,8 +6,8 @@
 //! request whose outcome is unknown is safe to repeat, so timeouts are retried here.
 
 use super::secret::{hmac_sha256_hex, Secret, Secrets};
-use super::{Receipt, SinkError};
-use crate::config::SinkConfig;
+use super::{BuildError, Receipt, SinkError};
+use crate::config::{SinkConfig, WebhookConfig};
 use crate::item::Message;
 
 #[derive(Debug)]
@@ -19,16 +19,17 @@ pub struct WebhookSink {
 }
 
 impl WebhookSink {
-    pub fn from_config(
+    pub fn new(
         cfg: &SinkConfig,
+        webhook: &WebhookConfig,
         user_agent: &str,
         secrets: &Secrets,
-    ) -> Result<WebhookSink, String> {
+    ) -> Result<WebhookSink, BuildError> {
         Ok(WebhookSink {
             name: cfg.name.clone(),
-            url: cfg.url.clone().unwrap_or_default(),
-            secret: Secret::resolve(secrets, &cfg.name, "secret_env", cfg.secret_env.as_deref())?,
-            client: super::http_client(user_agent, cfg.timeout)?,
+            url: webhook.url.to_string(),
+            secret: Secret::resolve(secrets, &cfg.name, "secret_env", &webhook.secret_env)?,
+            client: super::http_client(cfg, user_agent)?,
         })
     }
 

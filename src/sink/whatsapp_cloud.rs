@@ -11,7 +11,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::secret::{Secret, Secrets};
-use crate::config::{SinkConfig, Template};
+use super::BuildError;
+use crate::config::{CloudConfig, SinkConfig, Template};
 use crate::item::Message;
 
 /// WhatsApp's limit on an image caption.
@@ -67,37 +68,32 @@ pub struct CloudSink {
 }
 
 impl CloudSink {
-    pub fn from_config(
+    pub fn new(
         cfg: &SinkConfig,
+        cloud: &CloudConfig,
         user_agent: &str,
         secrets: &Secrets,
-    ) -> Result<CloudSink, String> {
-        let base = cfg
-            .api_base
-            .clone()
-            .unwrap_or_else(|| "https://graph.facebook.com".into());
-        let version = cfg.api_version.clone().unwrap_or_else(|| "v23.0".into());
-        let phone = cfg.phone_number_id.clone().unwrap_or_default();
+    ) -> Result<CloudSink, BuildError> {
+        let (version, phone) = (&cloud.api_version, &cloud.phone_number_id);
         // Configuration checks Meta's ceiling of 80; only the benchmark builds faster sinks.
-        let mps = cfg.messages_per_second.unwrap_or(20).max(1);
-        let client = super::http_client(user_agent, cfg.timeout)?;
+        let mps = cloud.messages_per_second.max(1);
+        let client = super::http_client(cfg, user_agent)?;
+        let name = &cfg.name;
         Ok(CloudSink {
-            name: cfg.name.clone(),
-            endpoint: format!("{}/{version}/{phone}/messages", base.trim_end_matches('/')),
-            token: Secret::resolve(secrets, &cfg.name, "token_env", cfg.token_env.as_deref())?,
-            app_secret: Secret::resolve(
-                secrets,
-                &cfg.name,
-                "app_secret_env",
-                cfg.app_secret_env.as_deref(),
-            )?,
+            name: name.clone(),
+            endpoint: format!(
+                "{}/{version}/{phone}/messages",
+                cloud.api_base.as_str().trim_end_matches('/')
+            ),
+            token: Secret::resolve(secrets, name, "token_env", &cloud.token_env)?,
+            app_secret: Secret::resolve(secrets, name, "app_secret_env", &cloud.app_secret_env)?,
             verify_token: Secret::resolve(
                 secrets,
-                &cfg.name,
+                name,
                 "verify_token_env",
-                cfg.verify_token_env.as_deref(),
+                &cloud.verify_token_env,
             )?,
-            template: cfg.template.clone(),
+            template: cloud.template.clone(),
             interval: Duration::from_secs(1) / mps,
             next_slot: Mutex::new(Instant::now()),
             client,

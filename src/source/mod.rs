@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use url::Url;
 
-use crate::config::{Settings, Severity, SourceConfig, SourceKind};
+use crate::config::{KindSettings, Settings, SourceConfig, SourceKind};
 use crate::item::Item;
 
 /// What a parser may know besides the document itself.
@@ -46,24 +46,52 @@ impl ParseContext {
         now: DateTime<Utc>,
     ) -> ParseContext {
         let mut ctx = ParseContext::new(base, settings.tz());
-        ctx.page = page::PageRules::new(src.preset.unwrap_or_default(), src.selectors.as_ref());
-        ctx.alerts = cap::AlertFilter {
-            location: settings.location,
-            geocodes: src
-                .geocodes
-                .iter()
-                .filter_map(|g| g.split_once(':'))
-                .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
-                .collect(),
-            min_severity: Some(src.min_severity.unwrap_or(Severity::Moderate)),
-            link: src.link.as_deref().and_then(|l| Url::parse(l).ok()),
-            now: Some(now),
-        };
-        ctx.quakes = quake::QuakeFilter {
-            location: settings.location,
-            radius_km: Some(src.radius_km.unwrap_or(100.0)),
-            min_magnitude: Some(src.min_magnitude.unwrap_or(3.0)),
-        };
+        match &src.settings {
+            KindSettings::Feed => {}
+            KindSettings::Page {
+                preset, selectors, ..
+            } => ctx.page = page::PageRules::new(*preset, Some(selectors)),
+            KindSettings::Cap {
+                geocodes,
+                min_severity,
+                link,
+                ..
+            } => {
+                ctx.alerts = cap::AlertFilter {
+                    location: settings.location,
+                    geocodes: geocodes.clone(),
+                    min_severity: Some(*min_severity),
+                    link: link.clone(),
+                    now: Some(now),
+                }
+            }
+            KindSettings::Quake {
+                radius_km,
+                min_magnitude,
+            } => {
+                ctx.quakes = quake::QuakeFilter {
+                    location: settings.location,
+                    radius_km: Some(*radius_km),
+                    min_magnitude: Some(*min_magnitude),
+                }
+            }
+        }
+        ctx
+    }
+
+    /// A context that reads a document as `src` would, without its filters (area, severity,
+    /// expiry, distance, magnitude): what a document could produce at all.
+    pub fn unfiltered(src: &SourceConfig, settings: &Settings, base: Option<Url>) -> ParseContext {
+        let mut ctx = ParseContext::new(base, settings.tz());
+        if let KindSettings::Page {
+            preset, selectors, ..
+        } = &src.settings
+        {
+            ctx.page = page::PageRules::new(*preset, Some(selectors));
+        }
+        if let KindSettings::Cap { link, .. } = &src.settings {
+            ctx.alerts.link = link.clone();
+        }
         ctx
     }
 }

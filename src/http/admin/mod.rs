@@ -109,11 +109,7 @@ fn random_hex() -> String {
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    crate::sink::secret::constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 /// Why a signed-in request is refused (both are 403).

@@ -19,7 +19,7 @@ use maud::html;
 use url::Url;
 
 use super::{back, views, Admin, User};
-use crate::config::{Config, Preset, Settings, SourceConfig, SourceKind};
+use crate::config::{Config, KindSettings, Preset, Settings, SourceConfig, SourceKind};
 use crate::item::Message;
 
 const MAX_BODY: usize = 5 * 1024 * 1024;
@@ -177,14 +177,17 @@ pub async fn detect(
             };
         }
     }
-    let mut src = SourceConfig::adhoc("anteprima", kind, url.as_str());
-    src.preset = preset;
+    let mut src = SourceConfig::adhoc("anteprima", kind, url.clone());
+    if let (Some(p), KindSettings::Page { preset, .. }) = (preset, &mut src.settings) {
+        *preset = p;
+    }
     let preview = crate::pipeline::preview::preview(
         &body,
         content_type.as_deref(),
         &src,
         settings,
         Some(url.clone()),
+        crate::pipeline::preview::Filters::None,
         chrono::Utc::now(),
     )
     .map_err(|e| e.to_string())?;

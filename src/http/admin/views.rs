@@ -250,7 +250,7 @@ pub fn sources(
                 tbody {
                     @for (src, state, paused) in &rows {
                         tr {
-                            td { strong { (src.name) } br; span.meta { (src.kind.as_str()) " · " (src.url) } }
+                            td { strong { (src.name) } br; span.meta { (src.kind().as_str()) " · " (src.url) } }
                             td {
                                 @if *paused { "in pausa" }
                                 @else if let Some(err) = &state.last_error {

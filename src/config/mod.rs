@@ -1,0 +1,525 @@
+//! Configuration: `sources.toml`, parsed once into typed values.
+//!
+//! Loading never stops at the first mistake: every key of every table is read on its own
+//! (`raw`), then checked for meaning and turned into the types below (`check`): URLs are
+//! `Url`s, the timezone a `Tz`, schedules, quiet hours, regexes and CSS selectors are parsed or
+//! compiled, each sink is a struct of its kind. Every problem is reported with the line of its
+//! key and words an administrator understands (`problem`). `banditore check` prints them all,
+//! and the warnings; every other command refuses to start on an invalid file.
+
+mod check;
+mod problem;
+mod raw;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use regex::Regex;
+use serde::Deserialize;
+use url::Url;
+
+use crate::schedule::{QuietHours, Schedule};
+
+pub use problem::{ConfigError, Problem};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    /// RSS, Atom or JSON Feed.
+    Feed,
+    /// A press-release listing page read with CSS selectors.
+    Page,
+    /// A CAP alert, or an Atom/RSS index of CAP alerts.
+    Cap,
+    /// The INGV FDSN event service.
+    Quake,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Feed => "feed",
+            SourceKind::Page => "page",
+            SourceKind::Cap => "cap",
+            SourceKind::Quake => "quake",
+        }
+    }
+
+    /// Emergency sources poll every minute unless told otherwise.
+    pub fn is_emergency(self) -> bool {
+        matches!(self, SourceKind::Cap | SourceKind::Quake)
+    }
+}
+
+/// A point on the map (the comune), WGS84 degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// Page templates banditore knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// The Design Comuni Italia template most Italian comuni use.
+    DesignComuni,
+    /// Common WordPress themes.
+    Wordpress,
+    /// No selectors: finds article links and reads each article's metadata.
+    #[default]
+    Auto,
+}
+
+impl Preset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::DesignComuni => "design-comuni",
+            Preset::Wordpress => "wordpress",
+            Preset::Auto => "auto",
+        }
+    }
+}
+
+/// CSS selectors for a listing page; each is optional and overrides the preset's. Every one
+/// was checked to be valid CSS when the configuration was loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selectors {
+    pub item: Option<String>,
+    pub link: Option<String>,
+    pub title: Option<String>,
+    pub date: Option<String>,
+    pub summary: Option<String>,
+    pub image: Option<String>,
+}
+
+impl Selectors {
+    /// (name, selector) for every selector given.
+    pub fn given(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            ("item", &self.item),
+            ("link", &self.link),
+            ("title", &self.title),
+            ("date", &self.date),
+            ("summary", &self.summary),
+            ("image", &self.image),
+        ]
+        .into_iter()
+        .filter_map(|(name, s)| s.as_deref().map(|s| (name, s)))
+    }
+}
+
+/// CAP severities, in order.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize, serde::Serialize,
+)]
+pub enum Severity {
+    Unknown,
+    Minor,
+    #[default]
+    Moderate,
+    Severe,
+    Extreme,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    #[default]
+    Normal,
+    Urgent,
+}
+
+/// What an editor wants forwarded from a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Forward {
+    /// Every new item.
+    #[default]
+    All,
+    /// Only items carrying one of the source's `tags` (set by editors in the site's CMS).
+    Tagged,
+    /// Every new item waits in the review queue for an editor.
+    Review,
+}
+
+/// `[settings]`: process-wide knobs. All have defaults.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub timezone: Tz,
+    pub admin_listen: Option<String>,
+    /// User-Agent sent with every request; a contact URL helps webmasters.
+    pub user_agent: Option<String>,
+    pub connect_timeout: Duration,
+    /// Total time for one fetch (connect, headers and body); a source may override it.
+    pub fetch_timeout: Duration,
+    /// Largest body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Fetches in flight at once, over all hosts.
+    pub concurrency: usize,
+    /// Fetches in flight at once to one host.
+    pub per_host_concurrency: usize,
+    /// Seen keys not met again for this long are forgotten (items still in their feed never are).
+    pub seen_max_age: Duration,
+    /// sled page cache, in megabytes (sled's own default is 1 GB).
+    pub cache_mb: u64,
+    /// Longest back-off between retries of a failing source.
+    pub max_backoff: Duration,
+    /// Most new items one poll of one source may enqueue; the rest are recorded as seen and logged.
+    pub max_new_per_poll: usize,
+    /// The comune: CAP areas and earthquake distances are measured from here.
+    pub location: Option<Location>,
+    /// Public endpoint for provider webhooks (WhatsApp subscriptions and statuses).
+    pub webhook_listen: Option<String>,
+    /// Normal messages wait until the end; urgent ones go at once.
+    pub quiet_hours: Option<QuietHours>,
+    /// Items waiting for review longer than this expire.
+    pub review_expiry: Duration,
+    /// Mark session cookies `Secure` (set when the admin UI is served behind TLS).
+    pub admin_secure_cookies: bool,
+    /// Let admins add sources on loopback, link-local or private addresses (off: no SSRF
+    /// through the admin UI).
+    pub allow_private_sources: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timezone: chrono_tz::Europe::Rome,
+            admin_listen: None,
+            user_agent: None,
+            connect_timeout: Duration::from_secs(10),
+            fetch_timeout: Duration::from_secs(30),
+            max_body_bytes: 10 * 1024 * 1024,
+            concurrency: 32,
+            per_host_concurrency: 4,
+            seen_max_age: Duration::from_secs(180 * 86_400),
+            cache_mb: 64,
+            max_backoff: Duration::from_secs(3600),
+            max_new_per_poll: 10,
+            location: None,
+            webhook_listen: None,
+            quiet_hours: None,
+            review_expiry: Duration::from_secs(48 * 3600),
+            admin_secure_cookies: false,
+            allow_private_sources: false,
+        }
+    }
+}
+
+impl Settings {
+    pub fn tz(&self) -> Tz {
+        self.timezone
+    }
+
+    pub fn user_agent(&self) -> String {
+        self.user_agent.clone().unwrap_or_else(|| {
+            format!(
+                "banditore/{} (+https://github.com/banditore/banditore)",
+                env!("CARGO_PKG_VERSION")
+            )
+        })
+    }
+}
+
+/// What a source of each kind takes beyond the common keys.
+#[derive(Debug, Clone)]
+pub enum KindSettings {
+    Feed,
+    Page {
+        preset: Preset,
+        selectors: Selectors,
+        /// Most articles read in one poll.
+        max_fetch: usize,
+    },
+    Cap {
+        /// Alerts whose area carries one of these geocodes (name, value), e.g.
+        /// ("EMMA_ID", "IT003").
+        geocodes: Vec<(String, String)>,
+        min_severity: Severity,
+        /// The official page to link when an alert has no `<web>`.
+        link: Option<Url>,
+        /// Most CAP documents of an index fetched in one poll.
+        max_fetch: usize,
+    },
+    Quake {
+        /// Distance from `settings.location`.
+        radius_km: f64,
+        min_magnitude: f64,
+    },
+}
+
+/// A `[[source]]`, checked.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub name: String,
+    pub url: Url,
+    pub schedule: Schedule,
+    pub timeout: Option<Duration>,
+    pub forward: Forward,
+    pub tags: Vec<String>,
+    pub include: Vec<Regex>,
+    pub exclude: Vec<Regex>,
+    pub max_chars: Option<usize>,
+    pub footer: Option<String>,
+    /// Overrides the priority of every item of the source.
+    pub priority: Option<Priority>,
+    /// With `forward = "review"`: urgent items wait for review too (by default they skip it).
+    pub review_urgent: bool,
+    pub settings: KindSettings,
+}
+
+/// How often a source without `every` or `cron` is polled.
+pub const DEFAULT_EVERY: Duration = Duration::from_secs(300);
+/// How often an emergency source without `every` or `cron` is polled.
+pub const DEFAULT_EMERGENCY_EVERY: Duration = Duration::from_secs(60);
+/// Most documents (articles, CAP alerts) a source fetches in one poll, unless told otherwise.
+pub const DEFAULT_MAX_FETCH: usize = 10;
+
+impl SourceConfig {
+    /// A source of `kind` with every option at its default: the preview of a document that
+    /// no configured source names.
+    pub fn adhoc(name: &str, kind: SourceKind, url: Url) -> SourceConfig {
+        SourceConfig {
+            name: name.to_owned(),
+            url,
+            schedule: Schedule::Every(DEFAULT_EVERY),
+            timeout: None,
+            forward: Forward::default(),
+            tags: Vec::new(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            max_chars: None,
+            footer: None,
+            priority: None,
+            review_urgent: false,
+            settings: KindSettings::default_for(kind),
+        }
+    }
+
+    pub fn kind(&self) -> SourceKind {
+        match self.settings {
+            KindSettings::Feed => SourceKind::Feed,
+            KindSettings::Page { .. } => SourceKind::Page,
+            KindSettings::Cap { .. } => SourceKind::Cap,
+            KindSettings::Quake { .. } => SourceKind::Quake,
+        }
+    }
+
+    /// The priority of this source's messages unless an item says otherwise: earthquakes
+    /// that passed the source's filters are urgent; CAP alerts carry their own priority
+    /// (from their severity); everything else is normal.
+    pub fn default_priority(&self) -> Priority {
+        self.priority.unwrap_or(match self.settings {
+            KindSettings::Quake { .. } => Priority::Urgent,
+            _ => Priority::Normal,
+        })
+    }
+
+    /// Most documents (articles, CAP alerts) fetched in one poll.
+    pub fn max_fetch(&self) -> usize {
+        match self.settings {
+            KindSettings::Page { max_fetch, .. } | KindSettings::Cap { max_fetch, .. } => max_fetch,
+            _ => DEFAULT_MAX_FETCH,
+        }
+    }
+}
+
+impl KindSettings {
+    /// A kind's settings with every option at its default.
+    pub fn default_for(kind: SourceKind) -> KindSettings {
+        match kind {
+            SourceKind::Feed => KindSettings::Feed,
+            SourceKind::Page => KindSettings::Page {
+                preset: Preset::default(),
+                selectors: Selectors::default(),
+                max_fetch: DEFAULT_MAX_FETCH,
+            },
+            SourceKind::Cap => KindSettings::Cap {
+                geocodes: Vec::new(),
+                min_severity: Severity::Moderate,
+                link: None,
+                max_fetch: DEFAULT_MAX_FETCH,
+            },
+            SourceKind::Quake => KindSettings::Quake {
+                radius_km: 100.0,
+                min_magnitude: 3.0,
+            },
+        }
+    }
+}
+
+/// An approved WhatsApp message template: body parameters {{1}} = title, {{2}} = link.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
+}
+
+/// `kind = "whatsapp-cloud"`: Meta's Cloud API, to opted-in subscribers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudConfig {
+    pub api_base: Url,
+    /// Graph API version, e.g. "v23.0".
+    pub api_version: String,
+    /// The sending phone number's id.
+    pub phone_number_id: String,
+    /// Environment variables holding the secrets.
+    pub token_env: String,
+    pub app_secret_env: String,
+    pub verify_token_env: String,
+    /// Used outside the 24-hour window.
+    pub template: Option<Template>,
+    pub messages_per_second: u32,
+}
+
+/// `kind = "whatsapp-gateway"`: a WAHA-compatible gateway, e.g. to post in a Channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayConfig {
+    pub api_base: Url,
+    pub session: String,
+    /// A Channel's id ends in "@newsletter".
+    pub chat_id: String,
+    pub api_key_env: Option<String>,
+    /// The HMAC key (SHA-512) the gateway signs its webhooks with; unsigned acks are refused.
+    pub hmac_key_env: String,
+}
+
+/// `kind = "webhook"`: a signed JSON POST of the message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookConfig {
+    pub url: Url,
+    pub secret_env: String,
+}
+
+/// Where a sink delivers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SinkSettings {
+    Console,
+    /// Message JSON lines appended to a file (relative to the working directory).
+    File {
+        path: PathBuf,
+    },
+    WhatsappCloud(CloudConfig),
+    WhatsappGateway(GatewayConfig),
+    Webhook(WebhookConfig),
+}
+
+/// A `[[sink]]`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkConfig {
+    pub name: String,
+    /// Time for one request to the provider.
+    pub timeout: Option<Duration>,
+    pub settings: SinkSettings,
+}
+
+impl SinkConfig {
+    pub fn kind(&self) -> &'static str {
+        match self.settings {
+            SinkSettings::Console => "console",
+            SinkSettings::File { .. } => "file",
+            SinkSettings::WhatsappCloud(_) => "whatsapp-cloud",
+            SinkSettings::WhatsappGateway(_) => "whatsapp-gateway",
+            SinkSettings::Webhook(_) => "webhook",
+        }
+    }
+
+    /// (key, environment variable) of every secret the sink reads.
+    pub fn secret_vars(&self) -> Vec<(&'static str, &str)> {
+        match &self.settings {
+            SinkSettings::Console | SinkSettings::File { .. } => vec![],
+            SinkSettings::WhatsappCloud(c) => vec![
+                ("token_env", c.token_env.as_str()),
+                ("app_secret_env", &c.app_secret_env),
+                ("verify_token_env", &c.verify_token_env),
+            ],
+            SinkSettings::WhatsappGateway(g) => {
+                let mut vars = vec![("hmac_key_env", g.hmac_key_env.as_str())];
+                vars.extend(g.api_key_env.as_deref().map(|v| ("api_key_env", v)));
+                vars
+            }
+            SinkSettings::Webhook(w) => vec![("secret_env", w.secret_env.as_str())],
+        }
+    }
+}
+
+/// Meta's throughput ceiling for one phone number.
+pub const MAX_MESSAGES_PER_SECOND: u32 = 80;
+
+/// Who may use the admin UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The review queue and the sent log.
+    Editor,
+    /// Everything, sources included.
+    Admin,
+}
+
+/// A `[[user]]` of the admin UI. The password is stored only as an argon2 hash.
+#[derive(Debug, Clone)]
+pub struct UserConfig {
+    pub name: String,
+    pub role: Role,
+    /// A PHC string, e.g. from `banditore hash-password`.
+    pub password_hash: String,
+}
+
+/// A checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub sources: Vec<SourceConfig>,
+    pub sinks: Vec<SinkConfig>,
+    pub users: Vec<UserConfig>,
+    /// What is allowed but probably not meant (`banditore check` prints these).
+    pub warnings: Vec<Problem>,
+}
+
+impl Config {
+    /// Reads and checks a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_owned(),
+            problems: vec![Problem {
+                line: None,
+                message: format!("cannot read the configuration: {e}"),
+                hint: Some("pass --config FILE or set BANDITORE_CONFIG".into()),
+            }],
+        })?;
+        Config::parse(&text).map_err(|problems| ConfigError {
+            path: path.to_owned(),
+            problems,
+        })
+    }
+
+    /// Checks configuration text, returning every problem found.
+    pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
+        check::parse(text)
+    }
+
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// Secrets the sinks name whose environment variable is not set: (sink, key, variable).
+    pub fn unset_secrets(&self) -> Vec<(String, &'static str, String)> {
+        self.sinks
+            .iter()
+            .flat_map(|sink| {
+                sink.secret_vars()
+                    .into_iter()
+                    .filter(|(_, var)| std::env::var_os(var).is_none_or(|v| v.is_empty()))
+                    .map(|(key, var)| (sink.name.clone(), key, var.to_owned()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
