@@ -58,14 +58,7 @@ fn recipient_summary(store: &Store, message_id: &str, sink: &str) -> Result<Stri
     }
     let parts: Vec<String> = counts
         .iter()
-        .map(|(state, n)| {
-            format!(
-                "{n} {}",
-                serde_json::to_string(state)
-                    .unwrap_or_default()
-                    .trim_matches('"')
-            )
-        })
+        .map(|(state, n)| format!("{n} {}", state.label().en()))
         .collect();
     Ok(format!(" [{}]", parts.join(", ")))
 }
@@ -98,8 +91,7 @@ pub fn log(store: &Store, config: &Config, limit: usize) -> Result<String, Store
         for sink in &config.sinks {
             let state = store
                 .delivery(&entry.message.id, &sink.name)?
-                .map(|r| format!("{:?}", r.state).to_lowercase())
-                .unwrap_or_else(|| "pending".into());
+                .map_or("pending", |r| r.state.label().en());
             let _ = writeln!(
                 out,
                 "    {}: {state}{}",
@@ -129,12 +121,8 @@ pub fn log(store: &Store, config: &Config, limit: usize) -> Result<String, Store
                 .map(|p| format!(" id={p}"))
                 .unwrap_or_default();
             let recipients = recipient_summary(store, &entry.message.id, &sink)?;
-            let state = serde_json::to_string(&record.state).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "    {sink}: {}{provider}{detail}{recipients}",
-                state.trim_matches('"')
-            );
+            let state = record.state.label().en();
+            let _ = writeln!(out, "    {sink}: {state}{provider}{detail}{recipients}");
         }
     }
     if out.is_empty() {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::format::MAX_TEXT;
-use crate::store::{AuditEntry, QueueItem, Store, StoreError};
+use crate::store::{AuditAction, AuditEntry, QueueItem, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
@@ -27,7 +27,7 @@ fn audit(
     store: &Store,
     at: DateTime<Utc>,
     who: &str,
-    action: &str,
+    action: AuditAction,
     subject: &str,
     before: Option<String>,
     after: Option<String>,
@@ -35,7 +35,7 @@ fn audit(
     store.audit(&AuditEntry {
         at,
         who: who.to_owned(),
-        action: action.to_owned(),
+        action,
         subject: subject.to_owned(),
         before,
         after,
@@ -71,7 +71,7 @@ pub fn approve(
                 store,
                 now,
                 who,
-                "schedule",
+                AuditAction::Schedule,
                 &item.message.title,
                 None,
                 Some(at.to_rfc3339()),
@@ -80,7 +80,15 @@ pub fn approve(
         }
         None => {
             store.release(id, true, now)?;
-            audit(store, now, who, "approve", &item.message.title, None, None)?;
+            audit(
+                store,
+                now,
+                who,
+                AuditAction::Approve,
+                &item.message.title,
+                None,
+                None,
+            )?;
             Ok(Approved::Queued)
         }
     }
@@ -94,7 +102,7 @@ pub fn reject(store: &Store, now: DateTime<Utc>, id: &str, who: &str) -> Result<
         store,
         now,
         who,
-        "reject",
+        AuditAction::Reject,
         &item.message.title,
         Some(item.message.text),
         None,
@@ -142,7 +150,7 @@ pub fn edit(
         store,
         now,
         who,
-        "edit",
+        AuditAction::Edit,
         &item.message.title,
         Some(before),
         Some(after),
@@ -164,12 +172,28 @@ pub fn tick(
         match item.send_at {
             Some(at) if at <= now => {
                 store.release(&item.message.id, true, now)?;
-                audit(store, now, "banditore", "send-scheduled", title, None, None)?;
+                audit(
+                    store,
+                    now,
+                    "banditore",
+                    AuditAction::SendScheduled,
+                    title,
+                    None,
+                    None,
+                )?;
                 released += 1;
             }
             None if now - item.queued_at > expiry => {
                 store.release(&item.message.id, false, now)?;
-                audit(store, now, "banditore", "expire", title, None, None)?;
+                audit(
+                    store,
+                    now,
+                    "banditore",
+                    AuditAction::Expire,
+                    title,
+                    None,
+                    None,
+                )?;
                 expired += 1;
             }
             _ => {}

@@ -128,7 +128,7 @@ async fn scheduled_items_go_out_on_time_and_forgotten_ones_expire() {
     assert!(app.pending().unwrap().is_empty(), "C expired");
     assert_eq!(work.messages().len(), 1);
     let audit = app.store().recent_audit(10).unwrap();
-    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.label().en()).collect();
     assert_eq!(actions, ["expire", "send-scheduled", "schedule"]);
     assert_eq!(audit[2].who, "redazione");
 }

@@ -259,12 +259,13 @@ impl App {
     fn prune(&self) -> Result<(), StoreError> {
         let max_age = chrono::Duration::from_std(self.inner.config.settings.seen_max_age)
             .unwrap_or(chrono::Duration::MAX);
-        let Some(cutoff) = self.inner.clock.now().checked_sub_signed(max_age) else {
+        let now = self.inner.clock.now();
+        let Some(cutoff) = now.checked_sub_signed(max_age) else {
             return Ok(());
         };
-        let report = self.inner.store.prune(cutoff)?;
-        if report.seen + report.log > 0 {
-            tracing::info!(seen = report.seen, log = report.log, "pruned old records");
+        let report = self.inner.store.prune(cutoff, now)?;
+        if report != crate::store::PruneReport::default() {
+            tracing::info!(?report, "pruned old records");
         }
         Ok(())
     }

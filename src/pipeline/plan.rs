@@ -332,6 +332,7 @@ pub fn decide(
                         let sent = SentAlert {
                             title: message.title.clone(),
                             url: message.url.clone(),
+                            sent_at: None,
                         };
                         plan.sent_alerts.push((alert.reference.clone(), sent));
                     }
@@ -408,6 +409,7 @@ fn bulletin_level(alert: &AlertMeta) -> Option<(String, Level)> {
             Level {
                 level: alert.level.clone(),
                 expires: alert.expires,
+                at: None,
             },
         )
     })
@@ -738,6 +740,7 @@ mod tests {
             SentAlert {
                 title: "Allerta arancione".into(),
                 url: "https://allerte.example.it/a".into(),
+                sent_at: None,
             },
         );
         known.levels.insert(
@@ -745,6 +748,7 @@ mod tests {
             Level {
                 level: "arancione".into(),
                 expires: None,
+                at: None,
             },
         );
         let cases = [

@@ -511,23 +511,31 @@ async fn source_action(
     if app.config().source(&name).is_none() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let result = match action.as_str() {
-        "pause" => app
-            .set_paused(&name, true)
-            .map(|_| format!("{name}: in pausa.")),
-        "resume" => app
-            .set_paused(&name, false)
-            .map(|_| format!("{name}: ripresa.")),
+    use crate::store::AuditAction;
+    let (result, audited) = match action.as_str() {
+        "pause" => (
+            app.set_paused(&name, true)
+                .map(|_| format!("{name}: in pausa.")),
+            AuditAction::SourcePause,
+        ),
+        "resume" => (
+            app.set_paused(&name, false)
+                .map(|_| format!("{name}: ripresa.")),
+            AuditAction::SourceResume,
+        ),
         "poll" => {
             app.poll_soon(&name);
-            Ok(format!("{name}: lettura richiesta."))
+            (
+                Ok(format!("{name}: lettura richiesta.")),
+                AuditAction::SourcePoll,
+            )
         }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let _ = app.store().audit(&crate::store::AuditEntry {
         at: app.now(),
         who: user.name.clone(),
-        action: format!("source-{action}"),
+        action: audited,
         subject: name.clone(),
         before: None,
         after: None,

@@ -380,7 +380,7 @@ pub async fn add(
             let _ = app.store().audit(&crate::store::AuditEntry {
                 at: app.now(),
                 who: user.name.clone(),
-                action: "source-add".into(),
+                action: crate::store::AuditAction::SourceAdd,
                 subject: name.clone(),
                 before: None,
                 after: Some(url),

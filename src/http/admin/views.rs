@@ -143,31 +143,18 @@ pub fn queue(user: &User, app: &App, items: &[QueueItem], flash: Option<(bool, S
 }
 
 /// Delivery states in Italian.
-fn stato(state: &str) -> &'static str {
-    match state {
-        "sent" => "inviato",
-        "delivered" => "consegnato",
-        "read" => "letto",
-        "failed" => "non riuscito",
-        "unknown" => "esito incerto",
-        "intent" => "in corso",
-        "retry" => "da riprovare",
-        _ => "in attesa",
-    }
-}
-
 fn delivery_rows(app: &App, message_id: &str) -> Result<Markup, StoreError> {
     let store = app.store();
     let mut rows = Vec::new();
     for sink in &app.config().sinks {
         let state = store
             .delivery(message_id, &sink.name)?
-            .map(|r| stato(&format!("{:?}", r.state).to_lowercase()).to_owned())
+            .map(|r| r.state.label().it().to_owned())
             .unwrap_or_else(|| "in attesa".into());
         let counts = store.recipient_counts(message_id, &sink.name)?;
         let counts = counts
             .iter()
-            .map(|(s, n)| format!("{n} {}", stato(&format!("{s:?}").to_lowercase())))
+            .map(|(s, n)| format!("{n} {}", s.label().it()))
             .collect::<Vec<_>>()
             .join(", ");
         rows.push((sink.name.clone(), state, counts));
@@ -217,7 +204,7 @@ pub fn log(user: &User, app: &App) -> Result<String, StoreError> {
                     thead { tr { th { "Quando" } th { "Chi" } th { "Azione" } th { "Su" } } }
                     tbody {
                         @for a in &audit {
-                            tr { td { (when(a.at, app)) } td { (a.who) } td { (a.action) } td { (a.subject) } }
+                            tr { td { (when(a.at, app)) } td { (a.who) } td { (a.action.label().it()) } td { (a.subject) } }
                         }
                     }
                 }

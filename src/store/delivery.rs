@@ -1,0 +1,232 @@
+//! What delivery writes and reads: the outbox, delivery records per sink and per recipient,
+//! provider ids, the log of finished messages, and paused sinks.
+
+use chrono::{DateTime, Utc};
+use sled::transaction::{ConflictableTransactionError, Transactional};
+
+use super::table::encode;
+use super::{
+    pair, triple, DeliveryRecord, LogEntry, OutboxEntry, Pause, RecipientRecord, RecipientState,
+    Store, StoreError,
+};
+
+impl Store {
+    /// Queued messages, urgent first, then in order of arrival.
+    pub fn outbox(&self) -> impl Iterator<Item = Result<(Vec<u8>, OutboxEntry), StoreError>> + '_ {
+        self.outbox.iter().map(|r| r.map(|(k, v)| (k.to_vec(), v)))
+    }
+
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    pub fn delivery(
+        &self,
+        message_id: &str,
+        sink: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.deliveries.get(pair(message_id, sink))
+    }
+
+    /// Records a delivery state and flushes it to disk before returning.
+    pub async fn set_delivery(
+        &self,
+        message_id: &str,
+        sink: &str,
+        record: &DeliveryRecord,
+    ) -> Result<(), StoreError> {
+        self.deliveries.insert(pair(message_id, sink), record)?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Forgets an intent that certainly never reached the sink, so it is tried again.
+    pub fn clear_delivery(&self, message_id: &str, sink: &str) -> Result<(), StoreError> {
+        self.deliveries.remove(pair(message_id, sink))?;
+        Ok(())
+    }
+
+    /// All delivery records of one message, by sink name.
+    pub fn deliveries_of(
+        &self,
+        message_id: &str,
+    ) -> Result<Vec<(String, DeliveryRecord)>, StoreError> {
+        let prefix = pair(message_id, "");
+        self.deliveries
+            .scan_prefix(&prefix)
+            .map(|r| {
+                let (k, record) = r?;
+                let sink = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                Ok((sink, record))
+            })
+            .collect()
+    }
+
+    /// Moves a message whose deliveries are all final from the outbox to the log.
+    pub fn finish(
+        &self,
+        outbox_key: &[u8],
+        entry: &OutboxEntry,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let log = encode(&LogEntry {
+            seq: entry.seq,
+            message: entry.message.clone(),
+            enqueued_at: entry.enqueued_at,
+            finished_at: now,
+        })?;
+        (self.outbox.tree(), self.log.tree()).transaction(|(outbox, logt)| {
+            outbox.remove(outbox_key)?;
+            logt.insert(&entry.seq.to_be_bytes(), log.as_slice())?;
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        Ok(())
+    }
+
+    /// The most recent finished messages, newest first.
+    pub fn recent_log(&self, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
+        self.log
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|r| r.map(|(_, e)| e))
+            .collect()
+    }
+
+    pub fn recipient(
+        &self,
+        message_id: &str,
+        sink: &str,
+        phone: &str,
+    ) -> Result<Option<RecipientRecord>, StoreError> {
+        self.recipients.get(triple(message_id, sink, phone))
+    }
+
+    /// Records a batch of recipient states and flushes them to disk before returning.
+    pub async fn set_recipients(
+        &self,
+        message_id: &str,
+        sink: &str,
+        batch: &[(String, RecipientRecord)],
+    ) -> Result<(), StoreError> {
+        let mut recipients = sled::Batch::default();
+        let mut by_phone = sled::Batch::default();
+        let mut wamids = sled::Batch::default();
+        for (phone, record) in batch {
+            let key = triple(message_id, sink, phone);
+            if let Some(wamid) = &record.wamid {
+                wamids.insert(wamid.as_bytes(), key.as_slice());
+            }
+            recipients.insert(key, encode(record)?);
+            by_phone.insert(triple(phone, message_id, sink), &[]);
+        }
+        self.recipients.tree().apply_batch(recipients)?;
+        self.recipients_by_phone.apply_batch(by_phone)?;
+        self.wamids.apply_batch(wamids)?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// How many recipients of a message on a sink are in each state.
+    pub fn recipient_counts(
+        &self,
+        message_id: &str,
+        sink: &str,
+    ) -> Result<Vec<(RecipientState, usize)>, StoreError> {
+        let mut counts: Vec<(RecipientState, usize)> = Vec::new();
+        for r in self.recipients.scan_prefix(triple(message_id, sink, "")) {
+            let (_, record) = r?;
+            match counts.iter_mut().find(|(s, _)| *s == record.state) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((record.state, 1)),
+            }
+        }
+        counts.sort();
+        Ok(counts)
+    }
+
+    /// Applies a provider status (sent, delivered, read, failed) to the delivery it names.
+    /// Repeated and out-of-order events are harmless: a state only moves forward, and
+    /// `failed` does not undo a delivery already confirmed. Returns whether a record changed.
+    pub fn apply_status(
+        &self,
+        wamid: &str,
+        status: RecipientState,
+        at: DateTime<Utc>,
+        detail: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let Some(key) = self.wamids.get(wamid)? else {
+            return Ok(false);
+        };
+        let Some(mut record) = self.recipients.get(&key)? else {
+            return Ok(false);
+        };
+        if !moves_forward(record.state, status) {
+            return Ok(false);
+        }
+        record.state = status;
+        record.at = at;
+        if detail.is_some() {
+            record.detail = detail;
+        }
+        self.recipients.insert(&key, &record)?;
+        Ok(true)
+    }
+
+    /// Removes a recipient record with its index entry and provider id.
+    pub(super) fn forget_recipient(&self, key: &[u8], phone_key: &[u8]) -> Result<(), StoreError> {
+        if let Some(record) = self.recipients.get(key)? {
+            if let Some(wamid) = &record.wamid {
+                self.wamids.remove(wamid.as_bytes())?;
+            }
+            self.recipients.remove(key)?;
+        }
+        self.recipients_by_phone.remove(phone_key)?;
+        Ok(())
+    }
+
+    /// Removes every delivery record of a message (per sink and per recipient).
+    pub(super) fn forget_message(&self, message_id: &str) -> Result<(), StoreError> {
+        for (sink, _) in self.deliveries_of(message_id)? {
+            self.deliveries.remove(pair(message_id, &sink))?;
+        }
+        let prefix = pair(message_id, "");
+        let keys: Vec<sled::IVec> = self
+            .recipients
+            .tree()
+            .scan_prefix(&prefix)
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for key in keys {
+            // message \0 sink \0 phone → phone \0 message \0 sink
+            let rest = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            let Some((sink, phone)) = rest.split_once('\0') else {
+                self.recipients.remove(&key)?;
+                continue;
+            };
+            self.forget_recipient(&key, &triple(phone, message_id, sink))?;
+        }
+        Ok(())
+    }
+
+    pub fn pause(&self, sink: &str) -> Result<Option<Pause>, StoreError> {
+        self.pauses.get(sink)
+    }
+
+    pub fn set_pause(&self, sink: &str, pause: Option<&Pause>) -> Result<(), StoreError> {
+        match pause {
+            Some(p) => self.pauses.insert(sink, p),
+            None => self.pauses.remove(sink).map(|_| ()),
+        }
+    }
+}
+
+/// Whether a provider's status may replace the recorded one: states only move forward, and a
+/// late "failed" does not undo a confirmed delivery.
+pub fn moves_forward(from: RecipientState, to: RecipientState) -> bool {
+    match (from, to) {
+        (RecipientState::Delivered | RecipientState::Read, RecipientState::Failed) => false,
+        (RecipientState::Failed, _) => false,
+        (from, to) => to > from,
+    }
+}

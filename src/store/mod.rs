@@ -1,0 +1,246 @@
+//! The sled store: the only owner of persistent state.
+//!
+//! Trees (values JSON unless noted), and how long each record is kept:
+//!
+//! | tree | key | value | kept |
+//! |---|---|---|---|
+//! | `seen` | source \0 kind-byte hash[16] | last seen, unix secs (u64 BE) | `seen_max_age` after last seen; never while the item is in its feed |
+//! | `sources` | source name | [`SourceState`] | while the source exists |
+//! | `paused_sources` | source name | empty | until resumed |
+//! | `alert_refs` | source \0 CAP `sender,identifier,sent` | [`SentAlert`] | `seen_max_age` after sending |
+//! | `levels` | source \0 bulletin key (sender, area) | [`Level`] | `seen_max_age` after the announcement |
+//! | `outbox` | priority-byte seq (u64 BE) | [`OutboxEntry`] | until every delivery is final |
+//! | `deliveries` | message id \0 sink | [`DeliveryRecord`] | with its log entry |
+//! | `log` | seq (u64 BE) | [`LogEntry`] | `seen_max_age` after finishing |
+//! | `recipients` | message id \0 sink \0 phone | [`RecipientRecord`] | with its log entry, or until the number unsubscribes |
+//! | `recipients_by_phone` | phone \0 message id \0 sink | empty | with its recipient record |
+//! | `wamids` | provider message id | the `recipients` key (raw) | with its recipient record |
+//! | `pauses` | sink name | [`Pause`] | until it ends |
+//! | `subscribers` | phone (international digits) | [`Subscriber`] | until STOP or deletion |
+//! | `queue` | message id | [`QueueItem`] (review) | until approved, rejected or expired |
+//! | `audit` | seq (u64 BE) | [`AuditEntry`] | [`AUDIT_RETENTION`] |
+//!
+//! Invariants:
+//! - A poll's new seen keys, its outbox entries and the source's new state (validators
+//!   included) are written in **one transaction**: either the items are both "seen" and
+//!   queued, or neither (and the next poll finds them again).
+//! - A delivery's intent record is **flushed to disk before** the request leaves.
+//! - A number that unsubscribes leaves no trace: its subscriber record, its per-recipient
+//!   delivery records and their provider ids go together.
+
+mod delivery;
+mod people;
+mod polls;
+mod records;
+mod table;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use sled::transaction::TransactionError;
+
+use crate::config::Priority;
+use crate::item::Message;
+
+pub use delivery::moves_forward;
+pub use polls::present_key;
+pub use records::*;
+use table::Table;
+
+/// How long editorial actions stay in the audit log.
+pub const AUDIT_RETENTION: chrono::Duration = chrono::Duration::days(2 * 365);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("the store in {0} is in use by another banditore (is `banditore run` running with this data directory?)")]
+    Locked(String),
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("store: a record cannot be read ({0}); was the data directory written by a newer banditore?")]
+    Corrupt(String),
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+/// Handle to the store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    /// Raw u64 stamps.
+    seen: sled::Tree,
+    sources: Table<SourceState>,
+    /// Written only by admins, so a poll rewriting its source's state cannot undo a pause.
+    paused_sources: sled::Tree,
+    alert_refs: Table<SentAlert>,
+    levels: Table<Level>,
+    outbox: Table<OutboxEntry>,
+    deliveries: Table<DeliveryRecord>,
+    log: Table<LogEntry>,
+    recipients: Table<RecipientRecord>,
+    /// Raw: phone \0 message \0 sink → empty.
+    recipients_by_phone: sled::Tree,
+    /// Raw: provider id → `recipients` key.
+    wamids: sled::Tree,
+    pauses: Table<Pause>,
+    subscribers: Table<Subscriber>,
+    queue: Table<QueueItem>,
+    audit: Table<AuditEntry>,
+}
+
+/// What one pruning pass forgot.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    pub seen: usize,
+    pub log: usize,
+    pub alerts: usize,
+    pub audit: usize,
+}
+
+impl Store {
+    /// Opens (or creates) the store of a data directory (in `<data_dir>/store`), with a page
+    /// cache of `cache_mb` MiB.
+    pub fn open_in(data_dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::DataDir(data_dir.display().to_string(), e))?;
+        match Store::open(
+            &data_dir.join("store"),
+            cache_mb.saturating_mul(1024 * 1024),
+        ) {
+            // sled reports its file lock as an I/O error of kind WouldBlock.
+            Err(StoreError::Sled(sled::Error::Io(e)))
+                if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock") =>
+            {
+                Err(StoreError::Locked(data_dir.display().to_string()))
+            }
+            other => other,
+        }
+    }
+
+    /// Opens (or creates) the store in `dir`, with a page cache of `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::LowSpace)
+            .open()?;
+        Ok(Store {
+            seen: db.open_tree("seen")?,
+            sources: Table::open(&db, "sources")?,
+            paused_sources: db.open_tree("paused_sources")?,
+            alert_refs: Table::open(&db, "alert_refs")?,
+            levels: Table::open(&db, "levels")?,
+            outbox: Table::open(&db, "outbox")?,
+            deliveries: Table::open(&db, "deliveries")?,
+            log: Table::open(&db, "log")?,
+            recipients: Table::open(&db, "recipients")?,
+            recipients_by_phone: db.open_tree("recipients_by_phone")?,
+            wamids: db.open_tree("wamids")?,
+            pauses: Table::open(&db, "pauses")?,
+            subscribers: Table::open(&db, "subscribers")?,
+            queue: Table::open(&db, "queue")?,
+            audit: Table::open(&db, "audit")?,
+            db,
+        })
+    }
+
+    /// Writes everything buffered to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes the store occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// Forgets what its retention rule lets go (see the table in the module's documentation):
+    /// records older than `cutoff` (`seen_max_age` ago), audit entries older than
+    /// [`AUDIT_RETENTION`].
+    pub fn prune(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<PruneReport, StoreError> {
+        let mut report = PruneReport {
+            seen: self.prune_seen(cutoff)?,
+            alerts: self.prune_alerts(cutoff, now)?,
+            ..PruneReport::default()
+        };
+        for r in self.log.iter() {
+            let (k, entry) = r?;
+            if entry.finished_at < cutoff {
+                self.forget_message(&entry.message.id)?;
+                self.log.remove(&k)?;
+                report.log += 1;
+            }
+        }
+        if let Some(audit_cutoff) = now.checked_sub_signed(AUDIT_RETENTION) {
+            for r in self.audit.iter() {
+                let (k, entry) = r?;
+                if entry.at >= audit_cutoff {
+                    break; // in order of writing
+                }
+                self.audit.remove(&k)?;
+                report.audit += 1;
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// `a \0 b`.
+fn pair(a: &str, b: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(a.len() + b.len() + 1);
+    k.extend_from_slice(a.as_bytes());
+    k.push(0);
+    k.extend_from_slice(b.as_bytes());
+    k
+}
+
+/// `a \0 b \0 c`.
+fn triple(a: &str, b: &str, c: &str) -> Vec<u8> {
+    let mut k = pair(a, b);
+    k.push(0);
+    k.extend_from_slice(c.as_bytes());
+    k
+}
+
+fn outbox_key(priority: Priority, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(match priority {
+        Priority::Urgent => 0,
+        Priority::Normal => 1,
+    });
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// A message ready for the outbox at `now`, with its key.
+fn outbox_entry(
+    db: &sled::Db,
+    message: &Message,
+    now: DateTime<Utc>,
+) -> Result<(Vec<u8>, OutboxEntry), StoreError> {
+    let seq = db.generate_id()?;
+    Ok((
+        outbox_key(message.priority, seq),
+        OutboxEntry {
+            seq,
+            message: message.clone(),
+            enqueued_at: now,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests;

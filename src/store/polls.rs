@@ -1,0 +1,246 @@
+//! What polls write and read: seen keys, source states and pauses, sent alerts and bulletin
+//! levels, and the one transaction that commits a poll.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use sled::transaction::{ConflictableTransactionError, Transactional};
+
+use super::table::encode;
+use super::{
+    outbox_entry, pair, Level, PollCommit, QueueItem, SentAlert, SourceState, Store, StoreError,
+};
+use crate::ident::Key;
+
+/// The key stored for a [`Key`] in `present` lists.
+pub fn present_key(key: &Key) -> String {
+    let mut raw = Vec::with_capacity(17);
+    raw.push(key.kind);
+    raw.extend_from_slice(&key.hash);
+    hex::encode(raw)
+}
+
+fn seen_key(source: &str, key: &Key) -> Vec<u8> {
+    let mut k = Vec::with_capacity(source.len() + 18);
+    k.extend_from_slice(source.as_bytes());
+    k.push(0);
+    k.push(key.kind);
+    k.extend_from_slice(&key.hash);
+    k
+}
+
+fn stamp(at: DateTime<Utc>) -> [u8; 8] {
+    (at.timestamp().max(0) as u64).to_be_bytes()
+}
+
+impl Store {
+    pub fn source_state(&self, source: &str) -> Result<SourceState, StoreError> {
+        Ok(self.sources.get(source)?.unwrap_or_default())
+    }
+
+    pub fn put_source_state(&self, source: &str, state: &SourceState) -> Result<(), StoreError> {
+        self.sources.insert(source, state)
+    }
+
+    /// When each key was last seen (None for keys never seen).
+    pub fn last_seen(&self, source: &str, keys: &[Key]) -> Result<Vec<Option<u64>>, StoreError> {
+        keys.iter()
+            .map(|k| {
+                Ok(self
+                    .seen
+                    .get(seen_key(source, k))?
+                    .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
+            })
+            .collect()
+    }
+
+    /// Number of seen keys (all sources).
+    pub fn seen_len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Records a poll's outcome atomically (see the module invariants). Returns the number of
+    /// messages queued.
+    pub fn commit_poll(
+        &self,
+        source: &str,
+        commit: &PollCommit,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let stamp = stamp(now);
+        let state = encode(&commit.state)?;
+        let review = commit
+            .review
+            .iter()
+            .map(|m| {
+                let item = QueueItem {
+                    message: m.clone(),
+                    queued_at: now,
+                    send_at: None,
+                    edited: false,
+                };
+                Ok((m.id.clone(), encode(&item)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let entries = commit
+            .messages
+            .iter()
+            .map(|m| {
+                let (key, entry) = outbox_entry(&self.db, m, now)?;
+                Ok((key, encode(&entry)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let seen_keys: Vec<Vec<u8>> = commit.touch.iter().map(|k| seen_key(source, k)).collect();
+        let alerts = commit
+            .sent_alerts
+            .iter()
+            .map(|(r, a)| {
+                let a = SentAlert {
+                    sent_at: Some(now),
+                    ..a.clone()
+                };
+                Ok((pair(source, r), encode(&a)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let levels = commit
+            .levels
+            .iter()
+            .map(|(k, l)| {
+                let l = Level {
+                    at: Some(now),
+                    ..l.clone()
+                };
+                Ok((pair(source, k), encode(&l)?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        (
+            &self.seen,
+            self.outbox.tree(),
+            self.sources.tree(),
+            self.alert_refs.tree(),
+            self.levels.tree(),
+            self.queue.tree(),
+        )
+            .transaction(|(seen, outbox, sources, alert_refs, level_tree, queue)| {
+                for (key, value) in &review {
+                    queue.insert(key.as_bytes(), value.as_slice())?;
+                }
+                for key in &seen_keys {
+                    seen.insert(key.as_slice(), &stamp[..])?;
+                }
+                for (key, value) in &entries {
+                    outbox.insert(key.as_slice(), value.as_slice())?;
+                }
+                for (key, value) in &alerts {
+                    alert_refs.insert(key.as_slice(), value.as_slice())?;
+                }
+                for (key, value) in &levels {
+                    level_tree.insert(key.as_slice(), value.as_slice())?;
+                }
+                sources.insert(source.as_bytes(), state.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })?;
+        Ok(entries.len())
+    }
+
+    /// The alert sent under a CAP reference, if it was sent.
+    pub fn sent_alert(
+        &self,
+        source: &str,
+        reference: &str,
+    ) -> Result<Option<SentAlert>, StoreError> {
+        self.alert_refs.get(pair(source, reference))
+    }
+
+    /// The last level announced for a bulletin key.
+    pub fn level(&self, source: &str, key: &str) -> Result<Option<Level>, StoreError> {
+        self.levels.get(pair(source, key))
+    }
+
+    pub fn source_paused(&self, source: &str) -> Result<bool, StoreError> {
+        Ok(self.paused_sources.contains_key(source)?)
+    }
+
+    pub fn set_source_paused(&self, source: &str, paused: bool) -> Result<(), StoreError> {
+        if paused {
+            self.paused_sources.insert(source, &[])?;
+        } else {
+            self.paused_sources.remove(source)?;
+        }
+        self.paused_sources.flush()?;
+        Ok(())
+    }
+
+    /// Forgets seen keys older than `cutoff`, except those of items still present in their
+    /// source. Returns how many.
+    pub(super) fn prune_seen(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let cutoff = cutoff.timestamp().max(0) as u64;
+        let mut protected: HashSet<Vec<u8>> = HashSet::new();
+        for r in self.sources.iter() {
+            let (name, state) = r?;
+            for hex_key in &state.present {
+                if let Ok(raw) = hex::decode(hex_key) {
+                    let mut key = name.to_vec();
+                    key.push(0);
+                    key.extend_from_slice(&raw);
+                    protected.insert(key);
+                }
+            }
+        }
+        let mut forgotten = 0;
+        for r in self.seen.iter() {
+            let (k, v) = r?;
+            let stamp = v.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+            if stamp < cutoff && !protected.contains(k.as_ref()) {
+                self.seen.remove(&k)?;
+                forgotten += 1;
+            }
+        }
+        Ok(forgotten)
+    }
+
+    /// Forgets sent alerts and bulletin levels older than `cutoff`. Records from before they
+    /// carried a date are dated `now`, so they go in their turn.
+    pub(super) fn prune_alerts(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut forgotten = 0;
+        for r in self.alert_refs.iter() {
+            let (k, alert) = r?;
+            match alert.sent_at {
+                Some(at) if at < cutoff => {
+                    self.alert_refs.remove(&k)?;
+                    forgotten += 1;
+                }
+                Some(_) => {}
+                None => self.alert_refs.insert(
+                    &k,
+                    &SentAlert {
+                        sent_at: Some(now),
+                        ..alert
+                    },
+                )?,
+            }
+        }
+        for r in self.levels.iter() {
+            let (k, level) = r?;
+            match level.at {
+                Some(at) if at < cutoff => {
+                    self.levels.remove(&k)?;
+                    forgotten += 1;
+                }
+                Some(_) => {}
+                None => self.levels.insert(
+                    &k,
+                    &Level {
+                        at: Some(now),
+                        ..level
+                    },
+                )?,
+            }
+        }
+        Ok(forgotten)
+    }
+}

@@ -1,0 +1,259 @@
+//! The records kept in the store, and their names in words.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::fetch::Validators;
+use crate::ident::Key;
+use crate::item::Message;
+
+/// What the store remembers about one source.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceState {
+    /// The first successful poll recorded what was there; from then on new items are sent.
+    pub baselined: bool,
+    #[serde(default)]
+    pub validators: Validators,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    pub next_poll: Option<DateTime<Utc>>,
+    /// Items recorded as seen, over the source's life.
+    #[serde(default)]
+    pub items_seen: u64,
+    /// Items in the last successful parse.
+    #[serde(default)]
+    pub items_present: usize,
+    /// One key (hex) per item present in the feed at the last successful parse: pruning never
+    /// forgets these, even when the feed answers 304 for months.
+    #[serde(default)]
+    pub present: Vec<String>,
+}
+
+/// A queued message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub seq: u64,
+    pub message: Message,
+    pub enqueued_at: DateTime<Utc>,
+}
+
+/// Where a delivery of one message to one sink stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// About to be sent (written and flushed before the request).
+    Intent,
+    /// Accepted by the sink.
+    Sent,
+    /// The request may or may not have arrived; never re-sent automatically.
+    Unknown,
+    /// Refused for good by the sink.
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn is_final(self) -> bool {
+        !matches!(self, DeliveryState::Intent)
+    }
+
+    /// The state's name in English (the command line) and Italian (the admin UI).
+    pub fn label(self) -> Label {
+        match self {
+            DeliveryState::Intent => Label("intent", "in corso"),
+            DeliveryState::Sent => Label("sent", "inviato"),
+            DeliveryState::Unknown => Label("unknown", "esito incerto"),
+            DeliveryState::Failed => Label("failed", "non riuscito"),
+        }
+    }
+}
+
+/// A state's name in English and in Italian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label(pub &'static str, pub &'static str);
+
+impl Label {
+    pub fn en(self) -> &'static str {
+        self.0
+    }
+    pub fn it(self) -> &'static str {
+        self.1
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub state: DeliveryState,
+    pub at: DateTime<Utc>,
+    pub provider_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// A message whose deliveries are all final.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub message: Message,
+    pub enqueued_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// An alert that was sent, so that its updates and cancellations can refer to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentAlert {
+    pub title: String,
+    pub url: String,
+    /// When it was queued (records written before this field existed have none; pruning
+    /// stamps them, so they too are forgotten in time).
+    #[serde(default)]
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// The last level a bulletin announced for an area.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Level {
+    pub level: String,
+    pub expires: Option<DateTime<Utc>>,
+    /// When it was announced (see [`SentAlert::sent_at`]).
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// An opted-in citizen. Only the number and the consent are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscriber {
+    pub consented_at: DateTime<Utc>,
+    /// The words of the consent (the keyword they sent, or the import's consent column).
+    pub consent_text: String,
+    /// The inbound message that gave consent, when it came through WhatsApp.
+    pub consent_message_id: Option<String>,
+    /// When they last wrote to us: free-form messages are allowed for 24 hours after.
+    pub last_inbound_at: Option<DateTime<Utc>>,
+}
+
+/// Where the delivery of one message to one recipient stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecipientState {
+    /// Written (and flushed) before the request.
+    Intent,
+    /// Refused for now (rate limit for this recipient): tried again after `not_before`.
+    Retry,
+    /// The request's fate is unknown: never re-sent automatically.
+    Unknown,
+    /// Accepted by the provider.
+    Sent,
+    Delivered,
+    Read,
+    /// Refused for good, or reported failed by a status webhook.
+    Failed,
+}
+
+impl RecipientState {
+    pub fn is_final(self) -> bool {
+        !matches!(self, RecipientState::Intent | RecipientState::Retry)
+    }
+
+    /// The state's name in English (the command line) and Italian (the admin UI).
+    pub fn label(self) -> Label {
+        match self {
+            RecipientState::Intent => Label("intent", "in corso"),
+            RecipientState::Retry => Label("retry", "da riprovare"),
+            RecipientState::Unknown => Label("unknown", "esito incerto"),
+            RecipientState::Sent => Label("sent", "inviato"),
+            RecipientState::Delivered => Label("delivered", "consegnato"),
+            RecipientState::Read => Label("read", "letto"),
+            RecipientState::Failed => Label("failed", "non riuscito"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecipientRecord {
+    pub state: RecipientState,
+    pub at: DateTime<Utc>,
+    pub wamid: Option<String>,
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub attempts: u32,
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// A sink stopped by an account problem, and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pause {
+    pub until: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// A message waiting for an editor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueItem {
+    pub message: Message,
+    pub queued_at: DateTime<Utc>,
+    /// Approved for sending at this time.
+    pub send_at: Option<DateTime<Utc>>,
+    pub edited: bool,
+}
+
+/// One editorial action, kept for accountability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub who: String,
+    pub action: AuditAction,
+    pub subject: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// What was done, for the audit log. Stored by its kebab-case name ("send-scheduled").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditAction {
+    Approve,
+    Schedule,
+    Edit,
+    Reject,
+    Expire,
+    SendScheduled,
+    SourceAdd,
+    SourcePause,
+    SourceResume,
+    SourcePoll,
+}
+
+impl AuditAction {
+    /// The action's name in English (the command line) and Italian (the admin UI).
+    pub fn label(self) -> Label {
+        match self {
+            AuditAction::Approve => Label("approve", "approvato"),
+            AuditAction::Schedule => Label("schedule", "programmato"),
+            AuditAction::Edit => Label("edit", "modificato"),
+            AuditAction::Reject => Label("reject", "rifiutato"),
+            AuditAction::Expire => Label("expire", "scaduto senza revisione"),
+            AuditAction::SendScheduled => Label("send-scheduled", "inviato come programmato"),
+            AuditAction::SourceAdd => Label("source-add", "fonte aggiunta"),
+            AuditAction::SourcePause => Label("source-pause", "fonte in pausa"),
+            AuditAction::SourceResume => Label("source-resume", "fonte ripresa"),
+            AuditAction::SourcePoll => Label("source-poll", "lettura richiesta"),
+        }
+    }
+}
+
+/// Everything one successful poll writes, in one transaction.
+#[derive(Debug, Default)]
+pub struct PollCommit {
+    pub state: SourceState,
+    /// Keys to record (new items) or refresh (items still present).
+    pub touch: Vec<Key>,
+    pub messages: Vec<Message>,
+    /// CAP alerts queued by this poll, by reference.
+    pub sent_alerts: Vec<(String, SentAlert)>,
+    /// Bulletin levels seen by this poll.
+    pub levels: Vec<(String, Level)>,
+    /// Messages for the review queue.
+    pub review: Vec<Message>,
+}

@@ -1,0 +1,259 @@
+use super::*;
+use crate::ident::{Identity, Key};
+use crate::item::Item;
+use crate::phone::Phone;
+
+fn message(id: &str, priority: Priority) -> Message {
+    Message {
+        id: id.into(),
+        source: "s".into(),
+        kind: "feed".into(),
+        title: "t".into(),
+        url: "https://a.example/".into(),
+        text: "t".into(),
+        image: None,
+        priority,
+        published: None,
+        tags: vec![],
+        extra: Default::default(),
+    }
+}
+
+fn keys(title: &str) -> Vec<Key> {
+    Identity::of(&Item {
+        title: title.into(),
+        ..Item::default()
+    })
+    .keys
+}
+
+fn at(days: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000 + days * 86_400, 0).unwrap()
+}
+
+#[test]
+fn commit_is_atomic_and_outbox_is_priority_ordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let commit = PollCommit {
+        state: SourceState {
+            baselined: true,
+            ..SourceState::default()
+        },
+        touch: keys("uno"),
+        messages: vec![
+            message("a", Priority::Normal),
+            message("b", Priority::Urgent),
+        ],
+        ..PollCommit::default()
+    };
+    assert_eq!(store.commit_poll("s", &commit, at(0)).unwrap(), 2);
+    assert!(store.source_state("s").unwrap().baselined);
+    assert!(store
+        .last_seen("s", &keys("uno"))
+        .unwrap()
+        .iter()
+        .all(Option::is_some));
+    assert!(store
+        .last_seen("other", &keys("uno"))
+        .unwrap()
+        .iter()
+        .all(Option::is_none));
+    let order: Vec<String> = store.outbox().map(|r| r.unwrap().1.message.id).collect();
+    assert_eq!(order, ["b", "a"]);
+}
+
+#[test]
+fn prune_forgets_old_keys_but_not_present_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let old = keys("vecchio");
+    let present = keys("ancora nel feed");
+    let mut touch = old.clone();
+    touch.extend(present.iter().copied());
+    let state = SourceState {
+        baselined: true,
+        present: vec![present_key(&present[0])],
+        ..SourceState::default()
+    };
+    store
+        .commit_poll(
+            "s",
+            &PollCommit {
+                state,
+                touch,
+                ..PollCommit::default()
+            },
+            at(0),
+        )
+        .unwrap();
+    let report = store.prune(at(200), at(200)).unwrap();
+    assert_eq!(report.seen, old.len() + present.len() - 1);
+    assert!(store
+        .last_seen("s", &old)
+        .unwrap()
+        .iter()
+        .all(Option::is_none));
+    assert!(store.last_seen("s", &present[..1]).unwrap()[0].is_some());
+    // Nothing younger than the cutoff goes.
+    assert_eq!(store.prune(at(-1), at(0)).unwrap(), PruneReport::default());
+}
+
+#[tokio::test]
+async fn deliveries_and_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let commit = PollCommit {
+        messages: vec![message("m1", Priority::Normal)],
+        ..PollCommit::default()
+    };
+    store.commit_poll("s", &commit, at(0)).unwrap();
+    let record = DeliveryRecord {
+        state: DeliveryState::Sent,
+        at: at(0),
+        provider_id: Some("p1".into()),
+        detail: None,
+    };
+    store.set_delivery("m1", "log", &record).await.unwrap();
+    assert_eq!(store.delivery("m1", "log").unwrap(), Some(record));
+    let (key, entry) = store.outbox().next().unwrap().unwrap();
+    store.finish(&key, &entry, at(0)).unwrap();
+    assert_eq!(store.outbox_len(), 0);
+    assert_eq!(store.recent_log(10).unwrap()[0].message.id, "m1");
+    assert_eq!(store.prune(at(1), at(1)).unwrap().log, 1);
+    assert_eq!(store.deliveries_of("m1").unwrap(), vec![]);
+}
+
+fn recipient(state: RecipientState, wamid: &str) -> RecipientRecord {
+    RecipientRecord {
+        state,
+        at: at(0),
+        wamid: Some(wamid.into()),
+        detail: None,
+        attempts: 1,
+        not_before: None,
+    }
+}
+
+#[tokio::test]
+async fn a_number_that_unsubscribes_leaves_no_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let phone = Phone::parse("393401234567").unwrap();
+    let other = Phone::parse("393409999999").unwrap();
+    let sub = Subscriber {
+        consented_at: at(0),
+        consent_text: "ISCRIVIMI".into(),
+        consent_message_id: None,
+        last_inbound_at: None,
+    };
+    store.subscribe(&phone, &sub).unwrap();
+    store.subscribe(&other, &sub).unwrap();
+    for m in ["m1", "m2"] {
+        let batch = vec![
+            (
+                phone.to_string(),
+                recipient(RecipientState::Sent, &format!("{m}-a")),
+            ),
+            (
+                other.to_string(),
+                recipient(RecipientState::Sent, &format!("{m}-b")),
+            ),
+        ];
+        store.set_recipients(m, "wa", &batch).await.unwrap();
+    }
+    assert!(store.unsubscribe(&phone).unwrap());
+    assert_eq!(store.subscriber(&phone).unwrap(), None);
+    for m in ["m1", "m2"] {
+        assert_eq!(store.recipient(m, "wa", phone.as_str()).unwrap(), None);
+        assert!(store.recipient(m, "wa", other.as_str()).unwrap().is_some());
+        // A late status for the erased number finds nothing to update.
+        assert!(!store
+            .apply_status(&format!("{m}-a"), RecipientState::Read, at(1), None)
+            .unwrap());
+        assert!(store
+            .apply_status(&format!("{m}-b"), RecipientState::Read, at(1), None)
+            .unwrap());
+    }
+    assert!(!store.unsubscribe(&phone).unwrap(), "already gone");
+}
+
+#[tokio::test]
+async fn every_tree_has_a_retention_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let commit = PollCommit {
+        messages: vec![message("m1", Priority::Normal)],
+        sent_alerts: vec![(
+            "pc,1,t".into(),
+            SentAlert {
+                title: "Allerta".into(),
+                url: "https://a.example/".into(),
+                sent_at: None,
+            },
+        )],
+        levels: vec![(
+            "pc|zona".into(),
+            Level {
+                level: "arancione".into(),
+                expires: None,
+                at: None,
+            },
+        )],
+        ..PollCommit::default()
+    };
+    store.commit_poll("s", &commit, at(0)).unwrap();
+    store
+        .set_recipients(
+            "m1",
+            "wa",
+            &[("393401234567".into(), recipient(RecipientState::Sent, "w1"))],
+        )
+        .await
+        .unwrap();
+    let (key, entry) = store.outbox().next().unwrap().unwrap();
+    store.finish(&key, &entry, at(0)).unwrap();
+    store
+        .audit(&AuditEntry {
+            at: at(0),
+            who: "redazione".into(),
+            action: AuditAction::Approve,
+            subject: "x".into(),
+            before: None,
+            after: None,
+        })
+        .unwrap();
+    // Young records stay.
+    assert_eq!(store.prune(at(-1), at(1)).unwrap(), PruneReport::default());
+    assert!(store.sent_alert("s", "pc,1,t").unwrap().is_some());
+    // Old ones go: log with its per-sink and per-recipient records and provider ids, alerts
+    // and levels; the audit log after two years.
+    let report = store.prune(at(10), at(10)).unwrap();
+    assert_eq!((report.log, report.alerts, report.audit), (1, 2, 0));
+    assert_eq!(store.recipient("m1", "wa", "393401234567").unwrap(), None);
+    assert!(!store
+        .apply_status("w1", RecipientState::Read, at(10), None)
+        .unwrap());
+    assert_eq!(store.sent_alert("s", "pc,1,t").unwrap(), None);
+    assert_eq!(store.level("s", "pc|zona").unwrap(), None);
+    assert_eq!(store.prune(at(10), at(800)).unwrap().audit, 1);
+    assert!(store.recent_audit(10).unwrap().is_empty());
+}
+
+#[test]
+fn statuses_only_move_forward() {
+    use RecipientState::*;
+    let cases = [
+        (Sent, Delivered, true),
+        (Delivered, Read, true),
+        (Read, Delivered, false),
+        (Delivered, Failed, false),
+        (Sent, Failed, true),
+        (Failed, Read, false),
+        (Intent, Sent, true),
+        (Unknown, Delivered, true),
+    ];
+    for (from, to, expected) in cases {
+        assert_eq!(moves_forward(from, to), expected, "{from:?} → {to:?}");
+    }
+}
