@@ -1,0 +1,424 @@
+//! From the tables as written (`raw`) to the typed configuration, with every problem found.
+
+mod sink;
+mod source;
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::str::FromStr;
+use std::time::Duration;
+
+use url::Url;
+
+use super::problem::{Lines, Problem};
+use super::raw::{
+    read_table, table_name, RawConfig, RawSettings, RawSink, RawSource, RawUser, TOP_LEVEL,
+};
+use super::{Config, KindSettings, Settings, SinkSettings};
+use crate::schedule::QuietHours;
+use sink::{sink, user};
+use source::source;
+
+const DAY: u64 = 86_400;
+
+/// Problems of one table, with where its keys are.
+struct Table<'a> {
+    lines: &'a Lines<'a>,
+    span: Range<usize>,
+    /// "[settings]", "source \"comune\"", …
+    what: String,
+    /// Keys given with a value that could not be read (already reported).
+    bad: HashSet<String>,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Table<'_> {
+    fn problem(&mut self, key: &str, message: impl Into<String>, hint: Option<&str>) {
+        let message = message.into();
+        self.problems.push(Problem {
+            line: self.lines.key(self.span.clone(), key),
+            message: format!("{}: {message}", self.what),
+            hint: hint.map(str::to_owned),
+        });
+    }
+
+    /// A duration written the human way ("30s", "5m", "1h30m", "2d"), within bounds.
+    fn duration(
+        &mut self,
+        key: &str,
+        raw: Option<String>,
+        bounds: (Duration, Duration),
+    ) -> Option<Duration> {
+        let raw = raw?;
+        let (min, max) = bounds;
+        match humantime::parse_duration(raw.trim()) {
+            Ok(d) if d >= min && d <= max => Some(d),
+            Ok(_) => {
+                let (min, max) = (
+                    humantime::format_duration(min),
+                    humantime::format_duration(max),
+                );
+                self.problem(key, format!("{key} must be between {min} and {max}"), None);
+                None
+            }
+            Err(_) => {
+                self.problem(
+                    key,
+                    format!("{key} {raw:?} is not a duration"),
+                    Some("write e.g. \"30s\", \"5m\", \"1h\" or \"2d\""),
+                );
+                None
+            }
+        }
+    }
+
+    /// An http(s) URL.
+    fn url(&mut self, key: &str, raw: &str) -> Option<Url> {
+        match Url::parse(raw.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+            Ok(u) => {
+                self.problem(
+                    key,
+                    format!("{key} {raw:?}: the {:?} scheme is not fetched", u.scheme()),
+                    Some("use an http:// or https:// address"),
+                );
+                None
+            }
+            Err(e) => {
+                self.problem(
+                    key,
+                    format!("{key} {raw:?} is not a valid address ({e})"),
+                    Some("write the full address, e.g. https://www.comune.example.it/feed/"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A required key.
+    fn need<T>(&mut self, key: &str, value: Option<T>, example: &str) -> Option<T> {
+        if value.is_none() && !self.bad.contains(key) {
+            self.problem(key, format!("needs {key}"), Some(example));
+        }
+        value
+    }
+
+    /// The name of an environment variable (never a secret itself).
+    fn env_var(&mut self, key: &str, var: Option<String>) -> Option<String> {
+        let var = var?;
+        if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            self.problem(
+                key,
+                format!("{key} must name an environment variable, not hold a secret"),
+                Some("e.g. token_env = \"WHATSAPP_TOKEN\", then export WHATSAPP_TOKEN=…"),
+            );
+            return None;
+        }
+        Some(var)
+    }
+}
+
+/// Checks configuration text, returning the typed configuration or every problem found.
+pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
+    let lines = Lines::new(text);
+    let shape = shape_problems(text, &lines);
+    if !shape.is_empty() {
+        return Err(shape);
+    }
+    let raw: RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => {
+            return Err(vec![Problem {
+                line: e.span().map(|s| lines.line_of(s.start)),
+                message: e.message().trim().to_owned(),
+                hint: None,
+            }])
+        }
+    };
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    let settings = match raw.settings {
+        None => Settings::default(),
+        Some(spanned) => {
+            let span = spanned.span();
+            let (raw, bad) = read_table(
+                spanned.into_inner(),
+                span.clone(),
+                "[settings]",
+                &lines,
+                &mut problems,
+            );
+            let mut table = Table {
+                lines: &lines,
+                span,
+                what: "[settings]".into(),
+                bad,
+                problems: &mut problems,
+            };
+            settings(raw, &mut table)
+        }
+    };
+    let mut sources = Vec::new();
+    let mut names = HashSet::new();
+    for (i, spanned) in raw.source.into_iter().enumerate() {
+        let span = spanned.span();
+        let table = spanned.into_inner();
+        let what = table_name(&table, "source", i + 1);
+        let (raw, bad): (RawSource, _) =
+            read_table(table, span.clone(), &what, &lines, &mut problems);
+        let mut table = Table {
+            lines: &lines,
+            span: span.clone(),
+            what,
+            bad,
+            problems: &mut problems,
+        };
+        if let Some(src) = source(raw, &settings, &mut names, &mut table) {
+            if let KindSettings::Cap { geocodes, .. } = &src.settings {
+                if geocodes.is_empty() && settings.location.is_none() {
+                    warnings.push(Problem {
+                        line: Some(lines.line_of(span.start)),
+                        message: format!(
+                            "source {:?}: neither geocodes nor settings.location: every alert in the feed would be sent, wherever it is",
+                            src.name
+                        ),
+                        hint: Some("geocodes = [\"EMMA_ID:IT003\"], or [settings] location = { lat = …, lon = … }".into()),
+                    });
+                }
+            }
+            sources.push(src);
+        }
+    }
+    let mut sinks = Vec::new();
+    let mut sink_names = HashSet::new();
+    for (i, spanned) in raw.sink.into_iter().enumerate() {
+        let span = spanned.span();
+        let table = spanned.into_inner();
+        let what = table_name(&table, "sink", i + 1);
+        let (raw, bad): (RawSink, _) =
+            read_table(table, span.clone(), &what, &lines, &mut problems);
+        let mut table = Table {
+            lines: &lines,
+            span: span.clone(),
+            what,
+            bad,
+            problems: &mut problems,
+        };
+        if let Some(sink) = sink(raw, &mut sink_names, &mut table) {
+            if matches!(sink.settings, SinkSettings::WhatsappCloud(_))
+                && settings.webhook_listen.is_none()
+            {
+                warnings.push(Problem {
+                    line: Some(lines.line_of(span.start)),
+                    message: format!(
+                        "sink {:?}: without settings.webhook_listen nobody can subscribe (ISCRIVIMI never arrives) and delivery statuses are lost",
+                        sink.name
+                    ),
+                    hint: Some("[settings] webhook_listen = \"127.0.0.1:8081\", behind the comune's HTTPS proxy".into()),
+                });
+            }
+            sinks.push(sink);
+        }
+    }
+    let mut users = Vec::new();
+    let mut user_names = HashSet::new();
+    for (i, spanned) in raw.user.into_iter().enumerate() {
+        let span = spanned.span();
+        let table = spanned.into_inner();
+        let what = table_name(&table, "user", i + 1);
+        let (raw, bad): (RawUser, _) =
+            read_table(table, span.clone(), &what, &lines, &mut problems);
+        let mut table = Table {
+            lines: &lines,
+            span,
+            what,
+            bad,
+            problems: &mut problems,
+        };
+        users.extend(user(raw, &mut user_names, &mut table));
+    }
+    if sinks.is_empty() && problems.is_empty() {
+        problems.push(Problem {
+            line: None,
+            message: "no [[sink]]: messages would have nowhere to go".into(),
+            hint: Some(
+                "add [[sink]] name = \"log\" kind = \"file\" path = \"data/messages.jsonl\"".into(),
+            ),
+        });
+    }
+    if problems.is_empty() {
+        Ok(Config {
+            settings,
+            sources,
+            sinks,
+            users,
+            warnings,
+        })
+    } else {
+        problems.sort_by_key(|p| p.line.unwrap_or(0));
+        Err(problems)
+    }
+}
+
+/// Syntax errors, unknown top-level keys, and tables written with the wrong brackets.
+fn shape_problems(text: &str, lines: &Lines) -> Vec<Problem> {
+    let top: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![Problem {
+                line: e.span().map(|s| lines.line_of(s.start)),
+                message: format!("not valid TOML: {}", e.message().trim()),
+                hint: None,
+            }]
+        }
+    };
+    let whole = 0..text.len();
+    let mut problems = Vec::new();
+    for (key, value) in &top {
+        let line = lines
+            .find_key(whole.clone(), key)
+            .or_else(|| text.find(&format!("[{key}")).map(|i| lines.line_of(i)));
+        if !TOP_LEVEL.contains(&key.as_str()) {
+            problems.push(Problem {
+                line,
+                message: format!("{key} is not a part of the configuration"),
+                hint: Some("the file takes [settings], [[source]], [[sink]] and [[user]]".into()),
+            });
+        } else if key == "settings" && !value.is_table() {
+            problems.push(Problem {
+                line,
+                message: "write [settings] (one table), not [[settings]]".into(),
+                hint: None,
+            });
+        } else if key != "settings" && !value.is_array() {
+            problems.push(Problem {
+                line,
+                message: format!("write [[{key}]] (one per {key}), not [{key}]"),
+                hint: None,
+            });
+        }
+    }
+    problems
+}
+
+fn settings(raw: RawSettings, t: &mut Table) -> Settings {
+    let d = Settings::default();
+    let hour = Duration::from_secs(3600);
+    let timezone = match raw.timezone {
+        None => d.timezone,
+        Some(name) => chrono_tz::Tz::from_str(name.trim()).unwrap_or_else(|_| {
+            t.problem(
+                "timezone",
+                format!("timezone {name:?} is not a timezone"),
+                Some("an IANA name such as \"Europe/Rome\""),
+            );
+            d.timezone
+        }),
+    };
+    let mut at_least_one = |key: &str, v: Option<usize>, default: usize| match v {
+        Some(0) => {
+            t.problem(key, format!("{key} must be at least 1"), None);
+            default
+        }
+        v => v.unwrap_or(default),
+    };
+    let concurrency = at_least_one("concurrency", raw.concurrency, d.concurrency);
+    let per_host = at_least_one(
+        "per_host_concurrency",
+        raw.per_host_concurrency,
+        d.per_host_concurrency,
+    );
+    let max_new = at_least_one("max_new_per_poll", raw.max_new_per_poll, d.max_new_per_poll);
+    let max_body = at_least_one("max_body_bytes", raw.max_body_bytes, d.max_body_bytes);
+    let quiet_hours = raw.quiet_hours.and_then(|q| match q.parse::<QuietHours>() {
+        Ok(q) => Some(q),
+        Err(e) => {
+            t.problem(
+                "quiet_hours",
+                format!("quiet_hours {q:?}: {e}"),
+                Some("quiet_hours = \"21:00-07:30\""),
+            );
+            None
+        }
+    });
+    if let Some(loc) = raw.location {
+        if !(-90.0..=90.0).contains(&loc.lat) || !(-180.0..=180.0).contains(&loc.lon) {
+            t.problem(
+                "location",
+                "location is not on the map",
+                Some("location = { lat = 45.133, lon = 10.027 } (degrees)"),
+            );
+        }
+    }
+    let secs = Duration::from_secs;
+    Settings {
+        timezone,
+        admin_listen: raw.admin_listen,
+        user_agent: raw.user_agent,
+        connect_timeout: t
+            .duration("connect_timeout", raw.connect_timeout, (secs(1), hour))
+            .unwrap_or(d.connect_timeout),
+        fetch_timeout: t
+            .duration("fetch_timeout", raw.fetch_timeout, (secs(1), hour))
+            .unwrap_or(d.fetch_timeout),
+        max_body_bytes: max_body,
+        concurrency,
+        per_host_concurrency: per_host,
+        seen_max_age: t
+            .duration(
+                "seen_max_age",
+                raw.seen_max_age,
+                (secs(7 * DAY), secs(3650 * DAY)),
+            )
+            .unwrap_or(d.seen_max_age),
+        cache_mb: raw.cache_mb.unwrap_or(d.cache_mb),
+        max_backoff: t
+            .duration("max_backoff", raw.max_backoff, (secs(1), secs(7 * DAY)))
+            .unwrap_or(d.max_backoff),
+        max_new_per_poll: max_new,
+        location: raw.location,
+        webhook_listen: raw.webhook_listen,
+        quiet_hours,
+        review_expiry: t
+            .duration(
+                "review_expiry",
+                raw.review_expiry,
+                (secs(60), secs(365 * DAY)),
+            )
+            .unwrap_or(d.review_expiry),
+        admin_secure_cookies: raw.admin_secure_cookies.unwrap_or(false),
+        allow_private_sources: raw.allow_private_sources.unwrap_or(false),
+    }
+}
+
+/// A name: 1 to 64 characters among a-z, 0-9 and -, unique among its kind.
+fn name(
+    raw: Option<String>,
+    seen: &mut HashSet<String>,
+    what: &str,
+    t: &mut Table,
+) -> Option<String> {
+    let name = t.need("name", raw, &format!("name = \"comune-{what}\""))?;
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid {
+        t.problem(
+            "name",
+            format!("{what} name {name:?} is not valid"),
+            Some("use 1 to 64 characters among a-z, 0-9 and -"),
+        );
+        return None;
+    }
+    if !seen.insert(name.clone()) {
+        t.problem(
+            "name",
+            format!("{what} name {name:?} is used twice"),
+            Some(&format!("every {what} needs its own name")),
+        );
+        return None;
+    }
+    Some(name)
+}

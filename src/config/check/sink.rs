@@ -1,0 +1,242 @@
+//! A `[[sink]]` and a `[[user]]`, checked.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{name, Table};
+use crate::config::problem::humanize;
+use crate::config::raw::{RawSink, RawUser};
+use crate::config::{
+    CloudConfig, GatewayConfig, SinkConfig, SinkSettings, UserConfig, WebhookConfig,
+    MAX_MESSAGES_PER_SECOND,
+};
+
+/// The keys each kind of sink takes besides `name`, `kind` and `timeout`.
+fn sink_keys(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "console" => &[],
+        "file" => &["path"],
+        "whatsapp-cloud" => &[
+            "api_base",
+            "api_version",
+            "phone_number_id",
+            "token_env",
+            "app_secret_env",
+            "verify_token_env",
+            "template",
+            "messages_per_second",
+        ],
+        "whatsapp-gateway" => &[
+            "api_base",
+            "session",
+            "chat_id",
+            "api_key_env",
+            "hmac_key_env",
+        ],
+        "webhook" => &["url", "secret_env"],
+        _ => return None,
+    })
+}
+
+pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> Option<SinkConfig> {
+    let name = name(raw.name.clone(), names, "sink", t);
+    let kind = t.need(
+        "kind",
+        raw.kind.clone(),
+        "kind = \"file\" (console, file, whatsapp-cloud, whatsapp-gateway or webhook)",
+    )?;
+    let Some(allowed) = sink_keys(&kind) else {
+        let (message, _) = humanize(&format!(
+            "unknown variant `{kind}`, expected one of `console`, `file`, `whatsapp-cloud`, `whatsapp-gateway`, `webhook`"
+        ));
+        t.problem("kind", format!("kind {message}"), None);
+        return None;
+    };
+    let given = [
+        ("path", raw.path.is_some()),
+        ("api_base", raw.api_base.is_some()),
+        ("api_version", raw.api_version.is_some()),
+        ("phone_number_id", raw.phone_number_id.is_some()),
+        ("token_env", raw.token_env.is_some()),
+        ("app_secret_env", raw.app_secret_env.is_some()),
+        ("verify_token_env", raw.verify_token_env.is_some()),
+        ("template", raw.template.is_some()),
+        ("messages_per_second", raw.messages_per_second.is_some()),
+        ("session", raw.session.is_some()),
+        ("chat_id", raw.chat_id.is_some()),
+        ("api_key_env", raw.api_key_env.is_some()),
+        ("hmac_key_env", raw.hmac_key_env.is_some()),
+        ("url", raw.url.is_some()),
+        ("secret_env", raw.secret_env.is_some()),
+    ];
+    for (key, present) in given {
+        if present && !allowed.contains(&key) {
+            t.problem(key, format!("{key} does not apply to a {kind} sink"), None);
+        }
+    }
+    let timeout = t.duration(
+        "timeout",
+        raw.timeout,
+        (Duration::from_secs(1), Duration::from_secs(3600)),
+    );
+    let settings = match kind.as_str() {
+        "console" => Some(SinkSettings::Console),
+        "file" => t
+            .need("path", raw.path, "path = \"data/messages.jsonl\"")
+            .map(|p| SinkSettings::File {
+                path: PathBuf::from(p),
+            }),
+        "whatsapp-cloud" => {
+            let mps = raw.messages_per_second.unwrap_or(20);
+            if mps == 0 || mps > MAX_MESSAGES_PER_SECOND {
+                t.problem(
+                    "messages_per_second",
+                    format!("messages_per_second must be between 1 and {MAX_MESSAGES_PER_SECOND}"),
+                    Some("Meta allows at most 80 messages per second per phone number"),
+                );
+            }
+            let api_base = t.url(
+                "api_base",
+                raw.api_base
+                    .as_deref()
+                    .unwrap_or("https://graph.facebook.com"),
+            );
+            let phone = t.need(
+                "phone_number_id",
+                raw.phone_number_id,
+                "phone_number_id = \"123456789012345\"",
+            );
+            let token = t.need(
+                "token_env",
+                raw.token_env,
+                "token_env = \"WHATSAPP_TOKEN\" (the token itself stays in the environment)",
+            );
+            let secret = t.need(
+                "app_secret_env",
+                raw.app_secret_env,
+                "app_secret_env = \"WHATSAPP_APP_SECRET\" (verifies webhook signatures)",
+            );
+            let verify = t.need(
+                "verify_token_env",
+                raw.verify_token_env,
+                "verify_token_env = \"WHATSAPP_VERIFY_TOKEN\"",
+            );
+            let token = t.env_var("token_env", token);
+            let secret = t.env_var("app_secret_env", secret);
+            let verify = t.env_var("verify_token_env", verify);
+            match (api_base, phone, token, secret, verify) {
+                (
+                    Some(api_base),
+                    Some(phone_number_id),
+                    Some(token_env),
+                    Some(app_secret_env),
+                    Some(verify_token_env),
+                ) => Some(SinkSettings::WhatsappCloud(CloudConfig {
+                    api_base,
+                    api_version: raw.api_version.unwrap_or_else(|| "v23.0".into()),
+                    phone_number_id,
+                    token_env,
+                    app_secret_env,
+                    verify_token_env,
+                    template: raw.template,
+                    messages_per_second: mps,
+                })),
+                _ => None,
+            }
+        }
+        "whatsapp-gateway" => {
+            let api_base = t
+                .need(
+                    "api_base",
+                    raw.api_base,
+                    "api_base = \"http://127.0.0.1:3000\"",
+                )
+                .and_then(|u| t.url("api_base", &u));
+            let chat_id = t.need(
+                "chat_id",
+                raw.chat_id,
+                "chat_id = \"120363000000000000@newsletter\"",
+            );
+            let hmac = t.need(
+                "hmac_key_env",
+                raw.hmac_key_env,
+                "hmac_key_env = \"WAHA_HMAC\": the key the gateway signs its webhooks with (acks without a valid signature are refused)",
+            );
+            let hmac = t.env_var("hmac_key_env", hmac);
+            let api_key_env = t.env_var("api_key_env", raw.api_key_env);
+            match (api_base, chat_id, hmac) {
+                (Some(api_base), Some(chat_id), Some(hmac_key_env)) => {
+                    Some(SinkSettings::WhatsappGateway(GatewayConfig {
+                        api_base,
+                        session: raw.session.unwrap_or_else(|| "default".into()),
+                        chat_id,
+                        api_key_env,
+                        hmac_key_env,
+                    }))
+                }
+                _ => None,
+            }
+        }
+        _ => {
+            let url = t
+                .need(
+                    "url",
+                    raw.url,
+                    "url = \"https://automation.example.it/hook\"",
+                )
+                .and_then(|u| t.url("url", &u));
+            let secret = t.need(
+                "secret_env",
+                raw.secret_env,
+                "secret_env = \"WEBHOOK_SECRET\"",
+            );
+            let secret = t.env_var("secret_env", secret);
+            match (url, secret) {
+                (Some(url), Some(secret_env)) => {
+                    Some(SinkSettings::Webhook(WebhookConfig { url, secret_env }))
+                }
+                _ => None,
+            }
+        }
+    };
+    Some(SinkConfig {
+        name: name?,
+        timeout,
+        settings: settings?,
+    })
+}
+
+pub(super) fn user(raw: RawUser, names: &mut HashSet<String>, t: &mut Table) -> Option<UserConfig> {
+    let name = t.need("name", raw.name, "name = \"redazione\"");
+    let role = t.need("role", raw.role, "role = \"editor\" (or \"admin\")");
+    let hash = t.need(
+        "password_hash",
+        raw.password_hash,
+        "create one with `banditore hash-password`",
+    );
+    if let Some(n) = &name {
+        if n.trim().is_empty() || !names.insert(n.clone()) {
+            t.problem(
+                "name",
+                format!("user name {n:?} is empty or used twice"),
+                None,
+            );
+        }
+    }
+    if let Some(h) = &hash {
+        if argon2::PasswordHash::new(h).is_err() {
+            t.problem(
+                "password_hash",
+                "password_hash is not an argon2 hash",
+                Some("create one with `banditore hash-password`; never write the password itself"),
+            );
+            return None;
+        }
+    }
+    Some(UserConfig {
+        name: name?,
+        role: role?,
+        password_hash: hash?,
+    })
+}
