@@ -7,6 +7,8 @@
 //! and reported, never re-sent blindly. A send that certainly did not leave (connection
 //! refused) is retried later, in order.
 
+mod answer;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,11 +25,10 @@ use crate::store::{
     DeliveryRecord, DeliveryState, OutboxEntry, Pause, RecipientRecord, RecipientState, Store,
     StoreError, Subscriber,
 };
+use answer::Next;
 
 /// Recipients whose intents are written (and flushed) together, and requests in flight at once.
 const BROADCAST_BATCH: usize = 16;
-/// Attempts at one recipient before giving up on a retryable error.
-const MAX_ATTEMPTS: u32 = 5;
 
 /// What one attempt at a (message, sink) pair came to.
 enum Step {
@@ -407,108 +408,36 @@ impl Deliverer {
         let mut end = BatchEnd::Continue { retry_later: false };
         let mut records = Vec::with_capacity(results.len());
         for (phone, attempts, outcome) in results {
-            let later = |attempts: u32| {
-                now + chrono::Duration::from_std(backoff(
-                    attempts,
-                    self.max_backoff,
-                    rand::random(),
-                ))
-                .unwrap_or_default()
-            };
-            let retry = |detail: String| {
-                if attempts >= MAX_ATTEMPTS {
-                    recipient_record(
-                        RecipientState::Failed,
-                        None,
-                        Some(&format!("gave up after {attempts} attempts: {detail}")),
-                        attempts,
-                        None,
-                        now,
-                    )
-                } else {
-                    recipient_record(
-                        RecipientState::Retry,
-                        None,
-                        Some(&detail),
-                        attempts,
-                        Some(later(attempts)),
-                        now,
-                    )
-                }
-            };
-            let record = match outcome {
-                CloudOutcome::Sent { wamid } => {
-                    recipient_record(RecipientState::Sent, Some(wamid), None, attempts, None, now)
-                }
-                CloudOutcome::RecipientFailed { detail, .. } => recipient_record(
-                    RecipientState::Failed,
-                    None,
-                    Some(&detail),
-                    attempts,
-                    None,
-                    now,
-                ),
-                CloudOutcome::NeedsTemplate { detail } => recipient_record(
-                    RecipientState::Failed,
-                    None,
-                    Some(&format!(
-                        "{detail}; outside the 24-hour window and no template could be sent"
-                    )),
-                    attempts,
-                    None,
-                    now,
-                ),
-                CloudOutcome::MaybeSent { detail } => recipient_record(
-                    RecipientState::Unknown,
-                    None,
-                    Some(&detail),
-                    attempts,
-                    None,
-                    now,
-                ),
-                CloudOutcome::RecipientThrottled { detail, .. }
-                | CloudOutcome::Retry { detail, .. }
-                | CloudOutcome::NotSent { detail } => {
+            let retry_at = now
+                + chrono::Duration::from_std(backoff(attempts, self.max_backoff, rand::random()))
+                    .unwrap_or_default();
+            let (record, next) = answer::judge(outcome, attempts, now, retry_at);
+            match next {
+                Next::Continue => {}
+                Next::RetryLater => {
                     if let BatchEnd::Continue { retry_later } = &mut end {
                         *retry_later = true;
                     }
-                    retry(detail)
                 }
-                CloudOutcome::Throttled { code, detail } => {
+                Next::SlowDown { code, detail } => {
                     let wait = self.note_retry(sink);
                     tracing::warn!(sink, code, %detail, retry_in = ?wait, "rate limited by WhatsApp; slowing down");
                     end = BatchEnd::Stop;
-                    recipient_record(
-                        RecipientState::Retry,
-                        None,
-                        Some(&detail),
-                        attempts,
-                        Some(now),
-                        now,
-                    )
                 }
-                CloudOutcome::AccountProblem { code, detail } => {
-                    let hours = if code == 190 { 1 } else { 4 };
-                    let pause = Pause {
-                        until: now + chrono::Duration::hours(hours),
-                        reason: format!("code {code}: {detail}"),
-                    };
+                Next::PauseSink {
+                    until,
+                    code,
+                    detail,
+                } => {
                     tracing::error!(
-                        sink, code, %detail, until = %pause.until,
+                        sink, code, %detail, %until,
                         "ADMIN ALERT: WhatsApp refuses this account's messages; the sink is paused (190: rotate the token; 131048/368: check quality and policy in Meta's Business Manager)"
                     );
-                    self.store.set_pause(sink, Some(&pause))?;
+                    let reason = format!("code {code}: {detail}");
+                    self.store.set_pause(sink, Some(&Pause { until, reason }))?;
                     end = BatchEnd::Stop;
-                    recipient_record(
-                        RecipientState::Retry,
-                        None,
-                        Some(&detail),
-                        attempts.saturating_sub(1),
-                        Some(now),
-                        now,
-                    )
                 }
-            };
+            }
             records.push((phone, record));
         }
         failpoint::hit("after-send");
