@@ -47,8 +47,7 @@ pub struct Item {
 pub struct AlertMeta {
     /// `sender,identifier,sent` of this alert.
     pub reference: String,
-    /// Alert, Update or Cancel.
-    pub msg_type: String,
+    pub msg_type: MsgType,
     /// `sender,identifier,sent` of the alerts this one updates or cancels.
     pub references: Vec<String>,
     /// For bulletins (fresh Alerts without references): the sender and area they are about,
@@ -56,6 +55,36 @@ pub struct AlertMeta {
     pub level_key: Option<String>,
     pub level: String,
     pub expires: Option<DateTime<Utc>>,
+}
+
+/// The CAP message types banditore acts on (Ack and Error are never forwarded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MsgType {
+    #[default]
+    Alert,
+    Update,
+    Cancel,
+}
+
+impl MsgType {
+    /// CAP's `msgType`, whatever its case; `None` for Ack, Error and anything else.
+    pub fn parse(s: &str) -> Option<MsgType> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "alert" => Some(MsgType::Alert),
+            "update" => Some(MsgType::Update),
+            "cancel" => Some(MsgType::Cancel),
+            _ => None,
+        }
+    }
+
+    /// As CAP writes it (and the message JSON's `msg_type`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MsgType::Alert => "Alert",
+            MsgType::Update => "Update",
+            MsgType::Cancel => "Cancel",
+        }
+    }
 }
 
 /// A message ready for delivery, as `preview` prints it and the `file` sink writes it.

@@ -15,7 +15,7 @@ use super::feed::http_url;
 use super::{guarded, ParseContext, ParseError};
 use crate::config::{Location, Priority, Severity};
 use crate::dates::{italian_when, parse_date};
-use crate::item::{AlertMeta, Item};
+use crate::item::{AlertMeta, Item, MsgType};
 use crate::text::{html_to_text, truncate};
 
 /// What a CAP source is filtered by.
@@ -428,12 +428,7 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
     if !alert.status.eq_ignore_ascii_case("actual") || !alert.scope.eq_ignore_ascii_case("public") {
         return None;
     }
-    let msg_type = match alert.msg_type.to_ascii_lowercase().as_str() {
-        "alert" => "Alert",
-        "update" => "Update",
-        "cancel" => "Cancel",
-        _ => return None,
-    };
+    let msg_type = MsgType::parse(&alert.msg_type)?;
     let sent = parse_date(&alert.sent, chrono_tz::UTC);
     let infos = by_language(alert);
     let chosen = infos.iter().find_map(|info| {
@@ -441,7 +436,7 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
         if areas.is_empty() && filter.filters_area() {
             return None;
         }
-        if msg_type != "Cancel" {
+        if msg_type != MsgType::Cancel {
             if let Some(min) = filter.min_severity {
                 if severity(&info.severity) < min {
                     return None;
@@ -458,7 +453,7 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
     // A Cancel may carry no <info> at all; it still withdraws what it references.
     let (info, areas) = match chosen {
         Some(c) => (Some(c.0), c.1),
-        None if msg_type == "Cancel" && alert.infos.is_empty() => (None, vec![]),
+        None if msg_type == MsgType::Cancel && alert.infos.is_empty() => (None, vec![]),
         None => return None,
     };
     let url = info
@@ -489,7 +484,7 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
         .filter(|d| !d.is_empty())
         .collect();
     let mut paragraphs = Vec::new();
-    if msg_type == "Cancel" {
+    if msg_type == MsgType::Cancel {
         paragraphs.push("L'allerta è stata revocata dall'ente che l'aveva emessa.".to_owned());
     }
     if let Some(info) = info {
@@ -503,7 +498,7 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
             paragraphs.push(zone);
         }
         // A cancellation says only what ends and where.
-        if msg_type != "Cancel" {
+        if msg_type != MsgType::Cancel {
             let start = info.onset.or(info.effective);
             match (start, info.expires) {
                 (Some(s), Some(e)) => paragraphs.push(format!(
@@ -533,7 +528,7 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
     let urgent = matches!(sev, Severity::Severe | Severity::Extreme)
         || info.is_some_and(|i| i.urgency.eq_ignore_ascii_case("immediate"));
     let mut extra = serde_json::Map::new();
-    extra.insert("msg_type".into(), msg_type.into());
+    extra.insert("msg_type".into(), msg_type.as_str().into());
     if let Some(i) = info {
         extra.insert("severity".into(), format!("{sev:?}").into());
         extra.insert("urgency".into(), i.urgency.clone().into());
@@ -560,10 +555,10 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
             )
         })
         .unwrap_or_default();
-    let level_key = (msg_type == "Alert" && alert.references.is_empty())
+    let level_key = (msg_type == MsgType::Alert && alert.references.is_empty())
         .then(|| format!("{}|{}", alert.sender, area_names.join(",")));
     let title = match msg_type {
-        "Cancel" => format!("REVOCA: {headline}"),
+        MsgType::Cancel => format!("REVOCA: {headline}"),
         _ => headline,
     };
     Some(Item {
@@ -582,7 +577,7 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
         extra,
         alert: Some(AlertMeta {
             reference: this,
-            msg_type: msg_type.to_owned(),
+            msg_type,
             references: alert.references.clone(),
             level_key,
             level,
@@ -688,7 +683,7 @@ mod tests {
         let text = fixture("a3-earthquake-update.xml");
         let items = parse(&text, &ctx()).unwrap();
         let meta = items[0].alert.as_ref().unwrap();
-        assert_eq!(meta.msg_type, "Update");
+        assert_eq!(meta.msg_type, MsgType::Update);
         assert_eq!(meta.references.len(), 1);
         assert!(
             meta.references[0].starts_with("hsas@dhs.gov,") || meta.references[0].contains(','),
@@ -699,7 +694,7 @@ mod tests {
         let items = parse(&cancel, &ctx()).unwrap();
         assert_eq!(items.len(), 1);
         assert!(items[0].title.starts_with("REVOCA"));
-        assert_eq!(items[0].alert.as_ref().unwrap().msg_type, "Cancel");
+        assert_eq!(items[0].alert.as_ref().unwrap().msg_type, MsgType::Cancel);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use crate::config::SourceConfig;
 use crate::format::{format, FormatOptions};
 use crate::ident::{Identity, Key, KeyKind};
-use crate::item::{AlertMeta, Item, Message};
+use crate::item::{AlertMeta, Item, Message, MsgType};
 use crate::policy::{Policy, Verdict};
 use crate::store::{present_key, Level, SentAlert, Store, StoreError};
 
@@ -370,9 +370,9 @@ fn thread_alert(
             break;
         }
     }
-    match (alert.msg_type.as_str(), original) {
-        ("Cancel", None) => Ok(Verdict::Drop("cancels an alert that was not sent".into())),
-        ("Cancel", Some(original)) => {
+    match (alert.msg_type, original) {
+        (MsgType::Cancel, None) => Ok(Verdict::Drop("cancels an alert that was not sent".into())),
+        (MsgType::Cancel, Some(original)) => {
             if item.title == "REVOCA: Allerta" {
                 item.title = format!("REVOCA: {}", original.title);
             }
@@ -381,7 +381,7 @@ fn thread_alert(
             }
             Ok(Verdict::Send)
         }
-        ("Update", Some(_)) => {
+        (MsgType::Update, Some(_)) => {
             item.title = format!("AGGIORNAMENTO: {}", item.title);
             Ok(Verdict::Send)
         }

@@ -4,6 +4,7 @@ use chrono::TimeZone;
 
 use super::*;
 use crate::config::{Forward, Priority, SourceKind};
+use crate::item::MsgType;
 
 /// A store that knows some keys, sent alerts and levels.
 #[derive(Default)]
@@ -277,7 +278,7 @@ fn what_happens_to_new_items() {
 }
 
 fn alert(
-    msg_type: &str,
+    msg_type: MsgType,
     reference: &str,
     references: &[&str],
     level: Option<(&str, &str)>,
@@ -291,7 +292,7 @@ fn alert(
         published: Some(now()),
         alert: Some(AlertMeta {
             reference: reference.to_owned(),
-            msg_type: msg_type.to_owned(),
+            msg_type,
             references: references.iter().map(|r| r.to_string()).collect(),
             level_key: level.map(|(k, _)| k.to_owned()),
             level: level.map(|(_, l)| l.to_owned()).unwrap_or_default(),
@@ -324,27 +325,32 @@ fn alerts_are_threaded() {
     let cases = [
         (
             "an update of a sent alert",
-            alert("Update", "pc,2,t", &["pc,1,t"], None),
+            alert(MsgType::Update, "pc,2,t", &["pc,1,t"], None),
             "send",
         ),
         (
             "a cancel of a sent alert",
-            alert("Cancel", "pc,3,t", &["pc,1,t"], None),
+            alert(MsgType::Cancel, "pc,3,t", &["pc,1,t"], None),
             "send",
         ),
         (
             "a cancel of an alert never sent",
-            alert("Cancel", "pc,4,t", &["pc,9,t"], None),
+            alert(MsgType::Cancel, "pc,4,t", &["pc,9,t"], None),
             "drop",
         ),
         (
             "a bulletin repeating the level",
-            alert("Alert", "pc,5,t", &[], Some(("pc|zona-a", "arancione"))),
+            alert(
+                MsgType::Alert,
+                "pc,5,t",
+                &[],
+                Some(("pc|zona-a", "arancione")),
+            ),
             "drop",
         ),
         (
             "a bulletin with a new level",
-            alert("Alert", "pc,6,t", &[], Some(("pc|zona-a", "rossa"))),
+            alert(MsgType::Alert, "pc,6,t", &[], Some(("pc|zona-a", "rossa"))),
             "send",
         ),
     ];
