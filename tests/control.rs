@@ -109,3 +109,63 @@ async fn reading_commands_need_no_sink_secret() {
         assert!(out.status.success(), "{args:?}: {:?}", text(&out));
     }
 }
+
+fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+const C: (&str, &str, &str) = ("c", "https://comune.example.it/notizie/c/", "Orari estivi");
+
+#[tokio::test]
+async fn source_test_preview_and_the_poll_agree() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    let options =
+        "exclude = [\"(?i)orari\"]\nfooter = \"Comune di Borgo Esempio\"\nmax_chars = 300";
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), options));
+    work.once().await; // the baseline
+    server.set("/feed", Route::feed(rss(&[C, B, A])));
+
+    let test = work.run(&["source", "test", "comune"]).await;
+    assert!(test.status.success(), "{:?}", text(&test));
+    let predicted = json_lines(&test);
+    let (_, why) = text(&test);
+    assert!(
+        why.contains("drop \"Orari estivi\": matches exclude pattern"),
+        "{why}"
+    );
+
+    let url = server.url("/feed");
+    let preview = work
+        .run(&["preview", &url, "--source", "comune", "--explain"])
+        .await;
+    assert!(preview.status.success(), "{:?}", text(&preview));
+    let explained = json_lines(&preview);
+    let action = |title: &str| {
+        explained
+            .iter()
+            .find(|m| m["title"] == title)
+            .map(|m| m["decision"]["action"].as_str().unwrap().to_owned())
+    };
+    // The preview knows nothing of the store: A is new to it too.
+    assert_eq!(action("Avviso A").as_deref(), Some("send"));
+    assert_eq!(action("Avviso B").as_deref(), Some("send"));
+    assert_eq!(action("Orari estivi").as_deref(), Some("drop"));
+
+    work.once().await;
+    let sent = work.messages();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        predicted, sent,
+        "source test predicts exactly what the poll sends"
+    );
+    let previewed = explained.iter().find(|m| m["id"] == sent[0]["id"]).unwrap();
+    assert_eq!(previewed["text"], sent[0]["text"]);
+    assert!(sent[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Comune di Borgo Esempio"));
+}

@@ -9,6 +9,7 @@ use anyhow::Context;
 
 use banditore::config::{Settings, SourceConfig, SourceKind};
 use banditore::fetch::{FetchLimits, FetchOutcome, Fetcher};
+use banditore::format::FormatError;
 use banditore::pipeline::plan::Action;
 use banditore::pipeline::preview::Filters;
 
@@ -110,7 +111,7 @@ pub async fn run(input: &str, options: &Options) -> anyhow::Result<ExitCode> {
             }
             (None, false) => {
                 let hint = match &decision.action {
-                    Action::Drop(_) if doc.base.is_none() => {
+                    Action::Unusable(FormatError::NoLink) if doc.base.is_none() => {
                         " (pass --base-url with the document's address)"
                     }
                     _ => "",

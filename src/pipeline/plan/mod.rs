@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use crate::config::SourceConfig;
-use crate::format::{format, FormatOptions};
+use crate::format::{format, FormatError, FormatOptions};
 use crate::ident::{Identity, Key, KeyKind};
 use crate::item::{AlertMeta, Item, Message, MsgType};
 use crate::policy::{Policy, Verdict};
@@ -183,6 +183,8 @@ pub enum Action {
     Review(Message),
     /// Recorded as seen, never sent.
     Drop(String),
+    /// Recorded as seen, never sent: no message can be made of it.
+    Unusable(FormatError),
     /// Left unrecorded: a later poll decides again (not tagged yet, article not read yet).
     Wait(String),
     /// The source's first poll: recorded, nothing sent.
@@ -195,7 +197,7 @@ impl Action {
         match self {
             Action::Send(_) => "send",
             Action::Review(_) => "hold",
-            Action::Drop(_) | Action::Baseline => "drop",
+            Action::Drop(_) | Action::Unusable(_) | Action::Baseline => "drop",
             Action::Wait(_) => "wait",
         }
     }
@@ -206,6 +208,7 @@ impl Action {
             Action::Send(_) => "new item".into(),
             Action::Review(_) => "waits for an editor's review".into(),
             Action::Drop(r) | Action::Wait(r) => r.clone(),
+            Action::Unusable(e) => e.to_string(),
             Action::Baseline => "first poll: recorded as already there, nothing sent".into(),
         }
     }
@@ -325,7 +328,7 @@ pub fn decide(
                 ))
             }
             Verdict::Review | Verdict::Send => match format(&item, &identity, &opts) {
-                Err(e) => Action::Drop(e.to_string()),
+                Err(e) => Action::Unusable(e),
                 Ok(message) if verdict == Verdict::Review => Action::Review(message),
                 Ok(message) => {
                     if let Some(alert) = &item.alert {
