@@ -120,13 +120,14 @@ pub fn triage(
         let stamps = known.last_seen(&identity.keys)?;
         match matched_key(&identity, &stamps, &in_document) {
             Some(matched) => {
+                let key = KeyKind::of(matched.kind);
                 if matched != primary {
                     tracing::info!(
-                        source, title = %item.title, key = ?KeyKind::of(matched.kind),
+                        source, title = %item.title, ?key,
                         "already seen under another id (the feed changed its ids)"
                     );
                 } else {
-                    tracing::trace!(source, title = %item.title, "already seen");
+                    tracing::debug!(source, title = %item.title, ?key, "already seen");
                 }
                 for (key, stamp) in identity.keys.iter().zip(&stamps) {
                     if stamp.is_none_or(|s| now_secs.saturating_sub(s) > REFRESH_AFTER_SECS) {
