@@ -105,7 +105,10 @@ fn item_identities_are_unchanged() {
     }
     let pins = root.join(PINS);
     if std::env::var_os("UPDATE_PINS").is_some() {
-        assert!(corpus.is_some(), "the pins are made with the shared corpus present");
+        assert!(
+            corpus.is_some(),
+            "the pins are made with the shared corpus present"
+        );
         std::fs::write(&pins, actual.join("\n") + "\n").unwrap();
         return;
     }
