@@ -509,11 +509,24 @@ impl Config {
             }
         };
         let mut problems = Vec::new();
+        // toml spans a table by its header (`[[source]]`); its keys run to the next header.
+        let headers: Vec<usize> = raw
+            .settings
+            .iter()
+            .chain(&raw.source)
+            .chain(&raw.sink)
+            .chain(&raw.user)
+            .map(|t| t.span().start)
+            .collect();
+        let table_span = |header: std::ops::Range<usize>| {
+            let end = headers.iter().copied().filter(|&s| s > header.start).min();
+            header.start..end.unwrap_or(text.len()).max(header.end)
+        };
 
         let settings = match raw.settings {
             None => Settings::default(),
             Some(spanned) => {
-                let span = spanned.span();
+                let span = table_span(spanned.span());
                 match Settings::deserialize(toml::Value::Table(spanned.into_inner())) {
                     Ok(s) => s,
                     Err(e) => {
@@ -605,7 +618,7 @@ impl Config {
         let mut sources = Vec::new();
         let mut names = HashSet::new();
         for spanned in raw.source {
-            let span = spanned.span();
+            let span = table_span(spanned.span());
             let table = spanned.into_inner();
             match SourceConfig::deserialize(toml::Value::Table(table)) {
                 Ok(src) => {
@@ -631,7 +644,7 @@ impl Config {
         let mut sinks = Vec::new();
         let mut sink_names = HashSet::new();
         for spanned in raw.sink {
-            let span = spanned.span();
+            let span = table_span(spanned.span());
             match SinkConfig::deserialize(toml::Value::Table(spanned.into_inner())) {
                 Ok(sink) => {
                     let line = Some(lines.line_of(span.start));
@@ -645,7 +658,7 @@ impl Config {
         let mut users = Vec::new();
         let mut user_names = HashSet::new();
         for spanned in raw.user {
-            let span = spanned.span();
+            let span = table_span(spanned.span());
             match UserConfig::deserialize(toml::Value::Table(spanned.into_inner())) {
                 Ok(user) => {
                     let line = Some(lines.line_of(span.start));
