@@ -423,8 +423,8 @@ async fn the_channel_gateway_posts_and_records_acks() {
         "payload": {"id": "true_120363000000000000@newsletter_1", "ack": 3, "ackName": "READ", "fromMe": true}}))
     .unwrap();
     let sign = |key: &[u8]| {
-        use hmac::{Hmac, Mac};
-        let mut mac = <Hmac<sha2::Sha512> as Mac>::new_from_slice(key).unwrap();
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha512> as KeyInit>::new_from_slice(key).unwrap();
         mac.update(&ack);
         hex::encode(mac.finalize().into_bytes())
     };

@@ -14,10 +14,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
         eprintln!("banditore: use a password of at least 10 characters");
         return Ok(ExitCode::from(EXIT_USAGE));
     }
-    let salt =
-        argon2::password_hash::SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    // A random salt from the operating system (argon2's `getrandom` feature).
     let hash = argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password(password.as_bytes())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("{hash}");
     Ok(ExitCode::SUCCESS)

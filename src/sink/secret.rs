@@ -77,10 +77,10 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// HMAC-SHA256 of `data` with `key`, hex.
 pub fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| {
         // HMAC accepts keys of any length; this branch cannot be taken.
-        <Hmac<sha2::Sha256> as Mac>::new_from_slice(&[]).expect("empty HMAC key")
+        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&[]).expect("empty HMAC key")
     });
     mac.update(data);
     hex::encode(mac.finalize().into_bytes())
@@ -88,18 +88,18 @@ pub fn hmac_sha256_hex(key: &[u8], data: &[u8]) -> String {
 
 /// Constant-time check of a hex HMAC-SHA256 (or SHA-512 when `sha512`) signature.
 pub fn verify_hmac_hex(key: &[u8], data: &[u8], signature_hex: &str, sha512: bool) -> bool {
-    use hmac::{Hmac, Mac};
+    use hmac::{Hmac, KeyInit, Mac};
     let Ok(expected) = hex::decode(signature_hex.trim()) else {
         return false;
     };
     if sha512 {
-        let Ok(mut mac) = <Hmac<sha2::Sha512> as Mac>::new_from_slice(key) else {
+        let Ok(mut mac) = <Hmac<sha2::Sha512> as KeyInit>::new_from_slice(key) else {
             return false;
         };
         mac.update(data);
         mac.verify_slice(&expected).is_ok()
     } else {
-        let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(key) else {
+        let Ok(mut mac) = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key) else {
             return false;
         };
         mac.update(data);
@@ -138,8 +138,8 @@ mod tests {
         ));
         // WAHA's documented test vector (HMAC-SHA512).
         let body = br#"{"event":"message","session":"default","engine":"WEBJS"}"#;
-        use hmac::{Hmac, Mac};
-        let mut mac = <Hmac<sha2::Sha512> as Mac>::new_from_slice(b"my-secret-key").unwrap();
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha512> as KeyInit>::new_from_slice(b"my-secret-key").unwrap();
         mac.update(body);
         let hex = hex::encode(mac.finalize().into_bytes());
         assert!(

@@ -52,14 +52,25 @@ pub fn parse(text: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
             .map_err(|e| ParseError::Malformed(e.to_string()))
     })?;
     let feed_link = best_link(&feed.links, ctx.base.as_ref());
+    // An RSS item's date is its pubDate (or dc:date) alone, as before feed-rs 3, which also
+    // reads an item's <updated>: the date is part of the stored title key.
+    let rss = !matches!(
+        feed.feed_type,
+        feed_rs::model::FeedType::Atom | feed_rs::model::FeedType::JSON
+    );
     Ok(feed
         .entries
         .into_iter()
-        .map(|entry| to_item(entry, ctx.base.as_ref(), feed_link.as_ref()))
+        .map(|entry| to_item(entry, ctx.base.as_ref(), feed_link.as_ref(), rss))
         .collect())
 }
 
-fn to_item(entry: feed_rs::model::Entry, base: Option<&Url>, feed_link: Option<&Url>) -> Item {
+fn to_item(
+    entry: feed_rs::model::Entry,
+    base: Option<&Url>,
+    feed_link: Option<&Url>,
+    rss: bool,
+) -> Item {
     let guid = Some(entry.id.trim().to_owned()).filter(|id| !id.is_empty());
     let own_url = best_link(&entry.links, base)
         // An Atom id or RSS guid is often the permalink.
@@ -105,7 +116,7 @@ fn to_item(entry: feed_rs::model::Entry, base: Option<&Url>, feed_link: Option<&
         title,
         summary,
         image,
-        published: entry.published.or(entry.updated),
+        published: entry.published.or(entry.updated.filter(|_| !rss)),
         tags,
         ..Item::default()
     }
@@ -124,8 +135,10 @@ fn plain_title(t: &feed_rs::model::Text) -> String {
 }
 
 /// The entry's page: an `alternate` (or unqualified) link that is not an enclosure or a
-/// CAP/XML document, resolved to an absolute http(s) URL.
+/// CAP/XML document, resolved to an absolute http(s) URL. Comment links (RSS `<comments>`,
+/// `wfw:commentRss`, which feed-rs 3 lists with a target) are never the page.
 fn best_link(links: &[feed_rs::model::Link], base: Option<&Url>) -> Option<Url> {
+    let links = || links.iter().filter(|l| l.target.is_none());
     let is_page = |l: &&feed_rs::model::Link| {
         matches!(l.rel.as_deref(), None | Some("alternate"))
             && !l
@@ -133,14 +146,9 @@ fn best_link(links: &[feed_rs::model::Link], base: Option<&Url>) -> Option<Url> 
                 .as_deref()
                 .is_some_and(|t| t.contains("xml") || t.starts_with("image/"))
     };
-    links
-        .iter()
+    links()
         .filter(is_page)
-        .chain(
-            links
-                .iter()
-                .filter(|l| l.rel.as_deref() != Some("enclosure")),
-        )
+        .chain(links().filter(|l| l.rel.as_deref() != Some("enclosure")))
         .find_map(|l| http_url(&l.href, base))
 }
 
@@ -306,6 +314,30 @@ mod tests {
             parse("not xml at all", &ctx("https://a.example/")),
             Err(ParseError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn comment_links_and_updated_do_not_change_an_rss_item() {
+        // feed-rs 3 lists <comments> and wfw:commentRss among the links and reads an item's
+        // <updated>; items keep the link and the date (part of their keys) they had before.
+        let rss = r#"<?xml version="1.0"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" xmlns:wfw="http://wellformedweb.org/CommentAPI/">
+<channel><title>Comune</title><link>https://comune.example.it/</link>
+<item><title>Uno</title><comments>https://comune.example.it/n/1#comments</comments><link>https://comune.example.it/n/1</link></item>
+<item><title>Due</title><comments>https://comune.example.it/n/2#comments</comments><wfw:commentRss>https://comune.example.it/n/2/feed/</wfw:commentRss></item>
+<item><title>Tre</title><link>https://comune.example.it/n/3</link><atom:updated>2025-11-20T10:00:00Z</atom:updated></item>
+</channel></rss>"#;
+        let items = parse(rss, &ctx("https://comune.example.it/feed/")).unwrap();
+        assert_eq!(
+            items[0].url.as_ref().unwrap().as_str(),
+            "https://comune.example.it/n/1"
+        );
+        assert!(items[1].url_inherited);
+        assert_eq!(
+            items[1].url.as_ref().unwrap().as_str(),
+            "https://comune.example.it/"
+        );
+        assert_eq!(items[2].published, None);
     }
 
     #[test]

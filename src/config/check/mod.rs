@@ -137,10 +137,23 @@ pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
     };
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
+    // toml spans a table by its header (`[[source]]`); its keys run to the next header.
+    let headers: Vec<usize> = raw
+        .settings
+        .iter()
+        .chain(&raw.source)
+        .chain(&raw.sink)
+        .chain(&raw.user)
+        .map(|t| t.span().start)
+        .collect();
+    let table_span = |header: Range<usize>| {
+        let end = headers.iter().copied().filter(|&s| s > header.start).min();
+        header.start..end.unwrap_or(text.len()).max(header.end)
+    };
     let settings = match raw.settings {
         None => Settings::default(),
         Some(spanned) => {
-            let span = spanned.span();
+            let span = table_span(spanned.span());
             let (raw, bad) = read_table(
                 spanned.into_inner(),
                 span.clone(),
@@ -161,7 +174,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
     let mut sources = Vec::new();
     let mut names = HashSet::new();
     for (i, spanned) in raw.source.into_iter().enumerate() {
-        let span = spanned.span();
+        let span = table_span(spanned.span());
         let table = spanned.into_inner();
         let what = table_name(&table, "source", i + 1);
         let (raw, bad): (RawSource, _) =
@@ -192,7 +205,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
     let mut sinks = Vec::new();
     let mut sink_names = HashSet::new();
     for (i, spanned) in raw.sink.into_iter().enumerate() {
-        let span = spanned.span();
+        let span = table_span(spanned.span());
         let table = spanned.into_inner();
         let what = table_name(&table, "sink", i + 1);
         let (raw, bad): (RawSink, _) =
@@ -223,7 +236,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
     let mut users = Vec::new();
     let mut user_names = HashSet::new();
     for (i, spanned) in raw.user.into_iter().enumerate() {
-        let span = spanned.span();
+        let span = table_span(spanned.span());
         let table = spanned.into_inner();
         let what = table_name(&table, "user", i + 1);
         let (raw, bad): (RawUser, _) =
