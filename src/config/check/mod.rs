@@ -11,10 +11,8 @@ use std::time::Duration;
 use url::Url;
 
 use super::problem::{Lines, Problem};
-use super::raw::{
-    read_table, table_name, RawConfig, RawSettings, RawSink, RawSource, RawUser, TOP_LEVEL,
-};
-use super::{Config, KindSettings, Settings, SinkSettings};
+use super::raw::{read_table, table_name, RawConfig, RawSettings, TOP_LEVEL};
+use super::{Config, KindSettings, Settings, SinkConfig, SinkSettings, SourceConfig};
 use crate::schedule::QuietHours;
 use sink::{sink, user};
 use source::source;
@@ -171,85 +169,64 @@ pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
             settings(raw, &mut table)
         }
     };
-    let mut sources = Vec::new();
     let mut names = HashSet::new();
-    for (i, spanned) in raw.source.into_iter().enumerate() {
-        let span = table_span(spanned.span());
-        let table = spanned.into_inner();
-        let what = table_name(&table, "source", i + 1);
-        let (raw, bad): (RawSource, _) =
-            read_table(table, span.clone(), &what, &lines, &mut problems);
-        let mut table = Table {
-            lines: &lines,
-            span: span.clone(),
-            what,
-            bad,
-            problems: &mut problems,
-        };
-        if let Some(src) = source(raw, &settings, &mut names, &mut table) {
-            if let KindSettings::Cap { geocodes, .. } = &src.settings {
-                if geocodes.is_empty() && settings.location.is_none() {
-                    warnings.push(Problem {
-                        line: Some(lines.line_of(span.start)),
-                        message: format!(
-                            "source {:?}: neither geocodes nor settings.location: every alert in the feed would be sent, wherever it is",
-                            src.name
-                        ),
-                        hint: Some("geocodes = [\"EMMA_ID:IT003\"], or [settings] location = { lat = …, lon = … }".into()),
-                    });
-                }
-            }
-            sources.push(src);
-        }
-    }
-    let mut sinks = Vec::new();
-    let mut sink_names = HashSet::new();
-    for (i, spanned) in raw.sink.into_iter().enumerate() {
-        let span = table_span(spanned.span());
-        let table = spanned.into_inner();
-        let what = table_name(&table, "sink", i + 1);
-        let (raw, bad): (RawSink, _) =
-            read_table(table, span.clone(), &what, &lines, &mut problems);
-        let mut table = Table {
-            lines: &lines,
-            span: span.clone(),
-            what,
-            bad,
-            problems: &mut problems,
-        };
-        if let Some(sink) = sink(raw, &mut sink_names, &mut table) {
-            if matches!(sink.settings, SinkSettings::WhatsappCloud(_))
-                && settings.webhook_listen.is_none()
-            {
+    let sources = each_table(
+        raw.source,
+        "source",
+        &lines,
+        &table_span,
+        &mut problems,
+        |raw, t| source(raw, &settings, &mut names, t),
+    );
+    let mut names = HashSet::new();
+    let sinks = each_table(
+        raw.sink,
+        "sink",
+        &lines,
+        &table_span,
+        &mut problems,
+        |raw, t| sink(raw, &mut names, t),
+    );
+    let mut names = HashSet::new();
+    let users = each_table(
+        raw.user,
+        "user",
+        &lines,
+        &table_span,
+        &mut problems,
+        |raw, t| user(raw, &mut names, t),
+    );
+    for (src, line) in &sources {
+        if let KindSettings::Cap { geocodes, .. } = &src.settings {
+            if geocodes.is_empty() && settings.location.is_none() {
                 warnings.push(Problem {
-                    line: Some(lines.line_of(span.start)),
+                    line: Some(*line),
                     message: format!(
-                        "sink {:?}: without settings.webhook_listen nobody can subscribe (ISCRIVIMI never arrives) and delivery statuses are lost",
-                        sink.name
+                        "source {:?}: neither geocodes nor settings.location: every alert in the feed would be sent, wherever it is",
+                        src.name
                     ),
-                    hint: Some("[settings] webhook_listen = \"127.0.0.1:8081\", behind the comune's HTTPS proxy".into()),
+                    hint: Some("geocodes = [\"EMMA_ID:IT003\"], or [settings] location = { lat = …, lon = … }".into()),
                 });
             }
-            sinks.push(sink);
         }
     }
-    let mut users = Vec::new();
-    let mut user_names = HashSet::new();
-    for (i, spanned) in raw.user.into_iter().enumerate() {
-        let span = table_span(spanned.span());
-        let table = spanned.into_inner();
-        let what = table_name(&table, "user", i + 1);
-        let (raw, bad): (RawUser, _) =
-            read_table(table, span.clone(), &what, &lines, &mut problems);
-        let mut table = Table {
-            lines: &lines,
-            span,
-            what,
-            bad,
-            problems: &mut problems,
-        };
-        users.extend(user(raw, &mut user_names, &mut table));
+    for (sink, line) in &sinks {
+        if matches!(sink.settings, SinkSettings::WhatsappCloud(_))
+            && settings.webhook_listen.is_none()
+        {
+            warnings.push(Problem {
+                line: Some(*line),
+                message: format!(
+                    "sink {:?}: without settings.webhook_listen nobody can subscribe (ISCRIVIMI never arrives) and delivery statuses are lost",
+                    sink.name
+                ),
+                hint: Some("[settings] webhook_listen = \"127.0.0.1:8081\", behind the comune's HTTPS proxy".into()),
+            });
+        }
     }
+    let sources: Vec<SourceConfig> = sources.into_iter().map(|(s, _)| s).collect();
+    let sinks: Vec<SinkConfig> = sinks.into_iter().map(|(s, _)| s).collect();
+    let users = users.into_iter().map(|(u, _)| u).collect();
     if sinks.is_empty() && problems.is_empty() {
         problems.push(Problem {
             line: None,
@@ -271,6 +248,38 @@ pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
         problems.sort_by_key(|p| p.line.unwrap_or(0));
         Err(problems)
     }
+}
+
+/// Reads and checks every `[[kind]]` table with `check`; returns what checked, with the line
+/// of its header.
+fn each_table<R, T>(
+    tables: Vec<toml::Spanned<toml::Table>>,
+    kind: &str,
+    lines: &Lines,
+    table_span: &dyn Fn(Range<usize>) -> Range<usize>,
+    problems: &mut Vec<Problem>,
+    mut check: impl FnMut(R, &mut Table) -> Option<T>,
+) -> Vec<(T, usize)>
+where
+    R: serde::de::DeserializeOwned + Default,
+{
+    let mut out = Vec::new();
+    for (i, spanned) in tables.into_iter().enumerate() {
+        let span = table_span(spanned.span());
+        let table = spanned.into_inner();
+        let what = table_name(&table, kind, i + 1);
+        let (raw, bad) = read_table(table, span.clone(), &what, lines, problems);
+        let line = lines.line_of(span.start);
+        let mut table = Table {
+            lines,
+            span,
+            what,
+            bad,
+            problems,
+        };
+        out.extend(check(raw, &mut table).map(|t| (t, line)));
+    }
+    out
 }
 
 /// Syntax errors, unknown top-level keys, and tables written with the wrong brackets.
