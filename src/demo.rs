@@ -386,7 +386,7 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     app.check_sinks().await;
 
     println!("banditore demo: everything runs on this machine; nothing leaves 127.0.0.1.");
-    println!("The comune of Borgo Esempio is simulated at http://{addr}/ with five sources:");
+    println!("The comune of Borgo Esempio is simulated at http://{addr}/ with six sources:");
     println!("  borgo-esempio         the comune's news feed (RSS, Italian dates)");
     println!("  borgo-comunicati      its press releases, a Design Comuni page without a feed");
     println!("  borgo-eventi          its events, which an editor reviews before they are sent");

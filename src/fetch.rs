@@ -212,7 +212,7 @@ fn classify(e: reqwest::Error, timeout: Duration) -> FetchError {
 }
 
 /// The innermost error message: reqwest's outer ones only say "error sending request".
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
     while let Some(next) = cur.source() {
         cur = next;

@@ -7,9 +7,14 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 
-fn when(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_else(|| "-".into())
+/// A time in the comune's timezone, with its abbreviation ("2026-12-01 23:30:00 CET").
+pub fn when(t: Option<DateTime<Utc>>, tz: chrono_tz::Tz) -> String {
+    t.map(|t| {
+        t.with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M:%S %Z")
+            .to_string()
+    })
+    .unwrap_or_else(|| "-".into())
 }
 
 /// `banditore source list`.
@@ -34,8 +39,8 @@ pub fn sources(store: &Store, config: &Config) -> Result<String, StoreError> {
         let _ = writeln!(
             out,
             "    last success {} · next poll {} · items present {} · seen {}",
-            when(state.last_success),
-            when(state.next_poll),
+            when(state.last_success, config.settings.tz()),
+            when(state.next_poll, config.settings.tz()),
             state.items_present,
             state.items_seen
         );
@@ -73,7 +78,7 @@ pub fn log(store: &Store, config: &Config, limit: usize) -> Result<String, Store
                 out,
                 "SINK {} PAUSED until {}: {}",
                 sink.name,
-                when(Some(pause.until)),
+                when(Some(pause.until), config.settings.tz()),
                 pause.reason
             );
         }
@@ -83,7 +88,7 @@ pub fn log(store: &Store, config: &Config, limit: usize) -> Result<String, Store
         let _ = writeln!(
             out,
             "{} queued {} [{}] {}",
-            when(Some(entry.enqueued_at)),
+            when(Some(entry.enqueued_at), config.settings.tz()),
             entry.message.id,
             entry.message.source,
             entry.message.title
@@ -104,7 +109,7 @@ pub fn log(store: &Store, config: &Config, limit: usize) -> Result<String, Store
         let _ = writeln!(
             out,
             "{} {} [{}] {}",
-            when(Some(entry.finished_at)),
+            when(Some(entry.finished_at), config.settings.tz()),
             entry.message.id,
             entry.message.source,
             entry.message.title

@@ -62,12 +62,13 @@ pub fn parse_import(input: impl Read) -> Result<Vec<(Phone, Subscriber)>, Vec<Im
             continue;
         };
         let Ok(at) = DateTime::parse_from_rfc3339(field(at_col)) else {
-            problems.push(ImportProblem {
-                line,
-                message: format!(
-                    "{phone}: no consent date (RFC 3339) — a row without consent is refused"
+            let message = match field(at_col) {
+                "" => format!("{phone}: no consent date — a row without consent is refused"),
+                date => format!(
+                    "{phone}: the consent date {date:?} is not a date and time with its zone (RFC 3339, e.g. 2025-11-01T10:00:00+01:00)"
                 ),
-            });
+            };
+            problems.push(ImportProblem { line, message });
             continue;
         };
         if field(text_col).is_empty() {

@@ -345,3 +345,33 @@ fn check_warns_about_unset_secrets_and_unreachable_subscriptions() {
         "{text}"
     );
 }
+
+#[test]
+fn a_file_sink_path_is_relative_to_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sources.toml");
+    std::fs::write(
+        &config,
+        "[[sink]]\nname = \"archivio\"\nkind = \"file\"\npath = \"out/messages.jsonl\"\n",
+    )
+    .unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banditore"))
+        .args(["once", "--config", config.to_str().unwrap(), "--data"])
+        .arg(dir.path().join("data"))
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cfg = banditore::config::Config::load(&config).unwrap();
+    match &cfg.sinks[0].settings {
+        banditore::config::SinkSettings::File { path } => {
+            assert_eq!(path, &dir.path().join("out/messages.jsonl"))
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -169,3 +169,51 @@ async fn source_test_preview_and_the_poll_agree() {
         .unwrap()
         .contains("Comune di Borgo Esempio"));
 }
+
+#[tokio::test]
+async fn sighup_reloads_the_configuration_and_a_bad_one_is_refused() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    server.set("/altro", Route::feed(rss(&[B])));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    let mut daemon = work.command(&["run"]).spawn().unwrap();
+    let socket = work.path().join("data/control.sock");
+    wait_for(|| socket.exists()).await;
+    let pid = daemon.id().unwrap() as i32;
+    let hangup = || {
+        // SAFETY: sending a signal to our own child process.
+        unsafe {
+            libc::kill(pid, libc::SIGHUP);
+        }
+    };
+    let sources = || async { text(&work.run(&["source", "list"]).await).0 };
+
+    // An invalid file is refused; the daemon goes on with what it had.
+    let good = std::fs::read_to_string(work.config()).unwrap();
+    std::fs::write(
+        work.config(),
+        format!("{good}\n[[source]]\nname = \"rotta\"\n"),
+    )
+    .unwrap();
+    hangup();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(sources().await.contains("comune [feed]"));
+
+    // A valid one is applied without a restart.
+    let added = source("altro", &server.url("/altro"), "");
+    std::fs::write(work.config(), format!("{added}\n{good}")).unwrap();
+    hangup();
+    let mut list = String::new();
+    for _ in 0..50 {
+        list = sources().await;
+        if list.contains("altro [feed]") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        list.contains("altro [feed]") && list.contains("comune [feed]"),
+        "{list}"
+    );
+    assert!(stop(&mut daemon).await.success());
+}

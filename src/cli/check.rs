@@ -11,11 +11,14 @@ use super::EXIT_USAGE;
 pub fn run(path: &Path) -> ExitCode {
     match Config::load(path) {
         Ok(cfg) => {
+            let count = |n: usize, one: &str, many: &str| {
+                format!("{n} {}", if n == 1 { one } else { many })
+            };
             println!(
-                "{}: valid ({} sources, {} sinks)",
+                "{}: valid ({}, {})",
                 path.display(),
-                cfg.sources.len(),
-                cfg.sinks.len()
+                count(cfg.sources.len(), "source", "sources"),
+                count(cfg.sinks.len(), "sink", "sinks")
             );
             for w in &cfg.warnings {
                 println!("  warning: {}", w.to_string().replace('\n', "\n  "));

@@ -1,10 +1,12 @@
 //! `banditore run` (the daemon) and `banditore once` (one cycle).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use banditore::config::Config;
 use banditore::daemon::{App, AppCell};
 use banditore::schedule::SystemClock;
 
@@ -19,16 +21,42 @@ pub async fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
         tracing::warn!("{}: {w}", paths.config.display());
     }
     let app = App::build(cfg, &paths.data, Arc::new(SystemClock))?;
+    let cell = AppCell::new(app);
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
+    tokio::spawn(reload_on_hangup(cell.clone(), paths.config.clone()));
     banditore::http::serve(
-        &AppCell::new(app),
+        &cell,
         shutdown,
         Some(paths.config.clone()),
         Some(&paths.data),
     )
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// SIGHUP re-reads the configuration and applies it without a restart; an invalid file is
+/// refused and the running configuration stays.
+async fn reload_on_hangup(cell: AppCell, path: PathBuf) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP");
+            return;
+        }
+    };
+    while hangup.recv().await.is_some() {
+        match Config::load(&path) {
+            Ok(config) => match cell.replace(config) {
+                Ok(()) => {
+                    tracing::info!(config = %path.display(), "SIGHUP: configuration reloaded")
+                }
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "SIGHUP: not reloaded"),
+            },
+            Err(e) => tracing::error!("SIGHUP: not reloaded, the running configuration stays; {e}"),
+        }
+    }
 }
 
 pub async fn once(paths: &Paths) -> anyhow::Result<ExitCode> {

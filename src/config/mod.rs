@@ -117,11 +117,16 @@ impl Selectors {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Deserialize, serde::Serialize,
 )]
 pub enum Severity {
+    #[serde(alias = "unknown")]
     Unknown,
+    #[serde(alias = "minor")]
     Minor,
     #[default]
+    #[serde(alias = "moderate")]
     Moderate,
+    #[serde(alias = "severe")]
     Severe,
+    #[serde(alias = "extreme")]
     Extreme,
 }
 
@@ -400,7 +405,8 @@ pub struct WebhookConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SinkSettings {
     Console,
-    /// Message JSON lines appended to a file (relative to the working directory).
+    /// Message JSON lines appended to a file (a relative path is relative to the
+    /// configuration file's folder).
     File {
         path: PathBuf,
     },
@@ -492,10 +498,21 @@ impl Config {
                 hint: Some("pass --config FILE or set BANDITORE_CONFIG".into()),
             }],
         })?;
-        Config::parse(&text).map_err(|problems| ConfigError {
+        let mut config = Config::parse(&text).map_err(|problems| ConfigError {
             path: path.to_owned(),
             problems,
-        })
+        })?;
+        // A file sink's relative path is relative to the configuration file, wherever the
+        // process was started from.
+        let dir = path.parent().unwrap_or(Path::new(""));
+        for sink in &mut config.sinks {
+            if let SinkSettings::File { path } = &mut sink.settings {
+                if path.is_relative() {
+                    *path = dir.join(&*path);
+                }
+            }
+        }
+        Ok(config)
     }
 
     /// Checks configuration text, returning every problem found.

@@ -126,7 +126,13 @@ pub fn read_table<T: DeserializeOwned + Default>(
             }
             Err(e) => {
                 bad.insert(key.clone());
-                let (message, hint) = humanize(e.message());
+                let (message, hint) = match key.as_str() {
+                    "location" => (
+                        "must be a point on the map".to_owned(),
+                        Some("location = { lat = 45.133, lon = 10.027 } (degrees)".to_owned()),
+                    ),
+                    _ => humanize(e.message()),
+                };
                 problems.push(Problem {
                     line: lines.key(span.clone(), &key),
                     message: format!("{what}: {key} {message}"),

@@ -188,3 +188,14 @@ fn typed_values_come_out_parsed() {
         matches!(&page.settings, KindSettings::Page { preset: Preset::DesignComuni, selectors, .. } if selectors.item.as_deref() == Some(".card"))
     );
 }
+
+#[test]
+fn one_source_per_address() {
+    let text = "[[source]]\nname = \"notizie\"\nkind = \"feed\"\nurl = \"https://www.comune.example.it/feed/\"\n\n[[source]]\nname = \"doppione\"\nkind = \"feed\"\nurl = \"http://comune.example.it/feed\"\nforward = \"all\"\n\n[[sink]]\nname = \"c\"\nkind = \"console\"\n";
+    let p = problems(text);
+    let twice = find(
+        &p,
+        "source \"doppione\" follows the same address as source \"notizie\"",
+    );
+    assert_eq!(twice.line, Some(6));
+}

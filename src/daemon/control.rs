@@ -116,13 +116,19 @@ async fn run(ctx: &Context<'_>, request: Request) -> Result<(Reply, bool), Store
             for item in crate::review::pending(store)? {
                 let when = item
                     .send_at
-                    .map(|t| format!(" (scheduled {})", t.to_rfc3339()))
+                    .map(|t| {
+                        let at = crate::report::when(Some(t), ctx.config.settings.tz());
+                        format!(" (scheduled {at})")
+                    })
                     .unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "{} [{}] {}{when}",
                     item.message.id, item.message.source, item.message.title
                 );
+            }
+            if out.is_empty() {
+                out.push_str("nothing waits for review\n");
             }
             Reply::ok(out)
         }

@@ -3,7 +3,7 @@
 mod sink;
 mod source;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::str::FromStr;
 use std::time::Duration;
@@ -196,6 +196,20 @@ pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
         &mut problems,
         |raw, t| user(raw, &mut names, t),
     );
+    // One source per address: a second would find the same items and send them again.
+    let mut followed: HashMap<String, &str> = HashMap::new();
+    for (src, line) in &sources {
+        if let Some(first) = followed.insert(same_address(&src.url), &src.name) {
+            problems.push(Problem {
+                line: Some(*line),
+                message: format!(
+                    "source {:?} follows the same address as source {first:?}: its items would be sent twice",
+                    src.name
+                ),
+                hint: Some("keep one source per address; put every option on that one".into()),
+            });
+        }
+    }
     for (src, line) in &sources {
         if let KindSettings::Cap { geocodes, .. } = &src.settings {
             if geocodes.is_empty() && settings.location.is_none() {
@@ -280,6 +294,18 @@ where
         out.extend(check(raw, &mut table).map(|t| (t, line)));
     }
     out
+}
+
+/// An address as far as "the same feed" goes: http and https, a trailing slash, `www.` and a
+/// fragment make no difference. (`ident::canonical_url` is stricter about queries, and sits
+/// above this module.)
+fn same_address(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    let host = host.strip_prefix("www.").unwrap_or(host);
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let path = url.path().trim_end_matches('/');
+    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{host}{port}{path}{query}")
 }
 
 /// Syntax errors, unknown top-level keys, and tables written with the wrong brackets.

@@ -45,7 +45,10 @@ pub(super) fn source(
             Err(e) => {
                 t.problem(
                     "cron",
-                    format!("cron {expr:?} is not valid: {e}"),
+                    format!(
+                        "cron {expr:?} is not valid: {}",
+                        e.lines().next().unwrap_or_default().trim()
+                    ),
                     Some("six fields: second minute hour day-of-month month day-of-week, e.g. \"0 */5 * * * *\""),
                 );
                 None
@@ -129,8 +132,11 @@ pub(super) fn source(
         SourceKind::Page => {
             let selectors = raw.selectors.unwrap_or_default();
             for (sel_name, sel) in selectors.given() {
-                if let Err(e) = scraper::Selector::parse(sel) {
-                    let hint: String = format!("{e:?}").chars().take(160).collect();
+                // The parser's own errors name its states ("EndOfLine"), not the mistake.
+                if scraper::Selector::parse(sel).is_err() {
+                    let hint =
+                        "check the CSS syntax: e.g. \".card h3 a\", \"article .entry-title\""
+                            .to_owned();
                     t.problems.push(Problem {
                         line: t.lines.value(t.span.clone(), "selectors", sel),
                         message: format!(

@@ -105,7 +105,7 @@ async fn fetch(
         .get(url.clone())
         .send()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("non risponde ({})", crate::fetch::root_cause(&e)))?;
     if resp.status().is_redirection() {
         let to = resp
             .headers()
@@ -125,7 +125,11 @@ async fn fetch(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| crate::fetch::root_cause(&e))?
+    {
         if body.len() + chunk.len() > MAX_BODY {
             return Err("il documento è troppo grande".into());
         }
