@@ -158,6 +158,17 @@ pub fn edit(
     Ok(item)
 }
 
+/// When the next item approved for later is due, if any.
+pub fn next_scheduled(store: &Store) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let mut next: Option<DateTime<Utc>> = None;
+    for item in store.queue() {
+        if let Some(at) = item?.send_at {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+    }
+    Ok(next)
+}
+
 /// Releases scheduled items that are due and drops pending ones older than `expiry`.
 /// Returns (released, expired).
 pub fn tick(
@@ -200,4 +211,46 @@ pub fn tick(
         }
     }
     Ok((released, expired))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::config::Priority;
+    use crate::item::Message;
+
+    fn item(id: &str, send_at: Option<DateTime<Utc>>) -> QueueItem {
+        QueueItem {
+            message: Message {
+                id: id.into(),
+                source: "eventi".into(),
+                kind: "feed".into(),
+                title: "t".into(),
+                url: "https://c.example/".into(),
+                text: "t".into(),
+                image: None,
+                priority: Priority::Normal,
+                published: None,
+                tags: vec![],
+                extra: Default::default(),
+            },
+            queued_at: Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap(),
+            send_at,
+            edited: false,
+        }
+    }
+
+    #[test]
+    fn the_delivery_loop_wakes_for_the_earliest_scheduled_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(next_scheduled(&store).unwrap(), None);
+        let at = |h| Utc.with_ymd_and_hms(2026, 11, 2, h, 0, 0).unwrap();
+        for (id, send_at) in [("a", Some(at(12))), ("b", None), ("c", Some(at(9)))] {
+            store.put_queue_item(&item(id, send_at)).unwrap();
+        }
+        assert_eq!(next_scheduled(&store).unwrap(), Some(at(9)));
+    }
 }

@@ -394,16 +394,22 @@ impl App {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "delivery pass failed"),
             }
-            let retry_in = self
-                .inner
-                .deliverer
-                .next_retry()
+            // The next pass: a sink's retry or a scheduled review item, whichever comes first.
+            let scheduled = crate::review::next_scheduled(&self.inner.store).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot read the review queue");
+                None
+            });
+            let wait = [self.inner.deliverer.next_retry(), scheduled]
+                .into_iter()
+                .flatten()
+                .min()
                 .map(|t| (t - self.inner.clock.now()).to_std().unwrap_or_default())
-                .unwrap_or(Duration::from_secs(60));
+                .unwrap_or(Duration::from_secs(60))
+                .min(Duration::from_secs(60));
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = notified => {}
-                _ = tokio::time::sleep(retry_in) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }
