@@ -338,7 +338,7 @@ fn show_simulator(sim: &Simulator) {
     }
 }
 
-fn describe(outcome: &Result<PollOutcome, String>) -> String {
+fn describe(outcome: &Result<PollOutcome, crate::pipeline::PollError>) -> String {
     match outcome {
         Ok(PollOutcome::Baseline { items }) => format!(
             "first poll, {items} items already published recorded as baseline: nothing sent"

@@ -33,10 +33,10 @@ pub enum Schedule {
 
 impl Schedule {
     /// Parses a cron expression (six fields, seconds first; a seventh, the year, is optional).
-    pub fn parse_cron(expr: &str) -> Result<Schedule, String> {
+    pub fn parse_cron(expr: &str) -> Result<Schedule, ScheduleError> {
         cron::Schedule::from_str(expr)
             .map(|s| Schedule::Cron(Box::new(s)))
-            .map_err(|e| e.to_string())
+            .map_err(|e| ScheduleError::Cron(e.to_string()))
     }
 
     /// The next poll after a successful one at `now`. `jitter` in [0, 1) spreads sources that
@@ -77,20 +77,32 @@ pub struct QuietHours {
     pub end: chrono::NaiveTime,
 }
 
+/// Why a rhythm or a quiet window cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// The cron crate's explanation (its first line is the useful one).
+    #[error("{}", .0.lines().next().unwrap_or_default().trim())]
+    Cron(String),
+    #[error("write it as HH:MM-HH:MM, e.g. \"21:00-07:30\"")]
+    NotAWindow,
+    #[error("{0:?} is not a time (HH:MM)")]
+    NotATime(String),
+    #[error("the start and the end are the same")]
+    Empty,
+}
+
 impl FromStr for QuietHours {
-    type Err = String;
+    type Err = ScheduleError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (a, b) = s
-            .split_once('-')
-            .ok_or("write it as HH:MM-HH:MM, e.g. \"21:00-07:30\"")?;
+        let (a, b) = s.split_once('-').ok_or(ScheduleError::NotAWindow)?;
         let t = |x: &str| {
             chrono::NaiveTime::parse_from_str(x.trim(), "%H:%M")
-                .map_err(|_| format!("{x:?} is not a time (HH:MM)"))
+                .map_err(|_| ScheduleError::NotATime(x.trim().to_owned()))
         };
         let (start, end) = (t(a)?, t(b)?);
         if start == end {
-            return Err("the start and the end are the same".into());
+            return Err(ScheduleError::Empty);
         }
         Ok(QuietHours { start, end })
     }

@@ -31,7 +31,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
 /// The result of one poll cycle over every source.
 #[derive(Debug, Default)]
 pub struct CycleReport {
-    pub polls: Vec<(String, Result<PollOutcome, String>)>,
+    pub polls: Vec<(String, Result<PollOutcome, PollError>)>,
     pub delivery: DeliverReport,
 }
 
@@ -178,12 +178,12 @@ impl App {
     }
 
     /// Polls every source concurrently (the fetcher bounds how many run at once).
-    pub async fn poll_all(&self) -> Vec<(String, Result<PollOutcome, String>)> {
+    pub async fn poll_all(&self) -> Vec<(String, Result<PollOutcome, PollError>)> {
         let mut tasks = JoinSet::new();
         for src in self.inner.config.sources.clone() {
             let app = self.clone();
             tasks.spawn(async move {
-                let result = app.poll(&src.name).await.map_err(|e| e.to_string());
+                let result = app.poll(&src.name).await;
                 (src.name, result)
             });
         }

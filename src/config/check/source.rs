@@ -45,10 +45,7 @@ pub(super) fn source(
             Err(e) => {
                 t.problem(
                     "cron",
-                    format!(
-                        "cron {expr:?} is not valid: {}",
-                        e.lines().next().unwrap_or_default().trim()
-                    ),
+                    format!("cron {expr:?} is not valid: {e}"),
                     Some("six fields: second minute hour day-of-month month day-of-week, e.g. \"0 */5 * * * *\""),
                 );
                 None
