@@ -26,17 +26,23 @@ pub async fn serve(
     let settings = cell.get().config().settings.clone();
     let mut servers = JoinSet::new();
     if let Some(dir) = data_dir {
+        // Without it the daemon still runs; only the command line cannot reach it.
         let path = control::socket_path(dir);
-        let listener = control::bind(&path).map_err(|e| {
-            anyhow::anyhow!("cannot open the control socket {}: {e}", path.display())
-        })?;
-        servers.spawn(control::serve(
-            listener,
-            path,
-            cell.clone(),
-            config_path.clone(),
-            shutdown.clone(),
-        ));
+        match control::bind(&path) {
+            Ok(listener) => {
+                servers.spawn(control::serve(
+                    listener,
+                    path,
+                    cell.clone(),
+                    config_path.clone(),
+                    shutdown.clone(),
+                ));
+            }
+            Err(e) => tracing::error!(
+                socket = %path.display(), error = %e,
+                "cannot open the control socket: log, queue, source and subscribers commands will not work while this daemon runs"
+            ),
+        }
     }
     if let Some(listen) = settings.webhook_listen.clone() {
         let listener = tokio::net::TcpListener::bind(&listen)
