@@ -263,6 +263,20 @@ impl App {
         let Some(cutoff) = now.checked_sub_signed(max_age) else {
             return Ok(());
         };
+        let configured = self
+            .inner
+            .config
+            .sources
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        let removed = self.inner.store.forget_sources_except(&configured)?;
+        if removed > 0 {
+            tracing::info!(
+                sources = removed,
+                "forgot the state of sources no longer configured"
+            );
+        }
         let report = self.inner.store.prune(cutoff, now)?;
         if report != crate::store::PruneReport::default() {
             tracing::info!(?report, "pruned old records");

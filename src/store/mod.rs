@@ -5,8 +5,8 @@
 //! | tree | key | value | kept |
 //! |---|---|---|---|
 //! | `seen` | source \0 kind-byte hash[16] | last seen, unix secs (u64 BE) | `seen_max_age` after last seen; never while the item is in its feed |
-//! | `sources` | source name | [`SourceState`] | while the source exists |
-//! | `paused_sources` | source name | empty | until resumed |
+//! | `sources` | source name | [`SourceState`] | while the source is configured |
+//! | `paused_sources` | source name | empty | until resumed, or the source is removed |
 //! | `alert_refs` | source \0 CAP `sender,identifier,sent` | [`SentAlert`] | `seen_max_age` after sending |
 //! | `levels` | source \0 bulletin key (sender, area) | [`Level`] | `seen_max_age` after the announcement |
 //! | `outbox` | priority-byte seq (u64 BE) | [`OutboxEntry`] | until every delivery is final |

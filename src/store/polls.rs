@@ -171,6 +171,22 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the state (validators, health, the items it listed) and the pause of every
+    /// source not among `configured`: a source removed from the configuration. Added again,
+    /// it starts with a baseline. Returns how many.
+    pub fn forget_sources_except(&self, configured: &HashSet<&str>) -> Result<usize, StoreError> {
+        let mut forgotten = 0;
+        for r in self.sources.iter() {
+            let (name, _) = r?;
+            if !configured.contains(String::from_utf8_lossy(&name).as_ref()) {
+                self.sources.remove(&name)?;
+                self.paused_sources.remove(&name)?;
+                forgotten += 1;
+            }
+        }
+        Ok(forgotten)
+    }
+
     /// Forgets seen keys older than `cutoff`, except those of items still present in their
     /// source. Returns how many.
     pub(super) fn prune_seen(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {

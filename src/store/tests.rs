@@ -257,3 +257,26 @@ fn statuses_only_move_forward() {
         assert_eq!(moves_forward(from, to), expected, "{from:?} → {to:?}");
     }
 }
+
+#[test]
+fn a_removed_source_is_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    for name in ["tenuta", "rimossa"] {
+        let state = SourceState {
+            baselined: true,
+            ..SourceState::default()
+        };
+        store.put_source_state(name, &state).unwrap();
+        store.set_source_paused(name, true).unwrap();
+    }
+    let configured = std::collections::HashSet::from(["tenuta"]);
+    assert_eq!(store.forget_sources_except(&configured).unwrap(), 1);
+    assert!(store.source_state("tenuta").unwrap().baselined);
+    assert!(store.source_paused("tenuta").unwrap());
+    assert!(
+        !store.source_state("rimossa").unwrap().baselined,
+        "added again, it starts with a baseline"
+    );
+    assert!(!store.source_paused("rimossa").unwrap());
+}
