@@ -111,7 +111,8 @@ pub fn reject(store: &Store, now: DateTime<Utc>, id: &str, who: &str) -> Result<
 }
 
 /// Replaces the title and the WhatsApp text. The text must stay within WhatsApp's limit and
-/// keep the official link on a line of its own.
+/// keep the official link on a line of its own. Nothing is written (nor audited) when both are
+/// as they were.
 pub fn edit(
     store: &Store,
     now: DateTime<Utc>,
@@ -138,6 +139,9 @@ pub fn edit(
             "the official link {} must stay in the text, on a line of its own",
             item.message.url
         )));
+    }
+    if title == item.message.title && text == item.message.text {
+        return Ok(item);
     }
     let before = format!("{}\n---\n{}", item.message.title, item.message.text);
     item.message.title = title;

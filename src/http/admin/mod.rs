@@ -436,9 +436,15 @@ async fn queue_action(
     }
     let app = admin.app();
     let who = user.name.clone();
+    // What the editor sees in the box is what is sent: approving or scheduling saves the
+    // title and text of the form first (nothing when unchanged; refused when invalid).
+    let keep_edits = || match (form.get("title"), form.get("text")) {
+        (Some(title), Some(text)) => app.edit(&id, &who, title, text).map(|_| ()),
+        _ => Ok(()),
+    };
     let result = match action.as_str() {
-        "approve" => app
-            .approve(&id, &who, None)
+        "approve" => keep_edits()
+            .and_then(|()| app.approve(&id, &who, None))
             .map(|_| "Messaggio approvato: è in invio.".to_owned()),
         "reject" => app
             .reject(&id, &who)
@@ -459,12 +465,14 @@ async fn queue_action(
                 .and_then(|n| chrono::TimeZone::from_local_datetime(&tz, &n).earliest())
                 .map(|t| t.with_timezone(&chrono::Utc));
             match at {
-                Some(at) if at > app.now() => app.approve(&id, &who, Some(at)).map(|_| {
-                    format!(
-                        "Invio programmato per {}.",
-                        at.with_timezone(&tz).format("%d/%m/%Y %H:%M")
-                    )
-                }),
+                Some(at) if at > app.now() => keep_edits()
+                    .and_then(|()| app.approve(&id, &who, Some(at)))
+                    .map(|_| {
+                        format!(
+                            "Invio programmato per {}.",
+                            at.with_timezone(&tz).format("%d/%m/%Y %H:%M")
+                        )
+                    }),
                 _ => Ok(String::new()).and(Err(crate::review::ReviewError::Invalid(
                     "Indica una data e un'ora future.".into(),
                 ))),

@@ -111,6 +111,7 @@ pub fn queue(user: &User, app: &App, items: &[QueueItem], flash: Option<(bool, S
                     @if let Some(at) = item.send_at { " · programmato per il " (when(at, app)) }
                 }
                 div.chat { div.bubble id=(format!("preview-{id}")) aria-live="polite" { (m.text) } }
+                // One form: the text in the box is what "Approva e invia" sends.
                 form method="post" action=(format!("/queue/{id}/edit")) {
                     input type="hidden" name="csrf" value=(user.csrf());
                     label for=(format!("title-{id}")) { "Titolo" }
@@ -118,22 +119,15 @@ pub fn queue(user: &User, app: &App, items: &[QueueItem], flash: Option<(bool, S
                     label for=(format!("text-{id}")) { "Testo del messaggio WhatsApp" }
                     textarea id=(format!("text-{id}")) name="text" data-preview=(format!("preview-{id}")) data-counter=(format!("count-{id}")) data-limit=(MAX_TEXT) required { (m.text) }
                     p.counter id=(format!("count-{id}")) { (m.text.chars().count()) " / " (MAX_TEXT) " caratteri" }
-                    button.secondario type="submit" { "Salva le modifiche" }
-                }
-                div.azioni {
-                    form method="post" action=(format!("/queue/{id}/approve")) {
-                        input type="hidden" name="csrf" value=(user.csrf());
-                        button type="submit" { "Approva e invia" }
+                    div.azioni {
+                        button type="submit" formaction=(format!("/queue/{id}/approve")) { "Approva e invia" }
+                        button.secondario type="submit" { "Salva le modifiche" }
+                        button.pericolo type="submit" formaction=(format!("/queue/{id}/reject")) formnovalidate { "Rifiuta" }
                     }
-                    form method="post" action=(format!("/queue/{id}/schedule")) {
-                        input type="hidden" name="csrf" value=(user.csrf());
-                        label for=(format!("at-{id}")) { "Invia il" }
-                        input id=(format!("at-{id}")) type="datetime-local" name="at" required;
-                        button.secondario type="submit" { "Programma" }
-                    }
-                    form method="post" action=(format!("/queue/{id}/reject")) {
-                        input type="hidden" name="csrf" value=(user.csrf());
-                        button.pericolo type="submit" { "Rifiuta" }
+                    label for=(format!("at-{id}")) { "Oppure invia il" }
+                    input id=(format!("at-{id}")) type="datetime-local" name="at";
+                    div.azioni {
+                        button.secondario type="submit" formaction=(format!("/queue/{id}/schedule")) { "Programma l'invio" }
                     }
                 }
             }
