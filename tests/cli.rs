@@ -375,3 +375,28 @@ fn a_file_sink_path_is_relative_to_the_configuration() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn check_shows_warnings_beside_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sources.toml");
+    std::fs::write(
+        &path,
+        "[[source]]\nname = \"allerte\"\nkind = \"cap\"\nurl = \"https://allerte.example.it/rss\"\n\n[[sink]]\nname = \"log\"\nkind = \"file\"\npaht = \"x.jsonl\"\n",
+    )
+    .unwrap();
+    let out = banditore(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("line 9: sink \"log\": paht is not a key this table takes"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean path?"), "{text}");
+    assert!(
+        text.contains(
+            "warning: line 1: source \"allerte\": neither geocodes nor settings.location"
+        ),
+        "{text}"
+    );
+}

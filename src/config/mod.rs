@@ -497,10 +497,12 @@ impl Config {
                 message: format!("cannot read the configuration: {e}"),
                 hint: Some("pass --config FILE or set BANDITORE_CONFIG".into()),
             }],
+            warnings: Vec::new(),
         })?;
-        let mut config = Config::parse(&text).map_err(|problems| ConfigError {
+        let mut config = check::parse(&text).map_err(|r| ConfigError {
             path: path.to_owned(),
-            problems,
+            problems: r.problems,
+            warnings: r.warnings,
         })?;
         // A file sink's relative path is relative to the configuration file, wherever the
         // process was started from.
@@ -517,7 +519,7 @@ impl Config {
 
     /// Checks configuration text, returning every problem found.
     pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
-        check::parse(text)
+        check::parse(text).map_err(|r| r.problems)
     }
 
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {

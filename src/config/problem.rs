@@ -31,6 +31,8 @@ impl fmt::Display for Problem {
 pub struct ConfigError {
     pub path: PathBuf,
     pub problems: Vec<Problem>,
+    /// What is allowed but probably not meant, found beside the problems.
+    pub warnings: Vec<Problem>,
 }
 
 impl fmt::Display for ConfigError {
@@ -44,6 +46,9 @@ impl fmt::Display for ConfigError {
         )?;
         for p in &self.problems {
             writeln!(f, "  {}", p.to_string().replace('\n', "\n  "))?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "  warning: {}", w.to_string().replace('\n', "\n  "))?;
         }
         Ok(())
     }

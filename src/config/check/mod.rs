@@ -117,20 +117,24 @@ impl Table<'_> {
 }
 
 /// Checks configuration text, returning the typed configuration or every problem found.
-pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
+pub fn parse(text: &str) -> Result<Config, Rejected> {
     let lines = Lines::new(text);
+    let rejected = |problems| Rejected {
+        problems,
+        warnings: Vec::new(),
+    };
     let shape = shape_problems(text, &lines);
     if !shape.is_empty() {
-        return Err(shape);
+        return Err(rejected(shape));
     }
     let raw: RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
-            return Err(vec![Problem {
+            return Err(rejected(vec![Problem {
                 line: e.span().map(|s| lines.line_of(s.start)),
                 message: e.message().trim().to_owned(),
                 hint: None,
-            }])
+            }]))
         }
     };
     let mut problems = Vec::new();
@@ -260,8 +264,14 @@ pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
         })
     } else {
         problems.sort_by_key(|p| p.line.unwrap_or(0));
-        Err(problems)
+        Err(Rejected { problems, warnings })
     }
+}
+
+/// A configuration that does not check: its problems, and the warnings found beside them.
+pub struct Rejected {
+    pub problems: Vec<Problem>,
+    pub warnings: Vec<Problem>,
 }
 
 /// Reads and checks every `[[kind]]` table with `check`; returns what checked, with the line
