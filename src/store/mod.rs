@@ -162,6 +162,12 @@ impl Store {
         Ok(())
     }
 
+    /// Like [`Store::flush`], waiting for the disk without holding up the runtime's thread.
+    pub async fn flush_async(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
     /// Bytes the store occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
