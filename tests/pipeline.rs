@@ -198,11 +198,17 @@ async fn run_stops_cleanly_on_sigterm() {
 
 /// A source with a baseline and one new item, and a `once` killed with SIGKILL at `failpoint`.
 async fn killed_at(failpoint: &str) -> (FeedServer, Workdir) {
+    killed_with(failpoint, &[B, A]).await
+}
+
+/// A source with the baseline `[A]` that then publishes `items`, and a `once` killed with
+/// SIGKILL at `failpoint`.
+async fn killed_with(failpoint: &str, items: &[(&str, &str, &str)]) -> (FeedServer, Workdir) {
     let server = FeedServer::start().await;
     server.set("/feed", Route::feed(rss(&[A])));
     let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
     work.once().await;
-    server.set("/feed", Route::feed(rss(&[B, A])));
+    server.set("/feed", Route::feed(rss(items)));
     let out = work
         .command(&["once"])
         .env("BANDITORE_FAILPOINT", failpoint)
@@ -250,6 +256,30 @@ async fn killed_after_intent_sends_once_after_restart() {
     assert!(work.messages().is_empty());
     work.once().await;
     assert_eq!(work.messages().len(), 1);
+}
+
+/// The file sink writes a pass's messages together: a crash between their intents and their
+/// lines, or between their lines and their outcomes, still gives each message exactly once.
+#[tokio::test]
+async fn killed_mid_group_delivers_each_message_once() {
+    for failpoint in ["after-intent", "after-send"] {
+        let (_server, work) = killed_with(failpoint, &[C, B, A]).await;
+        let written = work.messages().len();
+        assert_eq!(written, if failpoint == "after-send" { 2 } else { 0 });
+        work.once().await;
+        work.once().await;
+        let mut urls: Vec<String> = work
+            .messages()
+            .iter()
+            .map(|m| m["url"].as_str().unwrap().to_owned())
+            .collect();
+        urls.sort();
+        assert_eq!(
+            urls,
+            [B.1, "https://comune.example.it/notizie/c/"],
+            "{failpoint}"
+        );
+    }
 }
 
 #[tokio::test]

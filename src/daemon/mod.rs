@@ -251,9 +251,29 @@ impl App {
         let polls = self.poll_all().await;
         self.review_tick()?;
         let delivery = self.deliver(&CancellationToken::new()).await?;
-        self.prune()?;
+        self.prune_if_due()?;
         self.inner.store.flush()?;
         Ok(CycleReport { polls, delivery })
+    }
+
+    /// Prunes when the last pruning (recorded in the store, so `once` run from cron and a
+    /// restarted daemon count too) is [`PRUNE_EVERY`] old; returns how long until the next is
+    /// due. Pruning reads every seen key, so a cycle that ran it each time would spend most of
+    /// an unchanged poll's time on it.
+    fn prune_if_due(&self) -> Result<Duration, StoreError> {
+        let now = self.inner.clock.now();
+        let since = self
+            .inner
+            .store
+            .last_prune()?
+            .and_then(|last| (now - last).to_std().ok());
+        match since {
+            Some(since) if since < PRUNE_EVERY => Ok(PRUNE_EVERY - since),
+            _ => {
+                self.prune()?;
+                Ok(PRUNE_EVERY)
+            }
+        }
     }
 
     fn prune(&self) -> Result<(), StoreError> {
@@ -301,12 +321,13 @@ impl App {
         let app = self.clone();
         tasks.spawn(async move {
             loop {
-                if let Err(e) = app.prune() {
+                let next = app.prune_if_due().unwrap_or_else(|e| {
                     tracing::error!(error = %e, "pruning failed");
-                }
+                    PRUNE_EVERY
+                });
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(PRUNE_EVERY) => {}
+                    _ = tokio::time::sleep(next) => {}
                 }
             }
         });

@@ -204,7 +204,7 @@ impl Pipeline {
             tracing::info!(source = %name, items = commit.review.len(), "waiting for review");
         }
         if queued > 0 {
-            self.inner.store.flush()?;
+            self.inner.store.flush_async().await?;
             failpoint::hit("after-enqueue");
         }
         Ok(if planned.baseline {

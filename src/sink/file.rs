@@ -18,6 +18,10 @@ pub struct FileSink {
 }
 
 impl FileSink {
+    /// The most bytes appended at once: a quarter of the tail [`FileSink::reconcile`] reads, so
+    /// every line of an interrupted append is still within it.
+    pub const BATCH_BYTES: usize = (RECONCILE_TAIL / 4) as usize;
+
     pub fn new(name: &str, path: PathBuf) -> Self {
         FileSink {
             name: name.to_owned(),
@@ -31,9 +35,22 @@ impl FileSink {
     }
 
     pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
+        self.append(vec![FileSink::line(message)?]).await?;
+        Ok(Receipt::default())
+    }
+
+    /// The line a message is written as (JSON and a newline).
+    pub fn line(message: &Message) -> Result<String, SinkError> {
         let mut line =
             serde_json::to_string(message).map_err(|e| SinkError::Rejected(e.to_string()))?;
         line.push('\n');
+        Ok(line)
+    }
+
+    /// Appends lines (from [`FileSink::line`]) in one write and syncs the file once. Lines
+    /// appended together should total at most [`FileSink::BATCH_BYTES`], so that
+    /// [`FileSink::reconcile`] finds each of them after a crash.
+    pub async fn append(&self, lines: Vec<String>) -> Result<(), SinkError> {
         let _guard = self.lock.lock().await;
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -44,14 +61,13 @@ impl FileSink {
                 .create(true)
                 .append(true)
                 .open(&*path)?;
-            file.write_all(line.as_bytes())?;
+            file.write_all(lines.concat().as_bytes())?;
             file.sync_data()
         })
         .await
         .map_err(|e| SinkError::MaybeSent(e.to_string()))?
-        // A failed append may have written part of the line: reconcile decides later.
-        .map_err(|e| SinkError::MaybeSent(format!("{}: {e}", self.path.display())))?;
-        Ok(Receipt::default())
+        // A failed append may have written part of the lines: reconcile decides later.
+        .map_err(|e| SinkError::MaybeSent(format!("{}: {e}", self.path.display())))
     }
 
     /// Looks for the message's line near the end of the file.

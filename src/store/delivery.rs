@@ -35,7 +35,21 @@ impl Store {
         sink: &str,
         record: &DeliveryRecord,
     ) -> Result<(), StoreError> {
-        self.deliveries.insert(pair(message_id, sink), record)?;
+        self.set_deliveries(sink, &[(message_id, record)]).await
+    }
+
+    /// Records the delivery states of several messages on one sink and flushes them to disk
+    /// (once) before returning.
+    pub async fn set_deliveries(
+        &self,
+        sink: &str,
+        records: &[(&str, &DeliveryRecord)],
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (message_id, record) in records {
+            batch.insert(pair(message_id, sink), encode(record)?);
+        }
+        self.deliveries.tree().apply_batch(batch)?;
         self.db.flush_async().await?;
         Ok(())
     }

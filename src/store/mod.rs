@@ -19,6 +19,7 @@
 //! | `subscribers` | phone (international digits) | [`Subscriber`] | until STOP or deletion |
 //! | `queue` | message id | [`QueueItem`] (review) | until approved, rejected or expired |
 //! | `audit` | seq (u64 BE) | [`AuditEntry`] | [`AUDIT_RETENTION`] |
+//! | `meta` | `last_prune` | when pruning last ran, unix secs (u64 BE) | one record, overwritten |
 //!
 //! Invariants:
 //! - A poll's new seen keys, its outbox entries and the source's new state (validators
@@ -94,6 +95,8 @@ pub struct Store {
     subscribers: Table<Subscriber>,
     queue: Table<QueueItem>,
     audit: Table<AuditEntry>,
+    /// Raw: the store's own bookkeeping (when pruning last ran).
+    meta: sled::Tree,
 }
 
 /// What one pruning pass forgot.
@@ -148,6 +151,7 @@ impl Store {
             subscribers: Table::open(&db, "subscribers")?,
             queue: Table::open(&db, "queue")?,
             audit: Table::open(&db, "audit")?,
+            meta: db.open_tree("meta")?,
             db,
         })
     }
@@ -158,14 +162,29 @@ impl Store {
         Ok(())
     }
 
+    /// Like [`Store::flush`], waiting for the disk without holding up the runtime's thread.
+    pub async fn flush_async(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
     /// Bytes the store occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
     }
 
+    /// When [`Store::prune`] last ran, if ever.
+    pub fn last_prune(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .meta
+            .get(LAST_PRUNE)?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .and_then(|secs| DateTime::from_timestamp(i64::try_from(secs).ok()?, 0)))
+    }
+
     /// Forgets what its retention rule lets go (see the table in the module's documentation):
     /// records older than `cutoff` (`seen_max_age` ago), audit entries older than
-    /// [`AUDIT_RETENTION`].
+    /// [`AUDIT_RETENTION`]. Remembers `now` as the time of the last pruning.
     pub fn prune(
         &self,
         cutoff: DateTime<Utc>,
@@ -194,9 +213,13 @@ impl Store {
                 report.audit += 1;
             }
         }
+        self.meta.insert(LAST_PRUNE, &polls::stamp(now))?;
         Ok(report)
     }
 }
+
+/// The `meta` key of the last pruning's time.
+const LAST_PRUNE: &[u8] = b"last_prune";
 
 /// `a \0 b`.
 fn pair(a: &str, b: &str) -> Vec<u8> {

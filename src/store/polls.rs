@@ -29,7 +29,7 @@ fn seen_key(source: &str, key: &Key) -> Vec<u8> {
     k
 }
 
-fn stamp(at: DateTime<Utc>) -> [u8; 8] {
+pub(super) fn stamp(at: DateTime<Utc>) -> [u8; 8] {
     (at.timestamp().max(0) as u64).to_be_bytes()
 }
 

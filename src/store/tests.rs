@@ -87,7 +87,9 @@ fn prune_forgets_old_keys_but_not_present_items() {
             at(0),
         )
         .unwrap();
+    assert_eq!(store.last_prune().unwrap(), None);
     let report = store.prune(at(200), at(200)).unwrap();
+    assert_eq!(store.last_prune().unwrap(), Some(at(200)));
     assert_eq!(report.seen, old.len() + present.len() - 1);
     assert!(store
         .last_seen("s", &old)
