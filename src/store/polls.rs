@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
-use super::table::encode;
+use super::table::{encode, Table};
 use super::{
     outbox_entry, pair, Level, PollCommit, QueueItem, SentAlert, SourceState, Store, StoreError,
 };
@@ -222,41 +222,34 @@ impl Store {
         cutoff: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let mut forgotten = 0;
-        for r in self.alert_refs.iter() {
-            let (k, alert) = r?;
-            match alert.sent_at {
-                Some(at) if at < cutoff => {
-                    self.alert_refs.remove(&k)?;
-                    forgotten += 1;
-                }
-                Some(_) => {}
-                None => self.alert_refs.insert(
-                    &k,
-                    &SentAlert {
-                        sent_at: Some(now),
-                        ..alert
-                    },
-                )?,
-            }
-        }
-        for r in self.levels.iter() {
-            let (k, level) = r?;
-            match level.at {
-                Some(at) if at < cutoff => {
-                    self.levels.remove(&k)?;
-                    forgotten += 1;
-                }
-                Some(_) => {}
-                None => self.levels.insert(
-                    &k,
-                    &Level {
-                        at: Some(now),
-                        ..level
-                    },
-                )?,
-            }
-        }
-        Ok(forgotten)
+        let alerts = prune_dated(&self.alert_refs, cutoff, now, |a| &mut a.sent_at)?;
+        let levels = prune_dated(&self.levels, cutoff, now, |l| &mut l.at)?;
+        Ok(alerts + levels)
     }
+}
+
+/// Removes the records of `table` dated before `cutoff`; an undated record is dated `now`.
+/// Returns how many went.
+fn prune_dated<V: serde::Serialize + serde::de::DeserializeOwned>(
+    table: &Table<V>,
+    cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+    date: impl Fn(&mut V) -> &mut Option<DateTime<Utc>>,
+) -> Result<usize, StoreError> {
+    let mut forgotten = 0;
+    for r in table.iter() {
+        let (k, mut value) = r?;
+        match *date(&mut value) {
+            Some(at) if at < cutoff => {
+                table.remove(&k)?;
+                forgotten += 1;
+            }
+            Some(_) => {}
+            None => {
+                *date(&mut value) = Some(now);
+                table.insert(&k, &value)?;
+            }
+        }
+    }
+    Ok(forgotten)
 }

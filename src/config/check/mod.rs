@@ -101,6 +101,17 @@ impl Table<'_> {
         value
     }
 
+    /// A required http(s) URL.
+    fn need_url(&mut self, key: &str, raw: Option<String>, example: &str) -> Option<Url> {
+        self.need(key, raw, example).and_then(|u| self.url(key, &u))
+    }
+
+    /// A required environment variable's name.
+    fn need_env(&mut self, key: &str, raw: Option<String>, example: &str) -> Option<String> {
+        let var = self.need(key, raw, example);
+        self.env_var(key, var)
+    }
+
     /// The name of an environment variable (never a secret itself).
     fn env_var(&mut self, key: &str, var: Option<String>) -> Option<String> {
         let var = var?;

@@ -107,24 +107,21 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
                 raw.phone_number_id,
                 "phone_number_id = \"123456789012345\"",
             );
-            let token = t.need(
+            let token = t.need_env(
                 "token_env",
                 raw.token_env,
                 "token_env = \"WHATSAPP_TOKEN\" (the token itself stays in the environment)",
             );
-            let secret = t.need(
+            let secret = t.need_env(
                 "app_secret_env",
                 raw.app_secret_env,
                 "app_secret_env = \"WHATSAPP_APP_SECRET\" (verifies webhook signatures)",
             );
-            let verify = t.need(
+            let verify = t.need_env(
                 "verify_token_env",
                 raw.verify_token_env,
                 "verify_token_env = \"WHATSAPP_VERIFY_TOKEN\"",
             );
-            let token = t.env_var("token_env", token);
-            let secret = t.env_var("app_secret_env", secret);
-            let verify = t.env_var("verify_token_env", verify);
             match (api_base, phone, token, secret, verify) {
                 (
                     Some(api_base),
@@ -146,24 +143,21 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
             }
         }
         "whatsapp-gateway" => {
-            let api_base = t
-                .need(
-                    "api_base",
-                    raw.api_base,
-                    "api_base = \"http://127.0.0.1:3000\"",
-                )
-                .and_then(|u| t.url("api_base", &u));
+            let api_base = t.need_url(
+                "api_base",
+                raw.api_base,
+                "api_base = \"http://127.0.0.1:3000\"",
+            );
             let chat_id = t.need(
                 "chat_id",
                 raw.chat_id,
                 "chat_id = \"120363000000000000@newsletter\"",
             );
-            let hmac = t.need(
+            let hmac = t.need_env(
                 "hmac_key_env",
                 raw.hmac_key_env,
                 "hmac_key_env = \"WAHA_HMAC\": the key the gateway signs its webhooks with (acks without a valid signature are refused)",
             );
-            let hmac = t.env_var("hmac_key_env", hmac);
             let api_key_env = t.env_var("api_key_env", raw.api_key_env);
             match (api_base, chat_id, hmac) {
                 (Some(api_base), Some(chat_id), Some(hmac_key_env)) => {
@@ -179,19 +173,16 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
             }
         }
         _ => {
-            let url = t
-                .need(
-                    "url",
-                    raw.url,
-                    "url = \"https://automation.example.it/hook\"",
-                )
-                .and_then(|u| t.url("url", &u));
-            let secret = t.need(
+            let url = t.need_url(
+                "url",
+                raw.url,
+                "url = \"https://automation.example.it/hook\"",
+            );
+            let secret = t.need_env(
                 "secret_env",
                 raw.secret_env,
                 "secret_env = \"WEBHOOK_SECRET\"",
             );
-            let secret = t.env_var("secret_env", secret);
             match (url, secret) {
                 (Some(url), Some(secret_env)) => {
                     Some(SinkSettings::Webhook(WebhookConfig { url, secret_env }))

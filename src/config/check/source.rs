@@ -26,13 +26,11 @@ pub(super) fn source(
         raw.kind,
         "kind = \"feed\" (feed, page, cap or quake)",
     );
-    let url = t
-        .need(
-            "url",
-            raw.url,
-            "url = \"https://www.comune.example.it/feed/\"",
-        )
-        .and_then(|u| t.url("url", &u));
+    let url = t.need_url(
+        "url",
+        raw.url,
+        "url = \"https://www.comune.example.it/feed/\"",
+    );
     let secs = Duration::from_secs;
     let every = t.duration("every", raw.every, (secs(1), secs(365 * DAY)));
     let schedule = match (raw.cron, every) {
