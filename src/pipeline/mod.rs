@@ -420,14 +420,19 @@ pub fn parse_document(
     content_type: Option<&str>,
     ctx: &ParseContext,
 ) -> Result<Parsed, ParseError> {
-    if kind == SourceKind::Page {
-        let text = charset::decode(body, content_type);
-        return source::page::parse_listing(&text, ctx).map(Parsed::Items);
-    }
-    let text = charset::decode_xml(body, content_type);
+    let text = decode(kind, body, content_type);
     match kind {
+        SourceKind::Page => source::page::parse_listing(&text, ctx).map(Parsed::Items),
         SourceKind::Cap => source::cap::parse_document(&text, ctx.base.as_ref()).map(Parsed::Cap),
         _ => source::parse(kind, &text, ctx).map(Parsed::Items),
+    }
+}
+
+/// A document's bytes as text: HTML rules for pages, XML rules (prolog, BOM) for the rest.
+pub fn decode(kind: SourceKind, body: &[u8], content_type: Option<&str>) -> String {
+    match kind {
+        SourceKind::Page => charset::decode(body, content_type),
+        _ => charset::decode_xml(body, content_type),
     }
 }
 

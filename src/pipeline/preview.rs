@@ -35,11 +35,7 @@ pub fn preview(
         Filters::Source => ParseContext::for_source(src, settings, base, now),
         Filters::None => ParseContext::unfiltered(src, settings, base),
     };
-    let text = if src.kind() == crate::config::SourceKind::Page {
-        charset::decode(bytes, content_type)
-    } else {
-        charset::decode_xml(bytes, content_type)
-    };
+    let text = super::decode(src.kind(), bytes, content_type);
     let items = source::parse(src.kind(), &text, &ctx)?;
     let policy = Policy::new(src);
     let rules = Rules {
