@@ -238,10 +238,7 @@ impl Pipeline {
             Some(fetched.final_url.clone()),
             now,
         );
-        let known = StoreKnows {
-            store: &self.inner.store,
-            source: name,
-        };
+        let known = StoreKnows::load(&self.inner.store, name)?;
         let baseline = !state.baselined;
         let mut touch = Vec::new();
         let items = self

@@ -4,7 +4,7 @@
 //!
 //! | tree | key | value | kept |
 //! |---|---|---|---|
-//! | `seen` | source \0 kind-byte hash[16] | last seen, unix secs (u64 BE) | `seen_max_age` after last seen; never while the item is in its feed |
+//! | `seen_by_source` | source name | [`SeenKeys`]: its items' keys, each with when it was last seen (raw, see `seen.rs`) | each key `seen_max_age` after last seen; never while the item is in its feed |
 //! | `sources` | source name | [`SourceState`] | while the source is configured |
 //! | `paused_sources` | source name | empty | until resumed, or the source is removed |
 //! | `alert_refs` | source \0 CAP `sender,identifier,sent` | [`SentAlert`] | `seen_max_age` after sending |
@@ -33,6 +33,7 @@ mod delivery;
 mod people;
 mod polls;
 mod records;
+mod seen;
 mod table;
 
 use std::path::Path;
@@ -46,6 +47,7 @@ use crate::item::Message;
 pub use delivery::moves_forward;
 pub use polls::present_key;
 pub use records::*;
+pub use seen::SeenKeys;
 use table::Table;
 
 /// How long editorial actions stay in the audit log.
@@ -76,7 +78,7 @@ impl From<TransactionError<StoreError>> for StoreError {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
-    /// Raw u64 stamps.
+    /// Raw [`SeenKeys`] records.
     seen: sled::Tree,
     sources: Table<SourceState>,
     /// Written only by admins, so a poll rewriting its source's state cannot undo a pause.
@@ -135,8 +137,9 @@ impl Store {
             .cache_capacity(cache_bytes)
             .mode(sled::Mode::LowSpace)
             .open()?;
+        migrate_seen(&db)?;
         Ok(Store {
-            seen: db.open_tree("seen")?,
+            seen: db.open_tree(SEEN)?,
             sources: Table::open(&db, "sources")?,
             paused_sources: db.open_tree("paused_sources")?,
             alert_refs: Table::open(&db, "alert_refs")?,
@@ -216,6 +219,59 @@ impl Store {
         self.meta.insert(LAST_PRUNE, &polls::stamp(now))?;
         Ok(report)
     }
+}
+
+/// The tree of [`SeenKeys`] records.
+const SEEN: &str = "seen_by_source";
+
+/// Stores written before 0.2 kept one record per seen key (`seen`: source \0 kind hash →
+/// stamp). Folds them into one [`SeenKeys`] record per source and drops the old tree. A crash
+/// half-way leaves both trees, and the next open merges again: merging is idempotent.
+fn migrate_seen(db: &sled::Db) -> Result<(), StoreError> {
+    const OLD: &[u8] = b"seen";
+    if !db.tree_names().iter().any(|n| n.as_ref() == OLD) {
+        return Ok(());
+    }
+    let old = db.open_tree(OLD)?;
+    let new = db.open_tree(SEEN)?;
+    let mut by_source: std::collections::BTreeMap<Vec<u8>, Vec<(crate::ident::Key, u64)>> =
+        Default::default();
+    for r in old.iter() {
+        let (k, v) = r?;
+        // source \0 kind hash[16]: the suffix has a fixed width (a hash may hold zeros).
+        let Some((source, suffix)) = k.len().checked_sub(18).map(|at| k.split_at(at)) else {
+            continue; // not a key this store wrote
+        };
+        let (Some((&0, rest)), Ok(stamp)) = (suffix.split_first(), <[u8; 8]>::try_from(v.as_ref()))
+        else {
+            continue;
+        };
+        let Some((&kind, hash)) = rest.split_first() else {
+            continue;
+        };
+        let Ok(hash) = <[u8; 16]>::try_from(hash) else {
+            continue;
+        };
+        by_source
+            .entry(source.to_vec())
+            .or_default()
+            .push((crate::ident::Key { kind, hash }, u64::from_be_bytes(stamp)));
+    }
+    for (source, keys) in by_source {
+        let mut seen = match new.get(&source)? {
+            Some(raw) => SeenKeys::decode(&raw)?,
+            None => SeenKeys::default(),
+        };
+        for (key, stamp) in keys {
+            seen.touch_max(key, stamp);
+        }
+        new.insert(source, seen.encode())?;
+    }
+    new.flush()?;
+    drop(old);
+    db.drop_tree(OLD)?;
+    tracing::info!("store: seen keys folded into one record per source");
+    Ok(())
 }
 
 /// The `meta` key of the last pruning's time.

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
+use super::seen::SeenKeys;
 use super::table::{encode, Table};
 use super::{
     outbox_entry, pair, Level, PollCommit, QueueItem, SentAlert, SourceState, Store, StoreError,
@@ -18,15 +19,6 @@ pub fn present_key(key: &Key) -> String {
     raw.push(key.kind);
     raw.extend_from_slice(&key.hash);
     hex::encode(raw)
-}
-
-fn seen_key(source: &str, key: &Key) -> Vec<u8> {
-    let mut k = Vec::with_capacity(source.len() + 18);
-    k.extend_from_slice(source.as_bytes());
-    k.push(0);
-    k.push(key.kind);
-    k.extend_from_slice(&key.hash);
-    k
 }
 
 pub(super) fn stamp(at: DateTime<Utc>) -> [u8; 8] {
@@ -42,21 +34,11 @@ impl Store {
         self.sources.insert(source, state)
     }
 
-    /// When each key was last seen (None for keys never seen).
-    pub fn last_seen(&self, source: &str, keys: &[Key]) -> Result<Vec<Option<u64>>, StoreError> {
-        keys.iter()
-            .map(|k| {
-                Ok(self
-                    .seen
-                    .get(seen_key(source, k))?
-                    .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
-            })
-            .collect()
-    }
-
-    /// Number of seen keys (all sources).
-    pub fn seen_len(&self) -> usize {
-        self.seen.len()
+    /// The keys a source has seen, with when each was last seen.
+    pub fn seen_keys(&self, source: &str) -> Result<SeenKeys, StoreError> {
+        self.seen
+            .get(source)?
+            .map_or_else(|| Ok(SeenKeys::default()), |raw| SeenKeys::decode(&raw))
     }
 
     /// Records a poll's outcome atomically (see the module invariants). Returns the number of
@@ -67,7 +49,6 @@ impl Store {
         commit: &PollCommit,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let stamp = stamp(now);
         let state = encode(&commit.state)?;
         let review = commit
             .review
@@ -90,7 +71,7 @@ impl Store {
                 Ok((key, encode(&entry)?))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let seen_keys: Vec<Vec<u8>> = commit.touch.iter().map(|k| seen_key(source, k)).collect();
+        let stamp = now.timestamp().max(0) as u64;
         let alerts = commit
             .sent_alerts
             .iter()
@@ -125,8 +106,15 @@ impl Store {
                 for (key, value) in &review {
                     queue.insert(key.as_bytes(), value.as_slice())?;
                 }
-                for key in &seen_keys {
-                    seen.insert(key.as_slice(), &stamp[..])?;
+                if !commit.touch.is_empty() {
+                    let mut keys = match seen.get(source.as_bytes())? {
+                        Some(raw) => {
+                            SeenKeys::decode(&raw).map_err(ConflictableTransactionError::Abort)?
+                        }
+                        None => SeenKeys::default(),
+                    };
+                    keys.touch(&commit.touch, stamp);
+                    seen.insert(source.as_bytes(), keys.encode())?;
                 }
                 for (key, value) in &entries {
                     outbox.insert(key.as_slice(), value.as_slice())?;
@@ -191,25 +179,24 @@ impl Store {
     /// source. Returns how many.
     pub(super) fn prune_seen(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
         let cutoff = cutoff.timestamp().max(0) as u64;
-        let mut protected: HashSet<Vec<u8>> = HashSet::new();
-        for r in self.sources.iter() {
-            let (name, state) = r?;
-            for hex_key in &state.present {
-                if let Ok(raw) = hex::decode(hex_key) {
-                    let mut key = name.to_vec();
-                    key.push(0);
-                    key.extend_from_slice(&raw);
-                    protected.insert(key);
-                }
-            }
-        }
         let mut forgotten = 0;
         for r in self.seen.iter() {
-            let (k, v) = r?;
-            let stamp = v.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
-            if stamp < cutoff && !protected.contains(k.as_ref()) {
-                self.seen.remove(&k)?;
-                forgotten += 1;
+            let (source, raw) = r?;
+            let mut keys = SeenKeys::decode(&raw)?;
+            let present: HashSet<String> = self
+                .sources
+                .get(&source)?
+                .map(|state| state.present.into_iter().collect())
+                .unwrap_or_default();
+            let gone = keys.forget_before(cutoff, |k| present.contains(&present_key(k)));
+            if gone == 0 {
+                continue;
+            }
+            forgotten += gone;
+            if keys.is_empty() {
+                self.seen.remove(&source)?;
+            } else {
+                self.seen.insert(&source, keys.encode())?;
             }
         }
         Ok(forgotten)

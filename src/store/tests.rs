@@ -50,15 +50,12 @@ fn commit_is_atomic_and_outbox_is_priority_ordered() {
     assert_eq!(store.commit_poll("s", &commit, at(0)).unwrap(), 2);
     assert!(store.source_state("s").unwrap().baselined);
     assert!(store
-        .last_seen("s", &keys("uno"))
+        .seen_keys("s")
         .unwrap()
+        .last_seen(&keys("uno"))
         .iter()
         .all(Option::is_some));
-    assert!(store
-        .last_seen("other", &keys("uno"))
-        .unwrap()
-        .iter()
-        .all(Option::is_none));
+    assert!(store.seen_keys("other").unwrap().is_empty());
     let order: Vec<String> = store.outbox().map(|r| r.unwrap().1.message.id).collect();
     assert_eq!(order, ["b", "a"]);
 }
@@ -92,11 +89,12 @@ fn prune_forgets_old_keys_but_not_present_items() {
     assert_eq!(store.last_prune().unwrap(), Some(at(200)));
     assert_eq!(report.seen, old.len() + present.len() - 1);
     assert!(store
-        .last_seen("s", &old)
+        .seen_keys("s")
         .unwrap()
+        .last_seen(&old)
         .iter()
         .all(Option::is_none));
-    assert!(store.last_seen("s", &present[..1]).unwrap()[0].is_some());
+    assert!(store.seen_keys("s").unwrap().last_seen(&present[..1])[0].is_some());
     // Nothing younger than the cutoff goes.
     assert_eq!(store.prune(at(-1), at(0)).unwrap(), PruneReport::default());
 }
@@ -281,4 +279,35 @@ fn a_removed_source_is_forgotten() {
         "added again, it starts with a baseline"
     );
     assert!(!store.source_paused("rimossa").unwrap());
+}
+
+/// A store written before seen keys were one record per source keeps every key it had.
+#[test]
+fn old_seen_keys_are_folded_into_one_record_per_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let uno = keys("uno");
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let old = db.open_tree("seen").unwrap();
+        for (source, stamp) in [("a", 5u64), ("b", 7)] {
+            for key in &uno {
+                let mut k = source.as_bytes().to_vec();
+                k.push(0);
+                k.push(key.kind);
+                k.extend_from_slice(&key.hash);
+                old.insert(k, &stamp.to_be_bytes()).unwrap();
+            }
+        }
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(
+        store.seen_keys("a").unwrap().last_seen(&uno),
+        vec![Some(5); uno.len()]
+    );
+    assert_eq!(
+        store.seen_keys("b").unwrap().last_seen(&uno),
+        vec![Some(7); uno.len()]
+    );
+    assert!(!store.db.tree_names().iter().any(|n| n.as_ref() == b"seen"));
 }

@@ -23,7 +23,7 @@ use crate::format::{format, FormatError, FormatOptions};
 use crate::ident::{Identity, Key, KeyKind};
 use crate::item::{AlertMeta, Item, Message, MsgType};
 use crate::policy::{Policy, Verdict};
-use crate::store::{present_key, Level, SentAlert, Store, StoreError};
+use crate::store::{present_key, Level, SeenKeys, SentAlert, Store, StoreError};
 
 /// Seen keys of items still present are re-stamped at most this often.
 const REFRESH_AFTER_SECS: u64 = 86_400;
@@ -53,15 +53,26 @@ impl Known for Nothing {
     }
 }
 
-/// What the store knows about the source `source`.
+/// What the store knows about the source `source`; its seen keys are read once.
 pub struct StoreKnows<'a> {
-    pub store: &'a Store,
-    pub source: &'a str,
+    store: &'a Store,
+    source: &'a str,
+    seen: SeenKeys,
+}
+
+impl<'a> StoreKnows<'a> {
+    pub fn load(store: &'a Store, source: &'a str) -> Result<StoreKnows<'a>, StoreError> {
+        Ok(StoreKnows {
+            store,
+            source,
+            seen: store.seen_keys(source)?,
+        })
+    }
 }
 
 impl Known for StoreKnows<'_> {
     fn last_seen(&self, keys: &[Key]) -> Result<Vec<Option<u64>>, StoreError> {
-        self.store.last_seen(self.source, keys)
+        Ok(self.seen.last_seen(keys))
     }
     fn sent_alert(&self, reference: &str) -> Result<Option<SentAlert>, StoreError> {
         self.store.sent_alert(self.source, reference)
