@@ -26,7 +26,7 @@ pub struct SeenKeys(HashMap<Key, u64>);
 impl SeenKeys {
     /// Reads a stored record.
     pub(super) fn decode(raw: &[u8]) -> Result<SeenKeys, StoreError> {
-        if raw.len() % ENTRY != 0 {
+        if !raw.len().is_multiple_of(ENTRY) {
             return Err(StoreError::Corrupt(format!(
                 "a seen-keys record of {} bytes is not a whole number of {ENTRY}-byte entries",
                 raw.len()
