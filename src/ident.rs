@@ -104,13 +104,21 @@ fn is_tracking(param: &str) -> bool {
 
 /// A title reduced to its words: lower case, accents folded, punctuation dropped.
 pub fn normalise_title(title: &str) -> String {
-    let folded: String = title
-        .chars()
-        .flat_map(char::to_lowercase)
-        .map(fold_accent)
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect();
-    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+    // Lower case, accents folded, anything but letters and digits as one space between words.
+    let mut out = String::with_capacity(title.len());
+    let mut gap = false;
+    for c in title.chars().flat_map(char::to_lowercase).map(fold_accent) {
+        if c.is_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.push(c);
+        } else {
+            gap = true;
+        }
+    }
+    out
 }
 
 /// Folds the accented letters of Italian and neighbouring languages to their base letter.

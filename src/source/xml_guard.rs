@@ -6,22 +6,25 @@
 
 use super::ParseError;
 
-/// Checks the prolog of an XML document.
+/// Checks an XML document.
 pub fn check(text: &str) -> Result<(), ParseError> {
-    let Some(start) = find_ci(text, "<!DOCTYPE") else {
+    let bytes = text.as_bytes();
+    // Every declaration starts with "<!": memchr finds those fast, and most documents have
+    // none but their CDATA sections and comments.
+    let Some(start) = markup_decls(bytes).find(|&at| starts_with_ci(bytes, at, b"<!DOCTYPE"))
+    else {
         return Ok(());
     };
-    let rest = &text[start..];
-    let bracket = rest.find('[');
-    let close = rest.find('>');
-    let subset = match (bracket, close) {
-        (Some(b), Some(c)) if b < c => {
-            let end = rest[b..].find("]").map_or(rest.len(), |e| b + e);
-            &rest[b..end]
-        }
-        _ => return Ok(()),
+    let rest = bytes.get(start..).unwrap_or_default();
+    let has_subset = match (memchr::memchr(b'[', rest), memchr::memchr(b'>', rest)) {
+        (Some(b), Some(c)) => b < c,
+        (Some(_), None) => true,
+        _ => false,
     };
-    if find_ci(subset, "<!ENTITY").is_some() {
+    // The internal subset ends at a "]" that may also stand in a comment or a quoted
+    // string inside it, so the whole rest of the document is searched: feeds never have an
+    // internal subset, so a false alarm costs nothing real.
+    if has_subset && markup_decls(rest).any(|at| starts_with_ci(rest, at, b"<!ENTITY")) {
         return Err(ParseError::Hostile(
             "the document declares XML entities (a DOCTYPE with <!ENTITY>), which feeds never need"
                 .into(),
@@ -30,12 +33,15 @@ pub fn check(text: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
-    let n = needle.len();
-    haystack
-        .as_bytes()
-        .windows(n)
-        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+/// Where "<!" stands in `bytes`.
+fn markup_decls(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    memchr::memmem::find_iter(bytes, b"<!")
+}
+
+fn starts_with_ci(bytes: &[u8], at: usize, needle: &[u8]) -> bool {
+    bytes
+        .get(at..at + needle.len())
+        .is_some_and(|w| w.eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]
@@ -51,5 +57,11 @@ mod tests {
         let rss091 = r#"<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss/>"#;
         assert!(check(rss091).is_ok());
         assert!(check("<rss><channel/></rss>").is_ok());
+        // A "]" in a comment does not end the subset early.
+        let hidden =
+            r#"<!DOCTYPE r [<!-- ] --><!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
+        assert!(check(hidden).is_err());
+        let cdata = "<rss><![CDATA[<b>x</b>]]><!-- c --></rss>";
+        assert!(check(cdata).is_ok());
     }
 }

@@ -107,19 +107,26 @@ pub fn triage(
             (item, identity)
         })
         .collect();
+    let stamps = identified
+        .iter()
+        .map(|(_, identity)| known.last_seen(&identity.keys))
+        .collect::<Result<Vec<_>, _>>()?;
     // How many items of this document carry each key: a secondary key shared with another
-    // item of the document identifies neither.
+    // item of the document identifies neither. Only needed when a secondary key is known.
     let mut in_document: HashMap<Key, usize> = HashMap::new();
-    for (_, identity) in &identified {
-        let distinct: HashSet<&Key> = identity.keys.iter().collect();
-        for key in distinct {
-            *in_document.entry(*key).or_default() += 1;
+    if stamps.iter().any(|s| s.iter().skip(1).any(Option::is_some)) {
+        for (_, identity) in &identified {
+            for (i, key) in identity.keys.iter().enumerate() {
+                if !identity.keys.get(..i).unwrap_or_default().contains(key) {
+                    *in_document.entry(*key).or_default() += 1;
+                }
+            }
         }
     }
     let now_secs = now.timestamp().max(0) as u64;
     let mut out = Triage::default();
     let mut primaries: HashSet<Key> = HashSet::new();
-    for (item, identity) in identified {
+    for ((item, identity), stamps) in identified.into_iter().zip(stamps) {
         let Some(primary) = identity.keys.first().copied() else {
             continue;
         };
@@ -128,7 +135,6 @@ pub fn triage(
             continue;
         }
         out.present.push(present_key(&primary));
-        let stamps = known.last_seen(&identity.keys)?;
         match matched_key(&identity, &stamps, &in_document) {
             Some(matched) => {
                 let key = KeyKind::of(matched.kind);
