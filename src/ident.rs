@@ -6,7 +6,7 @@
 //! re-sends whole feeds after an upgrade. Such a change needs a store migration; the tests
 //! at the bottom pin the current outputs.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -240,6 +240,16 @@ impl Identity {
 /// publication is part of the title key when the item has one.
 fn title_key(normalised: &str, published: Option<DateTime<Utc>>) -> String {
     match published {
+        // What chrono's "%Y-%m-%d" writes for years 0 to 9999, without parsing a format string
+        // for every item; other years keep chrono's own spelling.
+        Some(d) if (0..=9999).contains(&d.year()) => {
+            format!(
+                "{normalised}|{:04}-{:02}-{:02}",
+                d.year(),
+                d.month(),
+                d.day()
+            )
+        }
         Some(d) => format!("{normalised}|{}", d.format("%Y-%m-%d")),
         None => normalised.to_owned(),
     }
@@ -251,6 +261,21 @@ mod tests {
 
     fn canon(s: &str) -> String {
         canonical_url(&Url::parse(s).unwrap())
+    }
+
+    #[test]
+    fn title_key_day_is_spelled_as_chrono_spells_it() {
+        for (y, m, d) in [(2025, 3, 7), (999, 12, 31), (1, 1, 1), (9999, 1, 2)] {
+            let at = chrono::NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap()
+                .and_hms_opt(23, 59, 0)
+                .unwrap()
+                .and_utc();
+            assert_eq!(
+                title_key("t", Some(at)),
+                format!("t|{}", at.format("%Y-%m-%d"))
+            );
+        }
     }
 
     #[test]

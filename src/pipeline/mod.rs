@@ -69,7 +69,7 @@ pub struct Planned {
     pub plan: Plan,
     /// Keys of known items to re-stamp.
     pub touch: Vec<Key>,
-    pub present: Vec<String>,
+    pub present: Vec<Key>,
     pub validators: Validators,
 }
 
@@ -173,7 +173,6 @@ impl Pipeline {
         state.consecutive_failures = 0;
         state.items_present = items;
         state.items_seen += planned.plan.recorded() as u64;
-        state.present = planned.present;
         let plan = planned.plan;
         for d in &plan.decisions {
             match &d.action {
@@ -194,6 +193,7 @@ impl Pipeline {
         let commit = PollCommit {
             state: state.clone(),
             touch,
+            present: planned.present,
             messages: plan.messages().cloned().collect(),
             review: plan.review().cloned().collect(),
             sent_alerts: plan.sent_alerts,

@@ -45,7 +45,6 @@ use crate::config::Priority;
 use crate::item::Message;
 
 pub use delivery::moves_forward;
-pub use polls::present_key;
 pub use records::*;
 pub use seen::SeenKeys;
 use table::Table;
@@ -257,6 +256,7 @@ fn migrate_seen(db: &sled::Db) -> Result<(), StoreError> {
             .or_default()
             .push((crate::ident::Key { kind, hash }, u64::from_be_bytes(stamp)));
     }
+    let states: Table<SourceState> = Table::open(db, "sources")?;
     for (source, keys) in by_source {
         let mut seen = match new.get(&source)? {
             Some(raw) => SeenKeys::decode(&raw)?,
@@ -264,6 +264,19 @@ fn migrate_seen(db: &sled::Db) -> Result<(), StoreError> {
         };
         for (key, stamp) in keys {
             seen.touch_max(key, stamp);
+        }
+        // The items present at the last parse were listed in the source's state, in hex.
+        let legacy = states.get(&source)?.map(|s| s.legacy_present);
+        for raw in legacy
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|h| hex::decode(h).ok())
+        {
+            if let Some((&kind, hash)) = raw.split_first() {
+                if let Ok(hash) = <[u8; 16]>::try_from(hash) {
+                    seen.mark_present(&crate::ident::Key { kind, hash });
+                }
+            }
         }
         new.insert(source, seen.encode())?;
     }

@@ -11,15 +11,6 @@ use super::table::{encode, Table};
 use super::{
     outbox_entry, pair, Level, PollCommit, QueueItem, SentAlert, SourceState, Store, StoreError,
 };
-use crate::ident::Key;
-
-/// The key stored for a [`Key`] in `present` lists.
-pub fn present_key(key: &Key) -> String {
-    let mut raw = Vec::with_capacity(17);
-    raw.push(key.kind);
-    raw.extend_from_slice(&key.hash);
-    hex::encode(raw)
-}
 
 pub(super) fn stamp(at: DateTime<Utc>) -> [u8; 8] {
     (at.timestamp().max(0) as u64).to_be_bytes()
@@ -106,14 +97,14 @@ impl Store {
                 for (key, value) in &review {
                     queue.insert(key.as_bytes(), value.as_slice())?;
                 }
-                if !commit.touch.is_empty() {
-                    let mut keys = match seen.get(source.as_bytes())? {
-                        Some(raw) => {
-                            SeenKeys::decode(&raw).map_err(ConflictableTransactionError::Abort)?
-                        }
-                        None => SeenKeys::default(),
-                    };
-                    keys.touch(&commit.touch, stamp);
+                let mut keys = match seen.get(source.as_bytes())? {
+                    Some(raw) => {
+                        SeenKeys::decode(&raw).map_err(ConflictableTransactionError::Abort)?
+                    }
+                    None => SeenKeys::default(),
+                };
+                keys.touch(&commit.touch, stamp);
+                if keys.set_present(&commit.present) || !commit.touch.is_empty() {
                     seen.insert(source.as_bytes(), keys.encode())?;
                 }
                 for (key, value) in &entries {
@@ -183,12 +174,7 @@ impl Store {
         for r in self.seen.iter() {
             let (source, raw) = r?;
             let mut keys = SeenKeys::decode(&raw)?;
-            let present: HashSet<String> = self
-                .sources
-                .get(&source)?
-                .map(|state| state.present.into_iter().collect())
-                .unwrap_or_default();
-            let gone = keys.forget_before(cutoff, |k| present.contains(&present_key(k)));
+            let gone = keys.forget_before(cutoff);
             if gone == 0 {
                 continue;
             }

@@ -26,10 +26,10 @@ pub struct SourceState {
     /// Items in the last successful parse.
     #[serde(default)]
     pub items_present: usize,
-    /// One key (hex) per item present in the feed at the last successful parse: pruning never
-    /// forgets these, even when the feed answers 304 for months.
-    #[serde(default)]
-    pub present: Vec<String>,
+    /// Before 0.2, one key (hex) per item present at the last successful parse; now a flag of
+    /// the source's seen keys. Read once, when an old store is opened; never written.
+    #[serde(default, rename = "present", skip_serializing)]
+    pub(super) legacy_present: Vec<String>,
 }
 
 /// A queued message.
@@ -249,6 +249,8 @@ pub struct PollCommit {
     pub state: SourceState,
     /// Keys to record (new items) or refresh (items still present).
     pub touch: Vec<Key>,
+    /// The primary key of every item in the document.
+    pub present: Vec<Key>,
     pub messages: Vec<Message>,
     /// CAP alerts queued by this poll, by reference.
     pub sent_alerts: Vec<(String, SentAlert)>,

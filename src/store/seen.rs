@@ -1,5 +1,7 @@
 //! Seen keys: one record per source (`seen_by_source`), the keys of every item the source has
-//! listed with when each was last seen.
+//! listed, each with when it was last seen and whether it is the key of an item present in the
+//! source's last successful parse (pruning never forgets those, even when the feed answers 304
+//! for months).
 //!
 //! One record per source rather than one per key: a poll reads its source's keys with one
 //! lookup and writes them back with one insert, where a record per key cost three tree
@@ -8,20 +10,28 @@
 //! items or re-stamps old ones (at most daily).
 //!
 //! The encoding is a plain array of fixed-width entries — kind (1 byte), hash (16), last seen
-//! (u64 BE, unix seconds) — sorted by key: a fixed layout needs no serialisation crate and
-//! cannot change under us when one is upgraded.
+//! (u64 BE, unix seconds), flags (1 byte: 1 = present) — sorted by key: a fixed layout needs no
+//! serialisation crate and cannot change under us when one is upgraded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::ident::Key;
 
 use super::StoreError;
 
-const ENTRY: usize = 1 + 16 + 8;
+const ENTRY: usize = 1 + 16 + 8 + 1;
+const PRESENT: u8 = 1;
 
-/// The seen keys of one source and when each was last seen (unix seconds).
+/// The seen keys of one source.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SeenKeys(HashMap<Key, u64>);
+pub struct SeenKeys(HashMap<Key, Seen>);
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    /// Unix seconds.
+    at: u64,
+    present: bool,
+}
 
 impl SeenKeys {
     /// Reads a stored record.
@@ -36,13 +46,17 @@ impl SeenKeys {
             raw.chunks_exact(ENTRY)
                 .map(|e| {
                     let (kind, rest) = e.split_at(1);
-                    let (hash, stamp) = rest.split_at(16);
+                    let (hash, rest) = rest.split_at(16);
+                    let (stamp, flags) = rest.split_at(8);
                     let key = Key {
                         kind: kind.first().copied().unwrap_or_default(),
                         hash: hash.try_into().unwrap_or_default(),
                     };
-                    let stamp = stamp.try_into().map(u64::from_be_bytes).unwrap_or_default();
-                    (key, stamp)
+                    let seen = Seen {
+                        at: stamp.try_into().map(u64::from_be_bytes).unwrap_or_default(),
+                        present: flags.first().is_some_and(|f| f & PRESENT != 0),
+                    };
+                    (key, seen)
                 })
                 .collect(),
         ))
@@ -50,39 +64,65 @@ impl SeenKeys {
 
     /// The stored record: entries sorted by key, so equal sets encode equally.
     pub(super) fn encode(&self) -> Vec<u8> {
-        let mut entries: Vec<(&Key, &u64)> = self.0.iter().collect();
+        let mut entries: Vec<(&Key, &Seen)> = self.0.iter().collect();
         entries.sort_unstable_by_key(|(k, _)| (k.kind, k.hash));
         let mut raw = Vec::with_capacity(entries.len() * ENTRY);
-        for (key, stamp) in entries {
+        for (key, seen) in entries {
             raw.push(key.kind);
             raw.extend_from_slice(&key.hash);
-            raw.extend_from_slice(&stamp.to_be_bytes());
+            raw.extend_from_slice(&seen.at.to_be_bytes());
+            raw.push(if seen.present { PRESENT } else { 0 });
         }
         raw
     }
 
     /// When each key was last seen (None for keys never seen).
     pub fn last_seen(&self, keys: &[Key]) -> Vec<Option<u64>> {
-        keys.iter().map(|k| self.0.get(k).copied()).collect()
+        keys.iter().map(|k| self.0.get(k).map(|s| s.at)).collect()
     }
 
     /// Marks `keys` as seen at `stamp`.
     pub(super) fn touch(&mut self, keys: &[Key], stamp: u64) {
         for key in keys {
-            self.0.insert(*key, stamp);
+            self.0.entry(*key).or_default().at = stamp;
         }
     }
 
     /// Marks `key` as seen at `stamp` unless it was seen later.
     pub(super) fn touch_max(&mut self, key: Key, stamp: u64) {
-        let at = self.0.entry(key).or_default();
-        *at = (*at).max(stamp);
+        let seen = self.0.entry(key).or_default();
+        seen.at = seen.at.max(stamp);
     }
 
-    /// Forgets the keys last seen before `cutoff` for which `keep` is false. Returns how many.
-    pub(super) fn forget_before(&mut self, cutoff: u64, keep: impl Fn(&Key) -> bool) -> usize {
+    /// The keys of the items present in the source's last parse are `present` (known keys;
+    /// others are ignored), and only those. Returns whether anything changed.
+    pub(super) fn set_present(&mut self, present: &[Key]) -> bool {
+        let present: HashSet<&Key> = present.iter().collect();
+        let mut changed = false;
+        for (key, seen) in &mut self.0 {
+            let now = present.contains(key);
+            changed |= seen.present != now;
+            seen.present = now;
+        }
+        changed
+    }
+
+    /// Marks one known key present (a migration from the old layout).
+    pub(super) fn mark_present(&mut self, key: &Key) {
+        if let Some(seen) = self.0.get_mut(key) {
+            seen.present = true;
+        }
+    }
+
+    /// How many keys are of items present in the last parse.
+    pub fn present(&self) -> usize {
+        self.0.values().filter(|s| s.present).count()
+    }
+
+    /// Forgets the keys last seen before `cutoff`, except present ones. Returns how many.
+    pub(super) fn forget_before(&mut self, cutoff: u64) -> usize {
         let before = self.0.len();
-        self.0.retain(|key, stamp| *stamp >= cutoff || keep(key));
+        self.0.retain(|_, seen| seen.at >= cutoff || seen.present);
         before - self.0.len()
     }
 
@@ -132,11 +172,16 @@ mod tests {
     }
 
     #[test]
-    fn forgets_old_keys_unless_kept() {
+    fn forgets_old_keys_unless_present() {
         let mut seen = SeenKeys::default();
         seen.touch(&[key(1, 1), key(1, 2)], 10);
         seen.touch(&[key(1, 3)], 30);
-        assert_eq!(seen.forget_before(20, |k| *k == key(1, 2)), 1);
+        assert!(seen.set_present(&[key(1, 2), key(9, 9)]));
+        assert!(!seen.set_present(&[key(1, 2)]));
+        let seen_again = SeenKeys::decode(&seen.encode()).unwrap();
+        assert_eq!(seen_again, seen);
+        assert_eq!(seen.present(), 1);
+        assert_eq!(seen.forget_before(20), 1);
         assert_eq!(seen.last_seen(&[key(1, 1)]), [None]);
         assert_eq!(seen.len(), 2);
     }

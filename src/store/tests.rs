@@ -70,7 +70,6 @@ fn prune_forgets_old_keys_but_not_present_items() {
     touch.extend(present.iter().copied());
     let state = SourceState {
         baselined: true,
-        present: vec![present_key(&present[0])],
         ..SourceState::default()
     };
     store
@@ -79,6 +78,7 @@ fn prune_forgets_old_keys_but_not_present_items() {
             &PollCommit {
                 state,
                 touch,
+                present: present[..1].to_vec(),
                 ..PollCommit::default()
             },
             at(0),
@@ -298,9 +298,19 @@ fn old_seen_keys_are_folded_into_one_record_per_source() {
                 old.insert(k, &stamp.to_be_bytes()).unwrap();
             }
         }
+        let present = hex::encode([&[uno[0].kind][..], &uno[0].hash[..]].concat());
+        let state = format!(r#"{{"baselined":true,"present":["{present}"]}}"#);
+        db.open_tree("sources")
+            .unwrap()
+            .insert("a", state.as_bytes())
+            .unwrap();
         db.flush().unwrap();
     }
     let store = Store::open(dir.path(), 1 << 20).unwrap();
+    // The item listed as present in the old state is still protected from pruning.
+    assert_eq!(store.seen_keys("a").unwrap().present(), 1);
+    assert_eq!(store.seen_keys("b").unwrap().present(), 0);
+    assert!(store.source_state("a").unwrap().baselined);
     assert_eq!(
         store.seen_keys("a").unwrap().last_seen(&uno),
         vec![Some(5); uno.len()]

@@ -23,7 +23,7 @@ use crate::format::{format, FormatError, FormatOptions};
 use crate::ident::{Identity, Key, KeyKind};
 use crate::item::{AlertMeta, Item, Message, MsgType};
 use crate::policy::{Policy, Verdict};
-use crate::store::{present_key, Level, SeenKeys, SentAlert, Store, StoreError};
+use crate::store::{Level, SeenKeys, SentAlert, Store, StoreError};
 
 /// Seen keys of items still present are re-stamped at most this often.
 const REFRESH_AFTER_SECS: u64 = 86_400;
@@ -89,8 +89,8 @@ pub struct Triage {
     pub fresh: Vec<(Item, Identity)>,
     /// Keys of known items to re-stamp (still present).
     pub touch: Vec<Key>,
-    /// One key (hex) per distinct item of the document.
-    pub present: Vec<String>,
+    /// The primary key of each distinct item of the document.
+    pub present: Vec<Key>,
 }
 
 /// Sorts a document's items into new and known (see the module's documentation).
@@ -134,7 +134,7 @@ pub fn triage(
             tracing::debug!(source, title = %item.title, "the same item twice in one document");
             continue;
         }
-        out.present.push(present_key(&primary));
+        out.present.push(primary);
         match matched_key(&identity, &stamps, &in_document) {
             Some(matched) => {
                 let key = KeyKind::of(matched.kind);
