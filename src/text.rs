@@ -9,7 +9,7 @@ use regex::Regex;
 
 /// `<img>` elements: html2text would render their alt text into the summary.
 static IMG_TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)<img\b[^>]*>").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"(?i)<img(?-u:\b)[^>]*>").expect("static regex"));
 
 /// HTML (or text that may hold entities) to one plain paragraph.
 ///
