@@ -72,9 +72,15 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> String {
 pub fn decode_xml(bytes: &[u8], content_type: Option<&str>) -> String {
     let text = decode(bytes, content_type);
     static DECL: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(r#"^(\s*<\?xml[^>]*?encoding\s*=\s*)["'][A-Za-z0-9._:-]+["']"#)
+        regex::Regex::new(r#"^(\s*<\?xml[^>]*?encoding\s*=\s*)["']([A-Za-z0-9._:-]+)["']"#)
             .expect("static regex")
     });
+    let Some(declared) = DECL.captures(&text).and_then(|c| c.get(2)) else {
+        return text;
+    };
+    if declared.as_str().eq_ignore_ascii_case("utf-8") {
+        return text; // already says so: no copy of the document
+    }
     match DECL.replace(&text, "${1}\"UTF-8\"") {
         Cow::Borrowed(_) => text,
         Cow::Owned(s) => s,
