@@ -173,17 +173,25 @@ impl Store {
         let mut forgotten = 0;
         for r in self.seen.iter() {
             let (source, raw) = r?;
-            let mut keys = SeenKeys::decode(&raw)?;
-            let gone = keys.forget_before(cutoff);
-            if gone == 0 {
+            if SeenKeys::decode(&raw)?.forget_before(cutoff) == 0 {
                 continue;
             }
-            forgotten += gone;
-            if keys.is_empty() {
-                self.seen.remove(&source)?;
-            } else {
-                self.seen.insert(&source, keys.encode())?;
-            }
+            // Read again and write in a transaction: a poll committing this source meanwhile
+            // must not lose the keys it just recorded.
+            forgotten += self.seen.transaction(|seen| {
+                let Some(raw) = seen.get(&source)? else {
+                    return Ok(0);
+                };
+                let mut keys =
+                    SeenKeys::decode(&raw).map_err(ConflictableTransactionError::Abort)?;
+                let gone = keys.forget_before(cutoff);
+                if keys.is_empty() {
+                    seen.remove(&source)?;
+                } else if gone > 0 {
+                    seen.insert(&source, keys.encode())?;
+                }
+                Ok(gone)
+            })?;
         }
         Ok(forgotten)
     }
