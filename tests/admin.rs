@@ -147,7 +147,13 @@ fn queued_ids(html: &str) -> Vec<String> {
 #[tokio::test]
 async fn every_route_is_protected() {
     let (ui, _server) = start(false).await;
-    for path in ["/", "/log", "/sources", "/subscribers"] {
+    for path in [
+        "/",
+        "/log",
+        "/sources",
+        "/subscribers",
+        "/sources/comune/edit",
+    ] {
         let resp = ui
             .client
             .get(format!("{}{path}", ui.base))
@@ -162,6 +168,8 @@ async fn every_route_is_protected() {
         "/sources/comune/pause",
         "/sources/preview",
         "/sources/add",
+        "/sources/comune/edit",
+        "/sources/comune/delete",
         "/logout",
     ] {
         let resp = ui
@@ -452,6 +460,140 @@ async fn admins_pause_and_resume_sources() {
         ui.post("/sources/nessuna/pause", &admin, &[("csrf", &token)])
             .await
             .status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn sources_are_edited_and_deleted_in_the_ui_and_addresses_followed_once() {
+    let (ui, server) = start(true).await;
+    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let editor = ui
+        .session(&[("user", "redazione"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(
+        ui.get("/sources/comune/edit", &editor).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let page = ui.get("/sources/comune/edit", &admin).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(r#"value="review" checked"#), "{page}");
+    let token = csrf(&page);
+    let feed = server.url("/feed");
+
+    // Edit: forward only tagged items, every 15 minutes.
+    let saved = ui
+        .post(
+            "/sources/comune/edit",
+            &admin,
+            &[
+                ("csrf", &token),
+                ("url", &feed),
+                ("forward", "tagged"),
+                ("tags", "whatsapp, avvisi"),
+                ("every", "15m"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let file = std::fs::read_to_string(&ui.config).unwrap();
+    assert!(file.starts_with("[settings]\n# impostazioni"), "{file}");
+    assert!(file.contains("forward = \"tagged\""), "{file}");
+    assert!(file.contains("tags = [\"whatsapp\", \"avvisi\"]"), "{file}");
+    assert!(file.contains("every = \"15m\""), "{file}");
+    let page = ui
+        .get("/sources/comune/edit", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"value="tagged" checked"#),
+        "applied: {page}"
+    );
+
+    // Refused with the reason, and the file stays: tagged without tags, a bad rhythm.
+    for form in [
+        [("forward", "tagged"), ("tags", ""), ("every", "")],
+        [("forward", "all"), ("tags", ""), ("every", "spesso")],
+    ] {
+        let mut fields = vec![("csrf", token.as_str()), ("url", feed.as_str())];
+        fields.extend(form);
+        let refused = ui.post("/sources/comune/edit", &admin, &fields).await;
+        assert!(refused.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/sources/comune/edit"));
+        assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
+    }
+
+    // The same address cannot be followed twice (a second source would send twice).
+    let twice = ui
+        .post(
+            "/sources/add",
+            &admin,
+            &[
+                ("csrf", &token),
+                ("name", "doppione"),
+                ("kind", "feed"),
+                ("url", &feed),
+            ],
+        )
+        .await;
+    let location = twice.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("errore"), "{location}");
+    assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
+
+    // Another address is added (with no source left under review, every item is the
+    // default; the unit tests cover review as the default).
+    server.set(
+        "/altro.xml",
+        Route::feed(rss(&[("n1", "https://altro.example.it/n1", "Altra")])),
+    );
+    ui.post(
+        "/sources/add",
+        &admin,
+        &[
+            ("csrf", &token),
+            ("name", "altro"),
+            ("kind", "feed"),
+            ("url", &server.url("/altro.xml")),
+        ],
+    )
+    .await;
+    let file = std::fs::read_to_string(&ui.config).unwrap();
+    assert!(file.contains("name = \"altro\""), "{file}");
+
+    // Delete: only with the confirmation.
+    let unconfirmed = ui
+        .post("/sources/comune/delete", &admin, &[("csrf", &token)])
+        .await;
+    assert_eq!(unconfirmed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
+    assert_eq!(
+        ui.post(
+            "/sources/comune/delete",
+            &editor,
+            &[("csrf", &token), ("conferma", "si")]
+        )
+        .await
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    ui.post(
+        "/sources/comune/delete",
+        &admin,
+        &[("csrf", &token), ("conferma", "si")],
+    )
+    .await;
+    let file = std::fs::read_to_string(&ui.config).unwrap();
+    assert!(!file.contains("name = \"comune\""), "{file}");
+    assert!(file.contains("name = \"altro\""), "{file}");
+    let list = ui.get("/sources", &admin).await.text().await.unwrap();
+    assert!(!list.contains("/sources/comune/edit"), "{list}");
+    assert_eq!(
+        ui.get("/sources/comune/edit", &admin).await.status(),
         StatusCode::NOT_FOUND
     );
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use banditore::config::Config;
 use banditore::daemon::control::Request;
+use banditore::http::admin::source_form::Fields;
 use banditore::http::admin::sources::{append_source, detect, preset_name, suggest_name};
 use banditore::http::control::{request, socket_path};
 
@@ -55,7 +56,10 @@ async fn add(
     }
     let text = std::fs::read_to_string(&paths.config)?;
     let preset = detected.preset.map(preset_name);
-    let new_text = append_source(&text, &name, kind.as_str(), detected.url.as_str(), preset)
+    // Like the admin UI: review when other sources go through review.
+    let fields = Fields::for_new(&cfg);
+    println!("forward = \"{}\"", fields.forward);
+    let new_text = append_source(&text, &name, kind, detected.url.as_str(), preset, &fields)
         .map_err(anyhow::Error::msg)?;
     if let Err(problems) = Config::parse(&new_text) {
         eprintln!("banditore: not added; the configuration would be invalid:");

@@ -32,11 +32,23 @@ pub enum SourceKind {
     Page,
     /// A CAP alert, or an Atom/RSS index of CAP alerts.
     Cap,
-    /// The INGV FDSN event service.
+    /// The INGV FDSN event service, or INGV's Atom feed of earthquakes.
     Quake,
 }
 
 impl SourceKind {
+    /// The kind named `name` (as in the configuration).
+    pub fn parse(name: &str) -> Option<SourceKind> {
+        [
+            SourceKind::Feed,
+            SourceKind::Page,
+            SourceKind::Cap,
+            SourceKind::Quake,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SourceKind::Feed => "feed",

@@ -130,9 +130,14 @@ pub fn detect_kind(text: &str) -> SourceKind {
         .take(4000)
         .collect();
     let lower = head.to_ascii_lowercase();
+    // INGV's Atom feed of earthquakes is a feed, but its items are events to filter by
+    // distance and magnitude, not news.
+    let ingv_atom =
+        lower.contains("<feed") && lower.contains("ingv") && head.contains("Magnitude(");
     if head.starts_with("#EventID")
         || head.contains("quakeml")
         || head.contains("\"FeatureCollection\"")
+        || ingv_atom
     {
         SourceKind::Quake
     } else if cap::looks_like_cap(&head) {

@@ -1,5 +1,6 @@
 //! Earthquakes from the INGV FDSN event web service, in its `text`, `geojson` or QuakeML
-//! (the service's default) output. Events are filtered by distance from the comune and by
+//! (the service's default) output, or from INGV's Atom feed of the same events (what an admin
+//! finds on the INGV site: `…/feed/atom/…`, titles like "… Magnitude(ML) 1.7 - Place"). Events are filtered by distance from the comune and by
 //! magnitude; the item's id is the event id, so a later revision of an event already sent is
 //! not sent again, while one that first fell below the threshold and was revised above it is
 //! sent then (events that do not pass are never recorded).
@@ -27,7 +28,8 @@ pub struct Event {
     pub time: DateTime<Utc>,
     pub lat: f64,
     pub lon: f64,
-    pub depth_km: f64,
+    /// Not in INGV's Atom feed.
+    pub depth_km: Option<f64>,
     pub magnitude: f64,
     pub mag_type: String,
     pub place: String,
@@ -76,7 +78,7 @@ fn parse_text(text: &str) -> Vec<Event> {
                 time: utc(f.get(1)?)?,
                 lat: f.get(2)?.parse().ok()?,
                 lon: f.get(3)?.parse().ok()?,
-                depth_km: f.get(4)?.parse().unwrap_or(0.0),
+                depth_km: f.get(4)?.parse().ok(),
                 mag_type: f.get(9).unwrap_or(&"").to_string(),
                 magnitude: f.get(10)?.parse().ok()?,
                 place: f.get(12).unwrap_or(&"").to_string(),
@@ -108,7 +110,7 @@ fn parse_geojson(text: &str) -> Result<Vec<Event>, ParseError> {
                 time: utc(p["time"].as_str()?)?,
                 lon: c.first()?.as_f64()?,
                 lat: c.get(1)?.as_f64()?,
-                depth_km: c.get(2).and_then(|d| d.as_f64()).unwrap_or(0.0),
+                depth_km: c.get(2).and_then(|d| d.as_f64()),
                 magnitude: p["mag"].as_f64()?,
                 mag_type: p["magType"].as_str().unwrap_or_default().to_owned(),
                 place: p["place"].as_str().unwrap_or_default().to_owned(),
@@ -138,6 +140,9 @@ fn parse_quakeml(text: &str) -> Result<Vec<Event>, ParseError> {
                 .and_then(|v| v.text())
                 .map(|t| t.trim().to_owned())
         };
+        if doc.root_element().tag_name().name() == "feed" {
+            return Ok(ingv_atom(&doc));
+        }
         Ok(doc
             .descendants()
             .filter(|n| n.is_element() && n.tag_name().name() == "event")
@@ -157,8 +162,7 @@ fn parse_quakeml(text: &str) -> Result<Vec<Event>, ParseError> {
                     lon: value(origin, "longitude")?.parse().ok()?,
                     depth_km: value(origin, "depth")
                         .and_then(|d| d.parse::<f64>().ok())
-                        .unwrap_or(0.0)
-                        / 1000.0,
+                        .map(|m| m / 1000.0),
                     magnitude: value(magnitude, "mag")?.parse().ok()?,
                     mag_type: el(magnitude, "type")
                         .and_then(|t| t.text())
@@ -175,6 +179,47 @@ fn parse_quakeml(text: &str) -> Result<Vec<Event>, ParseError> {
             })
             .collect())
     })
+}
+
+/// INGV's Atom feed: the event id ends the entry's `<id>`, the origin time is `dc:date`, the
+/// epicentre `georss:point` ("lat lon"), and the magnitude and place are in the title
+/// ("2018-10-01 13:19:56 UTC - Magnitude(ML) 1.7 - Stretto di Messina (…)").
+fn ingv_atom(doc: &roxmltree::Document<'_>) -> Vec<Event> {
+    static TITLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"Magnitude\(\s*([A-Za-z]*)\s*\)\s*([0-9]+(?:\.[0-9]+)?)\s*-\s*(.*)$")
+            .expect("static regex")
+    });
+    fn text_of<'a>(entry: roxmltree::Node<'a, '_>, name: &str) -> Option<&'a str> {
+        entry
+            .children()
+            .find(|c| c.is_element() && c.tag_name().name() == name)
+            .and_then(|n| n.text())
+            .map(str::trim)
+    }
+    doc.root_element()
+        .children()
+        .filter(|n| n.is_element() && n.tag_name().name() == "entry")
+        .filter_map(|entry| {
+            let id = text_of(entry, "id")?
+                .rsplit("eventId=")
+                .next()
+                .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()))?
+                .to_owned();
+            let title = text_of(entry, "title")?;
+            let caps = TITLE.captures(title)?;
+            let (lat, lon) = text_of(entry, "point")?.split_once(char::is_whitespace)?;
+            Some(Event {
+                id,
+                time: utc(text_of(entry, "date").or_else(|| text_of(entry, "updated"))?)?,
+                lat: lat.trim().parse().ok()?,
+                lon: lon.trim().parse().ok()?,
+                depth_km: None,
+                magnitude: caps.get(2)?.as_str().parse().ok()?,
+                mag_type: caps.get(1).map_or("", |m| m.as_str()).to_owned(),
+                place: caps.get(3).map_or("", |m| m.as_str()).trim().to_owned(),
+            })
+        })
+        .collect()
 }
 
 fn distance_km(a: Location, lat: f64, lon: f64) -> f64 {
@@ -211,11 +256,14 @@ pub fn event_item(ev: &Event, ctx: &ParseContext) -> Option<Item> {
     } else {
         ev.place.clone()
     };
+    let depth = ev
+        .depth_km
+        .map(|d| format!(", a {d:.0} km di profondità"))
+        .unwrap_or_default();
     let mut paragraphs = vec![format!(
-        "L'INGV ha registrato un terremoto di magnitudo {:.1}{mag_type} alle {}, a {:.0} km di profondità.",
+        "L'INGV ha registrato un terremoto di magnitudo {:.1}{mag_type} alle {}{depth}.",
         ev.magnitude,
         italian_when(ev.time, tz, year),
-        ev.depth_km
     )];
     if let Some(d) = distance {
         paragraphs.push(format!("Epicentro: {place}, a circa {d:.0} km dal comune."));
@@ -225,7 +273,9 @@ pub fn event_item(ev: &Event, ctx: &ParseContext) -> Option<Item> {
     let url = Url::parse(&format!("https://terremoti.ingv.it/event/{}", ev.id)).ok();
     let mut extra = serde_json::Map::new();
     extra.insert("magnitude".into(), ev.magnitude.into());
-    extra.insert("depth_km".into(), ev.depth_km.into());
+    if let Some(d) = ev.depth_km {
+        extra.insert("depth_km".into(), d.into());
+    }
     extra.insert("area".into(), place.clone().into());
     if let Some(d) = distance {
         extra.insert("distance_km".into(), ((d * 10.0).round() / 10.0).into());
@@ -307,11 +357,41 @@ mod tests {
         let events = parse_events(&fixture("quakeml-ingv-event-30116321.xml")).unwrap();
         assert_eq!(events[0].id, "30116321");
         assert_eq!(events[0].place, "4 km S Campotosto (AQ)");
-        assert!((events[0].depth_km - 14.5).abs() < 1e-9);
+        assert!(events[0].depth_km.is_some_and(|d| (d - 14.5).abs() < 1e-9));
         let geojson = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"eventId":30116321,"time":"2022-03-01T22:53:55.680000","mag":3.9,"magType":"ML","place":"4 km S Campotosto (AQ)"},"geometry":{"type":"Point","coordinates":[13.3833,42.5218,14.5]}}]}"#;
         let g = parse_events(geojson).unwrap();
         assert_eq!(g[0].id, "30116321");
         assert_eq!(g[0].lat, 42.5218);
+    }
+
+    #[test]
+    fn ingv_atom_feed() {
+        let text = fixture("ingv-cnt-atom-3.xml");
+        assert_eq!(
+            crate::source::detect_kind(&text),
+            crate::config::SourceKind::Quake
+        );
+        let events = parse_events(&text).unwrap();
+        assert_eq!(events.len(), 3);
+        let first = &events[0];
+        assert_eq!(first.id, "20814801");
+        assert_eq!(first.magnitude, 1.7);
+        assert_eq!(first.mag_type, "ML");
+        assert_eq!(
+            first.place,
+            "Stretto di Messina (Reggio di Calabria, Messina)"
+        );
+        assert_eq!((first.lat, first.lon), (38.3728, 15.7213));
+        assert_eq!(first.depth_km, None);
+        assert_eq!(first.time.to_rfc3339(), "2018-10-01T13:19:56+00:00");
+        let ctx = ParseContext::new(None, chrono_tz::Europe::Rome);
+        let items = parse(&text, &ctx).unwrap();
+        assert!(
+            !items[0].summary.contains("profondità"),
+            "{}",
+            items[0].summary
+        );
+        assert_eq!(items[0].guid.as_deref(), Some("ingv:20814801"));
     }
 
     #[test]

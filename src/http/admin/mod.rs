@@ -8,6 +8,8 @@
 //! Login failures are rate-limited per client address. All HTML is produced by maud, which
 //! escapes every value: a feed title `<script>` shows as text.
 
+mod source_edit;
+pub mod source_form;
 pub mod sources;
 mod views;
 
@@ -234,6 +236,11 @@ pub fn router(admin: Admin) -> Router {
         .route("/queue/{id}/{action}", post(queue_action))
         .route("/log", get(log_page))
         .route("/sources", get(sources_page))
+        .route(
+            "/sources/{name}/edit",
+            get(source_edit::page).post(source_edit::save),
+        )
+        .route("/sources/{name}/delete", post(source_edit::delete))
         .route("/sources/{name}/{action}", post(source_action))
         .route("/sources/preview", post(sources::preview))
         .route("/sources/add", post(sources::add))

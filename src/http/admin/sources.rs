@@ -18,6 +18,7 @@ use axum::Form;
 use maud::html;
 use url::Url;
 
+use super::source_form::Fields;
 use super::{back, views, Admin, User};
 use crate::config::{Config, KindSettings, Preset, Settings, SourceConfig, SourceKind};
 use crate::item::Message;
@@ -83,6 +84,13 @@ async fn checked_address(url: &Url, allow_private: bool) -> Result<SocketAddr, S
         }
     }
     Ok(first)
+}
+
+/// [`checked_address`] with the running configuration's `allow_private_sources`.
+pub async fn check_address(url: &Url, app: &crate::daemon::App) -> Result<(), String> {
+    checked_address(url, app.config().settings.allow_private_sources)
+        .await
+        .map(|_| ())
 }
 
 /// Fetches a document for detection: checked address, no redirects, size cap.
@@ -181,6 +189,13 @@ pub async fn detect(
             };
         }
     }
+    if kind == SourceKind::Quake {
+        note = if settings.location.is_some() {
+            "Terremoti dell'INGV: banditore inoltra solo quelli abbastanza vicini e forti (raggio e magnitudo qui sotto).".into()
+        } else {
+            "Terremoti dell'INGV: per filtrarli per distanza indica la posizione del comune (location) nelle impostazioni.".into()
+        };
+    }
     let mut src = SourceConfig::adhoc("anteprima", kind, url.clone());
     if let (Some(p), KindSettings::Page { preset, .. }) = (preset, &mut src.settings) {
         *preset = p;
@@ -268,7 +283,7 @@ pub async fn preview(
         .unwrap_or_else(|| suggest_name(&detected.url, app.config()));
     let body = html! {
         div.card {
-            p { "Tipo riconosciuto: " strong { (detected.kind.as_str()) } @if let Some(p) = detected.preset { " (" (format!("{p:?}")) ")" } }
+            p { "Tipo riconosciuto: " strong { (kind_label(detected.kind)) } @if let Some(p) = detected.preset { " (" (preset_label(p)) ")" } }
             p { "Indirizzo: " (detected.url) }
             @if !detected.note.is_empty() { p { (detected.note) } }
             p.meta { "Alla prima lettura banditore registra le notizie già pubblicate e non invia nulla: partiranno solo le nuove." }
@@ -285,6 +300,7 @@ pub async fn preview(
             @if let Some(p) = detected.preset { input type="hidden" name="preset" value=(preset_name(p)); }
             label for="save-name" { "Nome della fonte" }
             input #save-name type="text" name="name" value=(name) required pattern="[a-z0-9-]{1,64}";
+            (Fields::for_new(app.config()).render(detected.kind))
             div.azioni { button type="submit" { "Salva la fonte" } }
         }
     };
@@ -299,22 +315,42 @@ pub fn preset_name(p: Preset) -> &'static str {
     }
 }
 
+/// The kind of a source in words.
+pub fn kind_label(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Feed => "feed di notizie",
+        SourceKind::Page => "pagina di notizie senza feed",
+        SourceKind::Cap => "allerte (CAP)",
+        SourceKind::Quake => "terremoti (INGV)",
+    }
+}
+
+fn preset_label(p: Preset) -> &'static str {
+    match p {
+        Preset::DesignComuni => "modello Design Comuni Italia",
+        Preset::Wordpress => "modello WordPress",
+        Preset::Auto => "riconoscimento automatico",
+    }
+}
+
 /// Appends a `[[source]]` to the configuration text, keeping everything else as it is.
 pub fn append_source(
     text: &str,
     name: &str,
-    kind: &str,
+    kind: SourceKind,
     url: &str,
     preset: Option<&str>,
+    fields: &Fields,
 ) -> Result<String, String> {
     let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
     let mut table = toml_edit::Table::new();
     table["name"] = toml_edit::value(name);
-    table["kind"] = toml_edit::value(kind);
+    table["kind"] = toml_edit::value(kind.as_str());
     table["url"] = toml_edit::value(url);
     if let Some(p) = preset {
         table["preset"] = toml_edit::value(p);
     }
+    fields.write(&mut table, kind)?;
     let sources = doc
         .entry("source")
         .or_insert(toml_edit::Item::ArrayOfTables(
@@ -323,10 +359,54 @@ pub fn append_source(
     match sources.as_array_of_tables_mut() {
         Some(array) => array.push(table),
         None => {
-            return Err("`source` in the configuration is not a list of [[source]] tables".into())
+            return Err(
+                "nel file di configurazione `source` non è un elenco di tabelle [[source]]".into(),
+            )
         }
     }
     Ok(doc.to_string())
+}
+
+/// Changes the configuration file with `change` (on its toml_edit document), checks the
+/// result, writes it (atomically) and applies it. The running configuration stays when any
+/// step fails.
+pub fn rewrite_config(
+    admin: &Admin,
+    change: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), String>,
+) -> Result<(), String> {
+    let Some(path) = admin.config_path.clone() else {
+        return Err("questa istanza non ha un file di configurazione da aggiornare".into());
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| format!("il file di configurazione non si legge: {e}"))?;
+    change(&mut doc)?;
+    let new_text = doc.to_string();
+    let config = Config::parse(&new_text).map_err(|problems| {
+        problems
+            .iter()
+            .map(|p| p.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let tmp = path.with_extension("toml.new");
+    std::fs::write(&tmp, &new_text).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
+    admin
+        .cell
+        .replace(config)
+        .map_err(|e| format!("salvata, ma non applicata: {e}"))
+}
+
+/// Another source that follows the same address, if any.
+pub fn followed_by<'a>(config: &'a Config, url: &Url, except: &str) -> Option<&'a str> {
+    let canon = crate::ident::canonical_url(url);
+    config
+        .sources
+        .iter()
+        .find(|s| s.name != except && crate::ident::canonical_url(&s.url) == canon)
+        .map(|s| s.name.as_str())
 }
 
 pub async fn add(
@@ -337,49 +417,40 @@ pub async fn add(
     if let Err(r) = user.admin_form(&form) {
         return r.into_response();
     }
-    let Some(path) = admin.config_path.clone() else {
-        return back(
-            "/sources",
-            Err("Questa istanza non ha un file di configurazione da aggiornare.".into()),
-        );
-    };
     let field = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
-    let (name, kind, url, preset) = (
-        field("name"),
-        field("kind"),
-        field("url"),
-        form.get("preset").cloned(),
-    );
+    let (name, url, preset) = (field("name"), field("url"), form.get("preset").cloned());
+    let Some(kind) = SourceKind::parse(&field("kind")) else {
+        return back("/sources", Err("Tipo di fonte sconosciuto.".into()));
+    };
     let Ok(parsed) = Url::parse(&url) else {
         return back("/sources", Err("Indirizzo non valido.".into()));
     };
+    let app = admin.app();
+    if let Some(other) = followed_by(app.config(), &parsed, "") {
+        return back(
+            "/sources",
+            Err(format!(
+                "Questo indirizzo è già seguito dalla fonte {other}: modifica quella invece di aggiungerne una seconda."
+            )),
+        );
+    }
     // Checked again: the form could have been changed after the preview.
-    if let Err(e) =
-        checked_address(&parsed, admin.app().config().settings.allow_private_sources).await
-    {
+    if let Err(e) = checked_address(&parsed, app.config().settings.allow_private_sources).await {
         return back("/sources", Err(e));
     }
-    let result = (|| {
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let new_text = append_source(&text, &name, &kind, &url, preset.as_deref())?;
-        let config = Config::parse(&new_text).map_err(|problems| {
-            problems
-                .iter()
-                .map(|p| p.message.clone())
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
-        let tmp = path.with_extension("toml.new");
-        std::fs::write(&tmp, &new_text).map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
-        Ok::<Config, String>(config)
-    })();
+    let mut fields = Fields::from_form(&form);
+    if fields.forward.is_empty() {
+        fields.forward = Fields::for_new(app.config()).forward;
+    }
+    let result = rewrite_config(&admin, |doc| {
+        let text = doc.to_string();
+        *doc = append_source(&text, &name, kind, &url, preset.as_deref(), &fields)?
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        Ok(())
+    });
     match result {
-        Ok(config) => {
-            if let Err(e) = admin.cell.replace(config) {
-                return back("/sources", Err(format!("Salvata, ma non applicata: {e}")));
-            }
+        Ok(()) => {
             let app = admin.app();
             let _ = app.store().audit(&crate::store::AuditEntry {
                 at: app.now(),
@@ -429,7 +500,18 @@ mod tests {
     #[test]
     fn appending_keeps_comments() {
         let text = "# intestazione\n[settings]\ntimezone = \"Europe/Rome\" # fuso\n\n[[sink]]\nname = \"log\"\nkind = \"console\"\n";
-        let out = append_source(text, "nuova", "feed", "https://a.example/feed", None).unwrap();
+        let out = append_source(
+            text,
+            "nuova",
+            SourceKind::Feed,
+            "https://a.example/feed",
+            None,
+            &Fields {
+                forward: "all".into(),
+                ..Fields::default()
+            },
+        )
+        .unwrap();
         assert!(out.starts_with("# intestazione\n"));
         assert!(out.contains("# fuso"));
         let cfg = Config::parse(&out).unwrap();
@@ -444,9 +526,13 @@ mod tests {
         let one = append_source(
             "[[sink]]\nname = \"c\"\nkind = \"console\"\n",
             "comune-esempio-it",
-            "feed",
+            SourceKind::Feed,
             "https://a.example/",
             None,
+            &Fields {
+                forward: "all".into(),
+                ..Fields::default()
+            },
         )
         .unwrap();
         assert_eq!(

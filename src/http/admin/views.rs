@@ -231,7 +231,7 @@ pub fn sources(
                 tbody {
                     @for (src, state, paused) in &rows {
                         tr {
-                            td { strong { (src.name) } br; span.meta { (src.kind().as_str()) " · " (src.url) } }
+                            td { strong { (src.name) } br; span.meta { (super::sources::kind_label(src.kind())) " · " (src.url) } }
                             td {
                                 @if *paused { "in pausa" }
                                 @else if let Some(err) = &state.last_error {
@@ -252,6 +252,9 @@ pub fn sources(
                                     form method="post" action=(format!("/sources/{}/poll", src.name)) {
                                         input type="hidden" name="csrf" value=(user.csrf());
                                         button.secondario type="submit" { "Leggi ora" }
+                                    }
+                                    @if can_add {
+                                        a.bottone.secondario href=(format!("/sources/{}/edit", src.name)) { "Modifica" }
                                     }
                                 }
                             }

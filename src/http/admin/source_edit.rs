@@ -1,0 +1,206 @@
+//! Editing and deleting a source from the admin UI: the same checks, the same toml_edit
+//! write-back and the same audit trail as adding one (`sources.rs`).
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+use maud::html;
+use url::Url;
+
+use super::source_form::{remove_source, source_table, Fields};
+use super::sources::{followed_by, kind_label, rewrite_config};
+use super::{back, views, Admin, Role, User};
+use crate::store::{AuditAction, AuditEntry};
+
+/// The edit form of a source, with what the configuration file says about it.
+pub async fn page(State(admin): State<Admin>, user: User, Path(name): Path<String>) -> Response {
+    if let Err(r) = user.require(Role::Admin) {
+        return r.into_response();
+    }
+    let app = admin.app();
+    let Some(src) = app.config().source(&name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let fields = match current_fields(&admin, &name) {
+        Ok(f) => f,
+        Err(e) => return back("/sources", Err(e)),
+    };
+    let kind = src.kind();
+    let body = html! {
+        form.card method="post" action=(format!("/sources/{name}/edit")) {
+            input type="hidden" name="csrf" value=(user.csrf());
+            p { "Tipo: " strong { (kind_label(kind)) } }
+            label for="e-url" { "Indirizzo" }
+            input #e-url type="url" name="url" value=(src.url.as_str()) required;
+            p.meta { "Se cambi indirizzo, alla prossima lettura banditore registra le notizie presenti senza inviarle." }
+            (fields.render(kind))
+            div.azioni {
+                button type="submit" { "Salva le modifiche" }
+                a.bottone.secondario href="/sources" { "Annulla" }
+            }
+        }
+        h2 { "Eliminare la fonte" }
+        form.card method="post" action=(format!("/sources/{name}/delete")) {
+            input type="hidden" name="csrf" value=(user.csrf());
+            p { "La fonte smette di essere letta. I messaggi già inviati restano nell'elenco degli inviati." }
+            label.scelta {
+                input type="checkbox" name="conferma" value="si" required;
+                " Sì, elimina " strong { (name) }
+            }
+            div.azioni { button.pericolo type="submit" { "Elimina la fonte" } }
+        }
+    };
+    Html(views::page(
+        &format!("Modifica {name}"),
+        Some(&user),
+        "/sources",
+        body,
+    ))
+    .into_response()
+}
+
+/// Saves the edit form.
+pub async fn save(
+    State(admin): State<Admin>,
+    user: User,
+    Path(name): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = user.admin_form(&form) {
+        return r.into_response();
+    }
+    let app = admin.app();
+    let Some(src) = app.config().source(&name).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let back_to = format!("/sources/{name}/edit");
+    let url_text = form.get("url").map(|u| u.trim()).unwrap_or_default();
+    let Ok(url) = Url::parse(url_text) else {
+        return back(&back_to, Err("Indirizzo non valido.".into()));
+    };
+    if let Some(other) = followed_by(app.config(), &url, &name) {
+        return back(
+            &back_to,
+            Err(format!(
+                "Questo indirizzo è già seguito dalla fonte {other}."
+            )),
+        );
+    }
+    let url_changed = crate::ident::canonical_url(&url) != crate::ident::canonical_url(&src.url);
+    if url_changed {
+        if let Err(e) = super::sources::check_address(&url, &app).await {
+            return back(&back_to, Err(e));
+        }
+    }
+    let mut fields = Fields::from_form(&form);
+    let result = rewrite_config(&admin, |doc| {
+        let table =
+            source_table(doc, &name).ok_or("la fonte non è più nel file di configurazione")?;
+        fields.cron = Fields::from_table(table).cron;
+        fields.write(table, src.kind())?;
+        table["url"] = toml_edit::value(url.as_str());
+        Ok(())
+    });
+    let app = admin.app();
+    match result {
+        Ok(()) => {
+            let mut note = String::new();
+            if url_changed {
+                // A new address starts with a baseline, like a new source: what it lists now
+                // is recorded, not sent.
+                let reset = app.store().source_state(&name).and_then(|mut state| {
+                    state.baselined = false;
+                    state.validators = Default::default();
+                    app.store().put_source_state(&name, &state)
+                });
+                if let Err(e) = reset {
+                    tracing::error!(source = %name, error = %e, "cannot reset the source's state");
+                }
+                note =
+                    " Alla prossima lettura le notizie presenti saranno registrate senza inviarle."
+                        .into();
+            }
+            let _ = app.store().audit(&AuditEntry {
+                at: app.now(),
+                who: user.name.clone(),
+                action: AuditAction::SourceEdit,
+                subject: name.clone(),
+                before: Some(src.url.to_string()),
+                after: Some(url.to_string()),
+            });
+            back("/sources", Ok(format!("Fonte {name} aggiornata.{note}")))
+        }
+        Err(e) => back(
+            &back_to,
+            Err(format!(
+                "Modifica rifiutata, la configurazione in uso resta quella di prima: {e}"
+            )),
+        ),
+    }
+}
+
+/// Deletes a source (with the confirmation box ticked).
+pub async fn delete(
+    State(admin): State<Admin>,
+    user: User,
+    Path(name): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = user.admin_form(&form) {
+        return r.into_response();
+    }
+    let app = admin.app();
+    let Some(src) = app.config().source(&name).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if form.get("conferma").map(String::as_str) != Some("si") {
+        return back(
+            &format!("/sources/{name}/edit"),
+            Err("Per eliminare la fonte spunta la conferma.".into()),
+        );
+    }
+    let result = rewrite_config(&admin, |doc| {
+        if remove_source(doc, &name) {
+            Ok(())
+        } else {
+            Err("la fonte non è più nel file di configurazione".into())
+        }
+    });
+    match result {
+        Ok(()) => {
+            let app = admin.app();
+            let _ = app.store().audit(&AuditEntry {
+                at: app.now(),
+                who: user.name.clone(),
+                action: AuditAction::SourceDelete,
+                subject: name.clone(),
+                before: Some(src.url.to_string()),
+                after: None,
+            });
+            back("/sources", Ok(format!("Fonte {name} eliminata.")))
+        }
+        Err(e) => back(
+            "/sources",
+            Err(format!(
+                "Eliminazione rifiutata, la configurazione in uso resta quella di prima: {e}"
+            )),
+        ),
+    }
+}
+
+fn current_fields(admin: &Admin, name: &str) -> Result<Fields, String> {
+    let path = admin
+        .config_path
+        .as_ref()
+        .ok_or("questa istanza non ha un file di configurazione da modificare")?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| format!("il file di configurazione non si legge: {e}"))?;
+    source_table(&mut doc, name)
+        .map(|t| Fields::from_table(t))
+        .ok_or_else(|| "la fonte non è nel file di configurazione".into())
+}
