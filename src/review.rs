@@ -6,14 +6,55 @@ use chrono::{DateTime, Utc};
 use crate::format::MAX_TEXT;
 use crate::store::{AuditAction, AuditEntry, QueueItem, Store, StoreError};
 
+/// Why a review action was refused. `Display` is English (the command line);
+/// [`ReviewError::italian`] is what the admin UI shows.
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
     #[error("no item {0:?} is waiting for review")]
     NotFound(String),
-    #[error("{0}")]
-    Invalid(String),
+    #[error("the title cannot be empty")]
+    EmptyTitle,
+    #[error("the text is longer than WhatsApp's {MAX_TEXT} characters")]
+    TooLong,
+    #[error("the official link {0} must stay in the text, on a line of its own")]
+    LinkMissing(String),
+    #[error("the time to send must be in the future")]
+    NotFuture,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ReviewError {
+    /// The reason in Italian, for editors.
+    pub fn italian(&self) -> String {
+        match self {
+            ReviewError::NotFound(_) => {
+                "Questo messaggio non è più da approvare: forse un collega l'ha già approvato o rifiutato, o è scaduto.".into()
+            }
+            ReviewError::EmptyTitle => "Il titolo non può essere vuoto.".into(),
+            ReviewError::TooLong => format!(
+                "Il testo supera i {MAX_TEXT} caratteri che WhatsApp accetta: accorcialo."
+            ),
+            ReviewError::LinkMissing(url) => format!(
+                "Il link ufficiale {url} deve restare nel testo, su una riga da solo."
+            ),
+            ReviewError::NotFuture => "Indica una data e un'ora future.".into(),
+            ReviewError::Store(_) => {
+                "Errore interno nel salvare: riprova; se si ripete avvisa l'amministratore.".into()
+            }
+        }
+    }
+
+    /// A problem with what the editor wrote (their text should be shown again with the reason).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            ReviewError::EmptyTitle
+                | ReviewError::TooLong
+                | ReviewError::LinkMissing(_)
+                | ReviewError::NotFuture
+        )
+    }
 }
 
 /// What is waiting, oldest first.
@@ -127,18 +168,13 @@ pub fn edit(
     let title = crate::text::collapse_whitespace(title);
     let text = text.replace("\r\n", "\n").trim().to_owned();
     if title.is_empty() {
-        return Err(ReviewError::Invalid("the title cannot be empty".into()));
+        return Err(ReviewError::EmptyTitle);
     }
     if text.chars().count() > MAX_TEXT {
-        return Err(ReviewError::Invalid(format!(
-            "the text is longer than WhatsApp's {MAX_TEXT} characters"
-        )));
+        return Err(ReviewError::TooLong);
     }
     if !text.lines().any(|l| l.trim() == item.message.url) {
-        return Err(ReviewError::Invalid(format!(
-            "the official link {} must stay in the text, on a line of its own",
-            item.message.url
-        )));
+        return Err(ReviewError::LinkMissing(item.message.url.clone()));
     }
     if title == item.message.title && text == item.message.text {
         return Ok(item);

@@ -597,3 +597,54 @@ async fn sources_are_edited_and_deleted_in_the_ui_and_addresses_followed_once() 
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_refused_edit_keeps_the_editors_text_and_says_why_in_italian() {
+    let (ui, _server) = start(false).await;
+    let editor = ui
+        .session(&[("user", "redazione"), ("password", PASSWORD)])
+        .await;
+    let queue = ui.get("/", &editor).await.text().await.unwrap();
+    let token = csrf(&queue);
+    let id = queued_ids(&queue).remove(0);
+    // The editor rewrote the text and dropped the official link, then pressed "Approva".
+    let draft = "*Avviso* riscritto dalla redazione, senza link <b>grassetto</b>";
+    let refused = ui
+        .post(
+            &format!("/queue/{id}/approve"),
+            &editor,
+            &[("csrf", &token), ("title", "Avviso"), ("text", draft)],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains("riscritto dalla redazione, senza link &lt;b&gt;grassetto&lt;/b&gt;"),
+        "the editor's text is there, escaped: {page}"
+    );
+    assert!(page.contains("deve restare nel testo"), "{page}");
+    assert!(
+        page.contains("<strong>Avviso</strong> riscritto"),
+        "the bubble shows *bold* as WhatsApp does: {page}"
+    );
+    // Nothing was approved or changed.
+    let queue = ui.get("/", &editor).await.text().await.unwrap();
+    assert!(queued_ids(&queue).contains(&id));
+    assert!(!queue.contains("riscritto dalla redazione"));
+    // A past time to send is refused the same way.
+    let past = ui
+        .post(
+            &format!("/queue/{id}/schedule"),
+            &editor,
+            &[
+                ("csrf", &token),
+                ("title", "Avviso"),
+                ("text", "testo"),
+                ("at", "2001-01-01T10:00"),
+            ],
+        )
+        .await;
+    assert_eq!(past.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = past.text().await.unwrap();
+    assert!(page.contains("future"), "{page}");
+}

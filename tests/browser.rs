@@ -241,8 +241,15 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
     b.type_into("textarea[name=text]", edited).await;
     let counter = b.source().await;
     assert!(
-        counter.contains(&format!("{} / 4096 caratteri", edited.chars().count())),
+        counter.contains(&format!(
+            "{} caratteri (consigliati fino a",
+            edited.chars().count()
+        )),
         "live counter"
+    );
+    assert!(
+        counter.contains("<strong>Chiusura di via Roma</strong>"),
+        "the live bubble shows *bold* as WhatsApp does"
     );
     b.screenshot("queue").await;
     // Approved straight away, without "Salva le modifiche": what the editor sees is sent.

@@ -404,7 +404,7 @@ async fn queue_page(
 ) -> Response {
     let app = admin.app();
     match app.pending() {
-        Ok(items) => Html(views::queue(&user, &app, &items, flash(&q))).into_response(),
+        Ok(items) => Html(views::queue(&user, &app, &items, flash(&q), None)).into_response(),
         Err(e) => server_error(e),
     }
 }
@@ -480,14 +480,32 @@ async fn queue_action(
                             at.with_timezone(&tz).format("%d/%m/%Y %H:%M")
                         )
                     }),
-                _ => Ok(String::new()).and(Err(crate::review::ReviewError::Invalid(
-                    "Indica una data e un'ora future.".into(),
-                ))),
+                _ => Err(crate::review::ReviewError::NotFuture),
             }
         }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    back("/", result.map_err(|e| e.to_string()))
+    match result {
+        // What the editor wrote is shown again, in its card, with the reason: never lost.
+        Err(e) if e.is_invalid_input() && form.contains_key("text") => {
+            let draft = views::Draft {
+                id: id.clone(),
+                title: form.get("title").cloned().unwrap_or_default(),
+                text: form.get("text").cloned().unwrap_or_default(),
+                at: form.get("at").cloned().unwrap_or_default(),
+                error: e.italian(),
+            };
+            match app.pending() {
+                Ok(items) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Html(views::queue(&user, &app, &items, None, Some(&draft))),
+                )
+                    .into_response(),
+                Err(e) => server_error(e),
+            }
+        }
+        other => back("/", other.map_err(|e| e.italian())),
+    }
 }
 
 async fn log_page(State(admin): State<Admin>, user: User) -> Response {

@@ -93,7 +93,68 @@ pub fn login(error: Option<&str>) -> String {
     )
 }
 
-pub fn queue(user: &User, app: &App, items: &[QueueItem], flash: Option<(bool, String)>) -> String {
+/// What an editor wrote in a card whose action was refused: shown again with the reason.
+pub struct Draft {
+    pub id: String,
+    pub title: String,
+    pub text: String,
+    pub at: String,
+    pub error: String,
+}
+
+/// A message as WhatsApp shows it: `*bold*`, `_italic_`, `~strikethrough~` (the same rules as
+/// the live preview in `app.js`); everything else is text, escaped.
+pub fn bubble(text: &str) -> Markup {
+    static STYLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\*([^*\n]+)\*|_([^_\n]+)_|~([^~\n]+)~").expect("static regex")
+    });
+    let mut parts: Vec<(&str, Option<&str>)> = Vec::new();
+    let mut last = 0;
+    for c in STYLE.captures_iter(text) {
+        let (Some(whole), Some((i, inner))) = (
+            c.get(0),
+            (1..=3).find_map(|i| c.get(i).map(|m| (i, m.as_str()))),
+        ) else {
+            continue;
+        };
+        // As WhatsApp: no space just inside the markers, and not in the middle of a word.
+        let before = text
+            .get(..whole.start())
+            .and_then(|b| b.chars().next_back());
+        let after = text.get(whole.end()..).and_then(|a| a.chars().next());
+        if inner.starts_with(' ')
+            || inner.ends_with(' ')
+            || before.is_some_and(char::is_alphanumeric)
+            || after.is_some_and(char::is_alphanumeric)
+        {
+            continue;
+        }
+        parts.push((text.get(last..whole.start()).unwrap_or_default(), None));
+        parts.push((inner, Some(["b", "i", "s"][i - 1])));
+        last = whole.end();
+    }
+    parts.push((text.get(last..).unwrap_or_default(), None));
+    html! {
+        @for (part, style) in parts {
+            @match style {
+                Some("b") => strong { (part) },
+                Some("i") => em { (part) },
+                Some(_) => s { (part) },
+                None => (part),
+            }
+        }
+    }
+}
+
+pub fn queue(
+    user: &User,
+    app: &App,
+    items: &[QueueItem],
+    flash: Option<(bool, String)>,
+    draft: Option<&Draft>,
+) -> String {
+    let expiry = chrono::Duration::from_std(app.config().settings.review_expiry)
+        .unwrap_or(chrono::Duration::MAX);
     let body = html! {
         (flash_box(flash))
         @if items.is_empty() {
@@ -102,30 +163,40 @@ pub fn queue(user: &User, app: &App, items: &[QueueItem], flash: Option<(bool, S
         @for item in items {
             @let m = &item.message;
             @let id = &m.id;
+            @let draft = draft.filter(|d| d.id == *id);
+            @let (title, text) = draft.map_or((m.title.as_str(), m.text.as_str()), |d| (d.title.as_str(), d.text.as_str()));
+            // What the source aims at: its summary length plus the title and the link.
+            @let target = app.config().source(&m.source).and_then(|s| s.max_chars).unwrap_or(crate::format::DEFAULT_MAX_CHARS) + m.title.chars().count() + m.url.chars().count() + 8;
             article.card aria-labelledby=(format!("t-{id}")) {
                 h2 id=(format!("t-{id}")) { (m.title) }
                 p.meta {
                     (m.source) " · arrivato il " (when(item.queued_at, app))
-                    @if m.priority == crate::config::Priority::Urgent { " · URGENTE" }
+                    @if m.priority == crate::config::Priority::Urgent { " · " strong.stato-ko { "URGENTE" } }
                     @if item.edited { " · modificato" }
                     @if let Some(at) = item.send_at { " · programmato per il " (when(at, app)) }
+                    @else if let Some(at) = item.queued_at.checked_add_signed(expiry) { " · scade il " (when(at, app)) }
+                    br;
+                    a.link href=(m.url) target="_blank" rel="noopener noreferrer" { "Apri la pagina originale" }
                 }
-                div.chat { div.bubble id=(format!("preview-{id}")) aria-live="polite" { (m.text) } }
+                @if let Some(d) = draft {
+                    div.flash.errore role="alert" { "Non salvato: " (d.error) " Il tuo testo è qui sotto, com'era." }
+                }
+                div.chat { div.bubble id=(format!("preview-{id}")) aria-live="polite" { (bubble(text)) } }
                 // One form: the text in the box is what "Approva e invia" sends.
                 form method="post" action=(format!("/queue/{id}/edit")) {
                     input type="hidden" name="csrf" value=(user.csrf());
                     label for=(format!("title-{id}")) { "Titolo" }
-                    input id=(format!("title-{id}")) type="text" name="title" value=(m.title) required;
+                    input id=(format!("title-{id}")) type="text" name="title" value=(title) required;
                     label for=(format!("text-{id}")) { "Testo del messaggio WhatsApp" }
-                    textarea id=(format!("text-{id}")) name="text" data-preview=(format!("preview-{id}")) data-counter=(format!("count-{id}")) data-limit=(MAX_TEXT) required { (m.text) }
-                    p.counter id=(format!("count-{id}")) { (m.text.chars().count()) " / " (MAX_TEXT) " caratteri" }
+                    textarea id=(format!("text-{id}")) name="text" data-preview=(format!("preview-{id}")) data-counter=(format!("count-{id}")) data-limit=(MAX_TEXT) data-target=(target) required { (text) }
+                    p.counter id=(format!("count-{id}")) { (text.chars().count()) " caratteri (consigliati fino a " (target) ", massimo " (MAX_TEXT) ")" }
                     div.azioni {
                         button type="submit" formaction=(format!("/queue/{id}/approve")) { "Approva e invia" }
                         button.secondario type="submit" { "Salva le modifiche" }
-                        button.pericolo type="submit" formaction=(format!("/queue/{id}/reject")) formnovalidate { "Rifiuta" }
+                        button.pericolo type="submit" formaction=(format!("/queue/{id}/reject")) formnovalidate data-confirm="Rifiutare questo messaggio? Non sarà inviato." { "Rifiuta" }
                     }
                     label for=(format!("at-{id}")) { "Oppure invia il" }
-                    input id=(format!("at-{id}")) type="datetime-local" name="at";
+                    input id=(format!("at-{id}")) type="datetime-local" name="at" value=(draft.map_or("", |d| d.at.as_str()));
                     div.azioni {
                         button.secondario type="submit" formaction=(format!("/queue/{id}/schedule")) { "Programma l'invio" }
                     }
@@ -303,4 +374,24 @@ pub fn subscribers(user: &User, app: &App) -> Result<String, StoreError> {
         }
     };
     Ok(page("Iscritti", Some(user), "/subscribers", body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bubble;
+
+    #[test]
+    fn bubble_styles_like_whatsapp_and_escapes_the_rest() {
+        let html = |t: &str| bubble(t).into_string();
+        assert_eq!(
+            html("*Chiusura* scuole"),
+            "<strong>Chiusura</strong> scuole"
+        );
+        assert_eq!(html("_oggi_ e ~ieri~"), "<em>oggi</em> e <s>ieri</s>");
+        assert_eq!(
+            html("3*4*5 e * non * e file_di_nome"),
+            "3*4*5 e * non * e file_di_nome"
+        );
+        assert_eq!(html("<b>x</b>"), "&lt;b&gt;x&lt;/b&gt;");
+    }
 }
