@@ -170,6 +170,7 @@ async fn every_route_is_protected() {
         "/sources/add",
         "/sources/comune/edit",
         "/sources/comune/delete",
+        "/sources/comune/test-send",
         "/logout",
     ] {
         let resp = ui
@@ -647,4 +648,48 @@ async fn a_refused_edit_keeps_the_editors_text_and_says_why_in_italian() {
     assert_eq!(past.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = past.text().await.unwrap();
     assert!(page.contains("future"), "{page}");
+}
+
+#[tokio::test]
+async fn a_test_send_reaches_the_chosen_sink_marked_as_a_test_and_nothing_else_moves() {
+    let (ui, _server) = start(false).await;
+    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let page = ui
+        .get("/sources/comune/edit", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Manda una prova"), "{page}");
+    let token = csrf(&page);
+    let queue_before = queued_ids(&ui.get("/", &admin).await.text().await.unwrap());
+    let sent = ui
+        .post(
+            "/sources/comune/test-send",
+            &admin,
+            &[("csrf", &token), ("sink", "out"), ("phone", "")],
+        )
+        .await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let messages = ui._work.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let m = &messages[0];
+    assert!(m["id"].as_str().unwrap().starts_with("prova-"), "{m}");
+    assert!(m["title"].as_str().unwrap().starts_with("[PROVA]"), "{m}");
+    assert_eq!(m["test"], true, "{m}");
+    // Not a delivery: the review queue and the sent log are as they were.
+    assert_eq!(
+        queued_ids(&ui.get("/", &admin).await.text().await.unwrap()),
+        queue_before
+    );
+    let log = ui.get("/log", &admin).await.text().await.unwrap();
+    assert!(!log.contains("[PROVA]"), "{log}");
+    // A bad number is refused before anything is sent.
+    ui.post(
+        "/sources/comune/test-send",
+        &admin,
+        &[("csrf", &token), ("sink", "out"), ("phone", "ciao")],
+    )
+    .await;
+    assert_eq!(ui._work.messages().len(), 1);
 }

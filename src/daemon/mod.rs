@@ -341,6 +341,33 @@ impl App {
         Ok(())
     }
 
+    /// A test send of `source`'s newest item to the sink `sink` (see `deliver::trial`); `to`
+    /// is the number for a Cloud API sink. Returns what happened, in Italian.
+    pub async fn test_send(
+        &self,
+        source: &str,
+        sink: &str,
+        to: Option<&crate::phone::Phone>,
+    ) -> Result<String, String> {
+        let sink = self
+            .sinks()
+            .iter()
+            .find(|s| s.name() == sink)
+            .ok_or_else(|| format!("nessun canale di invio si chiama {sink}"))?;
+        let now = self.now();
+        let message = self
+            .inner
+            .pipeline
+            .sample(source, now)
+            .await
+            .map_err(|e| format!("non riesco a leggere la fonte: {e}"))?
+            .ok_or("la fonte non ha in questo momento notizie che sarebbero inviate")?;
+        let test = crate::deliver::trial::as_test(&message, now.timestamp());
+        crate::deliver::trial::send(sink, &test, to)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Asks a source's loop to poll now.
     pub fn poll_soon(&self, source: &str) {
         if let Some(w) = self.inner.wakers.get(source) {

@@ -9,6 +9,7 @@
 
 mod answer;
 mod broadcast;
+pub mod trial;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

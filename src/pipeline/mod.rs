@@ -214,6 +214,37 @@ impl Pipeline {
         })
     }
 
+    /// The message the source's newest item makes today, with the source's options and
+    /// filters, whether or not it was seen: what a test send shows. Fetches unconditionally;
+    /// writes nothing. `None` when the document has no item that would be sent.
+    pub async fn sample(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::item::Message>, PollError> {
+        let (src, _) = self.source(name)?;
+        let fetched = match self
+            .inner
+            .fetcher
+            .get(&src.url, &Default::default(), src.timeout)
+            .await?
+        {
+            FetchOutcome::NotModified => return Ok(None),
+            FetchOutcome::Fetched(f) => f,
+        };
+        let plan = preview::preview(
+            &fetched.body,
+            fetched.content_type.as_deref(),
+            src,
+            &self.inner.settings,
+            Some(fetched.final_url.clone()),
+            preview::Filters::Source,
+            now,
+        )?;
+        let first = plan.messages().chain(plan.review()).next().cloned();
+        Ok(first)
+    }
+
     /// Fetches a source (conditionally, with the validators in `state`) and plans what its
     /// poll would do, against what the store knows. Writes nothing.
     pub async fn evaluate(

@@ -225,6 +225,7 @@ pub enum AuditAction {
     SourcePause,
     SourceResume,
     SourcePoll,
+    TestSend,
 }
 
 impl AuditAction {
@@ -243,6 +244,7 @@ impl AuditAction {
             AuditAction::SourcePause => Label("source-pause", "fonte in pausa"),
             AuditAction::SourceResume => Label("source-resume", "fonte ripresa"),
             AuditAction::SourcePoll => Label("source-poll", "lettura richiesta"),
+            AuditAction::TestSend => Label("test-send", "invio di prova"),
         }
     }
 }

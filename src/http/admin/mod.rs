@@ -241,6 +241,7 @@ pub fn router(admin: Admin) -> Router {
             get(source_edit::page).post(source_edit::save),
         )
         .route("/sources/{name}/delete", post(source_edit::delete))
+        .route("/sources/{name}/test-send", post(source_edit::test_send))
         .route("/sources/{name}/{action}", post(source_action))
         .route("/sources/preview", post(sources::preview))
         .route("/sources/add", post(sources::add))

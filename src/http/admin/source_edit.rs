@@ -42,6 +42,22 @@ pub async fn page(State(admin): State<Admin>, user: User, Path(name): Path<Strin
                 a.bottone.secondario href="/sources" { "Annulla" }
             }
         }
+        h2 { "Provare l'invio" }
+        form.card method="post" action=(format!("/sources/{name}/test-send")) {
+            input type="hidden" name="csrf" value=(user.csrf());
+            p { "Manda l'ultima notizia della fonte, come la manderebbe oggi, segnata come PROVA. Non arriva ai cittadini e non conta come inviata." }
+            label for="t-sink" { "Canale" }
+            select #t-sink name="sink" {
+                @for sink in &app.config().sinks {
+                    @if !matches!(sink.settings, crate::config::SinkSettings::WhatsappGateway(_)) {
+                        option value=(sink.name) { (sink.name) " (" (sink_label(sink)) ")" }
+                    }
+                }
+            }
+            label for="t-phone" { "Il tuo numero di cellulare (solo per WhatsApp)" }
+            input #t-phone type="tel" name="phone" autocomplete="tel" placeholder="+39 333 1234567";
+            div.azioni { button.secondario type="submit" { "Manda una prova" } }
+        }
         h2 { "Eliminare la fonte" }
         form.card method="post" action=(format!("/sources/{name}/delete")) {
             input type="hidden" name="csrf" value=(user.csrf());
@@ -188,6 +204,66 @@ pub async fn delete(
                 "Eliminazione rifiutata, la configurazione in uso resta quella di prima: {e}"
             )),
         ),
+    }
+}
+
+/// Sends a test of the source's newest item to one sink (see `deliver::trial`).
+pub async fn test_send(
+    State(admin): State<Admin>,
+    user: User,
+    Path(name): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = user.admin_form(&form) {
+        return r.into_response();
+    }
+    let app = admin.app();
+    if app.config().source(&name).is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let back_to = format!("/sources/{name}/edit");
+    let phone_text = form.get("phone").map(|p| p.trim()).unwrap_or_default();
+    let phone = match crate::phone::Phone::parse(phone_text) {
+        Some(p) => Some(p),
+        None if phone_text.is_empty() => None,
+        None => {
+            return back(
+                &back_to,
+                Err(format!(
+                    "«{phone_text}» non è un numero di cellulare valido."
+                )),
+            )
+        }
+    };
+    let sink = form.get("sink").cloned().unwrap_or_default();
+    let result = app.test_send(&name, &sink, phone.as_ref()).await;
+    let _ = app.store().audit(&AuditEntry {
+        at: app.now(),
+        who: user.name.clone(),
+        action: AuditAction::TestSend,
+        subject: name.clone(),
+        before: None,
+        after: Some(match &result {
+            Ok(done) => done.clone(),
+            Err(e) => format!("non riuscito: {e}"),
+        }),
+    });
+    back(
+        &back_to,
+        result
+            .map(|done| format!("Prova: {done}."))
+            .map_err(|e| format!("Prova non riuscita: {e}.")),
+    )
+}
+
+fn sink_label(sink: &crate::config::SinkConfig) -> &'static str {
+    use crate::config::SinkSettings;
+    match sink.settings {
+        SinkSettings::Console => "console del server",
+        SinkSettings::File { .. } => "file",
+        SinkSettings::WhatsappCloud(_) => "WhatsApp, al numero qui sotto",
+        SinkSettings::WhatsappGateway(_) => "canale WhatsApp",
+        SinkSettings::Webhook(_) => "webhook",
     }
 }
 
