@@ -56,6 +56,37 @@ pub enum FetchError {
     Other(String),
 }
 
+impl FetchError {
+    /// The reason in Italian, for the admin UI.
+    pub fn italian(&self) -> String {
+        match self {
+            FetchError::Timeout(d) => format!(
+                "il server non ha risposto entro {} secondi",
+                d.as_secs().max(1)
+            ),
+            FetchError::Connect(why) => format!("non riesco a collegarmi al server ({why})"),
+            FetchError::Status { status } => format!(
+                "il server ha risposto {status}{}",
+                match status {
+                    401 | 403 => " (accesso negato)",
+                    404 | 410 => " (pagina non trovata: l'indirizzo è cambiato?)",
+                    429 => " (troppe richieste: rallento)",
+                    500..=599 => " (errore del server del sito)",
+                    _ => "",
+                }
+            ),
+            FetchError::TooLarge { limit } => {
+                format!(
+                    "il documento supera il limite di {} MB",
+                    limit / (1024 * 1024)
+                )
+            }
+            FetchError::Redirects => "troppi reindirizzamenti".into(),
+            FetchError::Other(why) => format!("errore di rete ({why})"),
+        }
+    }
+}
+
 /// Limits applied to every fetch.
 #[derive(Debug, Clone)]
 pub struct FetchLimits {

@@ -25,6 +25,7 @@ struct Ui {
     client: reqwest::Client,
     _work: Workdir,
     config: std::path::PathBuf,
+    cell: AppCell,
 }
 
 async fn start(allow_private: bool) -> (Ui, FeedServer) {
@@ -57,7 +58,7 @@ async fn start(allow_private: bool) -> (Ui, FeedServer) {
     app.once().await.unwrap();
     let cell = AppCell::new(app);
     let admin = Admin::with_token(
-        cell,
+        cell.clone(),
         Some(work.config()),
         Some(Secret::new("tok-admin".into())),
     );
@@ -82,6 +83,7 @@ async fn start(allow_private: bool) -> (Ui, FeedServer) {
             client,
             _work: work,
             config,
+            cell,
         },
         server,
     )
@@ -692,4 +694,16 @@ async fn a_test_send_reaches_the_chosen_sink_marked_as_a_test_and_nothing_else_m
     )
     .await;
     assert_eq!(ui._work.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_source_says_why_in_italian() {
+    let (ui, server) = start(false).await;
+    server.set("/feed", Route::status(503));
+    let _ = ui.cell.get().once().await;
+    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let page = ui.get("/sources", &admin).await.text().await.unwrap();
+    assert!(page.contains("il server ha risposto 503"), "{page}");
+    assert!(page.contains("1 volta di fila"), "{page}");
+    assert!(!page.contains("the server answered"), "{page}");
 }

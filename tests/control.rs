@@ -34,7 +34,7 @@ async fn commands_work_while_run_holds_the_store() {
     // Both baselines, then B on the reviewed source waits for an editor.
     server.set("/eventi", Route::feed(rss(&[B, A])));
     let mut list = String::new();
-    for _ in 0..100 {
+    for _ in 0..300 {
         let out = work.run(&["queue", "list"]).await;
         assert!(out.status.success(), "{:?}", text(&out));
         list = text(&out).0;

@@ -43,6 +43,21 @@ pub enum PollError {
     Internal(String),
 }
 
+impl PollError {
+    /// The reason in Italian, for the admin UI.
+    pub fn italian(&self) -> String {
+        match self {
+            PollError::Fetch(e) => e.italian(),
+            PollError::Parse(e) => e.italian(),
+            PollError::Store(_) => {
+                "errore interno dell'archivio: vedi il registro del server".into()
+            }
+            PollError::UnknownSource(name) => format!("nessuna fonte si chiama {name}"),
+            PollError::Internal(why) => format!("il lettore si è fermato ({why})"),
+        }
+    }
+}
+
 /// What a successful poll found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PollOutcome {
@@ -139,6 +154,7 @@ impl Pipeline {
             Err(e) => {
                 state.consecutive_failures += 1;
                 state.last_error = Some(e.to_string());
+                state.last_error_it = Some(e.italian());
                 tracing::warn!(
                     source = %name, error = %e, failures = state.consecutive_failures,
                     "poll failed; will retry with back-off"
@@ -159,6 +175,7 @@ impl Pipeline {
             Evaluation::NotModified => {
                 state.last_success = Some(now);
                 state.last_error = None;
+                state.last_error_it = None;
                 state.consecutive_failures = 0;
                 self.inner.store.put_source_state(name, state)?;
                 return Ok(PollOutcome::NotModified);
@@ -170,6 +187,7 @@ impl Pipeline {
         state.validators = planned.validators;
         state.last_success = Some(now);
         state.last_error = None;
+        state.last_error_it = None;
         state.consecutive_failures = 0;
         state.items_present = items;
         state.items_seen += planned.plan.recorded() as u64;

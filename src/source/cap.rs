@@ -115,7 +115,7 @@ pub fn parse_document(text: &str, base: Option<&Url>) -> Result<CapDocument, Par
         match root.tag_name().name() {
             "alert" => Ok(CapDocument::Alert(read_alert(root))),
             "feed" | "rss" | "RDF" => Ok(CapDocument::Index(read_index(root, base))),
-            "html" => Err(ParseError::NotAFeed { hint: None }),
+            "html" => Err(ParseError::NotAFeed { feed: None }),
             other => Err(ParseError::Malformed(format!(
                 "expected a CAP <alert> or an Atom/RSS index of alerts, found <{other}>"
             ))),

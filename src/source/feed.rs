@@ -25,8 +25,7 @@ pub fn parse(text: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
     }
     if looks_like_html(trimmed) {
         return Err(ParseError::NotAFeed {
-            hint: discover_feed(trimmed, ctx.base.as_ref())
-                .map(|u| format!("its feed seems to be {u}")),
+            feed: discover_feed(trimmed, ctx.base.as_ref()).map(|u| u.to_string()),
         });
     }
     if !trimmed.starts_with('{') {

@@ -101,14 +101,35 @@ impl ParseContext {
 pub enum ParseError {
     #[error("the document is empty")]
     Empty,
-    #[error("this is an HTML page, not a feed{}", hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
-    NotAFeed { hint: Option<String> },
+    #[error("this is an HTML page, not a feed{}", feed.as_deref().map(|u| format!(" (its feed seems to be {u})")).unwrap_or_default())]
+    NotAFeed {
+        /// The feed the page links to, if it does.
+        feed: Option<String>,
+    },
     #[error("refused: {0}")]
     Hostile(String),
     #[error("not a valid feed: {0}")]
     Malformed(String),
     #[error("the selector `{selector}` matched nothing: has the site changed its template?")]
     NothingMatched { selector: String },
+}
+
+impl ParseError {
+    /// The reason in Italian, for the admin UI.
+    pub fn italian(&self) -> String {
+        match self {
+            ParseError::Empty => "il documento è vuoto".into(),
+            ParseError::NotAFeed { feed: Some(u) } => {
+                format!("è una pagina web, non un feed (il suo feed sembra essere {u})")
+            }
+            ParseError::NotAFeed { feed: None } => "è una pagina web, non un feed".into(),
+            ParseError::Hostile(why) => format!("documento rifiutato per sicurezza ({why})"),
+            ParseError::Malformed(why) => format!("il documento non si legge ({why})"),
+            ParseError::NothingMatched { selector } => format!(
+                "nessun elemento trovato con il selettore «{selector}»: il sito ha cambiato modello?"
+            ),
+        }
+    }
 }
 
 /// Parses a document of the given kind.
@@ -172,6 +193,22 @@ pub(crate) fn guarded<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_read_in_italian() {
+        let e = ParseError::NothingMatched {
+            selector: ".card".into(),
+        };
+        assert_eq!(
+            e.italian(),
+            "nessun elemento trovato con il selettore «.card»: il sito ha cambiato modello?"
+        );
+        let e = crate::fetch::FetchError::Status { status: 503 };
+        assert_eq!(
+            e.italian(),
+            "il server ha risposto 503 (errore del server del sito)"
+        );
+    }
 
     #[test]
     fn detects_kinds() {

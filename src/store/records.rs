@@ -17,6 +17,9 @@ pub struct SourceState {
     pub last_success: Option<DateTime<Utc>>,
     pub last_attempt: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// The same, in Italian (the admin UI).
+    #[serde(default)]
+    pub last_error_it: Option<String>,
     #[serde(default)]
     pub consecutive_failures: u32,
     pub next_poll: Option<DateTime<Utc>>,

@@ -305,8 +305,8 @@ pub fn sources(
                             td { strong { (src.name) } br; span.meta { (super::sources::kind_label(src.kind())) " · " (src.url) } }
                             td {
                                 @if *paused { "in pausa" }
-                                @else if let Some(err) = &state.last_error {
-                                    span.stato-ko { "errore" } " (" (state.consecutive_failures) " di fila): " (err)
+                                @else if let Some(err) = state.last_error_it.as_ref().or(state.last_error.as_ref()) {
+                                    span.stato-ko { "errore" } " (" (plural(state.consecutive_failures as usize, "volta", "volte")) " di fila): " (err)
                                 } @else if state.baselined { span.stato-ok { "ok" } }
                                 @else { "nuova" }
                             }
@@ -349,6 +349,11 @@ pub fn sources(
     Ok(page("Fonti", Some(user), "/sources", body))
 }
 
+/// "1 messaggio", "2 messaggi".
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn subscribers(user: &User, app: &App) -> Result<String, StoreError> {
     let store = app.store();
     let (mut total, mut window, mut imported) = (0, 0, 0);
@@ -367,9 +372,9 @@ pub fn subscribers(user: &User, app: &App) -> Result<String, StoreError> {
     }
     let body = html! {
         div.card {
-            p { strong { (total) } " iscritti con consenso registrato." }
-            p { (total - imported) " si sono iscritti scrivendo al numero WhatsApp del Comune; " (imported) " sono stati importati con il consenso raccolto altrove." }
-            p { (window) " hanno scritto nelle ultime 24 ore (ricevono messaggi liberi; gli altri il modello approvato)." }
+            p { strong { (plural(total, "iscritto", "iscritti")) } " con consenso registrato." }
+            p { (plural(total - imported, "iscritto", "iscritti")) " scrivendo al numero WhatsApp del Comune; " (plural(imported, "importato", "importati")) " con il consenso raccolto altrove." }
+            p { (plural(window, "ha scritto", "hanno scritto")) " nelle ultime 24 ore (ricevono messaggi liberi; gli altri il modello approvato)." }
             p.meta { "I numeri non sono mostrati qui: per gestirli usa " code { "banditore subscribers" } " sul server." }
         }
     };
