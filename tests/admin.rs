@@ -155,6 +155,8 @@ async fn every_route_is_protected() {
         "/sources",
         "/subscribers",
         "/sources/comune/edit",
+        "/utenti",
+        "/password",
     ] {
         let resp = ui
             .client
@@ -173,6 +175,9 @@ async fn every_route_is_protected() {
         "/sources/comune/edit",
         "/sources/comune/delete",
         "/sources/comune/test-send",
+        "/utenti/nuovo",
+        "/utenti/redazione/disattiva",
+        "/password",
         "/logout",
     ] {
         let resp = ui
@@ -706,4 +711,135 @@ async fn a_failing_source_says_why_in_italian() {
     assert!(page.contains("il server ha risposto 503"), "{page}");
     assert!(page.contains("1 volta di fila"), "{page}");
     assert!(!page.contains("the server answered"), "{page}");
+}
+
+#[tokio::test]
+async fn admins_manage_people_and_everyone_changes_their_own_password() {
+    let (ui, _server) = start(false).await;
+    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let editor = ui
+        .session(&[("user", "redazione"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(
+        ui.get("/utenti", &editor).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let page = ui.get("/utenti", &admin).await.text().await.unwrap();
+    assert!(page.contains("redazione"), "{page}");
+    let token = csrf(&page);
+    // Too short a password, and a bad name, are refused.
+    for form in [
+        [("nome", "mario"), ("ruolo", "editor"), ("nuova", "corta")],
+        [
+            ("nome", "Mario!"),
+            ("ruolo", "editor"),
+            ("nuova", "abbastanza-lunga"),
+        ],
+    ] {
+        let mut f = vec![("csrf", token.as_str())];
+        f.extend(form);
+        ui.post("/utenti/nuovo", &admin, &f).await;
+        assert!(!std::fs::read_to_string(&ui.config)
+            .unwrap()
+            .to_lowercase()
+            .contains("mario"));
+    }
+    ui.post(
+        "/utenti/nuovo",
+        &admin,
+        &[
+            ("csrf", &token),
+            ("nome", "mario"),
+            ("ruolo", "editor"),
+            ("nuova", "prima-password-mario"),
+        ],
+    )
+    .await;
+    let file = std::fs::read_to_string(&ui.config).unwrap();
+    assert!(file.contains("name = \"mario\""), "{file}");
+    assert!(
+        !file.contains("prima-password-mario"),
+        "only the hash is written"
+    );
+    assert!(file.starts_with("[settings]\n# impostazioni"), "{file}");
+    ui.session(&[("user", "mario"), ("password", "prima-password-mario")])
+        .await;
+
+    // A new password set by an admin replaces the old one.
+    ui.post(
+        "/utenti/mario/password",
+        &admin,
+        &[("csrf", &token), ("nuova", "seconda-password-mario")],
+    )
+    .await;
+    assert_eq!(
+        ui.login(&[("user", "mario"), ("password", "prima-password-mario")])
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let mario = ui
+        .session(&[("user", "mario"), ("password", "seconda-password-mario")])
+        .await;
+
+    // Mario changes his own: the current one must be right, the new one typed twice.
+    let own = ui.get("/password", &mario).await.text().await.unwrap();
+    let mario_token = csrf(&own);
+    ui.post(
+        "/password",
+        &mario,
+        &[
+            ("csrf", &mario_token),
+            ("attuale", "sbagliata-del-tutto"),
+            ("nuova", "terza-password-mario"),
+            ("ripeti", "terza-password-mario"),
+        ],
+    )
+    .await;
+    ui.post(
+        "/password",
+        &mario,
+        &[
+            ("csrf", &mario_token),
+            ("attuale", "seconda-password-mario"),
+            ("nuova", "terza-password-mario"),
+            ("ripeti", "terza-password-mario"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        ui.login(&[("user", "mario"), ("password", "seconda-password-mario")])
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    ui.session(&[("user", "mario"), ("password", "terza-password-mario")])
+        .await;
+
+    // Made admin, then disabled: a disabled person cannot log in.
+    ui.post(
+        "/utenti/mario/ruolo",
+        &admin,
+        &[("csrf", &token), ("ruolo", "admin")],
+    )
+    .await;
+    assert!(std::fs::read_to_string(&ui.config)
+        .unwrap()
+        .contains("role = \"admin\""));
+    ui.post("/utenti/mario/disattiva", &admin, &[("csrf", &token)])
+        .await;
+    assert_eq!(
+        ui.login(&[("user", "mario"), ("password", "terza-password-mario")])
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    ui.post("/utenti/mario/attiva", &admin, &[("csrf", &token)])
+        .await;
+    ui.session(&[("user", "mario"), ("password", "terza-password-mario")])
+        .await;
+    // The audit names the changes, never a password or its hash.
+    let log = ui.get("/log", &admin).await.text().await.unwrap();
+    assert!(log.contains("persona aggiunta"), "{log}");
+    assert!(!log.contains("argon2"), "{log}");
 }

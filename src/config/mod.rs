@@ -486,6 +486,8 @@ pub struct UserConfig {
     pub role: Role,
     /// A PHC string, e.g. from `banditore hash-password`.
     pub password_hash: String,
+    /// Cannot log in (kept for the audit trail's names).
+    pub disabled: bool,
 }
 
 /// A checked configuration.

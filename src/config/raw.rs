@@ -88,6 +88,7 @@ pub struct RawUser {
     pub name: Option<String>,
     pub role: Option<Role>,
     pub password_hash: Option<String>,
+    pub disabled: Option<bool>,
 }
 
 /// The file's shape: which tables there are, each kept whole with its place in the file.

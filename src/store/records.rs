@@ -229,6 +229,8 @@ pub enum AuditAction {
     SourceResume,
     SourcePoll,
     TestSend,
+    UserAdd,
+    UserChange,
 }
 
 impl AuditAction {
@@ -248,6 +250,8 @@ impl AuditAction {
             AuditAction::SourceResume => Label("source-resume", "fonte ripresa"),
             AuditAction::SourcePoll => Label("source-poll", "lettura richiesta"),
             AuditAction::TestSend => Label("test-send", "invio di prova"),
+            AuditAction::UserAdd => Label("user-add", "persona aggiunta"),
+            AuditAction::UserChange => Label("user-change", "persona modificata"),
         }
     }
 }

@@ -229,5 +229,6 @@ pub(super) fn user(raw: RawUser, names: &mut HashSet<String>, t: &mut Table) -> 
         name: name?,
         role: role?,
         password_hash: hash?,
+        disabled: raw.disabled.unwrap_or(false),
     })
 }

@@ -11,6 +11,7 @@
 mod source_edit;
 pub mod source_form;
 pub mod sources;
+mod users;
 mod views;
 
 use std::collections::HashMap;
@@ -246,6 +247,10 @@ pub fn router(admin: Admin) -> Router {
         .route("/sources/preview", post(sources::preview))
         .route("/sources/add", post(sources::add))
         .route("/subscribers", get(subscribers_page))
+        .route("/utenti", get(users::page))
+        .route("/utenti/nuovo", post(users::add))
+        .route("/utenti/{name}/{what}", post(users::change))
+        .route("/password", get(users::own_page).post(users::own_change))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route(
@@ -330,7 +335,7 @@ async fn login(
             .config()
             .users
             .iter()
-            .find(|u| u.name == name)
+            .find(|u| u.name == name && !u.disabled)
             .and_then(|u| {
                 use argon2::PasswordVerifier;
                 let hash = argon2::PasswordHash::new(&u.password_hash).ok()?;

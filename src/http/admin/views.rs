@@ -37,7 +37,9 @@ pub fn page(title: &str, user: Option<&User>, current: &str, body: Markup) -> St
                             @if user.role == Role::Admin {
                                 (link("/sources", "Fonti"))
                                 (link("/subscribers", "Iscritti"))
+                                (link("/utenti", "Persone"))
                             }
+                            (link("/password", "Password"))
                             form method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(user.csrf());
                                 button type="submit" { "Esci (" (user.name) ")" }
