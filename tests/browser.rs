@@ -276,6 +276,47 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
         .unwrap()
         .contains("altro-sito"));
 
+    // On a phone (390 px wide): every page fits without scrolling sideways. The screenshots
+    // are in target/screenshots/phone-*.png.
+    b.cmd(
+        reqwest::Method::POST,
+        "/window/rect",
+        json!({"width": 390, "height": 844}),
+    )
+    .await;
+    let width = b
+        .cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": "return window.innerWidth", "args": []}),
+        )
+        .await;
+    assert!(width.as_u64().is_some_and(|w| w <= 420), "{width}");
+    for (path, name) in [
+        ("/", "phone-queue"),
+        ("/log", "phone-log"),
+        ("/sources", "phone-sources"),
+        ("/sources/altro-sito/edit", "phone-source-edit"),
+        ("/utenti", "phone-people"),
+        ("/password", "phone-password"),
+    ] {
+        b.go(&format!("{ui}{path}")).await;
+        b.wait_for_text("</main>").await;
+        let fits = b
+            .cmd(
+                reqwest::Method::POST,
+                "/execute/sync",
+                json!({"script": "return document.documentElement.scrollWidth <= window.innerWidth", "args": []}),
+            )
+            .await;
+        b.screenshot(name).await;
+        assert_eq!(
+            fits,
+            Value::Bool(true),
+            "{path} scrolls sideways on a phone"
+        );
+    }
+
     let _ = http
         .delete(format!("{driver_url}/session/{id}"))
         .send()

@@ -298,40 +298,35 @@ pub fn sources(
     }
     let body = html! {
         (flash_box(flash))
-        div.responsive {
-            table {
-                thead { tr { th { "Fonte" } th { "Stato" } th { "Ultima lettura riuscita" } th { "Prossima" } th { "Notizie" } th { "Azioni" } } }
-                tbody {
-                    @for (src, state, paused) in &rows {
-                        tr {
-                            td { strong { (src.name) } br; span.meta { (super::sources::kind_label(src.kind())) " · " (src.url) } }
-                            td {
-                                @if *paused { "in pausa" }
-                                @else if let Some(err) = state.last_error_it.as_ref().or(state.last_error.as_ref()) {
-                                    span.stato-ko { "errore" } " (" (plural(state.consecutive_failures as usize, "volta", "volte")) " di fila): " (err)
-                                } @else if state.baselined { span.stato-ok { "ok" } }
-                                @else { "nuova" }
-                            }
-                            td { (state.last_success.map(|t| when(t, app)).unwrap_or_else(|| "—".into())) }
-                            td { (state.next_poll.map(|t| when(t, app)).unwrap_or_else(|| "—".into())) }
-                            td { (state.items_seen) }
-                            td {
-                                div.azioni {
-                                    @let action = if *paused { "resume" } else { "pause" };
-                                    form method="post" action=(format!("/sources/{}/{action}", src.name)) {
-                                        input type="hidden" name="csrf" value=(user.csrf());
-                                        button.secondario type="submit" { @if *paused { "Riprendi" } @else { "Pausa" } }
-                                    }
-                                    form method="post" action=(format!("/sources/{}/poll", src.name)) {
-                                        input type="hidden" name="csrf" value=(user.csrf());
-                                        button.secondario type="submit" { "Leggi ora" }
-                                    }
-                                    @if can_add {
-                                        a.bottone.secondario href=(format!("/sources/{}/edit", src.name)) { "Modifica" }
-                                    }
-                                }
-                            }
-                        }
+        // Cards, not a table: they read on a 390-px phone without scrolling sideways.
+        @for (src, state, paused) in &rows {
+            article.card aria-labelledby=(format!("s-{}", src.name)) {
+                h2 id=(format!("s-{}", src.name)) { (src.name) }
+                p.meta.indirizzo { (super::sources::kind_label(src.kind())) " · " (src.url) }
+                p {
+                    @if *paused { strong { "in pausa" } }
+                    @else if let Some(err) = state.last_error_it.as_ref().or(state.last_error.as_ref()) {
+                        span.stato-ko { "errore" } " (" (plural(state.consecutive_failures as usize, "volta", "volte")) " di fila): " (err)
+                    } @else if state.baselined { span.stato-ok { "ok" } }
+                    @else { "nuova: alla prima lettura registra le notizie presenti senza inviarle" }
+                }
+                dl.dati {
+                    dt { "Ultima lettura riuscita" } dd { (state.last_success.map(|t| when(t, app)).unwrap_or_else(|| "—".into())) }
+                    dt { "Prossima lettura" } dd { (state.next_poll.map(|t| when(t, app)).unwrap_or_else(|| "—".into())) }
+                    dt { "Notizie viste" } dd { (state.items_seen) }
+                }
+                div.azioni {
+                    @let action = if *paused { "resume" } else { "pause" };
+                    form method="post" action=(format!("/sources/{}/{action}", src.name)) {
+                        input type="hidden" name="csrf" value=(user.csrf());
+                        button.secondario type="submit" { @if *paused { "Riprendi" } @else { "Pausa" } }
+                    }
+                    form method="post" action=(format!("/sources/{}/poll", src.name)) {
+                        input type="hidden" name="csrf" value=(user.csrf());
+                        button.secondario type="submit" { "Leggi ora" }
+                    }
+                    @if can_add {
+                        a.bottone.secondario href=(format!("/sources/{}/edit", src.name)) { "Modifica" }
                     }
                 }
             }
