@@ -20,6 +20,8 @@ pub enum ReviewError {
     LinkMissing(String),
     #[error("the time to send must be in the future")]
     NotFuture,
+    #[error("the rejection can no longer be undone")]
+    TooLate,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -39,6 +41,7 @@ impl ReviewError {
                 "Il link ufficiale {url} deve restare nel testo, su una riga da solo."
             ),
             ReviewError::NotFuture => "Indica una data e un'ora future.".into(),
+            ReviewError::TooLate => "È passato più di un minuto: il rifiuto non si può più annullare.".into(),
             ReviewError::Store(_) => {
                 "Errore interno nel salvare: riprova; se si ripete avvisa l'amministratore.".into()
             }
@@ -57,11 +60,38 @@ impl ReviewError {
     }
 }
 
-/// What is waiting, oldest first.
+/// How long a rejection can be undone.
+pub const UNDO: chrono::Duration = chrono::Duration::seconds(60);
+
+/// What is waiting, oldest first (not what was just rejected).
 pub fn pending(store: &Store) -> Result<Vec<QueueItem>, StoreError> {
-    let mut items: Vec<QueueItem> = store.queue().collect::<Result<_, _>>()?;
+    let mut items: Vec<QueueItem> = store
+        .queue()
+        .filter(|r| r.as_ref().map_or(true, |i| i.rejected_at.is_none()))
+        .collect::<Result<_, _>>()?;
     items.sort_by_key(|i| i.queued_at);
     Ok(items)
+}
+
+/// Items rejected less than [`UNDO`] ago, newest first: their rejection can still be undone.
+pub fn recently_rejected(store: &Store, now: DateTime<Utc>) -> Result<Vec<QueueItem>, StoreError> {
+    let mut items: Vec<QueueItem> = store
+        .queue()
+        .filter(|r| {
+            r.as_ref()
+                .map_or(true, |i| i.rejected_at.is_some_and(|at| now - at < UNDO))
+        })
+        .collect::<Result<_, _>>()?;
+    items.sort_by_key(|i| std::cmp::Reverse(i.rejected_at));
+    Ok(items)
+}
+
+/// A waiting item (not a rejected one).
+fn waiting(store: &Store, id: &str) -> Result<QueueItem, ReviewError> {
+    store
+        .queue_item(id)?
+        .filter(|i| i.rejected_at.is_none())
+        .ok_or_else(|| ReviewError::NotFound(id.to_owned()))
 }
 
 fn audit(
@@ -100,9 +130,7 @@ pub fn approve(
     who: &str,
     send_at: Option<DateTime<Utc>>,
 ) -> Result<Approved, ReviewError> {
-    let mut item = store
-        .queue_item(id)?
-        .ok_or_else(|| ReviewError::NotFound(id.to_owned()))?;
+    let mut item = waiting(store, id)?;
     match send_at.filter(|t| *t > now) {
         Some(at) => {
             item.send_at = Some(at);
@@ -135,10 +163,12 @@ pub fn approve(
     }
 }
 
+/// Rejects an item. For [`UNDO`] it can be taken back ([`unreject`]); then [`tick`] lets it go.
 pub fn reject(store: &Store, now: DateTime<Utc>, id: &str, who: &str) -> Result<(), ReviewError> {
-    let item = store
-        .release(id, false, now)?
-        .ok_or_else(|| ReviewError::NotFound(id.to_owned()))?;
+    let mut item = waiting(store, id)?;
+    item.rejected_at = Some(now);
+    store.put_queue_item(&item)?;
+    store.flush()?;
     audit(
         store,
         now,
@@ -146,6 +176,27 @@ pub fn reject(store: &Store, now: DateTime<Utc>, id: &str, who: &str) -> Result<
         AuditAction::Reject,
         &item.message.title,
         Some(item.message.text),
+        None,
+    )?;
+    Ok(())
+}
+
+/// Takes back a rejection made less than [`UNDO`] ago: the item waits for review again.
+pub fn unreject(store: &Store, now: DateTime<Utc>, id: &str, who: &str) -> Result<(), ReviewError> {
+    let mut item = store
+        .queue_item(id)?
+        .filter(|i| i.rejected_at.is_some_and(|at| now - at < UNDO))
+        .ok_or(ReviewError::TooLate)?;
+    item.rejected_at = None;
+    store.put_queue_item(&item)?;
+    store.flush()?;
+    audit(
+        store,
+        now,
+        who,
+        AuditAction::Unreject,
+        &item.message.title,
+        None,
         None,
     )?;
     Ok(())
@@ -162,9 +213,7 @@ pub fn edit(
     title: &str,
     text: &str,
 ) -> Result<QueueItem, ReviewError> {
-    let mut item = store
-        .queue_item(id)?
-        .ok_or_else(|| ReviewError::NotFound(id.to_owned()))?;
+    let mut item = waiting(store, id)?;
     let title = crate::text::collapse_whitespace(title);
     let text = text.replace("\r\n", "\n").trim().to_owned();
     if title.is_empty() {
@@ -202,7 +251,8 @@ pub fn edit(
 pub fn next_scheduled(store: &Store) -> Result<Option<DateTime<Utc>>, StoreError> {
     let mut next: Option<DateTime<Utc>> = None;
     for item in store.queue() {
-        if let Some(at) = item?.send_at {
+        let item = item?;
+        if let (Some(at), None) = (item.send_at, item.rejected_at) {
             next = Some(next.map_or(at, |n| n.min(at)));
         }
     }
@@ -218,6 +268,12 @@ pub fn tick(
 ) -> Result<(usize, usize), StoreError> {
     let expiry = chrono::Duration::from_std(expiry).unwrap_or(chrono::Duration::MAX);
     let (mut released, mut expired) = (0, 0);
+    for item in store.queue() {
+        let item = item?;
+        if item.rejected_at.is_some_and(|at| now - at >= UNDO) {
+            store.release(&item.message.id, false, now)?;
+        }
+    }
     for item in pending(store)? {
         let title = &item.message.title;
         match item.send_at {
@@ -279,6 +335,7 @@ mod tests {
             queued_at: Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).unwrap(),
             send_at,
             edited: false,
+            rejected_at: None,
         }
     }
 
@@ -292,5 +349,31 @@ mod tests {
             store.put_queue_item(&item(id, send_at)).unwrap();
         }
         assert_eq!(next_scheduled(&store).unwrap(), Some(at(9)));
+    }
+
+    #[test]
+    fn a_rejection_can_be_undone_for_a_minute_then_it_is_final() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        store.put_queue_item(&item("a", None)).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        let secs = |n| t + chrono::Duration::seconds(n);
+        reject(&store, t, "a", "ed").unwrap();
+        assert!(pending(&store).unwrap().is_empty());
+        assert_eq!(recently_rejected(&store, secs(30)).unwrap().len(), 1);
+        assert!(matches!(
+            approve(&store, secs(1), "a", "ed", None),
+            Err(ReviewError::NotFound(_))
+        ));
+        unreject(&store, secs(30), "a", "ed").unwrap();
+        assert_eq!(pending(&store).unwrap().len(), 1);
+        reject(&store, secs(40), "a", "ed").unwrap();
+        assert!(matches!(
+            unreject(&store, secs(101), "a", "ed"),
+            Err(ReviewError::TooLate)
+        ));
+        tick(&store, secs(101), std::time::Duration::from_secs(3600)).unwrap();
+        assert!(store.queue_item("a").unwrap().is_none());
+        assert!(store.outbox().next().is_none(), "never sent");
     }
 }

@@ -843,3 +843,24 @@ async fn admins_manage_people_and_everyone_changes_their_own_password() {
     assert!(log.contains("persona aggiunta"), "{log}");
     assert!(!log.contains("argon2"), "{log}");
 }
+
+#[tokio::test]
+async fn a_rejection_can_be_undone_from_the_queue_page() {
+    let (ui, _server) = start(false).await;
+    let editor = ui
+        .session(&[("user", "redazione"), ("password", PASSWORD)])
+        .await;
+    let queue = ui.get("/", &editor).await.text().await.unwrap();
+    let token = csrf(&queue);
+    let id = queued_ids(&queue).remove(0);
+    ui.post(&format!("/queue/{id}/reject"), &editor, &[("csrf", &token)])
+        .await;
+    let queue = ui.get("/", &editor).await.text().await.unwrap();
+    assert!(!queued_ids(&queue).contains(&id));
+    assert!(queue.contains(&format!("/queue/{id}/undo")), "{queue}");
+    ui.post(&format!("/queue/{id}/undo"), &editor, &[("csrf", &token)])
+        .await;
+    let queue = ui.get("/", &editor).await.text().await.unwrap();
+    assert!(queued_ids(&queue).contains(&id), "back for review: {queue}");
+    assert!(!queue.contains("/undo"), "{queue}");
+}

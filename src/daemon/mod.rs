@@ -221,6 +221,11 @@ impl App {
         crate::review::reject(&self.inner.store, self.now(), id, who)
     }
 
+    /// Takes back a rejection made less than a minute ago.
+    pub fn unreject(&self, id: &str, who: &str) -> Result<(), crate::review::ReviewError> {
+        crate::review::unreject(&self.inner.store, self.now(), id, who)
+    }
+
     pub fn edit(
         &self,
         id: &str,

@@ -50,6 +50,7 @@ impl Store {
                     queued_at: now,
                     send_at: None,
                     edited: false,
+                    rejected_at: None,
                 };
                 Ok((m.id.clone(), encode(&item)?))
             })

@@ -199,6 +199,9 @@ pub struct QueueItem {
     /// Approved for sending at this time.
     pub send_at: Option<DateTime<Utc>>,
     pub edited: bool,
+    /// Rejected at this time: hidden, and gone for good after [`crate::review::UNDO`].
+    #[serde(default)]
+    pub rejected_at: Option<DateTime<Utc>>,
 }
 
 /// One editorial action, kept for accountability.
@@ -231,6 +234,7 @@ pub enum AuditAction {
     TestSend,
     UserAdd,
     UserChange,
+    Unreject,
 }
 
 impl AuditAction {
@@ -252,6 +256,7 @@ impl AuditAction {
             AuditAction::TestSend => Label("test-send", "invio di prova"),
             AuditAction::UserAdd => Label("user-add", "persona aggiunta"),
             AuditAction::UserChange => Label("user-change", "persona modificata"),
+            AuditAction::Unreject => Label("unreject", "rifiuto annullato"),
         }
     }
 }

@@ -459,9 +459,12 @@ async fn queue_action(
         "approve" => keep_edits()
             .and_then(|()| app.approve(&id, &who, None))
             .map(|_| "Messaggio approvato: è in invio.".to_owned()),
-        "reject" => app
-            .reject(&id, &who)
-            .map(|_| "Messaggio rifiutato.".to_owned()),
+        "reject" => app.reject(&id, &who).map(|_| {
+            "Messaggio rifiutato. Per un minuto puoi ancora annullare il rifiuto.".to_owned()
+        }),
+        "undo" => app
+            .unreject(&id, &who)
+            .map(|_| "Rifiuto annullato: il messaggio aspetta di nuovo l'approvazione.".to_owned()),
         "edit" => app
             .edit(
                 &id,
@@ -604,7 +607,10 @@ async fn metrics(State(admin): State<Admin>) -> Response {
         store.outbox_len()
     ));
     out.push_str("# HELP banditore_review_pending Messages waiting for an editor.\n# TYPE banditore_review_pending gauge\n");
-    out.push_str(&format!("banditore_review_pending {}\n", store.queue_len()));
+    out.push_str(&format!(
+        "banditore_review_pending {}\n",
+        crate::review::pending(store).map_or(0, |p| p.len())
+    ));
     out.push_str(
         "# HELP banditore_subscribers Opted-in subscribers.\n# TYPE banditore_subscribers gauge\n",
     );

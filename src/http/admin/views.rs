@@ -157,8 +157,18 @@ pub fn queue(
 ) -> String {
     let expiry = chrono::Duration::from_std(app.config().settings.review_expiry)
         .unwrap_or(chrono::Duration::MAX);
+    let rejected = crate::review::recently_rejected(app.store(), app.now()).unwrap_or_default();
     let body = html! {
         (flash_box(flash))
+        @for item in &rejected {
+            div.card.rifiutato {
+                p { "Rifiutato poco fa: " strong { (item.message.title) } }
+                form method="post" action=(format!("/queue/{}/undo", item.message.id)) {
+                    input type="hidden" name="csrf" value=(user.csrf());
+                    button.secondario type="submit" { "Annulla il rifiuto" }
+                }
+            }
+        }
         @if items.is_empty() {
             p { "Nessun messaggio da approvare." }
         }
