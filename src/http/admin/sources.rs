@@ -426,6 +426,22 @@ pub async fn add(
         return back("/sources", Err("Indirizzo non valido.".into()));
     };
     let app = admin.app();
+    let name_ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !name_ok {
+        return back(
+            "/sources",
+            Err("Nome non valido: usa lettere minuscole, cifre e trattini (al massimo 64).".into()),
+        );
+    }
+    if app.config().source(&name).is_some() {
+        return back(
+            "/sources",
+            Err(format!("C'è già una fonte di nome {name}: scegline un altro.")),
+        );
+    }
     if let Some(other) = followed_by(app.config(), &parsed, "") {
         return back(
             "/sources",
