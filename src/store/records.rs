@@ -199,7 +199,7 @@ pub struct QueueItem {
     /// Approved for sending at this time.
     pub send_at: Option<DateTime<Utc>>,
     pub edited: bool,
-    /// Rejected at this time: hidden, and gone for good after [`crate::review::UNDO`].
+    /// Rejected at this time: hidden, and gone for good a minute later (the review tick).
     #[serde(default)]
     pub rejected_at: Option<DateTime<Utc>>,
 }
