@@ -248,13 +248,20 @@ pub async fn preview(
         return r.into_response();
     }
     let Some(url) = form.get("url").and_then(|u| Url::parse(u.trim()).ok()) else {
-        return back("/sources", Err("Indirizzo non valido.".into()));
+        return back(
+            &admin,
+            &user,
+            "/sources",
+            Err("Indirizzo non valido.".into()),
+        );
     };
     let app = admin.app();
     let detected = match detect(&app.config().settings, url, false).await {
         Ok(d) => d,
         Err(e) => {
             return back(
+                &admin,
+                &user,
                 "/sources",
                 Err(format!("Non riesco a usare questo indirizzo: {e}")),
             )
@@ -339,6 +346,8 @@ pub async fn add(
     }
     let Some(path) = admin.config_path.clone() else {
         return back(
+            &admin,
+            &user,
             "/sources",
             Err("Questa istanza non ha un file di configurazione da aggiornare.".into()),
         );
@@ -351,13 +360,18 @@ pub async fn add(
         form.get("preset").cloned(),
     );
     let Ok(parsed) = Url::parse(&url) else {
-        return back("/sources", Err("Indirizzo non valido.".into()));
+        return back(
+            &admin,
+            &user,
+            "/sources",
+            Err("Indirizzo non valido.".into()),
+        );
     };
     // Checked again: the form could have been changed after the preview.
     if let Err(e) =
         checked_address(&parsed, admin.app().config().settings.allow_private_sources).await
     {
-        return back("/sources", Err(e));
+        return back(&admin, &user, "/sources", Err(e));
     }
     let result = (|| {
         let text =
@@ -378,7 +392,12 @@ pub async fn add(
     match result {
         Ok(config) => {
             if let Err(e) = admin.cell.replace(config) {
-                return back("/sources", Err(format!("Salvata, ma non applicata: {e}")));
+                return back(
+                    &admin,
+                    &user,
+                    "/sources",
+                    Err(format!("Salvata, ma non applicata: {e}")),
+                );
             }
             let app = admin.app();
             let _ = app.store().audit(&crate::store::AuditEntry {
@@ -389,9 +408,16 @@ pub async fn add(
                 before: None,
                 after: Some(url),
             });
-            back("/sources", Ok(format!("Fonte {name} aggiunta e attiva.")))
+            back(
+                &admin,
+                &user,
+                "/sources",
+                Ok(format!("Fonte {name} aggiunta e attiva.")),
+            )
         }
         Err(e) => back(
+            &admin,
+            &user,
             "/sources",
             Err(format!(
                 "Modifica rifiutata, la configurazione in uso resta quella di prima: {e}"
