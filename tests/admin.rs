@@ -1,16 +1,21 @@
 //! The admin UI over HTTP: every route's protection (login, role, CSRF), escaping of feed
-//! content, SSRF refusal, bearer tokens, login rate limiting, and adding a source.
+//! content, SSRF refusal, bearer tokens, login limits per account and per client address
+//! (behind trusted proxies or not), sessions kept in the store (across a restart, ended
+//! everywhere by logout, ended when the user's role changes), one-shot messages from the
+//! session, and adding a source.
 
 mod common;
 
 use std::sync::Arc;
 
+use banditore::config::Config;
 use banditore::daemon::{App, AppCell};
 use banditore::http::admin::{router, Admin};
 use banditore::sink::secret::Secret;
 use common::{rss, source, FeedServer, Route, Workdir};
 use reqwest::redirect::Policy;
 use reqwest::StatusCode;
+use tokio_util::sync::CancellationToken;
 
 const EDITOR_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$JrOaxvPILV1NcOwU/9PtAA$kzomt0r335h0+0VL9goCca0cP4kpvkl9wiJ2X59OPIg";
 const PASSWORD: &str = "una-password-lunga";
@@ -23,24 +28,31 @@ const XSS: (&str, &str, &str) = (
 struct Ui {
     base: String,
     client: reqwest::Client,
-    _work: Workdir,
+    work: Workdir,
     config: std::path::PathBuf,
     cell: AppCell,
+    stop: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
 }
 
 async fn start(allow_private: bool) -> (Ui, FeedServer) {
+    start_with(&format!("allow_private_sources = {allow_private}")).await
+}
+
+/// Two editors (`redazione`, `sindaco`) and the admin token; `settings` goes in `[settings]`.
+async fn start_with(settings: &str) -> (Ui, FeedServer) {
     let server = FeedServer::start().await;
     server.set(
         "/feed",
         Route::feed(rss(&[("a", "https://comune.example.it/n/a/", "Avviso A")])),
     );
-    let settings = format!("# impostazioni\nallow_private_sources = {allow_private}");
+    let settings = format!("# impostazioni\n{settings}");
     let sources = format!(
-        "{}\n[[user]]\nname = \"redazione\"\nrole = \"editor\"\npassword_hash = \"{EDITOR_HASH}\"\n",
+        "{}\n[[user]]\nname = \"redazione\"\nrole = \"editor\"\npassword_hash = \"{EDITOR_HASH}\"\n\n[[user]]\nname = \"sindaco\"\nrole = \"editor\"\npassword_hash = \"{EDITOR_HASH}\"\n",
         source("comune", &server.url("/feed"), "forward = \"review\"")
     );
     let work = Workdir::new(&settings, &sources);
-    let config = banditore::config::Config::load(&work.config()).unwrap();
+    let config = Config::load(&work.config()).unwrap();
     let app = App::build(
         config,
         &work.path().join("data"),
@@ -56,6 +68,11 @@ async fn start(allow_private: bool) -> (Ui, FeedServer) {
         ])),
     );
     app.once().await.unwrap();
+    (serve(work, app).await, server)
+}
+
+/// Serves the admin UI of `app` on a free loopback port.
+async fn serve(work: Workdir, app: App) -> Ui {
     let cell = AppCell::new(app);
     let admin = Admin::with_token(
         cell.clone(),
@@ -64,39 +81,76 @@ async fn start(allow_private: bool) -> (Ui, FeedServer) {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router(admin).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
+    let stop = CancellationToken::new();
+    let server = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            axum::serve(
+                listener,
+                router(admin).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+            .unwrap()
+        }
     });
     let client = reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
         .unwrap();
     let config = work.config();
-    (
-        Ui {
-            base: format!("http://{addr}"),
-            client,
-            _work: work,
-            config,
-            cell,
-        },
+    Ui {
+        base: format!("http://{addr}"),
+        client,
+        work,
+        config,
+        cell,
+        stop,
         server,
-    )
+    }
 }
 
 impl Ui {
+    /// Stops the server and lets the application (and its store) go, then builds a new one on
+    /// the same data directory and configuration: a restarted daemon.
+    async fn restart(self) -> Ui {
+        let Ui {
+            client,
+            work,
+            cell,
+            stop,
+            server,
+            ..
+        } = self;
+        drop(client);
+        stop.cancel();
+        server.await.unwrap();
+        drop(cell);
+        let config = Config::load(&work.config()).unwrap();
+        let app = App::build(
+            config,
+            &work.path().join("data"),
+            Arc::new(banditore::schedule::SystemClock),
+        )
+        .unwrap();
+        serve(work, app).await
+    }
+
     async fn login(&self, form: &[(&str, &str)]) -> reqwest::Response {
-        self.client
-            .post(format!("{}/login", self.base))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
+        self.login_via(form, None).await
+    }
+
+    /// A login whose request says it was forwarded for `forwarded_for`.
+    async fn login_via(
+        &self,
+        form: &[(&str, &str)],
+        forwarded_for: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(format!("{}/login", self.base)).form(form);
+        if let Some(xff) = forwarded_for {
+            req = req.header("x-forwarded-for", xff);
+        }
+        req.send().await.unwrap()
     }
 
     async fn session(&self, form: &[(&str, &str)]) -> String {
@@ -136,6 +190,14 @@ fn csrf(html: &str) -> String {
         .captures(html)
         .unwrap()[1]
         .to_owned()
+}
+
+/// The text of the page's one-shot message, if it shows one.
+fn flash(html: &str) -> Option<String> {
+    regex::Regex::new(r#"<div class="flash[^"]*" role="status">([^<]*)</div>"#)
+        .unwrap()
+        .captures(html)
+        .map(|c| c[1].to_owned())
 }
 
 fn queued_ids(html: &str) -> Vec<String> {
@@ -270,13 +332,12 @@ async fn roles_csrf_and_escaping() {
     let token = csrf(&queue);
     let done = ui.post(&approve, &editor, &[("csrf", &token)]).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
-    assert!(done.headers()["location"]
-        .to_str()
-        .unwrap()
-        .starts_with("/?ok="));
+    assert_eq!(done.headers()["location"], "/");
+    let queue = ui.get("/", &editor).await.text().await.unwrap();
+    assert_eq!(queued_ids(&queue).len(), 0);
     assert_eq!(
-        queued_ids(&ui.get("/", &editor).await.text().await.unwrap()).len(),
-        0
+        flash(&queue).as_deref(),
+        Some("Messaggio approvato: è in invio.")
     );
     let log = ui.get("/log", &editor).await.text().await.unwrap();
     assert!(log.contains("Avviso"), "{log}");
@@ -285,25 +346,217 @@ async fn roles_csrf_and_escaping() {
     assert_eq!(ui.get("/sources", &admin).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn login_attempts_are_limited() {
-    let (ui, _server) = start(false).await;
-    for _ in 0..5 {
-        assert_eq!(
-            ui.login(&[("user", "redazione"), ("password", "sbagliata")])
-                .await
-                .status(),
-            StatusCode::UNAUTHORIZED
-        );
+const GOOD: &[(&str, &str)] = &[("user", "redazione"), ("password", PASSWORD)];
+const TYPO: &[(&str, &str)] = &[("user", "redazione"), ("password", "sbagliata")];
+const ADDRESS_LOCKED: &str = "Troppi tentativi di accesso da questo indirizzo";
+const ACCOUNT_LOCKED: &str = "Troppi tentativi di accesso per questo utente";
+
+/// `n` failed logins, each for another unknown account, so only the address's count grows.
+async fn spray(ui: &Ui, n: usize, forwarded_for: Option<&str>) {
+    for i in 0..n {
+        let name = format!("nessuno-{i}");
+        let resp = ui
+            .login_via(&[("user", &name), ("password", "x")], forwarded_for)
+            .await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
     }
-    assert_eq!(
-        ui.login(&[("user", "redazione"), ("password", PASSWORD)])
-            .await
-            .status(),
-        StatusCode::TOO_MANY_REQUESTS
-    );
 }
 
+async fn refused_because(resp: reqwest::Response, why: &str) {
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains(why), "{page}");
+}
+
+#[tokio::test]
+async fn an_account_is_locked_alone() {
+    let (ui, _server) = start(false).await;
+    for _ in 0..5 {
+        assert_eq!(ui.login(TYPO).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password, for the rest of the window.
+    refused_because(ui.login(GOOD).await, ACCOUNT_LOCKED).await;
+    // Everybody else behind the same address signs in.
+    ui.session(&[("user", "sindaco"), ("password", PASSWORD)])
+        .await;
+    ui.session(&[("token", "tok-admin")]).await;
+}
+
+#[tokio::test]
+async fn an_address_trying_many_accounts_is_stopped() {
+    let (ui, _server) = start(false).await;
+    spray(&ui, 19, None).await;
+    // Below the address's limit a good login still works, and does not reset it.
+    ui.session(GOOD).await;
+    spray(&ui, 1, None).await;
+    refused_because(ui.login(GOOD).await, ADDRESS_LOCKED).await;
+    refused_because(ui.login(&[("token", "tok-admin")]).await, ADDRESS_LOCKED).await;
+}
+
+#[tokio::test]
+async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    // No trusted_proxies: the test's own address (127.0.0.1) is the client, whatever the
+    // header says; a new address per attempt changes nothing.
+    let (ui, _server) = start(false).await;
+    for i in 0..20 {
+        let resp = ui
+            .login_via(
+                &[("user", &format!("nessuno-{i}")), ("password", "x")],
+                Some(&format!("198.51.100.{i}")),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    refused_because(
+        ui.login_via(GOOD, Some("198.51.100.200")).await,
+        ADDRESS_LOCKED,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn forwarded_for_from_a_trusted_proxy_names_the_client() {
+    let (ui, _server) = start_with("trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]").await;
+    // What the client wrote (the first entry) is ignored: the proxies' entries name it.
+    spray(&ui, 20, Some("203.0.113.1, 198.51.100.7, 10.1.2.3")).await;
+    refused_because(
+        ui.login_via(GOOD, Some("203.0.113.99, 198.51.100.7")).await,
+        ADDRESS_LOCKED,
+    )
+    .await;
+    // Another client behind the same proxy, and the proxy itself, are not locked.
+    assert_eq!(
+        ui.login_via(GOOD, Some("198.51.100.8")).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(ui.login(GOOD).await.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart() {
+    let (ui, _server) = start(false).await;
+    let editor = ui.session(GOOD).await;
+    let token = csrf(&ui.get("/", &editor).await.text().await.unwrap());
+    let value = editor.split_once('=').unwrap().1.to_owned();
+    let ui = ui.restart().await;
+    let page = ui.get("/", &editor).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Esci (redazione)"), "{page}");
+    assert_eq!(csrf(&page), token, "same session, same CSRF token");
+    // Only the hash of the cookie is stored: its value is in no file of the data directory.
+    ui.cell.get().store().flush().unwrap();
+    let mut files = vec![ui.work.path().join("data")];
+    let mut read = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            read += bytes.len();
+            assert!(
+                !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+                "{} holds the session cookie",
+                path.display()
+            );
+        }
+    }
+    assert!(read > 0);
+}
+
+#[tokio::test]
+async fn logout_ends_every_session_of_the_user() {
+    let (ui, _server) = start(false).await;
+    let laptop = ui.session(GOOD).await;
+    let phone = ui.session(GOOD).await;
+    let other = ui
+        .session(&[("user", "sindaco"), ("password", PASSWORD)])
+        .await;
+    let token = csrf(&ui.get("/", &laptop).await.text().await.unwrap());
+    let out = ui.post("/logout", &laptop, &[("csrf", &token)]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(out.headers()["location"], "/login");
+    for gone in [&laptop, &phone] {
+        let resp = ui.get("/", gone).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(resp.headers()["location"], "/login");
+    }
+    assert_eq!(ui.get("/", &other).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_session_ends_when_its_user_changes() {
+    let (ui, _server) = start(false).await;
+    let editor = ui.session(GOOD).await;
+    let mayor = ui
+        .session(&[("user", "sindaco"), ("password", PASSWORD)])
+        .await;
+    let admin = ui.session(&[("token", "tok-admin")]).await;
+    assert_eq!(ui.get("/", &editor).await.status(), StatusCode::OK);
+    // redazione becomes an admin, sindaco is removed: neither session keeps its old rights.
+    let text = std::fs::read_to_string(&ui.config).unwrap();
+    let mayor_table = format!(
+        "[[user]]\nname = \"sindaco\"\nrole = \"editor\"\npassword_hash = \"{EDITOR_HASH}\"\n"
+    );
+    assert!(text.contains(&mayor_table));
+    let text = text.replace(&mayor_table, "").replace(
+        "name = \"redazione\"\nrole = \"editor\"",
+        "name = \"redazione\"\nrole = \"admin\"",
+    );
+    std::fs::write(&ui.config, text).unwrap();
+    ui.cell.replace(Config::load(&ui.config).unwrap()).unwrap();
+    for ended in [&editor, &mayor] {
+        let resp = ui.get("/", ended).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(resp.headers()["location"], "/login");
+    }
+    // The token's session lasts while the token is set.
+    assert_eq!(ui.get("/sources", &admin).await.status(), StatusCode::OK);
+    // Signing in again gives the new role.
+    let editor = ui.session(GOOD).await;
+    assert_eq!(ui.get("/sources", &editor).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn messages_come_from_the_session_and_show_once() {
+    let (ui, _server) = start(false).await;
+    let editor = ui.session(GOOD).await;
+    // A crafted link puts nothing on the page.
+    for query in [
+        "/?ok=%3Cscript%3Ealert(2)%3C%2Fscript%3E",
+        "/?errore=La%20tua%20password%20%C3%A8%20scaduta",
+    ] {
+        let page = ui.get(query, &editor).await.text().await.unwrap();
+        assert_eq!(flash(&page), None, "{query}: {page}");
+        assert!(
+            !page.contains("alert(2)") && !page.contains("scaduta"),
+            "{page}"
+        );
+    }
+    let page = ui.get("/", &editor).await.text().await.unwrap();
+    let id = queued_ids(&page).remove(0);
+    let done = ui
+        .post(
+            &format!("/queue/{id}/reject"),
+            &editor,
+            &[("csrf", &csrf(&page))],
+        )
+        .await;
+    assert_eq!(done.headers()["location"], "/");
+    // Another session of the same user does not get it.
+    let other = ui.session(GOOD).await;
+    assert_eq!(
+        flash(&ui.get("/", &other).await.text().await.unwrap()),
+        None
+    );
+    let page = ui.get("/", &editor).await.text().await.unwrap();
+    assert_eq!(
+        flash(&page).as_deref(),
+        Some("Messaggio rifiutato. Per un minuto puoi ancora annullare il rifiuto.")
+    );
+    let page = ui.get("/", &editor).await.text().await.unwrap();
+    assert_eq!(flash(&page), None, "shown once");
+}
 #[tokio::test]
 async fn no_ssrf_through_the_admin_ui() {
     let (ui, server) = start(false).await;
@@ -324,11 +577,9 @@ async fn no_ssrf_through_the_admin_ui() {
             )
             .await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{target}");
-        let location = resp.headers()["location"].to_str().unwrap().to_owned();
-        assert!(
-            location.starts_with("/sources?errore="),
-            "{target}: {location}"
-        );
+        assert_eq!(resp.headers()["location"], "/sources", "{target}");
+        let page = ui.get("/sources", &admin).await.text().await.unwrap();
+        assert!(page.contains(r#"class="flash errore""#), "{target}: {page}");
     }
     let added = ui
         .post(
@@ -342,10 +593,14 @@ async fn no_ssrf_through_the_admin_ui() {
             ],
         )
         .await;
-    assert!(added.headers()["location"]
-        .to_str()
+    assert_eq!(added.headers()["location"], "/sources");
+    assert!(ui
+        .get("/sources", &admin)
+        .await
+        .text()
+        .await
         .unwrap()
-        .starts_with("/sources?errore="));
+        .contains(r#"class="flash errore""#));
     assert!(!std::fs::read_to_string(&ui.config)
         .unwrap()
         .contains("locale"));
@@ -399,14 +654,7 @@ async fn adding_a_source_keeps_the_file_and_applies_at_once() {
             ],
         )
         .await;
-    assert!(
-        add.headers()["location"]
-            .to_str()
-            .unwrap()
-            .starts_with("/sources?ok="),
-        "{:?}",
-        add.headers()
-    );
+    assert_eq!(add.headers()["location"], "/sources", "{:?}", add.headers());
     let file = std::fs::read_to_string(&ui.config).unwrap();
     assert!(
         file.starts_with("[settings]\n# impostazioni"),
@@ -415,6 +663,10 @@ async fn adding_a_source_keeps_the_file_and_applies_at_once() {
     assert!(file.contains("name = \"altro-sito\""));
     let sources = ui.get("/sources", &admin).await.text().await.unwrap();
     assert!(sources.contains("altro-sito"), "applied without restart");
+    assert_eq!(
+        flash(&sources).as_deref(),
+        Some("Fonte altro-sito aggiunta e attiva.")
+    );
     // An invalid change is refused and the file stays as it was.
     let before = std::fs::read_to_string(&ui.config).unwrap();
     let bad = ui
@@ -429,10 +681,12 @@ async fn adding_a_source_keeps_the_file_and_applies_at_once() {
             ],
         )
         .await;
-    assert!(bad.headers()["location"]
-        .to_str()
-        .unwrap()
-        .starts_with("/sources?errore="));
+    assert_eq!(bad.headers()["location"], "/sources");
+    let page = ui.get("/sources", &admin).await.text().await.unwrap();
+    assert!(
+        flash(&page).is_some_and(|f| f.starts_with("C'è già una fonte di nome altro-sito")),
+        "{page}"
+    );
     assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), before);
 }
 
@@ -446,11 +700,9 @@ async fn admins_pause_and_resume_sources() {
     let paused = ui
         .post("/sources/comune/pause", &admin, &[("csrf", &token)])
         .await;
-    assert!(paused.headers()["location"]
-        .to_str()
-        .unwrap()
-        .starts_with("/sources?ok="));
+    assert_eq!(paused.headers()["location"], "/sources");
     let page = ui.get("/sources", &admin).await.text().await.unwrap();
+    assert_eq!(flash(&page).as_deref(), Some("comune: in pausa."));
     assert!(
         page.contains("in pausa") && page.contains("Riprendi"),
         "{page}"
@@ -529,10 +781,17 @@ async fn sources_are_edited_and_deleted_in_the_ui_and_addresses_followed_once() 
         let mut fields = vec![("csrf", token.as_str()), ("url", feed.as_str())];
         fields.extend(form);
         let refused = ui.post("/sources/comune/edit", &admin, &fields).await;
-        assert!(refused.headers()["location"]
-            .to_str()
-            .unwrap()
-            .starts_with("/sources/comune/edit"));
+        assert_eq!(refused.headers()["location"], "/sources/comune/edit");
+        let page = ui
+            .get("/sources/comune/edit", &admin)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            flash(&page).is_some_and(|f| f.contains("etichetta") || f.contains("intervallo")),
+            "the reason is on the edit page: {page}"
+        );
         assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
     }
 
@@ -549,8 +808,12 @@ async fn sources_are_edited_and_deleted_in_the_ui_and_addresses_followed_once() 
             ],
         )
         .await;
-    let location = twice.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.contains("errore"), "{location}");
+    assert_eq!(twice.headers()["location"], "/sources");
+    let page = ui.get("/sources", &admin).await.text().await.unwrap();
+    assert!(
+        flash(&page).is_some_and(|f| f.contains("già seguito dalla fonte comune")),
+        "{page}"
+    );
     assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
 
     // Another address is added (with no source left under review, every item is the
@@ -678,7 +941,7 @@ async fn a_test_send_reaches_the_chosen_sink_marked_as_a_test_and_nothing_else_m
         )
         .await;
     assert_eq!(sent.status(), StatusCode::SEE_OTHER);
-    let messages = ui._work.messages();
+    let messages = ui.work.messages();
     assert_eq!(messages.len(), 1, "{messages:?}");
     let m = &messages[0];
     assert!(m["id"].as_str().unwrap().starts_with("prova-"), "{m}");
@@ -698,7 +961,7 @@ async fn a_test_send_reaches_the_chosen_sink_marked_as_a_test_and_nothing_else_m
         &[("csrf", &token), ("sink", "out"), ("phone", "ciao")],
     )
     .await;
-    assert_eq!(ui._work.messages().len(), 1);
+    assert_eq!(ui.work.messages().len(), 1);
 }
 
 #[tokio::test]
@@ -739,6 +1002,11 @@ async fn admins_manage_people_and_everyone_changes_their_own_password() {
         let mut f = vec![("csrf", token.as_str())];
         f.extend(form);
         ui.post("/utenti/nuovo", &admin, &f).await;
+        let page = ui.get("/utenti", &admin).await.text().await.unwrap();
+        assert!(
+            flash(&page).is_some_and(|f| f.starts_with("Non fatto")),
+            "{page}"
+        );
         assert!(!std::fs::read_to_string(&ui.config)
             .unwrap()
             .to_lowercase()
@@ -796,6 +1064,11 @@ async fn admins_manage_people_and_everyone_changes_their_own_password() {
         ],
     )
     .await;
+    let own = ui.get("/password", &mario).await.text().await.unwrap();
+    assert_eq!(
+        flash(&own).as_deref(),
+        Some("La password attuale non è giusta.")
+    );
     ui.post(
         "/password",
         &mario,

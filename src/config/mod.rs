@@ -200,6 +200,9 @@ pub struct Settings {
     /// Let admins add sources on loopback, link-local or private addresses (off: no SSRF
     /// through the admin UI).
     pub allow_private_sources: bool,
+    /// Proxies in front of the admin UI (addresses or networks): only when the connection
+    /// comes from one of them is `X-Forwarded-For` read for the client's address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Settings {
@@ -223,6 +226,7 @@ impl Default for Settings {
             review_expiry: Duration::from_secs(48 * 3600),
             admin_secure_cookies: false,
             allow_private_sources: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -470,7 +474,7 @@ impl SinkConfig {
 pub const MAX_MESSAGES_PER_SECOND: u32 = 80;
 
 /// Who may use the admin UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// The review queue and the sent log.

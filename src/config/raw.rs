@@ -30,6 +30,7 @@ pub struct RawSettings {
     pub review_expiry: Option<String>,
     pub admin_secure_cookies: Option<bool>,
     pub allow_private_sources: Option<bool>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

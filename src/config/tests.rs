@@ -199,3 +199,38 @@ fn one_source_per_address() {
     );
     assert_eq!(twice.line, Some(6));
 }
+
+#[test]
+fn trusted_proxies_are_addresses_or_networks() {
+    let sink = "[[sink]]\nname = \"c\"\nkind = \"console\"\n";
+    let cfg = Config::parse(&format!(
+        "[settings]\ntrusted_proxies = [\"127.0.0.1\", \"::1\", \"10.1.2.3/8\", \"::ffff:192.0.2.1\"]\n{sink}"
+    ))
+    .expect("valid");
+    let nets: Vec<String> = cfg
+        .settings
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        nets,
+        ["127.0.0.1/32", "::1/128", "10.0.0.0/8", "192.0.2.1/32"]
+    );
+    assert!(Config::parse(sink)
+        .expect("valid")
+        .settings
+        .trusted_proxies
+        .is_empty());
+    let p = problems(&format!(
+        "[settings]\ntimezone = \"Europe/Rome\"\ntrusted_proxies = [\"127.0.0.1\", \"proxy.local\", \"10.0.0.0/33\"]\n{sink}"
+    ));
+    let named = find(&p, "trusted_proxies: \"proxy.local\" is neither");
+    assert_eq!(named.line, Some(3));
+    assert!(named.hint.as_deref().unwrap().contains("10.0.0.0/8"));
+    find(&p, "\"10.0.0.0/33\" is neither");
+    let p = problems(&format!(
+        "[settings]\ntrusted_proxies = \"127.0.0.1\"\n{sink}"
+    ));
+    assert_eq!(find(&p, "trusted_proxies").line, Some(2));
+}

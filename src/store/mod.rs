@@ -19,6 +19,7 @@
 //! | `subscribers` | phone (international digits) | [`Subscriber`] | until STOP or deletion |
 //! | `queue` | message id | [`QueueItem`] (review) | until approved, rejected or expired |
 //! | `audit` | seq (u64 BE) | [`AuditEntry`] | [`AUDIT_RETENTION`] |
+//! | `sessions` | SHA-256 of the admin UI's session cookie (32 bytes) | [`Session`]: user, role, CSRF token, expiry, one-shot message | until it expires, or its user logs out |
 //! | `meta` | `last_prune` | when pruning last ran, unix secs (u64 BE) | one record, overwritten |
 //!
 //! Invariants:
@@ -34,6 +35,7 @@ mod people;
 mod polls;
 mod records;
 mod seen;
+mod sessions;
 mod table;
 
 use std::path::Path;
@@ -47,6 +49,7 @@ use crate::item::Message;
 pub use delivery::moves_forward;
 pub use records::*;
 pub use seen::SeenKeys;
+pub use sessions::{Flash, Session, SessionKey};
 use table::Table;
 
 /// How long editorial actions stay in the audit log.
@@ -96,6 +99,7 @@ pub struct Store {
     subscribers: Table<Subscriber>,
     queue: Table<QueueItem>,
     audit: Table<AuditEntry>,
+    sessions: Table<Session>,
     /// Raw: the store's own bookkeeping (when pruning last ran).
     meta: sled::Tree,
 }
@@ -107,6 +111,7 @@ pub struct PruneReport {
     pub log: usize,
     pub alerts: usize,
     pub audit: usize,
+    pub sessions: usize,
 }
 
 impl Store {
@@ -153,6 +158,7 @@ impl Store {
             subscribers: Table::open(&db, "subscribers")?,
             queue: Table::open(&db, "queue")?,
             audit: Table::open(&db, "audit")?,
+            sessions: Table::open(&db, "sessions")?,
             meta: db.open_tree("meta")?,
             db,
         })
@@ -186,7 +192,7 @@ impl Store {
 
     /// Forgets what its retention rule lets go (see the table in the module's documentation):
     /// records older than `cutoff` (`seen_max_age` ago), audit entries older than
-    /// [`AUDIT_RETENTION`]. Remembers `now` as the time of the last pruning.
+    /// [`AUDIT_RETENTION`], sessions expired at `now`. Remembers `now` as the time of the last pruning.
     pub fn prune(
         &self,
         cutoff: DateTime<Utc>,
@@ -195,6 +201,7 @@ impl Store {
         let mut report = PruneReport {
             seen: self.prune_seen(cutoff)?,
             alerts: self.prune_alerts(cutoff, now)?,
+            sessions: self.prune_sessions(now)?,
             ..PruneReport::default()
         };
         for r in self.log.iter() {

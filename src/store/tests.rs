@@ -321,3 +321,84 @@ fn old_seen_keys_are_folded_into_one_record_per_source() {
     );
     assert!(!store.db.tree_names().iter().any(|n| n.as_ref() == b"seen"));
 }
+
+fn session(user: &str, by_token: bool, expires: DateTime<Utc>) -> Session {
+    Session {
+        user: user.into(),
+        role: crate::config::Role::Editor,
+        by_token,
+        csrf: "c".into(),
+        expires,
+        flash: None,
+    }
+}
+
+#[test]
+fn sessions_are_found_by_the_hash_of_their_cookie_and_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let cookie = "a1".repeat(32);
+    let key = SessionKey::of_cookie(&cookie);
+    store
+        .put_session(&key, &session("redazione", false, at(1)))
+        .unwrap();
+    assert_eq!(
+        store.session(&key, at(0)).unwrap().unwrap().user,
+        "redazione"
+    );
+    assert_eq!(
+        store.session(&SessionKey::of_cookie("b2"), at(0)).unwrap(),
+        None
+    );
+    // The cookie's value is nowhere in the tree.
+    for r in store.sessions.tree().iter() {
+        let (k, v) = r.unwrap();
+        assert_eq!(k.len(), 32);
+        assert!(!String::from_utf8_lossy(&k).contains(&cookie));
+        assert!(!String::from_utf8_lossy(&v).contains(&cookie));
+    }
+    // Expired: not returned, and removed.
+    assert_eq!(store.session(&key, at(1)).unwrap(), None);
+    assert_eq!(store.session_count(), 0);
+}
+
+#[test]
+fn flash_is_taken_once_and_logout_ends_every_session_of_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let [a, b, other, token] = ["a", "b", "c", "d"].map(SessionKey::of_cookie);
+    store
+        .put_session(&a, &session("redazione", false, at(1)))
+        .unwrap();
+    store
+        .put_session(&b, &session("redazione", false, at(1)))
+        .unwrap();
+    store
+        .put_session(&other, &session("altro", false, at(1)))
+        .unwrap();
+    // A token session of an account that happens to share the name.
+    store
+        .put_session(&token, &session("redazione", true, at(1)))
+        .unwrap();
+    let flash = Flash {
+        ok: true,
+        text: "Fatto.".into(),
+    };
+    store.set_flash(&a, &flash).unwrap();
+    assert_eq!(store.take_flash(&b).unwrap(), None, "per session");
+    assert_eq!(store.take_flash(&a).unwrap(), Some(flash.clone()));
+    assert_eq!(store.take_flash(&a).unwrap(), None, "shown once");
+    assert_eq!(store.end_sessions_of("redazione", false).unwrap(), 2);
+    assert_eq!(store.session(&a, at(0)).unwrap(), None);
+    assert_eq!(store.session(&b, at(0)).unwrap(), None);
+    assert!(store.session(&other, at(0)).unwrap().is_some());
+    assert!(store.session(&token, at(0)).unwrap().is_some());
+    // An ended session gets no message.
+    store.set_flash(&a, &flash).unwrap();
+    assert_eq!(store.session(&a, at(0)).unwrap(), None);
+    // Pruning lets expired sessions go.
+    store.put_session(&a, &session("x", false, at(-1))).unwrap();
+    let report = store.prune(at(-400), at(0)).unwrap();
+    assert_eq!(report.sessions, 1);
+    assert_eq!(store.session_count(), 2);
+}

@@ -4,6 +4,7 @@ mod sink;
 mod source;
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::ops::Range;
 use std::str::FromStr;
 use std::time::Duration;
@@ -457,7 +458,31 @@ fn settings(raw: RawSettings, t: &mut Table) -> Settings {
             .unwrap_or(d.review_expiry),
         admin_secure_cookies: raw.admin_secure_cookies.unwrap_or(false),
         allow_private_sources: raw.allow_private_sources.unwrap_or(false),
+        trusted_proxies: trusted_proxies(raw.trusted_proxies, t),
     }
+}
+
+/// `trusted_proxies`: addresses (`"127.0.0.1"`, `"::1"`) or networks (`"10.0.0.0/8"`; bits
+/// after the prefix are ignored, as in `"10.1.2.3/8"`).
+fn trusted_proxies(raw: Option<Vec<String>>, t: &mut Table) -> Vec<ipnet::IpNet> {
+    let mut nets = Vec::new();
+    for entry in raw.unwrap_or_default() {
+        let text = entry.trim();
+        let net = match text.parse::<IpAddr>() {
+            // An IPv4 address written the IPv6 way matches its IPv4 clients.
+            Ok(ip) => Ok(ipnet::IpNet::from(ip.to_canonical())),
+            Err(_) => text.parse::<ipnet::IpNet>().map(|n| n.trunc()),
+        };
+        match net {
+            Ok(net) => nets.push(net),
+            Err(_) => t.problem(
+                "trusted_proxies",
+                format!("trusted_proxies: {entry:?} is neither an IP address nor a network"),
+                Some("e.g. trusted_proxies = [\"127.0.0.1\", \"::1\", \"10.0.0.0/8\"]"),
+            ),
+        }
+    }
+    nets
 }
 
 /// A name: 1 to 64 characters among a-z, 0-9 and -, unique among its kind.

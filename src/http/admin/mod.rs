@@ -4,9 +4,17 @@
 //! Security: every page but `/login`, `/healthz` and `/metrics` needs a session (users from
 //! the configuration, argon2 hashes; or the token in `BANDITORE_ADMIN_TOKEN`) or, for scripts,
 //! `Authorization: Bearer <token>`. Session cookies are `HttpOnly`, `SameSite=Strict`, and
-//! `Secure` when `admin_secure_cookies` is set. Every form carries a per-session CSRF token.
-//! Login failures are rate-limited per client address. All HTML is produced by maud, which
-//! escapes every value: a feed title `<script>` shows as text.
+//! `Secure` when `admin_secure_cookies` is set. Sessions live in the store (so they survive a
+//! restart), found by the SHA-256 of the cookie; each request checks that the session's user
+//! is still configured with the same role (a token session: that the token still is), and
+//! logging out ends every session of the user. Every form carries a per-session CSRF token.
+//! The outcome of an action is kept in the session and shown once by the next page, never
+//! read from the address. Login failures are limited per account and, more loosely, per
+//! client address (behind `trusted_proxies`, the address `X-Forwarded-For` names). All HTML is
+//! produced by maud, which escapes every value: a feed title `<script>` shows as text.
+
+mod client;
+mod login;
 
 mod source_edit;
 pub mod source_form;
@@ -15,12 +23,10 @@ mod users;
 mod views;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -30,19 +36,11 @@ use axum::{Form, Router};
 use crate::config::Role;
 use crate::daemon::{App, AppCell};
 use crate::sink::secret::Secret;
+use crate::store::{Flash, Session, SessionKey, StoreError};
 
 const COOKIE: &str = "banditore_session";
-const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
-const LOGIN_WINDOW: Duration = Duration::from_secs(600);
-const LOGIN_ATTEMPTS: u32 = 5;
-
-#[derive(Clone)]
-struct Session {
-    user: String,
-    role: Role,
-    csrf: String,
-    expires: Instant,
-}
+/// How long a session lasts after its login.
+const SESSION_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(12);
 
 /// The admin UI's state.
 #[derive(Clone)]
@@ -50,8 +48,7 @@ pub struct Admin {
     cell: AppCell,
     config_path: Option<PathBuf>,
     token: Option<Secret>,
-    sessions: Arc<Mutex<HashMap<String, Session>>>,
-    failures: Arc<Mutex<HashMap<IpAddr, (u32, Instant)>>>,
+    failures: Arc<Mutex<login::Failures>>,
 }
 
 impl Admin {
@@ -74,7 +71,6 @@ impl Admin {
             cell,
             config_path,
             token,
-            sessions: Arc::default(),
             failures: Arc::default(),
         }
     }
@@ -83,18 +79,47 @@ impl Admin {
         self.cell.get()
     }
 
-    fn new_session(&self, user: &str, role: Role) -> String {
+    /// Opens a session in the store; returns the cookie's value (the store keeps its hash).
+    fn new_session(&self, user: &str, role: Role, by_token: bool) -> Result<String, StoreError> {
         let id = random_hex();
+        let app = self.app();
         let session = Session {
             user: user.to_owned(),
             role,
+            by_token,
             csrf: random_hex(),
-            expires: Instant::now() + SESSION_TTL,
+            expires: app.now() + SESSION_TTL,
+            flash: None,
         };
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.retain(|_, s| s.expires > Instant::now());
-        sessions.insert(id.clone(), session);
-        id
+        app.store()
+            .put_session(&SessionKey::of_cookie(&id), &session)?;
+        Ok(id)
+    }
+
+    /// Whether a session's user may still do what the session says: a token session while
+    /// the token is set, a user's while the configuration has that user with that role, enabled.
+    fn still_valid(&self, session: &Session) -> bool {
+        if session.by_token {
+            self.token.is_some() && session.role == Role::Admin
+        } else {
+            self.app()
+                .config()
+                .users
+                .iter()
+                .any(|u| u.name == session.user && u.role == session.role && !u.disabled)
+        }
+    }
+
+    /// The message the session's last action left, now removed.
+    pub(super) fn take_flash(&self, user: &User) -> Option<Flash> {
+        let session = user.session.as_ref()?;
+        self.app()
+            .store()
+            .take_flash(&session.key)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot read the session's message");
+                None
+            })
     }
 
     fn cookie(&self, id: &str, max_age: u64) -> String {
@@ -141,8 +166,16 @@ impl IntoResponse for Denied {
 pub struct User {
     name: String,
     role: Role,
-    /// `None` for bearer-token requests: no cookie, so no CSRF to defend against.
-    csrf: Option<String>,
+    /// `None` for bearer-token requests: no cookie, so no CSRF to defend against, and no
+    /// session to leave a message in.
+    session: Option<SignedIn>,
+}
+
+/// The session a request came with.
+struct SignedIn {
+    key: SessionKey,
+    csrf: String,
+    by_token: bool,
 }
 
 impl User {
@@ -155,12 +188,12 @@ impl User {
     }
 
     fn check_csrf(&self, form: &HashMap<String, String>) -> Result<(), Denied> {
-        match &self.csrf {
+        match &self.session {
             None => Ok(()),
-            Some(expected)
+            Some(s)
                 if form
                     .get("csrf")
-                    .is_some_and(|t| constant_time_eq(t, expected)) =>
+                    .is_some_and(|t| constant_time_eq(t, &s.csrf)) =>
             {
                 Ok(())
             }
@@ -175,7 +208,10 @@ impl User {
     }
 
     fn csrf(&self) -> &str {
-        self.csrf.as_deref().unwrap_or_default()
+        self.session
+            .as_ref()
+            .map(|s| s.csrf.as_str())
+            .unwrap_or_default()
     }
 }
 
@@ -206,33 +242,52 @@ impl FromRequestParts<Admin> for User {
                 Some(token) if constant_time_eq(bearer.trim(), token.expose()) => Ok(User {
                     name: "token".into(),
                     role: Role::Admin,
-                    csrf: None,
+                    session: None,
                 }),
                 _ => Err(StatusCode::UNAUTHORIZED.into_response()),
             };
         }
-        let session = session_cookie(&parts.headers).and_then(|id| {
-            let sessions = admin.sessions.lock().unwrap_or_else(|p| p.into_inner());
-            sessions
-                .get(&id)
-                .filter(|s| s.expires > Instant::now())
-                .cloned()
-        });
-        match session {
-            Some(s) => Ok(User {
-                name: s.user,
-                role: s.role,
-                csrf: Some(s.csrf),
-            }),
-            None => Err(Redirect::to("/login").into_response()),
+        // Back to the login page, telling the browser to forget a cookie that opens nothing.
+        let to_login = || {
+            (
+                [(header::SET_COOKIE, admin.cookie("", 0))],
+                Redirect::to("/login"),
+            )
+                .into_response()
+        };
+        let Some(cookie) = session_cookie(&parts.headers) else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        let key = SessionKey::of_cookie(&cookie);
+        let app = admin.app();
+        let session = match app.store().session(&key, app.now()) {
+            Ok(Some(s)) => s,
+            Ok(None) => return Err(to_login()),
+            Err(e) => return Err(server_error(e)),
+        };
+        if !admin.still_valid(&session) {
+            tracing::info!(user = %session.user, "admin session ended: the user or their role is no longer configured");
+            if let Err(e) = app.store().end_session(&key) {
+                return Err(server_error(e));
+            }
+            return Err(to_login());
         }
+        Ok(User {
+            name: session.user,
+            role: session.role,
+            session: Some(SignedIn {
+                key,
+                csrf: session.csrf,
+                by_token: session.by_token,
+            }),
+        })
     }
 }
 
 pub fn router(admin: Admin) -> Router {
     Router::new()
-        .route("/login", get(login_page).post(login))
-        .route("/logout", post(logout))
+        .route("/login", get(login::login_page).post(login::login))
+        .route("/logout", post(login::logout))
         .route("/", get(queue_page))
         .route("/queue/{id}/{action}", post(queue_action))
         .route("/log", get(log_page))
@@ -297,120 +352,17 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-async fn login_page() -> Html<String> {
-    Html(views::login(None))
-}
-
-async fn login(
-    State(admin): State<Admin>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let ip = peer.ip();
-    {
-        let mut failures = admin.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.retain(|_, (_, first)| first.elapsed() < LOGIN_WINDOW);
-        if failures.get(&ip).is_some_and(|(n, _)| *n >= LOGIN_ATTEMPTS) {
-            return (
-                StatusCode::TOO_MANY_REQUESTS,
-                Html(views::login(Some(
-                    "Troppi tentativi: riprova fra qualche minuto.",
-                ))),
-            )
-                .into_response();
-        }
-    }
-    let field = |k: &str| form.get(k).map(|v| v.trim()).unwrap_or_default();
-    let user = if !field("token").is_empty() {
-        admin
-            .token
-            .as_ref()
-            .filter(|t| constant_time_eq(field("token"), t.expose()))
-            .map(|_| ("amministratore".to_owned(), Role::Admin))
-    } else {
-        let name = field("user");
-        let password = form.get("password").map(String::as_str).unwrap_or_default();
-        admin
-            .app()
-            .config()
-            .users
-            .iter()
-            .find(|u| u.name == name && !u.disabled)
-            .and_then(|u| {
-                use argon2::PasswordVerifier;
-                let hash = argon2::PasswordHash::new(&u.password_hash).ok()?;
-                argon2::Argon2::default()
-                    .verify_password(password.as_bytes(), &hash)
-                    .ok()
-                    .map(|_| (u.name.clone(), u.role))
-            })
-    };
-    match user {
-        Some((name, role)) => {
-            admin
-                .failures
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&ip);
-            tracing::info!(user = %name, "admin login");
-            let id = admin.new_session(&name, role);
-            (
-                [(header::SET_COOKIE, admin.cookie(&id, SESSION_TTL.as_secs()))],
-                Redirect::to("/"),
-            )
-                .into_response()
-        }
-        None => {
-            let mut failures = admin.failures.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = failures.entry(ip).or_insert((0, Instant::now()));
-            entry.0 += 1;
-            tracing::warn!(%ip, "admin login failed");
-            (
-                StatusCode::UNAUTHORIZED,
-                Html(views::login(Some("Nome, password o token non validi."))),
-            )
-                .into_response()
-        }
-    }
-}
-
-async fn logout(
-    State(admin): State<Admin>,
-    user: User,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = user.check_csrf(&form) {
-        return r.into_response();
-    }
-    if let Some(id) = session_cookie(&headers) {
-        admin
-            .sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-    }
-    (
-        [(header::SET_COOKIE, admin.cookie("", 0))],
-        Redirect::to("/login"),
-    )
-        .into_response()
-}
-
-fn flash(q: &HashMap<String, String>) -> Option<(bool, String)> {
-    q.get("ok")
-        .map(|m| (true, m.clone()))
-        .or_else(|| q.get("errore").map(|m| (false, m.clone())))
-}
-
-async fn queue_page(
-    State(admin): State<Admin>,
-    user: User,
-    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
-) -> Response {
+async fn queue_page(State(admin): State<Admin>, user: User) -> Response {
     let app = admin.app();
     match app.pending() {
-        Ok(items) => Html(views::queue(&user, &app, &items, flash(&q), None)).into_response(),
+        Ok(items) => Html(views::queue(
+            &user,
+            &app,
+            &items,
+            admin.take_flash(&user),
+            None,
+        ))
+        .into_response(),
         Err(e) => server_error(e),
     }
 }
@@ -427,15 +379,19 @@ fn server_error(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-fn back(to: &str, ok: Result<String, String>) -> Response {
-    let (key, msg) = match ok {
-        Ok(m) => ("ok", m),
-        Err(m) => ("errore", m),
-    };
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair(key, &msg)
-        .finish();
-    Redirect::to(&format!("{to}?{query}")).into_response()
+/// Back to the page `to` after an action, its outcome left in the user's session for that
+/// page to show once. Bearer-token requests have no session: they get the redirect alone.
+fn back(admin: &Admin, user: &User, to: &str, outcome: Result<String, String>) -> Response {
+    if let Some(session) = &user.session {
+        let flash = match outcome {
+            Ok(text) => Flash { ok: true, text },
+            Err(text) => Flash { ok: false, text },
+        };
+        if let Err(e) = admin.app().store().set_flash(&session.key, &flash) {
+            tracing::error!(error = %e, "cannot keep the outcome of an action in the session");
+        }
+    }
+    Redirect::to(to).into_response()
 }
 
 async fn queue_action(
@@ -513,7 +469,7 @@ async fn queue_action(
                 Err(e) => server_error(e),
             }
         }
-        other => back("/", other.map_err(|e| e.italian())),
+        other => back(&admin, &user, "/", other.map_err(|e| e.italian())),
     }
 }
 
@@ -525,16 +481,17 @@ async fn log_page(State(admin): State<Admin>, user: User) -> Response {
     }
 }
 
-async fn sources_page(
-    State(admin): State<Admin>,
-    user: User,
-    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
-) -> Response {
+async fn sources_page(State(admin): State<Admin>, user: User) -> Response {
     if let Err(r) = user.require(Role::Admin) {
         return r.into_response();
     }
     let app = admin.app();
-    match views::sources(&user, &app, flash(&q), admin.config_path.is_some()) {
+    match views::sources(
+        &user,
+        &app,
+        admin.take_flash(&user),
+        admin.config_path.is_some(),
+    ) {
         Ok(page) => Html(page).into_response(),
         Err(e) => server_error(e),
     }
@@ -582,7 +539,7 @@ async fn source_action(
         before: None,
         after: None,
     });
-    back("/sources", result.map_err(|e| e.to_string()))
+    back(&admin, &user, "/sources", result.map_err(|e| e.to_string()))
 }
 
 async fn subscribers_page(State(admin): State<Admin>, user: User) -> Response {

@@ -26,10 +26,12 @@ pub async fn page(State(admin): State<Admin>, user: User, Path(name): Path<Strin
     };
     let fields = match current_fields(&admin, &name) {
         Ok(f) => f,
-        Err(e) => return back("/sources", Err(e)),
+        Err(e) => return back(&admin, &user, "/sources", Err(e)),
     };
     let kind = src.kind();
+    let flash = admin.take_flash(&user);
     let body = html! {
+        (views::flash_box(flash))
         form.card method="post" action=(format!("/sources/{name}/edit")) {
             input type="hidden" name="csrf" value=(user.csrf());
             p { "Tipo: " strong { (kind_label(kind)) } }
@@ -95,10 +97,12 @@ pub async fn save(
     let back_to = format!("/sources/{name}/edit");
     let url_text = form.get("url").map(|u| u.trim()).unwrap_or_default();
     let Ok(url) = Url::parse(url_text) else {
-        return back(&back_to, Err("Indirizzo non valido.".into()));
+        return back(&admin, &user, &back_to, Err("Indirizzo non valido.".into()));
     };
     if let Some(other) = followed_by(app.config(), &url, &name) {
         return back(
+            &admin,
+            &user,
             &back_to,
             Err(format!(
                 "Questo indirizzo è già seguito dalla fonte {other}."
@@ -108,7 +112,7 @@ pub async fn save(
     let url_changed = crate::ident::canonical_url(&url) != crate::ident::canonical_url(&src.url);
     if url_changed {
         if let Err(e) = super::sources::check_address(&url, &app).await {
-            return back(&back_to, Err(e));
+            return back(&admin, &user, &back_to, Err(e));
         }
     }
     let mut fields = Fields::from_form(&form);
@@ -147,9 +151,16 @@ pub async fn save(
                 before: Some(src.url.to_string()),
                 after: Some(url.to_string()),
             });
-            back("/sources", Ok(format!("Fonte {name} aggiornata.{note}")))
+            back(
+                &admin,
+                &user,
+                "/sources",
+                Ok(format!("Fonte {name} aggiornata.{note}")),
+            )
         }
         Err(e) => back(
+            &admin,
+            &user,
             &back_to,
             Err(format!(
                 "Modifica rifiutata, la configurazione in uso resta quella di prima: {e}"
@@ -174,6 +185,8 @@ pub async fn delete(
     };
     if form.get("conferma").map(String::as_str) != Some("si") {
         return back(
+            &admin,
+            &user,
             &format!("/sources/{name}/edit"),
             Err("Per eliminare la fonte spunta la conferma.".into()),
         );
@@ -196,9 +209,16 @@ pub async fn delete(
                 before: Some(src.url.to_string()),
                 after: None,
             });
-            back("/sources", Ok(format!("Fonte {name} eliminata.")))
+            back(
+                &admin,
+                &user,
+                "/sources",
+                Ok(format!("Fonte {name} eliminata.")),
+            )
         }
         Err(e) => back(
+            &admin,
+            &user,
             "/sources",
             Err(format!(
                 "Eliminazione rifiutata, la configurazione in uso resta quella di prima: {e}"
@@ -228,6 +248,8 @@ pub async fn test_send(
         None if phone_text.is_empty() => None,
         None => {
             return back(
+                &admin,
+                &user,
                 &back_to,
                 Err(format!(
                     "«{phone_text}» non è un numero di cellulare valido."
@@ -249,6 +271,8 @@ pub async fn test_send(
         }),
     });
     back(
+        &admin,
+        &user,
         &back_to,
         result
             .map(|done| format!("Prova: {done}."))

@@ -263,13 +263,20 @@ pub async fn preview(
         return r.into_response();
     }
     let Some(url) = form.get("url").and_then(|u| Url::parse(u.trim()).ok()) else {
-        return back("/sources", Err("Indirizzo non valido.".into()));
+        return back(
+            &admin,
+            &user,
+            "/sources",
+            Err("Indirizzo non valido.".into()),
+        );
     };
     let app = admin.app();
     let detected = match detect(&app.config().settings, url, false).await {
         Ok(d) => d,
         Err(e) => {
             return back(
+                &admin,
+                &user,
                 "/sources",
                 Err(format!("Non riesco a usare questo indirizzo: {e}")),
             )
@@ -420,10 +427,20 @@ pub async fn add(
     let field = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let (name, url, preset) = (field("name"), field("url"), form.get("preset").cloned());
     let Some(kind) = SourceKind::parse(&field("kind")) else {
-        return back("/sources", Err("Tipo di fonte sconosciuto.".into()));
+        return back(
+            &admin,
+            &user,
+            "/sources",
+            Err("Tipo di fonte sconosciuto.".into()),
+        );
     };
     let Ok(parsed) = Url::parse(&url) else {
-        return back("/sources", Err("Indirizzo non valido.".into()));
+        return back(
+            &admin,
+            &user,
+            "/sources",
+            Err("Indirizzo non valido.".into()),
+        );
     };
     let app = admin.app();
     let name_ok = (1..=64).contains(&name.len())
@@ -432,19 +449,24 @@ pub async fn add(
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !name_ok {
         return back(
+            &admin,
+            &user,
             "/sources",
             Err("Nome non valido: usa lettere minuscole, cifre e trattini (al massimo 64).".into()),
         );
     }
     if app.config().source(&name).is_some() {
         return back(
+            &admin,
+            &user,
             "/sources",
-            Err(format!("C'è già una fonte di nome {name}: scegline un altro.")),
+            Err(format!(
+                "C'è già una fonte di nome {name}: scegline un altro."
+            )),
         );
     }
     if let Some(other) = followed_by(app.config(), &parsed, "") {
-        return back(
-            "/sources",
+        return back(&admin, &user, "/sources",
             Err(format!(
                 "Questo indirizzo è già seguito dalla fonte {other}: modifica quella invece di aggiungerne una seconda."
             )),
@@ -452,7 +474,7 @@ pub async fn add(
     }
     // Checked again: the form could have been changed after the preview.
     if let Err(e) = checked_address(&parsed, app.config().settings.allow_private_sources).await {
-        return back("/sources", Err(e));
+        return back(&admin, &user, "/sources", Err(e));
     }
     let mut fields = Fields::from_form(&form);
     if fields.forward.is_empty() {
@@ -476,9 +498,16 @@ pub async fn add(
                 before: None,
                 after: Some(url),
             });
-            back("/sources", Ok(format!("Fonte {name} aggiunta e attiva.")))
+            back(
+                &admin,
+                &user,
+                "/sources",
+                Ok(format!("Fonte {name} aggiunta e attiva.")),
+            )
         }
         Err(e) => back(
+            &admin,
+            &user,
             "/sources",
             Err(format!(
                 "Modifica rifiutata, la configurazione in uso resta quella di prima: {e}"

@@ -51,7 +51,9 @@ pub async fn page(State(admin): State<Admin>, user: User) -> Response {
         return r.into_response();
     }
     let app = admin.app();
+    let flash = admin.take_flash(&user);
     let body = html! {
+        (views::flash_box(flash))
         @for u in &app.config().users {
             article.card {
                 h2 { (u.name) }
@@ -133,7 +135,7 @@ pub async fn add(
     };
     let (role, hash) = match checked {
         Ok(c) => c,
-        Err(e) => return back("/utenti", Err(format!("Non fatto: {e}."))),
+        Err(e) => return back(&admin, &user, "/utenti", Err(format!("Non fatto: {e}."))),
     };
     let added = name.clone();
     let result = rewrite_config(&admin, move |doc| {
@@ -179,8 +181,7 @@ pub async fn change(
         return StatusCode::NOT_FOUND.into_response();
     }
     if target == user.name {
-        return back(
-            "/utenti",
+        return back(&admin, &user, "/utenti",
             Err("Per i tuoi dati usa la pagina Password; ruolo e accesso li cambia un altro amministratore.".into()),
         );
     }
@@ -191,14 +192,14 @@ pub async fn change(
                 toml_edit::value(role_name(role)),
                 format!("{target} ora è {}.", role_label(role)),
             ),
-            None => return back("/utenti", Err("Scegli un ruolo.".into())),
+            None => return back(&admin, &user, "/utenti", Err("Scegli un ruolo.".into())),
         },
         "password" => match hash_password(&field("nuova")) {
             Ok(hash) => (
                 toml_edit::value(hash),
                 format!("Nuova password impostata per {target}: comunicagliela di persona."),
             ),
-            Err(e) => return back("/utenti", Err(format!("Non fatto: {e}."))),
+            Err(e) => return back(&admin, &user, "/utenti", Err(format!("Non fatto: {e}."))),
         },
         "disattiva" => (toml_edit::value(true), format!("{target} disattivato.")),
         "attiva" => (toml_edit::value(false), format!("{target} riattivato.")),
@@ -242,7 +243,9 @@ pub async fn own_page(State(admin): State<Admin>, user: User) -> Response {
         .users
         .iter()
         .any(|u| u.name == user.name);
+    let flash = admin.take_flash(&user);
     let body = html! {
+        (views::flash_box(flash))
         @if from_config {
             form.card method="post" action="/password" {
                 input type="hidden" name="csrf" value=(user.csrf());
@@ -272,20 +275,32 @@ pub async fn own_change(
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
     let app = admin.app();
     let Some(me) = app.config().users.iter().find(|u| u.name == user.name) else {
-        return back("/password", Err("Non c'è una password da cambiare.".into()));
+        return back(
+            &admin,
+            &user,
+            "/password",
+            Err("Non c'è una password da cambiare.".into()),
+        );
     };
     if !verify_password(&me.password_hash, &field("attuale")) {
-        return back("/password", Err("La password attuale non è giusta.".into()));
+        return back(
+            &admin,
+            &user,
+            "/password",
+            Err("La password attuale non è giusta.".into()),
+        );
     }
     if field("nuova") != field("ripeti") {
         return back(
+            &admin,
+            &user,
             "/password",
             Err("Le due nuove password non coincidono.".into()),
         );
     }
     let hash = match hash_password(&field("nuova")) {
         Ok(h) => h,
-        Err(e) => return back("/password", Err(format!("Non fatto: {e}."))),
+        Err(e) => return back(&admin, &user, "/password", Err(format!("Non fatto: {e}."))),
     };
     let name = user.name.clone();
     let result = rewrite_config(&admin, move |doc| {
@@ -305,9 +320,9 @@ pub async fn own_change(
                 before: None,
                 after: Some("password cambiata".into()),
             });
-            back(back_to, Ok("Password cambiata.".into()))
+            back(&admin, &user, back_to, Ok("Password cambiata.".into()))
         }
-        Err(e) => back(back_to, Err(format!("Non fatto: {e}."))),
+        Err(e) => back(&admin, &user, back_to, Err(format!("Non fatto: {e}."))),
     }
 }
 
@@ -357,8 +372,8 @@ fn finish(
                 before: None,
                 after,
             });
-            back("/utenti", Ok(done))
+            back(&admin, &user, "/utenti", Ok(done))
         }
-        Err(e) => back("/utenti", Err(format!("Non fatto: {e}."))),
+        Err(e) => back(&admin, &user, "/utenti", Err(format!("Non fatto: {e}."))),
     }
 }

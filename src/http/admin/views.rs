@@ -6,7 +6,7 @@ use super::User;
 use crate::config::Role;
 use crate::daemon::App;
 use crate::format::MAX_TEXT;
-use crate::store::{QueueItem, StoreError};
+use crate::store::{Flash, QueueItem, StoreError};
 
 fn when(t: chrono::DateTime<chrono::Utc>, app: &App) -> String {
     t.with_timezone(&app.config().settings.tz())
@@ -55,9 +55,9 @@ pub fn page(title: &str, user: Option<&User>, current: &str, body: Markup) -> St
     .into_string()
 }
 
-fn flash_box(flash: Option<(bool, String)>) -> Markup {
+pub(super) fn flash_box(flash: Option<Flash>) -> Markup {
     html! {
-        @if let Some((ok, text)) = flash {
+        @if let Some(Flash { ok, text }) = flash {
             @if !text.is_empty() {
                 div.flash.errore[!ok] role="status" { (text) }
             }
@@ -152,7 +152,7 @@ pub fn queue(
     user: &User,
     app: &App,
     items: &[QueueItem],
-    flash: Option<(bool, String)>,
+    flash: Option<Flash>,
     draft: Option<&Draft>,
 ) -> String {
     let expiry = chrono::Duration::from_std(app.config().settings.review_expiry)
@@ -294,7 +294,7 @@ pub fn log(user: &User, app: &App) -> Result<String, StoreError> {
 pub fn sources(
     user: &User,
     app: &App,
-    flash: Option<(bool, String)>,
+    flash: Option<Flash>,
     can_add: bool,
 ) -> Result<String, StoreError> {
     let store = app.store();
