@@ -372,8 +372,8 @@ fn finish(
                 before: None,
                 after,
             });
-            back(&admin, &user, "/utenti", Ok(done))
+            back(admin, user, "/utenti", Ok(done))
         }
-        Err(e) => back(&admin, &user, "/utenti", Err(format!("Non fatto: {e}."))),
+        Err(e) => back(admin, user, "/utenti", Err(format!("Non fatto: {e}."))),
     }
 }
