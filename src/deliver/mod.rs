@@ -9,6 +9,10 @@
 
 mod answer;
 mod broadcast;
+mod health;
+mod retry;
+
+pub use retry::RetryError;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -20,9 +24,10 @@ use crate::config::Priority;
 use crate::failpoint;
 use crate::item::Message;
 use crate::schedule::{backoff, Clock, QuietHours};
-use crate::sink::{FileSink, Reconciled, Sink, SinkError};
+use crate::sink::{FileSink, Reconciled, Sink, SinkError, Why};
 use crate::store::{
-    DeliveryRecord, DeliveryState, OutboxEntry, RecipientRecord, RecipientState, Store, StoreError,
+    DeliveryRecord, DeliveryState, FailureOutcome, OutboxEntry, RecipientRecord, RecipientState,
+    Store, StoreError,
 };
 
 /// Recipients whose intents are written (and flushed) together, and requests in flight at once.
@@ -145,7 +150,10 @@ impl Deliverer {
                         Some(Step::Done(DeliveryState::Sent)) => report.sent += 1,
                         Some(Step::Done(DeliveryState::Unknown)) => report.unknown += 1,
                         Some(Step::Done(DeliveryState::Failed)) => report.failed += 1,
-                        Some(Step::Done(DeliveryState::Intent) | Step::AlreadyDone) => {}
+                        Some(
+                            Step::Done(DeliveryState::Intent | DeliveryState::Requeued)
+                            | Step::AlreadyDone,
+                        ) => {}
                         Some(Step::Later) => {
                             *done = false;
                             blocked.insert(sink.name().to_owned());
@@ -154,10 +162,10 @@ impl Deliverer {
                     }
                 }
             }
+            let sinks: Vec<&str> = self.sinks.iter().map(Sink::name).collect();
             for ((key, entry), done) in group.iter().zip(all_final) {
-                if done {
-                    self.store.finish(key, entry, self.clock.now())?;
-                } else {
+                // The store checks the records again: an admin's retry may have come in.
+                if !(done && self.store.finish(key, entry, &sinks, self.clock.now())?) {
                     report.pending += 1;
                 }
             }
@@ -232,6 +240,7 @@ impl Deliverer {
                 }
                 Err(e) => {
                     tracing::error!(message = %message.id, sink = name, error = %e, "delivery refused");
+                    self.note_failure(name, &message.id, FailureOutcome::Failed, e.why(), None)?;
                     self.record(
                         message,
                         name,
@@ -269,6 +278,7 @@ impl Deliverer {
             let outcome = match result {
                 Ok(()) => {
                     self.clear_retry(name);
+                    self.note_success(name)?;
                     for &i in &indices {
                         let message = &group[i].1.message;
                         tracing::info!(message = %message.id, sink = name, title = %message.title, "delivered");
@@ -277,6 +287,8 @@ impl Deliverer {
                 }
                 Err(e) => {
                     tracing::error!(sink = name, messages = ?ids, error = %e, "delivery outcome unknown; not re-sent");
+                    let first = ids.first().copied().unwrap_or_default();
+                    self.note_failure(name, first, FailureOutcome::Unknown, e.why(), None)?;
                     delivery(DeliveryState::Unknown, Some(e.to_string()))
                 }
             };
@@ -294,7 +306,9 @@ impl Deliverer {
     /// `None`: the message is to be sent.
     async fn resume(&self, sink: &Sink, message: &Message) -> Result<Option<Step>, StoreError> {
         match self.store.delivery(&message.id, sink.name())? {
+            // Never tried, or an admin asked for another try: sent with a fresh intent.
             None => Ok(None),
+            Some(record) if record.state == DeliveryState::Requeued => Ok(None),
             Some(record) if record.state.is_final() => Ok(Some(Step::AlreadyDone)),
             Some(_) => match sink.reconcile(message).await {
                 Reconciled::Delivered => {
@@ -313,6 +327,15 @@ impl Deliverer {
                         message = %message.id, sink = sink.name(),
                         "a send was interrupted and the sink cannot tell whether it arrived; marked unknown, not re-sent"
                     );
+                    let why =
+                        Why::from("interrupted mid-send; the sink cannot tell whether it arrived");
+                    self.note_failure(
+                        sink.name(),
+                        &message.id,
+                        FailureOutcome::Unknown,
+                        &why,
+                        None,
+                    )?;
                     self.record(
                         message,
                         sink.name(),
@@ -341,6 +364,7 @@ impl Deliverer {
         let state = match result {
             Ok(receipt) => {
                 self.clear_retry(sink.name());
+                self.note_success(sink.name())?;
                 tracing::info!(message = %message.id, sink = sink.name(), title = %message.title, "delivered");
                 if let (Sink::Gateway(gateway), Some(id)) = (sink, &receipt.provider_id) {
                     // Acks from the gateway's webhook are matched on this record.
@@ -372,12 +396,26 @@ impl Deliverer {
             }
             Err(SinkError::NotSent(reason)) => {
                 self.store.clear_delivery(&message.id, sink.name())?;
-                let wait = self.note_retry(sink.name());
+                let (wait, until) = self.note_retry(sink.name());
                 tracing::warn!(sink = sink.name(), %reason, retry_in = ?wait, "delivery failed; will retry");
+                self.note_failure(
+                    sink.name(),
+                    &message.id,
+                    FailureOutcome::Retry,
+                    &reason,
+                    Some(until),
+                )?;
                 return Ok(Step::Later);
             }
             Err(e @ SinkError::MaybeSent(_)) => {
                 tracing::error!(message = %message.id, sink = sink.name(), error = %e, "delivery outcome unknown; not re-sent");
+                self.note_failure(
+                    sink.name(),
+                    &message.id,
+                    FailureOutcome::Unknown,
+                    e.why(),
+                    None,
+                )?;
                 self.record(
                     message,
                     sink.name(),
@@ -390,6 +428,13 @@ impl Deliverer {
             }
             Err(e @ SinkError::Rejected(_)) => {
                 tracing::error!(message = %message.id, sink = sink.name(), error = %e, "delivery refused");
+                self.note_failure(
+                    sink.name(),
+                    &message.id,
+                    FailureOutcome::Failed,
+                    e.why(),
+                    None,
+                )?;
                 self.record(
                     message,
                     sink.name(),
@@ -421,13 +466,14 @@ impl Deliverer {
         self.store.set_delivery(&message.id, sink, &record).await
     }
 
-    fn note_retry(&self, sink: &str) -> Duration {
+    /// Backs a sink off after a failure: how long, and until when.
+    fn note_retry(&self, sink: &str) -> (Duration, chrono::DateTime<chrono::Utc>) {
         let mut retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
         let failures = retry.get(sink).map_or(0, |(n, _)| *n) + 1;
         let wait = backoff(failures, self.max_backoff, rand::random());
         let until = self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
         retry.insert(sink.to_owned(), (failures, until));
-        wait
+        (wait, until)
     }
 
     fn clear_retry(&self, sink: &str) {
