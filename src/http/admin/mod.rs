@@ -1,5 +1,6 @@
 //! The admin web UI (`settings.admin_listen`, loopback by default): the review queue, the sent
-//! log, sources and their health, subscriber counts.
+//! log, the sinks' health with retry and resume (`health`), sources and their health,
+//! subscriber counts.
 //!
 //! Security: every page but `/login`, `/healthz` and `/metrics` needs a session (users from
 //! the configuration, argon2 hashes; or the token in `BANDITORE_ADMIN_TOKEN`) or, for scripts,
@@ -8,6 +9,8 @@
 //! Login failures are rate-limited per client address. All HTML is produced by maud, which
 //! escapes every value: a feed title `<script>` shows as text.
 
+mod health;
+mod reasons;
 pub mod sources;
 mod views;
 
@@ -233,6 +236,12 @@ pub fn router(admin: Admin) -> Router {
         .route("/", get(queue_page))
         .route("/queue/{id}/{action}", post(queue_action))
         .route("/log", get(log_page))
+        .route("/consegne", get(health::health))
+        .route(
+            "/consegne/riprova",
+            get(health::retry_page).post(health::retry),
+        )
+        .route("/consegne/riprendi", post(health::resume))
         .route("/sources", get(sources_page))
         .route("/sources/{name}/{action}", post(source_action))
         .route("/sources/preview", post(sources::preview))
