@@ -12,6 +12,7 @@ use crate::store::{FailureOutcome, SinkFailure, StoreError};
 #[derive(Debug, Default)]
 pub(super) struct BatchHealth {
     pub sent: usize,
+    /// Failures that are the sink's, not one recipient's.
     pub failures: u32,
     /// The last failure seen in the batch.
     pub last: Option<SinkFailure>,
@@ -20,8 +21,13 @@ pub(super) struct BatchHealth {
 }
 
 impl BatchHealth {
+    /// A failure in the batch. One recipient's refusal for good (not on WhatsApp, outside
+    /// the window) is shown as the last error but is not the sink failing: it does not count
+    /// as a failure in a row.
     pub fn failed(&mut self, failure: SinkFailure, retry_at: Option<DateTime<Utc>>) {
-        self.failures += 1;
+        if failure.outcome != FailureOutcome::Failed {
+            self.failures += 1;
+        }
         self.last = Some(failure);
         if let Some(at) = retry_at {
             self.next_retry = Some(self.next_retry.map_or(at, |t| t.min(at)));

@@ -100,3 +100,66 @@ impl Store {
         Ok(counts)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::store::{FailureOutcome, SinkFailure};
+
+    #[tokio::test]
+    async fn health_counts_and_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let failure = SinkFailure {
+            at,
+            outcome: FailureOutcome::Retry,
+            message_id: Some("m1".into()),
+            http_status: Some(500),
+            code: None,
+            detail: "HTTP 500 Internal Server Error".into(),
+        };
+        for _ in 0..2 {
+            store
+                .update_sink_health("hook", |h| {
+                    h.last_error = Some(failure.clone());
+                    h.failures += 1;
+                })
+                .unwrap();
+        }
+        let health = store.sink_health("hook").unwrap();
+        assert_eq!((health.failures, health.last_error), (2, Some(failure)));
+        assert_eq!(store.sink_health("nuovo").unwrap(), SinkHealth::default());
+        for (id, sink, state) in [
+            ("m1", "hook", DeliveryState::Failed),
+            ("m1", "file", DeliveryState::Sent),
+            ("m2", "file", DeliveryState::Sent),
+            ("m2", "hook", DeliveryState::Unknown),
+            ("m3", "file", DeliveryState::Intent),
+            ("m3", "altro", DeliveryState::Sent),
+        ] {
+            let record = DeliveryRecord {
+                state,
+                at,
+                provider_id: None,
+                detail: None,
+            };
+            store.set_delivery(id, sink, &record).await.unwrap();
+        }
+        let counts = store.delivery_counts(&["file", "hook"]).unwrap();
+        let expected = |sent, failed, unknown| DeliveryCounts {
+            sent,
+            failed,
+            unknown,
+            pending: 0,
+        };
+        assert_eq!(counts, vec![expected(2, 0, 0), expected(0, 1, 1)]);
+        store.update_sink_health("tolto", |_| {}).unwrap();
+        let configured = HashSet::from(["hook"]);
+        assert_eq!(store.forget_sinks_except(&configured).unwrap(), 1);
+        assert_eq!(store.sink_health("hook").unwrap().failures, 2);
+        assert_eq!(store.sink_health("tolto").unwrap(), SinkHealth::default());
+    }
+}

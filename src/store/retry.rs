@@ -206,3 +206,231 @@ impl Store {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::PollCommit;
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + minutes * 60, 0).unwrap()
+    }
+
+    fn record(state: DeliveryState) -> DeliveryRecord {
+        DeliveryRecord {
+            state,
+            at: at(0),
+            provider_id: None,
+            detail: Some("HTTP 400 Bad Request".into()),
+        }
+    }
+
+    fn recipient(state: RecipientState, wamid: Option<&str>) -> RecipientRecord {
+        RecipientRecord {
+            state,
+            at: at(0),
+            wamid: wamid.map(str::to_owned),
+            detail: None,
+            attempts: 5,
+            not_before: None,
+        }
+    }
+
+    fn retry(sink: &str, state: DeliveryState, per_recipient: bool) -> Requeue<'_> {
+        Requeue {
+            message_id: "m1",
+            sink,
+            state,
+            per_recipient,
+            at: at(5),
+            note: "retry requested by admin".into(),
+        }
+    }
+
+    /// A store with message m1 queued; `finish` moves it to the log once `sinks` are final.
+    fn store_with_message() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let message = Message {
+            id: "m1".into(),
+            source: "s".into(),
+            kind: "feed".into(),
+            title: "Avviso".into(),
+            url: "https://a.example/".into(),
+            text: "t".into(),
+            image: None,
+            priority: crate::config::Priority::Normal,
+            published: None,
+            tags: vec![],
+            extra: Default::default(),
+        };
+        let commit = PollCommit {
+            messages: vec![message],
+            ..PollCommit::default()
+        };
+        store.commit_poll("s", &commit, at(0)).unwrap();
+        (dir, store)
+    }
+
+    fn finish(store: &Store, sinks: &[&str]) -> bool {
+        let (key, entry) = store.outbox().next().unwrap().unwrap();
+        store.finish(&key, &entry, sinks, at(1)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failed_delivery_goes_back_to_the_outbox_for_its_sink_only() {
+        let (_dir, store) = store_with_message();
+        let seq = store.outbox().next().unwrap().unwrap().1.seq;
+        store
+            .set_delivery("m1", "hook", &record(DeliveryState::Failed))
+            .await
+            .unwrap();
+        store
+            .set_delivery("m1", "file", &record(DeliveryState::Sent))
+            .await
+            .unwrap();
+        assert!(finish(&store, &["hook", "file"]));
+        assert_eq!(store.outbox_len(), 0);
+        // The admin saw `unknown`, but it is `failed`: refused, nothing moves.
+        assert!(matches!(
+            store.requeue(&retry("hook", DeliveryState::Unknown, false)),
+            Err(RequeueError::State(Some(DeliveryState::Failed)))
+        ));
+        let done = store
+            .requeue(&retry("hook", DeliveryState::Failed, false))
+            .unwrap();
+        assert_eq!((done.recipients, done.title.as_str()), (0, "Avviso"));
+        // Back in the outbox with its own sequence number, out of the log.
+        let (_, entry) = store.outbox().next().unwrap().unwrap();
+        assert_eq!((entry.seq, entry.enqueued_at), (seq, at(0)));
+        assert!(store.recent_log(10).unwrap().is_empty());
+        let requeued = store.delivery("m1", "hook").unwrap().unwrap();
+        assert_eq!(requeued.state, DeliveryState::Requeued);
+        assert_eq!(
+            store.delivery("m1", "file").unwrap().unwrap().state,
+            DeliveryState::Sent,
+            "the other sink is left alone"
+        );
+        // Twice is refused: it is already put back.
+        assert!(matches!(
+            store.requeue(&retry("hook", DeliveryState::Failed, false)),
+            Err(RequeueError::State(Some(DeliveryState::Requeued)))
+        ));
+        // The deliverer cannot finish it while the retry is pending.
+        assert!(!finish(&store, &["hook", "file"]));
+        assert_eq!(store.outbox_len(), 1);
+        store
+            .set_delivery("m1", "hook", &record(DeliveryState::Sent))
+            .await
+            .unwrap();
+        assert!(finish(&store, &["hook", "file"]));
+        assert_eq!(store.recent_log(10).unwrap().len(), 1);
+        assert!(matches!(
+            store.requeue(&Requeue {
+                message_id: "nessuno",
+                ..retry("hook", DeliveryState::Failed, false)
+            }),
+            Err(RequeueError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_message_still_queued_stays_queued() {
+        let (_dir, store) = store_with_message();
+        store
+            .set_delivery("m1", "gw", &record(DeliveryState::Unknown))
+            .await
+            .unwrap();
+        assert!(!finish(&store, &["gw", "hook"]), "hook has not been tried");
+        store
+            .requeue(&retry("gw", DeliveryState::Unknown, false))
+            .unwrap();
+        assert_eq!(store.outbox_len(), 1);
+        assert!(store.recent_log(10).unwrap().is_empty());
+        assert_eq!(
+            store.delivery("m1", "gw").unwrap().unwrap().state,
+            DeliveryState::Requeued
+        );
+    }
+
+    #[tokio::test]
+    async fn a_broadcast_retries_only_the_recipients_in_that_state() {
+        let (_dir, store) = store_with_message();
+        let batch = vec![
+            (
+                "391".to_owned(),
+                recipient(RecipientState::Sent, Some("w1")),
+            ),
+            (
+                "392".to_owned(),
+                recipient(RecipientState::Failed, Some("w2")),
+            ),
+            ("393".to_owned(), recipient(RecipientState::Unknown, None)),
+            (
+                "394".to_owned(),
+                recipient(RecipientState::Read, Some("w4")),
+            ),
+        ];
+        store.set_recipients("m1", "wa", &batch).await.unwrap();
+        // While the broadcast runs (no record yet), nothing is put back.
+        assert!(matches!(
+            store.requeue(&retry("wa", DeliveryState::Failed, true)),
+            Err(RequeueError::State(None))
+        ));
+        store
+            .set_delivery("m1", "wa", &record(DeliveryState::Sent))
+            .await
+            .unwrap();
+        assert!(finish(&store, &["wa"]));
+        let done = store
+            .requeue(&retry("wa", DeliveryState::Failed, true))
+            .unwrap();
+        assert_eq!(done.recipients, 1);
+        let reset = store.recipient("m1", "wa", "392").unwrap().unwrap();
+        assert_eq!(reset.state, RecipientState::Retry);
+        assert_eq!(
+            (reset.attempts, reset.wamid, reset.not_before),
+            (0, None, None)
+        );
+        // A late status about the old attempt finds nothing.
+        assert!(!store
+            .apply_status("w2", RecipientState::Failed, at(6), None)
+            .unwrap());
+        for (phone, state) in [
+            ("391", RecipientState::Sent),
+            ("393", RecipientState::Unknown),
+            ("394", RecipientState::Read),
+        ] {
+            assert_eq!(
+                store.recipient("m1", "wa", phone).unwrap().unwrap().state,
+                state
+            );
+        }
+        assert_eq!(store.outbox_len(), 1);
+        // The record is `requeued` now: the unknown ones wait for their own retry once this
+        // one is over.
+        assert!(matches!(
+            store.requeue(&retry("wa", DeliveryState::Unknown, true)),
+            Err(RequeueError::State(Some(DeliveryState::Requeued)))
+        ));
+        store
+            .set_delivery("m1", "wa", &record(DeliveryState::Sent))
+            .await
+            .unwrap();
+        store
+            .requeue(&retry("wa", DeliveryState::Unknown, true))
+            .unwrap();
+        assert!(matches!(
+            store.requeue(&retry("wa", DeliveryState::Unknown, true)),
+            Err(RequeueError::State(Some(DeliveryState::Requeued)))
+        ));
+        store
+            .set_delivery("m1", "wa", &record(DeliveryState::Sent))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.requeue(&retry("wa", DeliveryState::Unknown, true)),
+            Err(RequeueError::NoRecipients)
+        ));
+    }
+}

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
+use axum::routing::{get, post};
+use axum::{Form, Router};
 use maud::{html, Markup};
 
 use super::reasons::{count, describe};
@@ -19,7 +20,15 @@ use crate::config::{Role, SinkConfig, SinkSettings};
 use crate::daemon::App;
 use crate::deliver::RetryError;
 use crate::item::Message;
-use crate::store::{DeliveryCounts, DeliveryState, RecipientState, StoreError};
+use crate::store::{DeliveryCounts, DeliveryState, RecipientState, SinkHealth, StoreError};
+
+/// The page and its two forms.
+pub(super) fn routes() -> Router<Admin> {
+    Router::new()
+        .route("/consegne", get(health))
+        .route("/consegne/riprova", get(retry_page).post(retry))
+        .route("/consegne/riprendi", post(resume))
+}
 
 /// Messages looked at for deliveries to retry: the most recent queued and finished ones.
 const RECENT: usize = 50;
@@ -121,6 +130,24 @@ fn problem_words(problem: &Problem) -> String {
     }
 }
 
+/// The sink's last error in Italian, when it is about this message.
+fn reason(health: &SinkHealth, message_id: &str) -> Option<String> {
+    health
+        .last_error
+        .as_ref()
+        .filter(|e| e.message_id.as_deref() == Some(message_id))
+        .map(describe)
+}
+
+/// A provider's own words (often English), set apart as technical details.
+fn details(detail: Option<&str>) -> Markup {
+    html! {
+        @if let Some(d) = detail.filter(|d| !d.is_empty()) {
+            br; span.dettagli { "Dettagli tecnici: " (d) }
+        }
+    }
+}
+
 fn kind(sink: &SinkConfig) -> (&'static str, Option<String>) {
     let host = |url: &url::Url| url.host_str().map(str::to_owned);
     match &sink.settings {
@@ -162,24 +189,29 @@ fn card(
                 "a breve".to_owned()
             }
         });
-    let tallies = [
-        count(counts.sent, "messaggio inviato", "messaggi inviati"),
-        count(
+    let tallies: Vec<String> = [
+        (counts.sent, "messaggio inviato", "messaggi inviati"),
+        (
             counts.failed,
             "messaggio non riuscito",
             "messaggi non riusciti",
         ),
-        count(
+        (
             counts.unknown,
             "messaggio con esito incerto",
             "messaggi con esito incerto",
         ),
-        count(
+        (
             counts.pending,
             "messaggio da consegnare",
             "messaggi da consegnare",
         ),
-    ];
+    ]
+    .into_iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, one, many)| count(n, one, many))
+    .collect();
+    let reason = |message: &Message| reason(&health, &message.id);
     Ok(html! {
         article.card.canale {
             h2 { (sink.name) }
@@ -207,8 +239,11 @@ fn card(
                 li { "Ultimo invio riuscito: " (health.last_success.map(|t| when(t, app)).unwrap_or_else(|| "mai".into())) }
                 @if let Some(e) = &health.last_error {
                     li {
-                        "Ultimo errore, il " (when(e.at, app)) ": " (describe(e)) " (" (e.outcome.label().it()) ")."
-                        @if !e.detail.is_empty() { br; span.dettagli { (e.detail) } }
+                        "Ultimo errore, il " (when(e.at, app))
+                        // Said already, just above.
+                        @if !failing || pause.is_some() { ": " (describe(e)) }
+                        " (" (e.outcome.label().it()) ")."
+                        (details(Some(&e.detail)))
                     }
                 }
                 @if health.failures > 0 {
@@ -216,14 +251,19 @@ fn card(
                 }
                 @if let Some(next) = next_retry { li { "Prossimo tentativo: " (next) } }
             }
-            p { "Consegne: " (tallies.join(" · ")) "." }
+            @if tallies.is_empty() {
+                p { "Nessuna consegna registrata." }
+            } @else {
+                p { "Consegne: " (tallies.join(" · ")) "." }
+            }
             @if !todo.is_empty() {
                 h3 { "Da riprovare (fra gli ultimi messaggi)" }
                 ul.problemi {
                     @for (message, problem) in &todo {
                         li {
                             strong { (message.title) } " — " (problem_words(problem))
-                            @if let Some(d) = &problem.detail { br; span.dettagli { (d) } }
+                            @if let (None, Some(r)) = (problem.recipients, reason(message)) { ": " (r) }
+                            (details(problem.detail.as_deref()))
                             @if admin { (retry_form(user, &message.id, &sink.name, problem)) }
                         }
                     }
@@ -303,9 +343,12 @@ pub(super) async fn retry_page(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return server_error(e),
     };
-    let todo = match problems(&app, &message.id, sink) {
-        Ok(todo) => todo,
-        Err(e) => return server_error(e),
+    let (todo, health) = match (
+        problems(&app, &message.id, sink),
+        app.store().sink_health(&sink.name),
+    ) {
+        (Ok(todo), Ok(health)) => (todo, health),
+        (Err(e), _) | (_, Err(e)) => return server_error(e),
     };
     let body = html! {
         article.card {
@@ -315,7 +358,11 @@ pub(super) async fn retry_page(
                 p { "Non c'è niente da riprovare per questo messaggio su questo canale." }
             }
             @for problem in &todo {
-                p { (problem_words(problem)) @if let Some(d) = &problem.detail { br; span.dettagli { (d) } } }
+                p {
+                    (problem_words(problem))
+                    @if let (None, Some(r)) = (problem.recipients, reason(&health, &message.id)) { ": " (r) }
+                    (details(problem.detail.as_deref()))
+                }
                 (retry_form(&user, &message.id, &sink.name, problem))
             }
         }

@@ -236,12 +236,7 @@ pub fn router(admin: Admin) -> Router {
         .route("/", get(queue_page))
         .route("/queue/{id}/{action}", post(queue_action))
         .route("/log", get(log_page))
-        .route("/consegne", get(health::health))
-        .route(
-            "/consegne/riprova",
-            get(health::retry_page).post(health::retry),
-        )
-        .route("/consegne/riprendi", post(health::resume))
+        .merge(health::routes())
         .route("/sources", get(sources_page))
         .route("/sources/{name}/{action}", post(source_action))
         .route("/sources/preview", post(sources::preview))

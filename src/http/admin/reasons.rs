@@ -73,7 +73,7 @@ pub fn describe(failure: &SinkFailure) -> String {
         FailureOutcome::Retry => "il servizio non era raggiungibile".to_owned(),
         FailureOutcome::Failed => "l'invio è stato rifiutato".to_owned(),
         FailureOutcome::Unknown => {
-            "la richiesta è partita ma non è arrivata risposta: non si sa se il messaggio sia arrivato".to_owned()
+            "l'invio si è interrotto senza una risposta certa: non si sa se il messaggio sia arrivato".to_owned()
         }
         FailureOutcome::Paused => "l'account non può inviare: il canale è in pausa".to_owned(),
     }
