@@ -20,7 +20,9 @@ use crate::config::{Role, SinkConfig, SinkSettings};
 use crate::daemon::App;
 use crate::deliver::RetryError;
 use crate::item::Message;
-use crate::store::{DeliveryCounts, DeliveryState, RecipientState, SinkHealth, StoreError};
+use crate::store::{
+    DeliveryCounts, DeliveryRecord, DeliveryState, RecipientState, SinkHealth, StoreError,
+};
 
 /// The page and its two forms.
 pub(super) fn routes() -> Router<Admin> {
@@ -55,26 +57,42 @@ pub(super) fn problems(
     sink: &SinkConfig,
 ) -> Result<Vec<Problem>, StoreError> {
     let store = app.store();
-    let Some(record) = store.delivery(message_id, &sink.name)? else {
-        return Ok(Vec::new());
+    let record = store.delivery(message_id, &sink.name)?;
+    // Recipients are read only for a broadcast that is over.
+    let counts = match &record {
+        Some(r) if is_broadcast(sink) && r.state == DeliveryState::Sent => {
+            store.recipient_counts(message_id, &sink.name)?
+        }
+        _ => Vec::new(),
+    };
+    Ok(problems_of(sink, record, &counts))
+}
+
+/// [`problems`] from the delivery record and the recipients' counts, already read.
+pub(super) fn problems_of(
+    sink: &SinkConfig,
+    record: Option<DeliveryRecord>,
+    counts: &[(RecipientState, usize)],
+) -> Vec<Problem> {
+    let Some(record) = record else {
+        return Vec::new();
     };
     if !is_broadcast(sink) {
-        return Ok(match record.state {
+        return match record.state {
             DeliveryState::Failed | DeliveryState::Unknown => vec![Problem {
                 state: record.state,
                 recipients: None,
                 detail: record.detail,
             }],
             _ => Vec::new(),
-        });
+        };
     }
     if record.state != DeliveryState::Sent {
-        return Ok(Vec::new()); // still going, or already put back
+        return Vec::new(); // still going, or already put back
     }
-    Ok(store
-        .recipient_counts(message_id, &sink.name)?
-        .into_iter()
-        .filter_map(|(state, n)| {
+    counts
+        .iter()
+        .filter_map(|&(state, n)| {
             let state = match state {
                 RecipientState::Failed => DeliveryState::Failed,
                 RecipientState::Unknown => DeliveryState::Unknown,
@@ -86,7 +104,7 @@ pub(super) fn problems(
                 detail: None,
             })
         })
-        .collect())
+        .collect()
 }
 
 /// The retry form: for an `unknown` delivery, the warning and the confirmation box.

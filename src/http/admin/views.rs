@@ -138,24 +138,32 @@ pub fn queue(user: &User, app: &App, items: &[QueueItem], flash: Option<(bool, S
 }
 
 /// Delivery states in Italian; for admins, a link to retry each failed or unknown one.
-fn delivery_rows(user: &User, app: &App, message_id: &str) -> Result<Markup, StoreError> {
+/// `queued`: the message is still in the outbox.
+fn delivery_rows(
+    user: &User,
+    app: &App,
+    message_id: &str,
+    queued: bool,
+) -> Result<Markup, StoreError> {
     let store = app.store();
     let now = app.now();
     let mut rows = Vec::new();
     for sink in &app.config().sinks {
-        let state = match store.delivery(message_id, &sink.name)? {
+        let record = store.delivery(message_id, &sink.name)?;
+        let state = match &record {
             Some(r) => r.state.label().it().to_owned(),
             // Not tried yet, or a retry is waiting: say why when the sink is failing.
-            None => waiting(app, &sink.name, now)?,
+            None if queued => waiting(app, &sink.name, now)?,
+            None => "non inviato (canale aggiunto dopo)".to_owned(),
         };
-        let counts = store.recipient_counts(message_id, &sink.name)?;
-        let counts = counts
+        let recipients = store.recipient_counts(message_id, &sink.name)?;
+        let counts = recipients
             .iter()
             .map(|(s, n)| format!("{n} {}", s.label().it()))
             .collect::<Vec<_>>()
             .join(", ");
-        let retry =
-            user.role >= Role::Admin && !super::health::problems(app, message_id, sink)?.is_empty();
+        let retry = user.role >= Role::Admin
+            && !super::health::problems_of(sink, record, &recipients).is_empty();
         let link = retry.then(|| {
             let query: String = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("messaggio", message_id)
@@ -216,14 +224,14 @@ pub fn log(user: &User, app: &App) -> Result<String, StoreError> {
         cards.push((
             e.message.clone(),
             format!("in consegna dal {}", when(e.enqueued_at, app)),
-            delivery_rows(user, app, &e.message.id)?,
+            delivery_rows(user, app, &e.message.id, true)?,
         ));
     }
     for e in &done {
         cards.push((
             e.message.clone(),
             format!("inviato il {}", when(e.finished_at, app)),
-            delivery_rows(user, app, &e.message.id)?,
+            delivery_rows(user, app, &e.message.id, false)?,
         ));
     }
     let audit = store.recent_audit(30)?;
