@@ -240,7 +240,6 @@ impl Deliverer {
                 }
                 Err(e) => {
                     tracing::error!(message = %message.id, sink = name, error = %e, "delivery refused");
-                    self.note_failure(name, &message.id, FailureOutcome::Failed, e.why(), None)?;
                     self.record(
                         message,
                         name,
@@ -249,6 +248,7 @@ impl Deliverer {
                         Some(&e.to_string()),
                     )
                     .await?;
+                    self.note_failure(name, &message.id, FailureOutcome::Failed, e.why(), None)?;
                     steps.push(Step::Done(DeliveryState::Failed));
                 }
             }
@@ -275,25 +275,33 @@ impl Deliverer {
             failpoint::hit("after-intent");
             let result = file.append(lines).await;
             failpoint::hit("after-send");
-            let outcome = match result {
+            let (outcome, error) = match result {
                 Ok(()) => {
                     self.clear_retry(name);
-                    self.note_success(name)?;
                     for &i in &indices {
                         let message = &group[i].1.message;
                         tracing::info!(message = %message.id, sink = name, title = %message.title, "delivered");
                     }
-                    delivery(DeliveryState::Sent, None)
+                    (delivery(DeliveryState::Sent, None), None)
                 }
                 Err(e) => {
                     tracing::error!(sink = name, messages = ?ids, error = %e, "delivery outcome unknown; not re-sent");
-                    let first = ids.first().copied().unwrap_or_default();
-                    self.note_failure(name, first, FailureOutcome::Unknown, e.why(), None)?;
-                    delivery(DeliveryState::Unknown, Some(e.to_string()))
+                    (
+                        delivery(DeliveryState::Unknown, Some(e.to_string())),
+                        Some(e),
+                    )
                 }
             };
             let outcomes: Vec<_> = ids.iter().map(|&id| (id, &outcome)).collect();
             self.store.set_deliveries(name, &outcomes).await?;
+            // The sink's health after the ledger: it only informs people.
+            match error {
+                None => self.note_success(name)?,
+                Some(e) => {
+                    let first = ids.first().copied().unwrap_or_default();
+                    self.note_failure(name, first, FailureOutcome::Unknown, e.why(), None)?;
+                }
+            }
             for i in indices {
                 steps[i] = Step::Done(outcome.state);
             }
@@ -327,6 +335,14 @@ impl Deliverer {
                         message = %message.id, sink = sink.name(),
                         "a send was interrupted and the sink cannot tell whether it arrived; marked unknown, not re-sent"
                     );
+                    self.record(
+                        message,
+                        sink.name(),
+                        DeliveryState::Unknown,
+                        None,
+                        Some("interrupted mid-send; check the recipient"),
+                    )
+                    .await?;
                     let why =
                         Why::from("interrupted mid-send; the sink cannot tell whether it arrived");
                     self.note_failure(
@@ -336,14 +352,6 @@ impl Deliverer {
                         &why,
                         None,
                     )?;
-                    self.record(
-                        message,
-                        sink.name(),
-                        DeliveryState::Unknown,
-                        None,
-                        Some("interrupted mid-send; check the recipient"),
-                    )
-                    .await?;
                     Ok(Some(Step::Done(DeliveryState::Unknown)))
                 }
                 Reconciled::NotDelivered => Ok(None),
@@ -364,7 +372,6 @@ impl Deliverer {
         let state = match result {
             Ok(receipt) => {
                 self.clear_retry(sink.name());
-                self.note_success(sink.name())?;
                 tracing::info!(message = %message.id, sink = sink.name(), title = %message.title, "delivered");
                 if let (Sink::Gateway(gateway), Some(id)) = (sink, &receipt.provider_id) {
                     // Acks from the gateway's webhook are matched on this record.
@@ -392,6 +399,7 @@ impl Deliverer {
                     None,
                 )
                 .await?;
+                self.note_success(sink.name())?;
                 DeliveryState::Sent
             }
             Err(SinkError::NotSent(reason)) => {
@@ -409,13 +417,6 @@ impl Deliverer {
             }
             Err(e @ SinkError::MaybeSent(_)) => {
                 tracing::error!(message = %message.id, sink = sink.name(), error = %e, "delivery outcome unknown; not re-sent");
-                self.note_failure(
-                    sink.name(),
-                    &message.id,
-                    FailureOutcome::Unknown,
-                    e.why(),
-                    None,
-                )?;
                 self.record(
                     message,
                     sink.name(),
@@ -424,17 +425,17 @@ impl Deliverer {
                     Some(&e.to_string()),
                 )
                 .await?;
+                self.note_failure(
+                    sink.name(),
+                    &message.id,
+                    FailureOutcome::Unknown,
+                    e.why(),
+                    None,
+                )?;
                 DeliveryState::Unknown
             }
             Err(e @ SinkError::Rejected(_)) => {
                 tracing::error!(message = %message.id, sink = sink.name(), error = %e, "delivery refused");
-                self.note_failure(
-                    sink.name(),
-                    &message.id,
-                    FailureOutcome::Failed,
-                    e.why(),
-                    None,
-                )?;
                 self.record(
                     message,
                     sink.name(),
@@ -443,6 +444,13 @@ impl Deliverer {
                     Some(&e.to_string()),
                 )
                 .await?;
+                self.note_failure(
+                    sink.name(),
+                    &message.id,
+                    FailureOutcome::Failed,
+                    e.why(),
+                    None,
+                )?;
                 DeliveryState::Failed
             }
         };
