@@ -1,7 +1,8 @@
 //! End to end in a real headless browser (Debian's chromium and chromium-driver, installed by
 //! `.ci/run`): log in, see a pending item, edit it and approve it at once (the edited text is
 //! what is sent) and find it in the file sink;
-//! add a source and see its preview. Screenshots of the main pages go to
+//! see a failing sink on the Consegne page at a phone's width; add a source and see its
+//! preview. Screenshots of the main pages go to
 //! `target/screenshots/`.
 //!
 //! chromedriver is driven over its plain-HTTP WebDriver protocol with reqwest: a few JSON
@@ -154,9 +155,16 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
         "{}\n[[user]]\nname = \"redazione\"\nrole = \"admin\"\npassword_hash = \"{HASH}\"\n",
         source("comune", &feeds.url("/feed"), "forward = \"review\"")
     );
-    let work = Workdir::new(
+    // A webhook sink that answers 500: the Consegne page must say so, and fit a phone.
+    let hook = "/automazione";
+    feeds.set(hook, Route::status(500));
+    let work = Workdir::with_sinks(
         &format!("admin_listen = \"127.0.0.1:{admin_port}\"\nallow_private_sources = true"),
         &sources,
+        &format!(
+            "[[sink]]\nname = \"automazione\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret_env = \"WEBHOOK_SECRET\"\n",
+            feeds.url(hook)
+        ),
     );
     let mut daemon = work.command(&["run"]).spawn().unwrap();
     let ui = format!("http://127.0.0.1:{admin_port}");
@@ -261,6 +269,33 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
     b.go(&format!("{ui}/log")).await;
     b.wait_for_text("Chiusura di via Roma").await;
     b.screenshot("log").await;
+
+    // Delivery health, on a 390-pixel-wide phone: nothing wider than the screen.
+    b.cmd(
+        reqwest::Method::POST,
+        "/window/rect",
+        json!({"width": 390, "height": 1400}),
+    )
+    .await;
+    b.go(&format!("{ui}/consegne")).await;
+    b.wait_for_text("HTTP 500").await;
+    let widths = b
+        .cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": "return [window.innerWidth, document.documentElement.scrollWidth];", "args": []}),
+        )
+        .await;
+    let (inner, scroll) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+    assert!(inner <= 400, "the window is a phone's: {widths}");
+    assert!(scroll <= inner, "the page scrolls sideways: {widths}");
+    b.screenshot("consegne-phone").await;
+    b.cmd(
+        reqwest::Method::POST,
+        "/window/rect",
+        json!({"width": 1024, "height": 1400}),
+    )
+    .await;
 
     // Add a source and see its preview first.
     b.go(&format!("{ui}/sources")).await;

@@ -16,12 +16,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, SourceConfig};
-use crate::deliver::{DeliverReport, Deliverer};
+use crate::deliver::{DeliverReport, Deliverer, RetryError};
 use crate::pipeline::{Pipeline, PollError, PollOutcome};
 use crate::schedule::{backoff, Clock};
 use crate::sink::secret::Secrets;
 use crate::sink::Sink;
-use crate::store::{Store, StoreError};
+use crate::store::{AuditAction, AuditEntry, DeliveryState, Pause, Requeued, Store, StoreError};
 
 pub mod control;
 
@@ -236,6 +236,63 @@ impl App {
         crate::review::edit(&self.inner.store, self.now(), id, who, title, text)
     }
 
+    /// Puts a `failed` or `unknown` delivery of a message to one sink back in the outbox (for
+    /// the Cloud API broadcast, its recipients in that state), records who asked in the audit
+    /// log and wakes delivery. An `unknown` one needs `confirmed`: it may have arrived.
+    pub fn retry_delivery(
+        &self,
+        message_id: &str,
+        sink: &str,
+        state: DeliveryState,
+        confirmed: bool,
+        who: &str,
+    ) -> Result<Requeued, RetryError> {
+        let requeued = self
+            .inner
+            .deliverer
+            .requeue(message_id, sink, state, confirmed, who)?;
+        self.wake_delivery();
+        let recipients = match requeued.recipients {
+            0 => String::new(),
+            1 => ", 1 recipient".to_owned(),
+            n => format!(", {n} recipients"),
+        };
+        self.inner.store.audit(&AuditEntry {
+            at: self.now(),
+            who: who.to_owned(),
+            action: AuditAction::DeliveryRetry,
+            subject: format!("{} → {sink}", requeued.title),
+            before: Some(state.label().en().to_owned()),
+            after: Some(format!("requeued{recipients}")),
+        })?;
+        Ok(requeued)
+    }
+
+    /// Ends a sink's pause now, records who asked and wakes delivery. `Ok(None)` when the
+    /// sink was not paused; else the pause that ended.
+    pub fn resume_sink(&self, sink: &str, who: &str) -> Result<Option<Pause>, StoreError> {
+        let Some(pause) = self.inner.store.pause(sink)? else {
+            return Ok(None);
+        };
+        self.inner.store.set_pause(sink, None)?;
+        self.inner.store.flush()?;
+        tracing::warn!(sink, who, reason = %pause.reason, "pause ended by an admin");
+        self.wake_delivery();
+        self.inner.store.audit(&AuditEntry {
+            at: self.now(),
+            who: who.to_owned(),
+            action: AuditAction::SinkResume,
+            subject: sink.to_owned(),
+            before: Some(format!(
+                "paused until {}: {}",
+                pause.until.to_rfc3339(),
+                pause.reason
+            )),
+            after: None,
+        })?;
+        Ok(Some(pause))
+    }
+
     /// Sends scheduled review items that are due and expires old ones.
     fn review_tick(&self) -> Result<(), StoreError> {
         let expiry = self.inner.config.settings.review_expiry;
@@ -296,6 +353,14 @@ impl App {
             .map(|s| s.name.as_str())
             .collect();
         let removed = self.inner.store.forget_sources_except(&configured)?;
+        let sinks = self
+            .inner
+            .config
+            .sinks
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        self.inner.store.forget_sinks_except(&sinks)?;
         if removed > 0 {
             tracing::info!(
                 sources = removed,

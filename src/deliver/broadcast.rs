@@ -2,13 +2,17 @@
 //! the store, intents flushed a batch at a time, each answer judged by [`super::answer`].
 
 use super::answer::{self, Next};
+use super::health::BatchHealth;
 use super::{recipient_record, BatchEnd, Deliverer, Step, BROADCAST_BATCH};
 use crate::failpoint;
 use crate::item::Message;
 use crate::schedule::backoff;
 use crate::sink::whatsapp_cloud::CloudOutcome;
 use crate::sink::CloudSink;
-use crate::store::{DeliveryState, OutboxEntry, Pause, RecipientState, StoreError, Subscriber};
+use crate::store::{
+    DeliveryState, FailureOutcome, OutboxEntry, Pause, RecipientState, SinkFailure, StoreError,
+    Subscriber,
+};
 
 impl Deliverer {
     /// Delivers one message to every subscriber who had consented when it was queued.
@@ -21,10 +25,14 @@ impl Deliverer {
     ) -> Result<Step, StoreError> {
         let sink = cloud.name();
         let message = &entry.message;
+        // An admin's retry: only the recipients it reset (now `retry`) are sent again; nobody
+        // without a record, and nobody already served.
+        let mut retrying = false;
         if let Some(record) = self.store.delivery(&message.id, sink)? {
             if record.state.is_final() {
                 return Ok(Step::AlreadyDone);
             }
+            retrying = record.state == DeliveryState::Requeued;
         }
         let now = self.clock.now();
         if let Some(pause) = self.store.pause(sink)? {
@@ -63,6 +71,7 @@ impl Deliverer {
                     continue;
                 }
                 Some(r) => r.attempts,
+                None if retrying => continue,
                 None => 0,
             };
             batch.push((phone, sub, attempts));
@@ -158,11 +167,30 @@ impl Deliverer {
         let now = self.clock.now();
         let mut end = BatchEnd::Continue { retry_later: false };
         let mut records = Vec::with_capacity(results.len());
+        let mut health = BatchHealth::default();
         for (phone, attempts, outcome) in results {
             let retry_at = now
                 + chrono::Duration::from_std(backoff(attempts, self.max_backoff, rand::random()))
                     .unwrap_or_default();
+            let (code, detail) = (outcome.code(), outcome.detail().to_owned());
             let (record, next) = answer::judge(outcome, attempts, now, retry_at);
+            let failure = |outcome| SinkFailure {
+                at: now,
+                outcome,
+                message_id: Some(message.id.clone()),
+                http_status: None,
+                code,
+                detail: detail.clone(),
+            };
+            match (&next, record.state) {
+                (Next::PauseSink { .. }, _) => health.failed(failure(FailureOutcome::Paused), None),
+                (_, RecipientState::Sent) => health.sent += 1,
+                (_, RecipientState::Failed) => health.failed(failure(FailureOutcome::Failed), None),
+                (_, RecipientState::Unknown) => {
+                    health.failed(failure(FailureOutcome::Unknown), None)
+                }
+                (_, _) => health.failed(failure(FailureOutcome::Retry), record.not_before),
+            }
             match next {
                 Next::Continue => {}
                 Next::RetryLater => {
@@ -171,7 +199,8 @@ impl Deliverer {
                     }
                 }
                 Next::SlowDown { code, detail } => {
-                    let wait = self.note_retry(sink);
+                    let (wait, until) = self.note_retry(sink);
+                    health.next_retry = Some(until);
                     tracing::warn!(sink, code, %detail, retry_in = ?wait, "rate limited by WhatsApp; slowing down");
                     end = BatchEnd::Stop;
                 }
@@ -185,7 +214,12 @@ impl Deliverer {
                         "ADMIN ALERT: WhatsApp refuses this account's messages; the sink is paused (190: rotate the token; 131048/368: check quality and policy in Meta's Business Manager)"
                     );
                     let reason = format!("code {code}: {detail}");
-                    self.store.set_pause(sink, Some(&Pause { until, reason }))?;
+                    let pause = Pause {
+                        until,
+                        reason,
+                        code: Some(code),
+                    };
+                    self.store.set_pause(sink, Some(&pause))?;
                     end = BatchEnd::Stop;
                 }
             }
@@ -195,6 +229,7 @@ impl Deliverer {
         self.store
             .set_recipients(&message.id, sink, &records)
             .await?;
+        self.note_batch(sink, health)?;
         Ok(end)
     }
 }

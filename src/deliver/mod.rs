@@ -9,7 +9,11 @@
 
 mod answer;
 mod broadcast;
+mod health;
+mod retry;
 pub mod trial;
+
+pub use retry::RetryError;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -21,9 +25,10 @@ use crate::config::Priority;
 use crate::failpoint;
 use crate::item::Message;
 use crate::schedule::{backoff, Clock, QuietHours};
-use crate::sink::{FileSink, Reconciled, Sink, SinkError};
+use crate::sink::{FileSink, Reconciled, Sink, SinkError, Why};
 use crate::store::{
-    DeliveryRecord, DeliveryState, OutboxEntry, RecipientRecord, RecipientState, Store, StoreError,
+    DeliveryRecord, DeliveryState, FailureOutcome, OutboxEntry, RecipientRecord, RecipientState,
+    Store, StoreError,
 };
 
 /// Recipients whose intents are written (and flushed) together, and requests in flight at once.
@@ -146,7 +151,10 @@ impl Deliverer {
                         Some(Step::Done(DeliveryState::Sent)) => report.sent += 1,
                         Some(Step::Done(DeliveryState::Unknown)) => report.unknown += 1,
                         Some(Step::Done(DeliveryState::Failed)) => report.failed += 1,
-                        Some(Step::Done(DeliveryState::Intent) | Step::AlreadyDone) => {}
+                        Some(
+                            Step::Done(DeliveryState::Intent | DeliveryState::Requeued)
+                            | Step::AlreadyDone,
+                        ) => {}
                         Some(Step::Later) => {
                             *done = false;
                             blocked.insert(sink.name().to_owned());
@@ -155,10 +163,10 @@ impl Deliverer {
                     }
                 }
             }
+            let sinks: Vec<&str> = self.sinks.iter().map(Sink::name).collect();
             for ((key, entry), done) in group.iter().zip(all_final) {
-                if done {
-                    self.store.finish(key, entry, self.clock.now())?;
-                } else {
+                // The store checks the records again: an admin's retry may have come in.
+                if !(done && self.store.finish(key, entry, &sinks, self.clock.now())?) {
                     report.pending += 1;
                 }
             }
@@ -241,6 +249,7 @@ impl Deliverer {
                         Some(&e.to_string()),
                     )
                     .await?;
+                    self.note_failure(name, &message.id, FailureOutcome::Failed, e.why(), None)?;
                     steps.push(Step::Done(DeliveryState::Failed));
                 }
             }
@@ -267,22 +276,33 @@ impl Deliverer {
             failpoint::hit("after-intent");
             let result = file.append(lines).await;
             failpoint::hit("after-send");
-            let outcome = match result {
+            let (outcome, error) = match result {
                 Ok(()) => {
                     self.clear_retry(name);
                     for &i in &indices {
                         let message = &group[i].1.message;
                         tracing::info!(message = %message.id, sink = name, title = %message.title, "delivered");
                     }
-                    delivery(DeliveryState::Sent, None)
+                    (delivery(DeliveryState::Sent, None), None)
                 }
                 Err(e) => {
                     tracing::error!(sink = name, messages = ?ids, error = %e, "delivery outcome unknown; not re-sent");
-                    delivery(DeliveryState::Unknown, Some(e.to_string()))
+                    (
+                        delivery(DeliveryState::Unknown, Some(e.to_string())),
+                        Some(e),
+                    )
                 }
             };
             let outcomes: Vec<_> = ids.iter().map(|&id| (id, &outcome)).collect();
             self.store.set_deliveries(name, &outcomes).await?;
+            // The sink's health after the ledger: it only informs people.
+            match error {
+                None => self.note_success(name)?,
+                Some(e) => {
+                    let first = ids.first().copied().unwrap_or_default();
+                    self.note_failure(name, first, FailureOutcome::Unknown, e.why(), None)?;
+                }
+            }
             for i in indices {
                 steps[i] = Step::Done(outcome.state);
             }
@@ -295,7 +315,9 @@ impl Deliverer {
     /// `None`: the message is to be sent.
     async fn resume(&self, sink: &Sink, message: &Message) -> Result<Option<Step>, StoreError> {
         match self.store.delivery(&message.id, sink.name())? {
+            // Never tried, or an admin asked for another try: sent with a fresh intent.
             None => Ok(None),
+            Some(record) if record.state == DeliveryState::Requeued => Ok(None),
             Some(record) if record.state.is_final() => Ok(Some(Step::AlreadyDone)),
             Some(_) => match sink.reconcile(message).await {
                 Reconciled::Delivered => {
@@ -322,6 +344,15 @@ impl Deliverer {
                         Some("interrupted mid-send; check the recipient"),
                     )
                     .await?;
+                    let why =
+                        Why::from("interrupted mid-send; the sink cannot tell whether it arrived");
+                    self.note_failure(
+                        sink.name(),
+                        &message.id,
+                        FailureOutcome::Unknown,
+                        &why,
+                        None,
+                    )?;
                     Ok(Some(Step::Done(DeliveryState::Unknown)))
                 }
                 Reconciled::NotDelivered => Ok(None),
@@ -369,12 +400,20 @@ impl Deliverer {
                     None,
                 )
                 .await?;
+                self.note_success(sink.name())?;
                 DeliveryState::Sent
             }
             Err(SinkError::NotSent(reason)) => {
                 self.store.clear_delivery(&message.id, sink.name())?;
-                let wait = self.note_retry(sink.name());
+                let (wait, until) = self.note_retry(sink.name());
                 tracing::warn!(sink = sink.name(), %reason, retry_in = ?wait, "delivery failed; will retry");
+                self.note_failure(
+                    sink.name(),
+                    &message.id,
+                    FailureOutcome::Retry,
+                    &reason,
+                    Some(until),
+                )?;
                 return Ok(Step::Later);
             }
             Err(e @ SinkError::MaybeSent(_)) => {
@@ -387,6 +426,13 @@ impl Deliverer {
                     Some(&e.to_string()),
                 )
                 .await?;
+                self.note_failure(
+                    sink.name(),
+                    &message.id,
+                    FailureOutcome::Unknown,
+                    e.why(),
+                    None,
+                )?;
                 DeliveryState::Unknown
             }
             Err(e @ SinkError::Rejected(_)) => {
@@ -399,6 +445,13 @@ impl Deliverer {
                     Some(&e.to_string()),
                 )
                 .await?;
+                self.note_failure(
+                    sink.name(),
+                    &message.id,
+                    FailureOutcome::Failed,
+                    e.why(),
+                    None,
+                )?;
                 DeliveryState::Failed
             }
         };
@@ -422,13 +475,14 @@ impl Deliverer {
         self.store.set_delivery(&message.id, sink, &record).await
     }
 
-    fn note_retry(&self, sink: &str) -> Duration {
+    /// Backs a sink off after a failure: how long, and until when.
+    fn note_retry(&self, sink: &str) -> (Duration, chrono::DateTime<chrono::Utc>) {
         let mut retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
         let failures = retry.get(sink).map_or(0, |(n, _)| *n) + 1;
         let wait = backoff(failures, self.max_backoff, rand::random());
         let until = self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
         retry.insert(sink.to_owned(), (failures, until));
-        wait
+        (wait, until)
     }
 
     fn clear_retry(&self, sink: &str) {

@@ -28,7 +28,7 @@ use crate::ident::fold_accent;
 use crate::phone::Phone;
 use crate::sink::secret::{constant_time_eq, verify_hmac_hex};
 use crate::sink::{CloudSink, Sink};
-use crate::store::{RecipientState, Subscriber};
+use crate::store::{FailureOutcome, RecipientState, SinkFailure, Subscriber};
 
 /// Words that subscribe, and words that unsubscribe (compared without case or accents).
 pub const SUBSCRIBE: &[&str] = &[
@@ -151,19 +151,36 @@ async fn whatsapp_event(
                 .and_then(|t| t.parse::<i64>().ok())
                 .and_then(|t| DateTime::from_timestamp(t, 0))
                 .unwrap_or(now);
-            let detail = status["errors"][0]["code"].as_i64().map(|code| {
-                format!(
-                    "code {code}: {}",
-                    status["errors"][0]["error_data"]["details"]
-                        .as_str()
-                        .or(status["errors"][0]["title"].as_str())
-                        .unwrap_or("failed")
-                )
-            });
+            let code = status["errors"][0]["code"].as_i64();
+            let words = status["errors"][0]["error_data"]["details"]
+                .as_str()
+                .or(status["errors"][0]["title"].as_str())
+                .unwrap_or("failed");
+            let detail = code.map(|code| format!("code {code}: {words}"));
             if let Some(id) = status["id"].as_str() {
-                if let Err(e) = app.store().apply_status(id, state, at, detail) {
-                    tracing::error!(sink, error = %e, "cannot record a status");
-                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                match app.store().apply_status(id, state, at, detail) {
+                    Ok(true) if state == RecipientState::Failed => {
+                        // A failure reported later (131049, 131026…) is the sink's last error.
+                        let failure = SinkFailure {
+                            at,
+                            outcome: FailureOutcome::Failed,
+                            message_id: None,
+                            http_status: None,
+                            code,
+                            detail: words.to_owned(),
+                        };
+                        let noted = app.store().update_sink_health(&sink, |h| {
+                            h.last_error = Some(failure.clone());
+                        });
+                        if let Err(e) = noted {
+                            tracing::error!(sink, error = %e, "cannot record a failure");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(sink, error = %e, "cannot record a status");
+                        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                    }
                 }
             }
         }

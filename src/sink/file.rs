@@ -41,8 +41,8 @@ impl FileSink {
 
     /// The line a message is written as (JSON and a newline).
     pub fn line(message: &Message) -> Result<String, SinkError> {
-        let mut line =
-            serde_json::to_string(message).map_err(|e| SinkError::Rejected(e.to_string()))?;
+        let mut line = serde_json::to_string(message)
+            .map_err(|e| SinkError::Rejected(e.to_string().into()))?;
         line.push('\n');
         Ok(line)
     }
@@ -65,9 +65,9 @@ impl FileSink {
             file.sync_data()
         })
         .await
-        .map_err(|e| SinkError::MaybeSent(e.to_string()))?
+        .map_err(|e| SinkError::MaybeSent(e.to_string().into()))?
         // A failed append may have written part of the lines: reconcile decides later.
-        .map_err(|e| SinkError::MaybeSent(format!("{}: {e}", self.path.display())))
+        .map_err(|e| SinkError::MaybeSent(format!("{}: {e}", self.path.display()).into()))
     }
 
     /// Looks for the message's line near the end of the file.

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::secret::{Secret, Secrets};
-use super::{BuildError, Receipt, SinkError};
+use super::{BuildError, Receipt, SinkError, Why};
 use crate::config::{GatewayConfig, SinkConfig};
 use crate::item::Message;
 use crate::sink::whatsapp_cloud::MAX_CAPTION;
@@ -93,9 +93,9 @@ impl GatewaySink {
             .await
             .map_err(|e| {
                 if e.is_connect() {
-                    SinkError::NotSent(e.to_string())
+                    SinkError::NotSent(e.to_string().into())
                 } else {
-                    SinkError::MaybeSent(e.to_string())
+                    SinkError::MaybeSent(e.to_string().into())
                 }
             })?;
         let status = resp.status();
@@ -108,9 +108,12 @@ impl GatewaySink {
                 .or_else(|| json["id"]["_serialized"].as_str().map(str::to_owned));
             return Ok(Receipt { provider_id: id });
         }
-        let detail = format!(
-            "HTTP {status}: {}",
-            text.chars().take(300).collect::<String>()
+        let detail = Why::http(
+            status,
+            format!(
+                "HTTP {status}: {}",
+                text.chars().take(300).collect::<String>()
+            ),
         );
         match status.as_u16() {
             // The gateway refused before sending: session not WORKING (422), bad key, bad chat.

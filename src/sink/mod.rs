@@ -64,13 +64,60 @@ pub struct Receipt {
 pub enum SinkError {
     /// Certainly not delivered (nothing left this machine): retry later.
     #[error("not sent: {0}")]
-    NotSent(String),
+    NotSent(Why),
     /// May have been delivered: never re-sent automatically.
     #[error("may or may not have been delivered: {0}")]
-    MaybeSent(String),
+    MaybeSent(Why),
     /// Refused for good.
     #[error("refused: {0}")]
-    Rejected(String),
+    Rejected(Why),
+}
+
+impl SinkError {
+    pub fn why(&self) -> &Why {
+        match self {
+            SinkError::NotSent(w) | SinkError::MaybeSent(w) | SinkError::Rejected(w) => w,
+        }
+    }
+}
+
+/// What went wrong with a send: the provider's words and, when it answered, its HTTP
+/// status (kept apart, so the admin UI need not read it back out of the words).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Why {
+    pub detail: String,
+    pub http_status: Option<u16>,
+}
+
+impl Why {
+    /// A provider's answer with a status.
+    pub fn http(status: reqwest::StatusCode, detail: String) -> Why {
+        Why {
+            detail,
+            http_status: Some(status.as_u16()),
+        }
+    }
+}
+
+impl From<String> for Why {
+    fn from(detail: String) -> Why {
+        Why {
+            detail,
+            http_status: None,
+        }
+    }
+}
+
+impl From<&str> for Why {
+    fn from(detail: &str) -> Why {
+        Why::from(detail.to_owned())
+    }
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
 }
 
 /// After a crash between intent and outcome: did the message arrive?

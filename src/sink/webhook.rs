@@ -6,7 +6,7 @@
 //! request whose outcome is unknown is safe to repeat, so timeouts are retried here.
 
 use super::secret::{hmac_sha256_hex, Secret, Secrets};
-use super::{BuildError, Receipt, SinkError};
+use super::{BuildError, Receipt, SinkError, Why};
 use crate::config::{SinkConfig, WebhookConfig};
 use crate::item::Message;
 
@@ -48,7 +48,8 @@ impl WebhookSink {
     }
 
     pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
-        let body = serde_json::to_vec(message).map_err(|e| SinkError::Rejected(e.to_string()))?;
+        let body =
+            serde_json::to_vec(message).map_err(|e| SinkError::Rejected(e.to_string().into()))?;
         let timestamp = chrono::Utc::now().timestamp();
         let resp = self
             .client
@@ -61,17 +62,23 @@ impl WebhookSink {
             .send()
             .await
             .map_err(|e| {
-                SinkError::NotSent(format!(
-                    "{e} (safe to repeat: the receiver dedupes on Idempotency-Key)"
-                ))
+                SinkError::NotSent(
+                    format!("{e} (safe to repeat: the receiver dedupes on Idempotency-Key)").into(),
+                )
             })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(Receipt::default());
         }
         match status.as_u16() {
-            408 | 409 | 425 | 429 | 500..=599 => Err(SinkError::NotSent(format!("HTTP {status}"))),
-            _ => Err(SinkError::Rejected(format!("HTTP {status}"))),
+            408 | 409 | 425 | 429 | 500..=599 => Err(SinkError::NotSent(Why::http(
+                status,
+                format!("HTTP {status}"),
+            ))),
+            _ => Err(SinkError::Rejected(Why::http(
+                status,
+                format!("HTTP {status}"),
+            ))),
         }
     }
 }

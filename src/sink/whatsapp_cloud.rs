@@ -41,6 +41,38 @@ pub enum CloudOutcome {
     MaybeSent { detail: String },
 }
 
+impl CloudOutcome {
+    /// The provider's error code, when the answer carried one.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            CloudOutcome::Throttled { code, .. }
+            | CloudOutcome::RecipientThrottled { code, .. }
+            | CloudOutcome::RecipientFailed { code, .. }
+            | CloudOutcome::AccountProblem { code, .. }
+            | CloudOutcome::Retry { code, .. } => Some(*code).filter(|c| *c != 0),
+            CloudOutcome::NeedsTemplate { .. } => Some(131047),
+            CloudOutcome::Sent { .. }
+            | CloudOutcome::NotSent { .. }
+            | CloudOutcome::MaybeSent { .. } => None,
+        }
+    }
+
+    /// The provider's words about a failure (empty for a sent message).
+    pub fn detail(&self) -> &str {
+        match self {
+            CloudOutcome::Sent { .. } => "",
+            CloudOutcome::Throttled { detail, .. }
+            | CloudOutcome::RecipientThrottled { detail, .. }
+            | CloudOutcome::NeedsTemplate { detail }
+            | CloudOutcome::RecipientFailed { detail, .. }
+            | CloudOutcome::AccountProblem { detail, .. }
+            | CloudOutcome::Retry { detail, .. }
+            | CloudOutcome::NotSent { detail }
+            | CloudOutcome::MaybeSent { detail } => detail,
+        }
+    }
+}
+
 /// Which error codes mean what (see the reference notes).
 pub fn classify(code: i64, detail: String) -> CloudOutcome {
     match code {

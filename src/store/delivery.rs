@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
-use super::table::encode;
+use super::table::{decode, encode};
 use super::{
     pair, triple, DeliveryRecord, LogEntry, OutboxEntry, Pause, RecipientRecord, RecipientState,
     Store, StoreError,
@@ -76,25 +76,46 @@ impl Store {
             .collect()
     }
 
-    /// Moves a message whose deliveries are all final from the outbox to the log.
+    /// Moves a message whose deliveries to `sinks` are all final from the outbox to the log.
+    /// The records are checked in the same transaction: a retry an admin asked for meanwhile
+    /// ([`Store::requeue`]) keeps the message queued. Returns whether it moved.
     pub fn finish(
         &self,
         outbox_key: &[u8],
         entry: &OutboxEntry,
+        sinks: &[&str],
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let log = encode(&LogEntry {
             seq: entry.seq,
             message: entry.message.clone(),
             enqueued_at: entry.enqueued_at,
             finished_at: now,
         })?;
-        (self.outbox.tree(), self.log.tree()).transaction(|(outbox, logt)| {
-            outbox.remove(outbox_key)?;
-            logt.insert(&entry.seq.to_be_bytes(), log.as_slice())?;
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
-        })?;
-        Ok(())
+        let records: Vec<Vec<u8>> = sinks
+            .iter()
+            .map(|sink| pair(&entry.message.id, sink))
+            .collect();
+        let moved = (self.outbox.tree(), self.log.tree(), self.deliveries.tree()).transaction(
+            |(outbox, logt, deliveries)| {
+                for key in &records {
+                    let done = match deliveries.get(key)? {
+                        Some(raw) => decode::<DeliveryRecord>(&raw)
+                            .map_err(ConflictableTransactionError::Abort)?
+                            .state
+                            .is_final(),
+                        None => false,
+                    };
+                    if !done {
+                        return Ok(false);
+                    }
+                }
+                outbox.remove(outbox_key)?;
+                logt.insert(&entry.seq.to_be_bytes(), log.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(true)
+            },
+        )?;
+        Ok(moved)
     }
 
     /// The most recent finished messages, newest first.

@@ -16,6 +16,7 @@
 //! | `recipients_by_phone` | phone \0 message id \0 sink | empty | with its recipient record |
 //! | `wamids` | provider message id | the `recipients` key (raw) | with its recipient record |
 //! | `pauses` | sink name | [`Pause`] | until it ends |
+//! | `sink_health` | sink name | [`SinkHealth`]: last success, last error, failures in a row, next retry | while the sink is configured |
 //! | `subscribers` | phone (international digits) | [`Subscriber`] | until STOP or deletion |
 //! | `queue` | message id | [`QueueItem`] (review) | until approved, rejected or expired |
 //! | `audit` | seq (u64 BE) | [`AuditEntry`] | [`AUDIT_RETENTION`] |
@@ -31,9 +32,11 @@
 //!   delivery records and their provider ids go together.
 
 mod delivery;
+mod health;
 mod people;
 mod polls;
 mod records;
+mod retry;
 mod seen;
 mod sessions;
 mod table;
@@ -47,7 +50,9 @@ use crate::config::Priority;
 use crate::item::Message;
 
 pub use delivery::moves_forward;
+pub use health::DeliveryCounts;
 pub use records::*;
+pub use retry::{Requeue, RequeueError, Requeued};
 pub use seen::SeenKeys;
 pub use sessions::{Flash, Session, SessionKey};
 use table::Table;
@@ -96,6 +101,7 @@ pub struct Store {
     /// Raw: provider id → `recipients` key.
     wamids: sled::Tree,
     pauses: Table<Pause>,
+    sink_health: Table<SinkHealth>,
     subscribers: Table<Subscriber>,
     queue: Table<QueueItem>,
     audit: Table<AuditEntry>,
@@ -155,6 +161,7 @@ impl Store {
             recipients_by_phone: db.open_tree("recipients_by_phone")?,
             wamids: db.open_tree("wamids")?,
             pauses: Table::open(&db, "pauses")?,
+            sink_health: Table::open(&db, "sink_health")?,
             subscribers: Table::open(&db, "subscribers")?,
             queue: Table::open(&db, "queue")?,
             audit: Table::open(&db, "audit")?,

@@ -55,11 +55,15 @@ pub enum DeliveryState {
     Unknown,
     /// Refused for good by the sink.
     Failed,
+    /// An admin asked for another try after `failed` or `unknown`: the message is back in the
+    /// outbox for this sink, and is sent again with a fresh intent (for a broadcast, only to
+    /// the recipients the admin chose).
+    Requeued,
 }
 
 impl DeliveryState {
     pub fn is_final(self) -> bool {
-        !matches!(self, DeliveryState::Intent)
+        !matches!(self, DeliveryState::Intent | DeliveryState::Requeued)
     }
 
     /// The state's name in English (the command line) and Italian (the admin UI).
@@ -69,6 +73,7 @@ impl DeliveryState {
             DeliveryState::Sent => Label("sent", "inviato"),
             DeliveryState::Unknown => Label("unknown", "esito incerto"),
             DeliveryState::Failed => Label("failed", "non riuscito"),
+            DeliveryState::Requeued => Label("requeued", "da riprovare"),
         }
     }
 }
@@ -189,6 +194,61 @@ pub struct RecipientRecord {
 pub struct Pause {
     pub until: DateTime<Utc>,
     pub reason: String,
+    /// The provider's error code that caused it (pauses written before this field have none).
+    #[serde(default)]
+    pub code: Option<i64>,
+}
+
+/// How a sink has been doing lately, rewritten by each delivery to it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SinkHealth {
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<SinkFailure>,
+    /// Failed requests since the last success.
+    #[serde(default)]
+    pub failures: u32,
+    /// When the deliverer tries again after a failure it retries by itself.
+    pub next_retry: Option<DateTime<Utc>>,
+}
+
+/// One failed send (or, for a broadcast, the last failure of a batch).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SinkFailure {
+    pub at: DateTime<Utc>,
+    /// What became of the message.
+    pub outcome: FailureOutcome,
+    pub message_id: Option<String>,
+    /// The provider's HTTP status, when it answered.
+    pub http_status: Option<u16>,
+    /// The provider's error code (WhatsApp Cloud API).
+    pub code: Option<i64>,
+    /// The provider's (or the system's) words, as received.
+    pub detail: String,
+}
+
+/// What a failed send came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureOutcome {
+    /// Certainly not delivered; the deliverer tries again by itself.
+    Retry,
+    /// Refused for good.
+    Failed,
+    /// May have arrived; never re-sent automatically.
+    Unknown,
+    /// The account cannot send: the sink is paused.
+    Paused,
+}
+
+impl FailureOutcome {
+    pub fn label(self) -> Label {
+        match self {
+            FailureOutcome::Retry => Label("retry", "sarà riprovato"),
+            FailureOutcome::Failed => Label("failed", "non riuscito"),
+            FailureOutcome::Unknown => Label("unknown", "esito incerto"),
+            FailureOutcome::Paused => Label("paused", "canale in pausa"),
+        }
+    }
 }
 
 /// A message waiting for an editor.
@@ -235,6 +295,10 @@ pub enum AuditAction {
     UserAdd,
     UserChange,
     Unreject,
+    /// A failed or unknown delivery put back in the outbox.
+    DeliveryRetry,
+    /// A paused sink resumed before its pause ended.
+    SinkResume,
 }
 
 impl AuditAction {
@@ -257,6 +321,8 @@ impl AuditAction {
             AuditAction::UserAdd => Label("user-add", "persona aggiunta"),
             AuditAction::UserChange => Label("user-change", "persona modificata"),
             AuditAction::Unreject => Label("unreject", "rifiuto annullato"),
+            AuditAction::DeliveryRetry => Label("delivery-retry", "consegna riprovata"),
+            AuditAction::SinkResume => Label("sink-resume", "canale ripreso"),
         }
     }
 }

@@ -117,7 +117,7 @@ async fn deliveries_and_log() {
     store.set_delivery("m1", "log", &record).await.unwrap();
     assert_eq!(store.delivery("m1", "log").unwrap(), Some(record));
     let (key, entry) = store.outbox().next().unwrap().unwrap();
-    store.finish(&key, &entry, at(0)).unwrap();
+    assert!(store.finish(&key, &entry, &["log"], at(0)).unwrap());
     assert_eq!(store.outbox_len(), 0);
     assert_eq!(store.recent_log(10).unwrap()[0].message.id, "m1");
     assert_eq!(store.prune(at(1), at(1)).unwrap().log, 1);
@@ -212,7 +212,7 @@ async fn every_tree_has_a_retention_rule() {
         .await
         .unwrap();
     let (key, entry) = store.outbox().next().unwrap().unwrap();
-    store.finish(&key, &entry, at(0)).unwrap();
+    assert!(store.finish(&key, &entry, &[], at(0)).unwrap());
     store
         .audit(&AuditEntry {
             at: at(0),

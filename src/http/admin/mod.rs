@@ -1,5 +1,6 @@
 //! The admin web UI (`settings.admin_listen`, loopback by default): the review queue, the sent
-//! log, sources and their health, subscriber counts.
+//! log, the sinks' health with retry and resume (`health`), sources and their health,
+//! subscriber counts.
 //!
 //! Security: every page but `/login`, `/healthz` and `/metrics` needs a session (users from
 //! the configuration, argon2 hashes; or the token in `BANDITORE_ADMIN_TOKEN`) or, for scripts,
@@ -16,6 +17,8 @@
 mod client;
 mod login;
 
+mod health;
+mod reasons;
 mod source_edit;
 pub mod source_form;
 pub mod sources;
@@ -291,6 +294,7 @@ pub fn router(admin: Admin) -> Router {
         .route("/", get(queue_page))
         .route("/queue/{id}/{action}", post(queue_action))
         .route("/log", get(log_page))
+        .merge(health::routes())
         .route("/sources", get(sources_page))
         .route(
             "/sources/{name}/edit",

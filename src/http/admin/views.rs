@@ -8,7 +8,7 @@ use crate::daemon::App;
 use crate::format::MAX_TEXT;
 use crate::store::{Flash, QueueItem, StoreError};
 
-fn when(t: chrono::DateTime<chrono::Utc>, app: &App) -> String {
+pub(super) fn when(t: chrono::DateTime<chrono::Utc>, app: &App) -> String {
     t.with_timezone(&app.config().settings.tz())
         .format("%d/%m/%Y %H:%M")
         .to_string()
@@ -34,6 +34,7 @@ pub fn page(title: &str, user: Option<&User>, current: &str, body: Markup) -> St
                         nav aria-label="Menu principale" {
                             (link("/", "Da approvare"))
                             (link("/log", "Inviati"))
+                            (link("/consegne", "Consegne"))
                             @if user.role == Role::Admin {
                                 (link("/sources", "Fonti"))
                                 (link("/subscribers", "Iscritti"))
@@ -219,29 +220,81 @@ pub fn queue(
     page("Da approvare", Some(user), "/", body)
 }
 
-/// Delivery states in Italian.
-fn delivery_rows(app: &App, message_id: &str) -> Result<Markup, StoreError> {
+/// Delivery states in Italian; for admins, a link to retry each failed or unknown one.
+/// `queued`: the message is still in the outbox.
+fn delivery_rows(
+    user: &User,
+    app: &App,
+    message_id: &str,
+    queued: bool,
+) -> Result<Markup, StoreError> {
     let store = app.store();
+    let now = app.now();
     let mut rows = Vec::new();
     for sink in &app.config().sinks {
-        let state = store
-            .delivery(message_id, &sink.name)?
-            .map(|r| r.state.label().it().to_owned())
-            .unwrap_or_else(|| "in attesa".into());
-        let counts = store.recipient_counts(message_id, &sink.name)?;
-        let counts = counts
+        let record = store.delivery(message_id, &sink.name)?;
+        let state = match &record {
+            Some(r) => r.state.label().it().to_owned(),
+            // Not tried yet, or a retry is waiting: say why when the sink is failing.
+            None if queued => waiting(app, &sink.name, now)?,
+            None => "non inviato (canale aggiunto dopo)".to_owned(),
+        };
+        let recipients = store.recipient_counts(message_id, &sink.name)?;
+        let counts = recipients
             .iter()
             .map(|(s, n)| format!("{n} {}", s.label().it()))
             .collect::<Vec<_>>()
             .join(", ");
-        rows.push((sink.name.clone(), state, counts));
+        let retry = user.role >= Role::Admin
+            && !super::health::problems_of(sink, record, &recipients).is_empty();
+        let link = retry.then(|| {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("messaggio", message_id)
+                .append_pair("canale", &sink.name)
+                .finish();
+            format!("/consegne/riprova?{query}")
+        });
+        rows.push((sink.name.clone(), state, counts, link));
     }
     Ok(html! {
         ul {
-            @for (sink, state, counts) in rows {
-                li { strong { (sink) } ": " (state) @if !counts.is_empty() { " (" (counts) ")" } }
+            @for (sink, state, counts, link) in rows {
+                li {
+                    strong { (sink) } ": " (state) @if !counts.is_empty() { " (" (counts) ")" }
+                    @if let Some(link) = link { " · " a href=(link) { "Riprova…" } }
+                }
             }
         }
+    })
+}
+
+/// A delivery not yet tried on a sink: waiting, or, when the sink is paused or failing, why
+/// and until when.
+fn waiting(
+    app: &App,
+    sink: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, StoreError> {
+    let store = app.store();
+    if let Some(pause) = store.pause(sink)?.filter(|p| p.until > now) {
+        return Ok(format!(
+            "canale in pausa fino al {}",
+            when(pause.until, app)
+        ));
+    }
+    let health = store.sink_health(sink)?;
+    Ok(match (&health.last_error, health.failures) {
+        (Some(e), 1..) => {
+            let next = match health.next_retry {
+                Some(t) if t > now => format!("; nuovo tentativo il {}", when(t, app)),
+                _ => "; nuovo tentativo a breve".to_owned(),
+            };
+            format!(
+                "da riprovare, il canale è in errore: {}{next}",
+                super::reasons::describe(e)
+            )
+        }
+        _ => "in attesa".to_owned(),
     })
 }
 
@@ -254,14 +307,14 @@ pub fn log(user: &User, app: &App) -> Result<String, StoreError> {
         cards.push((
             e.message.clone(),
             format!("in consegna dal {}", when(e.enqueued_at, app)),
-            delivery_rows(app, &e.message.id)?,
+            delivery_rows(user, app, &e.message.id, true)?,
         ));
     }
     for e in &done {
         cards.push((
             e.message.clone(),
             format!("inviato il {}", when(e.finished_at, app)),
-            delivery_rows(app, &e.message.id)?,
+            delivery_rows(user, app, &e.message.id, false)?,
         ));
     }
     let audit = store.recent_audit(30)?;

@@ -1,0 +1,564 @@
+//! The "Consegne" page and its actions over HTTP: a failing webhook shows as failing (with
+//! its HTTP status and the next retry), a failed delivery retried after the sink recovers
+//! arrives once, an `unknown` one needs the confirmation, the Cloud API broadcast retries
+//! only the recipients that failed, a paused sink is resumed; editors see but cannot act,
+//! forms need the CSRF token, feed text is escaped.
+
+mod common;
+#[path = "common/providers.rs"]
+mod providers;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use banditore::daemon::{App, AppCell};
+use banditore::http::admin::{router, Admin};
+use banditore::phone::Phone;
+use banditore::sink::secret::{Secret, Secrets};
+use banditore::store::{DeliveryState, RecipientState, Subscriber};
+use common::{rss, source, FeedServer, Route, Workdir};
+use providers::MockCloud;
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+use tokio_util::sync::CancellationToken;
+
+const EDITOR_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$JrOaxvPILV1NcOwU/9PtAA$kzomt0r335h0+0VL9goCca0cP4kpvkl9wiJ2X59OPIg";
+const PASSWORD: &str = "una-password-lunga";
+const A: (&str, &str, &str) = ("a", "https://comune.example.it/n/a/", "Avviso A");
+const XSS: (&str, &str, &str) = (
+    "x",
+    "https://comune.example.it/n/x/",
+    "&lt;script&gt;alert(1)&lt;/script&gt; Avviso",
+);
+const ESCAPED: &str = "&lt;script&gt;alert(1)&lt;/script&gt; Avviso";
+const WARNING: &str =
+    "potrebbe essere già arrivato: riprovando i cittadini potrebbero riceverlo due volte";
+
+struct Ui {
+    base: String,
+    client: reqwest::Client,
+    app: App,
+    feeds: FeedServer,
+    work: Workdir,
+}
+
+fn webhook(feeds: &FeedServer) -> String {
+    format!(
+        "[[sink]]\nname = \"automazione\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret_env = \"WEBHOOK_SECRET\"\n",
+        feeds.url("/hook")
+    )
+}
+
+fn cloud(addr: std::net::SocketAddr) -> String {
+    format!(
+        "[[sink]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\napi_base = \"http://{addr}\"\napi_version = \"v23.0\"\n\
+         phone_number_id = \"123456789012345\"\ntoken_env = \"WHATSAPP_TOKEN\"\napp_secret_env = \"WHATSAPP_APP_SECRET\"\n\
+         verify_token_env = \"WHATSAPP_VERIFY_TOKEN\"\nmessages_per_second = 80\n"
+    )
+}
+
+/// An app on the given sinks (beside the file sink "out"), its first poll done (the
+/// baseline: nothing sent), and the admin UI on a loopback port. Nothing runs in the
+/// background: the test delivers with `Ui::deliver`.
+async fn start(sinks: impl FnOnce(&FeedServer) -> String) -> Ui {
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    feeds.set("/hook", Route::status(200));
+    let sources = format!(
+        "{}\n[[user]]\nname = \"redazione\"\nrole = \"editor\"\npassword_hash = \"{EDITOR_HASH}\"\n",
+        source("comune", &feeds.url("/feed"), "")
+    );
+    let work = Workdir::with_sinks("", &sources, &sinks(&feeds));
+    let config = banditore::config::Config::load(&work.config()).unwrap();
+    let secrets = Secrets::Fixed(HashMap::from(
+        [
+            ("WEBHOOK_SECRET", "hook-secret"),
+            ("WHATSAPP_TOKEN", providers::TOKEN),
+            ("WHATSAPP_APP_SECRET", "app-secret"),
+            ("WHATSAPP_VERIFY_TOKEN", "verify-me"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    ));
+    let app = App::build_with(
+        config,
+        &work.path().join("data"),
+        Arc::new(banditore::schedule::SystemClock),
+        &secrets,
+    )
+    .unwrap();
+    app.once().await.unwrap();
+    let admin = Admin::with_token(
+        AppCell::new(app.clone()),
+        None,
+        Some(Secret::new("tok-admin".into())),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router(admin).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    Ui {
+        base: format!("http://{addr}"),
+        client,
+        app,
+        feeds,
+        work,
+    }
+}
+
+impl Ui {
+    async fn session(&self, form: &[(&str, &str)]) -> String {
+        let resp = self
+            .client
+            .post(format!("{}/login", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
+    async fn admin(&self) -> String {
+        self.session(&[("token", "tok-admin")]).await
+    }
+
+    async fn editor(&self) -> String {
+        self.session(&[("user", "redazione"), ("password", PASSWORD)])
+            .await
+    }
+
+    async fn page(&self, path: &str, cookie: &str) -> String {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        resp.text().await.unwrap()
+    }
+
+    async fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a form and returns where it redirects to.
+    /// Posts a form and follows the redirect: `"<page>?ok=<message>"` or
+    /// `"<page>?errore=<message>"`, the message being what the page then shows once (it is
+    /// kept in the session, never in the address).
+    async fn submit(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> String {
+        let resp = self.post(path, cookie, form).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path} {form:?}");
+        let to = resp.headers()["location"].to_str().unwrap().to_owned();
+        assert!(!to.contains('?'), "no message in the address: {to}");
+        let page = self.page(&to, cookie).await;
+        let flash =
+            regex::Regex::new(r#"<div class="flash( errore)?" role="status">([^<]*)</div>"#)
+                .unwrap()
+                .captures(&page)
+                .map(|c| {
+                    let kind = if c.get(1).is_some() { "errore" } else { "ok" };
+                    format!("{to}?{kind}={}", &c[2])
+                });
+        flash.unwrap_or(to)
+    }
+
+    /// A new item in the feed, polled and delivered once.
+    async fn publish(&self, items: &[(&str, &str, &str)]) {
+        self.feeds.set("/feed", Route::feed(rss(items)));
+        self.app.once().await.unwrap();
+    }
+
+    async fn deliver(&self) {
+        self.app.deliver(&CancellationToken::new()).await.unwrap();
+    }
+
+    fn last_message(&self) -> String {
+        let store = self.app.store();
+        match store.outbox().next() {
+            Some(r) => r.unwrap().1.message.id,
+            None => store.recent_log(1).unwrap().remove(0).message.id,
+        }
+    }
+
+    fn state(&self, sink: &str) -> Option<DeliveryState> {
+        let id = self.last_message();
+        self.app
+            .store()
+            .delivery(&id, sink)
+            .unwrap()
+            .map(|r| r.state)
+    }
+}
+
+fn csrf(html: &str) -> String {
+    regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#)
+        .unwrap()
+        .captures(html)
+        .unwrap()[1]
+        .to_owned()
+}
+
+/// A form with its CSRF field replaced (or left out).
+fn with_csrf<'a>(form: &[(&'a str, &'a str)], csrf: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    let mut form: Vec<_> = form.iter().filter(|(k, _)| *k != "csrf").copied().collect();
+    if let Some(t) = csrf {
+        form.push(("csrf", t));
+    }
+    form
+}
+
+/// The card of one sink on the Consegne page.
+fn card<'a>(html: &'a str, sink: &str) -> &'a str {
+    let start = html
+        .find(&format!("<h2>{sink}</h2>"))
+        .unwrap_or_else(|| panic!("no card for {sink}: {html}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</article>").unwrap()]
+}
+
+#[tokio::test]
+async fn a_webhook_answering_500_shows_as_failing_not_waiting() {
+    let ui = start(webhook).await;
+    ui.feeds.set("/hook", Route::status(500));
+    ui.publish(&[XSS, A]).await;
+    assert_eq!(ui.feeds.requests("/hook").len(), 1);
+    assert_eq!(ui.state("automazione"), None, "retried by the deliverer");
+    let editor = ui.editor().await;
+    let page = ui.page("/consegne", &editor).await;
+    assert!(page.contains(r#"href="/consegne""#), "in the navigation");
+    let hook = card(&page, "automazione");
+    assert!(hook.contains("In errore"), "{hook}");
+    assert!(
+        hook.contains("HTTP 500 (errore interno del server)"),
+        "{hook}"
+    );
+    assert!(hook.contains("Prossimo tentativo: "), "{hook}");
+    assert!(hook.contains("1 tentativo fallito di fila"), "{hook}");
+    assert!(hook.contains("1 messaggio da consegnare"), "{hook}");
+    assert!(!hook.contains("in attesa"), "{hook}");
+    assert!(card(&page, "out").contains("1 messaggio inviato"), "{page}");
+    // The sent messages say why it waits, too.
+    let log = ui.page("/log", &editor).await;
+    assert!(
+        log.contains("da riprovare, il canale è in errore: il servizio ha risposto HTTP 500"),
+        "{log}"
+    );
+    assert!(!log.contains("in attesa"), "{log}");
+    assert!(
+        log.contains(ESCAPED) && !log.contains("<script>alert"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_delivery_retried_after_the_sink_recovers_arrives_once() {
+    let ui = start(webhook).await;
+    ui.feeds.set("/hook", Route::status(400));
+    ui.publish(&[XSS, A]).await;
+    assert_eq!(ui.state("automazione"), Some(DeliveryState::Failed));
+    assert_eq!(ui.app.store().outbox_len(), 0, "finished: in the log");
+    let id = ui.last_message();
+    let admin = ui.admin().await;
+    let page = ui.page("/consegne", &admin).await;
+    let hook = card(&page, "automazione");
+    assert!(hook.contains("HTTP 400 (richiesta non valida)"), "{hook}");
+    assert!(hook.contains("1 messaggio non riuscito"), "{hook}");
+    // Feed text is escaped wherever it appears.
+    assert!(hook.contains(ESCAPED), "{hook}");
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(hook.contains(r#"action="/consegne/riprova""#), "{hook}");
+    assert!(!hook.contains(WARNING), "no warning for a failed delivery");
+    // "Inviati" links the failed delivery to its retry page.
+    let log = ui.page("/log", &admin).await;
+    let link = format!("/consegne/riprova?messaggio={id}&amp;canale=automazione");
+    assert!(log.contains(&link), "{log}");
+    let retry_page = ui
+        .page(
+            &format!("/consegne/riprova?messaggio={id}&canale=automazione"),
+            &admin,
+        )
+        .await;
+    assert!(retry_page.contains(ESCAPED), "{retry_page}");
+    assert!(retry_page.contains("Riprova l&#39;invio") || retry_page.contains("Riprova l'invio"));
+
+    ui.feeds.set("/hook", Route::status(200));
+    let token = csrf(&page);
+    let done = ui
+        .submit(
+            "/consegne/riprova",
+            &admin,
+            &[
+                ("csrf", &token),
+                ("messaggio", &id),
+                ("canale", "automazione"),
+                ("stato", "failed"),
+            ],
+        )
+        .await;
+    assert!(done.starts_with("/consegne?ok="), "{done}");
+    assert_eq!(ui.state("automazione"), Some(DeliveryState::Requeued));
+    assert_eq!(ui.app.store().outbox_len(), 1, "back in the outbox");
+    ui.deliver().await;
+    ui.deliver().await;
+    assert_eq!(
+        ui.feeds.requests("/hook").len(),
+        2,
+        "one more request, once"
+    );
+    assert_eq!(ui.state("automazione"), Some(DeliveryState::Sent));
+    assert_eq!(ui.state("out"), Some(DeliveryState::Sent));
+    assert_eq!(
+        ui.work.messages().len(),
+        1,
+        "the file sink is not sent again"
+    );
+    assert_eq!(ui.app.store().outbox_len(), 0);
+    // Twice is refused: nothing is failed any more.
+    let again = ui
+        .submit(
+            "/consegne/riprova",
+            &admin,
+            &[
+                ("csrf", &token),
+                ("messaggio", &id),
+                ("canale", "automazione"),
+                ("stato", "failed"),
+            ],
+        )
+        .await;
+    assert!(again.starts_with("/consegne?errore="), "{again}");
+    let page = ui.page("/consegne", &admin).await;
+    let hook = card(&page, "automazione");
+    assert!(hook.contains("Funziona"), "{hook}");
+    assert!(hook.contains("1 messaggio inviato"), "{hook}");
+    assert!(!hook.contains(r#"action="/consegne/riprova""#), "{hook}");
+    let log = ui.page("/log", &admin).await;
+    assert!(log.contains("consegna riprovata"), "audited: {log}");
+}
+
+#[tokio::test]
+async fn an_unknown_delivery_needs_the_confirmation() {
+    // A file sink whose path is a directory: the append fails after the intent, unknown.
+    let ui = start(|_| "[[sink]]\nname = \"archivio\"\nkind = \"file\"\npath = \"/\"\n".to_owned())
+        .await;
+    ui.publish(&[XSS, A]).await;
+    assert_eq!(ui.state("archivio"), Some(DeliveryState::Unknown));
+    let id = ui.last_message();
+    let admin = ui.admin().await;
+    let page = ui.page("/consegne", &admin).await;
+    let archive = card(&page, "archivio");
+    assert!(archive.contains(WARNING), "{archive}");
+    assert!(archive.contains(r#"name="conferma""#), "{archive}");
+    assert!(
+        archive.contains("1 messaggio con esito incerto"),
+        "{archive}"
+    );
+    let token = csrf(&page);
+    let form = [
+        ("csrf", token.as_str()),
+        ("messaggio", id.as_str()),
+        ("canale", "archivio"),
+        ("stato", "unknown"),
+    ];
+    let refused = ui.submit("/consegne/riprova", &admin, &form).await;
+    assert!(refused.starts_with("/consegne?errore="), "{refused}");
+    assert_eq!(ui.state("archivio"), Some(DeliveryState::Unknown));
+    assert_eq!(ui.app.store().outbox_len(), 0);
+    let wrong = [&form[..], &[("conferma", "forse")]].concat();
+    ui.submit("/consegne/riprova", &admin, &wrong).await;
+    assert_eq!(ui.state("archivio"), Some(DeliveryState::Unknown));
+    let confirmed = [&form[..], &[("conferma", "si")]].concat();
+    let done = ui.submit("/consegne/riprova", &admin, &confirmed).await;
+    assert!(done.starts_with("/consegne?ok="), "{done}");
+    assert_eq!(ui.state("archivio"), Some(DeliveryState::Requeued));
+    assert_eq!(ui.app.store().outbox_len(), 1);
+}
+
+#[tokio::test]
+async fn editors_see_but_cannot_act_and_forms_need_the_csrf_token() {
+    let ui = start(webhook).await;
+    ui.feeds.set("/hook", Route::status(400));
+    ui.publish(&[XSS, A]).await;
+    let id = ui.last_message();
+    let editor = ui.editor().await;
+    let page = ui.page("/consegne", &editor).await;
+    assert!(
+        card(&page, "automazione").contains("non riuscito"),
+        "{page}"
+    );
+    assert!(
+        !page.contains(r#"action="/consegne/riprova""#),
+        "no retry form for editors"
+    );
+    assert!(!ui.page("/log", &editor).await.contains("/consegne/riprova"));
+    let token = csrf(&page);
+    let retry = [
+        ("csrf", token.as_str()),
+        ("messaggio", id.as_str()),
+        ("canale", "automazione"),
+        ("stato", "failed"),
+    ];
+    let resume = [("csrf", token.as_str()), ("canale", "automazione")];
+    assert_eq!(
+        ui.post("/consegne/riprova", &editor, &retry).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        ui.post("/consegne/riprendi", &editor, &resume)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let get = ui
+        .client
+        .get(format!(
+            "{}/consegne/riprova?messaggio={id}&canale=automazione",
+            ui.base
+        ))
+        .header("cookie", &editor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), StatusCode::FORBIDDEN);
+    // An admin without the token, or with another session's, is refused too.
+    let admin = ui.admin().await;
+    for csrf in [None, Some("00"), Some(token.as_str())] {
+        for (path, form) in [
+            ("/consegne/riprova", with_csrf(&retry, csrf)),
+            ("/consegne/riprendi", with_csrf(&resume, csrf)),
+        ] {
+            let resp = ui.post(path, &admin, &form).await;
+            assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{path} {csrf:?}");
+        }
+    }
+    assert_eq!(ui.state("automazione"), Some(DeliveryState::Failed));
+    // Without a session: to the login page.
+    let anonymous = ui
+        .client
+        .post(format!("{}/consegne/riprova", ui.base))
+        .form(&retry)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.headers()["location"], "/login");
+}
+
+#[tokio::test]
+async fn the_broadcast_retries_only_failed_recipients_and_a_paused_sink_resumes() {
+    let (mock, addr) = MockCloud::start().await;
+    let ui = start(|_| cloud(addr)).await;
+    let (ok, ko) = ("393400000001", "393400000002");
+    for phone in [ok, ko] {
+        let sub = Subscriber {
+            consented_at: chrono::DateTime::from_timestamp(1_735_722_000, 0).unwrap(),
+            consent_text: "modulo cartaceo firmato".into(),
+            consent_message_id: None,
+            last_inbound_at: None,
+        };
+        ui.app
+            .store()
+            .subscribe(&Phone::parse(phone).unwrap(), &sub)
+            .unwrap();
+    }
+    mock.script(ko, &[131026]);
+    ui.publish(&[XSS, A]).await;
+    assert_eq!(ui.state("wa"), Some(DeliveryState::Sent));
+    let id = ui.last_message();
+    let admin = ui.admin().await;
+    let page = ui.page("/consegne", &admin).await;
+    let wa = card(&page, "wa");
+    assert!(
+        wa.contains("Funziona"),
+        "one recipient's refusal is not the sink failing: {wa}"
+    );
+    assert!(wa.contains("1 destinatario non riuscito"), "{wa}");
+    assert!(wa.contains("non può ricevere il messaggio"), "{wa}");
+    assert!(wa.contains("(codice 131026)"), "{wa}");
+    assert!(wa.contains("Riprova 1 destinatario"), "{wa}");
+    let token = csrf(&page);
+    let done = ui
+        .submit(
+            "/consegne/riprova",
+            &admin,
+            &[
+                ("csrf", &token),
+                ("messaggio", &id),
+                ("canale", "wa"),
+                ("stato", "failed"),
+            ],
+        )
+        .await;
+    assert!(done.starts_with("/consegne?ok="), "{done}");
+    ui.deliver().await;
+    assert_eq!(mock.sends_to(ok).len(), 1, "already sent: not again");
+    assert_eq!(mock.sends_to(ko).len(), 2, "the failed one, once more");
+    let record = ui.app.store().recipient(&id, "wa", ko).unwrap().unwrap();
+    assert_eq!(record.state, RecipientState::Sent);
+    assert_eq!(ui.state("wa"), Some(DeliveryState::Sent));
+    assert_eq!(
+        ui.work.messages().len(),
+        1,
+        "the file sink is not sent again"
+    );
+
+    // 190: the token is refused, the sink pauses; an admin resumes it.
+    mock.script(ok, &[190]);
+    ui.publish(&[("b", "https://comune.example.it/n/b/", "Avviso B"), XSS, A])
+        .await;
+    assert!(ui.app.store().pause("wa").unwrap().is_some());
+    let page = ui.page("/consegne", &admin).await;
+    let wa = card(&page, "wa");
+    assert!(wa.contains("In pausa"), "{wa}");
+    assert!(wa.contains("il token di accesso è scaduto"), "{wa}");
+    assert!(wa.contains(r#"action="/consegne/riprendi""#), "{wa}");
+    let editor = ui.editor().await;
+    assert!(!ui
+        .page("/consegne", &editor)
+        .await
+        .contains(r#"action="/consegne/riprendi""#));
+    let resumed = ui
+        .submit(
+            "/consegne/riprendi",
+            &admin,
+            &[("csrf", &token), ("canale", "wa")],
+        )
+        .await;
+    assert!(resumed.starts_with("/consegne?ok="), "{resumed}");
+    assert_eq!(ui.app.store().pause("wa").unwrap(), None);
+    ui.deliver().await;
+    assert_eq!(mock.sends_to(ok).len(), 3, "sent after the resume");
+    assert_eq!(ui.state("wa"), Some(DeliveryState::Sent));
+    let again = ui
+        .submit(
+            "/consegne/riprendi",
+            &admin,
+            &[("csrf", &token), ("canale", "wa")],
+        )
+        .await;
+    assert!(
+        again.starts_with("/consegne?errore="),
+        "not paused: {again}"
+    );
+    let log = ui.page("/log", &admin).await;
+    assert!(log.contains("canale ripreso"), "audited: {log}");
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
