@@ -78,7 +78,7 @@ impl Deliverer {
             if batch.len() == BROADCAST_BATCH {
                 if !leftovers.is_empty() {
                     self.store
-                        .set_recipients(&message.id, sink, &leftovers)
+                        .set_recipient_outcomes(&message.id, sink, &leftovers)
                         .await?;
                     leftovers.clear();
                 }
@@ -94,7 +94,7 @@ impl Deliverer {
         if !leftovers.is_empty() {
             tracing::warn!(sink, message = %message.id, count = leftovers.len(), "sends interrupted by a crash marked unknown");
             self.store
-                .set_recipients(&message.id, sink, &leftovers)
+                .set_recipient_outcomes(&message.id, sink, &leftovers)
                 .await?;
         }
         if !batch.is_empty() {
@@ -136,9 +136,15 @@ impl Deliverer {
                 )
             })
             .collect();
-        self.store
-            .set_recipients(&message.id, sink, &intents)
+        let recorded = self
+            .store
+            .set_recipient_intents(&message.id, sink, &intents)
             .await?;
+        // A number that sent STOP since the list was read gets nothing.
+        let batch: Vec<_> = batch
+            .into_iter()
+            .filter(|(phone, _, _)| recorded.contains(phone))
+            .collect();
         failpoint::hit("after-intent");
         let window = chrono::Duration::hours(24);
         let results: Vec<(String, u32, CloudOutcome)> = stream::iter(batch)
@@ -227,7 +233,7 @@ impl Deliverer {
         }
         failpoint::hit("after-send");
         self.store
-            .set_recipients(&message.id, sink, &records)
+            .set_recipient_outcomes(&message.id, sink, &records)
             .await?;
         self.note_batch(sink, health)?;
         Ok(end)

@@ -162,6 +162,75 @@ impl Store {
         Ok(())
     }
 
+    /// Records the intents of a batch of a broadcast, only for numbers still subscribed (one
+    /// that sent STOP meanwhile is left out and must not be sent to), and flushes them to
+    /// disk before returning. Returns the numbers recorded.
+    pub async fn set_recipient_intents(
+        &self,
+        message_id: &str,
+        sink: &str,
+        batch: &[(String, RecipientRecord)],
+    ) -> Result<Vec<String>, StoreError> {
+        let encoded = batch
+            .iter()
+            .map(|(phone, record)| Ok((phone, triple(message_id, sink, phone), encode(record)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let recorded = (
+            self.subscribers.tree(),
+            self.recipients.tree(),
+            &self.recipients_by_phone,
+        )
+            .transaction(|(subscribers, recipients, by_phone)| {
+                let mut recorded = Vec::new();
+                for (phone, key, value) in &encoded {
+                    if subscribers.get(phone.as_bytes())?.is_none() {
+                        continue;
+                    }
+                    recipients.insert(key.as_slice(), value.as_slice())?;
+                    by_phone.insert(triple(phone, message_id, sink), &[])?;
+                    recorded.push((*phone).clone());
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(recorded)
+            })?;
+        self.db.flush_async().await?;
+        Ok(recorded)
+    }
+
+    /// Records the outcomes of a batch of a broadcast where the number's record still exists:
+    /// a number that sent STOP while its request was in flight was erased with every record,
+    /// and stays erased. Flushes before returning.
+    pub async fn set_recipient_outcomes(
+        &self,
+        message_id: &str,
+        sink: &str,
+        batch: &[(String, RecipientRecord)],
+    ) -> Result<(), StoreError> {
+        let encoded = batch
+            .iter()
+            .map(|(phone, record)| {
+                Ok((
+                    triple(message_id, sink, phone),
+                    encode(record)?,
+                    record.wamid.clone(),
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        (self.recipients.tree(), &self.wamids).transaction(|(recipients, wamids)| {
+            for (key, value, wamid) in &encoded {
+                if recipients.get(key.as_slice())?.is_none() {
+                    continue;
+                }
+                recipients.insert(key.as_slice(), value.as_slice())?;
+                if let Some(wamid) = wamid {
+                    wamids.insert(wamid.as_bytes(), key.as_slice())?;
+                }
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
+        })?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
     /// How many recipients of a message on a sink are in each state.
     pub fn recipient_counts(
         &self,

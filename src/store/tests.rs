@@ -178,6 +178,56 @@ async fn a_number_that_unsubscribes_leaves_no_trace() {
     assert!(!store.unsubscribe(&phone).unwrap(), "already gone");
 }
 
+/// STOP while a broadcast batch is in flight: no intent for a number already gone, and no
+/// outcome written back for a number erased after its intent.
+#[tokio::test]
+async fn stop_during_a_broadcast_batch_leaves_no_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let (stays, leaves, gone) = (
+        Phone::parse("393401111111").unwrap(),
+        Phone::parse("393402222222").unwrap(),
+        Phone::parse("393403333333").unwrap(),
+    );
+    let sub = Subscriber {
+        consented_at: at(0),
+        consent_text: "ISCRIVIMI".into(),
+        consent_message_id: None,
+        last_inbound_at: None,
+    };
+    store.subscribe(&stays, &sub).unwrap();
+    store.subscribe(&leaves, &sub).unwrap();
+    // `gone` was read from the list, then sent STOP before the intents were written.
+    let intents: Vec<(String, RecipientRecord)> = [&stays, &leaves, &gone]
+        .iter()
+        .map(|p| (p.to_string(), recipient(RecipientState::Intent, "")))
+        .collect();
+    let recorded = store
+        .set_recipient_intents("m1", "wa", &intents)
+        .await
+        .unwrap();
+    assert_eq!(recorded, [stays.to_string(), leaves.to_string()]);
+    // `leaves` sends STOP while its request is in flight.
+    assert!(store.unsubscribe(&leaves).unwrap());
+    let outcomes: Vec<(String, RecipientRecord)> = [(&stays, "w1"), (&leaves, "w2")]
+        .iter()
+        .map(|(p, w)| (p.to_string(), recipient(RecipientState::Sent, w)))
+        .collect();
+    store
+        .set_recipient_outcomes("m1", "wa", &outcomes)
+        .await
+        .unwrap();
+    assert!(store
+        .recipient("m1", "wa", stays.as_str())
+        .unwrap()
+        .is_some());
+    assert_eq!(store.recipient("m1", "wa", leaves.as_str()).unwrap(), None);
+    assert_eq!(store.recipient("m1", "wa", gone.as_str()).unwrap(), None);
+    assert!(!store
+        .apply_status("w2", RecipientState::Read, at(1), None)
+        .unwrap());
+}
+
 #[tokio::test]
 async fn every_tree_has_a_retention_rule() {
     let dir = tempfile::tempdir().unwrap();
