@@ -1137,3 +1137,62 @@ async fn a_rejection_can_be_undone_from_the_queue_page() {
     assert!(queued_ids(&queue).contains(&id), "back for review: {queue}");
     assert!(!queue.contains("/undo"), "{queue}");
 }
+
+#[tokio::test]
+async fn the_sent_log_is_searched_by_text_and_day() {
+    let (ui, _server) = start(false).await;
+    let editor = ui
+        .session(&[("user", "redazione"), ("password", PASSWORD)])
+        .await;
+    let queue = ui.get("/", &editor).await.text().await.unwrap();
+    let token = csrf(&queue);
+    for id in queued_ids(&queue) {
+        ui.post(
+            &format!("/queue/{id}/approve"),
+            &editor,
+            &[("csrf", &token)],
+        )
+        .await;
+    }
+    ui.cell
+        .get()
+        .deliver(&tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
+    let found = ui
+        .get("/log?testo=AVVISO", &editor)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(found.contains("Avviso"), "{found}");
+    assert!(found.contains("Testo inviato"), "{found}");
+    let none = ui
+        .get("/log?testo=nessuna+notizia+cos%C3%AC", &editor)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        none.contains("Nessun messaggio inviato corrisponde"),
+        "{none}"
+    );
+    let old = ui
+        .get("/log?dal=2001-01-01&al=2001-01-31", &editor)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        old.contains("Nessun messaggio inviato corrisponde"),
+        "{old}"
+    );
+    // Search text is shown back escaped.
+    let xss = ui
+        .get("/log?testo=%3Cscript%3Ex", &editor)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!xss.contains("<script>x"), "{xss}");
+}

@@ -128,6 +128,33 @@ impl Store {
             .collect()
     }
 
+    /// A page of the log, newest first: the entries for which `keep` holds, skipping the first
+    /// `skip` of them; also whether more follow.
+    pub fn log_page(
+        &self,
+        keep: impl Fn(&LogEntry) -> bool,
+        skip: usize,
+        take: usize,
+    ) -> Result<(Vec<LogEntry>, bool), StoreError> {
+        let mut page = Vec::with_capacity(take);
+        let mut matched = 0;
+        for r in self.log.iter().rev() {
+            let (_, entry) = r?;
+            if !keep(&entry) {
+                continue;
+            }
+            matched += 1;
+            if matched <= skip {
+                continue;
+            }
+            if page.len() == take {
+                return Ok((page, true));
+            }
+            page.push(entry);
+        }
+        Ok((page, false))
+    }
+
     pub fn recipient(
         &self,
         message_id: &str,

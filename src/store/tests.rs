@@ -124,6 +124,34 @@ async fn deliveries_and_log() {
     assert_eq!(store.deliveries_of("m1").unwrap(), vec![]);
 }
 
+#[test]
+fn the_log_is_paged_newest_first_with_a_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let ids: Vec<String> = (0..7).map(|i| format!("m{i}")).collect();
+    let commit = PollCommit {
+        messages: ids.iter().map(|id| message(id, Priority::Normal)).collect(),
+        ..PollCommit::default()
+    };
+    store.commit_poll("s", &commit, at(0)).unwrap();
+    while let Some(r) = store.outbox().next() {
+        let (key, entry) = r.unwrap();
+        assert!(store.finish(&key, &entry, &[], at(0)).unwrap());
+    }
+    let all = |_: &LogEntry| true;
+    let (page, more) = store.log_page(all, 0, 3).unwrap();
+    let names = |p: &[LogEntry]| p.iter().map(|e| e.message.id.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&page), ["m6", "m5", "m4"]);
+    assert!(more);
+    let (page, more) = store.log_page(all, 6, 3).unwrap();
+    assert_eq!(names(&page), ["m0"]);
+    assert!(!more);
+    let odd = |e: &LogEntry| e.message.id.ends_with(['1', '3', '5']);
+    let (page, more) = store.log_page(odd, 1, 5).unwrap();
+    assert_eq!(names(&page), ["m3", "m1"]);
+    assert!(!more);
+}
+
 fn recipient(state: RecipientState, wamid: &str) -> RecipientRecord {
     RecipientRecord {
         state,

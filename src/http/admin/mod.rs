@@ -477,9 +477,13 @@ async fn queue_action(
     }
 }
 
-async fn log_page(State(admin): State<Admin>, user: User) -> Response {
+async fn log_page(
+    State(admin): State<Admin>,
+    user: User,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
     let app = admin.app();
-    match views::log(&user, &app) {
+    match views::log(&user, &app, &views::LogQuery::from_query(&q)) {
         Ok(page) => Html(page).into_response(),
         Err(e) => server_error(e),
     }

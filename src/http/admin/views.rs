@@ -298,10 +298,84 @@ fn waiting(
     })
 }
 
-pub fn log(user: &User, app: &App) -> Result<String, StoreError> {
+/// What "Inviati" shows: a text to look for, a range of days, a page.
+#[derive(Debug, Default, Clone)]
+pub struct LogQuery {
+    pub text: String,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    /// From 1.
+    pub page: usize,
+}
+
+impl LogQuery {
+    pub fn from_query(q: &std::collections::HashMap<String, String>) -> LogQuery {
+        let day = |k: &str| {
+            q.get(k)
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
+        };
+        LogQuery {
+            text: q
+                .get("testo")
+                .map(|t| t.trim().to_owned())
+                .unwrap_or_default(),
+            from: day("dal"),
+            to: day("al"),
+            page: q
+                .get("pagina")
+                .and_then(|p| p.parse().ok())
+                .filter(|p| *p >= 1)
+                .unwrap_or(1),
+        }
+    }
+
+    fn is_filtered(&self) -> bool {
+        !self.text.is_empty() || self.from.is_some() || self.to.is_some()
+    }
+
+    fn keeps(&self, e: &crate::store::LogEntry, tz: chrono_tz::Tz) -> bool {
+        let day = e.finished_at.with_timezone(&tz).date_naive();
+        let text = self.text.to_lowercase();
+        (text.is_empty()
+            || e.message.title.to_lowercase().contains(&text)
+            || e.message.text.to_lowercase().contains(&text))
+            && self.from.is_none_or(|f| day >= f)
+            && self.to.is_none_or(|t| day <= t)
+    }
+
+    /// The address of page `page` with the same filters.
+    fn link(&self, page: usize) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        if !self.text.is_empty() {
+            q.append_pair("testo", &self.text);
+        }
+        if let Some(d) = self.from {
+            q.append_pair("dal", &d.to_string());
+        }
+        if let Some(d) = self.to {
+            q.append_pair("al", &d.to_string());
+        }
+        q.append_pair("pagina", &page.to_string());
+        format!("/log?{}", q.finish())
+    }
+}
+
+const LOG_PAGE: usize = 50;
+
+pub fn log(user: &User, app: &App, query: &LogQuery) -> Result<String, StoreError> {
     let store = app.store();
-    let queued: Vec<_> = store.outbox().take(50).collect::<Result<_, _>>()?;
-    let done = store.recent_log(50)?;
+    let tz = app.config().settings.tz();
+    let first = query.page == 1 && !query.is_filtered();
+    let queued: Vec<_> = if first {
+        store.outbox().take(LOG_PAGE).collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let (done, more) = store.log_page(
+        |e| query.keeps(e, tz),
+        (query.page - 1) * LOG_PAGE,
+        LOG_PAGE,
+    )?;
     let mut cards = Vec::new();
     for (_, e) in &queued {
         cards.push((
@@ -317,26 +391,50 @@ pub fn log(user: &User, app: &App) -> Result<String, StoreError> {
             delivery_rows(user, app, &e.message.id, false)?,
         ));
     }
-    let audit = store.recent_audit(30)?;
+    let audit = if first {
+        store.recent_audit(30)?
+    } else {
+        Vec::new()
+    };
     let body = html! {
-        @if cards.is_empty() { p { "Ancora nessun messaggio inviato." } }
+        form.card.cerca method="get" action="/log" {
+            label for="l-testo" { "Cerca nel titolo o nel testo" }
+            input #l-testo type="text" name="testo" value=(query.text);
+            div.date {
+                div { label for="l-dal" { "Dal" } input #l-dal type="date" name="dal" value=(query.from.map(|d| d.to_string()).unwrap_or_default()); }
+                div { label for="l-al" { "Al" } input #l-al type="date" name="al" value=(query.to.map(|d| d.to_string()).unwrap_or_default()); }
+            }
+            div.azioni {
+                button type="submit" { "Cerca" }
+                @if query.is_filtered() { a.bottone.secondario href="/log" { "Mostra tutto" } }
+            }
+        }
+        @if cards.is_empty() {
+            p { @if query.is_filtered() { "Nessun messaggio inviato corrisponde alla ricerca." } @else { "Ancora nessun messaggio inviato." } }
+        }
         @for (m, status, rows) in cards {
             article.card {
                 h2 { (m.title) }
-                p.meta { (m.source) " · " (status) " · " a href=(m.url) { "pagina ufficiale" } }
+                p.meta {
+                    @if m.priority == crate::config::Priority::Urgent { strong.stato-ko { "URGENTE" } " · " }
+                    (m.source) " · " (status) " · " a.link href=(m.url) { "pagina ufficiale" }
+                }
+                details {
+                    summary { "Testo inviato" }
+                    div.chat { div.bubble { (bubble(&m.text)) } }
+                }
                 (rows)
             }
         }
+        nav.pagine aria-label="Pagine" {
+            @if query.page > 1 { a.bottone.secondario href=(query.link(query.page - 1)) { "← Più recenti" } }
+            @if more { a.bottone.secondario href=(query.link(query.page + 1)) { "Meno recenti →" } }
+        }
         @if !audit.is_empty() {
             h2 { "Registro delle azioni" }
-            div.responsive {
-                table {
-                    thead { tr { th { "Quando" } th { "Chi" } th { "Azione" } th { "Su" } } }
-                    tbody {
-                        @for a in &audit {
-                            tr { td { (when(a.at, app)) } td { (a.who) } td { (a.action.label().it()) } td { (a.subject) } }
-                        }
-                    }
+            ul.registro {
+                @for a in &audit {
+                    li { (when(a.at, app)) " · " strong { (a.who) } " · " (a.action.label().it()) " · " (a.subject) }
                 }
             }
         }
