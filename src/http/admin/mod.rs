@@ -383,6 +383,28 @@ fn server_error(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
+/// Records an action in the audit log. A failure to record is logged; the action stands.
+fn audit(
+    app: &App,
+    user: &User,
+    action: crate::store::AuditAction,
+    subject: &str,
+    before: Option<String>,
+    after: Option<String>,
+) {
+    let entry = crate::store::AuditEntry {
+        at: app.now(),
+        who: user.name.clone(),
+        action,
+        subject: subject.to_owned(),
+        before,
+        after,
+    };
+    if let Err(e) = app.store().audit(&entry) {
+        tracing::error!(error = %e, "cannot record an action in the audit log");
+    }
+}
+
 /// Back to the page `to` after an action, its outcome left in the user's session for that
 /// page to show once. Bearer-token requests have no session: they get the redirect alone.
 fn back(admin: &Admin, user: &User, to: &str, outcome: Result<String, String>) -> Response {
@@ -539,14 +561,7 @@ async fn source_action(
         }
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    let _ = app.store().audit(&crate::store::AuditEntry {
-        at: app.now(),
-        who: user.name.clone(),
-        action: audited,
-        subject: name.clone(),
-        before: None,
-        after: None,
-    });
+    audit(&app, &user, audited, &name, None, None);
     back(&admin, &user, "/sources", result.map_err(|e| e.to_string()))
 }
 

@@ -12,8 +12,8 @@ use url::Url;
 
 use super::source_form::{remove_source, source_table, Fields};
 use super::sources::{followed_by, kind_label, rewrite_config};
-use super::{back, views, Admin, Role, User};
-use crate::store::{AuditAction, AuditEntry};
+use super::{audit, back, views, Admin, Role, User};
+use crate::store::AuditAction;
 
 /// The edit form of a source, with what the configuration file says about it.
 pub async fn page(State(admin): State<Admin>, user: User, Path(name): Path<String>) -> Response {
@@ -143,14 +143,14 @@ pub async fn save(
                     " Alla prossima lettura le notizie presenti saranno registrate senza inviarle."
                         .into();
             }
-            let _ = app.store().audit(&AuditEntry {
-                at: app.now(),
-                who: user.name.clone(),
-                action: AuditAction::SourceEdit,
-                subject: name.clone(),
-                before: Some(src.url.to_string()),
-                after: Some(url.to_string()),
-            });
+            audit(
+                &app,
+                &user,
+                AuditAction::SourceEdit,
+                &name,
+                Some(src.url.to_string()),
+                Some(url.to_string()),
+            );
             back(
                 &admin,
                 &user,
@@ -201,14 +201,14 @@ pub async fn delete(
     match result {
         Ok(()) => {
             let app = admin.app();
-            let _ = app.store().audit(&AuditEntry {
-                at: app.now(),
-                who: user.name.clone(),
-                action: AuditAction::SourceDelete,
-                subject: name.clone(),
-                before: Some(src.url.to_string()),
-                after: None,
-            });
+            audit(
+                &app,
+                &user,
+                AuditAction::SourceDelete,
+                &name,
+                Some(src.url.to_string()),
+                None,
+            );
             back(
                 &admin,
                 &user,
@@ -259,17 +259,17 @@ pub async fn test_send(
     };
     let sink = form.get("sink").cloned().unwrap_or_default();
     let result = app.test_send(&name, &sink, phone.as_ref()).await;
-    let _ = app.store().audit(&AuditEntry {
-        at: app.now(),
-        who: user.name.clone(),
-        action: AuditAction::TestSend,
-        subject: name.clone(),
-        before: None,
-        after: Some(match &result {
+    audit(
+        &app,
+        &user,
+        AuditAction::TestSend,
+        &name,
+        None,
+        Some(match &result {
             Ok(done) => done.clone(),
             Err(e) => format!("non riuscito: {e}"),
         }),
-    });
+    );
     back(
         &admin,
         &user,

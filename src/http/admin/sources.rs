@@ -19,7 +19,7 @@ use maud::html;
 use url::Url;
 
 use super::source_form::Fields;
-use super::{back, views, Admin, User};
+use super::{audit, back, views, Admin, User};
 use crate::config::{Config, KindSettings, Preset, Settings, SourceConfig, SourceKind};
 use crate::item::Message;
 
@@ -490,14 +490,14 @@ pub async fn add(
     match result {
         Ok(()) => {
             let app = admin.app();
-            let _ = app.store().audit(&crate::store::AuditEntry {
-                at: app.now(),
-                who: user.name.clone(),
-                action: crate::store::AuditAction::SourceAdd,
-                subject: name.clone(),
-                before: None,
-                after: Some(url),
-            });
+            audit(
+                &app,
+                &user,
+                crate::store::AuditAction::SourceAdd,
+                &name,
+                None,
+                Some(url),
+            );
             back(
                 &admin,
                 &user,

@@ -12,8 +12,8 @@ use axum::Form;
 use maud::html;
 
 use super::sources::rewrite_config;
-use super::{back, views, Admin, Role, User};
-use crate::store::{AuditAction, AuditEntry};
+use super::{audit, back, views, Admin, Role, User};
+use crate::store::AuditAction;
 
 /// The shortest password accepted (as `banditore hash-password`).
 pub const MIN_PASSWORD: usize = 10;
@@ -312,14 +312,14 @@ pub async fn own_change(
     let back_to = "/password";
     match result {
         Ok(()) => {
-            let _ = app.store().audit(&AuditEntry {
-                at: app.now(),
-                who: user.name.clone(),
-                action: AuditAction::UserChange,
-                subject: user.name.clone(),
-                before: None,
-                after: Some("password cambiata".into()),
-            });
+            audit(
+                &app,
+                &user,
+                AuditAction::UserChange,
+                &user.name,
+                None,
+                Some("password cambiata".into()),
+            );
             back(&admin, &user, back_to, Ok("Password cambiata.".into()))
         }
         Err(e) => back(&admin, &user, back_to, Err(format!("Non fatto: {e}."))),
@@ -364,14 +364,7 @@ fn finish(
     match result {
         Ok((done, after)) => {
             let app = admin.app();
-            let _ = app.store().audit(&AuditEntry {
-                at: app.now(),
-                who: user.name.clone(),
-                action,
-                subject: subject.to_owned(),
-                before: None,
-                after,
-            });
+            audit(&app, user, action, subject, None, after);
             back(admin, user, "/utenti", Ok(done))
         }
         Err(e) => back(admin, user, "/utenti", Err(format!("Non fatto: {e}."))),
