@@ -16,6 +16,8 @@ pub enum ReviewError {
     EmptyTitle,
     #[error("the text is longer than WhatsApp's {MAX_TEXT} characters")]
     TooLong,
+    #[error("the title is longer than {} characters", crate::format::MAX_TITLE)]
+    TitleTooLong,
     #[error("the official link {0} must stay in the text, on a line of its own")]
     LinkMissing(String),
     #[error("the time to send must be in the future")]
@@ -34,6 +36,10 @@ impl ReviewError {
                 "Questo messaggio non è più da approvare: forse un collega l'ha già approvato o rifiutato, o è scaduto.".into()
             }
             ReviewError::EmptyTitle => "Il titolo non può essere vuoto.".into(),
+            ReviewError::TitleTooLong => format!(
+                "Il titolo supera i {} caratteri: accorcialo (è anche il testo del modello WhatsApp).",
+                crate::format::MAX_TITLE
+            ),
             ReviewError::TooLong => format!(
                 "Il testo supera i {MAX_TEXT} caratteri che WhatsApp accetta: accorcialo."
             ),
@@ -53,6 +59,7 @@ impl ReviewError {
         matches!(
             self,
             ReviewError::EmptyTitle
+                | ReviewError::TitleTooLong
                 | ReviewError::TooLong
                 | ReviewError::LinkMissing(_)
                 | ReviewError::NotFuture
@@ -218,6 +225,9 @@ pub fn edit(
     let text = text.replace("\r\n", "\n").trim().to_owned();
     if title.is_empty() {
         return Err(ReviewError::EmptyTitle);
+    }
+    if title.chars().count() > crate::format::MAX_TITLE {
+        return Err(ReviewError::TitleTooLong);
     }
     if text.chars().count() > MAX_TEXT {
         return Err(ReviewError::TooLong);

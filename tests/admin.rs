@@ -867,6 +867,53 @@ async fn sources_are_edited_and_deleted_in_the_ui_and_addresses_followed_once() 
         ui.get("/sources/comune/edit", &admin).await.status(),
         StatusCode::NOT_FOUND
     );
+
+    // Added again under the same name: a baseline, so nothing old reaches citizens.
+    let sent_before = ui.work.messages().len();
+    ui.post(
+        "/sources/add",
+        &admin,
+        &[
+            ("csrf", &token),
+            ("name", "comune"),
+            ("kind", "feed"),
+            ("url", &feed),
+            ("forward", "all"),
+        ],
+    )
+    .await;
+    assert!(std::fs::read_to_string(&ui.config)
+        .unwrap()
+        .contains("name = \"comune\""));
+    let _ = ui.cell.get().once().await;
+    assert_eq!(ui.work.messages().len(), sent_before, "nothing old is sent");
+
+    // Saves at the same moment are applied one after the other: none is lost.
+    let adds = (1..=6).map(|i| {
+        let (ui, admin, token, url) = (&ui, &admin, &token, server.url(&format!("/par{i}.xml")));
+        async move {
+            let name = format!("par{i}");
+            ui.post(
+                "/sources/add",
+                admin,
+                &[
+                    ("csrf", token),
+                    ("name", &name),
+                    ("kind", "feed"),
+                    ("url", &url),
+                ],
+            )
+            .await
+        }
+    });
+    futures_util::future::join_all(adds).await;
+    let file = std::fs::read_to_string(&ui.config).unwrap();
+    for i in 1..=6 {
+        assert!(
+            file.contains(&format!("name = \"par{i}\"")),
+            "par{i}: {file}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1033,13 +1080,21 @@ async fn admins_manage_people_and_everyone_changes_their_own_password() {
     ui.session(&[("user", "mario"), ("password", "prima-password-mario")])
         .await;
 
-    // A new password set by an admin replaces the old one.
+    // A new password set by an admin replaces the old one and signs Mario out everywhere.
+    let before_reset = ui
+        .session(&[("user", "mario"), ("password", "prima-password-mario")])
+        .await;
     ui.post(
         "/utenti/mario/password",
         &admin,
         &[("csrf", &token), ("nuova", "seconda-password-mario")],
     )
     .await;
+    assert_eq!(
+        ui.get("/", &before_reset).await.status(),
+        StatusCode::SEE_OTHER,
+        "signed out by the reset"
+    );
     assert_eq!(
         ui.login(&[("user", "mario"), ("password", "prima-password-mario")])
             .await
@@ -1088,6 +1143,8 @@ async fn admins_manage_people_and_everyone_changes_their_own_password() {
     );
     ui.session(&[("user", "mario"), ("password", "terza-password-mario")])
         .await;
+    // The session that changed the password stays signed in.
+    assert_eq!(ui.get("/", &mario).await.status(), StatusCode::OK);
 
     // Made admin, then disabled: a disabled person cannot log in.
     ui.post(

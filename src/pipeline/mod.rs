@@ -259,8 +259,14 @@ impl Pipeline {
             preview::Filters::Source,
             now,
         )?;
-        let first = plan.messages().chain(plan.review()).next().cloned();
-        Ok(first)
+        // The newest item (by date; else the document's first, as feeds list newest first).
+        let newest = plan
+            .messages()
+            .chain(plan.review())
+            .enumerate()
+            .max_by_key(|(i, m)| (m.published.clone(), std::cmp::Reverse(*i)))
+            .map(|(_, m)| m.clone());
+        Ok(newest)
     }
 
     /// Fetches a source (conditionally, with the validators in `state`) and plans what its

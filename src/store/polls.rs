@@ -151,6 +151,16 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets everything about one source: its state, its pause and its seen keys. Added
+    /// again under the same name, it starts with a baseline (nothing old is sent).
+    pub fn forget_source(&self, source: &str) -> Result<(), StoreError> {
+        self.sources.remove(source)?;
+        self.paused_sources.remove(source)?;
+        self.seen.remove(source)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// Forgets the state (validators, health, the items it listed) and the pause of every
     /// source not among `configured`: a source removed from the configuration. Added again,
     /// it starts with a baseline. Returns how many.

@@ -85,6 +85,26 @@ impl Store {
         Ok(keys.len())
     }
 
+    /// Ends every session of the configured user `user` but `keep` (the one that changed the
+    /// password, when the user changed it); returns how many.
+    pub fn end_other_sessions_of(
+        &self,
+        user: &str,
+        keep: Option<&SessionKey>,
+    ) -> Result<usize, StoreError> {
+        let mut keys = Vec::new();
+        for r in self.sessions.iter() {
+            let (k, s) = r?;
+            if s.user == user && !s.by_token && keep.is_none_or(|keep| k.as_ref() != keep.0) {
+                keys.push(k);
+            }
+        }
+        for k in &keys {
+            self.sessions.remove(k)?;
+        }
+        Ok(keys.len())
+    }
+
     /// Leaves a message for the session's next page, replacing one not shown yet. A session
     /// that has ended gets nothing.
     pub fn set_flash(&self, key: &SessionKey, flash: &Flash) -> Result<(), StoreError> {

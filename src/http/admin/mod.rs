@@ -182,6 +182,11 @@ struct SignedIn {
 }
 
 impl User {
+    /// The key of the session this request came with (none for a bearer token).
+    fn session_key(&self) -> Option<&SessionKey> {
+        self.session.as_ref().map(|s| &s.key)
+    }
+
     fn require(&self, role: Role) -> Result<(), Denied> {
         if self.role >= role {
             Ok(())

@@ -134,11 +134,19 @@ impl Fields {
         );
         set(table, "tags", (!tags.is_empty()).then(|| array(&tags)));
         if self.cron.is_none() {
-            if !self.every.is_empty() && humantime::parse_duration(&self.every).is_err() {
-                return Err(format!(
-                    "«{}» non è un intervallo: scrivi per esempio 5m, 15m o 1h",
-                    self.every
-                ));
+            match humantime::parse_duration(&self.every) {
+                _ if self.every.is_empty() => {}
+                Err(_) => {
+                    return Err(format!(
+                        "«{}» non è un intervallo: scrivi per esempio 5m, 15m o 1h",
+                        self.every
+                    ))
+                }
+                // Reading a comune's site more than once a minute helps nobody.
+                Ok(d) if d < std::time::Duration::from_secs(60) => {
+                    return Err("leggere la fonte più di una volta al minuto non è permesso".into())
+                }
+                Ok(_) => {}
             }
             set(
                 table,

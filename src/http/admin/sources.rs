@@ -384,6 +384,10 @@ pub fn rewrite_config(
     let Some(path) = admin.config_path.clone() else {
         return Err("questa istanza non ha un file di configurazione da aggiornare".into());
     };
+    // One change at a time: two saves at the same moment would each read the file and the
+    // second would write over the first.
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = WRITING.lock().unwrap_or_else(|p| p.into_inner());
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut doc: toml_edit::DocumentMut = text
         .parse()
@@ -479,6 +483,16 @@ pub async fn add(
     let mut fields = Fields::from_form(&form);
     if fields.forward.is_empty() {
         fields.forward = Fields::for_new(app.config()).forward;
+    }
+    // Whatever a source of this name left in the store (one removed by hand from the file)
+    // goes: the new source starts with a baseline.
+    if let Err(e) = app.store().forget_source(&name) {
+        return back(
+            &admin,
+            &user,
+            "/sources",
+            Err(format!("Errore dell'archivio: {e}")),
+        );
     }
     let result = rewrite_config(&admin, |doc| {
         let text = doc.to_string();

@@ -95,7 +95,7 @@ pub async fn page(State(admin): State<Admin>, user: User) -> Response {
         form.card method="post" action="/utenti/nuovo" {
             input type="hidden" name="csrf" value=(user.csrf());
             label for="u-name" { "Nome utente (lettere minuscole, cifre, punti e trattini)" }
-            input #u-name type="text" name="nome" required pattern="[a-z0-9.-]{2,40}" autocomplete="off";
+            input #u-name type="text" name="nome" required pattern="[a-z0-9][a-z0-9.\\-]{1,39}" autocomplete="off";
             label for="u-role" { "Ruolo" }
             select #u-role name="ruolo" {
                 option value="editor" selected { "redazione: approva e vede gli inviati" }
@@ -120,12 +120,20 @@ pub async fn add(
     }
     let field = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let name = field("nome");
+    // Starting with a letter or digit: a name like ".." would make its own addresses
+    // (/utenti/NAME/...) unusable.
     let valid = (2..=40).contains(&name.len())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
     let checked = if !valid {
         Err("nome utente non valido: lettere minuscole, cifre, punti e trattini".to_owned())
+    } else if name == "amministratore" {
+        Err("«amministratore» è il nome di chi entra con il token: scegline un altro".to_owned())
     } else if admin.app().config().users.iter().any(|u| u.name == name) {
         Err(format!("c'è già una persona di nome {name}"))
     } else {
@@ -221,6 +229,12 @@ pub async fn change(
         }
         Ok(())
     });
+    if result.is_ok() && what == "password" {
+        // A new password set by an admin signs the person out everywhere.
+        if let Err(e) = app.store().end_other_sessions_of(&target, None) {
+            tracing::error!(error = %e, "cannot end the user's sessions");
+        }
+    }
     // The audit never holds a password or its hash.
     let noted = match what.as_str() {
         "password" => "password cambiata".to_owned(),
@@ -312,6 +326,13 @@ pub async fn own_change(
     let back_to = "/password";
     match result {
         Ok(()) => {
+            // Whoever else had this account open is signed out.
+            if let Err(e) = app
+                .store()
+                .end_other_sessions_of(&user.name, user.session_key())
+            {
+                tracing::error!(error = %e, "cannot end the user's other sessions");
+            }
             audit(
                 &app,
                 &user,

@@ -161,6 +161,12 @@ pub fn queue(
     let rejected = crate::review::recently_rejected(app.store(), app.now()).unwrap_or_default();
     let body = html! {
         (flash_box(flash))
+        @if let Some(d) = draft {
+            div.flash.errore role="alert" {
+                "Non inviato né salvato: " (d.error) " "
+                a href=(format!("#t-{}", d.id)) { "Vai al messaggio" }
+            }
+        }
         @for item in &rejected {
             div.card.rifiutato {
                 p { "Rifiutato poco fa: " strong { (item.message.title) } }
