@@ -472,8 +472,8 @@ async fn queue_action(
                     .and_then(|()| app.approve(&id, &who, Some(at)))
                     .map(|_| {
                         format!(
-                            "Invio programmato per {}.",
-                            at.with_timezone(&tz).format("%d/%m/%Y %H:%M")
+                            "Invio programmato per il {}.",
+                            at.with_timezone(&tz).format("%d/%m/%Y alle %H:%M")
                         )
                     }),
                 _ => Err(crate::review::ReviewError::NotFuture),

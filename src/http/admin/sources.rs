@@ -125,7 +125,10 @@ async fn fetch(
         ));
     }
     if !resp.status().is_success() {
-        return Err(format!("il server ha risposto {}", resp.status()));
+        return Err(crate::fetch::FetchError::Status {
+            status: resp.status().as_u16(),
+        }
+        .italian());
     }
     let content_type = resp
         .headers()
