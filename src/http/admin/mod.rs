@@ -15,9 +15,11 @@
 //! produced by maud, which escapes every value: a feed title `<script>` shows as text.
 
 mod client;
+mod config_file;
 mod login;
 
 mod health;
+mod queue;
 mod reasons;
 mod source_edit;
 pub mod source_form;
@@ -296,8 +298,8 @@ pub fn router(admin: Admin) -> Router {
     Router::new()
         .route("/login", get(login::login_page).post(login::login))
         .route("/logout", post(login::logout))
-        .route("/", get(queue_page))
-        .route("/queue/{id}/{action}", post(queue_action))
+        .route("/", get(queue::page))
+        .route("/queue/{id}/{action}", post(queue::action))
         .route("/log", get(log_page))
         .merge(health::routes())
         .route("/sources", get(sources_page))
@@ -361,21 +363,6 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-async fn queue_page(State(admin): State<Admin>, user: User) -> Response {
-    let app = admin.app();
-    match app.pending() {
-        Ok(items) => Html(views::queue(
-            &user,
-            &app,
-            &items,
-            admin.take_flash(&user),
-            None,
-        ))
-        .into_response(),
-        Err(e) => server_error(e),
-    }
-}
-
 fn server_error(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "admin page failed");
     (
@@ -423,85 +410,6 @@ fn back(admin: &Admin, user: &User, to: &str, outcome: Result<String, String>) -
         }
     }
     Redirect::to(to).into_response()
-}
-
-async fn queue_action(
-    State(admin): State<Admin>,
-    user: User,
-    Path((id, action)): Path<(String, String)>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = user.check_csrf(&form) {
-        return r.into_response();
-    }
-    let app = admin.app();
-    let who = user.name.clone();
-    // What the editor sees in the box is what is sent: approving or scheduling saves the
-    // title and text of the form first (nothing when unchanged; refused when invalid).
-    let keep_edits = || match (form.get("title"), form.get("text")) {
-        (Some(title), Some(text)) => app.edit(&id, &who, title, text).map(|_| ()),
-        _ => Ok(()),
-    };
-    let result = match action.as_str() {
-        "approve" => keep_edits()
-            .and_then(|()| app.approve(&id, &who, None))
-            .map(|_| "Messaggio approvato: è in invio.".to_owned()),
-        "reject" => app.reject(&id, &who).map(|_| {
-            "Messaggio rifiutato. Per un minuto puoi ancora annullare il rifiuto.".to_owned()
-        }),
-        "undo" => app
-            .unreject(&id, &who)
-            .map(|_| "Rifiuto annullato: il messaggio aspetta di nuovo l'approvazione.".to_owned()),
-        "edit" => app
-            .edit(
-                &id,
-                &who,
-                form.get("title").map(String::as_str).unwrap_or_default(),
-                form.get("text").map(String::as_str).unwrap_or_default(),
-            )
-            .map(|_| "Modifiche salvate.".to_owned()),
-        "schedule" => {
-            let tz = app.config().settings.tz();
-            let at = form
-                .get("at")
-                .and_then(|v| chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M").ok())
-                .and_then(|n| chrono::TimeZone::from_local_datetime(&tz, &n).earliest())
-                .map(|t| t.with_timezone(&chrono::Utc));
-            match at {
-                Some(at) if at > app.now() => keep_edits()
-                    .and_then(|()| app.approve(&id, &who, Some(at)))
-                    .map(|_| {
-                        format!(
-                            "Invio programmato per il {}.",
-                            at.with_timezone(&tz).format("%d/%m/%Y alle %H:%M")
-                        )
-                    }),
-                _ => Err(crate::review::ReviewError::NotFuture),
-            }
-        }
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    match result {
-        // What the editor wrote is shown again, in its card, with the reason: never lost.
-        Err(e) if e.is_invalid_input() && form.contains_key("text") => {
-            let draft = views::Draft {
-                id: id.clone(),
-                title: form.get("title").cloned().unwrap_or_default(),
-                text: form.get("text").cloned().unwrap_or_default(),
-                at: form.get("at").cloned().unwrap_or_default(),
-                error: e.italian(),
-            };
-            match app.pending() {
-                Ok(items) => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Html(views::queue(&user, &app, &items, None, Some(&draft))),
-                )
-                    .into_response(),
-                Err(e) => server_error(e),
-            }
-        }
-        other => back(&admin, &user, "/", other.map_err(|e| e.italian())),
-    }
 }
 
 async fn log_page(

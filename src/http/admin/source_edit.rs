@@ -10,8 +10,9 @@ use axum::Form;
 use maud::html;
 use url::Url;
 
+use super::config_file::rewrite_config;
 use super::source_form::{remove_source, source_table, Fields};
-use super::sources::{followed_by, kind_label, rewrite_config};
+use super::sources::{followed_by, kind_label};
 use super::{audit, back, views, Admin, Role, User};
 use crate::store::AuditAction;
 

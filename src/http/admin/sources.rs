@@ -18,6 +18,7 @@ use axum::Form;
 use maud::html;
 use url::Url;
 
+use super::config_file::rewrite_config;
 use super::source_form::Fields;
 use super::{audit, back, views, Admin, User};
 use crate::config::{Config, KindSettings, Preset, Settings, SourceConfig, SourceKind};
@@ -375,42 +376,6 @@ pub fn append_source(
         }
     }
     Ok(doc.to_string())
-}
-
-/// Changes the configuration file with `change` (on its toml_edit document), checks the
-/// result, writes it (atomically) and applies it. The running configuration stays when any
-/// step fails.
-pub fn rewrite_config(
-    admin: &Admin,
-    change: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), String>,
-) -> Result<(), String> {
-    let Some(path) = admin.config_path.clone() else {
-        return Err("questa istanza non ha un file di configurazione da aggiornare".into());
-    };
-    // One change at a time: two saves at the same moment would each read the file and the
-    // second would write over the first.
-    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = WRITING.lock().unwrap_or_else(|p| p.into_inner());
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| format!("il file di configurazione non si legge: {e}"))?;
-    change(&mut doc)?;
-    let new_text = doc.to_string();
-    let config = Config::parse(&new_text).map_err(|problems| {
-        problems
-            .iter()
-            .map(|p| p.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
-    let tmp = path.with_extension("toml.new");
-    std::fs::write(&tmp, &new_text).map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
-    admin
-        .cell
-        .replace(config)
-        .map_err(|e| format!("salvata, ma non applicata: {e}"))
 }
 
 /// Another source that follows the same address, if any.

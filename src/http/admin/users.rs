@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Form;
 use maud::html;
 
-use super::sources::rewrite_config;
+use super::config_file::rewrite_config;
 use super::{audit, back, views, Admin, Role, User};
 use crate::store::AuditAction;
 
