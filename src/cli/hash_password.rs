@@ -3,6 +3,8 @@
 
 use std::process::ExitCode;
 
+use banditore::http::admin::users::MIN_PASSWORD;
+
 use super::EXIT_USAGE;
 
 pub fn run() -> anyhow::Result<ExitCode> {
@@ -10,8 +12,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
     let mut password = String::new();
     std::io::stdin().read_line(&mut password)?;
     let password = password.trim_end_matches(['\n', '\r']);
-    if password.len() < 10 {
-        eprintln!("banditore: use a password of at least 10 characters");
+    if password.len() < MIN_PASSWORD {
+        eprintln!("banditore: use a password of at least {MIN_PASSWORD} characters");
         return Ok(ExitCode::from(EXIT_USAGE));
     }
     // A random salt from the operating system (argon2's `getrandom` feature).

@@ -147,14 +147,8 @@ pub async fn login(
             .users
             .iter()
             .find(|u| u.name == name && !u.disabled)
-            .and_then(|u| {
-                use argon2::PasswordVerifier;
-                let hash = argon2::PasswordHash::new(&u.password_hash).ok()?;
-                argon2::Argon2::default()
-                    .verify_password(password.as_bytes(), &hash)
-                    .ok()
-                    .map(|_| (u.name.clone(), u.role))
-            })
+            .filter(|u| super::users::verify_password(&u.password_hash, password))
+            .map(|u| (u.name.clone(), u.role))
     };
     match user {
         Some((name, role)) => {

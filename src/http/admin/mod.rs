@@ -24,7 +24,7 @@ mod reasons;
 mod source_edit;
 pub mod source_form;
 pub mod sources;
-mod users;
+pub mod users;
 mod views;
 
 use std::collections::HashMap;
