@@ -315,6 +315,15 @@ pub fn italian_when(t: DateTime<Utc>, tz: Tz, year: i32) -> String {
     out
 }
 
+/// A day written the Italian way in local time: "venerdì 28 novembre 2026".
+pub fn italian_day(t: DateTime<Utc>, tz: Tz) -> String {
+    use chrono::Datelike;
+    let local = t.with_timezone(&tz);
+    let day = DAYS_IT[local.weekday().num_days_from_monday() as usize];
+    let month = MONTHS_IT[local.month0() as usize];
+    format!("{day} {} {month} {}", local.day(), local.year())
+}
+
 #[cfg(test)]
 mod italian_tests {
     use super::*;

@@ -33,6 +33,8 @@ pub struct FormatOptions {
     pub max_chars: usize,
     pub footer: Option<String>,
     pub priority: Priority,
+    /// A line under the title ("Pubblicato venerdì 28 novembre 2026.").
+    pub note: Option<String>,
 }
 
 impl FormatOptions {
@@ -43,6 +45,7 @@ impl FormatOptions {
             max_chars: DEFAULT_MAX_CHARS,
             footer: None,
             priority: Priority::Normal,
+            note: None,
         }
     }
 }
@@ -88,7 +91,9 @@ pub fn format(
         .map(str::trim)
         .filter(|f| !f.is_empty());
     // Everything but the summary, so the summary gets what is left of the hard limit.
+    let note = opts.note.as_deref().filter(|n| !n.is_empty());
     let fixed = title.chars().count()
+        + note.map_or(0, |n| n.chars().count() + 2)
         + url.chars().count()
         + footer.map_or(0, |f| f.chars().count() + 2)
         + 8;
@@ -100,6 +105,10 @@ pub fn format(
         text.push('*');
         text.push_str(&title);
         text.push_str("*\n\n");
+    }
+    if let Some(note) = note {
+        text.push_str(note);
+        text.push_str("\n\n");
     }
     if !summary.is_empty() {
         text.push_str(&summary);

@@ -55,6 +55,11 @@ pub struct AlertMeta {
     pub level_key: Option<String>,
     pub level: String,
     pub expires: Option<DateTime<Utc>>,
+    /// The level as citizens know it ("gialla", "arancione", "rossa"), when it can be told.
+    pub colour: Option<String>,
+    /// Under the source's `min_severity`: sent only as part of an alert already sent (an
+    /// Update that downgrades it), never on its own.
+    pub below_min_severity: bool,
 }
 
 /// The CAP message types banditore acts on (Ack and Error are never forwarded).

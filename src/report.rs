@@ -22,8 +22,10 @@ pub fn sources(store: &Store, config: &Config) -> Result<String, StoreError> {
     let mut out = String::new();
     for src in &config.sources {
         let state = store.source_state(&src.name)?;
+        let held = store.held(&src.name)?.len();
         let health = match (&state.last_error, state.baselined) {
             _ if store.source_paused(&src.name)? => "paused",
+            _ if held > 0 => "HELD",
             (Some(_), _) => "FAILING",
             (None, true) => "ok",
             (None, false) => "new",
@@ -44,6 +46,13 @@ pub fn sources(store: &Store, config: &Config) -> Result<String, StoreError> {
             state.items_present,
             state.items_seen
         );
+        if held > 0 {
+            let _ = writeln!(
+                out,
+                "    {held} new items held by flood protection: `banditore source release {0}` sends them to the review queue, `banditore source discard {0}` drops them",
+                src.name
+            );
+        }
         if let Some(err) = &state.last_error {
             let _ = writeln!(
                 out,
@@ -128,6 +137,25 @@ pub fn log(store: &Store, config: &Config, limit: usize) -> Result<String, Store
             let recipients = recipient_summary(store, &entry.message.id, &sink)?;
             let state = record.state.label().en();
             let _ = writeln!(out, "    {sink}: {state}{provider}{detail}{recipients}");
+        }
+    }
+    let decisions: Vec<_> = store
+        .recent_decisions(limit)?
+        .into_iter()
+        .filter(|d| d.action != "send")
+        .collect();
+    if !decisions.is_empty() {
+        let _ = writeln!(out, "not sent (newest first):");
+        for d in decisions {
+            let _ = writeln!(
+                out,
+                "{} {} [{}] {}: {}",
+                when(Some(d.at), config.settings.tz()),
+                d.action,
+                d.source,
+                d.title,
+                d.reason
+            );
         }
     }
     if out.is_empty() {

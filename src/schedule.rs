@@ -24,6 +24,37 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock that runs at the real pace from a chosen moment, and can jump ahead: the demo's
+/// simulated day (loops that sleep still wake on time, since it moves like the real one).
+#[derive(Debug, Default)]
+pub struct SimClock {
+    /// Added to the real time, in milliseconds.
+    offset_ms: std::sync::atomic::AtomicI64,
+}
+
+impl SimClock {
+    /// A clock that reads `start` now.
+    pub fn starting_at(start: DateTime<Utc>) -> SimClock {
+        let clock = SimClock::default();
+        clock.set(start);
+        clock
+    }
+
+    /// From now on the clock reads `at` (and runs on from there).
+    pub fn set(&self, at: DateTime<Utc>) {
+        let offset = at.signed_duration_since(Utc::now()).num_milliseconds();
+        self.offset_ms
+            .store(offset, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for SimClock {
+    fn now(&self) -> DateTime<Utc> {
+        let offset = self.offset_ms.load(std::sync::atomic::Ordering::SeqCst);
+        Utc::now() + chrono::Duration::milliseconds(offset)
+    }
+}
+
 /// A source's polling rhythm.
 #[derive(Debug, Clone)]
 pub enum Schedule {

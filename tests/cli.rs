@@ -261,11 +261,19 @@ fn the_demo_runs_offline_end_to_end() {
         "→ WhatsApp Cloud API: text to 393401234567",
         "→ channel gateway: sendImage to 120363000000000000@newsletter",
         "whatsapp: sent [1 read]",
+        "Allerta declassata da arancione a gialla.",
+        "At the end of quiet hours it is released:",
+        "*Mercato straordinario di Natale domenica in piazza Garibaldi*",
+        "borgo-esempio [feed] HELD",
+        "12 items now wait for an editor",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
-    let step5 = text.split("5) Poll again").nth(1).unwrap();
-    assert!(step5.contains("delivered: 0 message(s)"), "{step5}");
+    let night = text.split("6) At 22:35").nth(1).unwrap();
+    let held = night.split("At the end of quiet hours").next().unwrap();
+    assert!(held.contains("delivered: 0 message(s)"), "{held}");
+    let again = text.split("8) Poll again").nth(1).unwrap();
+    assert!(again.contains("delivered: 0 message(s)"), "{again}");
 }
 
 #[tokio::test]

@@ -303,10 +303,12 @@ async fn an_index_of_alerts_is_followed() {
     );
 }
 
+/// An FDSN answer; the events happened an hour ago (older ones would be too old to send).
 fn fdsn(rows: &[(&str, f64, f64, f64)]) -> Route {
+    let when = (chrono::Utc::now() - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%S%.6f");
     let mut body = String::from("#EventID|Time|Latitude|Longitude|Depth/Km|Author|Catalog|Contributor|ContributorID|MagType|Magnitude|MagAuthor|EventLocationName|EventType\n");
     for (id, lat, lon, mag) in rows {
-        body.push_str(&format!("{id}|2026-11-25T10:15:00.000000|{lat}|{lon}|10.0|SURVEY-INGV||||ML|{mag}|--|2 km N Cremona (CR)|earthquake\n"));
+        body.push_str(&format!("{id}|{when}|{lat}|{lon}|10.0|SURVEY-INGV||||ML|{mag}|--|2 km N Cremona (CR)|earthquake\n"));
     }
     let mut r = Route::feed(body);
     r.content_type = "text/plain".into();
@@ -324,7 +326,7 @@ async fn earthquakes_near_and_strong_enough() {
     let work = Workdir::new(SETTINGS, &source);
     work.once().await;
     assert!(work.messages().is_empty());
-    // A new strong event nearby, a weak one nearby, a strong one far away.
+    // A new event nearby, a weak one nearby, a strong one far away.
     server.set(
         "/q",
         fdsn(&[
@@ -338,7 +340,10 @@ async fn earthquakes_near_and_strong_enough() {
     let m = work.messages();
     assert_eq!(m.len(), 1, "{m:?}");
     assert_eq!(m[0]["url"], "https://terremoti.ingv.it/event/2");
-    assert_eq!(m[0]["priority"], "urgent");
+    assert_eq!(
+        m[0]["priority"], "normal",
+        "felt by few: news, not an emergency (urgent_magnitude = 4.0)"
+    );
     assert!(m[0]["text"]
         .as_str()
         .unwrap()
@@ -357,6 +362,51 @@ async fn earthquakes_near_and_strong_enough() {
     let m = work.messages();
     assert_eq!(m.len(), 2, "{m:?}");
     assert_eq!(m[1]["url"], "https://terremoti.ingv.it/event/3");
+    // A strong one nearby is urgent.
+    server.set(
+        "/q",
+        fdsn(&[("5", 45.15, 10.05, 4.3), ("2", 45.16, 10.04, 3.8)]),
+    );
+    work.once().await;
+    let m = work.messages();
+    assert_eq!(m.len(), 3, "{m:?}");
+    assert_eq!(m[2]["priority"], "urgent");
+}
+
+#[tokio::test]
+async fn a_swarm_is_one_message_about_its_strongest() {
+    let server = FeedServer::start().await;
+    server.set("/q", fdsn(&[("1", 45.15, 10.03, 2.0)]));
+    let source = format!(
+        "[[source]]\nname = \"terremoti\"\nkind = \"quake\"\nurl = \"{}\"\nradius_km = 50\nmin_magnitude = 2.5\n",
+        server.url("/q")
+    );
+    let work = Workdir::new(SETTINGS, &source);
+    work.once().await;
+    // Twelve aftershocks and the mainshock in one poll: the per-poll cap (10) must not drop
+    // the mainshock, and citizens get one message.
+    let mut rows: Vec<(String, f64)> = (10..22)
+        .map(|i| (i.to_string(), 2.6 + f64::from(i % 5) / 10.0))
+        .collect();
+    rows.insert(5, ("99".into(), 5.1));
+    let rows: Vec<(&str, f64, f64, f64)> = rows
+        .iter()
+        .map(|(id, m)| (id.as_str(), 45.15, 10.03, *m))
+        .collect();
+    server.set("/q", fdsn(&rows));
+    work.once().await;
+    let m = work.messages();
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(m[0]["url"], "https://terremoti.ingv.it/event/99");
+    assert_eq!(m[0]["priority"], "urgent");
+    let text = m[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("Sequenza sismica: 13 terremoti, il più forte di magnitudo 5.1"),
+        "{text}"
+    );
+    let log = work.run(&["log"]).await;
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(log.contains("part of a seismic sequence of 13"), "{log}");
 }
 
 #[tokio::test]

@@ -187,11 +187,15 @@ pub struct Settings {
     pub max_backoff: Duration,
     /// Most new items one poll of one source may enqueue; the rest are recorded as seen and logged.
     pub max_new_per_poll: usize,
+    /// More new items than this in one poll of a source (or most of its feed changing at
+    /// once): the batch is held for an admin instead of sent.
+    pub flood_threshold: usize,
     /// The comune: CAP areas and earthquake distances are measured from here.
     pub location: Option<Location>,
     /// Public endpoint for provider webhooks (WhatsApp subscriptions and statuses).
     pub webhook_listen: Option<String>,
-    /// Normal messages wait until the end; urgent ones go at once.
+    /// Normal messages wait until the end; urgent ones go at once. On by default
+    /// ([`DEFAULT_QUIET_HOURS`]); `quiet_hours = "off"` is `None`.
     pub quiet_hours: Option<QuietHours>,
     /// Items waiting for review longer than this expire.
     pub review_expiry: Duration,
@@ -220,9 +224,10 @@ impl Default for Settings {
             cache_mb: 64,
             max_backoff: Duration::from_secs(3600),
             max_new_per_poll: 10,
+            flood_threshold: 10,
             location: None,
             webhook_listen: None,
-            quiet_hours: None,
+            quiet_hours: Some(DEFAULT_QUIET_HOURS),
             review_expiry: Duration::from_secs(48 * 3600),
             admin_secure_cookies: false,
             allow_private_sources: false,
@@ -270,6 +275,8 @@ pub enum KindSettings {
         /// Distance from `settings.location`.
         radius_km: f64,
         min_magnitude: f64,
+        /// At or above: urgent; below (and at least `min_magnitude`): normal.
+        urgent_magnitude: f64,
     },
 }
 
@@ -290,8 +297,26 @@ pub struct SourceConfig {
     pub priority: Option<Priority>,
     /// With `forward = "review"`: urgent items wait for review too (by default they skip it).
     pub review_urgent: bool,
+    /// First seen longer than this after its publication: recorded, not sent (`None`: no limit).
+    pub max_age: Option<Duration>,
     pub settings: KindSettings,
 }
+
+/// Quiet hours unless the configuration says otherwise: 21:00–07:30 local time.
+pub const DEFAULT_QUIET_HOURS: QuietHours = QuietHours {
+    start: match chrono::NaiveTime::from_hms_opt(21, 0, 0) {
+        Some(t) => t,
+        None => chrono::NaiveTime::MIN,
+    },
+    end: match chrono::NaiveTime::from_hms_opt(7, 30, 0) {
+        Some(t) => t,
+        None => chrono::NaiveTime::MIN,
+    },
+};
+/// An item first seen longer than this after its publication is not sent.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3 * 86_400);
+/// Earthquakes at or above this magnitude (within the radius) are urgent.
+pub const DEFAULT_URGENT_MAGNITUDE: f64 = 4.0;
 
 /// How often a source without `every` or `cron` is polled.
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(300);
@@ -317,6 +342,7 @@ impl SourceConfig {
             footer: None,
             priority: None,
             review_urgent: false,
+            max_age: Some(DEFAULT_MAX_AGE),
             settings: KindSettings::default_for(kind),
         }
     }
@@ -330,14 +356,11 @@ impl SourceConfig {
         }
     }
 
-    /// The priority of this source's messages unless an item says otherwise: earthquakes
-    /// that passed the source's filters are urgent; CAP alerts carry their own priority
-    /// (from their severity); everything else is normal.
+    /// The priority of this source's messages unless an item says otherwise: CAP alerts
+    /// and earthquakes carry their own (from the severity, from the magnitude); everything
+    /// else is normal.
     pub fn default_priority(&self) -> Priority {
-        self.priority.unwrap_or(match self.settings {
-            KindSettings::Quake { .. } => Priority::Urgent,
-            _ => Priority::Normal,
-        })
+        self.priority.unwrap_or_default()
     }
 
     /// Most documents (articles, CAP alerts) fetched in one poll.
@@ -368,6 +391,7 @@ impl KindSettings {
             SourceKind::Quake => KindSettings::Quake {
                 radius_km: 100.0,
                 min_magnitude: 3.0,
+                urgent_magnitude: DEFAULT_URGENT_MAGNITUDE,
             },
         }
     }

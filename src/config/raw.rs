@@ -24,6 +24,7 @@ pub struct RawSettings {
     pub cache_mb: Option<u64>,
     pub max_backoff: Option<String>,
     pub max_new_per_poll: Option<usize>,
+    pub flood_threshold: Option<usize>,
     pub location: Option<Location>,
     pub webhook_listen: Option<String>,
     pub quiet_hours: Option<String>,
@@ -58,6 +59,8 @@ pub struct RawSource {
     pub radius_km: Option<f64>,
     pub min_magnitude: Option<f64>,
     pub review_urgent: Option<bool>,
+    pub max_age: Option<String>,
+    pub urgent_magnitude: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -24,7 +24,7 @@ use crate::policy::Policy;
 use crate::schedule::Clock;
 use crate::source::cap::CapDocument;
 use crate::source::{self, ParseContext, ParseError};
-use crate::store::{PollCommit, SourceState, Store, StoreError};
+use crate::store::{DecisionRecord, PollCommit, SourceState, Store, StoreError};
 
 use plan::{Known, Plan, Rules, StoreKnows};
 
@@ -192,6 +192,7 @@ impl Pipeline {
         state.items_present = items;
         state.items_seen += planned.plan.recorded() as u64;
         let plan = planned.plan;
+        let mut decisions = Vec::new();
         for d in &plan.decisions {
             match &d.action {
                 plan::Action::Drop(reason) => {
@@ -200,7 +201,22 @@ impl Pipeline {
                 plan::Action::Wait(reason) => {
                     tracing::debug!(source = %name, title = %d.title, %reason, "not forwarded yet")
                 }
+                plan::Action::Held(_, reason) => {
+                    tracing::warn!(source = %name, title = %d.title, %reason, "held for an admin")
+                }
                 _ => {}
+            }
+            // Waits are decided again by a later poll; a baseline decides nothing.
+            if !matches!(d.action, plan::Action::Wait(_) | plan::Action::Baseline) {
+                decisions.push(DecisionRecord {
+                    at: now,
+                    source: name.to_owned(),
+                    title: d.title.clone(),
+                    url: d.url.clone(),
+                    action: d.action.name().to_owned(),
+                    reason: d.action.reason(),
+                    message_id: d.action.message().map(|m| m.id.clone()),
+                });
             }
         }
         if planned.baseline {
@@ -214,6 +230,8 @@ impl Pipeline {
             present: planned.present,
             messages: plan.messages().cloned().collect(),
             review: plan.review().cloned().collect(),
+            held: plan.held().cloned().collect(),
+            decisions,
             sent_alerts: plan.sent_alerts,
             levels: plan.levels,
         };
@@ -299,6 +317,7 @@ impl Pipeline {
         let items = self
             .items_of(src, &fetched, &ctx, baseline, &known, &mut touch)
             .await?;
+        let document_len = items.len();
         let triage = plan::triage(items, &known, now, name)?;
         touch.extend(triage.touch);
         let plan = if baseline {
@@ -313,6 +332,11 @@ impl Pipeline {
                 source: src,
                 policy,
                 max_new: self.inner.settings.max_new_per_poll,
+                flood_threshold: self.inner.settings.flood_threshold,
+                document_len,
+                live: true,
+                held: !self.inner.store.held(name)?.is_empty(),
+                tz: self.inner.settings.tz(),
             };
             plan::decide(&rules, fresh, &known, now)?
         };

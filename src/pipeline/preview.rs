@@ -38,11 +38,7 @@ pub fn preview(
     let text = super::decode(src.kind(), bytes, content_type);
     let items = source::parse(src.kind(), &text, &ctx)?;
     let policy = Policy::new(src);
-    let rules = Rules {
-        source: src,
-        policy: &policy,
-        max_new: usize::MAX,
-    };
+    let rules = Rules::preview(src, &policy, settings.tz());
     let triage = plan::triage(items, &Nothing, now, &src.name).map_err(store_error)?;
     plan::decide(&rules, triage.fresh, &Nothing, now).map_err(store_error)
 }

@@ -210,12 +210,16 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
         if areas.is_empty() && filter.filters_area() {
             return None;
         }
-        if msg_type != MsgType::Cancel {
+        // An Update under the threshold may still end the story of an alert that was sent:
+        // the plan decides (see `AlertMeta::below_min_severity`).
+        if msg_type == MsgType::Alert {
             if let Some(min) = filter.min_severity {
                 if severity(&info.severity) < min {
                     return None;
                 }
             }
+        }
+        if msg_type != MsgType::Cancel {
             if let (Some(now), Some(expires)) = (filter.now, info.expires) {
                 if expires <= now {
                     return None;
@@ -257,11 +261,25 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
         .map(|a| a.desc.as_str())
         .filter(|d| !d.is_empty())
         .collect();
+    let colour = info.and_then(colour_of);
     let mut paragraphs = Vec::new();
     if msg_type == MsgType::Cancel {
         paragraphs.push("L'allerta è stata revocata dall'ente che l'aveva emessa.".to_owned());
     }
+    // The order citizens act on: level and event, area, when, what to do; the description
+    // last, so that it is what a short message cuts.
     if let Some(info) = info {
+        // The level, unless the headline already says it; a cancellation has none left.
+        let event = info.event.trim();
+        let said = colour
+            .as_ref()
+            .is_some_and(|c| headline.to_lowercase().contains(&format!("allerta {c}")));
+        match (&colour, meaningful(event)) {
+            _ if said || msg_type == MsgType::Cancel => {}
+            (Some(c), true) => paragraphs.push(format!("Allerta {c}: {event}")),
+            (Some(c), false) => paragraphs.push(format!("Allerta {c}")),
+            (None, _) => {}
+        }
         if !area_names.is_empty() {
             let shown: Vec<&str> = area_names.iter().take(4).copied().collect();
             let more = area_names.len().saturating_sub(shown.len());
@@ -273,34 +291,24 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
         }
         // A cancellation says only what ends and where.
         if msg_type != MsgType::Cancel {
-            let start = info.onset.or(info.effective);
-            match (start, info.expires) {
-                (Some(s), Some(e)) => paragraphs.push(format!(
-                    "Dalle {} alle {}.",
-                    italian_when(s, tz, year),
-                    italian_when(e, tz, year)
-                )),
-                (Some(s), None) => paragraphs.push(format!("Dalle {}.", italian_when(s, tz, year))),
-                (None, Some(e)) => {
-                    paragraphs.push(format!("Fino alle {}.", italian_when(e, tz, year)))
-                }
-                (None, None) => {}
-            }
-            let description = html_to_text(&info.description.replace('\n', " "));
-            if !description.is_empty() {
-                paragraphs.push(truncate(&description, 320));
+            if let Some(when) = window(info.onset.or(info.effective), info.expires, tz, year) {
+                paragraphs.push(when);
             }
             let instruction = html_to_text(&info.instruction.replace('\n', " "));
-            if !instruction.is_empty() {
-                paragraphs.push(format!("Cosa fare: {}", truncate(&instruction, 240)));
+            if meaningful(&instruction) {
+                paragraphs.push(format!("Cosa fare: {instruction}"));
+            }
+            let description = html_to_text(&info.description.replace('\n', " "));
+            if meaningful(&description) && !repeats(&description, &headline) {
+                paragraphs.push(truncate(&description, 320));
             }
         }
     }
     let sev = info
         .map(|i| severity(&i.severity))
         .unwrap_or(Severity::Unknown);
-    let urgent = matches!(sev, Severity::Severe | Severity::Extreme)
-        || info.is_some_and(|i| i.urgency.eq_ignore_ascii_case("immediate"));
+    // Urgent means Severe or Extreme; a Moderate alert is news, however immediate.
+    let urgent = matches!(sev, Severity::Severe | Severity::Extreme);
     let mut extra = serde_json::Map::new();
     extra.insert("msg_type".into(), msg_type.as_str().into());
     if let Some(i) = info {
@@ -356,8 +364,84 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
             level_key,
             level,
             expires: info.and_then(|i| i.expires),
+            colour,
+            below_min_severity: filter
+                .min_severity
+                .is_some_and(|min| msg_type == MsgType::Update && sev < min),
         }),
         ..Item::default()
+    })
+}
+
+/// The level as Italians read it: Meteoalarm's `awareness_level` ("3; orange; Severe"), else
+/// the severity's colour.
+fn colour_of(info: &Info) -> Option<String> {
+    let from_param = info.parameter("awareness_level").and_then(|level| {
+        let level = level.to_ascii_lowercase();
+        [
+            ("red", "rossa"),
+            ("orange", "arancione"),
+            ("yellow", "gialla"),
+            ("green", "verde"),
+        ]
+        .into_iter()
+        .find(|(en, _)| level.contains(en))
+        .map(|(_, it)| it)
+    });
+    let colour = from_param.or(match severity(&info.severity) {
+        Severity::Extreme => Some("rossa"),
+        Severity::Severe => Some("arancione"),
+        Severity::Moderate => Some("gialla"),
+        Severity::Minor | Severity::Unknown => None,
+    });
+    colour.map(str::to_owned)
+}
+
+/// A field worth printing: not empty, not a placeholder ("None", "Not Applicable", "N/A").
+fn meaningful(text: &str) -> bool {
+    let t = text.trim().trim_end_matches('.').to_ascii_lowercase();
+    !matches!(
+        t.as_str(),
+        "" | "none" | "not applicable" | "n/a" | "na" | "-" | "nessuna" | "null" | "unknown"
+    )
+}
+
+/// The description only repeats the headline.
+fn repeats(description: &str, headline: &str) -> bool {
+    let norm = |s: &str| crate::ident::normalise_title(s);
+    let (d, h) = (norm(description), norm(headline));
+    !h.is_empty() && (d == h || (d.starts_with(&h) && d.len() < h.len() + 12))
+}
+
+/// When an alert applies: one day named once ("Dalle 14:00 alle 20:00 di martedì 3
+/// dicembre."), never a window that ends before it starts.
+fn window(
+    start: Option<DateTime<Utc>>,
+    end: Option<DateTime<Utc>>,
+    tz: chrono_tz::Tz,
+    year: i32,
+) -> Option<String> {
+    let end = end.filter(|e| start.is_none_or(|s| *e > s));
+    Some(match (start, end) {
+        (Some(s), Some(e)) => {
+            let (ls, le) = (s.with_timezone(&tz), e.with_timezone(&tz));
+            if ls.date_naive() == le.date_naive() {
+                format!(
+                    "Dalle {} alle {}.",
+                    ls.format("%H:%M"),
+                    italian_when(e, tz, year)
+                )
+            } else {
+                format!(
+                    "Dalle {} alle {}.",
+                    italian_when(s, tz, year),
+                    italian_when(e, tz, year)
+                )
+            }
+        }
+        (Some(s), None) => format!("Dalle {}.", italian_when(s, tz, year)),
+        (None, Some(e)) => format!("Fino alle {}.", italian_when(e, tz, year)),
+        (None, None) => return None,
     })
 }
 

@@ -68,11 +68,13 @@ impl ParseContext {
             KindSettings::Quake {
                 radius_km,
                 min_magnitude,
+                urgent_magnitude,
             } => {
                 ctx.quakes = quake::QuakeFilter {
                     location: settings.location,
                     radius_km: Some(*radius_km),
                     min_magnitude: Some(*min_magnitude),
+                    urgent_magnitude: Some(*urgent_magnitude),
                 }
             }
         }

@@ -10,7 +10,7 @@ use geo::{Distance, Haversine, Point};
 use url::Url;
 
 use super::{guarded, ParseContext, ParseError};
-use crate::config::{Location, Priority};
+use crate::config::{Location, Priority, DEFAULT_URGENT_MAGNITUDE};
 use crate::dates::italian_when;
 use crate::item::Item;
 
@@ -20,6 +20,8 @@ pub struct QuakeFilter {
     pub location: Option<Location>,
     pub radius_km: Option<f64>,
     pub min_magnitude: Option<f64>,
+    /// At or above: urgent. `None`: [`crate::config::DEFAULT_URGENT_MAGNITUDE`].
+    pub urgent_magnitude: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -270,6 +272,14 @@ pub fn event_item(ev: &Event, ctx: &ParseContext) -> Option<Item> {
     } else {
         paragraphs.push(format!("Epicentro: {place}."));
     }
+    // Urgent only when strong enough to matter in the comune: the source's radius already
+    // bounds the distance, the magnitude decides (a tremor nobody felt wakes nobody).
+    let urgent_at = f.urgent_magnitude.unwrap_or(DEFAULT_URGENT_MAGNITUDE);
+    let priority = if ev.magnitude >= urgent_at {
+        Priority::Urgent
+    } else {
+        Priority::Normal
+    };
     let url = Url::parse(&format!("https://terremoti.ingv.it/event/{}", ev.id)).ok();
     let mut extra = serde_json::Map::new();
     extra.insert("magnitude".into(), ev.magnitude.into());
@@ -288,7 +298,7 @@ pub fn event_item(ev: &Event, ctx: &ParseContext) -> Option<Item> {
         summary: paragraphs.join("\n\n"),
         plain: true,
         published: Some(ev.time),
-        priority: Some(Priority::Urgent),
+        priority: Some(priority),
         extra,
         ..Item::default()
     })
@@ -323,6 +333,7 @@ mod tests {
         let mut ctx = ParseContext::new(None, chrono_tz::Europe::Rome);
         // Mirandola (MO), in the 2012 Emilia sequence.
         ctx.quakes = QuakeFilter {
+            urgent_magnitude: None,
             location: Some(Location {
                 lat: 44.887,
                 lon: 11.066,

@@ -19,6 +19,8 @@
 //! | `sink_health` | sink name | [`SinkHealth`]: last success, last error, failures in a row, next retry | while the sink is configured |
 //! | `subscribers` | phone (international digits) | [`Subscriber`] | until STOP or deletion |
 //! | `queue` | message id | [`QueueItem`] (review) | until approved, rejected or expired |
+//! | `held` | source name | the messages of a batch flood protection held | until an admin releases or discards it, or the source is removed |
+//! | `decisions` | seq (u64 BE) | [`DecisionRecord`]: what happened to a new item, and why | `seen_max_age` |
 //! | `audit` | seq (u64 BE) | [`AuditEntry`] | [`AUDIT_RETENTION`] |
 //! | `sessions` | SHA-256 of the admin UI's session cookie (32 bytes) | [`Session`]: user, role, CSRF token, expiry, one-shot message | until it expires, or its user logs out |
 //! | `meta` | `last_prune` | when pruning last ran, unix secs (u64 BE) | one record, overwritten |
@@ -31,6 +33,7 @@
 //! - A number that unsubscribes leaves no trace: its subscriber record, its per-recipient
 //!   delivery records and their provider ids go together.
 
+mod decisions;
 mod delivery;
 mod health;
 mod people;
@@ -49,6 +52,7 @@ use sled::transaction::TransactionError;
 use crate::config::Priority;
 use crate::item::Message;
 
+pub use decisions::DecisionRecord;
 pub use delivery::moves_forward;
 pub use health::DeliveryCounts;
 pub use records::*;
@@ -104,6 +108,10 @@ pub struct Store {
     sink_health: Table<SinkHealth>,
     subscribers: Table<Subscriber>,
     queue: Table<QueueItem>,
+    /// Batches flood protection holds for an admin, by source.
+    held: Table<Vec<Message>>,
+    /// What policy decided about each new item, by seq.
+    decisions: Table<DecisionRecord>,
     audit: Table<AuditEntry>,
     sessions: Table<Session>,
     /// Raw: the store's own bookkeeping (when pruning last ran).
@@ -164,6 +172,8 @@ impl Store {
             sink_health: Table::open(&db, "sink_health")?,
             subscribers: Table::open(&db, "subscribers")?,
             queue: Table::open(&db, "queue")?,
+            held: Table::open(&db, "held")?,
+            decisions: Table::open(&db, "decisions")?,
             audit: Table::open(&db, "audit")?,
             sessions: Table::open(&db, "sessions")?,
             meta: db.open_tree("meta")?,
@@ -211,6 +221,13 @@ impl Store {
             sessions: self.prune_sessions(now)?,
             ..PruneReport::default()
         };
+        for r in self.decisions.iter() {
+            let (k, d) = r?;
+            if d.at >= cutoff {
+                break; // in order of writing
+            }
+            self.decisions.remove(&k)?;
+        }
         for r in self.log.iter() {
             let (k, entry) = r?;
             if entry.finished_at < cutoff {

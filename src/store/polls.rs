@@ -7,10 +7,11 @@ use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
 use super::seen::SeenKeys;
-use super::table::{encode, Table};
+use super::table::{decode, encode, Table};
 use super::{
     outbox_entry, pair, Level, PollCommit, QueueItem, SentAlert, SourceState, Store, StoreError,
 };
+use crate::item::Message;
 
 pub(super) fn stamp(at: DateTime<Utc>) -> [u8; 8] {
     (at.timestamp().max(0) as u64).to_be_bytes()
@@ -64,6 +65,11 @@ impl Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let stamp = now.timestamp().max(0) as u64;
+        let decisions = commit
+            .decisions
+            .iter()
+            .map(|d| Ok((self.db.generate_id()?.to_be_bytes(), encode(d)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let alerts = commit
             .sent_alerts
             .iter()
@@ -93,33 +99,51 @@ impl Store {
             self.alert_refs.tree(),
             self.levels.tree(),
             self.queue.tree(),
+            self.held.tree(),
+            self.decisions.tree(),
         )
-            .transaction(|(seen, outbox, sources, alert_refs, level_tree, queue)| {
-                for (key, value) in &review {
-                    queue.insert(key.as_bytes(), value.as_slice())?;
-                }
-                let mut keys = match seen.get(source.as_bytes())? {
-                    Some(raw) => {
-                        SeenKeys::decode(&raw).map_err(ConflictableTransactionError::Abort)?
+            .transaction(
+                |(seen, outbox, sources, alert_refs, level_tree, queue, held, decided)| {
+                    for (key, value) in &review {
+                        queue.insert(key.as_bytes(), value.as_slice())?;
                     }
-                    None => SeenKeys::default(),
-                };
-                keys.touch(&commit.touch, stamp);
-                if keys.set_present(&commit.present) || !commit.touch.is_empty() {
-                    seen.insert(source.as_bytes(), keys.encode())?;
-                }
-                for (key, value) in &entries {
-                    outbox.insert(key.as_slice(), value.as_slice())?;
-                }
-                for (key, value) in &alerts {
-                    alert_refs.insert(key.as_slice(), value.as_slice())?;
-                }
-                for (key, value) in &levels {
-                    level_tree.insert(key.as_slice(), value.as_slice())?;
-                }
-                sources.insert(source.as_bytes(), state.as_slice())?;
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
-            })?;
+                    if !commit.held.is_empty() {
+                        let mut batch: Vec<Message> = match held.get(source.as_bytes())? {
+                            Some(raw) => {
+                                decode(&raw).map_err(ConflictableTransactionError::Abort)?
+                            }
+                            None => Vec::new(),
+                        };
+                        batch.extend(commit.held.iter().cloned());
+                        let value = encode(&batch).map_err(ConflictableTransactionError::Abort)?;
+                        held.insert(source.as_bytes(), value)?;
+                    }
+                    for (key, value) in &decisions {
+                        decided.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    let mut keys = match seen.get(source.as_bytes())? {
+                        Some(raw) => {
+                            SeenKeys::decode(&raw).map_err(ConflictableTransactionError::Abort)?
+                        }
+                        None => SeenKeys::default(),
+                    };
+                    keys.touch(&commit.touch, stamp);
+                    if keys.set_present(&commit.present) || !commit.touch.is_empty() {
+                        seen.insert(source.as_bytes(), keys.encode())?;
+                    }
+                    for (key, value) in &entries {
+                        outbox.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    for (key, value) in &alerts {
+                        alert_refs.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    for (key, value) in &levels {
+                        level_tree.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    sources.insert(source.as_bytes(), state.as_slice())?;
+                    Ok::<_, ConflictableTransactionError<StoreError>>(())
+                },
+            )?;
         Ok(entries.len())
     }
 

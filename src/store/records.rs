@@ -117,6 +117,12 @@ pub struct SentAlert {
     /// stamps them, so they too are forgotten in time).
     #[serde(default)]
     pub sent_at: Option<DateTime<Utc>>,
+    /// Its level ("arancione"), so an update can say how it changed.
+    #[serde(default)]
+    pub colour: Option<String>,
+    /// Sent as urgent: its updates and its end are urgent too (never held by quiet hours).
+    #[serde(default)]
+    pub urgent: bool,
 }
 
 /// The last level a bulletin announced for an area.
@@ -342,4 +348,8 @@ pub struct PollCommit {
     pub levels: Vec<(String, Level)>,
     /// Messages for the review queue.
     pub review: Vec<Message>,
+    /// Messages held with the source's batch (flood protection).
+    pub held: Vec<Message>,
+    /// What was decided about each new item, and why.
+    pub decisions: Vec<super::DecisionRecord>,
 }

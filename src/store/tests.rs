@@ -268,6 +268,8 @@ async fn every_tree_has_a_retention_rule() {
                 title: "Allerta".into(),
                 url: "https://a.example/".into(),
                 sent_at: None,
+                colour: None,
+                urgent: false,
             },
         )],
         levels: vec![(

@@ -183,9 +183,15 @@ impl Workdir {
         Workdir::with_sinks(settings, sources, "")
     }
 
-    /// Like `new`, with more `[[sink]]` tables.
+    /// Like `new`, with more `[[sink]]` tables. Quiet hours (on by default) are switched off
+    /// unless `settings` names them: tests run at any hour.
     pub fn with_sinks(settings: &str, sources: &str, sinks: &str) -> Workdir {
         let dir = tempfile::tempdir().unwrap();
+        let settings = if settings.contains("quiet_hours") {
+            settings.to_owned()
+        } else {
+            format!("{settings}\nquiet_hours = \"off\"")
+        };
         let config = format!(
             "[settings]\n{settings}\n\n{sources}\n\n[[sink]]\nname = \"out\"\nkind = \"file\"\npath = \"{}\"\n\n{sinks}\n",
             dir.path().join("messages.jsonl").display()

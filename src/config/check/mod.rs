@@ -400,17 +400,22 @@ fn settings(raw: RawSettings, t: &mut Table) -> Settings {
     );
     let max_new = at_least_one("max_new_per_poll", raw.max_new_per_poll, d.max_new_per_poll);
     let max_body = at_least_one("max_body_bytes", raw.max_body_bytes, d.max_body_bytes);
-    let quiet_hours = raw.quiet_hours.and_then(|q| match q.parse::<QuietHours>() {
-        Ok(q) => Some(q),
-        Err(e) => {
-            t.problem(
-                "quiet_hours",
-                format!("quiet_hours {q:?}: {e}"),
-                Some("quiet_hours = \"21:00-07:30\""),
-            );
-            None
-        }
-    });
+    let flood_threshold = at_least_one("flood_threshold", raw.flood_threshold, d.flood_threshold);
+    let quiet_hours = match raw.quiet_hours.as_deref().map(str::trim) {
+        None => d.quiet_hours,
+        Some("off") => None,
+        Some(q) => match q.parse::<QuietHours>() {
+            Ok(q) => Some(q),
+            Err(e) => {
+                t.problem(
+                    "quiet_hours",
+                    format!("quiet_hours {q:?}: {e}"),
+                    Some("quiet_hours = \"21:00-07:30\", or \"off\""),
+                );
+                d.quiet_hours
+            }
+        },
+    };
     if let Some(loc) = raw.location {
         if !(-90.0..=90.0).contains(&loc.lat) || !(-180.0..=180.0).contains(&loc.lon) {
             t.problem(
@@ -446,6 +451,7 @@ fn settings(raw: RawSettings, t: &mut Table) -> Settings {
             .duration("max_backoff", raw.max_backoff, (secs(1), secs(7 * DAY)))
             .unwrap_or(d.max_backoff),
         max_new_per_poll: max_new,
+        flood_threshold,
         location: raw.location,
         webhook_listen: raw.webhook_listen,
         quiet_hours,

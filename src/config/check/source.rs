@@ -10,7 +10,7 @@ use crate::config::problem::Problem;
 use crate::config::raw::RawSource;
 use crate::config::{
     Forward, KindSettings, Settings, SourceConfig, SourceKind, DEFAULT_EMERGENCY_EVERY,
-    DEFAULT_EVERY, DEFAULT_MAX_FETCH,
+    DEFAULT_EVERY, DEFAULT_MAX_AGE, DEFAULT_MAX_FETCH, DEFAULT_URGENT_MAGNITUDE,
 };
 use crate::schedule::Schedule;
 
@@ -95,6 +95,13 @@ pub(super) fn source(
             Some("between 80 and 3000; WhatsApp messages stay short"),
         );
     }
+    let max_age = match raw.max_age.as_deref().map(str::trim) {
+        None => Some(DEFAULT_MAX_AGE),
+        Some("off") => None,
+        Some(_) => t
+            .duration("max_age", raw.max_age, (secs(3600), secs(3650 * DAY)))
+            .or(Some(DEFAULT_MAX_AGE)),
+    };
     let kind = kind?;
     let only = |key: &str, set: bool, kinds: &[SourceKind], t: &mut Table| {
         if set && !kinds.contains(&kind) {
@@ -114,6 +121,12 @@ pub(super) fn source(
     only("link", raw.link.is_some(), &[Cap], t);
     only("radius_km", raw.radius_km.is_some(), &[Quake], t);
     only("min_magnitude", raw.min_magnitude.is_some(), &[Quake], t);
+    only(
+        "urgent_magnitude",
+        raw.urgent_magnitude.is_some(),
+        &[Quake],
+        t,
+    );
     only("max_fetch", raw.max_fetch.is_some(), &[Page, Cap], t);
     let max_fetch = match raw.max_fetch {
         Some(0) => {
@@ -193,9 +206,18 @@ pub(super) fn source(
                     None,
                 );
             }
+            let urgent_magnitude = raw.urgent_magnitude.unwrap_or(DEFAULT_URGENT_MAGNITUDE);
+            if !(-2.0..=10.0).contains(&urgent_magnitude) {
+                t.problem(
+                    "urgent_magnitude",
+                    "urgent_magnitude must be between -2 and 10",
+                    None,
+                );
+            }
             KindSettings::Quake {
                 radius_km,
                 min_magnitude,
+                urgent_magnitude,
             }
         }
     };
@@ -212,6 +234,7 @@ pub(super) fn source(
         footer: raw.footer,
         priority: raw.priority,
         review_urgent: raw.review_urgent.unwrap_or(false),
+        max_age,
         settings: kind_settings,
     })
 }

@@ -19,11 +19,16 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 
 use crate::config::SourceConfig;
-use crate::format::{format, FormatError, FormatOptions};
+use crate::format::{FormatError, FormatOptions};
 use crate::ident::{Identity, Key, KeyKind};
-use crate::item::{AlertMeta, Item, Message, MsgType};
-use crate::policy::{Policy, Verdict};
+use crate::item::{Item, Message};
+use crate::policy::Policy;
 use crate::store::{Level, SeenKeys, SentAlert, Store, StoreError};
+
+mod alerts;
+mod decide;
+
+pub use decide::decide;
 
 /// Seen keys of items still present are re-stamped at most this often.
 const REFRESH_AFTER_SECS: u64 = 86_400;
@@ -199,6 +204,8 @@ pub enum Action {
     Send(Message),
     /// Queued for an editor's review.
     Review(Message),
+    /// Held with the source's batch for an admin (flood protection), and why.
+    Held(Message, String),
     /// Recorded as seen, never sent.
     Drop(String),
     /// Recorded as seen, never sent: no message can be made of it.
@@ -214,7 +221,7 @@ impl Action {
     pub fn name(&self) -> &'static str {
         match self {
             Action::Send(_) => "send",
-            Action::Review(_) => "hold",
+            Action::Review(_) | Action::Held(..) => "hold",
             Action::Drop(_) | Action::Unusable(_) | Action::Baseline => "drop",
             Action::Wait(_) => "wait",
         }
@@ -225,7 +232,7 @@ impl Action {
         match self {
             Action::Send(_) => "new item".into(),
             Action::Review(_) => "waits for an editor's review".into(),
-            Action::Drop(r) | Action::Wait(r) => r.clone(),
+            Action::Drop(r) | Action::Wait(r) | Action::Held(_, r) => r.clone(),
             Action::Unusable(e) => e.to_string(),
             Action::Baseline => "first poll: recorded as already there, nothing sent".into(),
         }
@@ -233,7 +240,7 @@ impl Action {
 
     pub fn message(&self) -> Option<&Message> {
         match self {
-            Action::Send(m) | Action::Review(m) => Some(m),
+            Action::Send(m) | Action::Review(m) | Action::Held(m, _) => Some(m),
             _ => None,
         }
     }
@@ -243,6 +250,8 @@ impl Action {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub title: String,
+    /// The item's official page, when it has one.
+    pub url: Option<String>,
     pub action: Action,
 }
 
@@ -273,6 +282,14 @@ impl Plan {
         })
     }
 
+    /// Messages held with the source's batch (flood protection).
+    pub fn held(&self) -> impl Iterator<Item = &Message> {
+        self.decisions.iter().filter_map(|d| match &d.action {
+            Action::Held(m, _) => Some(m),
+            _ => None,
+        })
+    }
+
     /// Items recorded as seen.
     pub fn recorded(&self) -> usize {
         self.decisions
@@ -288,8 +305,9 @@ pub fn baseline(fresh: Vec<(Item, Identity)>) -> Plan {
     for (item, identity) in fresh {
         plan.touch.extend(identity.keys.iter().copied());
         plan.levels
-            .extend(item.alert.as_ref().and_then(bulletin_level));
+            .extend(item.alert.as_ref().and_then(alerts::bulletin_level));
         plan.decisions.push(Decision {
+            url: item.url.as_ref().map(|u| u.to_string()),
             title: item.title,
             action: Action::Baseline,
         });
@@ -301,139 +319,36 @@ pub fn baseline(fresh: Vec<(Item, Identity)>) -> Plan {
 pub struct Rules<'a> {
     pub source: &'a SourceConfig,
     pub policy: &'a Policy,
-    /// Most messages queued by one poll; older new items beyond it are recorded, not sent.
+    /// Most normal messages queued by one poll; older new items beyond it are recorded, not
+    /// sent. Urgent items are never capped.
     pub max_new: usize,
+    /// More normal items to send than this in one poll: the batch is held for an admin.
+    pub flood_threshold: usize,
+    /// How many items the document had (most of a feed new at once is a flood too).
+    pub document_len: usize,
+    /// A real poll (not the preview of a document): freshness applies, and an item sent on
+    /// a later day than its publication shows its date.
+    pub live: bool,
+    /// The source is HELD already: its new normal items join the batch.
+    pub held: bool,
+    /// Dates in messages and reasons are local time here.
+    pub tz: chrono_tz::Tz,
 }
 
-/// Decides, oldest first, what happens to each new item (see the module's documentation).
-pub fn decide(
-    rules: &Rules,
-    mut fresh: Vec<(Item, Identity)>,
-    known: &dyn Known,
-    now: DateTime<Utc>,
-) -> Result<Plan, StoreError> {
-    let src = rules.source;
-    // Feeds list newest first; deliver in the order things happened.
-    fresh.reverse();
-    fresh.sort_by_key(|(item, _)| item.published);
-    // The source's explicit priority wins over the item's, and is known before the policy
-    // judges (an urgent item skips review only when it is urgent in the end).
-    let default_priority = src.default_priority();
-    for (item, _) in &mut fresh {
-        let priority = src.priority.or(item.priority).unwrap_or(default_priority);
-        item.priority = Some(priority);
-    }
-    let to_send = fresh
-        .iter()
-        .filter(|(item, _)| rules.policy.judge(item) == Verdict::Send)
-        .count();
-    let mut over_cap = to_send.saturating_sub(rules.max_new);
-    let opts = format_options(src);
-    let mut plan = Plan::default();
-    for (mut item, identity) in fresh {
-        let verdict = match thread_alert(&mut item, known, now)? {
-            Verdict::Send => rules.policy.judge(&item),
-            other => other,
-        };
-        let action = match verdict {
-            Verdict::Wait(reason) => Action::Wait(reason),
-            Verdict::Drop(reason) => Action::Drop(reason),
-            Verdict::Send if over_cap > 0 => {
-                over_cap -= 1;
-                Action::Drop(format!(
-                    "too many new items in one poll (max_new_per_poll = {}): older ones are recorded, not sent",
-                    rules.max_new
-                ))
-            }
-            Verdict::Review | Verdict::Send => match format(&item, &identity, &opts) {
-                Err(e) => Action::Unusable(e),
-                Ok(message) if verdict == Verdict::Review => Action::Review(message),
-                Ok(message) => {
-                    if let Some(alert) = &item.alert {
-                        let sent = SentAlert {
-                            title: message.title.clone(),
-                            url: message.url.clone(),
-                            sent_at: None,
-                        };
-                        plan.sent_alerts.push((alert.reference.clone(), sent));
-                    }
-                    Action::Send(message)
-                }
-            },
-        };
-        if !matches!(action, Action::Wait(_)) {
-            plan.touch.extend(identity.keys.iter().copied());
-            plan.levels
-                .extend(item.alert.as_ref().and_then(bulletin_level));
-        }
-        plan.decisions.push(Decision {
-            title: item.title,
-            action,
-        });
-    }
-    Ok(plan)
-}
-
-/// Threads CAP updates and cancellations to the alerts they refer to, and silences bulletins
-/// that repeat the level already announced.
-fn thread_alert(
-    item: &mut Item,
-    known: &dyn Known,
-    now: DateTime<Utc>,
-) -> Result<Verdict, StoreError> {
-    let Some(alert) = item.alert.clone() else {
-        return Ok(Verdict::Send);
-    };
-    let mut original = None;
-    for reference in &alert.references {
-        if let Some(sent) = known.sent_alert(reference)? {
-            original = Some(sent);
-            break;
+impl<'a> Rules<'a> {
+    /// The rules of a preview: everything the document gives, no freshness, no flood.
+    pub fn preview(source: &'a SourceConfig, policy: &'a Policy, tz: chrono_tz::Tz) -> Rules<'a> {
+        Rules {
+            source,
+            policy,
+            max_new: usize::MAX,
+            flood_threshold: usize::MAX,
+            document_len: 0,
+            live: false,
+            held: false,
+            tz,
         }
     }
-    match (alert.msg_type, original) {
-        (MsgType::Cancel, None) => Ok(Verdict::Drop("cancels an alert that was not sent".into())),
-        (MsgType::Cancel, Some(original)) => {
-            if item.title == "REVOCA: Allerta" {
-                item.title = format!("REVOCA: {}", original.title);
-            }
-            if item.url.is_none() {
-                item.url = url::Url::parse(&original.url).ok();
-            }
-            Ok(Verdict::Send)
-        }
-        (MsgType::Update, Some(_)) => {
-            item.title = format!("AGGIORNAMENTO: {}", item.title);
-            Ok(Verdict::Send)
-        }
-        _ => {
-            if let Some(key) = &alert.level_key {
-                if let Some(previous) = known.level(key)? {
-                    let current = previous.expires.is_none_or(|e| e > now);
-                    if current && previous.level == alert.level {
-                        return Ok(Verdict::Drop(
-                            "the bulletin repeats the level already announced".into(),
-                        ));
-                    }
-                }
-            }
-            Ok(Verdict::Send)
-        }
-    }
-}
-
-/// The level record a bulletin leaves, if it is one.
-fn bulletin_level(alert: &AlertMeta) -> Option<(String, Level)> {
-    alert.level_key.clone().map(|key| {
-        (
-            key,
-            Level {
-                level: alert.level.clone(),
-                expires: alert.expires,
-                at: None,
-            },
-        )
-    })
 }
 
 /// The formatter's options for a source.

@@ -4,7 +4,7 @@ use chrono::TimeZone;
 
 use super::*;
 use crate::config::{Forward, Priority, SourceKind};
-use crate::item::MsgType;
+use crate::item::{AlertMeta, MsgType};
 
 /// A store that knows some keys, sent alerts and levels.
 #[derive(Default)]
@@ -196,9 +196,8 @@ fn actions(
 ) -> Vec<&'static str> {
     let policy = Policy::new(src);
     let rules = Rules {
-        source: src,
-        policy: &policy,
         max_new,
+        ..Rules::preview(src, &policy, chrono_tz::Europe::Rome)
     };
     let fresh = items
         .into_iter()
@@ -297,6 +296,7 @@ fn alert(
             level_key: level.map(|(k, _)| k.to_owned()),
             level: level.map(|(_, l)| l.to_owned()).unwrap_or_default(),
             expires: None,
+            ..AlertMeta::default()
         }),
         ..Item::default()
     }
@@ -312,6 +312,8 @@ fn alerts_are_threaded() {
             title: "Allerta arancione".into(),
             url: "https://allerte.example.it/a".into(),
             sent_at: None,
+            colour: None,
+            urgent: false,
         },
     );
     known.levels.insert(

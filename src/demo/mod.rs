@@ -1,298 +1,25 @@
-//! `banditore demo`: the whole pipeline, offline. A small web server on 127.0.0.1 plays the
-//! comune's website; banditore takes its baseline, the "comune" publishes a news item, and
-//! the message banditore produces appears on the console (and in a file sink).
+//! `banditore demo`: the whole pipeline, offline, over a simulated day and a half. A small web
+//! server on 127.0.0.1 plays the comune's website (`site`); banditore takes its baseline, the
+//! "comune" publishes news, an alert is issued, downgraded and cancelled, a news item comes
+//! in at night (held until the end of quiet hours), and a new website floods the feed (held
+//! for an admin). The messages appear on the console (and in a file sink).
+
+mod site;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use chrono::{DateTime, TimeZone, Utc};
 
 use crate::config::Config;
 use crate::daemon::App;
 use crate::pipeline::PollOutcome;
-use crate::schedule::SystemClock;
+use crate::schedule::SimClock;
 use crate::simulator::Simulator;
 use crate::sink::secret::Secrets;
-
-const COMUNE_FEED: &str = include_str!("../fixtures/demo/comune-esempio.rss.xml");
-const NEW_ITEM: &str = include_str!("../fixtures/demo/new-item.xml");
-const MESSAGGERO_FEED: &str =
-    include_str!("../fixtures/feeds/ilmessaggero_mondo_italian_dates.rss.xml");
-const COMUNICATI: &str = include_str!("../fixtures/demo/comunicati.html");
-const NEW_CARD: &str = include_str!("../fixtures/demo/new-card.html");
-const COMUNICATO: &str = include_str!("../fixtures/demo/comunicato.html");
-const CAP_TEMPLATE: &str = include_str!("../fixtures/demo/allerta.cap.xml");
-const EVENTS_FEED: &str = include_str!("../fixtures/demo/eventi.rss.xml");
-const NEW_EVENT: &str = include_str!("../fixtures/demo/new-event.xml");
-
-/// What the simulated comune has published so far.
-const STAGE_BASELINE: u8 = 0;
-const STAGE_NEWS: u8 = 1;
-const STAGE_ALERT: u8 = 2;
-const STAGE_CANCEL: u8 = 3;
-
-/// The simulated website.
-struct Site {
-    base: String,
-    stage: AtomicU8,
-    /// When the demo's alerts were issued, start and end (CAP form).
-    sent: String,
-    onset: String,
-    expires: String,
-}
-
-impl Site {
-    fn stage(&self) -> u8 {
-        self.stage.load(Ordering::SeqCst)
-    }
-
-    fn feed(&self) -> (String, String) {
-        let published = self.stage() >= STAGE_NEWS;
-        let item = if published { NEW_ITEM } else { "" };
-        let body = COMUNE_FEED
-            .replace("{new_item}", item)
-            .replace("{base}", &self.base);
-        (body, format!("\"v{}\"", u8::from(published)))
-    }
-
-    fn cap(
-        &self,
-        id: &str,
-        msg_type: &str,
-        event: &str,
-        headline: &str,
-        references: &str,
-    ) -> String {
-        CAP_TEMPLATE
-            .replace("{id}", id)
-            .replace("{msg_type}", msg_type)
-            .replace("{event}", event)
-            .replace("{headline}", headline)
-            .replace("{references}", references)
-            .replace("{sent}", &self.sent)
-            .replace("{onset}", &self.onset)
-            .replace("{expires}", &self.expires)
-            .replace("{base}", &self.base)
-    }
-
-    /// The civil protection's current alert document.
-    fn alert(&self) -> String {
-        const SENDER: &str = "protezionecivile@regione.esempio.it";
-        match self.stage() {
-            STAGE_ALERT => self.cap(
-                "po-1",
-                "Alert",
-                "Piena fluviale",
-                "Allerta arancione: piena del fiume Po",
-                "",
-            ),
-            STAGE_CANCEL => self.cap(
-                "po-2",
-                "Cancel",
-                "Piena fluviale",
-                "Cessata allerta per la piena del fiume Po",
-                &format!("<references>{SENDER},po-1,{}</references>", self.sent),
-            ),
-            _ => self.cap(
-                "vento-1",
-                "Alert",
-                "Vento forte",
-                "Allerta gialla: vento forte in collina",
-                "",
-            ),
-        }
-    }
-}
-
-async fn comune_feed(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
-    let (body, etag) = site.feed();
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
-    {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
-    }
-    (
-        [
-            (header::CONTENT_TYPE, "application/rss+xml; charset=UTF-8"),
-            (header::ETAG, etag.as_str()),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-async fn news_page(Path(slug): Path<String>) -> Html<String> {
-    let slug = html_escape::encode_text(&slug);
-    Html(format!(
-        "<!doctype html><html lang=\"it\"><head><meta charset=\"utf-8\"><title>{slug}</title></head>\
-         <body><h1>Comune di Borgo Esempio</h1><p>Pagina della notizia «{slug}».</p></body></html>"
-    ))
-}
-
-async fn eventi(State(site): State<Arc<Site>>) -> Response {
-    let item = if site.stage() >= STAGE_NEWS {
-        NEW_EVENT
-    } else {
-        ""
-    };
-    let body = EVENTS_FEED
-        .replace("{new_item}", item)
-        .replace("{base}", &site.base);
-    (
-        [(header::CONTENT_TYPE, "application/rss+xml; charset=UTF-8")],
-        body,
-    )
-        .into_response()
-}
-
-async fn comunicati(State(site): State<Arc<Site>>) -> Html<String> {
-    let card = if site.stage() >= STAGE_NEWS {
-        NEW_CARD
-    } else {
-        ""
-    };
-    Html(COMUNICATI.replace("{new_card}", card))
-}
-
-async fn allerta(State(site): State<Arc<Site>>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/cap+xml")],
-        site.alert(),
-    )
-        .into_response()
-}
-
-/// Starts the simulated site on an ephemeral loopback port.
-async fn serve_site() -> anyhow::Result<(Arc<Site>, SocketAddr)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let cap_time =
-        |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
-    let now = chrono::Utc::now();
-    let site = Arc::new(Site {
-        base: format!("http://{addr}"),
-        stage: AtomicU8::new(STAGE_BASELINE),
-        sent: cap_time(now - chrono::Duration::minutes(10)),
-        onset: cap_time(now),
-        expires: cap_time(now + chrono::Duration::hours(36)),
-    });
-    let router = Router::new()
-        .route("/feed/", get(comune_feed))
-        .route("/notizie/{slug}/", get(news_page))
-        .route("/comunicati/", get(comunicati))
-        .route("/eventi/feed/", get(eventi))
-        .route(
-            "/comunicati/illuminazione-led-via-garibaldi/",
-            get(|| async { Html(COMUNICATO) }),
-        )
-        .route("/allerte/regione.cap.xml", get(allerta))
-        .route(
-            "/messaggero/rss.xml",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "application/rss+xml")],
-                    MESSAGGERO_FEED,
-                )
-            }),
-        )
-        .route(
-            "/guasto/feed/",
-            get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "manutenzione in corso") }),
-        )
-        .with_state(site.clone());
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            tracing::error!(error = %e, "demo site stopped");
-        }
-    });
-    Ok((site, addr))
-}
-
-fn demo_config(addr: SocketAddr, sim: SocketAddr, out: &std::path::Path) -> String {
-    format!(
-        r#"[settings]
-timezone = "Europe/Rome"
-location = {{ lat = 45.133, lon = 10.027 }}
-
-[[source]]
-name = "borgo-esempio"
-kind = "feed"
-url = "http://{addr}/feed/"
-every = "5m"
-footer = "Comune di Borgo Esempio · canale ufficiale"
-
-[[source]]
-name = "borgo-comunicati"
-kind = "page"
-url = "http://{addr}/comunicati/"
-preset = "design-comuni"
-every = "15m"
-
-[[source]]
-name = "protezione-civile"
-kind = "cap"
-url = "http://{addr}/allerte/regione.cap.xml"
-every = "1m"
-
-[[source]]
-name = "borgo-eventi"
-kind = "feed"
-url = "http://{addr}/eventi/feed/"
-every = "15m"
-forward = "review"
-
-[[source]]
-name = "il-messaggero"
-kind = "feed"
-url = "http://{addr}/messaggero/rss.xml"
-every = "15m"
-
-[[source]]
-name = "sito-in-manutenzione"
-kind = "feed"
-url = "http://{addr}/guasto/feed/"
-every = "5m"
-
-[[sink]]
-name = "console"
-kind = "console"
-
-[[sink]]
-name = "archivio"
-kind = "file"
-path = "{}"
-
-[[sink]]
-name = "whatsapp"
-kind = "whatsapp-cloud"
-api_base = "http://{sim}"
-api_version = "v23.0"
-phone_number_id = "100000000000001"
-token_env = "DEMO_WHATSAPP_TOKEN"
-app_secret_env = "DEMO_WHATSAPP_APP_SECRET"
-verify_token_env = "DEMO_WHATSAPP_VERIFY_TOKEN"
-template = {{ name = "notizia_comune", language = "it" }}
-messages_per_second = 20
-
-[[sink]]
-name = "canale"
-kind = "whatsapp-gateway"
-api_base = "http://{sim}"
-session = "default"
-chat_id = "120363000000000000@newsletter"
-hmac_key_env = "DEMO_WAHA_HMAC"
-"#,
-        out.display()
-    )
-}
+use site::*;
 
 /// The demo's secrets: fixed values, never the process environment.
 fn demo_secrets() -> Secrets {
@@ -358,10 +85,36 @@ fn report(report: &crate::daemon::CycleReport, app: &App) {
     println!("   delivered: {messages} message(s) to each sink");
 }
 
+/// The demo's simulated clock: `at(h, m)` is that local time on the first day (25 November
+/// 2025, when the fixtures were published), `next_day(h, m)` on the second.
+struct DemoTime {
+    clock: Arc<SimClock>,
+}
+
+impl DemoTime {
+    fn local(day: u32, h: u32, m: u32) -> DateTime<Utc> {
+        chrono_tz::Europe::Rome
+            .with_ymd_and_hms(2025, 11, day, h, m, 0)
+            .single()
+            .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
+    }
+
+    /// Moves the clock and says so.
+    fn set(&self, day: u32, h: u32, m: u32) {
+        self.clock.set(DemoTime::local(day, h, m));
+        let weekday = if day == 25 { "martedì" } else { "mercoledì" };
+        println!("   [simulated clock: {weekday} {day} novembre, {h:02}:{m:02}]");
+    }
+}
+
 /// Runs the demonstration. With `exit`, returns when the scenario is over; otherwise keeps
 /// the admin UI (and the polling) running until Ctrl-C.
 pub async fn run(exit: bool) -> anyhow::Result<()> {
-    let (site, addr) = serve_site().await?;
+    let start = DemoTime::local(25, 10, 30);
+    let time = DemoTime {
+        clock: Arc::new(SimClock::starting_at(start)),
+    };
+    let (site, addr) = serve_site(start).await?;
     let dir: PathBuf = std::env::temp_dir().join(format!("banditore-demo-{}", std::process::id()));
     if dir.exists() {
         std::fs::remove_dir_all(&dir).ok();
@@ -375,7 +128,7 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     let app = App::build_with(
         config,
         &dir.join("data"),
-        Arc::new(SystemClock),
+        time.clock.clone(),
         &demo_secrets(),
     )
     .context("demo")?;
@@ -401,6 +154,7 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     println!("channel gateway (to the comune's WhatsApp Channel).");
     println!();
     println!("1) First poll. A new source records what is already there and sends nothing:");
+    time.set(25, 10, 30);
     report(&app.once().await?, &app);
     println!();
     println!(
@@ -423,7 +177,8 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     println!();
     println!("2) The comune publishes a news item, a press release and an event. Next poll");
     println!("   (the event waits for an editor's review):");
-    site.stage.store(STAGE_NEWS, Ordering::SeqCst);
+    time.set(25, 11, 30);
+    site.set_stage(STAGE_NEWS);
     report(&app.once().await?, &app);
     let sent: Vec<_> = sim.take_events();
     for e in &sent {
@@ -449,19 +204,63 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     println!(
         "3) The civil protection issues a flood alert for the comune's area (urgent, sent first):"
     );
-    site.stage.store(STAGE_ALERT, Ordering::SeqCst);
+    time.set(25, 12, 31);
+    site.set_stage(STAGE_ALERT);
     report(&app.once().await?, &app);
     show_simulator(&sim);
     println!();
-    println!("4) The alert is cancelled; the cancellation refers to the alert that was sent:");
-    site.stage.store(STAGE_CANCEL, Ordering::SeqCst);
+    println!("4) The alert is downgraded to yellow. The source forwards only severe alerts");
+    println!("   (min_severity = \"severe\"), but an update of an alert that was sent is always");
+    println!("   sent, and says what changed:");
+    time.set(25, 14, 31);
+    site.set_stage(STAGE_DOWNGRADE);
     report(&app.once().await?, &app);
     show_simulator(&sim);
     println!();
-    println!("5) Poll again (as after a restart): nothing is sent twice.");
+    println!("5) The alert is cancelled; the cancellation refers to the alert that was sent:");
+    time.set(25, 16, 31);
+    site.set_stage(STAGE_CANCEL);
+    report(&app.once().await?, &app);
+    show_simulator(&sim);
+    println!();
+    println!("6) At 22:35 the comune publishes a news item. Quiet hours (21:00-07:30) hold it:");
+    time.set(25, 22, 40);
+    site.set_stage(STAGE_NIGHT);
     report(&app.once().await?, &app);
     println!();
-    println!("Delivery state per message and sink (as `banditore log` shows it):");
+    println!("   At the end of quiet hours it is released:");
+    time.set(26, 7, 31);
+    report(&app.once().await?, &app);
+    show_simulator(&sim);
+    println!();
+    println!(
+        "7) The comune moves to a new website: {FLOOD_ITEMS} items appear at new addresses at once."
+    );
+    println!("   Flood protection holds the batch for an admin instead of flooding citizens:");
+    time.set(26, 10, 30);
+    site.set_stage(STAGE_FLOOD);
+    report(&app.once().await?, &app);
+    for line in crate::report::sources(app.store(), app.config())?
+        .lines()
+        .filter(|l| l.contains("HELD"))
+    {
+        println!("   {line}");
+    }
+    let released = app.store().release_held(
+        "borgo-esempio",
+        crate::schedule::Clock::now(time.clock.as_ref()),
+    )?;
+    println!(
+        "   an admin releases the batch to the review queue (`banditore source release borgo-esempio`):"
+    );
+    println!("   {released} items now wait for an editor, one by one; nothing was sent.");
+    println!();
+    println!("8) Poll again (as after a restart): nothing is sent twice.");
+    time.set(26, 10, 45);
+    report(&app.once().await?, &app);
+    println!();
+    println!("Delivery state per message and sink, and the reasons for what was not sent");
+    println!("(as `banditore log` shows them):");
     for line in crate::report::log(app.store(), app.config(), 10)?.lines() {
         println!("   {line}");
     }

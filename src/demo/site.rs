@@ -1,0 +1,361 @@
+//! The simulated comune of Borgo Esempio: its website, news feed, press releases, events and
+//! the regional civil protection's CAP alerts, on an ephemeral loopback port. What it
+//! publishes moves on with the demo's stages.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Duration, Utc};
+
+const COMUNE_FEED: &str = include_str!("../../fixtures/demo/comune-esempio.rss.xml");
+const NEW_ITEM: &str = include_str!("../../fixtures/demo/new-item.xml");
+const MESSAGGERO_FEED: &str =
+    include_str!("../../fixtures/feeds/ilmessaggero_mondo_italian_dates.rss.xml");
+const COMUNICATI: &str = include_str!("../../fixtures/demo/comunicati.html");
+const NEW_CARD: &str = include_str!("../../fixtures/demo/new-card.html");
+const COMUNICATO: &str = include_str!("../../fixtures/demo/comunicato.html");
+const CAP_TEMPLATE: &str = include_str!("../../fixtures/demo/allerta.cap.xml");
+const EVENTS_FEED: &str = include_str!("../../fixtures/demo/eventi.rss.xml");
+const NEW_EVENT: &str = include_str!("../../fixtures/demo/new-event.xml");
+
+/// What the simulated comune has published so far.
+pub(super) const STAGE_BASELINE: u8 = 0;
+pub(super) const STAGE_NEWS: u8 = 1;
+pub(super) const STAGE_ALERT: u8 = 2;
+pub(super) const STAGE_DOWNGRADE: u8 = 3;
+pub(super) const STAGE_CANCEL: u8 = 4;
+pub(super) const STAGE_NIGHT: u8 = 5;
+pub(super) const STAGE_FLOOD: u8 = 6;
+
+/// How many items the comune's new website publishes at once in the flood stage.
+pub(super) const FLOOD_ITEMS: usize = 12;
+
+/// The simulated website.
+pub(super) struct Site {
+    base: String,
+    stage: AtomicU8,
+    /// The demo's first moment (simulated time); everything published is dated from it.
+    start: DateTime<Utc>,
+}
+
+impl Site {
+    pub(super) fn set_stage(&self, stage: u8) {
+        self.stage.store(stage, Ordering::SeqCst);
+    }
+
+    fn stage(&self) -> u8 {
+        self.stage.load(Ordering::SeqCst)
+    }
+
+    fn feed(&self) -> (String, String) {
+        let stage = self.stage();
+        if stage >= STAGE_FLOOD {
+            return (self.flood_feed(), format!("\"v{stage}\""));
+        }
+        let mut items = String::new();
+        if stage >= STAGE_NIGHT {
+            items.push_str(&self.night_item());
+        }
+        if stage >= STAGE_NEWS {
+            items.push_str(NEW_ITEM);
+        }
+        let body = COMUNE_FEED
+            .replace("{new_item}", &items)
+            .replace("{base}", &self.base);
+        (body, format!("\"v{}\"", stage.min(STAGE_NIGHT)))
+    }
+
+    /// An item the comune publishes late in the evening, during quiet hours.
+    fn night_item(&self) -> String {
+        let at = self.start + Duration::minutes(12 * 60 + 5);
+        format!(
+            "<item><title>Mercato straordinario di Natale domenica in piazza Garibaldi</title>\
+             <link>{base}/notizie/mercato-di-natale/</link><guid isPermaLink=\"false\">{base}/?p=4140</guid>\
+             <pubDate>{}</pubDate><description>Domenica dalle 9 alle 19 le bancarelle del mercato di Natale in piazza Garibaldi. Parcheggio gratuito in via Mazzini.</description></item>\n",
+            at.to_rfc2822(),
+            base = self.base
+        )
+    }
+
+    /// The comune's new website: every item at a new address at once.
+    fn flood_feed(&self) -> String {
+        let at = self.start + Duration::hours(24);
+        let items: String = (1..=FLOOD_ITEMS)
+            .map(|i| {
+                format!(
+                    "<item><title>Notizia {i} dal nuovo sito</title><link>{base}/nuovo/notizie/{i}/</link>\
+                     <guid isPermaLink=\"false\">{base}/nuovo/?id={i}</guid><pubDate>{}</pubDate>\
+                     <description>Testo della notizia {i}.</description></item>\n",
+                    (at - Duration::minutes(i as i64)).to_rfc2822(),
+                    base = self.base
+                )
+            })
+            .collect();
+        COMUNE_FEED
+            .replace("{new_item}", &items)
+            .replace("{base}", &self.base)
+    }
+
+    fn cap(&self, alert: CapAlert) -> String {
+        let time = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string();
+        let issued = self.start + Duration::hours(2);
+        CAP_TEMPLATE
+            .replace("{id}", alert.id)
+            .replace("{msg_type}", alert.msg_type)
+            .replace("{event}", alert.event)
+            .replace("{headline}", alert.headline)
+            .replace("{references}", &alert.references)
+            .replace(
+                "<severity>Severe</severity>",
+                &format!("<severity>{}</severity>", alert.severity),
+            )
+            .replace("{sent}", &time(self.start + alert.sent_after))
+            .replace("{onset}", &time(issued))
+            .replace("{expires}", &time(issued + Duration::hours(36)))
+            .replace("{base}", &self.base)
+    }
+
+    /// The civil protection's current alert document.
+    fn alert(&self) -> String {
+        const SENDER: &str = "protezionecivile@regione.esempio.it";
+        let original = format!(
+            "{SENDER},po-1,{}",
+            (self.start + Duration::hours(2)).format("%Y-%m-%dT%H:%M:%S+00:00")
+        );
+        let base = CapAlert {
+            id: "po-1",
+            msg_type: "Alert",
+            event: "Piena fluviale",
+            headline: "Allerta arancione: piena del fiume Po",
+            severity: "Severe",
+            references: String::new(),
+            sent_after: Duration::hours(2),
+        };
+        match self.stage() {
+            STAGE_ALERT => self.cap(base),
+            STAGE_DOWNGRADE => self.cap(CapAlert {
+                id: "po-2",
+                msg_type: "Update",
+                headline: "Allerta gialla: piena del fiume Po",
+                severity: "Moderate",
+                references: format!("<references>{original}</references>"),
+                sent_after: Duration::hours(4),
+                ..base
+            }),
+            s if s >= STAGE_CANCEL => self.cap(CapAlert {
+                id: "po-3",
+                msg_type: "Cancel",
+                headline: "Cessata allerta per la piena del fiume Po",
+                references: format!("<references>{original}</references>"),
+                sent_after: Duration::hours(6),
+                ..base
+            }),
+            _ => self.cap(CapAlert {
+                id: "vento-1",
+                event: "Vento forte",
+                headline: "Allerta gialla: vento forte in collina",
+                severity: "Moderate",
+                sent_after: Duration::zero(),
+                ..base
+            }),
+        }
+    }
+}
+
+/// One CAP document of the demo.
+struct CapAlert {
+    id: &'static str,
+    msg_type: &'static str,
+    event: &'static str,
+    headline: &'static str,
+    severity: &'static str,
+    references: String,
+    /// Sent this long after the demo's start.
+    sent_after: Duration,
+}
+
+async fn comune_feed(State(site): State<Arc<Site>>, headers: HeaderMap) -> Response {
+    let (body, etag) = site.feed();
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "application/rss+xml; charset=UTF-8"),
+            (header::ETAG, etag.as_str()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn news_page(Path(slug): Path<String>) -> Html<String> {
+    let slug = html_escape::encode_text(&slug);
+    Html(format!(
+        "<!doctype html><html lang=\"it\"><head><meta charset=\"utf-8\"><title>{slug}</title></head>\
+         <body><h1>Comune di Borgo Esempio</h1><p>Pagina della notizia «{slug}».</p></body></html>"
+    ))
+}
+
+async fn eventi(State(site): State<Arc<Site>>) -> Response {
+    let item = if site.stage() >= STAGE_NEWS {
+        NEW_EVENT
+    } else {
+        ""
+    };
+    let body = EVENTS_FEED
+        .replace("{new_item}", item)
+        .replace("{base}", &site.base);
+    (
+        [(header::CONTENT_TYPE, "application/rss+xml; charset=UTF-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn comunicati(State(site): State<Arc<Site>>) -> Html<String> {
+    let card = if site.stage() >= STAGE_NEWS {
+        NEW_CARD
+    } else {
+        ""
+    };
+    Html(COMUNICATI.replace("{new_card}", card))
+}
+
+async fn allerta(State(site): State<Arc<Site>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/cap+xml")],
+        site.alert(),
+    )
+        .into_response()
+}
+
+/// Starts the simulated site on an ephemeral loopback port; `start` is the demo's first
+/// moment.
+pub(super) async fn serve_site(start: DateTime<Utc>) -> anyhow::Result<(Arc<Site>, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let site = Arc::new(Site {
+        base: format!("http://{addr}"),
+        stage: AtomicU8::new(STAGE_BASELINE),
+        start,
+    });
+    let router = Router::new()
+        .route("/feed/", get(comune_feed))
+        .route("/notizie/{slug}/", get(news_page))
+        .route("/comunicati/", get(comunicati))
+        .route("/eventi/feed/", get(eventi))
+        .route(
+            "/comunicati/illuminazione-led-via-garibaldi/",
+            get(|| async { Html(COMUNICATO) }),
+        )
+        .route("/allerte/regione.cap.xml", get(allerta))
+        .route(
+            "/messaggero/rss.xml",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/rss+xml")],
+                    MESSAGGERO_FEED,
+                )
+            }),
+        )
+        .route(
+            "/guasto/feed/",
+            get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "manutenzione in corso") }),
+        )
+        .with_state(site.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "demo site stopped");
+        }
+    });
+    Ok((site, addr))
+}
+
+pub(super) fn demo_config(addr: SocketAddr, sim: SocketAddr, out: &std::path::Path) -> String {
+    format!(
+        r#"[settings]
+timezone = "Europe/Rome"
+location = {{ lat = 45.133, lon = 10.027 }}
+
+[[source]]
+name = "borgo-esempio"
+kind = "feed"
+url = "http://{addr}/feed/"
+every = "5m"
+footer = "Comune di Borgo Esempio · canale ufficiale"
+
+[[source]]
+name = "borgo-comunicati"
+kind = "page"
+url = "http://{addr}/comunicati/"
+preset = "design-comuni"
+every = "15m"
+
+[[source]]
+name = "protezione-civile"
+kind = "cap"
+url = "http://{addr}/allerte/regione.cap.xml"
+every = "1m"
+min_severity = "severe"
+
+[[source]]
+name = "borgo-eventi"
+kind = "feed"
+url = "http://{addr}/eventi/feed/"
+every = "15m"
+forward = "review"
+
+[[source]]
+name = "il-messaggero"
+kind = "feed"
+url = "http://{addr}/messaggero/rss.xml"
+every = "15m"
+
+[[source]]
+name = "sito-in-manutenzione"
+kind = "feed"
+url = "http://{addr}/guasto/feed/"
+every = "5m"
+
+[[sink]]
+name = "console"
+kind = "console"
+
+[[sink]]
+name = "archivio"
+kind = "file"
+path = "{}"
+
+[[sink]]
+name = "whatsapp"
+kind = "whatsapp-cloud"
+api_base = "http://{sim}"
+api_version = "v23.0"
+phone_number_id = "100000000000001"
+token_env = "DEMO_WHATSAPP_TOKEN"
+app_secret_env = "DEMO_WHATSAPP_APP_SECRET"
+verify_token_env = "DEMO_WHATSAPP_VERIFY_TOKEN"
+template = {{ name = "notizia_comune", language = "it" }}
+messages_per_second = 20
+
+[[sink]]
+name = "canale"
+kind = "whatsapp-gateway"
+api_base = "http://{sim}"
+session = "default"
+chat_id = "120363000000000000@newsletter"
+hmac_key_env = "DEMO_WAHA_HMAC"
+"#,
+        out.display()
+    )
+}

@@ -1,0 +1,87 @@
+//! What policy decided about each item (the `decisions` tree), and the batches flood
+//! protection holds for an admin (the `held` tree). Both are written by the poll's one
+//! transaction (`polls.rs`); here they are read, released and discarded.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, Transactional};
+
+use super::table::{decode, encode};
+use super::{QueueItem, Store, StoreError};
+use crate::item::Message;
+
+/// One recorded decision: what happened to a new item and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub at: DateTime<Utc>,
+    pub source: String,
+    pub title: String,
+    pub url: Option<String>,
+    /// `send`, `hold` or `drop` (as `preview --explain` names them).
+    pub action: String,
+    pub reason: String,
+    /// The message made of the item, when one was.
+    pub message_id: Option<String>,
+}
+
+impl Store {
+    /// The newest decisions first, at most `limit`.
+    pub fn recent_decisions(&self, limit: usize) -> Result<Vec<DecisionRecord>, StoreError> {
+        self.decisions
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|r| r.map(|(_, d)| d))
+            .collect()
+    }
+
+    /// The decision that made a message, if it is still kept.
+    pub fn decision_for(&self, message_id: &str) -> Result<Option<DecisionRecord>, StoreError> {
+        for r in self.decisions.iter().rev() {
+            let (_, d) = r?;
+            if d.message_id.as_deref() == Some(message_id) {
+                return Ok(Some(d));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The messages a source's flood protection holds (empty: the source is not HELD).
+    pub fn held(&self, source: &str) -> Result<Vec<Message>, StoreError> {
+        Ok(self.held.get(source)?.unwrap_or_default())
+    }
+
+    /// Moves a source's held batch into the review queue, where editors approve or reject
+    /// each item. Returns how many.
+    pub fn release_held(&self, source: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let moved = (self.held.tree(), self.queue.tree()).transaction(|(held, queue)| {
+            let Some(raw) = held.remove(source.as_bytes())? else {
+                return Ok(0);
+            };
+            let batch: Vec<Message> = decode(&raw).map_err(ConflictableTransactionError::Abort)?;
+            for message in &batch {
+                let item = QueueItem {
+                    message: message.clone(),
+                    queued_at: now,
+                    send_at: None,
+                    edited: false,
+                    rejected_at: None,
+                };
+                let value = encode(&item).map_err(ConflictableTransactionError::Abort)?;
+                queue.insert(message.id.as_bytes(), value)?;
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(batch.len())
+        })?;
+        self.db.flush()?;
+        Ok(moved)
+    }
+
+    /// Forgets a source's held batch (its items stay recorded as seen). Returns how many.
+    pub fn discard_held(&self, source: &str) -> Result<usize, StoreError> {
+        let Some(raw) = self.held.tree().remove(source)? else {
+            return Ok(0);
+        };
+        self.db.flush()?;
+        Ok(decode::<Vec<Message>>(&raw)?.len())
+    }
+}
