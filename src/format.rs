@@ -16,7 +16,9 @@ use crate::config::Priority;
 use crate::ident::strip_tracking;
 use crate::ident::Identity;
 use crate::item::{Item, Message};
-use crate::text::{html_to_text, neutralise_markers, truncate};
+use crate::text::{
+    html_to_text, neutralise_markers, neutralise_text_markers, strip_boilerplate, truncate,
+};
 
 /// WhatsApp's hard limit on a text message body.
 pub const MAX_TEXT: usize = 4096;
@@ -65,14 +67,23 @@ pub fn format(
     identity: &Identity,
     opts: &FormatOptions,
 ) -> Result<Message, FormatError> {
-    let url = strip_tracking(item.url.as_ref().ok_or(FormatError::NoLink)?);
+    let mut url = strip_tracking(item.url.as_ref().ok_or(FormatError::NoLink)?);
+    // A fragment points inside the page; the message links the page (a "#!/…" route stays).
+    if url.fragment().is_some_and(|f| !f.starts_with(['/', '!'])) {
+        url.set_fragment(None);
+    }
     let url = url.as_str();
     let title = truncate(&neutralise_markers(&item.title), MAX_TITLE);
-    let mut summary = if item.plain {
+    let summary = if item.plain {
         plain_paragraphs(&item.summary)
     } else {
-        html_to_text(&item.summary)
+        strip_boilerplate(&html_to_text(&item.summary))
     };
+    let mut summary = neutralise_text_markers(&summary).into_owned();
+    // A text that only repeats the title says nothing more.
+    if crate::ident::normalise_title(&summary) == crate::ident::normalise_title(&item.title) {
+        summary.clear();
+    }
     // Feeds often repeat the title as the first sentence of the summary.
     if !title.is_empty()
         && summary.starts_with(item.title.trim())
@@ -130,7 +141,11 @@ pub fn format(
         },
         url: url.to_owned(),
         text,
-        image: item.image.as_ref().map(|u| u.to_string()),
+        image: item
+            .image
+            .as_ref()
+            .filter(|u| usable_image(u))
+            .map(|u| u.to_string()),
         priority: item.priority.unwrap_or(opts.priority),
         published: item
             .published
@@ -138,6 +153,24 @@ pub fn format(
         tags: item.tags.clone(),
         extra: item.extra.clone(),
     })
+}
+
+/// An image worth sending: on the web (never `data:`), and not a tracking pixel.
+fn usable_image(url: &url::Url) -> bool {
+    const PIXELS: [&str; 10] = [
+        "pixel",
+        "spacer.gif",
+        "blank.gif",
+        "1x1",
+        "stats.wordpress.com",
+        "feeds.feedburner.com/~r",
+        "feedburner.com/~ff",
+        "doubleclick.net",
+        "/wf/open",
+        "/track/open",
+    ];
+    let text = url.as_str().to_ascii_lowercase();
+    matches!(url.scheme(), "http" | "https") && !PIXELS.iter().any(|p| text.contains(p))
 }
 
 /// Plain text kept in paragraphs: whitespace collapsed inside each, one blank line between.

@@ -161,6 +161,19 @@ pub(crate) enum SourceCommand {
         #[command(flatten)]
         paths: Paths,
     },
+    /// Send the batch flood protection holds for a source (HELD in `source list`) to the
+    /// review queue, where editors approve or reject each item.
+    Release {
+        name: String,
+        #[command(flatten)]
+        paths: Paths,
+    },
+    /// Drop the batch flood protection holds for a source: none of it is sent.
+    Discard {
+        name: String,
+        #[command(flatten)]
+        paths: Paths,
+    },
 }
 
 fn main() -> ExitCode {

@@ -319,6 +319,54 @@ pub fn tick(
     Ok((released, expired))
 }
 
+/// Sends a source's batch held by flood protection to the review queue, where editors
+/// approve or reject each item. Returns how many (0: nothing was held).
+pub fn release_held(
+    store: &Store,
+    now: DateTime<Utc>,
+    source: &str,
+    who: &str,
+) -> Result<usize, StoreError> {
+    let n = store.release_held(source, now)?;
+    if n > 0 {
+        let after = Some(format!("{n} elementi in revisione"));
+        audit(
+            store,
+            now,
+            who,
+            AuditAction::SourceRelease,
+            source,
+            None,
+            after,
+        )?;
+    }
+    Ok(n)
+}
+
+/// Drops a source's held batch (its items stay recorded as seen: they are never sent).
+/// Returns how many.
+pub fn discard_held(
+    store: &Store,
+    now: DateTime<Utc>,
+    source: &str,
+    who: &str,
+) -> Result<usize, StoreError> {
+    let n = store.discard_held(source)?;
+    if n > 0 {
+        let after = Some(format!("{n} elementi scartati"));
+        audit(
+            store,
+            now,
+            who,
+            AuditAction::SourceDiscard,
+            source,
+            None,
+            after,
+        )?;
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;

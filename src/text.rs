@@ -11,7 +11,11 @@ use regex::Regex;
 static IMG_TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)<img(?-u:\b)[^>]*>").expect("static regex"));
 
-/// HTML (or text that may hold entities) to one plain paragraph.
+/// The start of a list item: its text gets a "•" and a line of its own.
+static LIST_ITEM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)<li(?-u:\b)[^>]*>").expect("static regex"));
+
+/// HTML (or text that may hold entities) to one plain paragraph; list items become "•" lines.
 ///
 /// html2text does the real work (it is a full HTML5 parser, unlike a regex). A second pass
 /// decodes entities that were escaped twice (`&amp;#39;`, common in Italian news feeds), and
@@ -25,6 +29,11 @@ pub fn html_to_text(html: &str) -> String {
             IMG_TAG.replace_all(html, " ")
         } else {
             Cow::Borrowed(html)
+        };
+        let html: Cow<str> = if html.contains("<li") || html.contains("<LI") {
+            Cow::Owned(LIST_ITEM.replace_all(&html, "${0}• ").into_owned())
+        } else {
+            html
         };
         html2text::config::with_decorator(TrivialDecorator::new())
             .no_table_borders()
@@ -41,24 +50,140 @@ pub fn html_to_text(html: &str) -> String {
     collapse_whitespace(&decoded)
 }
 
-/// Collapses runs of whitespace to one space and drops control characters.
+/// Collapses runs of whitespace to one space and drops control characters. A line break
+/// before a "•" (a list item) is kept.
 pub fn collapse_whitespace(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space = false;
+    let mut newline = false;
     for c in s.chars() {
         if c.is_whitespace() || c == '\u{a0}' {
             space = true;
+            newline |= c == '\n';
         } else if c.is_control() {
             continue;
         } else {
             if space && !out.is_empty() {
-                out.push(' ');
+                out.push(if newline && c == '•' { '\n' } else { ' ' });
             }
             space = false;
+            newline = false;
             out.push(c);
         }
     }
     out
+}
+
+/// Boilerplate feeds and pages wrap around the text, each with what replaces it.
+static BOILERPLATE: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    [
+        // The source cut its own text.
+        (r"\s*\[\s*(?:…|\.\.\.|&hellip;)\s*\]", "…"),
+        (r"(?i)\bL['’]articolo\s.{1,300}?\sproviene da\s[^\n]{1,200}?(?:\.\s|\.?$)", ""),
+        (r"(?i)\bThe post\s.{1,300}?\sappeared first on\s[^\n]{1,200}?(?:\.\s|\.?$)", ""),
+        (
+            r"(?i)\b(?:leggi tutto|continua a leggere|leggi di più|leggi l['’]articolo(?: completo)?|read more|scopri di più|approfondisci)\b\s*(?:[»›→>]+|\.\.\.|…)?",
+            "",
+        ),
+        (
+            r"(?i)\bcondividi(?:\s+su)?\s*:?\s*(?:(?:facebook|twitter|x|whatsapp|linkedin|telegram|e-?mail|stampa|print|pinterest|copia link)\b[\s,|·]*)+",
+            "",
+        ),
+        (
+            r"(?i)^\s*(?:data(?: di)? pubblicazione|pubblicato(?: il)?|ultimo aggiornamento|ultima modifica|data)\s*:?\s*(?:\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|\d{1,2}\s+\p{L}+\s+\d{4})(?:,?\s*(?:ore\s*)?\d{1,2}[:.]\d{2})?\s*[-–—:]?\s*",
+            "",
+        ),
+    ]
+    .into_iter()
+    .map(|(re, with)| (Regex::new(re).expect("static regex"), with))
+    .collect()
+});
+
+/// A sentence of a cookie banner.
+static COOKIE_SENTENCE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[^.!?\n]*\bcookie[^.!?\n]*(?:[.!?]|$)").expect("static regex")
+});
+
+/// Removes what is not the news from a plain text: "Leggi tutto", "Continua a leggere",
+/// "[…]" (becomes "…"), "L'articolo … proviene da …", "The post … appeared first on …",
+/// share bars, cookie banners, a date label at the start.
+pub fn strip_boilerplate(text: &str) -> String {
+    let mut out: Cow<str> = Cow::Borrowed(text);
+    for (re, with) in BOILERPLATE.iter() {
+        if re.is_match(&out) {
+            out = Cow::Owned(re.replace_all(&out, *with).into_owned());
+        }
+    }
+    if out.to_ascii_lowercase().contains("cookie") {
+        out = Cow::Owned(
+            COOKIE_SENTENCE
+                .replace_all(&out, |c: &regex::Captures| {
+                    let sentence = c.get(0).map_or("", |m| m.as_str());
+                    let lower = sentence.to_lowercase();
+                    let banner = [
+                        "utilizza",
+                        "usa ",
+                        "accett",
+                        "consenso",
+                        "privacy",
+                        "navigazione",
+                    ]
+                    .iter()
+                    .any(|w| lower.contains(w));
+                    if banner {
+                        String::new()
+                    } else {
+                        sentence.to_owned()
+                    }
+                })
+                .into_owned(),
+        );
+    }
+    let trimmed = out.trim().trim_end_matches(['|', '·', '-', '–']).trim();
+    // Removals can leave doubled spaces; line breaks before list items stay.
+    trimmed
+        .split('\n')
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(" …", "…")
+}
+
+/// Neutralises WhatsApp's formatting markers in a source's text, so that nothing the source
+/// wrote turns into bold, italics, strike-through or monospace (a phone number between two
+/// "~" would be struck through). Web and e-mail addresses are left alone; "_" only where it
+/// could open or close italics (at a word's edge), so "mario_rossi" stays.
+pub fn neutralise_text_markers(text: &str) -> Cow<'_, str> {
+    if !text.contains(['*', '_', '~', '`']) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, token) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let address = token.contains("://") || token.starts_with("www.") || token.contains('@');
+        if address {
+            out.push_str(token);
+            continue;
+        }
+        let chars: Vec<char> = token.chars().collect();
+        for (j, &c) in chars.iter().enumerate() {
+            let edge = |k: Option<usize>| {
+                k.and_then(|k| chars.get(k))
+                    .is_none_or(|n| !n.is_alphanumeric())
+            };
+            match c {
+                '*' => out.push('∗'),
+                '~' => out.push('∼'),
+                '`' => out.push('\''),
+                '_' if edge(j.checked_sub(1)) || edge(Some(j + 1)) => {}
+                c => out.push(c),
+            }
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Shortens `text` to at most `max` characters (Unicode scalar values), ending with "…" when
@@ -126,6 +251,69 @@ pub fn neutralise_markers(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn boilerplate_is_removed() {
+        let cases = [
+            ("Il mercato si sposta. Leggi tutto »", "Il mercato si sposta."),
+            ("Il mercato si sposta [&hellip;]", "Il mercato si sposta…"),
+            ("Il mercato si sposta [...]", "Il mercato si sposta…"),
+            (
+                "Il mercato si sposta. L'articolo Mercato proviene da Comune di Esempio.",
+                "Il mercato si sposta.",
+            ),
+            (
+                "Il mercato si sposta. The post Mercato appeared first on Comune.",
+                "Il mercato si sposta.",
+            ),
+            (
+                "Il mercato si sposta. Condividi: Facebook Twitter WhatsApp",
+                "Il mercato si sposta.",
+            ),
+            (
+                "Data di pubblicazione: 12/03/2025 Il mercato si sposta.",
+                "Il mercato si sposta.",
+            ),
+            (
+                "Il mercato si sposta. Questo sito utilizza cookie tecnici, accetta per continuare.",
+                "Il mercato si sposta.",
+            ),
+            (
+                "Il biscotto della fortuna si chiama cookie in inglese.",
+                "Il biscotto della fortuna si chiama cookie in inglese.",
+            ),
+            ("Continua a leggere", ""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(strip_boilerplate(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn lists_become_bullet_lines() {
+        let html = "<p>Orari:</p><ul><li>lunedì 9-12</li><li>martedì chiuso</li></ul>";
+        assert_eq!(
+            html_to_text(html),
+            "Orari:\n• lunedì 9-12\n• martedì chiuso"
+        );
+    }
+
+    #[test]
+    fn source_markers_never_format() {
+        let cases = [
+            ("Chiamate il ~0372 407~ oggi", "Chiamate il ∼0372 407∼ oggi"),
+            ("*Importante*: acqua", "∗Importante∗: acqua"),
+            ("_avviso_ per mario_rossi", "avviso per mario_rossi"),
+            (
+                "vedi https://x.it/a_info_b e mario_rossi@comune.it",
+                "vedi https://x.it/a_info_b e mario_rossi@comune.it",
+            ),
+            ("codice `ABC`", "codice 'ABC'"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(neutralise_text_markers(input), expected, "{input}");
+        }
+    }
 
     #[test]
     fn strips_tags_and_decodes_entities() {

@@ -1,4 +1,4 @@
-//! `banditore source list|test|add`.
+//! `banditore source list|test|add|release|discard`.
 
 use std::process::ExitCode;
 
@@ -8,7 +8,7 @@ use banditore::http::admin::source_form::Fields;
 use banditore::http::admin::sources::{append_source, detect, preset_name, suggest_name};
 use banditore::http::control::{request, socket_path};
 
-use super::{load, print, store_command, KindArg, Paths, EXIT_BAD_INPUT, EXIT_USAGE};
+use super::{load, print, store_command, who, KindArg, Paths, EXIT_BAD_INPUT, EXIT_USAGE};
 use crate::SourceCommand;
 
 pub async fn run(command: SourceCommand) -> anyhow::Result<ExitCode> {
@@ -16,6 +16,12 @@ pub async fn run(command: SourceCommand) -> anyhow::Result<ExitCode> {
         SourceCommand::List(paths) => store_command(&paths, Request::SourceList).await,
         SourceCommand::Test { name, paths } => {
             store_command(&paths, Request::SourceTest { name }).await
+        }
+        SourceCommand::Release { name, paths } => {
+            store_command(&paths, Request::SourceRelease { name, who: who() }).await
+        }
+        SourceCommand::Discard { name, paths } => {
+            store_command(&paths, Request::SourceDiscard { name, who: who() }).await
         }
         SourceCommand::Add {
             url,

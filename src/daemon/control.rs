@@ -33,6 +33,16 @@ pub enum Request {
     SourceTest {
         name: String,
     },
+    /// Flood protection: the held batch to the review queue.
+    SourceRelease {
+        name: String,
+        who: String,
+    },
+    /// Flood protection: the held batch dropped.
+    SourceDiscard {
+        name: String,
+        who: String,
+    },
     QueueList,
     QueueApprove {
         id: String,
@@ -111,6 +121,28 @@ async fn run(ctx: &Context<'_>, request: Request) -> Result<(Reply, bool), Store
         Request::Log { limit } => Reply::ok(crate::report::log(store, ctx.config, limit)?),
         Request::SourceList => Reply::ok(crate::report::sources(store, ctx.config)?),
         Request::SourceTest { name } => source_test(ctx, &name).await?,
+        Request::SourceRelease { name, who } | Request::SourceDiscard { name, who }
+            if !ctx.config.sources.iter().any(|s| s.name == name) =>
+        {
+            let _ = who;
+            Reply::fail(EXIT_USAGE, format!("no source named {name:?}"))
+        }
+        Request::SourceRelease { name, who } => {
+            match crate::review::release_held(store, ctx.now, &name, &who)? {
+                0 => Reply::ok(format!("{name} holds nothing\n")),
+                n => Reply::ok(format!(
+                    "{name}: {n} held items sent to the review queue; editors approve or reject each\n"
+                )),
+            }
+        }
+        Request::SourceDiscard { name, who } => {
+            match crate::review::discard_held(store, ctx.now, &name, &who)? {
+                0 => Reply::ok(format!("{name} holds nothing\n")),
+                n => Reply::ok(format!(
+                    "{name}: {n} held items discarded; they will not be sent\n"
+                )),
+            }
+        }
         Request::QueueList => {
             let mut out = String::new();
             for item in crate::review::pending(store)? {

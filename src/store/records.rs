@@ -305,6 +305,10 @@ pub enum AuditAction {
     DeliveryRetry,
     /// A paused sink resumed before its pause ended.
     SinkResume,
+    /// A batch held by flood protection sent to the review queue.
+    SourceRelease,
+    /// A batch held by flood protection dropped.
+    SourceDiscard,
 }
 
 impl AuditAction {
@@ -329,6 +333,8 @@ impl AuditAction {
             AuditAction::Unreject => Label("unreject", "rifiuto annullato"),
             AuditAction::DeliveryRetry => Label("delivery-retry", "consegna riprovata"),
             AuditAction::SinkResume => Label("sink-resume", "canale ripreso"),
+            AuditAction::SourceRelease => Label("source-release", "blocco rilasciato in revisione"),
+            AuditAction::SourceDiscard => Label("source-discard", "blocco scartato"),
         }
     }
 }

@@ -1,0 +1,124 @@
+//! What citizens receive (issue 11), end to end with the real binary: flood protection holds
+//! a batch for an admin, stale news is not sent, and every decision has its reason in `log`.
+
+mod common;
+
+use common::{rss, source, FeedServer, Route, Workdir};
+
+/// `n` items with their own guids and links, as a CMS migration publishes them.
+fn batch(prefix: &str, n: usize) -> Vec<(String, String, String)> {
+    (0..n)
+        .map(|i| {
+            (
+                format!("{prefix}-{i}"),
+                format!("https://comune.example.it/{prefix}/{i}/"),
+                format!("Notizia {prefix} {i}"),
+            )
+        })
+        .collect()
+}
+
+fn feed(items: &[(String, String, String)]) -> Route {
+    let refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(g, l, t)| (g.as_str(), l.as_str(), t.as_str()))
+        .collect();
+    Route::feed(rss(&refs))
+}
+
+async fn stdout(work: &Workdir, args: &[&str]) -> String {
+    let out = work.run(args).await;
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn a_flood_is_held_for_an_admin_who_releases_or_discards_it() {
+    let server = FeedServer::start().await;
+    server.set("/feed", feed(&batch("old", 3)));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    work.once().await;
+
+    // Forty new items in one poll: nothing is sent, the source is HELD.
+    let mut items = batch("nuovo", 40);
+    items.extend(batch("old", 3));
+    server.set("/feed", feed(&items));
+    work.once().await;
+    assert!(work.messages().is_empty(), "{:?}", work.messages());
+    let list = stdout(&work, &["source", "list"]).await;
+    assert!(list.contains("comune [feed] HELD"), "{list}");
+    assert!(list.contains("40 new items held"), "{list}");
+    let log = stdout(&work, &["log"]).await;
+    assert!(
+        log.contains("held: 40 new items in one poll (flood_threshold = 10)"),
+        "{log}"
+    );
+
+    // While HELD, new items join the batch.
+    let mut more = batch("ancora", 1);
+    more.extend(items);
+    server.set("/feed", feed(&more));
+    work.once().await;
+    assert!(work.messages().is_empty());
+
+    // Released: every item waits for an editor; nothing was sent.
+    let released = stdout(&work, &["source", "release", "comune"]).await;
+    assert!(
+        released.contains("41 held items sent to the review queue"),
+        "{released}"
+    );
+    let queue = stdout(&work, &["queue", "list"]).await;
+    assert_eq!(queue.lines().count(), 41, "{queue}");
+    let list = stdout(&work, &["source", "list"]).await;
+    assert!(!list.contains("HELD"), "{list}");
+    work.once().await;
+    assert!(work.messages().is_empty(), "released items wait for review");
+
+    // A second flood, discarded: never sent.
+    let mut flood = batch("migrazione", 12);
+    flood.extend(more);
+    server.set("/feed", feed(&flood));
+    work.once().await;
+    let discarded = stdout(&work, &["source", "discard", "comune"]).await;
+    assert!(discarded.contains("12 held items discarded"), "{discarded}");
+    work.once().await;
+    assert!(work.messages().is_empty());
+    let unknown = work.run(&["source", "release", "nessuna"]).await;
+    assert!(!unknown.status.success());
+}
+
+#[tokio::test]
+async fn a_few_new_items_go_out_and_old_news_does_not() {
+    let server = FeedServer::start().await;
+    server.set("/feed", feed(&batch("old", 3)));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    work.once().await;
+    // One fresh item and one published last month (found late: a page fixed on the site).
+    let now = chrono::Utc::now();
+    let dated = |guid: &str, title: &str, at: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "<item><guid isPermaLink=\"false\">{guid}</guid><link>https://comune.example.it/{guid}/</link>\
+             <title>{title}</title><pubDate>{}</pubDate><description>Testo.</description></item>",
+            at.to_rfc2822()
+        )
+    };
+    let body = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Comune</title><link>https://comune.example.it/</link>{}{}</channel></rss>",
+        dated("fresca", "Notizia di oggi", now - chrono::Duration::hours(2)),
+        dated("vecchia", "Notizia del mese scorso", now - chrono::Duration::days(30)),
+    );
+    server.set("/feed", Route::feed(body));
+    work.once().await;
+    let m = work.messages();
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(m[0]["title"], "Notizia di oggi");
+    let log = stdout(&work, &["log"]).await;
+    assert!(
+        log.contains("Notizia del mese scorso: older than max_age (3days)"),
+        "{log}"
+    );
+}
