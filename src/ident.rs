@@ -180,6 +180,21 @@ impl Key {
     }
 }
 
+/// Keys that recognise the same story in another source: the item's own canonical link,
+/// and its title when it is specific enough (four words or more: "Interruzione idrica"
+/// recurs, "Chiusura del ponte sul Po per lavori" does not).
+pub fn story_keys(item: &Item) -> Vec<Key> {
+    let mut keys = Vec::with_capacity(2);
+    if let Some(url) = item.url.as_ref().filter(|_| !item.url_inherited) {
+        keys.push(Key::new(KeyKind::Url, &canonical_url(url)));
+    }
+    let title = normalise_title(&item.title);
+    if title.split(' ').count() >= 4 {
+        keys.push(Key::new(KeyKind::Title, &format!("story\u{0}{title}")));
+    }
+    keys
+}
+
 /// An item's identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {

@@ -122,3 +122,54 @@ async fn a_few_new_items_go_out_and_old_news_does_not() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn one_story_from_two_sources_is_sent_once() {
+    let server = FeedServer::start().await;
+    let old = batch("old", 2);
+    server.set("/notizie", feed(&old));
+    server.set("/comunicati", feed(&batch("vecchi", 2)));
+    let sources = format!(
+        "{}\n{}",
+        source("notizie", &server.url("/notizie"), ""),
+        source("comunicati", &server.url("/comunicati"), "")
+    );
+    let work = Workdir::new("", &sources);
+    work.once().await;
+    // The same press release in the news feed and on the press-release feed (its own guid,
+    // the same page), and another with the same specific title at another address.
+    let story = (
+        "n-1".to_owned(),
+        "https://comune.example.it/comunicati/ponte/".to_owned(),
+        "Chiusura del ponte sul Po per lavori".to_owned(),
+    );
+    let mut news = vec![story.clone()];
+    news.extend(old);
+    server.set("/notizie", feed(&news));
+    work.once().await;
+    let mut releases = vec![
+        (
+            "c-77".to_owned(),
+            "https://comune.example.it/comunicati/ponte/?utm_source=rss".to_owned(),
+            "Ponte sul Po chiuso".to_owned(),
+        ),
+        (
+            "c-78".to_owned(),
+            "https://comune.example.it/altro/ponte-chiuso/".to_owned(),
+            "Chiusura del ponte sul Po per lavori".to_owned(),
+        ),
+    ];
+    releases.extend(batch("vecchi", 2));
+    server.set("/comunicati", feed(&releases));
+    work.once().await;
+    let m = work.messages();
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(m[0]["source"], "notizie");
+    let log = stdout(&work, &["log"]).await;
+    assert_eq!(
+        log.matches("same story as notizie: «Chiusura del ponte sul Po per lavori»")
+            .count(),
+        2,
+        "{log}"
+    );
+}

@@ -232,6 +232,7 @@ impl Pipeline {
             review: plan.review().cloned().collect(),
             held: plan.held().cloned().collect(),
             decisions,
+            stories: plan.stories,
             sent_alerts: plan.sent_alerts,
             levels: plan.levels,
         };

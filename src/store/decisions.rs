@@ -8,6 +8,7 @@ use sled::transaction::{ConflictableTransactionError, Transactional};
 
 use super::table::{decode, encode};
 use super::{QueueItem, Store, StoreError};
+use crate::ident::Key;
 use crate::item::Message;
 
 /// One recorded decision: what happened to a new item and why.
@@ -24,7 +25,47 @@ pub struct DecisionRecord {
     pub message_id: Option<String>,
 }
 
+/// A story that went out (sent, or waiting for review or an admin), so the same story from
+/// another source is recognised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoryRecord {
+    pub source: String,
+    pub title: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A story key as stored: its kind, then its hash.
+pub(super) fn story_key(key: &Key) -> [u8; 17] {
+    let mut out = [0u8; 17];
+    out[0] = key.kind;
+    out[1..].copy_from_slice(&key.hash);
+    out
+}
+
 impl Store {
+    /// The story one of `keys` names, if one went out.
+    pub fn story(&self, keys: &[Key]) -> Result<Option<StoryRecord>, StoreError> {
+        for key in keys {
+            if let Some(record) = self.stories.get(story_key(key))? {
+                return Ok(Some(record));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Forgets stories older than `cutoff`. Returns how many.
+    pub(super) fn prune_stories(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for r in self.stories.iter() {
+            let (k, story) = r?;
+            if story.at < cutoff {
+                self.stories.remove(&k)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// The newest decisions first, at most `limit`.
     pub fn recent_decisions(&self, limit: usize) -> Result<Vec<DecisionRecord>, StoreError> {
         self.decisions

@@ -20,6 +20,7 @@
 //! | `subscribers` | phone (international digits) | [`Subscriber`] | until STOP or deletion |
 //! | `queue` | message id | [`QueueItem`] (review) | until approved, rejected or expired |
 //! | `held` | source name | the messages of a batch flood protection held | until an admin releases or discards it, or the source is removed |
+//! | `stories` | key kind + hash (17 bytes) of an item's link or specific title | [`StoryRecord`]: the source and title that went out | [`STORY_WINDOW`] |
 //! | `decisions` | seq (u64 BE) | [`DecisionRecord`]: what happened to a new item, and why | `seen_max_age` |
 //! | `audit` | seq (u64 BE) | [`AuditEntry`] | [`AUDIT_RETENTION`] |
 //! | `sessions` | SHA-256 of the admin UI's session cookie (32 bytes) | [`Session`]: user, role, CSRF token, expiry, one-shot message | until it expires, or its user logs out |
@@ -52,7 +53,7 @@ use sled::transaction::TransactionError;
 use crate::config::Priority;
 use crate::item::Message;
 
-pub use decisions::DecisionRecord;
+pub use decisions::{DecisionRecord, StoryRecord};
 pub use delivery::moves_forward;
 pub use health::DeliveryCounts;
 pub use records::*;
@@ -60,6 +61,9 @@ pub use retry::{Requeue, RequeueError, Requeued};
 pub use seen::SeenKeys;
 pub use sessions::{Flash, Session, SessionKey};
 use table::Table;
+
+/// The same story from another source within this long is not sent again.
+pub const STORY_WINDOW: chrono::Duration = chrono::Duration::days(3);
 
 /// How long editorial actions stay in the audit log.
 pub const AUDIT_RETENTION: chrono::Duration = chrono::Duration::days(2 * 365);
@@ -112,6 +116,8 @@ pub struct Store {
     held: Table<Vec<Message>>,
     /// What policy decided about each new item, by seq.
     decisions: Table<DecisionRecord>,
+    /// Stories that went out, by story key (kind + hash), for one story, one message.
+    stories: Table<StoryRecord>,
     audit: Table<AuditEntry>,
     sessions: Table<Session>,
     /// Raw: the store's own bookkeeping (when pruning last ran).
@@ -174,6 +180,7 @@ impl Store {
             queue: Table::open(&db, "queue")?,
             held: Table::open(&db, "held")?,
             decisions: Table::open(&db, "decisions")?,
+            stories: Table::open(&db, "stories")?,
             audit: Table::open(&db, "audit")?,
             sessions: Table::open(&db, "sessions")?,
             meta: db.open_tree("meta")?,
@@ -221,6 +228,9 @@ impl Store {
             sessions: self.prune_sessions(now)?,
             ..PruneReport::default()
         };
+        if let Some(story_cutoff) = now.checked_sub_signed(STORY_WINDOW) {
+            self.prune_stories(story_cutoff)?;
+        }
         for r in self.decisions.iter() {
             let (k, d) = r?;
             if d.at >= cutoff {

@@ -70,6 +70,11 @@ impl Store {
             .iter()
             .map(|d| Ok((self.db.generate_id()?.to_be_bytes(), encode(d)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let stories = commit
+            .stories
+            .iter()
+            .map(|(k, story)| Ok((super::decisions::story_key(k), encode(story)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let alerts = commit
             .sent_alerts
             .iter()
@@ -101,9 +106,10 @@ impl Store {
             self.queue.tree(),
             self.held.tree(),
             self.decisions.tree(),
+            self.stories.tree(),
         )
             .transaction(
-                |(seen, outbox, sources, alert_refs, level_tree, queue, held, decided)| {
+                |(seen, outbox, sources, alert_refs, level_tree, queue, held, decided, told)| {
                     for (key, value) in &review {
                         queue.insert(key.as_bytes(), value.as_slice())?;
                     }
@@ -120,6 +126,9 @@ impl Store {
                     }
                     for (key, value) in &decisions {
                         decided.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    for (key, value) in &stories {
+                        told.insert(key.as_slice(), value.as_slice())?;
                     }
                     let mut keys = match seen.get(source.as_bytes())? {
                         Some(raw) => {

@@ -358,4 +358,6 @@ pub struct PollCommit {
     pub held: Vec<Message>,
     /// What was decided about each new item, and why.
     pub decisions: Vec<super::DecisionRecord>,
+    /// Story keys of the items that went out.
+    pub stories: Vec<(crate::ident::Key, super::StoryRecord)>,
 }

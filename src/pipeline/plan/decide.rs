@@ -19,10 +19,10 @@ use super::{format_options, Action, Decision, Known, Plan, Rules};
 use crate::config::Priority;
 use crate::dates::{italian_day, italian_when};
 use crate::format::format;
-use crate::ident::Identity;
+use crate::ident::{story_keys, Identity};
 use crate::item::Item;
 use crate::policy::Verdict;
-use crate::store::{SentAlert, StoreError};
+use crate::store::{SentAlert, StoreError, StoryRecord, STORY_WINDOW};
 
 /// One item on its way through the steps.
 struct Judged {
@@ -67,6 +67,15 @@ pub fn decide(
                 Verdict::Drop(reason)
             }
             _ => verdict,
+        };
+        let verdict = match verdict {
+            Verdict::Send | Verdict::Review if item.alert.is_none() => {
+                match told_elsewhere(rules, &item, known, now)? {
+                    Some(reason) => Verdict::Drop(reason),
+                    None => verdict,
+                }
+            }
+            other => other,
         };
         judged.push(Judged {
             item,
@@ -133,6 +142,15 @@ pub fn decide(
                 }
             }
         };
+        if action.message().is_some() && rules.live {
+            let record = StoryRecord {
+                source: src.name.clone(),
+                title: item.title.clone(),
+                at: now,
+            };
+            plan.stories
+                .extend(story_keys(&item).into_iter().map(|k| (k, record.clone())));
+        }
         if !matches!(action, Action::Wait(_)) {
             plan.touch.extend(identity.keys.iter().copied());
             plan.levels
@@ -161,6 +179,25 @@ fn stale(rules: &Rules, item: &Item, now: DateTime<Utc>) -> Option<String> {
             italian_day(published, rules.tz)
         )
     })
+}
+
+/// The same story went out from another source lately (same link, or the same specific
+/// title): one story, one message.
+fn told_elsewhere(
+    rules: &Rules,
+    item: &Item,
+    known: &dyn Known,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, StoreError> {
+    if !rules.live {
+        return Ok(None);
+    }
+    let Some(story) = known.story(&story_keys(item))? else {
+        return Ok(None);
+    };
+    let recent = now.signed_duration_since(story.at) <= STORY_WINDOW;
+    Ok((recent && story.source != rules.source.name)
+        .then(|| format!("same story as {}: «{}»", story.source, story.title)))
 }
 
 /// "Pubblicato il venerdì 28 novembre." for an item sent on a later day than its

@@ -23,7 +23,7 @@ use crate::format::{FormatError, FormatOptions};
 use crate::ident::{Identity, Key, KeyKind};
 use crate::item::{Item, Message};
 use crate::policy::Policy;
-use crate::store::{Level, SeenKeys, SentAlert, Store, StoreError};
+use crate::store::{Level, SeenKeys, SentAlert, Store, StoreError, StoryRecord};
 
 mod alerts;
 mod decide;
@@ -41,6 +41,10 @@ pub trait Known {
     fn sent_alert(&self, reference: &str) -> Result<Option<SentAlert>, StoreError>;
     /// The last level announced by a bulletin for a sender and area.
     fn level(&self, key: &str) -> Result<Option<Level>, StoreError>;
+    /// The story one of these keys names, if it went out (from any source).
+    fn story(&self, _keys: &[Key]) -> Result<Option<StoryRecord>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Knows nothing: every item is new (the preview of a document).
@@ -84,6 +88,9 @@ impl Known for StoreKnows<'_> {
     }
     fn level(&self, key: &str) -> Result<Option<Level>, StoreError> {
         self.store.level(self.source, key)
+    }
+    fn story(&self, keys: &[Key]) -> Result<Option<StoryRecord>, StoreError> {
+        self.store.story(keys)
     }
 }
 
@@ -265,6 +272,8 @@ pub struct Plan {
     pub sent_alerts: Vec<(String, SentAlert)>,
     /// Bulletin levels announced by this plan's items.
     pub levels: Vec<(String, Level)>,
+    /// Story keys of the items this plan sends or holds (one story, one message).
+    pub stories: Vec<(Key, StoryRecord)>,
 }
 
 impl Plan {
