@@ -14,6 +14,7 @@
 //! client address (behind `trusted_proxies`, the address `X-Forwarded-For` names). All HTML is
 //! produced by maud, which escapes every value: a feed title `<script>` shows as text.
 
+mod bubble;
 mod client;
 mod config_file;
 mod login;

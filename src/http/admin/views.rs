@@ -2,6 +2,7 @@
 
 use maud::{html, Markup, DOCTYPE};
 
+use super::bubble::bubble;
 use super::User;
 use crate::config::Role;
 use crate::daemon::App;
@@ -103,50 +104,6 @@ pub struct Draft {
     pub text: String,
     pub at: String,
     pub error: String,
-}
-
-/// A message as WhatsApp shows it: `*bold*`, `_italic_`, `~strikethrough~` (the same rules as
-/// the live preview in `app.js`); everything else is text, escaped.
-pub fn bubble(text: &str) -> Markup {
-    static STYLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"\*([^*\n]+)\*|_([^_\n]+)_|~([^~\n]+)~").expect("static regex")
-    });
-    let mut parts: Vec<(&str, Option<&str>)> = Vec::new();
-    let mut last = 0;
-    for c in STYLE.captures_iter(text) {
-        let (Some(whole), Some((i, inner))) = (
-            c.get(0),
-            (1..=3).find_map(|i| c.get(i).map(|m| (i, m.as_str()))),
-        ) else {
-            continue;
-        };
-        // As WhatsApp: no space just inside the markers, and not in the middle of a word.
-        let before = text
-            .get(..whole.start())
-            .and_then(|b| b.chars().next_back());
-        let after = text.get(whole.end()..).and_then(|a| a.chars().next());
-        if inner.starts_with(' ')
-            || inner.ends_with(' ')
-            || before.is_some_and(char::is_alphanumeric)
-            || after.is_some_and(char::is_alphanumeric)
-        {
-            continue;
-        }
-        parts.push((text.get(last..whole.start()).unwrap_or_default(), None));
-        parts.push((inner, Some(["b", "i", "s"][i - 1])));
-        last = whole.end();
-    }
-    parts.push((text.get(last..).unwrap_or_default(), None));
-    html! {
-        @for (part, style) in parts {
-            @match style {
-                Some("b") => strong { (part) },
-                Some("i") => em { (part) },
-                Some(_) => s { (part) },
-                None => (part),
-            }
-        }
-    }
 }
 
 pub fn queue(
@@ -543,24 +500,4 @@ pub fn subscribers(user: &User, app: &App) -> Result<String, StoreError> {
         }
     };
     Ok(page("Iscritti", Some(user), "/subscribers", body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::bubble;
-
-    #[test]
-    fn bubble_styles_like_whatsapp_and_escapes_the_rest() {
-        let html = |t: &str| bubble(t).into_string();
-        assert_eq!(
-            html("*Chiusura* scuole"),
-            "<strong>Chiusura</strong> scuole"
-        );
-        assert_eq!(html("_oggi_ e ~ieri~"), "<em>oggi</em> e <s>ieri</s>");
-        assert_eq!(
-            html("3*4*5 e * non * e file_di_nome"),
-            "3*4*5 e * non * e file_di_nome"
-        );
-        assert_eq!(html("<b>x</b>"), "&lt;b&gt;x&lt;/b&gt;");
-    }
 }
