@@ -10,12 +10,11 @@ use std::sync::Arc;
 
 use banditore::config::Config;
 use banditore::daemon::{App, AppCell};
-use banditore::http::admin::{router, Admin};
+use banditore::http::admin::Admin;
 use banditore::sink::secret::Secret;
+use common::admin::{csrf, Web};
 use common::{rss, source, FeedServer, Route, Workdir};
-use reqwest::redirect::Policy;
 use reqwest::StatusCode;
-use tokio_util::sync::CancellationToken;
 
 const EDITOR_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$JrOaxvPILV1NcOwU/9PtAA$kzomt0r335h0+0VL9goCca0cP4kpvkl9wiJ2X59OPIg";
 const PASSWORD: &str = "una-password-lunga";
@@ -26,13 +25,17 @@ const XSS: (&str, &str, &str) = (
 );
 
 struct Ui {
-    base: String,
-    client: reqwest::Client,
+    web: Web,
     work: Workdir,
     config: std::path::PathBuf,
     cell: AppCell,
-    stop: CancellationToken,
-    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::ops::Deref for Ui {
+    type Target = Web;
+    fn deref(&self) -> &Web {
+        &self.web
+    }
 }
 
 async fn start(allow_private: bool) -> (Ui, FeedServer) {
@@ -79,34 +82,12 @@ async fn serve(work: Workdir, app: App) -> Ui {
         Some(work.config()),
         Some(Secret::new("tok-admin".into())),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = CancellationToken::new();
-    let server = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            axum::serve(
-                listener,
-                router(admin).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-            .unwrap()
-        }
-    });
-    let client = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
     let config = work.config();
     Ui {
-        base: format!("http://{addr}"),
-        client,
+        web: common::admin::serve(admin).await,
         work,
         config,
         cell,
-        stop,
-        server,
     }
 }
 
@@ -115,16 +96,9 @@ impl Ui {
     /// the same data directory and configuration: a restarted daemon.
     async fn restart(self) -> Ui {
         let Ui {
-            client,
-            work,
-            cell,
-            stop,
-            server,
-            ..
+            web, work, cell, ..
         } = self;
-        drop(client);
-        stop.cancel();
-        server.await.unwrap();
+        web.shut().await;
         drop(cell);
         let config = Config::load(&work.config()).unwrap();
         let app = App::build(
@@ -134,10 +108,6 @@ impl Ui {
         )
         .unwrap();
         serve(work, app).await
-    }
-
-    async fn login(&self, form: &[(&str, &str)]) -> reqwest::Response {
-        self.login_via(form, None).await
     }
 
     /// A login whose request says it was forwarded for `forwarded_for`.
@@ -152,52 +122,11 @@ impl Ui {
         }
         req.send().await.unwrap()
     }
-
-    async fn session(&self, form: &[(&str, &str)]) -> String {
-        let resp = self.login(form).await;
-        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-        let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
-        assert!(
-            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-            "{cookie}"
-        );
-        cookie.split(';').next().unwrap().to_owned()
-    }
-
-    async fn get(&self, path: &str, cookie: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("cookie", cookie)
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-fn csrf(html: &str) -> String {
-    regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#)
-        .unwrap()
-        .captures(html)
-        .unwrap()[1]
-        .to_owned()
 }
 
 /// The text of the page's one-shot message, if it shows one.
 fn flash(html: &str) -> Option<String> {
-    regex::Regex::new(r#"<div class="flash[^"]*" role="status">([^<]*)</div>"#)
-        .unwrap()
-        .captures(html)
-        .map(|c| c[1].to_owned())
+    common::admin::flash_of(html).map(|(_, text)| text)
 }
 
 fn queued_ids(html: &str) -> Vec<String> {

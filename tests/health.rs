@@ -12,13 +12,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use banditore::daemon::{App, AppCell};
-use banditore::http::admin::{router, Admin};
+use banditore::http::admin::Admin;
 use banditore::phone::Phone;
 use banditore::sink::secret::{Secret, Secrets};
 use banditore::store::{DeliveryState, RecipientState, Subscriber};
+use common::admin::{csrf, Web};
 use common::{rss, source, FeedServer, Route, Workdir};
 use providers::MockCloud;
-use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use tokio_util::sync::CancellationToken;
 
@@ -35,8 +35,7 @@ const WARNING: &str =
     "potrebbe essere già arrivato: riprovando i cittadini potrebbero riceverlo due volte";
 
 struct Ui {
-    base: String,
-    client: reqwest::Client,
+    web: Web,
     app: App,
     feeds: FeedServer,
     work: Workdir,
@@ -92,43 +91,22 @@ async fn start(sinks: impl FnOnce(&FeedServer) -> String) -> Ui {
         None,
         Some(Secret::new("tok-admin".into())),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router(admin).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
-    let client = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
     Ui {
-        base: format!("http://{addr}"),
-        client,
+        web: common::admin::serve(admin).await,
         app,
         feeds,
         work,
     }
 }
 
-impl Ui {
-    async fn session(&self, form: &[(&str, &str)]) -> String {
-        let resp = self
-            .client
-            .post(format!("{}/login", self.base))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-        let cookie = resp.headers()["set-cookie"].to_str().unwrap();
-        cookie.split(';').next().unwrap().to_owned()
+impl std::ops::Deref for Ui {
+    type Target = Web;
+    fn deref(&self) -> &Web {
+        &self.web
     }
+}
 
+impl Ui {
     async fn admin(&self) -> String {
         self.session(&[("token", "tok-admin")]).await
     }
@@ -138,29 +116,6 @@ impl Ui {
             .await
     }
 
-    async fn page(&self, path: &str, cookie: &str) -> String {
-        let resp = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK, "{path}");
-        resp.text().await.unwrap()
-    }
-
-    async fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("cookie", cookie)
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Posts a form and returns where it redirects to.
     /// Posts a form and follows the redirect: `"<page>?ok=<message>"` or
     /// `"<page>?errore=<message>"`, the message being what the page then shows once (it is
     /// kept in the session, never in the address).
@@ -170,14 +125,10 @@ impl Ui {
         let to = resp.headers()["location"].to_str().unwrap().to_owned();
         assert!(!to.contains('?'), "no message in the address: {to}");
         let page = self.page(&to, cookie).await;
-        let flash =
-            regex::Regex::new(r#"<div class="flash( errore)?" role="status">([^<]*)</div>"#)
-                .unwrap()
-                .captures(&page)
-                .map(|c| {
-                    let kind = if c.get(1).is_some() { "errore" } else { "ok" };
-                    format!("{to}?{kind}={}", &c[2])
-                });
+        let flash = common::admin::flash_of(&page).map(|(error, text)| {
+            let kind = if error { "errore" } else { "ok" };
+            format!("{to}?{kind}={text}")
+        });
         flash.unwrap_or(to)
     }
 
@@ -207,14 +158,6 @@ impl Ui {
             .unwrap()
             .map(|r| r.state)
     }
-}
-
-fn csrf(html: &str) -> String {
-    regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#)
-        .unwrap()
-        .captures(html)
-        .unwrap()[1]
-        .to_owned()
 }
 
 /// A form with its CSRF field replaced (or left out).
