@@ -12,7 +12,7 @@ use banditore::config::Config;
 use banditore::daemon::{App, AppCell};
 use banditore::http::admin::Admin;
 use banditore::sink::secret::Secret;
-use common::admin::{csrf, Web};
+use common::admin::{csrf, english, Web};
 use common::{rss, source, FeedServer, Route, Workdir};
 use reqwest::StatusCode;
 
@@ -740,7 +740,7 @@ async fn sources_are_edited_and_deleted_in_the_ui_and_addresses_followed_once() 
     assert_eq!(twice.headers()["location"], "/sources");
     let page = ui.get("/sources", &admin).await.text().await.unwrap();
     assert!(
-        flash(&page).is_some_and(|f| f.contains("già seguito dalla fonte comune")),
+        flash(&page).is_some_and(|f| f.contains("già seguito dalla fonte «comune»")),
         "{page}"
     );
     assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
@@ -1181,4 +1181,158 @@ async fn the_sent_log_is_searched_by_text_and_day() {
         .await
         .unwrap();
     assert!(!xss.contains("<script>x"), "{xss}");
+}
+
+/// A form on the Fonti page posted straight to `/sources/add` (no preview first).
+async fn add_source(ui: &Ui, cookie: &str, token: &str, kind: &str, url: &str) -> String {
+    let resp = ui
+        .post(
+            "/sources/add",
+            cookie,
+            &[
+                ("csrf", token),
+                ("name", "doppione"),
+                ("kind", kind),
+                ("url", url),
+            ],
+        )
+        .await;
+    assert_eq!(resp.headers()["location"], "/sources");
+    ui.get("/sources", cookie).await.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_address_already_followed_is_refused_however_it_is_written_or_reached() {
+    let (ui, server) = start(true).await;
+    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let token = csrf(&ui.get("/sources", &admin).await.text().await.unwrap());
+    let file = std::fs::read_to_string(&ui.config).unwrap();
+    // "comune" follows /feed; the site's home page names that feed.
+    server.set(
+        "/home",
+        Route {
+            content_type: "text/html; charset=utf-8".into(),
+            ..Route::feed(r#"<html><head><link rel="alternate" type="application/rss+xml" href="/feed"></head><body><a href="/n/1">Notizia</a></body></html>"#)
+        },
+    );
+    let port = server.addr.port();
+    let refused_for = |page: &str, words: &str| {
+        let f = flash(page).unwrap_or_default();
+        assert!(
+            f.contains(words) && f.contains("già seguito dalla fonte «comune»"),
+            "{f}"
+        );
+        assert!(
+            page.contains(r#"<a href="/sources/comune/edit">Apri la fonte comune</a>"#),
+            "a link to the source: {page}"
+        );
+        assert!(english(page).is_empty(), "{:?}", english(page));
+    };
+    // Posted straight to /sources/add, written another way: host case, repeated slashes,
+    // a trailing slash, a fragment.
+    for url in [
+        format!("http://127.0.0.1:{port}//feed/#sezione"),
+        format!("HTTP://127.0.0.1:{port}/feed//"),
+    ] {
+        let page = add_source(&ui, &admin, &token, "feed", &url).await;
+        refused_for(&page, "Questo indirizzo");
+    }
+    // The home page as a page source: its feed is followed.
+    let page = add_source(&ui, &admin, &token, "page", &server.url("/home")).await;
+    refused_for(&page, "Il feed di questa pagina");
+    // Through detection: the home page's feed is the one followed.
+    let preview = ui
+        .post(
+            "/sources/preview",
+            &admin,
+            &[("csrf", &token), ("url", &server.url("/home"))],
+        )
+        .await;
+    assert_eq!(preview.headers()["location"], "/sources");
+    let page = ui.get("/sources", &admin).await.text().await.unwrap();
+    refused_for(&page, "Il suo feed");
+    assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
+}
+
+#[tokio::test]
+async fn nothing_english_reaches_people() {
+    let (ui, server) = start(true).await;
+    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let token = csrf(&ui.get("/sources", &admin).await.text().await.unwrap());
+    let italian = |page: &str, words: &str| {
+        assert!(page.contains(words), "{words}: {page}");
+        assert!(english(page).is_empty(), "{:?} in {page}", english(page));
+    };
+
+    // Pages that do not exist, methods a page does not take, requests that do not read.
+    let missing = ui.get("/non-esiste", &admin).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    italian(&missing.text().await.unwrap(), "Pagina non trovata");
+    let missing = ui
+        .post("/sources/nessuna/edit", &admin, &[("csrf", &token)])
+        .await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    italian(&missing.text().await.unwrap(), "Pagina non trovata");
+    let method = ui.get("/logout", &admin).await;
+    assert_eq!(method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    italian(&method.text().await.unwrap(), "Metodo non consentito");
+    let not_a_form = ui
+        .client
+        .post(format!("{}/sources/comune/pause", ui.base))
+        .header("cookie", &admin)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert!(not_a_form.status().is_client_error());
+    italian(&not_a_form.text().await.unwrap(), "Richiesta non valida");
+    let bad_path = ui.get("/sources/%FF%FE/edit", &admin).await;
+    assert_eq!(bad_path.status(), StatusCode::BAD_REQUEST);
+    italian(&bad_path.text().await.unwrap(), "Richiesta non valida");
+
+    // Detection that cannot reach the address says why in Italian.
+    let closed = format!("http://127.0.0.1:{}/feed", common::free_port());
+    for (url, words) in [
+        (closed.as_str(), "rifiutato la connessione"),
+        ("http://banditore-prova.invalid/feed", "errore DNS"),
+    ] {
+        let resp = ui
+            .post(
+                "/sources/preview",
+                &admin,
+                &[("csrf", &token), ("url", url)],
+            )
+            .await;
+        assert_eq!(resp.headers()["location"], "/sources");
+        italian(
+            &ui.get("/sources", &admin).await.text().await.unwrap(),
+            words,
+        );
+    }
+
+    // A save refused by the configuration check (a source broken by hand in the file).
+    let mut file = std::fs::read_to_string(&ui.config).unwrap();
+    file.push_str("\n[[source]]\nname = \"rotta\"\nkind = \"feed\"\nurl = \"https://x.example/f\"\nevery = \"spesso\"\n");
+    std::fs::write(&ui.config, &file).unwrap();
+    let resp = ui
+        .post(
+            "/sources/comune/edit",
+            &admin,
+            &[
+                ("csrf", &token),
+                ("url", &server.url("/feed")),
+                ("forward", "all"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.headers()["location"], "/sources/comune/edit");
+    let page = ui
+        .get("/sources/comune/edit", &admin)
+        .await
+        .text()
+        .await
+        .unwrap();
+    italian(&page, "fonte «rotta»: every «spesso» non è un intervallo");
+    assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
 }

@@ -54,7 +54,7 @@ pub use health::DeliveryCounts;
 pub use records::*;
 pub use retry::{Requeue, RequeueError, Requeued};
 pub use seen::SeenKeys;
-pub use sessions::{Flash, Session, SessionKey};
+pub use sessions::{Flash, FlashLink, Session, SessionKey};
 use table::Table;
 
 /// How long editorial actions stay in the audit log.

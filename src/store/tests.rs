@@ -461,6 +461,7 @@ fn flash_is_taken_once_and_logout_ends_every_session_of_the_user() {
     let flash = Flash {
         ok: true,
         text: "Fatto.".into(),
+        link: None,
     };
     store.set_flash(&a, &flash).unwrap();
     assert_eq!(store.take_flash(&b).unwrap(), None, "per session");

@@ -109,8 +109,28 @@ pub fn csrf(html: &str) -> String {
 
 /// The text of the page's one-shot message and whether it is an error, if it shows one.
 pub fn flash_of(html: &str) -> Option<(bool, String)> {
-    regex::Regex::new(r#"<div class="flash( errore)?" role="status">([^<]*)</div>"#)
-        .unwrap()
-        .captures(html)
-        .map(|c| (c.get(1).is_some(), c[2].to_owned()))
+    regex::Regex::new(
+        r#"<div class="flash( errore)?" role="status">([^<]*)(?:<a [^>]*>[^<]*</a>)?</div>"#,
+    )
+    .unwrap()
+    .captures(html)
+    .map(|c| (c.get(1).is_some(), c[2].to_owned()))
+}
+
+/// English words in a page's visible text (tags, scripts and web addresses left out): people
+/// read Italian only, so this should be empty.
+pub fn english(html: &str) -> Vec<String> {
+    let hidden = regex::Regex::new(
+        r"(?s)<script.*?</script>|<style.*?</style>|<[^>]*>|https?://\S+|[\w.-]+\.[a-z]{2,}\b",
+    )
+    .unwrap();
+    let text = hidden.replace_all(html, " ");
+    let words = regex::Regex::new(
+        r"(?i)\b(the|is|are|not|must|error|failed|invalid|connection|refused|found|allowed|method|expected|unknown|missing|needs|timed|timeout|lookup|address|request|deserialize|cannot|could|only|line|with|and|of|to|should|unable|problem|empty)\b",
+    )
+    .unwrap();
+    words
+        .find_iter(&text)
+        .map(|m| m.as_str().to_owned())
+        .collect()
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
 
+use super::extract::Form;
 use super::{client, constant_time_eq, server_error, views, Admin, User, SESSION_TTL};
 use crate::config::Role;
 

@@ -17,6 +17,8 @@
 mod bubble;
 mod client;
 mod config_file;
+mod config_words;
+mod extract;
 mod login;
 
 mod health;
@@ -32,17 +34,19 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 
-use crate::config::Role;
+use self::extract::{Form, Path, Query};
+
+use crate::config::{Role, SourceConfig};
 use crate::daemon::{App, AppCell};
 use crate::sink::secret::Secret;
-use crate::store::{Flash, Session, SessionKey, StoreError};
+use crate::store::{Flash, FlashLink, Session, SessionKey, StoreError};
 
 const COOKIE: &str = "banditore_session";
 /// How long a session lasts after its login.
@@ -255,7 +259,12 @@ impl FromRequestParts<Admin> for User {
                     role: Role::Admin,
                     session: None,
                 }),
-                _ => Err(StatusCode::UNAUTHORIZED.into_response()),
+                _ => Err((
+                    StatusCode::UNAUTHORIZED,
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    "Token non valido.\n",
+                )
+                    .into_response()),
             };
         }
         // Back to the login page, telling the browser to forget a cookie that opens nothing.
@@ -338,6 +347,14 @@ pub fn router(admin: Admin) -> Router {
                 )
             }),
         )
+        .fallback(|| async { not_found() })
+        .method_not_allowed_fallback(|| async {
+            error_page(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Metodo non consentito",
+                "Questa pagina non accetta richieste di questo tipo: usa i pulsanti e i link dell'interfaccia.",
+            )
+        })
         .layer(axum::middleware::map_response(security_headers))
         .with_state(admin)
 }
@@ -362,6 +379,20 @@ async fn security_headers(mut response: Response) -> Response {
         header::HeaderValue::from_static("default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"),
     );
     response
+}
+
+/// An Italian page for a request that cannot be served.
+fn error_page(status: StatusCode, title: &str, text: &str) -> Response {
+    (status, Html(views::message(title, text))).into_response()
+}
+
+/// A page, source, user or action that does not exist.
+fn not_found() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Pagina non trovata",
+        "L'indirizzo non corrisponde a nessuna pagina: forse è cambiato, o quello che cercavi è stato eliminato.",
+    )
 }
 
 fn server_error(e: impl std::fmt::Display) -> Response {
@@ -399,24 +430,74 @@ fn audit(
 }
 
 /// Back to the page `to` after an action, its outcome left in the user's session for that
-/// page to show once. Bearer-token requests have no session: they get the redirect alone.
+/// page to show once. A script (a bearer token, no session) gets the outcome itself instead,
+/// as plain text: 200 when it was done, 422 when it was refused.
 fn back(admin: &Admin, user: &User, to: &str, outcome: Result<String, String>) -> Response {
-    if let Some(session) = &user.session {
-        let flash = match outcome {
-            Ok(text) => Flash { ok: true, text },
-            Err(text) => Flash { ok: false, text },
+    back_with_link(admin, user, to, outcome, None)
+}
+
+/// [`back`], the message followed by a link (to what it names).
+fn back_with_link(
+    admin: &Admin,
+    user: &User,
+    to: &str,
+    outcome: Result<String, String>,
+    link: Option<FlashLink>,
+) -> Response {
+    let Some(session) = &user.session else {
+        let (status, text) = match outcome {
+            Ok(text) => (StatusCode::OK, text),
+            Err(text) => (StatusCode::UNPROCESSABLE_ENTITY, text),
         };
-        if let Err(e) = admin.app().store().set_flash(&session.key, &flash) {
-            tracing::error!(error = %e, "cannot keep the outcome of an action in the session");
-        }
+        return (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{text}\n"),
+        )
+            .into_response();
+    };
+    let flash = match outcome {
+        Ok(text) => Flash {
+            ok: true,
+            text,
+            link,
+        },
+        Err(text) => Flash {
+            ok: false,
+            text,
+            link,
+        },
+    };
+    if let Err(e) = admin.app().store().set_flash(&session.key, &flash) {
+        tracing::error!(error = %e, "cannot keep the outcome of an action in the session");
     }
     Redirect::to(to).into_response()
+}
+
+/// The start of every form on one source: the admin role, the CSRF token, and the source
+/// itself ("Pagina non trovata" when it is not configured).
+fn source_form(
+    admin: &Admin,
+    user: &User,
+    name: &str,
+    form: &HashMap<String, String>,
+) -> Result<(App, SourceConfig), Response> {
+    user.admin_form(form).map_err(IntoResponse::into_response)?;
+    let app = admin.app();
+    let src = app.config().source(name).cloned().ok_or_else(not_found)?;
+    Ok((app, src))
+}
+
+/// Why a change to the configuration file was refused ("Modifica", "Eliminazione"): the
+/// running configuration stays.
+fn refused(what: &str, why: &str) -> String {
+    format!("{what} rifiutata, la configurazione in uso resta quella di prima: {why}")
 }
 
 async fn log_page(
     State(admin): State<Admin>,
     user: User,
-    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let app = admin.app();
     match views::log(&user, &app, &views::LogQuery::from_query(&q)) {
@@ -447,13 +528,10 @@ async fn source_action(
     Path((name, action)): Path<(String, String)>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = user.admin_form(&form) {
-        return r.into_response();
-    }
-    let app = admin.app();
-    if app.config().source(&name).is_none() {
-        return StatusCode::NOT_FOUND.into_response();
-    }
+    let app = match source_form(&admin, &user, &name, &form) {
+        Ok((app, _)) => app,
+        Err(r) => return r,
+    };
     use crate::store::AuditAction;
     let (result, audited) = match action.as_str() {
         "pause" => (
@@ -473,7 +551,7 @@ async fn source_action(
                 AuditAction::SourcePoll,
             )
         }
-        _ => return StatusCode::NOT_FOUND.into_response(),
+        _ => return not_found(),
     };
     audit(&app, &user, audited, &name, None, None);
     back(&admin, &user, "/sources", result.map_err(|e| e.to_string()))

@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
 
+use super::extract::{Form, Path};
 use super::{back, server_error, views, Admin, User};
 
 pub(super) async fn page(State(admin): State<Admin>, user: User) -> Response {
@@ -79,7 +79,7 @@ pub(super) async fn action(
                 _ => Err(crate::review::ReviewError::NotFuture),
             }
         }
-        _ => return StatusCode::NOT_FOUND.into_response(),
+        _ => return super::not_found(),
     };
     match result {
         // What the editor wrote is shown again, in its card, with the reason: never lost.

@@ -14,15 +14,17 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
 use maud::html;
 use url::Url;
 
 use super::config_file::rewrite_config;
+use super::extract::Form;
+use super::reasons::network;
 use super::source_form::Fields;
-use super::{audit, back, views, Admin, User};
+use super::{audit, back, back_with_link, refused, views, Admin, User};
 use crate::config::{Config, KindSettings, Preset, Settings, SourceConfig, SourceKind};
 use crate::item::Message;
+use crate::store::FlashLink;
 
 const MAX_BODY: usize = 5 * 1024 * 1024;
 
@@ -71,7 +73,7 @@ async fn checked_address(url: &Url, allow_private: bool) -> Result<SocketAddr, S
     let port = url.port_or_known_default().unwrap_or(443);
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
         .await
-        .map_err(|e| format!("{host}: {e}"))?
+        .map_err(|e| format!("{host}: {}", network(&e.to_string(), false)))?
         .collect();
     let first = *addrs
         .first()
@@ -109,12 +111,15 @@ async fn fetch(
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(20))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot build the detection client");
+            "errore interno: il motivo è nel registro del server".to_owned()
+        })?;
     let mut resp = client
         .get(url.clone())
         .send()
         .await
-        .map_err(|e| format!("non risponde ({})", crate::fetch::root_cause(&e)))?;
+        .map_err(|e| format!("non risponde: {}", network_error(&e)))?;
     if resp.status().is_redirection() {
         let to = resp
             .headers()
@@ -140,7 +145,7 @@ async fn fetch(
     while let Some(chunk) = resp
         .chunk()
         .await
-        .map_err(|e| crate::fetch::root_cause(&e))?
+        .map_err(|e| format!("la risposta si è interrotta: {}", network_error(&e)))?
     {
         if body.len() + chunk.len() > MAX_BODY {
             return Err("il documento è troppo grande".into());
@@ -148,6 +153,13 @@ async fn fetch(
         body.extend_from_slice(&chunk);
     }
     Ok((body, content_type))
+}
+
+/// A request's failure in Italian (the English reason only in the log).
+fn network_error(e: &reqwest::Error) -> &'static str {
+    let detail = crate::fetch::root_cause(e);
+    tracing::info!(error = %detail, "detection: the address does not answer");
+    network(&detail, e.is_timeout())
 }
 
 /// Finds what kind of source an address is, and what it would send. `allow_private` lifts the
@@ -213,7 +225,7 @@ pub async fn detect(
         crate::pipeline::preview::Filters::None,
         chrono::Utc::now(),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.italian())?;
     Ok(Detected {
         url,
         kind,
@@ -275,6 +287,9 @@ pub async fn preview(
         );
     };
     let app = admin.app();
+    if let Some(other) = followed_by(app.config(), &url, "") {
+        return followed_already(&admin, &user, "/sources", "Questo indirizzo", other);
+    }
     let detected = match detect(&app.config().settings, url, false).await {
         Ok(d) => d,
         Err(e) => {
@@ -287,6 +302,11 @@ pub async fn preview(
         }
     };
     let app = admin.app();
+    // A home page whose feed is followed already: the feed would be a second source.
+    if let Some(other) = followed_by(app.config(), &detected.url, "") {
+        let what = format!("Il suo feed ({})", detected.url);
+        return followed_already(&admin, &user, "/sources", &what, other);
+    }
     let name = form
         .get("name")
         .map(|n| n.trim().to_owned())
@@ -378,14 +398,63 @@ pub fn append_source(
     Ok(doc.to_string())
 }
 
+/// An address as far as "the same source" goes: `ident::canonical_url` (scheme, host case,
+/// `www.`, default port, trailing slash, fragment and tracking parameters make no difference)
+/// of the address with repeated slashes in its path made one.
+pub fn same_source(url: &Url) -> String {
+    let mut url = url.clone();
+    if url.path().contains("//") {
+        let mut path = String::with_capacity(url.path().len());
+        for c in url.path().chars() {
+            if !(c == '/' && path.ends_with('/')) {
+                path.push(c);
+            }
+        }
+        url.set_path(&path);
+    }
+    crate::ident::canonical_url(&url)
+}
+
 /// Another source that follows the same address, if any.
 pub fn followed_by<'a>(config: &'a Config, url: &Url, except: &str) -> Option<&'a str> {
-    let canon = crate::ident::canonical_url(url);
+    let canon = same_source(url);
     config
         .sources
         .iter()
-        .find(|s| s.name != except && crate::ident::canonical_url(&s.url) == canon)
+        .find(|s| s.name != except && same_source(&s.url) == canon)
         .map(|s| s.name.as_str())
+}
+
+/// Back to `to`, refusing an address that the source `other` already follows: the message
+/// names it, the link opens it. `what` says which address ("Questo indirizzo", "Il feed …").
+pub(super) fn followed_already(
+    admin: &Admin,
+    user: &User,
+    to: &str,
+    what: &str,
+    other: &str,
+) -> Response {
+    back_with_link(
+        admin,
+        user,
+        to,
+        Err(format!(
+            "{what} è già seguito dalla fonte «{other}»: modifica quella invece di aggiungerne una seconda, o le sue notizie partirebbero due volte."
+        )),
+        Some(FlashLink {
+            href: format!("/sources/{other}/edit"),
+            label: format!("Apri la fonte {other}"),
+        }),
+    )
+}
+
+/// The feed a web page names (`<link rel="alternate">`), if it names one and can be read.
+async fn feed_of_page(url: &Url, settings: &Settings) -> Option<Url> {
+    let (body, content_type) = fetch(url, settings.allow_private_sources, &settings.user_agent())
+        .await
+        .ok()?;
+    let text = crate::charset::decode(&body, content_type.as_deref());
+    crate::source::feed::discover_feed(&text, Some(url))
 }
 
 pub async fn add(
@@ -437,16 +506,21 @@ pub async fn add(
             )),
         );
     }
+    // Checked here, whatever came before: the form could have been changed after the
+    // preview, or never have been one.
     if let Some(other) = followed_by(app.config(), &parsed, "") {
-        return back(&admin, &user, "/sources",
-            Err(format!(
-                "Questo indirizzo è già seguito dalla fonte {other}: modifica quella invece di aggiungerne una seconda."
-            )),
-        );
+        return followed_already(&admin, &user, "/sources", "Questo indirizzo", other);
     }
-    // Checked again: the form could have been changed after the preview.
     if let Err(e) = checked_address(&parsed, app.config().settings.allow_private_sources).await {
         return back(&admin, &user, "/sources", Err(e));
+    }
+    if kind == SourceKind::Page {
+        if let Some(feed) = feed_of_page(&parsed, &app.config().settings).await {
+            if let Some(other) = followed_by(app.config(), &feed, "") {
+                let what = format!("Il feed di questa pagina ({feed})");
+                return followed_already(&admin, &user, "/sources", &what, other);
+            }
+        }
     }
     let mut fields = Fields::from_form(&form);
     if fields.forward.is_empty() {
@@ -487,14 +561,7 @@ pub async fn add(
                 Ok(format!("Fonte {name} aggiunta e attiva.")),
             )
         }
-        Err(e) => back(
-            &admin,
-            &user,
-            "/sources",
-            Err(format!(
-                "Modifica rifiutata, la configurazione in uso resta quella di prima: {e}"
-            )),
-        ),
+        Err(e) => back(&admin, &user, "/sources", Err(refused("Modifica", &e))),
     }
 }
 
@@ -521,6 +588,32 @@ mod tests {
         }
         for ip in ["93.184.216.34", "2a00:1450:4002::1"] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn one_source_however_its_address_is_written() {
+        let same = |a: &str, b: &str| {
+            same_source(&Url::parse(a).unwrap()) == same_source(&Url::parse(b).unwrap())
+        };
+        let feed = "https://www.comune.example.it/feed/notizie";
+        for other in [
+            "HTTPS://WWW.Comune.Example.IT/feed/notizie",
+            "https://www.comune.example.it:443/feed/notizie",
+            "http://www.comune.example.it:80/feed/notizie/",
+            "https://www.comune.example.it//feed///notizie",
+            "https://comune.example.it/feed/notizie#ultime",
+            "https://www.comune.example.it/feed/notizie?utm_source=x",
+        ] {
+            assert!(same(feed, other), "{other}");
+        }
+        for other in [
+            "https://www.comune.example.it/feed/eventi",
+            "https://www.comune.example.it:8443/feed/notizie",
+            "https://altro.example.it/feed/notizie",
+            "https://www.comune.example.it/feed/notizie?cat=2",
+        ] {
+            assert!(!same(feed, other), "{other}");
         }
     }
 

@@ -5,13 +5,12 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
 use maud::html;
 
 use super::config_file::rewrite_config;
+use super::extract::{Form, Path};
 use super::{audit, back, views, Admin, Role, User};
 use crate::store::AuditAction;
 
@@ -186,7 +185,7 @@ pub async fn change(
     }
     let app = admin.app();
     if !app.config().users.iter().any(|u| u.name == target) {
-        return StatusCode::NOT_FOUND.into_response();
+        return super::not_found();
     }
     if target == user.name {
         return back(&admin, &user, "/utenti",
@@ -211,7 +210,7 @@ pub async fn change(
         },
         "disattiva" => (toml_edit::value(true), format!("{target} disattivato.")),
         "attiva" => (toml_edit::value(false), format!("{target} riattivato.")),
-        _ => return StatusCode::NOT_FOUND.into_response(),
+        _ => return super::not_found(),
     };
     let key = match what.as_str() {
         "ruolo" => "role",

@@ -59,9 +59,12 @@ pub fn page(title: &str, user: Option<&User>, current: &str, body: Markup) -> St
 
 pub(super) fn flash_box(flash: Option<Flash>) -> Markup {
     html! {
-        @if let Some(Flash { ok, text }) = flash {
+        @if let Some(Flash { ok, text, link }) = flash {
             @if !text.is_empty() {
-                div.flash.errore[!ok] role="status" { (text) }
+                div.flash.errore[!ok] role="status" {
+                    (text)
+                    @if let Some(link) = link { " " a href=(link.href) { (link.label) } }
+                }
             }
         }
     }
