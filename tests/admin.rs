@@ -1336,3 +1336,75 @@ async fn nothing_english_reaches_people() {
     italian(&page, "fonte «rotta»: every «spesso» non è un intervallo");
     assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
 }
+
+#[tokio::test]
+async fn a_wrong_current_password_counts_like_a_failed_login() {
+    let (ui, _server) = start(false).await;
+    let editor = ui
+        .session(&[("user", "redazione"), ("password", PASSWORD)])
+        .await;
+    let token = csrf(&ui.get("/password", &editor).await.text().await.unwrap());
+    let change = |current: &'static str| {
+        let (ui, editor, token) = (&ui, &editor, &token);
+        async move {
+            let resp = ui
+                .post(
+                    "/password",
+                    editor,
+                    &[
+                        ("csrf", token),
+                        ("attuale", current),
+                        ("nuova", "un-altra-password"),
+                        ("ripeti", "un-altra-password"),
+                    ],
+                )
+                .await;
+            assert_eq!(resp.headers()["location"], "/password");
+            flash(&ui.get("/password", editor).await.text().await.unwrap()).unwrap_or_default()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            change("tentativo-sbagliato").await,
+            "La password attuale non è giusta."
+        );
+    }
+    // Locked: even the right password is not checked, here or at the login.
+    let refused = change(PASSWORD).await;
+    assert!(refused.contains("Troppi tentativi"), "{refused}");
+    let login = ui
+        .login(&[("user", "redazione"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(login.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another account is not locked by it.
+    ui.session(&[("user", "sindaco"), ("password", PASSWORD)])
+        .await;
+    assert!(std::fs::read_to_string(&ui.config)
+        .unwrap()
+        .contains(EDITOR_HASH));
+}
+
+#[tokio::test]
+async fn an_unknown_name_takes_as_long_as_a_wrong_password() {
+    let (ui, _server) = start(false).await;
+    // The quickest of a few tries each, so that a busy machine does not decide.
+    let quickest = |form: [(&'static str, &'static str); 2]| {
+        let ui = &ui;
+        async move {
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..3 {
+                let t = std::time::Instant::now();
+                let resp = ui.login(&form).await;
+                best = best.min(t.elapsed());
+                assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+            }
+            best
+        }
+    };
+    let known = quickest([("user", "redazione"), ("password", "sbagliata-1")]).await;
+    let unknown = quickest([("user", "nessuno"), ("password", "sbagliata-1")]).await;
+    assert!(
+        unknown * 3 >= known,
+        "an unknown name answers in {unknown:?}, a wrong password in {known:?}"
+    );
+}

@@ -4,8 +4,10 @@
 //! change goes to the audit log. Passwords are only ever stored as argon2 hashes.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use maud::html;
 
@@ -279,6 +281,8 @@ pub async fn own_page(State(admin): State<Admin>, user: User) -> Response {
 
 pub async fn own_change(
     State(admin): State<Admin>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     user: User,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -295,13 +299,27 @@ pub async fn own_change(
             Err("Non c'è una password da cambiare.".into()),
         );
     };
-    if !verify_password(&me.password_hash, &field("attuale")) {
-        return back(
-            &admin,
-            &user,
-            "/password",
-            Err("La password attuale non è giusta.".into()),
-        );
+    // A wrong current password counts as a failed login: the same limits, per account and
+    // per address, so a session left open cannot be used to guess the password.
+    let ip = super::login::client_ip(&admin, peer, &headers);
+    let current = field("attuale");
+    match super::login::limited(&admin, &me.name, ip, || {
+        verify_password(&me.password_hash, &current)
+    }) {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(user = %me.name, %ip, "wrong current password on /password");
+            return back(
+                &admin,
+                &user,
+                "/password",
+                Err("La password attuale non è giusta.".into()),
+            );
+        }
+        Err(why) => {
+            tracing::warn!(user = %me.name, %ip, "password change refused: too many failures");
+            return back(&admin, &user, "/password", Err(why.into()));
+        }
     }
     if field("nuova") != field("ripeti") {
         return back(
