@@ -1408,3 +1408,125 @@ async fn an_unknown_name_takes_as_long_as_a_wrong_password() {
         "an unknown name answers in {unknown:?}, a wrong password in {known:?}"
     );
 }
+
+#[tokio::test]
+async fn an_item_approved_by_someone_else_keeps_the_editors_text_and_says_by_whom() {
+    let (ui, _server) = start(false).await;
+    let editor = ui
+        .session(&[("user", "redazione"), ("password", PASSWORD)])
+        .await;
+    let mayor = ui
+        .session(&[("user", "sindaco"), ("password", PASSWORD)])
+        .await;
+    let page = ui.get("/", &editor).await.text().await.unwrap();
+    assert!(
+        page.contains("Dalla notizia pubblicata più di recente"),
+        "{page}"
+    );
+    let token = csrf(&page);
+    let id = queued_ids(&page).remove(0);
+    let mayors = csrf(&ui.get("/", &mayor).await.text().await.unwrap());
+    let done = ui
+        .post(
+            &format!("/queue/{id}/approve"),
+            &mayor,
+            &[("csrf", &mayors)],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let text =
+        "*Titolo <b>della</b> redazione*\n\nTesto riscritto.\n\nhttps://comune.example.it/n/x/";
+    for action in ["approve", "edit"] {
+        let late = ui
+            .post(
+                &format!("/queue/{id}/{action}"),
+                &editor,
+                &[("csrf", &token), ("text", text)],
+            )
+            .await;
+        assert_eq!(late.status(), StatusCode::UNPROCESSABLE_ENTITY, "{action}");
+        let page = late.text().await.unwrap();
+        assert!(
+            page.contains("già stato approvato da sindaco"),
+            "{action}: {page}"
+        );
+        assert!(
+            page.contains("Testo riscritto.")
+                && page.contains("Titolo &lt;b&gt;della&lt;/b&gt; redazione"),
+            "the editor's text is on the page, escaped: {page}"
+        );
+        assert!(!page.contains("<b>della</b>"));
+        assert!(english(&page).is_empty(), "{:?}", english(&page));
+    }
+    // Sent once, as the mayor approved it.
+    let log = ui.get("/log", &editor).await.text().await.unwrap();
+    assert!(!log.contains("Testo riscritto."), "{log}");
+}
+
+#[tokio::test]
+async fn scripts_with_a_bearer_token_get_the_outcome_not_a_redirect() {
+    let (ui, server) = start(true).await;
+    let bearer = |path: &str, form: &[(&str, &str)]| {
+        ui.client
+            .post(format!("{}{path}", ui.base))
+            .bearer_auth("tok-admin")
+            .form(form)
+            .send()
+    };
+    let plain = |resp: reqwest::Response| async move {
+        let status = resp.status();
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"));
+        (status, resp.text().await.unwrap())
+    };
+    let (status, text) = plain(bearer("/sources/comune/pause", &[]).await.unwrap()).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::OK, "comune: in pausa.\n")
+    );
+    let (status, text) = plain(
+        bearer(
+            "/sources/add",
+            &[
+                ("name", "doppione"),
+                ("kind", "feed"),
+                ("url", &server.url("/feed")),
+            ],
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("già seguito dalla fonte «comune»"), "{text}");
+    // A review action refused for what it carries: the reason, not the page.
+    let editor = ui
+        .session(&[("user", "redazione"), ("password", PASSWORD)])
+        .await;
+    let id = queued_ids(&ui.get("/", &editor).await.text().await.unwrap()).remove(0);
+    let (status, text) = plain(
+        bearer(&format!("/queue/{id}/approve"), &[("text", "senza link")])
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("deve restare nel testo"), "{text}");
+    let (status, text) = plain(bearer(&format!("/queue/{id}/approve"), &[]).await.unwrap()).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::OK, "Messaggio approvato: è in invio.\n")
+    );
+    // A wrong token: refused, in Italian.
+    let wrong = ui
+        .client
+        .post(format!("{}/sources/comune/resume", ui.base))
+        .bearer_auth("sbagliato")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.text().await.unwrap(), "Token non valido.\n");
+}

@@ -60,12 +60,17 @@ fn cloud(addr: std::net::SocketAddr) -> String {
 /// baseline: nothing sent), and the admin UI on a loopback port. Nothing runs in the
 /// background: the test delivers with `Ui::deliver`.
 async fn start(sinks: impl FnOnce(&FeedServer) -> String) -> Ui {
+    start_with("", sinks).await
+}
+
+/// [`start`], with more keys (`extra`) in the source's table.
+async fn start_with(extra: &str, sinks: impl FnOnce(&FeedServer) -> String) -> Ui {
     let feeds = FeedServer::start().await;
     feeds.set("/feed", Route::feed(rss(&[A])));
     feeds.set("/hook", Route::status(200));
     let sources = format!(
         "{}\n[[user]]\nname = \"redazione\"\nrole = \"editor\"\npassword_hash = \"{EDITOR_HASH}\"\n",
-        source("comune", &feeds.url("/feed"), "")
+        source("comune", &feeds.url("/feed"), extra)
     );
     let work = Workdir::with_sinks("", &sources, &sinks(&feeds));
     let config = banditore::config::Config::load(&work.config()).unwrap();
@@ -504,4 +509,55 @@ async fn the_broadcast_retries_only_failed_recipients_and_a_paused_sink_resumes(
     let log = ui.page("/log", &admin).await;
     assert!(log.contains("canale ripreso"), "audited: {log}");
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
+#[tokio::test]
+async fn the_edited_text_is_what_every_sink_carries_the_cloud_template_included() {
+    let (mock, addr) = MockCloud::start().await;
+    let ui = start_with("forward = \"review\"", |_| {
+        format!(
+            "{}template = {{ name = \"notizia_comune\", language = \"it\" }}\n",
+            cloud(addr)
+        )
+    })
+    .await;
+    // A subscriber who never wrote: only the template reaches them.
+    let phone = "393400000009";
+    let sub = Subscriber {
+        consented_at: chrono::DateTime::from_timestamp(1_735_722_000, 0).unwrap(),
+        consent_text: "modulo cartaceo firmato".into(),
+        consent_message_id: None,
+        last_inbound_at: None,
+    };
+    ui.app
+        .store()
+        .subscribe(&Phone::parse(phone).unwrap(), &sub)
+        .unwrap();
+    ui.publish(&[XSS, A]).await;
+    let editor = ui.editor().await;
+    let page = ui.page("/", &editor).await;
+    let id = regex::Regex::new(r#"action="/queue/([0-9a-f]+)/approve""#)
+        .unwrap()
+        .captures(&page)
+        .unwrap()[1]
+        .to_owned();
+    let text = format!("*Strada chiusa per la fiera*\n\nDa sabato.\n\n{}", XSS.1);
+    let done = ui
+        .submit(
+            &format!("/queue/{id}/approve"),
+            &editor,
+            &[("csrf", &csrf(&page)), ("text", &text)],
+        )
+        .await;
+    assert!(done.contains("approvato"), "{done}");
+    ui.deliver().await;
+    let sent = mock.sends_to(phone);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let parameters = &sent[0]["template"]["components"][0]["parameters"];
+    assert_eq!(parameters[0]["text"], "Strada chiusa per la fiera");
+    assert_eq!(parameters[1]["text"], XSS.1);
+    let file = ui.work.messages();
+    let last = file.last().unwrap();
+    assert_eq!(last["text"], text.as_str());
+    assert_eq!(last["title"], "Strada chiusa per la fiera");
 }

@@ -299,6 +299,7 @@ async fn every_tree_has_a_retention_rule() {
             subject: "x".into(),
             before: None,
             after: None,
+            item: None,
         })
         .unwrap();
     // Young records stay.

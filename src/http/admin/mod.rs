@@ -423,6 +423,7 @@ fn audit(
         subject: subject.to_owned(),
         before,
         after,
+        item: None,
     };
     if let Err(e) = app.store().audit(&entry) {
         tracing::error!(error = %e, "cannot record an action in the audit log");

@@ -136,20 +136,34 @@ pub fn queue(
                 }
             }
         }
+        @if let Some(d) = draft.filter(|d| !items.iter().any(|i| i.message.id == d.id)) {
+            // The item is gone (approved or rejected by someone else): the text stays here.
+            article.card aria-labelledby=(format!("t-{}", d.id)) {
+                h2 id=(format!("t-{}", d.id)) { (d.title) }
+                p.meta { "Il tuo testo, non inviato: copialo se ti serve." }
+                div.chat { div.bubble { (bubble(&d.text)) } }
+                label for="t-perso" { "Il tuo testo" }
+                textarea #t-perso readonly { (d.text) }
+            }
+        }
         @if items.is_empty() {
             p { "Nessun messaggio da approvare." }
+        } @else {
+            p.meta { "Dalla notizia pubblicata più di recente alla più vecchia." }
         }
         @for item in items {
             @let m = &item.message;
             @let id = &m.id;
             @let draft = draft.filter(|d| d.id == *id);
-            @let (title, text) = draft.map_or((m.title.as_str(), m.text.as_str()), |d| (d.title.as_str(), d.text.as_str()));
+            @let text = draft.map_or(m.text.as_str(), |d| d.text.as_str());
             // What the source aims at: its summary length plus the title and the link.
             @let target = app.config().source(&m.source).and_then(|s| s.max_chars).unwrap_or(crate::format::DEFAULT_MAX_CHARS) + m.title.chars().count() + m.url.chars().count() + 8;
             article.card aria-labelledby=(format!("t-{id}")) {
                 h2 id=(format!("t-{id}")) { (m.title) }
                 p.meta {
-                    (m.source) " · arrivato il " (when(item.queued_at, app))
+                    (m.source)
+                    @if m.published.is_some() { " · pubblicato il " (when(crate::review::published(item), app)) }
+                    " · arrivato il " (when(item.queued_at, app))
                     @if m.priority == crate::config::Priority::Urgent { " · " strong.stato-ko { "URGENTE" } }
                     @if item.edited { " · modificato" }
                     @if let Some(at) = item.send_at { " · programmato per il " (when(at, app)) }
@@ -164,9 +178,8 @@ pub fn queue(
                 // One form: the text in the box is what "Approva e invia" sends.
                 form method="post" action=(format!("/queue/{id}/edit")) {
                     input type="hidden" name="csrf" value=(user.csrf());
-                    label for=(format!("title-{id}")) { "Titolo" }
-                    input id=(format!("title-{id}")) type="text" name="title" value=(title) required;
                     label for=(format!("text-{id}")) { "Testo del messaggio WhatsApp" }
+                    p.meta { "La prima riga in grassetto (*…*) è il titolo: è anche il testo del modello WhatsApp per chi non scrive al Comune da più di 24 ore." }
                     textarea id=(format!("text-{id}")) name="text" data-preview=(format!("preview-{id}")) data-counter=(format!("count-{id}")) data-limit=(MAX_TEXT) data-target=(target) required { (text) }
                     p.counter id=(format!("count-{id}")) { (text.chars().count()) " caratteri (consigliati fino a " (target) ", massimo " (MAX_TEXT) ")" }
                     div.azioni {
