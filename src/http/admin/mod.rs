@@ -18,8 +18,10 @@ mod bubble;
 mod client;
 mod config_file;
 mod config_words;
+mod detect;
 mod extract;
 mod login;
+mod metrics;
 
 mod health;
 mod queue;
@@ -41,7 +43,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-use self::extract::{Form, Path, Query};
+use self::extract::Query;
 
 use crate::config::{Role, SourceConfig};
 use crate::daemon::{App, AppCell};
@@ -319,7 +321,7 @@ pub fn router(admin: Admin) -> Router {
         )
         .route("/sources/{name}/delete", post(source_edit::delete))
         .route("/sources/{name}/test-send", post(source_edit::test_send))
-        .route("/sources/{name}/{action}", post(source_action))
+        .route("/sources/{name}/{action}", post(source_edit::action))
         .route("/sources/preview", post(sources::preview))
         .route("/sources/add", post(sources::add))
         .route("/subscribers", get(subscribers_page))
@@ -328,7 +330,7 @@ pub fn router(admin: Admin) -> Router {
         .route("/utenti/{name}/{what}", post(users::change))
         .route("/password", get(users::own_page).post(users::own_change))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/static/app.css",
             get(|| async {
@@ -482,11 +484,30 @@ fn source_form(
     user: &User,
     name: &str,
     form: &HashMap<String, String>,
-) -> Result<(App, SourceConfig), Response> {
-    user.admin_form(form).map_err(IntoResponse::into_response)?;
+) -> Result<(App, SourceConfig), NoSource> {
+    user.admin_form(form).map_err(NoSource::Denied)?;
     let app = admin.app();
-    let src = app.config().source(name).cloned().ok_or_else(not_found)?;
+    let src = app
+        .config()
+        .source(name)
+        .cloned()
+        .ok_or(NoSource::Missing)?;
     Ok((app, src))
+}
+
+/// Why a form on a source goes no further.
+enum NoSource {
+    Denied(Denied),
+    Missing,
+}
+
+impl IntoResponse for NoSource {
+    fn into_response(self) -> Response {
+        match self {
+            NoSource::Denied(d) => d.into_response(),
+            NoSource::Missing => not_found(),
+        }
+    }
 }
 
 /// Why a change to the configuration file was refused ("Modifica", "Eliminazione"): the
@@ -523,41 +544,6 @@ async fn sources_page(State(admin): State<Admin>, user: User) -> Response {
     }
 }
 
-async fn source_action(
-    State(admin): State<Admin>,
-    user: User,
-    Path((name, action)): Path<(String, String)>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let app = match source_form(&admin, &user, &name, &form) {
-        Ok((app, _)) => app,
-        Err(r) => return r,
-    };
-    use crate::store::AuditAction;
-    let (result, audited) = match action.as_str() {
-        "pause" => (
-            app.set_paused(&name, true)
-                .map(|_| format!("{name}: in pausa.")),
-            AuditAction::SourcePause,
-        ),
-        "resume" => (
-            app.set_paused(&name, false)
-                .map(|_| format!("{name}: ripresa.")),
-            AuditAction::SourceResume,
-        ),
-        "poll" => {
-            app.poll_soon(&name);
-            (
-                Ok(format!("{name}: lettura richiesta.")),
-                AuditAction::SourcePoll,
-            )
-        }
-        _ => return not_found(),
-    };
-    audit(&app, &user, audited, &name, None, None);
-    back(&admin, &user, "/sources", result.map_err(|e| e.to_string()))
-}
-
 async fn subscribers_page(State(admin): State<Admin>, user: User) -> Response {
     if let Err(r) = user.require(Role::Admin) {
         return r.into_response();
@@ -567,40 +553,4 @@ async fn subscribers_page(State(admin): State<Admin>, user: User) -> Response {
         Ok(page) => Html(page).into_response(),
         Err(e) => server_error(e),
     }
-}
-
-/// Prometheus text format. No personal data: counts only.
-async fn metrics(State(admin): State<Admin>) -> Response {
-    let app = admin.app();
-    let store = app.store();
-    let mut out = String::new();
-    out.push_str("# HELP banditore_outbox_messages Messages waiting for delivery.\n# TYPE banditore_outbox_messages gauge\n");
-    out.push_str(&format!(
-        "banditore_outbox_messages {}\n",
-        store.outbox_len()
-    ));
-    out.push_str("# HELP banditore_review_pending Messages waiting for an editor.\n# TYPE banditore_review_pending gauge\n");
-    out.push_str(&format!(
-        "banditore_review_pending {}\n",
-        crate::review::pending(store).map_or(0, |p| p.len())
-    ));
-    out.push_str(
-        "# HELP banditore_subscribers Opted-in subscribers.\n# TYPE banditore_subscribers gauge\n",
-    );
-    out.push_str(&format!(
-        "banditore_subscribers {}\n",
-        store.subscriber_count()
-    ));
-    out.push_str("# HELP banditore_source_consecutive_failures Failed polls in a row, per source.\n# TYPE banditore_source_consecutive_failures gauge\n");
-    for src in &app.config().sources {
-        let failures = store
-            .source_state(&src.name)
-            .map(|s| s.consecutive_failures)
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "banditore_source_consecutive_failures{{source=\"{}\"}} {failures}\n",
-            src.name
-        ));
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -89,7 +89,7 @@ pub async fn save(
 ) -> Response {
     let (app, src) = match source_form(&admin, &user, &name, &form) {
         Ok(found) => found,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let back_to = format!("/sources/{name}/edit");
     let url_text = form.get("url").map(|u| u.trim()).unwrap_or_default();
@@ -152,6 +152,41 @@ pub async fn save(
     }
 }
 
+/// Pauses, resumes or reads now a source (the buttons on Fonti).
+pub(super) async fn action(
+    State(admin): State<Admin>,
+    user: User,
+    Path((name, action)): Path<(String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let app = match source_form(&admin, &user, &name, &form) {
+        Ok((app, _)) => app,
+        Err(r) => return r.into_response(),
+    };
+    let (result, audited) = match action.as_str() {
+        "pause" => (
+            app.set_paused(&name, true)
+                .map(|_| format!("{name}: in pausa.")),
+            AuditAction::SourcePause,
+        ),
+        "resume" => (
+            app.set_paused(&name, false)
+                .map(|_| format!("{name}: ripresa.")),
+            AuditAction::SourceResume,
+        ),
+        "poll" => {
+            app.poll_soon(&name);
+            (
+                Ok(format!("{name}: lettura richiesta.")),
+                AuditAction::SourcePoll,
+            )
+        }
+        _ => return super::not_found(),
+    };
+    audit(&app, &user, audited, &name, None, None);
+    back(&admin, &user, "/sources", result.map_err(|e| e.to_string()))
+}
+
 /// Deletes a source (with the confirmation box ticked).
 pub async fn delete(
     State(admin): State<Admin>,
@@ -161,7 +196,7 @@ pub async fn delete(
 ) -> Response {
     let src = match source_form(&admin, &user, &name, &form) {
         Ok((_, src)) => src,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if form.get("conferma").map(String::as_str) != Some("si") {
         return back(
@@ -209,7 +244,7 @@ pub async fn test_send(
 ) -> Response {
     let app = match source_form(&admin, &user, &name, &form) {
         Ok((app, _)) => app,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let back_to = format!("/sources/{name}/edit");
     let phone_text = form.get("phone").map(|p| p.trim()).unwrap_or_default();
