@@ -16,14 +16,12 @@ use banditore::http::admin::Admin;
 use banditore::phone::Phone;
 use banditore::sink::secret::{Secret, Secrets};
 use banditore::store::{DeliveryState, RecipientState, Subscriber};
-use common::admin::{csrf, Web};
+use common::admin::{csrf, Web, EDITOR_HASH};
 use common::{rss, source, FeedServer, Route, Workdir};
 use providers::MockCloud;
 use reqwest::StatusCode;
 use tokio_util::sync::CancellationToken;
 
-const EDITOR_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$JrOaxvPILV1NcOwU/9PtAA$kzomt0r335h0+0VL9goCca0cP4kpvkl9wiJ2X59OPIg";
-const PASSWORD: &str = "una-password-lunga";
 const A: (&str, &str, &str) = ("a", "https://comune.example.it/n/a/", "Avviso A");
 const XSS: (&str, &str, &str) = (
     "x",
@@ -112,13 +110,23 @@ impl std::ops::Deref for Ui {
 }
 
 impl Ui {
-    async fn admin(&self) -> String {
-        self.session(&[("token", "tok-admin")]).await
+    /// A subscriber whose consent was collected on paper: they never wrote, so only the
+    /// template reaches them.
+    fn subscribe_imported(&self, phone: &str) {
+        let sub = Subscriber {
+            consented_at: chrono::DateTime::from_timestamp(1_735_722_000, 0).unwrap(),
+            consent_text: "modulo cartaceo firmato".into(),
+            consent_message_id: None,
+            last_inbound_at: None,
+        };
+        self.app
+            .store()
+            .subscribe(&Phone::parse(phone).unwrap(), &sub)
+            .unwrap();
     }
 
     async fn editor(&self) -> String {
-        self.session(&[("user", "redazione"), ("password", PASSWORD)])
-            .await
+        self.web.editor("redazione").await
     }
 
     /// Posts a form and follows the redirect: `"<page>?ok=<message>"` or
@@ -416,16 +424,7 @@ async fn the_broadcast_retries_only_failed_recipients_and_a_paused_sink_resumes(
     let ui = start(|_| cloud(addr)).await;
     let (ok, ko) = ("393400000001", "393400000002");
     for phone in [ok, ko] {
-        let sub = Subscriber {
-            consented_at: chrono::DateTime::from_timestamp(1_735_722_000, 0).unwrap(),
-            consent_text: "modulo cartaceo firmato".into(),
-            consent_message_id: None,
-            last_inbound_at: None,
-        };
-        ui.app
-            .store()
-            .subscribe(&Phone::parse(phone).unwrap(), &sub)
-            .unwrap();
+        ui.subscribe_imported(phone);
     }
     mock.script(ko, &[131026]);
     ui.publish(&[XSS, A]).await;
@@ -523,16 +522,7 @@ async fn the_edited_text_is_what_every_sink_carries_the_cloud_template_included(
     .await;
     // A subscriber who never wrote: only the template reaches them.
     let phone = "393400000009";
-    let sub = Subscriber {
-        consented_at: chrono::DateTime::from_timestamp(1_735_722_000, 0).unwrap(),
-        consent_text: "modulo cartaceo firmato".into(),
-        consent_message_id: None,
-        last_inbound_at: None,
-    };
-    ui.app
-        .store()
-        .subscribe(&Phone::parse(phone).unwrap(), &sub)
-        .unwrap();
+    ui.subscribe_imported(phone);
     ui.publish(&[XSS, A]).await;
     let editor = ui.editor().await;
     let page = ui.page("/", &editor).await;

@@ -6,6 +6,12 @@ use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use tokio_util::sync::CancellationToken;
 
+/// The argon2 hash of [`PASSWORD`], for the editors the tests configure.
+pub const EDITOR_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$JrOaxvPILV1NcOwU/9PtAA$kzomt0r335h0+0VL9goCca0cP4kpvkl9wiJ2X59OPIg";
+pub const PASSWORD: &str = "una-password-lunga";
+/// The admin token the tests' admin UIs are given.
+pub const TOKEN: &str = "tok-admin";
+
 /// A running admin UI.
 pub struct Web {
     pub base: String,
@@ -88,6 +94,17 @@ impl Web {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A session with the admin token.
+    pub async fn admin(&self) -> String {
+        self.session(&[("token", TOKEN)]).await
+    }
+
+    /// A session of the editor `name` (configured with [`EDITOR_HASH`]).
+    pub async fn editor(&self, name: &str) -> String {
+        self.session(&[("user", name), ("password", PASSWORD)])
+            .await
     }
 
     /// A page that must answer 200.
