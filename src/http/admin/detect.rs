@@ -4,15 +4,15 @@
 //! No SSRF: unless `allow_private_sources` is set, an address that resolves to loopback,
 //! private, link-local or otherwise non-public space is refused, the connection is pinned to
 //! the address that was checked, and redirects are not followed. Network failures are told in
-//! Italian (`reasons::network`); the English reason goes to the log.
+//! Italian (`fetch::network_words`); the English reason goes to the log.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use url::Url;
 
-use super::reasons::network;
 use crate::config::{KindSettings, Preset, Settings, SourceConfig, SourceKind};
+use crate::fetch::network_words as network;
 use crate::item::Message;
 
 const MAX_BODY: usize = 5 * 1024 * 1024;

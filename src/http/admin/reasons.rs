@@ -79,43 +79,6 @@ pub fn describe(failure: &SinkFailure) -> String {
     }
 }
 
-/// A network failure in Italian, from the error's own (English) words: the operating system's
-/// and the HTTP client's. `timeout` when the client already knows the time ran out.
-pub fn network(detail: &str, timeout: bool) -> &'static str {
-    let d = detail.to_ascii_lowercase();
-    let has = |words: &[&str]| words.iter().any(|w| d.contains(w));
-    if timeout || has(&["timed out", "timeout", "deadline"]) {
-        "il server non ha risposto in tempo"
-    } else if has(&["refused"]) {
-        "il server ha rifiutato la connessione (nessun servizio a quell'indirizzo e porta)"
-    } else if has(&[
-        "dns",
-        "lookup",
-        "name or service not known",
-        "no address associated",
-        "nodename nor servname",
-        "not known",
-        "name resolution",
-    ]) {
-        "il nome del sito non si trova (errore DNS): controlla l'indirizzo"
-    } else if has(&["certificate", "tls", "ssl", "handshake"]) {
-        "la connessione sicura (HTTPS) non è riuscita: il certificato del sito non è valido"
-    } else if has(&["unreachable", "no route"]) {
-        "il server non è raggiungibile dalla rete"
-    } else if has(&[
-        "reset",
-        "closed",
-        "broken pipe",
-        "incomplete",
-        "eof",
-        "aborted",
-    ]) {
-        "la connessione si è interrotta"
-    } else {
-        "errore di rete"
-    }
-}
-
 /// "1 messaggio inviato", "2 messaggi inviati": a count with its noun and adjective agreed.
 pub fn count(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
@@ -183,44 +146,6 @@ mod tests {
             describe(&failure(FailureOutcome::Retry, None, None)),
             "il servizio non era raggiungibile"
         );
-    }
-
-    #[test]
-    fn network_errors_in_italian() {
-        let cases = [
-            (
-                "Connection refused (os error 111)",
-                false,
-                "rifiutato la connessione",
-            ),
-            (
-                "dns error: failed to lookup address information: Name or service not known",
-                false,
-                "errore DNS",
-            ),
-            (
-                "failed to lookup address information: Temporary failure in name resolution",
-                false,
-                "errore DNS",
-            ),
-            ("operation timed out", false, "non ha risposto in tempo"),
-            ("error sending request", true, "non ha risposto in tempo"),
-            (
-                "invalid peer certificate: UnknownIssuer",
-                false,
-                "certificato",
-            ),
-            ("connection reset by peer", false, "interrotta"),
-            (
-                "Network is unreachable (os error 101)",
-                false,
-                "non è raggiungibile",
-            ),
-            ("something else", false, "errore di rete"),
-        ];
-        for (detail, timeout, words) in cases {
-            assert!(network(detail, timeout).contains(words), "{detail}");
-        }
     }
 
     #[test]
