@@ -64,7 +64,10 @@ impl FetchError {
                 "il server non ha risposto entro {} secondi",
                 d.as_secs().max(1)
             ),
-            FetchError::Connect(why) => format!("non riesco a collegarmi al server ({why})"),
+            FetchError::Connect(why) => format!(
+                "non riesco a collegarmi al server: {}",
+                network_words(why, false)
+            ),
             FetchError::Status { status } => format!(
                 "il server ha risposto {status}{}",
                 match status {
@@ -82,7 +85,7 @@ impl FetchError {
                 )
             }
             FetchError::Redirects => "troppi reindirizzamenti".into(),
-            FetchError::Other(why) => format!("errore di rete ({why})"),
+            FetchError::Other(why) => network_words(why, false).to_owned(),
         }
     }
 }
@@ -242,6 +245,43 @@ fn classify(e: reqwest::Error, timeout: Duration) -> FetchError {
     }
 }
 
+/// A network failure in Italian, from the error's own (English) words: the operating system's
+/// and the HTTP client's. `timeout` when the client already knows the time ran out.
+pub fn network_words(detail: &str, timeout: bool) -> &'static str {
+    let d = detail.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| d.contains(w));
+    if timeout || has(&["timed out", "timeout", "deadline"]) {
+        "il server non ha risposto in tempo"
+    } else if has(&["refused"]) {
+        "il server ha rifiutato la connessione (nessun servizio a quell'indirizzo e porta)"
+    } else if has(&[
+        "dns",
+        "lookup",
+        "name or service not known",
+        "no address associated",
+        "nodename nor servname",
+        "not known",
+        "name resolution",
+    ]) {
+        "il nome del sito non si trova (errore DNS): controlla l'indirizzo"
+    } else if has(&["certificate", "tls", "ssl", "handshake"]) {
+        "la connessione sicura (HTTPS) non è riuscita: il certificato del sito non è valido"
+    } else if has(&["unreachable", "no route"]) {
+        "il server non è raggiungibile dalla rete"
+    } else if has(&[
+        "reset",
+        "closed",
+        "broken pipe",
+        "incomplete",
+        "eof",
+        "aborted",
+    ]) {
+        "la connessione si è interrotta"
+    } else {
+        "errore di rete"
+    }
+}
+
 /// The innermost error message: reqwest's outer ones only say "error sending request".
 pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut cur = e;
@@ -249,4 +289,47 @@ pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cur = next;
     }
     cur.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_errors_in_italian() {
+        let cases = [
+            (
+                "Connection refused (os error 111)",
+                false,
+                "rifiutato la connessione",
+            ),
+            (
+                "dns error: failed to lookup address information: Name or service not known",
+                false,
+                "errore DNS",
+            ),
+            (
+                "failed to lookup address information: Temporary failure in name resolution",
+                false,
+                "errore DNS",
+            ),
+            ("operation timed out", false, "non ha risposto in tempo"),
+            ("error sending request", true, "non ha risposto in tempo"),
+            (
+                "invalid peer certificate: UnknownIssuer",
+                false,
+                "certificato",
+            ),
+            ("connection reset by peer", false, "interrotta"),
+            (
+                "Network is unreachable (os error 101)",
+                false,
+                "non è raggiungibile",
+            ),
+            ("something else", false, "errore di rete"),
+        ];
+        for (detail, timeout, words) in cases {
+            assert!(network_words(detail, timeout).contains(words), "{detail}");
+        }
+    }
 }

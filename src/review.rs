@@ -12,6 +12,8 @@ use crate::store::{AuditAction, AuditEntry, QueueItem, Store, StoreError};
 pub enum ReviewError {
     #[error("no item {0:?} is waiting for review")]
     NotFound(String),
+    #[error("the item was already handled ({}) by {by}", action.label().en())]
+    Handled { action: AuditAction, by: String },
     #[error("the title cannot be empty")]
     EmptyTitle,
     #[error("the text is longer than WhatsApp's {MAX_TEXT} characters")]
@@ -35,6 +37,15 @@ impl ReviewError {
             ReviewError::NotFound(_) => {
                 "Questo messaggio non è più da approvare: forse un collega l'ha già approvato o rifiutato, o è scaduto.".into()
             }
+            ReviewError::Handled { action, by } => {
+                let done = match action {
+                    AuditAction::Approve => "già stato approvato",
+                    AuditAction::Reject => "già stato rifiutato",
+                    AuditAction::Schedule => "già stato programmato",
+                    _ => "già stato tolto dalla coda",
+                };
+                format!("Questo messaggio è {done} da {by}: il tuo testo non è stato salvato né inviato.")
+            }
             ReviewError::EmptyTitle => "Il titolo non può essere vuoto.".into(),
             ReviewError::TitleTooLong => format!(
                 "Il titolo supera i {} caratteri: accorcialo (è anche il testo del modello WhatsApp).",
@@ -54,6 +65,12 @@ impl ReviewError {
         }
     }
 
+    /// The item is no longer waiting (handled by someone else, expired): what the editor
+    /// wrote should be shown again, with the reason, rather than lost.
+    pub fn is_gone(&self) -> bool {
+        matches!(self, ReviewError::NotFound(_) | ReviewError::Handled { .. })
+    }
+
     /// A problem with what the editor wrote (their text should be shown again with the reason).
     pub fn is_invalid_input(&self) -> bool {
         matches!(
@@ -70,14 +87,33 @@ impl ReviewError {
 /// How long a rejection can be undone.
 pub const UNDO: chrono::Duration = chrono::Duration::seconds(60);
 
-/// What is waiting, oldest first (not what was just rejected).
+/// What is waiting (not what was just rejected), the most recently published first; items
+/// published at the same time (or without a date) by arrival, the latest first.
 pub fn pending(store: &Store) -> Result<Vec<QueueItem>, StoreError> {
     let mut items: Vec<QueueItem> = store
         .queue()
         .filter(|r| r.as_ref().map_or(true, |i| i.rejected_at.is_none()))
         .collect::<Result<_, _>>()?;
-    items.sort_by_key(|i| i.queued_at);
+    items.sort_by_cached_key(|i| std::cmp::Reverse((published(i), i.queued_at)));
     Ok(items)
+}
+
+/// When an item was published, as its source says; else when it arrived.
+pub fn published(item: &QueueItem) -> DateTime<Utc> {
+    item.message
+        .published
+        .as_deref()
+        .and_then(|p| DateTime::parse_from_rfc3339(p).ok())
+        .map_or(item.queued_at, |p| p.with_timezone(&Utc))
+}
+
+/// The title a text carries: its first line when the whole line is bold (`*…*`, as the
+/// formatter writes the title), without the asterisks.
+pub fn headline(text: &str) -> Option<String> {
+    let first = text.lines().next()?.trim();
+    let inner = first.strip_prefix('*')?.strip_suffix('*')?;
+    let inner = crate::text::collapse_whitespace(inner);
+    (!inner.is_empty() && !inner.contains('*')).then_some(inner)
 }
 
 /// Items rejected less than [`UNDO`] ago, newest first: their rejection can still be undone.
@@ -93,20 +129,24 @@ pub fn recently_rejected(store: &Store, now: DateTime<Utc>) -> Result<Vec<QueueI
     Ok(items)
 }
 
-/// A waiting item (not a rejected one).
+/// A waiting item (not a rejected one); else who handled it, when the audit log says.
 fn waiting(store: &Store, id: &str) -> Result<QueueItem, ReviewError> {
-    store
-        .queue_item(id)?
-        .filter(|i| i.rejected_at.is_none())
-        .ok_or_else(|| ReviewError::NotFound(id.to_owned()))
+    if let Some(item) = store.queue_item(id)?.filter(|i| i.rejected_at.is_none()) {
+        return Ok(item);
+    }
+    Err(match handled(store, id)? {
+        Some((action, by)) => ReviewError::Handled { action, by },
+        None => ReviewError::NotFound(id.to_owned()),
+    })
 }
 
+/// Records an action on `item` (its title, for people; its id, for [`handled`]).
 fn audit(
     store: &Store,
     at: DateTime<Utc>,
     who: &str,
     action: AuditAction,
-    subject: &str,
+    item: &QueueItem,
     before: Option<String>,
     after: Option<String>,
 ) -> Result<(), StoreError> {
@@ -114,10 +154,32 @@ fn audit(
         at,
         who: who.to_owned(),
         action,
-        subject: subject.to_owned(),
+        subject: item.message.title.clone(),
         before,
         after,
+        item: Some(item.message.id.clone()),
     })
+}
+
+/// How many recent audit entries [`handled`] looks through.
+const HANDLED_LOOKBACK: usize = 2000;
+
+/// Who took the item `id` out of the queue, and how, when the audit log still says.
+fn handled(store: &Store, id: &str) -> Result<Option<(AuditAction, String)>, StoreError> {
+    Ok(store
+        .recent_audit(HANDLED_LOOKBACK)?
+        .into_iter()
+        .find(|e| {
+            e.item.as_deref() == Some(id)
+                && matches!(
+                    e.action,
+                    AuditAction::Approve
+                        | AuditAction::Reject
+                        | AuditAction::Schedule
+                        | AuditAction::Expire
+                )
+        })
+        .map(|e| (e.action, e.who)))
 }
 
 /// What an approval did.
@@ -148,7 +210,7 @@ pub fn approve(
                 now,
                 who,
                 AuditAction::Schedule,
-                &item.message.title,
+                &item,
                 None,
                 Some(at.to_rfc3339()),
             )?;
@@ -156,15 +218,7 @@ pub fn approve(
         }
         None => {
             store.release(id, true, now)?;
-            audit(
-                store,
-                now,
-                who,
-                AuditAction::Approve,
-                &item.message.title,
-                None,
-                None,
-            )?;
+            audit(store, now, who, AuditAction::Approve, &item, None, None)?;
             Ok(Approved::Queued)
         }
     }
@@ -181,8 +235,8 @@ pub fn reject(store: &Store, now: DateTime<Utc>, id: &str, who: &str) -> Result<
         now,
         who,
         AuditAction::Reject,
-        &item.message.title,
-        Some(item.message.text),
+        &item,
+        Some(item.message.text.clone()),
         None,
     )?;
     Ok(())
@@ -197,21 +251,16 @@ pub fn unreject(store: &Store, now: DateTime<Utc>, id: &str, who: &str) -> Resul
     item.rejected_at = None;
     store.put_queue_item(&item)?;
     store.flush()?;
-    audit(
-        store,
-        now,
-        who,
-        AuditAction::Unreject,
-        &item.message.title,
-        None,
-        None,
-    )?;
+    audit(store, now, who, AuditAction::Unreject, &item, None, None)?;
     Ok(())
 }
 
-/// Replaces the title and the WhatsApp text. The text must stay within WhatsApp's limit and
-/// keep the official link on a line of its own. Nothing is written (nor audited) when both are
-/// as they were.
+/// Replaces the WhatsApp text (and so the title). The text is what is sent: when its first
+/// line is in bold, that line is the title every sink carries with it (the Cloud API
+/// template's first parameter, the webhook's `title`); `title` counts only for a text without
+/// one, and an empty `title` then keeps the item's. The text must stay within WhatsApp's
+/// limit and keep the official link on a line of its own. Nothing is written (nor audited)
+/// when both are as they were.
 pub fn edit(
     store: &Store,
     now: DateTime<Utc>,
@@ -221,8 +270,12 @@ pub fn edit(
     text: &str,
 ) -> Result<QueueItem, ReviewError> {
     let mut item = waiting(store, id)?;
-    let title = crate::text::collapse_whitespace(title);
     let text = text.replace("\r\n", "\n").trim().to_owned();
+    let title = match headline(&text) {
+        Some(title) => title,
+        None if title.trim().is_empty() => item.message.title.clone(),
+        None => crate::text::collapse_whitespace(title),
+    };
     if title.is_empty() {
         return Err(ReviewError::EmptyTitle);
     }
@@ -250,7 +303,7 @@ pub fn edit(
         now,
         who,
         AuditAction::Edit,
-        &item.message.title,
+        &item,
         Some(before),
         Some(after),
     )?;
@@ -285,7 +338,6 @@ pub fn tick(
         }
     }
     for item in pending(store)? {
-        let title = &item.message.title;
         match item.send_at {
             Some(at) if at <= now => {
                 store.release(&item.message.id, true, now)?;
@@ -294,7 +346,7 @@ pub fn tick(
                     now,
                     "banditore",
                     AuditAction::SendScheduled,
-                    title,
+                    &item,
                     None,
                     None,
                 )?;
@@ -307,7 +359,7 @@ pub fn tick(
                     now,
                     "banditore",
                     AuditAction::Expire,
-                    title,
+                    &item,
                     None,
                     None,
                 )?;
@@ -421,7 +473,7 @@ mod tests {
         assert_eq!(recently_rejected(&store, secs(30)).unwrap().len(), 1);
         assert!(matches!(
             approve(&store, secs(1), "a", "ed", None),
-            Err(ReviewError::NotFound(_))
+            Err(ReviewError::Handled { action: AuditAction::Reject, ref by }) if by == "ed"
         ));
         unreject(&store, secs(30), "a", "ed").unwrap();
         assert_eq!(pending(&store).unwrap().len(), 1);
@@ -433,5 +485,79 @@ mod tests {
         tick(&store, secs(101), std::time::Duration::from_secs(3600)).unwrap();
         assert!(store.queue_item("a").unwrap().is_none());
         assert!(store.outbox().next().is_none(), "never sent");
+    }
+
+    #[test]
+    fn the_queue_lists_the_latest_published_first_then_the_latest_arrived() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let day = |d| Utc.with_ymd_and_hms(2026, 11, d, 8, 0, 0).unwrap();
+        // (id, published, arrived)
+        for (id, published, arrived) in [
+            ("vecchia", Some(day(1)), day(5)),
+            ("nuova", Some(day(4)), day(2)),
+            ("senza-data", None, day(3)),
+            ("pari-prima", Some(day(2)), day(2)),
+            ("pari-dopo", Some(day(2)), day(3)),
+        ] {
+            let mut i = item(id, None);
+            i.message.published = published.map(|p: DateTime<Utc>| p.to_rfc3339());
+            i.queued_at = arrived;
+            store.put_queue_item(&i).unwrap();
+        }
+        let order: Vec<String> = pending(&store)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.message.id)
+            .collect();
+        assert_eq!(
+            order,
+            ["nuova", "senza-data", "pari-dopo", "pari-prima", "vecchia"]
+        );
+    }
+
+    #[test]
+    fn the_edited_texts_bold_first_line_is_the_title_that_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        store.put_queue_item(&item("a", None)).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        let text = "*Scuole  chiuse domani*\n\nPer neve.\n\nhttps://c.example/";
+        // The title field says otherwise: the text wins, it is what people see.
+        let edited = edit(&store, t, "a", "ed", "Vecchio titolo", text).unwrap();
+        assert_eq!(edited.message.title, "Scuole chiuse domani");
+        // Without a bold first line, the title given (or, given none, the item's) stays.
+        let plain = "Per neve.\n\nhttps://c.example/";
+        let edited = edit(&store, t, "a", "ed", "", plain).unwrap();
+        assert_eq!(edited.message.title, "Scuole chiuse domani");
+        assert_eq!(headline("*a* e *b*\ntesto"), None);
+        assert_eq!(headline("testo *a*"), None);
+    }
+
+    #[test]
+    fn an_item_handled_by_someone_else_says_by_whom() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        store.put_queue_item(&item("a", None)).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        approve(&store, t, "a", "sindaco", None).unwrap();
+        let late = edit(
+            &store,
+            t,
+            "a",
+            "redazione",
+            "t",
+            "*x*\n\nhttps://c.example/",
+        )
+        .unwrap_err();
+        assert!(late.is_gone());
+        assert_eq!(
+            late.italian(),
+            "Questo messaggio è già stato approvato da sindaco: il tuo testo non è stato salvato né inviato."
+        );
+        assert!(matches!(
+            approve(&store, t, "nessuno", "redazione", None),
+            Err(ReviewError::NotFound(_))
+        ));
     }
 }

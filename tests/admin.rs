@@ -10,15 +10,12 @@ use std::sync::Arc;
 
 use banditore::config::Config;
 use banditore::daemon::{App, AppCell};
-use banditore::http::admin::{router, Admin};
+use banditore::http::admin::Admin;
 use banditore::sink::secret::Secret;
+use common::admin::{csrf, english, Web, EDITOR_HASH, PASSWORD};
 use common::{rss, source, FeedServer, Route, Workdir};
-use reqwest::redirect::Policy;
 use reqwest::StatusCode;
-use tokio_util::sync::CancellationToken;
 
-const EDITOR_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$JrOaxvPILV1NcOwU/9PtAA$kzomt0r335h0+0VL9goCca0cP4kpvkl9wiJ2X59OPIg";
-const PASSWORD: &str = "una-password-lunga";
 const XSS: (&str, &str, &str) = (
     "x",
     "https://comune.example.it/n/x/",
@@ -26,13 +23,17 @@ const XSS: (&str, &str, &str) = (
 );
 
 struct Ui {
-    base: String,
-    client: reqwest::Client,
+    web: Web,
     work: Workdir,
     config: std::path::PathBuf,
     cell: AppCell,
-    stop: CancellationToken,
-    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::ops::Deref for Ui {
+    type Target = Web;
+    fn deref(&self) -> &Web {
+        &self.web
+    }
 }
 
 async fn start(allow_private: bool) -> (Ui, FeedServer) {
@@ -79,34 +80,12 @@ async fn serve(work: Workdir, app: App) -> Ui {
         Some(work.config()),
         Some(Secret::new("tok-admin".into())),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = CancellationToken::new();
-    let server = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            axum::serve(
-                listener,
-                router(admin).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-            .unwrap()
-        }
-    });
-    let client = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
     let config = work.config();
     Ui {
-        base: format!("http://{addr}"),
-        client,
+        web: common::admin::serve(admin).await,
         work,
         config,
         cell,
-        stop,
-        server,
     }
 }
 
@@ -115,16 +94,9 @@ impl Ui {
     /// the same data directory and configuration: a restarted daemon.
     async fn restart(self) -> Ui {
         let Ui {
-            client,
-            work,
-            cell,
-            stop,
-            server,
-            ..
+            web, work, cell, ..
         } = self;
-        drop(client);
-        stop.cancel();
-        server.await.unwrap();
+        web.shut().await;
         drop(cell);
         let config = Config::load(&work.config()).unwrap();
         let app = App::build(
@@ -134,10 +106,6 @@ impl Ui {
         )
         .unwrap();
         serve(work, app).await
-    }
-
-    async fn login(&self, form: &[(&str, &str)]) -> reqwest::Response {
-        self.login_via(form, None).await
     }
 
     /// A login whose request says it was forwarded for `forwarded_for`.
@@ -152,52 +120,11 @@ impl Ui {
         }
         req.send().await.unwrap()
     }
-
-    async fn session(&self, form: &[(&str, &str)]) -> String {
-        let resp = self.login(form).await;
-        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-        let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
-        assert!(
-            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-            "{cookie}"
-        );
-        cookie.split(';').next().unwrap().to_owned()
-    }
-
-    async fn get(&self, path: &str, cookie: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("cookie", cookie)
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-fn csrf(html: &str) -> String {
-    regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#)
-        .unwrap()
-        .captures(html)
-        .unwrap()[1]
-        .to_owned()
 }
 
 /// The text of the page's one-shot message, if it shows one.
 fn flash(html: &str) -> Option<String> {
-    regex::Regex::new(r#"<div class="flash[^"]*" role="status">([^<]*)</div>"#)
-        .unwrap()
-        .captures(html)
-        .map(|c| c[1].to_owned())
+    common::admin::flash_of(html).map(|(_, text)| text)
 }
 
 fn queued_ids(html: &str) -> Vec<String> {
@@ -287,6 +214,7 @@ async fn every_route_is_protected() {
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(bad.text().await.unwrap(), "Token non valido.\n");
     let page = ui
         .client
         .get(format!("{}/login", ui.base))
@@ -299,9 +227,7 @@ async fn every_route_is_protected() {
 #[tokio::test]
 async fn roles_csrf_and_escaping() {
     let (ui, _server) = start(false).await;
-    let editor = ui
-        .session(&[("user", "redazione"), ("password", PASSWORD)])
-        .await;
+    let editor = ui.editor("redazione").await;
     let queue = ui.get("/", &editor).await.text().await.unwrap();
     // The feed's title arrives as text, never as markup.
     assert!(
@@ -342,7 +268,7 @@ async fn roles_csrf_and_escaping() {
     let log = ui.get("/log", &editor).await.text().await.unwrap();
     assert!(log.contains("Avviso"), "{log}");
     // Admin by token through the login form.
-    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let admin = ui.admin().await;
     assert_eq!(ui.get("/sources", &admin).await.status(), StatusCode::OK);
 }
 
@@ -377,9 +303,8 @@ async fn an_account_is_locked_alone() {
     // Even the right password, for the rest of the window.
     refused_because(ui.login(GOOD).await, ACCOUNT_LOCKED).await;
     // Everybody else behind the same address signs in.
-    ui.session(&[("user", "sindaco"), ("password", PASSWORD)])
-        .await;
-    ui.session(&[("token", "tok-admin")]).await;
+    ui.editor("sindaco").await;
+    ui.admin().await;
 }
 
 #[tokio::test]
@@ -469,9 +394,7 @@ async fn logout_ends_every_session_of_the_user() {
     let (ui, _server) = start(false).await;
     let laptop = ui.session(GOOD).await;
     let phone = ui.session(GOOD).await;
-    let other = ui
-        .session(&[("user", "sindaco"), ("password", PASSWORD)])
-        .await;
+    let other = ui.editor("sindaco").await;
     let token = csrf(&ui.get("/", &laptop).await.text().await.unwrap());
     let out = ui.post("/logout", &laptop, &[("csrf", &token)]).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
@@ -488,10 +411,8 @@ async fn logout_ends_every_session_of_the_user() {
 async fn a_session_ends_when_its_user_changes() {
     let (ui, _server) = start(false).await;
     let editor = ui.session(GOOD).await;
-    let mayor = ui
-        .session(&[("user", "sindaco"), ("password", PASSWORD)])
-        .await;
-    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let mayor = ui.editor("sindaco").await;
+    let admin = ui.admin().await;
     assert_eq!(ui.get("/", &editor).await.status(), StatusCode::OK);
     // redazione becomes an admin, sindaco is removed: neither session keeps its old rights.
     let text = std::fs::read_to_string(&ui.config).unwrap();
@@ -560,7 +481,7 @@ async fn messages_come_from_the_session_and_show_once() {
 #[tokio::test]
 async fn no_ssrf_through_the_admin_ui() {
     let (ui, server) = start(false).await;
-    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let admin = ui.admin().await;
     let token = csrf(&ui.get("/sources", &admin).await.text().await.unwrap());
     for target in [
         server.url("/feed"),
@@ -569,13 +490,7 @@ async fn no_ssrf_through_the_admin_ui() {
         "http://10.0.0.1/".into(),
         "file:///etc/passwd".into(),
     ] {
-        let resp = ui
-            .post(
-                "/sources/preview",
-                &admin,
-                &[("csrf", &token), ("url", &target)],
-            )
-            .await;
+        let resp = preview(&ui, &admin, &token, &target).await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{target}");
         assert_eq!(resp.headers()["location"], "/sources", "{target}");
         let page = ui.get("/sources", &admin).await.text().await.unwrap();
@@ -623,15 +538,9 @@ async fn adding_a_source_keeps_the_file_and_applies_at_once() {
     ));
     page.content_type = "text/html".into();
     server.set("/altro/", page);
-    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let admin = ui.admin().await;
     let token = csrf(&ui.get("/sources", &admin).await.text().await.unwrap());
-    let preview = ui
-        .post(
-            "/sources/preview",
-            &admin,
-            &[("csrf", &token), ("url", &server.url("/altro/"))],
-        )
-        .await;
+    let preview = preview(&ui, &admin, &token, &server.url("/altro/")).await;
     assert_eq!(preview.status(), StatusCode::OK);
     let html = preview.text().await.unwrap();
     assert!(
@@ -693,7 +602,7 @@ async fn adding_a_source_keeps_the_file_and_applies_at_once() {
 #[tokio::test]
 async fn admins_pause_and_resume_sources() {
     let (ui, _server) = start(false).await;
-    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let admin = ui.admin().await;
     let page = ui.get("/sources", &admin).await.text().await.unwrap();
     assert!(!page.contains("in pausa"));
     let token = csrf(&page);
@@ -727,10 +636,8 @@ async fn admins_pause_and_resume_sources() {
 #[tokio::test]
 async fn sources_are_edited_and_deleted_in_the_ui_and_addresses_followed_once() {
     let (ui, server) = start(true).await;
-    let admin = ui.session(&[("token", "tok-admin")]).await;
-    let editor = ui
-        .session(&[("user", "redazione"), ("password", PASSWORD)])
-        .await;
+    let admin = ui.admin().await;
+    let editor = ui.editor("redazione").await;
     assert_eq!(
         ui.get("/sources/comune/edit", &editor).await.status(),
         StatusCode::FORBIDDEN
@@ -811,7 +718,7 @@ async fn sources_are_edited_and_deleted_in_the_ui_and_addresses_followed_once() 
     assert_eq!(twice.headers()["location"], "/sources");
     let page = ui.get("/sources", &admin).await.text().await.unwrap();
     assert!(
-        flash(&page).is_some_and(|f| f.contains("già seguito dalla fonte comune")),
+        flash(&page).is_some_and(|f| f.contains("già seguito dalla fonte «comune»")),
         "{page}"
     );
     assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
@@ -919,9 +826,7 @@ async fn sources_are_edited_and_deleted_in_the_ui_and_addresses_followed_once() 
 #[tokio::test]
 async fn a_refused_edit_keeps_the_editors_text_and_says_why_in_italian() {
     let (ui, _server) = start(false).await;
-    let editor = ui
-        .session(&[("user", "redazione"), ("password", PASSWORD)])
-        .await;
+    let editor = ui.editor("redazione").await;
     let queue = ui.get("/", &editor).await.text().await.unwrap();
     let token = csrf(&queue);
     let id = queued_ids(&queue).remove(0);
@@ -970,7 +875,7 @@ async fn a_refused_edit_keeps_the_editors_text_and_says_why_in_italian() {
 #[tokio::test]
 async fn a_test_send_reaches_the_chosen_sink_marked_as_a_test_and_nothing_else_moves() {
     let (ui, _server) = start(false).await;
-    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let admin = ui.admin().await;
     let page = ui
         .get("/sources/comune/edit", &admin)
         .await
@@ -1016,7 +921,7 @@ async fn a_failing_source_says_why_in_italian() {
     let (ui, server) = start(false).await;
     server.set("/feed", Route::status(503));
     let _ = ui.cell.get().once().await;
-    let admin = ui.session(&[("token", "tok-admin")]).await;
+    let admin = ui.admin().await;
     let page = ui.get("/sources", &admin).await.text().await.unwrap();
     assert!(page.contains("il server ha risposto 503"), "{page}");
     assert!(page.contains("1 volta di fila"), "{page}");
@@ -1026,10 +931,8 @@ async fn a_failing_source_says_why_in_italian() {
 #[tokio::test]
 async fn admins_manage_people_and_everyone_changes_their_own_password() {
     let (ui, _server) = start(false).await;
-    let admin = ui.session(&[("token", "tok-admin")]).await;
-    let editor = ui
-        .session(&[("user", "redazione"), ("password", PASSWORD)])
-        .await;
+    let admin = ui.admin().await;
+    let editor = ui.editor("redazione").await;
     assert_eq!(
         ui.get("/utenti", &editor).await.status(),
         StatusCode::FORBIDDEN
@@ -1177,9 +1080,7 @@ async fn admins_manage_people_and_everyone_changes_their_own_password() {
 #[tokio::test]
 async fn a_rejection_can_be_undone_from_the_queue_page() {
     let (ui, _server) = start(false).await;
-    let editor = ui
-        .session(&[("user", "redazione"), ("password", PASSWORD)])
-        .await;
+    let editor = ui.editor("redazione").await;
     let queue = ui.get("/", &editor).await.text().await.unwrap();
     let token = csrf(&queue);
     let id = queued_ids(&queue).remove(0);
@@ -1198,9 +1099,7 @@ async fn a_rejection_can_be_undone_from_the_queue_page() {
 #[tokio::test]
 async fn the_sent_log_is_searched_by_text_and_day() {
     let (ui, _server) = start(false).await;
-    let editor = ui
-        .session(&[("user", "redazione"), ("password", PASSWORD)])
-        .await;
+    let editor = ui.editor("redazione").await;
     let queue = ui.get("/", &editor).await.text().await.unwrap();
     let token = csrf(&queue);
     for id in queued_ids(&queue) {
@@ -1252,4 +1151,319 @@ async fn the_sent_log_is_searched_by_text_and_day() {
         .await
         .unwrap();
     assert!(!xss.contains("<script>x"), "{xss}");
+}
+
+/// The Fonti page's "Riconosci e mostra l'anteprima" for `url`.
+async fn preview(ui: &Ui, cookie: &str, token: &str, url: &str) -> reqwest::Response {
+    ui.post("/sources/preview", cookie, &[("csrf", token), ("url", url)])
+        .await
+}
+
+/// A form on the Fonti page posted straight to `/sources/add` (no preview first).
+async fn add_source(ui: &Ui, cookie: &str, token: &str, kind: &str, url: &str) -> String {
+    let resp = ui
+        .post(
+            "/sources/add",
+            cookie,
+            &[
+                ("csrf", token),
+                ("name", "doppione"),
+                ("kind", kind),
+                ("url", url),
+            ],
+        )
+        .await;
+    assert_eq!(resp.headers()["location"], "/sources");
+    ui.page("/sources", cookie).await
+}
+
+#[tokio::test]
+async fn an_address_already_followed_is_refused_however_it_is_written_or_reached() {
+    let (ui, server) = start(true).await;
+    let admin = ui.admin().await;
+    let token = csrf(&ui.page("/sources", &admin).await);
+    let file = std::fs::read_to_string(&ui.config).unwrap();
+    // "comune" follows /feed; the site's home page names that feed.
+    server.set(
+        "/home",
+        Route {
+            content_type: "text/html; charset=utf-8".into(),
+            ..Route::feed(r#"<html><head><link rel="alternate" type="application/rss+xml" href="/feed"></head><body><a href="/n/1">Notizia</a></body></html>"#)
+        },
+    );
+    let port = server.addr.port();
+    let refused_for = |page: &str, words: &str| {
+        let f = flash(page).unwrap_or_default();
+        assert!(
+            f.contains(words) && f.contains("già seguito dalla fonte «comune»"),
+            "{f}"
+        );
+        assert!(
+            page.contains(r#"<a href="/sources/comune/edit">Apri la fonte comune</a>"#),
+            "a link to the source: {page}"
+        );
+        assert!(english(page).is_empty(), "{:?}", english(page));
+    };
+    // Posted straight to /sources/add, written another way: host case, repeated slashes,
+    // a trailing slash, a fragment.
+    for url in [
+        format!("http://127.0.0.1:{port}//feed/#sezione"),
+        format!("HTTP://127.0.0.1:{port}/feed//"),
+    ] {
+        let page = add_source(&ui, &admin, &token, "feed", &url).await;
+        refused_for(&page, "Questo indirizzo");
+    }
+    // The home page as a page source: its feed is followed.
+    let page = add_source(&ui, &admin, &token, "page", &server.url("/home")).await;
+    refused_for(&page, "Il feed di questa pagina");
+    // Through detection: the home page's feed is the one followed.
+    let preview = preview(&ui, &admin, &token, &server.url("/home")).await;
+    assert_eq!(preview.headers()["location"], "/sources");
+    let page = ui.page("/sources", &admin).await;
+    refused_for(&page, "Il suo feed");
+    assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
+}
+
+#[tokio::test]
+async fn nothing_english_reaches_people() {
+    let (ui, server) = start(true).await;
+    let admin = ui.admin().await;
+    let token = csrf(&ui.page("/sources", &admin).await);
+    let italian = |page: &str, words: &str| {
+        assert!(page.contains(words), "{words}: {page}");
+        assert!(english(page).is_empty(), "{:?} in {page}", english(page));
+    };
+
+    // Pages that do not exist, methods a page does not take, requests that do not read.
+    let missing = ui.get("/non-esiste", &admin).await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    italian(&missing.text().await.unwrap(), "Pagina non trovata");
+    let missing = ui
+        .post("/sources/nessuna/edit", &admin, &[("csrf", &token)])
+        .await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    italian(&missing.text().await.unwrap(), "Pagina non trovata");
+    let method = ui.get("/logout", &admin).await;
+    assert_eq!(method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    italian(&method.text().await.unwrap(), "Metodo non consentito");
+    let not_a_form = ui
+        .client
+        .post(format!("{}/sources/comune/pause", ui.base))
+        .header("cookie", &admin)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert!(not_a_form.status().is_client_error());
+    italian(&not_a_form.text().await.unwrap(), "Richiesta non valida");
+    let bad_path = ui.get("/sources/%FF%FE/edit", &admin).await;
+    assert_eq!(bad_path.status(), StatusCode::BAD_REQUEST);
+    italian(&bad_path.text().await.unwrap(), "Richiesta non valida");
+
+    // Detection that cannot reach the address says why in Italian.
+    let closed = format!("http://127.0.0.1:{}/feed", common::free_port());
+    for (url, words) in [
+        (closed.as_str(), "rifiutato la connessione"),
+        ("http://banditore-prova.invalid/feed", "errore DNS"),
+    ] {
+        let resp = preview(&ui, &admin, &token, url).await;
+        assert_eq!(resp.headers()["location"], "/sources");
+        italian(&ui.page("/sources", &admin).await, words);
+    }
+
+    // A save refused by the configuration check (a source broken by hand in the file).
+    let mut file = std::fs::read_to_string(&ui.config).unwrap();
+    file.push_str("\n[[source]]\nname = \"rotta\"\nkind = \"feed\"\nurl = \"https://x.example/f\"\nevery = \"spesso\"\n");
+    std::fs::write(&ui.config, &file).unwrap();
+    let resp = ui
+        .post(
+            "/sources/comune/edit",
+            &admin,
+            &[
+                ("csrf", &token),
+                ("url", &server.url("/feed")),
+                ("forward", "all"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.headers()["location"], "/sources/comune/edit");
+    let page = ui.page("/sources/comune/edit", &admin).await;
+    italian(&page, "fonte «rotta»: every «spesso» non è un intervallo");
+    assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
+}
+
+#[tokio::test]
+async fn a_wrong_current_password_counts_like_a_failed_login() {
+    let (ui, _server) = start(false).await;
+    let editor = ui.editor("redazione").await;
+    let token = csrf(&ui.page("/password", &editor).await);
+    let change = |current: &'static str| {
+        let (ui, editor, token) = (&ui, &editor, &token);
+        async move {
+            let resp = ui
+                .post(
+                    "/password",
+                    editor,
+                    &[
+                        ("csrf", token),
+                        ("attuale", current),
+                        ("nuova", "un-altra-password"),
+                        ("ripeti", "un-altra-password"),
+                    ],
+                )
+                .await;
+            assert_eq!(resp.headers()["location"], "/password");
+            flash(&ui.page("/password", editor).await).unwrap_or_default()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            change("tentativo-sbagliato").await,
+            "La password attuale non è giusta."
+        );
+    }
+    // Locked: even the right password is not checked, here or at the login.
+    let refused = change(PASSWORD).await;
+    assert!(refused.contains("Troppi tentativi"), "{refused}");
+    let login = ui
+        .login(&[("user", "redazione"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(login.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another account is not locked by it.
+    ui.editor("sindaco").await;
+    assert!(std::fs::read_to_string(&ui.config)
+        .unwrap()
+        .contains(EDITOR_HASH));
+}
+
+#[tokio::test]
+async fn an_unknown_name_takes_as_long_as_a_wrong_password() {
+    let (ui, _server) = start(false).await;
+    // The quickest of a few tries each, so that a busy machine does not decide.
+    let quickest = |form: [(&'static str, &'static str); 2]| {
+        let ui = &ui;
+        async move {
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..3 {
+                let t = std::time::Instant::now();
+                let resp = ui.login(&form).await;
+                best = best.min(t.elapsed());
+                assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+            }
+            best
+        }
+    };
+    let known = quickest([("user", "redazione"), ("password", "sbagliata-1")]).await;
+    let unknown = quickest([("user", "nessuno"), ("password", "sbagliata-1")]).await;
+    assert!(
+        unknown * 3 >= known,
+        "an unknown name answers in {unknown:?}, a wrong password in {known:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_item_approved_by_someone_else_keeps_the_editors_text_and_says_by_whom() {
+    let (ui, _server) = start(false).await;
+    let editor = ui.editor("redazione").await;
+    let mayor = ui.editor("sindaco").await;
+    let page = ui.page("/", &editor).await;
+    assert!(
+        page.contains("Dalla notizia pubblicata più di recente"),
+        "{page}"
+    );
+    let token = csrf(&page);
+    let id = queued_ids(&page).remove(0);
+    let mayors = csrf(&ui.page("/", &mayor).await);
+    let done = ui
+        .post(
+            &format!("/queue/{id}/approve"),
+            &mayor,
+            &[("csrf", &mayors)],
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let text =
+        "*Titolo <b>della</b> redazione*\n\nTesto riscritto.\n\nhttps://comune.example.it/n/x/";
+    for action in ["approve", "edit"] {
+        let late = ui
+            .post(
+                &format!("/queue/{id}/{action}"),
+                &editor,
+                &[("csrf", &token), ("text", text)],
+            )
+            .await;
+        assert_eq!(late.status(), StatusCode::UNPROCESSABLE_ENTITY, "{action}");
+        let page = late.text().await.unwrap();
+        assert!(
+            page.contains("già stato approvato da sindaco"),
+            "{action}: {page}"
+        );
+        assert!(
+            page.contains("Testo riscritto.")
+                && page.contains("Titolo &lt;b&gt;della&lt;/b&gt; redazione"),
+            "the editor's text is on the page, escaped: {page}"
+        );
+        assert!(!page.contains("<b>della</b>"));
+        assert!(english(&page).is_empty(), "{:?}", english(&page));
+    }
+    // Sent once, as the mayor approved it.
+    let log = ui.page("/log", &editor).await;
+    assert!(!log.contains("Testo riscritto."), "{log}");
+}
+
+#[tokio::test]
+async fn scripts_with_a_bearer_token_get_the_outcome_not_a_redirect() {
+    let (ui, server) = start(true).await;
+    let bearer = |path: &str, form: &[(&str, &str)]| {
+        ui.client
+            .post(format!("{}{path}", ui.base))
+            .bearer_auth("tok-admin")
+            .form(form)
+            .send()
+    };
+    let plain = |resp: reqwest::Response| async move {
+        let status = resp.status();
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"));
+        (status, resp.text().await.unwrap())
+    };
+    let (status, text) = plain(bearer("/sources/comune/pause", &[]).await.unwrap()).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::OK, "comune: in pausa.\n")
+    );
+    let (status, text) = plain(
+        bearer(
+            "/sources/add",
+            &[
+                ("name", "doppione"),
+                ("kind", "feed"),
+                ("url", &server.url("/feed")),
+            ],
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("già seguito dalla fonte «comune»"), "{text}");
+    // A review action refused for what it carries: the reason, not the page.
+    let editor = ui.editor("redazione").await;
+    let id = queued_ids(&ui.page("/", &editor).await).remove(0);
+    let (status, text) = plain(
+        bearer(&format!("/queue/{id}/approve"), &[("text", "senza link")])
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("deve restare nel testo"), "{text}");
+    let (status, text) = plain(bearer(&format!("/queue/{id}/approve"), &[]).await.unwrap()).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::OK, "Messaggio approvato: è in invio.\n")
+    );
 }

@@ -12,18 +12,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use banditore::daemon::{App, AppCell};
-use banditore::http::admin::{router, Admin};
+use banditore::http::admin::Admin;
 use banditore::phone::Phone;
 use banditore::sink::secret::{Secret, Secrets};
 use banditore::store::{DeliveryState, RecipientState, Subscriber};
+use common::admin::{csrf, Web, EDITOR_HASH};
 use common::{rss, source, FeedServer, Route, Workdir};
 use providers::MockCloud;
-use reqwest::redirect::Policy;
 use reqwest::StatusCode;
 use tokio_util::sync::CancellationToken;
 
-const EDITOR_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$JrOaxvPILV1NcOwU/9PtAA$kzomt0r335h0+0VL9goCca0cP4kpvkl9wiJ2X59OPIg";
-const PASSWORD: &str = "una-password-lunga";
 const A: (&str, &str, &str) = ("a", "https://comune.example.it/n/a/", "Avviso A");
 const XSS: (&str, &str, &str) = (
     "x",
@@ -35,8 +33,7 @@ const WARNING: &str =
     "potrebbe essere già arrivato: riprovando i cittadini potrebbero riceverlo due volte";
 
 struct Ui {
-    base: String,
-    client: reqwest::Client,
+    web: Web,
     app: App,
     feeds: FeedServer,
     work: Workdir,
@@ -61,12 +58,17 @@ fn cloud(addr: std::net::SocketAddr) -> String {
 /// baseline: nothing sent), and the admin UI on a loopback port. Nothing runs in the
 /// background: the test delivers with `Ui::deliver`.
 async fn start(sinks: impl FnOnce(&FeedServer) -> String) -> Ui {
+    start_with("", sinks).await
+}
+
+/// [`start`], with more keys (`extra`) in the source's table.
+async fn start_with(extra: &str, sinks: impl FnOnce(&FeedServer) -> String) -> Ui {
     let feeds = FeedServer::start().await;
     feeds.set("/feed", Route::feed(rss(&[A])));
     feeds.set("/hook", Route::status(200));
     let sources = format!(
         "{}\n[[user]]\nname = \"redazione\"\nrole = \"editor\"\npassword_hash = \"{EDITOR_HASH}\"\n",
-        source("comune", &feeds.url("/feed"), "")
+        source("comune", &feeds.url("/feed"), extra)
     );
     let work = Workdir::with_sinks("", &sources, &sinks(&feeds));
     let config = banditore::config::Config::load(&work.config()).unwrap();
@@ -92,75 +94,41 @@ async fn start(sinks: impl FnOnce(&FeedServer) -> String) -> Ui {
         None,
         Some(Secret::new("tok-admin".into())),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router(admin).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
-    let client = reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
     Ui {
-        base: format!("http://{addr}"),
-        client,
+        web: common::admin::serve(admin).await,
         app,
         feeds,
         work,
     }
 }
 
-impl Ui {
-    async fn session(&self, form: &[(&str, &str)]) -> String {
-        let resp = self
-            .client
-            .post(format!("{}/login", self.base))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-        let cookie = resp.headers()["set-cookie"].to_str().unwrap();
-        cookie.split(';').next().unwrap().to_owned()
+impl std::ops::Deref for Ui {
+    type Target = Web;
+    fn deref(&self) -> &Web {
+        &self.web
     }
+}
 
-    async fn admin(&self) -> String {
-        self.session(&[("token", "tok-admin")]).await
+impl Ui {
+    /// A subscriber whose consent was collected on paper: they never wrote, so only the
+    /// template reaches them.
+    fn subscribe_imported(&self, phone: &str) {
+        let sub = Subscriber {
+            consented_at: chrono::DateTime::from_timestamp(1_735_722_000, 0).unwrap(),
+            consent_text: "modulo cartaceo firmato".into(),
+            consent_message_id: None,
+            last_inbound_at: None,
+        };
+        self.app
+            .store()
+            .subscribe(&Phone::parse(phone).unwrap(), &sub)
+            .unwrap();
     }
 
     async fn editor(&self) -> String {
-        self.session(&[("user", "redazione"), ("password", PASSWORD)])
-            .await
+        self.web.editor("redazione").await
     }
 
-    async fn page(&self, path: &str, cookie: &str) -> String {
-        let resp = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK, "{path}");
-        resp.text().await.unwrap()
-    }
-
-    async fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("cookie", cookie)
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Posts a form and returns where it redirects to.
     /// Posts a form and follows the redirect: `"<page>?ok=<message>"` or
     /// `"<page>?errore=<message>"`, the message being what the page then shows once (it is
     /// kept in the session, never in the address).
@@ -170,14 +138,10 @@ impl Ui {
         let to = resp.headers()["location"].to_str().unwrap().to_owned();
         assert!(!to.contains('?'), "no message in the address: {to}");
         let page = self.page(&to, cookie).await;
-        let flash =
-            regex::Regex::new(r#"<div class="flash( errore)?" role="status">([^<]*)</div>"#)
-                .unwrap()
-                .captures(&page)
-                .map(|c| {
-                    let kind = if c.get(1).is_some() { "errore" } else { "ok" };
-                    format!("{to}?{kind}={}", &c[2])
-                });
+        let flash = common::admin::flash_of(&page).map(|(error, text)| {
+            let kind = if error { "errore" } else { "ok" };
+            format!("{to}?{kind}={text}")
+        });
         flash.unwrap_or(to)
     }
 
@@ -207,14 +171,6 @@ impl Ui {
             .unwrap()
             .map(|r| r.state)
     }
-}
-
-fn csrf(html: &str) -> String {
-    regex::Regex::new(r#"name="csrf" value="([0-9a-f]+)""#)
-        .unwrap()
-        .captures(html)
-        .unwrap()[1]
-        .to_owned()
 }
 
 /// A form with its CSRF field replaced (or left out).
@@ -468,16 +424,7 @@ async fn the_broadcast_retries_only_failed_recipients_and_a_paused_sink_resumes(
     let ui = start(|_| cloud(addr)).await;
     let (ok, ko) = ("393400000001", "393400000002");
     for phone in [ok, ko] {
-        let sub = Subscriber {
-            consented_at: chrono::DateTime::from_timestamp(1_735_722_000, 0).unwrap(),
-            consent_text: "modulo cartaceo firmato".into(),
-            consent_message_id: None,
-            last_inbound_at: None,
-        };
-        ui.app
-            .store()
-            .subscribe(&Phone::parse(phone).unwrap(), &sub)
-            .unwrap();
+        ui.subscribe_imported(phone);
     }
     mock.script(ko, &[131026]);
     ui.publish(&[XSS, A]).await;
@@ -561,4 +508,46 @@ async fn the_broadcast_retries_only_failed_recipients_and_a_paused_sink_resumes(
     let log = ui.page("/log", &admin).await;
     assert!(log.contains("canale ripreso"), "audited: {log}");
     assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+}
+
+#[tokio::test]
+async fn the_edited_text_is_what_every_sink_carries_the_cloud_template_included() {
+    let (mock, addr) = MockCloud::start().await;
+    let ui = start_with("forward = \"review\"", |_| {
+        format!(
+            "{}template = {{ name = \"notizia_comune\", language = \"it\" }}\n",
+            cloud(addr)
+        )
+    })
+    .await;
+    // A subscriber who never wrote: only the template reaches them.
+    let phone = "393400000009";
+    ui.subscribe_imported(phone);
+    ui.publish(&[XSS, A]).await;
+    let editor = ui.editor().await;
+    let page = ui.page("/", &editor).await;
+    let id = regex::Regex::new(r#"action="/queue/([0-9a-f]+)/approve""#)
+        .unwrap()
+        .captures(&page)
+        .unwrap()[1]
+        .to_owned();
+    let text = format!("*Strada chiusa per la fiera*\n\nDa sabato.\n\n{}", XSS.1);
+    let done = ui
+        .submit(
+            &format!("/queue/{id}/approve"),
+            &editor,
+            &[("csrf", &csrf(&page)), ("text", &text)],
+        )
+        .await;
+    assert!(done.contains("approvato"), "{done}");
+    ui.deliver().await;
+    let sent = mock.sends_to(phone);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let parameters = &sent[0]["template"]["components"][0]["parameters"];
+    assert_eq!(parameters[0]["text"], "Strada chiusa per la fiera");
+    assert_eq!(parameters[1]["text"], XSS.1);
+    let file = ui.work.messages();
+    let last = file.last().unwrap();
+    assert_eq!(last["text"], text.as_str());
+    assert_eq!(last["title"], "Strada chiusa per la fiera");
 }

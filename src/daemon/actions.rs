@@ -76,6 +76,7 @@ impl App {
             subject: format!("{} → {sink}", requeued.title),
             before: Some(state.label().en().to_owned()),
             after: Some(format!("requeued{recipients}")),
+            item: None,
         })?;
         Ok(requeued)
     }
@@ -101,6 +102,7 @@ impl App {
                 pause.reason
             )),
             after: None,
+            item: None,
         })?;
         Ok(Some(pause))
     }

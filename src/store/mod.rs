@@ -59,7 +59,7 @@ pub use health::DeliveryCounts;
 pub use records::*;
 pub use retry::{Requeue, RequeueError, Requeued};
 pub use seen::SeenKeys;
-pub use sessions::{Flash, Session, SessionKey};
+pub use sessions::{Flash, FlashLink, Session, SessionKey};
 use table::Table;
 
 /// The same story from another source within this long is not sent again.

@@ -279,6 +279,9 @@ pub struct AuditEntry {
     pub subject: String,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// The review item acted on (its message id), for review actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
 }
 
 /// What was done, for the audit log. Stored by its kebab-case name ("send-scheduled").

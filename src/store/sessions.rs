@@ -41,6 +41,16 @@ pub struct Session {
 pub struct Flash {
     pub ok: bool,
     pub text: String,
+    /// A page the message names (the existing source, for a duplicate), shown as a link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<FlashLink>,
+}
+
+/// A link beside a one-shot message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlashLink {
+    pub href: String,
+    pub label: String,
 }
 
 impl Store {

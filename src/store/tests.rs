@@ -301,6 +301,7 @@ async fn every_tree_has_a_retention_rule() {
             subject: "x".into(),
             before: None,
             after: None,
+            item: None,
         })
         .unwrap();
     // Young records stay.
@@ -463,6 +464,7 @@ fn flash_is_taken_once_and_logout_ends_every_session_of_the_user() {
     let flash = Flash {
         ok: true,
         text: "Fatto.".into(),
+        link: None,
     };
     store.set_flash(&a, &flash).unwrap();
     assert_eq!(store.take_flash(&b).unwrap(), None, "per session");

@@ -1,24 +1,55 @@
 // Live WhatsApp-bubble preview and character counter for the review forms. The preview is
 // built with text nodes only: what an editor types is never parsed as HTML. *bold*, _italic_
-// and ~strikethrough~ follow the same rules as views::bubble on the server.
-var STYLE = /\*([^*\n]+)\*|_([^_\n]+)_|~([^~\n]+)~/g;
-function isWordChar(c) { return !!c && /[\p{L}\p{N}]/u.test(c); }
+// and ~strikethrough~ follow WhatsApp's rules exactly as bubble.rs does on the server (its
+// tests run spans() below on the same texts): a marker opens at the start or after a
+// character that is not a letter or digit, and not before a space; it closes at the first
+// same marker on the line after a non-space and before the end, a space or punctuation;
+// markers inside web addresses are text; a marker without a closing is text and the scan
+// goes on right after it.
+var TAGS = { "*": "strong", "_": "em", "~": "s" };
+var URL_RE = /(?:https?:\/\/|www\.)\S+/giu;
+function isWordChar(c) { return c !== undefined && /[\p{Alphabetic}\p{N}]/u.test(c); }
+function isSpace(c) { return /\s/u.test(c); }
+// The text as [part, tag] pairs, tag null for plain text.
+function spans(text) {
+  var chars = Array.from(text);
+  var inUrl = chars.map(function () { return false; });
+  var m;
+  URL_RE.lastIndex = 0;
+  while ((m = URL_RE.exec(text)) !== null) {
+    var from = Array.from(text.slice(0, m.index)).length, n = Array.from(m[0]).length;
+    for (var k = from; k < from + n; k++) inUrl[k] = true;
+  }
+  function opens(i) { return !isWordChar(chars[i - 1]) && chars[i + 1] !== undefined && !isSpace(chars[i + 1]); }
+  function closes(j) { return chars[j - 1] !== undefined && !isSpace(chars[j - 1]) && !isWordChar(chars[j + 1]); }
+  var out = [], last = 0, i = 0;
+  while (i < chars.length) {
+    var marker = chars[i], end = -1;
+    if (TAGS[marker] && opens(i) && !inUrl[i]) {
+      for (var j = i + 2; j < chars.length && chars[j] !== "\n"; j++) {
+        if (chars[j] === marker && closes(j) && !inUrl[j]) { end = j; break; }
+      }
+    }
+    if (end < 0) { i++; continue; }
+    if (i > last) out.push([chars.slice(last, i).join(""), null]);
+    out.push([chars.slice(i + 1, end).join(""), TAGS[marker]]);
+    last = end + 1;
+    i = end + 1;
+  }
+  if (last < chars.length) out.push([chars.slice(last).join(""), null]);
+  return out;
+}
 function render(target, text) {
   while (target.firstChild) target.removeChild(target.firstChild);
-  var last = 0, m;
-  STYLE.lastIndex = 0;
-  while ((m = STYLE.exec(text)) !== null) {
-    var i = m[1] !== undefined ? 1 : m[2] !== undefined ? 2 : 3;
-    var inner = m[i];
-    var before = text.slice(0, m.index).slice(-1), after = text.charAt(m.index + m[0].length);
-    if (inner.charAt(0) === " " || inner.slice(-1) === " " || isWordChar(before) || isWordChar(after)) continue;
-    target.appendChild(document.createTextNode(text.slice(last, m.index)));
-    var el = document.createElement(["strong", "em", "s"][i - 1]);
-    el.textContent = inner;
-    target.appendChild(el);
-    last = m.index + m[0].length;
-  }
-  target.appendChild(document.createTextNode(text.slice(last)));
+  spans(text).forEach(function (part) {
+    if (part[1] === null) {
+      target.appendChild(document.createTextNode(part[0]));
+    } else {
+      var el = document.createElement(part[1]);
+      el.textContent = part[0];
+      target.appendChild(el);
+    }
+  });
 }
 document.querySelectorAll("textarea[data-preview]").forEach(function (area) {
   var preview = document.getElementById(area.dataset.preview);

@@ -2,7 +2,7 @@
 //! document (comments and layout stay), checked whole before it is written (atomically) and
 //! applied. Sources and people both go through here.
 
-use super::Admin;
+use super::{config_words, Admin};
 use crate::config::Config;
 
 /// Changes the configuration file with `change` (on its toml_edit document), checks the
@@ -19,24 +19,38 @@ pub fn rewrite_config(
     // second would write over the first.
     static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one_at_a_time = WRITING.lock().unwrap_or_else(|p| p.into_inner());
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| format!("il file di configurazione non si legge: {e}"))?;
+    let mut doc = read_config(&path)?;
     change(&mut doc)?;
     let new_text = doc.to_string();
-    let config = Config::parse(&new_text).map_err(|problems| {
-        problems
-            .iter()
-            .map(|p| p.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
+    // The check's words are English (the command line's); people read them in Italian.
+    let config = Config::parse(&new_text).map_err(|problems| config_words::all(&problems))?;
     let tmp = path.with_extension("toml.new");
-    std::fs::write(&tmp, &new_text).map_err(|e| e.to_string())?;
-    std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
-    admin
-        .cell
-        .replace(config)
-        .map_err(|e| format!("salvata, ma non applicata: {e}"))
+    let written = std::fs::write(&tmp, &new_text).and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        tracing::error!(path = %path.display(), error = %e, "cannot write the configuration");
+        return Err(format!(
+            "non riesco a scrivere il file di configurazione {} (il motivo è nel registro del server)",
+            path.display()
+        ));
+    }
+    admin.cell.replace(config).map_err(|e| {
+        tracing::error!(error = %e, "the configuration was written but not applied");
+        "salvata, ma non applicata: il motivo è nel registro del server".to_owned()
+    })
+}
+
+/// The configuration file as a toml_edit document; why not, in Italian (the details in the log).
+pub fn read_config(path: &std::path::Path) -> Result<toml_edit::DocumentMut, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        tracing::error!(path = %path.display(), error = %e, "cannot read the configuration");
+        format!(
+            "non riesco a leggere il file di configurazione {} (il motivo è nel registro del server)",
+            path.display()
+        )
+    })?;
+    text.parse().map_err(|e| {
+        tracing::error!(path = %path.display(), error = %e, "the configuration is not valid TOML");
+        "il file di configurazione non è TOML valido: correggilo a mano («banditore check» dice dove)"
+            .to_owned()
+    })
 }

@@ -6,13 +6,14 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use maud::{html, Markup};
 
+use super::extract::{Form, Query};
 use super::reasons::{count, describe};
 use super::views::{flash_box, page, when};
 use super::{back, server_error, Admin, Flash, User};
@@ -345,12 +346,12 @@ pub(super) async fn retry_page(
         .iter()
         .find(|s| s.name == field("canale"))
     else {
-        return StatusCode::NOT_FOUND.into_response();
+        return super::not_found();
     };
     let found = app.store().find_message(field("messaggio"));
     let message = match found {
         Ok(Some((_, message, _))) => message,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Ok(None) => return super::not_found(),
         Err(e) => return server_error(e),
     };
     let (todo, health) = match (
@@ -434,7 +435,7 @@ pub(super) async fn resume(
     let app = admin.app();
     let sink = form.get("canale").map(String::as_str).unwrap_or_default();
     if !app.config().sinks.iter().any(|s| s.name == sink) {
-        return StatusCode::NOT_FOUND.into_response();
+        return super::not_found();
     }
     match app.resume_sink(sink, &user.name) {
         Ok(Some(_)) => back(

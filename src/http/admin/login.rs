@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
 
+use super::extract::Form;
 use super::{client, constant_time_eq, server_error, views, Admin, User, SESSION_TTL};
 use crate::config::Role;
 
@@ -98,6 +98,50 @@ impl Failures {
     }
 }
 
+/// The client's address: the TCP peer, or behind a trusted proxy the one it names.
+pub(super) fn client_ip(admin: &Admin, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    client::client_address(
+        peer.ip(),
+        headers,
+        &admin.app().config().settings.trusted_proxies,
+    )
+}
+
+/// Checks a password of the user `name` (typed by someone at `ip`) with `check`, counted
+/// against the same limits as logins: refused without checking when the account or the
+/// address has had too many failures; a good password clears the account's failures.
+pub(super) fn limited(
+    admin: &Admin,
+    name: &str,
+    ip: IpAddr,
+    check: impl FnOnce() -> bool,
+) -> Result<bool, &'static str> {
+    let account = Account::User(name.chars().take(ACCOUNT_NAME_MAX).collect());
+    let failures = || admin.failures.lock().unwrap_or_else(|p| p.into_inner());
+    failures().attempt(&account, ip)?;
+    let good = check();
+    if good {
+        failures().succeeded(&account, ip);
+    }
+    Ok(good)
+}
+
+/// Whether `password` is the password of `user`. Without a user (an unknown name, or a
+/// disabled one) a hash made up for the purpose is checked all the same and the answer is no:
+/// the time taken does not tell which names exist.
+pub(super) fn verify_user(user: Option<&crate::config::UserConfig>, password: &str) -> bool {
+    static NOBODY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        super::users::hash_password(&super::random_hex()).unwrap_or_default()
+    });
+    match user {
+        Some(u) => super::users::verify_password(&u.password_hash, password),
+        None => {
+            let _ = super::users::verify_password(&NOBODY, password);
+            false
+        }
+    }
+}
+
 pub async fn login_page() -> Html<String> {
     Html(views::login(None))
 }
@@ -110,7 +154,7 @@ pub async fn login(
 ) -> Response {
     let app = admin.app();
     let config = app.config();
-    let ip = client::client_address(peer.ip(), &headers, &config.settings.trusted_proxies);
+    let ip = client_ip(&admin, peer, &headers);
     let field = |k: &str| form.get(k).map(|v| v.trim()).unwrap_or_default();
     let token = field("token");
     let name = field("user");
@@ -143,12 +187,10 @@ pub async fn login(
             .map(|_| ("amministratore".to_owned(), Role::Admin))
     } else {
         let password = form.get("password").map(String::as_str).unwrap_or_default();
-        config
-            .users
-            .iter()
-            .find(|u| u.name == name && !u.disabled)
-            .filter(|u| super::users::verify_password(&u.password_hash, password))
-            .map(|u| (u.name.clone(), u.role))
+        let user = config.users.iter().find(|u| u.name == name && !u.disabled);
+        // Checked even for a name nobody has (against a made-up hash): as slow either way.
+        let good = verify_user(user, password);
+        user.filter(|_| good).map(|u| (u.name.clone(), u.role))
     };
     match user {
         Some((name, role)) => {

@@ -14,9 +14,14 @@
 //! client address (behind `trusted_proxies`, the address `X-Forwarded-For` names). All HTML is
 //! produced by maud, which escapes every value: a feed title `<script>` shows as text.
 
+mod bubble;
 mod client;
 mod config_file;
+mod config_words;
+mod detect;
+mod extract;
 mod login;
+mod metrics;
 
 mod health;
 mod queue;
@@ -31,17 +36,19 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 
-use crate::config::Role;
+use self::extract::Query;
+
+use crate::config::{Role, SourceConfig};
 use crate::daemon::{App, AppCell};
 use crate::sink::secret::Secret;
-use crate::store::{Flash, Session, SessionKey, StoreError};
+use crate::store::{Flash, FlashLink, Session, SessionKey, StoreError};
 
 const COOKIE: &str = "banditore_session";
 /// How long a session lasts after its login.
@@ -254,7 +261,12 @@ impl FromRequestParts<Admin> for User {
                     role: Role::Admin,
                     session: None,
                 }),
-                _ => Err(StatusCode::UNAUTHORIZED.into_response()),
+                _ => Err((
+                    StatusCode::UNAUTHORIZED,
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    "Token non valido.\n",
+                )
+                    .into_response()),
             };
         }
         // Back to the login page, telling the browser to forget a cookie that opens nothing.
@@ -309,7 +321,7 @@ pub fn router(admin: Admin) -> Router {
         )
         .route("/sources/{name}/delete", post(source_edit::delete))
         .route("/sources/{name}/test-send", post(source_edit::test_send))
-        .route("/sources/{name}/{action}", post(source_action))
+        .route("/sources/{name}/{action}", post(source_edit::action))
         .route("/sources/preview", post(sources::preview))
         .route("/sources/add", post(sources::add))
         .route("/subscribers", get(subscribers_page))
@@ -318,7 +330,7 @@ pub fn router(admin: Admin) -> Router {
         .route("/utenti/{name}/{what}", post(users::change))
         .route("/password", get(users::own_page).post(users::own_change))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/static/app.css",
             get(|| async {
@@ -337,6 +349,14 @@ pub fn router(admin: Admin) -> Router {
                 )
             }),
         )
+        .fallback(|| async { not_found() })
+        .method_not_allowed_fallback(|| async {
+            error_page(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Metodo non consentito",
+                "Questa pagina non accetta richieste di questo tipo: usa i pulsanti e i link dell'interfaccia.",
+            )
+        })
         .layer(axum::middleware::map_response(security_headers))
         .with_state(admin)
 }
@@ -361,6 +381,20 @@ async fn security_headers(mut response: Response) -> Response {
         header::HeaderValue::from_static("default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'"),
     );
     response
+}
+
+/// An Italian page for a request that cannot be served.
+fn error_page(status: StatusCode, title: &str, text: &str) -> Response {
+    (status, Html(views::message(title, text))).into_response()
+}
+
+/// A page, source, user or action that does not exist.
+fn not_found() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Pagina non trovata",
+        "L'indirizzo non corrisponde a nessuna pagina: forse è cambiato, o quello che cercavi è stato eliminato.",
+    )
 }
 
 fn server_error(e: impl std::fmt::Display) -> Response {
@@ -391,6 +425,7 @@ fn audit(
         subject: subject.to_owned(),
         before,
         after,
+        item: None,
     };
     if let Err(e) = app.store().audit(&entry) {
         tracing::error!(error = %e, "cannot record an action in the audit log");
@@ -398,24 +433,93 @@ fn audit(
 }
 
 /// Back to the page `to` after an action, its outcome left in the user's session for that
-/// page to show once. Bearer-token requests have no session: they get the redirect alone.
+/// page to show once. A script (a bearer token, no session) gets the outcome itself instead,
+/// as plain text: 200 when it was done, 422 when it was refused.
 fn back(admin: &Admin, user: &User, to: &str, outcome: Result<String, String>) -> Response {
-    if let Some(session) = &user.session {
-        let flash = match outcome {
-            Ok(text) => Flash { ok: true, text },
-            Err(text) => Flash { ok: false, text },
+    back_with_link(admin, user, to, outcome, None)
+}
+
+/// [`back`], the message followed by a link (to what it names).
+fn back_with_link(
+    admin: &Admin,
+    user: &User,
+    to: &str,
+    outcome: Result<String, String>,
+    link: Option<FlashLink>,
+) -> Response {
+    let Some(session) = &user.session else {
+        let (status, text) = match outcome {
+            Ok(text) => (StatusCode::OK, text),
+            Err(text) => (StatusCode::UNPROCESSABLE_ENTITY, text),
         };
-        if let Err(e) = admin.app().store().set_flash(&session.key, &flash) {
-            tracing::error!(error = %e, "cannot keep the outcome of an action in the session");
-        }
+        return (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{text}\n"),
+        )
+            .into_response();
+    };
+    let flash = match outcome {
+        Ok(text) => Flash {
+            ok: true,
+            text,
+            link,
+        },
+        Err(text) => Flash {
+            ok: false,
+            text,
+            link,
+        },
+    };
+    if let Err(e) = admin.app().store().set_flash(&session.key, &flash) {
+        tracing::error!(error = %e, "cannot keep the outcome of an action in the session");
     }
     Redirect::to(to).into_response()
+}
+
+/// The start of every form on one source: the admin role, the CSRF token, and the source
+/// itself ("Pagina non trovata" when it is not configured).
+fn source_form(
+    admin: &Admin,
+    user: &User,
+    name: &str,
+    form: &HashMap<String, String>,
+) -> Result<(App, SourceConfig), NoSource> {
+    user.admin_form(form).map_err(NoSource::Denied)?;
+    let app = admin.app();
+    let src = app
+        .config()
+        .source(name)
+        .cloned()
+        .ok_or(NoSource::Missing)?;
+    Ok((app, src))
+}
+
+/// Why a form on a source goes no further.
+enum NoSource {
+    Denied(Denied),
+    Missing,
+}
+
+impl IntoResponse for NoSource {
+    fn into_response(self) -> Response {
+        match self {
+            NoSource::Denied(d) => d.into_response(),
+            NoSource::Missing => not_found(),
+        }
+    }
+}
+
+/// Why a change to the configuration file was refused ("Modifica", "Eliminazione"): the
+/// running configuration stays.
+fn refused(what: &str, why: &str) -> String {
+    format!("{what} rifiutata, la configurazione in uso resta quella di prima: {why}")
 }
 
 async fn log_page(
     State(admin): State<Admin>,
     user: User,
-    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let app = admin.app();
     match views::log(&user, &app, &views::LogQuery::from_query(&q)) {
@@ -440,44 +544,6 @@ async fn sources_page(State(admin): State<Admin>, user: User) -> Response {
     }
 }
 
-async fn source_action(
-    State(admin): State<Admin>,
-    user: User,
-    Path((name, action)): Path<(String, String)>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = user.admin_form(&form) {
-        return r.into_response();
-    }
-    let app = admin.app();
-    if app.config().source(&name).is_none() {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    use crate::store::AuditAction;
-    let (result, audited) = match action.as_str() {
-        "pause" => (
-            app.set_paused(&name, true)
-                .map(|_| format!("{name}: in pausa.")),
-            AuditAction::SourcePause,
-        ),
-        "resume" => (
-            app.set_paused(&name, false)
-                .map(|_| format!("{name}: ripresa.")),
-            AuditAction::SourceResume,
-        ),
-        "poll" => {
-            app.poll_soon(&name);
-            (
-                Ok(format!("{name}: lettura richiesta.")),
-                AuditAction::SourcePoll,
-            )
-        }
-        _ => return StatusCode::NOT_FOUND.into_response(),
-    };
-    audit(&app, &user, audited, &name, None, None);
-    back(&admin, &user, "/sources", result.map_err(|e| e.to_string()))
-}
-
 async fn subscribers_page(State(admin): State<Admin>, user: User) -> Response {
     if let Err(r) = user.require(Role::Admin) {
         return r.into_response();
@@ -487,40 +553,4 @@ async fn subscribers_page(State(admin): State<Admin>, user: User) -> Response {
         Ok(page) => Html(page).into_response(),
         Err(e) => server_error(e),
     }
-}
-
-/// Prometheus text format. No personal data: counts only.
-async fn metrics(State(admin): State<Admin>) -> Response {
-    let app = admin.app();
-    let store = app.store();
-    let mut out = String::new();
-    out.push_str("# HELP banditore_outbox_messages Messages waiting for delivery.\n# TYPE banditore_outbox_messages gauge\n");
-    out.push_str(&format!(
-        "banditore_outbox_messages {}\n",
-        store.outbox_len()
-    ));
-    out.push_str("# HELP banditore_review_pending Messages waiting for an editor.\n# TYPE banditore_review_pending gauge\n");
-    out.push_str(&format!(
-        "banditore_review_pending {}\n",
-        crate::review::pending(store).map_or(0, |p| p.len())
-    ));
-    out.push_str(
-        "# HELP banditore_subscribers Opted-in subscribers.\n# TYPE banditore_subscribers gauge\n",
-    );
-    out.push_str(&format!(
-        "banditore_subscribers {}\n",
-        store.subscriber_count()
-    ));
-    out.push_str("# HELP banditore_source_consecutive_failures Failed polls in a row, per source.\n# TYPE banditore_source_consecutive_failures gauge\n");
-    for src in &app.config().sources {
-        let failures = store
-            .source_state(&src.name)
-            .map(|s| s.consecutive_failures)
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "banditore_source_consecutive_failures{{source=\"{}\"}} {failures}\n",
-            src.name
-        ));
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

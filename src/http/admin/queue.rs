@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
 
+use super::extract::{Form, Path};
 use super::{back, server_error, views, Admin, User};
 
 pub(super) async fn page(State(admin): State<Admin>, user: User) -> Response {
@@ -37,10 +37,12 @@ pub(super) async fn action(
     let app = admin.app();
     let who = user.name.clone();
     // What the editor sees in the box is what is sent: approving or scheduling saves the
-    // title and text of the form first (nothing when unchanged; refused when invalid).
-    let keep_edits = || match (form.get("title"), form.get("text")) {
-        (Some(title), Some(text)) => app.edit(&id, &who, title, text).map(|_| ()),
-        _ => Ok(()),
+    // text of the form first (nothing when unchanged; refused when invalid). Its bold first
+    // line is the title; a form without a title field keeps the item's for a text without one.
+    let title = form.get("title").map(String::as_str).unwrap_or_default();
+    let keep_edits = || match form.get("text") {
+        Some(text) => app.edit(&id, &who, title, text).map(|_| ()),
+        None => Ok(()),
     };
     let result = match action.as_str() {
         "approve" => keep_edits()
@@ -56,7 +58,7 @@ pub(super) async fn action(
             .edit(
                 &id,
                 &who,
-                form.get("title").map(String::as_str).unwrap_or_default(),
+                title,
                 form.get("text").map(String::as_str).unwrap_or_default(),
             )
             .map(|_| "Modifiche salvate.".to_owned()),
@@ -79,15 +81,23 @@ pub(super) async fn action(
                 _ => Err(crate::review::ReviewError::NotFuture),
             }
         }
-        _ => return StatusCode::NOT_FOUND.into_response(),
+        _ => return super::not_found(),
     };
     match result {
-        // What the editor wrote is shown again, in its card, with the reason: never lost.
-        Err(e) if e.is_invalid_input() && form.contains_key("text") => {
+        // What the editor wrote is shown again, in its card, with the reason: never lost, also
+        // when someone else handled the item meanwhile. (A script gets the reason as text.)
+        Err(e)
+            if (e.is_invalid_input() || e.is_gone())
+                && form.contains_key("text")
+                && user.session.is_some() =>
+        {
+            let text = form.get("text").cloned().unwrap_or_default();
             let draft = views::Draft {
                 id: id.clone(),
-                title: form.get("title").cloned().unwrap_or_default(),
-                text: form.get("text").cloned().unwrap_or_default(),
+                title: crate::review::headline(&text)
+                    .or_else(|| form.get("title").cloned())
+                    .unwrap_or_else(|| "Messaggio".to_owned()),
+                text,
                 at: form.get("at").cloned().unwrap_or_default(),
                 error: e.italian(),
             };

@@ -3,17 +3,16 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
 use maud::html;
 use url::Url;
 
 use super::config_file::rewrite_config;
+use super::extract::{Form, Path};
 use super::source_form::{remove_source, source_table, Fields};
-use super::sources::{followed_by, kind_label};
-use super::{audit, back, views, Admin, Role, User};
+use super::sources::{followed_already, followed_by, kind_label};
+use super::{audit, back, refused, source_form, views, Admin, Role, User};
 use crate::store::AuditAction;
 
 /// The edit form of a source, with what the configuration file says about it.
@@ -23,7 +22,7 @@ pub async fn page(State(admin): State<Admin>, user: User, Path(name): Path<Strin
     }
     let app = admin.app();
     let Some(src) = app.config().source(&name) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return super::not_found();
     };
     let fields = match current_fields(&admin, &name) {
         Ok(f) => f,
@@ -88,12 +87,9 @@ pub async fn save(
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = user.admin_form(&form) {
-        return r.into_response();
-    }
-    let app = admin.app();
-    let Some(src) = app.config().source(&name).cloned() else {
-        return StatusCode::NOT_FOUND.into_response();
+    let (app, src) = match source_form(&admin, &user, &name, &form) {
+        Ok(found) => found,
+        Err(r) => return r.into_response(),
     };
     let back_to = format!("/sources/{name}/edit");
     let url_text = form.get("url").map(|u| u.trim()).unwrap_or_default();
@@ -101,14 +97,7 @@ pub async fn save(
         return back(&admin, &user, &back_to, Err("Indirizzo non valido.".into()));
     };
     if let Some(other) = followed_by(app.config(), &url, &name) {
-        return back(
-            &admin,
-            &user,
-            &back_to,
-            Err(format!(
-                "Questo indirizzo è già seguito dalla fonte {other}."
-            )),
-        );
+        return followed_already(&admin, &user, &back_to, "Questo indirizzo", other);
     }
     let url_changed = crate::ident::canonical_url(&url) != crate::ident::canonical_url(&src.url);
     if url_changed {
@@ -159,15 +148,43 @@ pub async fn save(
                 Ok(format!("Fonte {name} aggiornata.{note}")),
             )
         }
-        Err(e) => back(
-            &admin,
-            &user,
-            &back_to,
-            Err(format!(
-                "Modifica rifiutata, la configurazione in uso resta quella di prima: {e}"
-            )),
-        ),
+        Err(e) => back(&admin, &user, &back_to, Err(refused("Modifica", &e))),
     }
+}
+
+/// Pauses, resumes or reads now a source (the buttons on Fonti).
+pub(super) async fn action(
+    State(admin): State<Admin>,
+    user: User,
+    Path((name, action)): Path<(String, String)>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let app = match source_form(&admin, &user, &name, &form) {
+        Ok((app, _)) => app,
+        Err(r) => return r.into_response(),
+    };
+    let (result, audited) = match action.as_str() {
+        "pause" => (
+            app.set_paused(&name, true)
+                .map(|_| format!("{name}: in pausa.")),
+            AuditAction::SourcePause,
+        ),
+        "resume" => (
+            app.set_paused(&name, false)
+                .map(|_| format!("{name}: ripresa.")),
+            AuditAction::SourceResume,
+        ),
+        "poll" => {
+            app.poll_soon(&name);
+            (
+                Ok(format!("{name}: lettura richiesta.")),
+                AuditAction::SourcePoll,
+            )
+        }
+        _ => return super::not_found(),
+    };
+    audit(&app, &user, audited, &name, None, None);
+    back(&admin, &user, "/sources", result.map_err(|e| e.to_string()))
 }
 
 /// Deletes a source (with the confirmation box ticked).
@@ -177,12 +194,9 @@ pub async fn delete(
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = user.admin_form(&form) {
-        return r.into_response();
-    }
-    let app = admin.app();
-    let Some(src) = app.config().source(&name).cloned() else {
-        return StatusCode::NOT_FOUND.into_response();
+    let src = match source_form(&admin, &user, &name, &form) {
+        Ok((_, src)) => src,
+        Err(r) => return r.into_response(),
     };
     if form.get("conferma").map(String::as_str) != Some("si") {
         return back(
@@ -217,14 +231,7 @@ pub async fn delete(
                 Ok(format!("Fonte {name} eliminata.")),
             )
         }
-        Err(e) => back(
-            &admin,
-            &user,
-            "/sources",
-            Err(format!(
-                "Eliminazione rifiutata, la configurazione in uso resta quella di prima: {e}"
-            )),
-        ),
+        Err(e) => back(&admin, &user, "/sources", Err(refused("Eliminazione", &e))),
     }
 }
 
@@ -235,13 +242,10 @@ pub async fn test_send(
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = user.admin_form(&form) {
-        return r.into_response();
-    }
-    let app = admin.app();
-    if app.config().source(&name).is_none() {
-        return StatusCode::NOT_FOUND.into_response();
-    }
+    let app = match source_form(&admin, &user, &name, &form) {
+        Ok((app, _)) => app,
+        Err(r) => return r.into_response(),
+    };
     let back_to = format!("/sources/{name}/edit");
     let phone_text = form.get("phone").map(|p| p.trim()).unwrap_or_default();
     let phone = match crate::phone::Phone::parse(phone_text) {
@@ -297,10 +301,7 @@ fn current_fields(admin: &Admin, name: &str) -> Result<Fields, String> {
         .config_path
         .as_ref()
         .ok_or("questa istanza non ha un file di configurazione da modificare")?;
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| format!("il file di configurazione non si legge: {e}"))?;
+    let mut doc = super::config_file::read_config(path)?;
     source_table(&mut doc, name)
         .map(|t| Fields::from_table(t))
         .ok_or_else(|| "la fonte non è nel file di configurazione".into())

@@ -1,227 +1,24 @@
-//! Adding a source from the admin UI: detection (feed autodiscovery, CAP, page template), a
-//! preview of the messages it would produce, and saving to `sources.toml` with toml_edit so
-//! the file's comments and layout stay as the admin wrote them. The new configuration is
-//! validated before it is written and applied without a restart; an invalid one is refused
-//! and the running configuration stays.
-//!
-//! No SSRF: unless `allow_private_sources` is set, an address that resolves to loopback,
-//! private, link-local or otherwise non-public space is refused, the connection is pinned to
-//! the address that was checked, and redirects are not followed.
+//! Adding a source from the admin UI: detection and its preview (`detect`), and saving to
+//! `sources.toml` with toml_edit so the file's comments and layout stay as the admin wrote
+//! them. The new configuration is validated before it is written and applied without a
+//! restart; an invalid one is refused and the running configuration stays. An address already
+//! followed (in any of its spellings, or as the feed a home page names) is refused.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
 use maud::html;
 use url::Url;
 
 use super::config_file::rewrite_config;
+pub use super::detect::{check_address, detect, is_public, Detected};
+use super::detect::{checked_address, feed_of_page};
+use super::extract::Form;
 use super::source_form::Fields;
-use super::{audit, back, views, Admin, User};
-use crate::config::{Config, KindSettings, Preset, Settings, SourceConfig, SourceKind};
-use crate::item::Message;
-
-const MAX_BODY: usize = 5 * 1024 * 1024;
-
-/// What detection found at an address.
-pub struct Detected {
-    pub url: Url,
-    pub kind: SourceKind,
-    pub preset: Option<Preset>,
-    pub note: String,
-    pub messages: Vec<Message>,
-}
-
-/// Whether an address is on the public internet.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1])))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let seg = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || (seg & 0xfe00) == 0xfc00
-                || (seg & 0xffc0) == 0xfe80)
-        }
-    }
-}
-
-/// Resolves the host and checks every address; returns the one to connect to.
-async fn checked_address(url: &Url, allow_private: bool) -> Result<SocketAddr, String> {
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err("solo indirizzi http:// o https://".into());
-    }
-    let host = url.host_str().ok_or("indirizzo senza host")?;
-    let port = url.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
-        .await
-        .map_err(|e| format!("{host}: {e}"))?
-        .collect();
-    let first = *addrs
-        .first()
-        .ok_or_else(|| format!("{host}: nessun indirizzo"))?;
-    if !allow_private {
-        if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
-            return Err(format!(
-                "{host} porta a un indirizzo non pubblico ({}): per sicurezza non è permesso da qui",
-                bad.ip()
-            ));
-        }
-    }
-    Ok(first)
-}
-
-/// [`checked_address`] with the running configuration's `allow_private_sources`.
-pub async fn check_address(url: &Url, app: &crate::daemon::App) -> Result<(), String> {
-    checked_address(url, app.config().settings.allow_private_sources)
-        .await
-        .map(|_| ())
-}
-
-/// Fetches a document for detection: checked address, no redirects, size cap.
-async fn fetch(
-    url: &Url,
-    allow_private: bool,
-    user_agent: &str,
-) -> Result<(Vec<u8>, Option<String>), String> {
-    let addr = checked_address(url, allow_private).await?;
-    let host = url.host_str().unwrap_or_default().to_owned();
-    let client = reqwest::Client::builder()
-        .user_agent(user_agent)
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve(&host, addr)
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(20))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut resp = client
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| format!("non risponde ({})", crate::fetch::root_cause(&e)))?;
-    if resp.status().is_redirection() {
-        let to = resp
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .unwrap_or("?");
-        return Err(format!(
-            "l'indirizzo rimanda a {to}: inserisci direttamente quello"
-        ));
-    }
-    if !resp.status().is_success() {
-        return Err(crate::fetch::FetchError::Status {
-            status: resp.status().as_u16(),
-        }
-        .italian());
-    }
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| crate::fetch::root_cause(&e))?
-    {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err("il documento è troppo grande".into());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((body, content_type))
-}
-
-/// Finds what kind of source an address is, and what it would send. `allow_private` lifts the
-/// SSRF guard (the command line, run by the server's own admin, may add local sources).
-pub async fn detect(
-    settings: &Settings,
-    url: Url,
-    allow_private: bool,
-) -> Result<Detected, String> {
-    let allow = allow_private || settings.allow_private_sources;
-    let ua = settings.user_agent();
-    let tz = settings.tz();
-    let (body, content_type) = fetch(&url, allow, &ua).await?;
-    let text = crate::charset::decode(&body, content_type.as_deref());
-    let mut kind = crate::source::detect_kind(&text);
-    let (mut url, mut body, mut content_type, mut note, mut preset) =
-        (url, body, content_type, String::new(), None);
-    if kind == SourceKind::Page {
-        if let Some(feed) = crate::source::feed::discover_feed(&text, Some(&url)) {
-            let (feed_body, feed_type) = fetch(&feed, allow, &ua).await?;
-            note = format!("La pagina indica il suo feed ({feed}): banditore userà quello.");
-            url = feed;
-            body = feed_body;
-            content_type = feed_type;
-            kind = SourceKind::Feed;
-        } else {
-            let mut ctx = crate::source::ParseContext::new(Some(url.clone()), tz);
-            for candidate in [Preset::DesignComuni, Preset::Wordpress, Preset::Auto] {
-                ctx.page = crate::source::page::PageRules::new(candidate, None);
-                if crate::source::page::parse_listing(&text, &ctx)
-                    .is_ok_and(|items| !items.is_empty())
-                {
-                    preset = Some(candidate);
-                    break;
-                }
-            }
-            note = match preset {
-                Some(Preset::DesignComuni) => {
-                    "Pagina senza feed, modello Design Comuni Italia.".into()
-                }
-                Some(Preset::Wordpress) => "Pagina senza feed, modello WordPress.".into(),
-                _ => "Pagina senza feed: banditore cercherà i link alle notizie da solo.".into(),
-            };
-        }
-    }
-    if kind == SourceKind::Quake {
-        note = if settings.location.is_some() {
-            "Terremoti dell'INGV: banditore inoltra solo quelli abbastanza vicini e forti (raggio e magnitudo qui sotto).".into()
-        } else {
-            "Terremoti dell'INGV: per filtrarli per distanza indica la posizione del comune (location) nelle impostazioni.".into()
-        };
-    }
-    let mut src = SourceConfig::adhoc("anteprima", kind, url.clone());
-    if let (Some(p), KindSettings::Page { preset, .. }) = (preset, &mut src.settings) {
-        *preset = p;
-    }
-    let preview = crate::pipeline::preview::preview(
-        &body,
-        content_type.as_deref(),
-        &src,
-        settings,
-        Some(url.clone()),
-        crate::pipeline::preview::Filters::None,
-        chrono::Utc::now(),
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(Detected {
-        url,
-        kind,
-        preset,
-        note,
-        messages: preview.messages().take(5).cloned().collect(),
-    })
-}
+use super::{audit, back, back_with_link, refused, views, Admin, User};
+use crate::config::{Config, Preset, SourceKind};
+use crate::store::FlashLink;
 
 /// A source name from the address, unique in `config`.
 pub fn suggest_name(url: &Url, config: &Config) -> String {
@@ -275,6 +72,9 @@ pub async fn preview(
         );
     };
     let app = admin.app();
+    if let Some(other) = followed_by(app.config(), &url, "") {
+        return followed_already(&admin, &user, "/sources", "Questo indirizzo", other);
+    }
     let detected = match detect(&app.config().settings, url, false).await {
         Ok(d) => d,
         Err(e) => {
@@ -287,6 +87,11 @@ pub async fn preview(
         }
     };
     let app = admin.app();
+    // A home page whose feed is followed already: the feed would be a second source.
+    if let Some(other) = followed_by(app.config(), &detected.url, "") {
+        let what = format!("Il suo feed ({})", detected.url);
+        return followed_already(&admin, &user, "/sources", &what, other);
+    }
     let name = form
         .get("name")
         .map(|n| n.trim().to_owned())
@@ -302,7 +107,7 @@ pub async fn preview(
         h2 { "Anteprima dei messaggi" }
         @if detected.messages.is_empty() { p { "Nessun messaggio da mostrare in questo momento." } }
         div.chat {
-            @for m in &detected.messages { div.bubble { (m.text) } }
+            @for m in &detected.messages { div.bubble { (super::bubble::bubble(&m.text)) } }
         }
         form.card method="post" action="/sources/add" {
             input type="hidden" name="csrf" value=(user.csrf());
@@ -378,14 +183,54 @@ pub fn append_source(
     Ok(doc.to_string())
 }
 
+/// An address as far as "the same source" goes: `ident::canonical_url` (scheme, host case,
+/// `www.`, default port, trailing slash, fragment and tracking parameters make no difference)
+/// of the address with repeated slashes in its path made one.
+pub fn same_source(url: &Url) -> String {
+    let mut url = url.clone();
+    if url.path().contains("//") {
+        let mut path = String::with_capacity(url.path().len());
+        for c in url.path().chars() {
+            if !(c == '/' && path.ends_with('/')) {
+                path.push(c);
+            }
+        }
+        url.set_path(&path);
+    }
+    crate::ident::canonical_url(&url)
+}
+
 /// Another source that follows the same address, if any.
 pub fn followed_by<'a>(config: &'a Config, url: &Url, except: &str) -> Option<&'a str> {
-    let canon = crate::ident::canonical_url(url);
+    let canon = same_source(url);
     config
         .sources
         .iter()
-        .find(|s| s.name != except && crate::ident::canonical_url(&s.url) == canon)
+        .find(|s| s.name != except && same_source(&s.url) == canon)
         .map(|s| s.name.as_str())
+}
+
+/// Back to `to`, refusing an address that the source `other` already follows: the message
+/// names it, the link opens it. `what` says which address ("Questo indirizzo", "Il feed …").
+pub(super) fn followed_already(
+    admin: &Admin,
+    user: &User,
+    to: &str,
+    what: &str,
+    other: &str,
+) -> Response {
+    back_with_link(
+        admin,
+        user,
+        to,
+        Err(format!(
+            "{what} è già seguito dalla fonte «{other}»: modifica quella invece di aggiungerne una seconda, o le sue notizie partirebbero due volte."
+        )),
+        Some(FlashLink {
+            href: format!("/sources/{other}/edit"),
+            label: format!("Apri la fonte {other}"),
+        }),
+    )
 }
 
 pub async fn add(
@@ -437,16 +282,21 @@ pub async fn add(
             )),
         );
     }
+    // Checked here, whatever came before: the form could have been changed after the
+    // preview, or never have been one.
     if let Some(other) = followed_by(app.config(), &parsed, "") {
-        return back(&admin, &user, "/sources",
-            Err(format!(
-                "Questo indirizzo è già seguito dalla fonte {other}: modifica quella invece di aggiungerne una seconda."
-            )),
-        );
+        return followed_already(&admin, &user, "/sources", "Questo indirizzo", other);
     }
-    // Checked again: the form could have been changed after the preview.
     if let Err(e) = checked_address(&parsed, app.config().settings.allow_private_sources).await {
         return back(&admin, &user, "/sources", Err(e));
+    }
+    if kind == SourceKind::Page {
+        if let Some(feed) = feed_of_page(&parsed, &app.config().settings).await {
+            if let Some(other) = followed_by(app.config(), &feed, "") {
+                let what = format!("Il feed di questa pagina ({feed})");
+                return followed_already(&admin, &user, "/sources", &what, other);
+            }
+        }
     }
     let mut fields = Fields::from_form(&form);
     if fields.forward.is_empty() {
@@ -487,14 +337,7 @@ pub async fn add(
                 Ok(format!("Fonte {name} aggiunta e attiva.")),
             )
         }
-        Err(e) => back(
-            &admin,
-            &user,
-            "/sources",
-            Err(format!(
-                "Modifica rifiutata, la configurazione in uso resta quella di prima: {e}"
-            )),
-        ),
+        Err(e) => back(&admin, &user, "/sources", Err(refused("Modifica", &e))),
     }
 }
 
@@ -503,24 +346,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn private_addresses_are_not_public() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.1.1",
-            "172.16.0.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
+    fn one_source_however_its_address_is_written() {
+        let same = |a: &str, b: &str| {
+            same_source(&Url::parse(a).unwrap()) == same_source(&Url::parse(b).unwrap())
+        };
+        let feed = "https://www.comune.example.it/feed/notizie";
+        for other in [
+            "HTTPS://WWW.Comune.Example.IT/feed/notizie",
+            "https://www.comune.example.it:443/feed/notizie",
+            "http://www.comune.example.it:80/feed/notizie/",
+            "https://www.comune.example.it//feed///notizie",
+            "https://comune.example.it/feed/notizie#ultime",
+            "https://www.comune.example.it/feed/notizie?utm_source=x",
         ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+            assert!(same(feed, other), "{other}");
         }
-        for ip in ["93.184.216.34", "2a00:1450:4002::1"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        for other in [
+            "https://www.comune.example.it/feed/eventi",
+            "https://www.comune.example.it:8443/feed/notizie",
+            "https://altro.example.it/feed/notizie",
+            "https://www.comune.example.it/feed/notizie?cat=2",
+        ] {
+            assert!(!same(feed, other), "{other}");
         }
     }
 

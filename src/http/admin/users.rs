@@ -4,14 +4,15 @@
 //! change goes to the audit log. Passwords are only ever stored as argon2 hashes.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
 use maud::html;
 
 use super::config_file::rewrite_config;
+use super::extract::{Form, Path};
 use super::{audit, back, views, Admin, Role, User};
 use crate::store::AuditAction;
 
@@ -186,7 +187,7 @@ pub async fn change(
     }
     let app = admin.app();
     if !app.config().users.iter().any(|u| u.name == target) {
-        return StatusCode::NOT_FOUND.into_response();
+        return super::not_found();
     }
     if target == user.name {
         return back(&admin, &user, "/utenti",
@@ -211,7 +212,7 @@ pub async fn change(
         },
         "disattiva" => (toml_edit::value(true), format!("{target} disattivato.")),
         "attiva" => (toml_edit::value(false), format!("{target} riattivato.")),
-        _ => return StatusCode::NOT_FOUND.into_response(),
+        _ => return super::not_found(),
     };
     let key = match what.as_str() {
         "ruolo" => "role",
@@ -280,6 +281,8 @@ pub async fn own_page(State(admin): State<Admin>, user: User) -> Response {
 
 pub async fn own_change(
     State(admin): State<Admin>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     user: User,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
@@ -296,13 +299,27 @@ pub async fn own_change(
             Err("Non c'è una password da cambiare.".into()),
         );
     };
-    if !verify_password(&me.password_hash, &field("attuale")) {
-        return back(
-            &admin,
-            &user,
-            "/password",
-            Err("La password attuale non è giusta.".into()),
-        );
+    // A wrong current password counts as a failed login: the same limits, per account and
+    // per address, so a session left open cannot be used to guess the password.
+    let ip = super::login::client_ip(&admin, peer, &headers);
+    let current = field("attuale");
+    match super::login::limited(&admin, &me.name, ip, || {
+        verify_password(&me.password_hash, &current)
+    }) {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(user = %me.name, %ip, "wrong current password on /password");
+            return back(
+                &admin,
+                &user,
+                "/password",
+                Err("La password attuale non è giusta.".into()),
+            );
+        }
+        Err(why) => {
+            tracing::warn!(user = %me.name, %ip, "password change refused: too many failures");
+            return back(&admin, &user, "/password", Err(why.into()));
+        }
     }
     if field("nuova") != field("ripeti") {
         return back(

@@ -2,6 +2,7 @@
 
 use maud::{html, Markup, DOCTYPE};
 
+use super::bubble::bubble;
 use super::User;
 use crate::config::Role;
 use crate::daemon::App;
@@ -58,9 +59,12 @@ pub fn page(title: &str, user: Option<&User>, current: &str, body: Markup) -> St
 
 pub(super) fn flash_box(flash: Option<Flash>) -> Markup {
     html! {
-        @if let Some(Flash { ok, text }) = flash {
+        @if let Some(Flash { ok, text, link }) = flash {
             @if !text.is_empty() {
-                div.flash.errore[!ok] role="status" { (text) }
+                div.flash.errore[!ok] role="status" {
+                    (text)
+                    @if let Some(link) = link { " " a href=(link.href) { (link.label) } }
+                }
             }
         }
     }
@@ -105,50 +109,6 @@ pub struct Draft {
     pub error: String,
 }
 
-/// A message as WhatsApp shows it: `*bold*`, `_italic_`, `~strikethrough~` (the same rules as
-/// the live preview in `app.js`); everything else is text, escaped.
-pub fn bubble(text: &str) -> Markup {
-    static STYLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"\*([^*\n]+)\*|_([^_\n]+)_|~([^~\n]+)~").expect("static regex")
-    });
-    let mut parts: Vec<(&str, Option<&str>)> = Vec::new();
-    let mut last = 0;
-    for c in STYLE.captures_iter(text) {
-        let (Some(whole), Some((i, inner))) = (
-            c.get(0),
-            (1..=3).find_map(|i| c.get(i).map(|m| (i, m.as_str()))),
-        ) else {
-            continue;
-        };
-        // As WhatsApp: no space just inside the markers, and not in the middle of a word.
-        let before = text
-            .get(..whole.start())
-            .and_then(|b| b.chars().next_back());
-        let after = text.get(whole.end()..).and_then(|a| a.chars().next());
-        if inner.starts_with(' ')
-            || inner.ends_with(' ')
-            || before.is_some_and(char::is_alphanumeric)
-            || after.is_some_and(char::is_alphanumeric)
-        {
-            continue;
-        }
-        parts.push((text.get(last..whole.start()).unwrap_or_default(), None));
-        parts.push((inner, Some(["b", "i", "s"][i - 1])));
-        last = whole.end();
-    }
-    parts.push((text.get(last..).unwrap_or_default(), None));
-    html! {
-        @for (part, style) in parts {
-            @match style {
-                Some("b") => strong { (part) },
-                Some("i") => em { (part) },
-                Some(_) => s { (part) },
-                None => (part),
-            }
-        }
-    }
-}
-
 pub fn queue(
     user: &User,
     app: &App,
@@ -176,20 +136,34 @@ pub fn queue(
                 }
             }
         }
+        @if let Some(d) = draft.filter(|d| !items.iter().any(|i| i.message.id == d.id)) {
+            // The item is gone (approved or rejected by someone else): the text stays here.
+            article.card aria-labelledby=(format!("t-{}", d.id)) {
+                h2 id=(format!("t-{}", d.id)) { (d.title) }
+                p.meta { "Il tuo testo, non inviato: copialo se ti serve." }
+                div.chat { div.bubble { (bubble(&d.text)) } }
+                label for="t-perso" { "Il tuo testo" }
+                textarea #t-perso readonly { (d.text) }
+            }
+        }
         @if items.is_empty() {
             p { "Nessun messaggio da approvare." }
+        } @else {
+            p.meta { "Dalla notizia pubblicata più di recente alla più vecchia." }
         }
         @for item in items {
             @let m = &item.message;
             @let id = &m.id;
             @let draft = draft.filter(|d| d.id == *id);
-            @let (title, text) = draft.map_or((m.title.as_str(), m.text.as_str()), |d| (d.title.as_str(), d.text.as_str()));
+            @let text = draft.map_or(m.text.as_str(), |d| d.text.as_str());
             // What the source aims at: its summary length plus the title and the link.
             @let target = app.config().source(&m.source).and_then(|s| s.max_chars).unwrap_or(crate::format::DEFAULT_MAX_CHARS) + m.title.chars().count() + m.url.chars().count() + 8;
             article.card aria-labelledby=(format!("t-{id}")) {
                 h2 id=(format!("t-{id}")) { (m.title) }
                 p.meta {
-                    (m.source) " · arrivato il " (when(item.queued_at, app))
+                    (m.source)
+                    @if m.published.is_some() { " · pubblicato il " (when(crate::review::published(item), app)) }
+                    " · arrivato il " (when(item.queued_at, app))
                     @if m.priority == crate::config::Priority::Urgent { " · " strong.stato-ko { "URGENTE" } }
                     @if item.edited { " · modificato" }
                     @if let Some(at) = item.send_at { " · programmato per il " (when(at, app)) }
@@ -204,9 +178,8 @@ pub fn queue(
                 // One form: the text in the box is what "Approva e invia" sends.
                 form method="post" action=(format!("/queue/{id}/edit")) {
                     input type="hidden" name="csrf" value=(user.csrf());
-                    label for=(format!("title-{id}")) { "Titolo" }
-                    input id=(format!("title-{id}")) type="text" name="title" value=(title) required;
                     label for=(format!("text-{id}")) { "Testo del messaggio WhatsApp" }
+                    p.meta { "La prima riga in grassetto (*…*) è il titolo: è anche il testo del modello WhatsApp per chi non scrive al Comune da più di 24 ore." }
                     textarea id=(format!("text-{id}")) name="text" data-preview=(format!("preview-{id}")) data-counter=(format!("count-{id}")) data-limit=(MAX_TEXT) data-target=(target) required { (text) }
                     p.counter id=(format!("count-{id}")) { (text.chars().count()) " caratteri (consigliati fino a " (target) ", massimo " (MAX_TEXT) ")" }
                     div.azioni {
@@ -543,24 +516,4 @@ pub fn subscribers(user: &User, app: &App) -> Result<String, StoreError> {
         }
     };
     Ok(page("Iscritti", Some(user), "/subscribers", body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::bubble;
-
-    #[test]
-    fn bubble_styles_like_whatsapp_and_escapes_the_rest() {
-        let html = |t: &str| bubble(t).into_string();
-        assert_eq!(
-            html("*Chiusura* scuole"),
-            "<strong>Chiusura</strong> scuole"
-        );
-        assert_eq!(html("_oggi_ e ~ieri~"), "<em>oggi</em> e <s>ieri</s>");
-        assert_eq!(
-            html("3*4*5 e * non * e file_di_nome"),
-            "3*4*5 e * non * e file_di_nome"
-        );
-        assert_eq!(html("<b>x</b>"), "&lt;b&gt;x&lt;/b&gt;");
-    }
 }

@@ -1,0 +1,203 @@
+//! A message as WhatsApp shows it: `*bold*`, `_italic_`, `~strikethrough~`; everything else is
+//! text, escaped by maud. `app.js` (the live preview while an editor types) follows the same
+//! rules, step by step; `tests::the_live_preview_agrees` runs it on the same texts.
+//!
+//! WhatsApp's rules, as followed here:
+//! - a marker opens only at the start of the text or after a character that is neither a letter
+//!   nor a digit (a space, punctuation), and not right before a space;
+//! - it closes at the first same marker on the same line that follows a non-space and comes
+//!   before the end, a space or punctuation (not a letter or a digit); the content is never
+//!   empty;
+//! - a marker inside a web address (`https://…`, `www.…`) is part of the address;
+//! - a marker that finds no closing is plain text, and the scan goes on right after it, so a
+//!   refused marker never hides a later pair.
+
+use std::ops::Range;
+
+use maud::{html, Markup};
+
+/// How a stretch of text is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Bold,
+    Italic,
+    Strike,
+}
+
+impl Style {
+    fn of(marker: char) -> Option<Style> {
+        match marker {
+            '*' => Some(Style::Bold),
+            '_' => Some(Style::Italic),
+            '~' => Some(Style::Strike),
+            _ => None,
+        }
+    }
+}
+
+/// Letters and digits (Unicode `Alphabetic` or numeric: `[\p{Alphabetic}\p{N}]` in app.js).
+fn word_char(c: Option<char>) -> bool {
+    c.is_some_and(char::is_alphanumeric)
+}
+
+/// The byte ranges of the web addresses in `text`.
+fn addresses(text: &str) -> Vec<Range<usize>> {
+    static URL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)(?:https?://|www\.)\S+").expect("static regex")
+    });
+    URL.find_iter(text).map(|m| m.range()).collect()
+}
+
+/// The text cut into stretches, each plain (`None`) or styled.
+pub fn spans(text: &str) -> Vec<(&str, Option<Style>)> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let urls = addresses(text);
+    let in_url = |byte: usize| urls.iter().any(|r| r.contains(&byte));
+    let at = |i: usize| chars.get(i).map(|&(_, c)| c);
+    let before = |i: usize| i.checked_sub(1).and_then(at);
+    let opens = |i: usize| !word_char(before(i)) && at(i + 1).is_some_and(|c| !c.is_whitespace());
+    let closes = |j: usize| before(j).is_some_and(|c| !c.is_whitespace()) && !word_char(at(j + 1));
+    let mut out = Vec::new();
+    let (mut last, mut i) = (0, 0);
+    while let Some(&(start, marker)) = chars.get(i) {
+        let found = Style::of(marker)
+            .filter(|_| opens(i) && !in_url(start))
+            .and_then(|style| {
+                let end = (i + 2..chars.len())
+                    .take_while(|&j| at(j) != Some('\n'))
+                    .find(|&j| at(j) == Some(marker) && closes(j) && !in_url(chars[j].0))?;
+                Some((style, end))
+            });
+        match found {
+            Some((style, end)) => {
+                let close = chars[end].0;
+                out.push((text.get(last..start).unwrap_or_default(), None));
+                out.push((
+                    text.get(start + marker.len_utf8()..close)
+                        .unwrap_or_default(),
+                    Some(style),
+                ));
+                last = close + marker.len_utf8();
+                i = end + 1;
+            }
+            None => i += 1,
+        }
+    }
+    out.push((text.get(last..).unwrap_or_default(), None));
+    out.retain(|(part, style)| !part.is_empty() || style.is_some());
+    out
+}
+
+/// The bubble's HTML.
+pub fn bubble(text: &str) -> Markup {
+    html! {
+        @for (part, style) in spans(text) {
+            @match style {
+                Some(Style::Bold) => strong { (part) },
+                Some(Style::Italic) => em { (part) },
+                Some(Style::Strike) => s { (part) },
+                None => (part),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Texts and how WhatsApp shows them (`<b>`, `<i>`, `<s>` for the styles).
+    const CASES: &[(&str, &str)] = &[
+        ("*Chiusura* scuole", "<b>Chiusura</b> scuole"),
+        ("_oggi_ e ~ieri~", "<i>oggi</i> e <s>ieri</s>"),
+        (
+            "3*4*5 e * non * e file_di_nome",
+            "3*4*5 e * non * e file_di_nome",
+        ),
+        // A refused candidate does not swallow the valid pair after it.
+        ("a_b _ok_", "a_b <i>ok</i>"),
+        ("x_ _y_ z", "x_ <i>y</i> z"),
+        ("* no* *sì*", "* no* <b>sì</b>"),
+        // Never inside an address.
+        ("https://x.it/a_info_b", "https://x.it/a_info_b"),
+        (
+            "vedi https://x.it/_info_/pagina e _qui_",
+            "vedi https://x.it/_info_/pagina e <i>qui</i>",
+        ),
+        ("www.x.it/*a*", "www.x.it/*a*"),
+        // Punctuation around the markers, not letters.
+        ("(*urgente*).", "(<b>urgente</b>)."),
+        ("*Avviso*:", "<b>Avviso</b>:"),
+        ("ab*c* d", "ab*c* d"),
+        ("*c*d", "*c*d"),
+        // Not across lines, not with spaces just inside.
+        ("*a\nb*", "*a\nb*"),
+        ("_ a_ _b _", "_ a_ _b _"),
+        ("**", "**"),
+        ("*è* ~città~", "<b>è</b> <s>città</s>"),
+    ];
+
+    fn tagged(text: &str) -> String {
+        spans(text)
+            .into_iter()
+            .map(|(part, style)| match style {
+                Some(Style::Bold) => format!("<b>{part}</b>"),
+                Some(Style::Italic) => format!("<i>{part}</i>"),
+                Some(Style::Strike) => format!("<s>{part}</s>"),
+                None => part.to_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn styles_follow_whatsapps_rules() {
+        for (text, shown) in CASES {
+            assert_eq!(tagged(text), *shown, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_rest_is_escaped() {
+        assert_eq!(
+            bubble("*<b>x</b>* & <i>").into_string(),
+            "<strong>&lt;b&gt;x&lt;/b&gt;</strong> &amp; &lt;i&gt;"
+        );
+    }
+
+    /// app.js, run by node on the same texts, shows them the same way. Skipped (with a note)
+    /// where node is not installed.
+    #[test]
+    fn the_live_preview_agrees() {
+        let script = format!(
+            "var document = {{ querySelectorAll: function () {{ return []; }} }};\n{}\n\
+             var cases = JSON.parse(process.argv[1]);\n\
+             var tags = {{ strong: 'b', em: 'i', s: 's' }};\n\
+             console.log(JSON.stringify(cases.map(function (t) {{\n\
+               return spans(t).map(function (p) {{ return p[1] ? '<' + tags[p[1]] + '>' + p[0] + '</' + tags[p[1]] + '>' : p[0]; }}).join('');\n\
+             }})));",
+            include_str!("app.js")
+        );
+        let texts: Vec<&str> = CASES.iter().map(|(t, _)| *t).collect();
+        let run = std::process::Command::new("node")
+            .arg("-e")
+            .arg(&script)
+            .arg(serde_json::to_string(&texts).unwrap())
+            .output();
+        let out = match run {
+            Ok(out) => out,
+            Err(e) => {
+                eprintln!("node not available ({e}): app.js not checked");
+                return;
+            }
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+        for ((text, want), got) in CASES.iter().zip(&shown) {
+            assert_eq!(got, want, "app.js on {text:?}");
+        }
+    }
+}
