@@ -381,16 +381,15 @@ pub fn release_held(
 ) -> Result<usize, StoreError> {
     let n = store.release_held(source, now)?;
     if n > 0 {
-        let after = Some(format!("{n} elementi in revisione"));
-        audit(
-            store,
-            now,
-            who,
-            AuditAction::SourceRelease,
-            source,
-            None,
-            after,
-        )?;
+        store.audit(&AuditEntry {
+            at: now,
+            who: who.to_owned(),
+            action: AuditAction::SourceRelease,
+            subject: source.to_owned(),
+            before: None,
+            after: Some(format!("{n} elementi in revisione")),
+            item: None,
+        })?;
     }
     Ok(n)
 }
@@ -405,16 +404,15 @@ pub fn discard_held(
 ) -> Result<usize, StoreError> {
     let n = store.discard_held(source)?;
     if n > 0 {
-        let after = Some(format!("{n} elementi scartati"));
-        audit(
-            store,
-            now,
-            who,
-            AuditAction::SourceDiscard,
-            source,
-            None,
-            after,
-        )?;
+        store.audit(&AuditEntry {
+            at: now,
+            who: who.to_owned(),
+            action: AuditAction::SourceDiscard,
+            subject: source.to_owned(),
+            before: None,
+            after: Some(format!("{n} elementi scartati")),
+            item: None,
+        })?;
     }
     Ok(n)
 }

@@ -73,7 +73,7 @@ pub enum PollOutcome {
 #[derive(Debug)]
 pub enum Evaluation {
     NotModified,
-    Planned(Planned),
+    Planned(Box<Planned>),
 }
 
 /// A fetched, parsed and planned document.
@@ -180,7 +180,7 @@ impl Pipeline {
                 self.inner.store.put_source_state(name, state)?;
                 return Ok(PollOutcome::NotModified);
             }
-            Evaluation::Planned(p) => p,
+            Evaluation::Planned(p) => *p,
         };
         let items = planned.present.len();
         state.baselined = true;
@@ -341,13 +341,13 @@ impl Pipeline {
             };
             plan::decide(&rules, fresh, &known, now)?
         };
-        Ok(Evaluation::Planned(Planned {
+        Ok(Evaluation::Planned(Box::new(Planned {
             baseline,
             plan,
             touch,
             present: triage.present,
             validators: fetched.validators,
-        }))
+        })))
     }
 
     /// The items of a fetched document. Pages and CAP indexes need more than the document:
