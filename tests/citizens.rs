@@ -3,6 +3,13 @@
 
 mod common;
 
+use std::sync::Arc;
+
+use banditore::config::Config;
+use banditore::daemon::{App, AppCell};
+use banditore::http::admin::Admin;
+use banditore::sink::secret::Secret;
+use common::admin::{csrf, english};
 use common::{rss, source, FeedServer, Route, Workdir};
 
 /// `n` items with their own guids and links, as a CMS migration publishes them.
@@ -172,4 +179,61 @@ async fn one_story_from_two_sources_is_sent_once() {
         2,
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn an_admin_sees_a_held_source_and_why_items_were_not_sent_and_releases_the_batch() {
+    let server = FeedServer::start().await;
+    server.set("/feed", feed(&batch("old", 3)));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    let config = Config::load(&work.config()).unwrap();
+    let app = App::build(
+        config,
+        &work.path().join("data"),
+        Arc::new(banditore::schedule::SystemClock),
+    )
+    .unwrap();
+    app.once().await.unwrap();
+    let mut items = batch("nuovo", 15);
+    items.extend(batch("old", 3));
+    server.set("/feed", feed(&items));
+    app.once().await.unwrap();
+    let admin = Admin::with_token(
+        AppCell::new(app.clone()),
+        Some(work.config()),
+        Some(Secret::new(common::admin::TOKEN.into())),
+    );
+    let web = common::admin::serve(admin).await;
+    let cookie = web.admin().await;
+
+    let fonti = web.page("/sources", &cookie).await;
+    assert!(fonti.contains("Bloccata: "), "{fonti}");
+    assert!(fonti.contains("15 notizie nuove trattenute"), "{fonti}");
+    assert!(english(&fonti).is_empty(), "{:?}", english(&fonti));
+    let inviati = web.page("/log", &cookie).await;
+    assert!(inviati.contains("Non inviati, e perché"), "{inviati}");
+    assert!(
+        inviati.contains("trattenuta per un amministratore: troppe notizie nuove in una volta"),
+        "{inviati}"
+    );
+
+    // Without the CSRF token nothing happens; with it the batch goes to review.
+    let refused = web.post("/sources/comune/release", &cookie, &[]).await;
+    assert!(!refused.status().is_redirection(), "{}", refused.status());
+    assert_eq!(app.store().held("comune").unwrap().len(), 15);
+    let token = csrf(&fonti);
+    let done = web
+        .post("/sources/comune/release", &cookie, &[("csrf", &token)])
+        .await;
+    assert!(done.status().is_redirection(), "{}", done.status());
+    assert!(app.store().held("comune").unwrap().is_empty());
+    let fonti = web.page("/sources", &cookie).await;
+    assert!(!fonti.contains("Bloccata: "), "{fonti}");
+    assert!(
+        fonti.contains("15 notizie trattenute in revisione"),
+        "{fonti}"
+    );
+    let queue = web.page("/", &cookie).await;
+    assert!(queue.contains("Notizia nuovo 14"), "{queue}");
+    web.shut().await;
 }

@@ -12,6 +12,7 @@ use super::config_file::rewrite_config;
 use super::extract::{Form, Path};
 use super::source_form::{remove_source, source_table, Fields};
 use super::sources::{followed_already, followed_by, kind_label};
+use super::views::plural;
 use super::{audit, back, refused, source_form, views, Admin, Role, User};
 use crate::store::AuditAction;
 
@@ -152,7 +153,8 @@ pub async fn save(
     }
 }
 
-/// Pauses, resumes or reads now a source (the buttons on Fonti).
+/// Pauses, resumes or reads now a source, releases or discards its held batch (the buttons
+/// on Fonti).
 pub(super) async fn action(
     State(admin): State<Admin>,
     user: User,
@@ -163,6 +165,30 @@ pub(super) async fn action(
         Ok((app, _)) => app,
         Err(r) => return r.into_response(),
     };
+    // Flood protection: the review module audits these itself.
+    if let Some(release) = match action.as_str() {
+        "release" => Some(true),
+        "discard" => Some(false),
+        _ => None,
+    } {
+        let (store, now) = (app.store(), app.now());
+        let done = if release {
+            crate::review::release_held(store, now, &name, &user.name).map(|n| {
+                format!(
+                    "{name}: {} in revisione.",
+                    plural(n, "notizia trattenuta", "notizie trattenute")
+                )
+            })
+        } else {
+            crate::review::discard_held(store, now, &name, &user.name).map(|n| {
+                format!(
+                    "{name}: {} scartate, non saranno inviate.",
+                    plural(n, "notizia trattenuta", "notizie trattenute")
+                )
+            })
+        };
+        return back(&admin, &user, "/sources", done.map_err(|e| e.to_string()));
+    }
     let (result, audited) = match action.as_str() {
         "pause" => (
             app.set_paused(&name, true)

@@ -375,6 +375,17 @@ pub fn log(user: &User, app: &App, query: &LogQuery) -> Result<String, StoreErro
     } else {
         Vec::new()
     };
+    // What was not sent, and why (the newest 30 decisions other than "send").
+    let not_sent: Vec<_> = if first {
+        store
+            .recent_decisions(200)?
+            .into_iter()
+            .filter(|d| d.action != "send")
+            .take(30)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let body = html! {
         form.card.cerca method="get" action="/log" {
             label for="l-testo" { "Cerca nel titolo o nel testo" }
@@ -409,6 +420,18 @@ pub fn log(user: &User, app: &App, query: &LogQuery) -> Result<String, StoreErro
             @if query.page > 1 { a.bottone.secondario href=(query.link(query.page - 1)) { "← Più recenti" } }
             @if more { a.bottone.secondario href=(query.link(query.page + 1)) { "Meno recenti →" } }
         }
+        @if !not_sent.is_empty() {
+            h2 { "Non inviati, e perché" }
+            ul.registro {
+                @for d in &not_sent {
+                    li {
+                        (when(d.at, app)) " · " (d.source) " · "
+                        @if let Some(url) = &d.url { a.link href=(url) { (d.title) } } @else { (d.title) }
+                        " · " strong { (crate::pipeline::plan::reasons::italian(&d.reason)) }
+                    }
+                }
+            }
+        }
         @if !audit.is_empty() {
             h2 { "Registro delle azioni" }
             ul.registro {
@@ -434,12 +457,13 @@ pub fn sources(
             src,
             store.source_state(&src.name)?,
             store.source_paused(&src.name)?,
+            store.held(&src.name)?.len(),
         ));
     }
     let body = html! {
         (flash_box(flash))
         // Cards, not a table: they read on a 390-px phone without scrolling sideways.
-        @for (src, state, paused) in &rows {
+        @for (src, state, paused, held) in &rows {
             article.card aria-labelledby=(format!("s-{}", src.name)) {
                 h2 id=(format!("s-{}", src.name)) { (src.name) }
                 p.meta.indirizzo { (super::sources::kind_label(src.kind())) " · " (src.url) }
@@ -449,6 +473,25 @@ pub fn sources(
                         span.stato-ko { "errore" } " (" (plural(state.consecutive_failures as usize, "volta", "volte")) " di fila): " (err)
                     } @else if state.baselined { span.stato-ok { "ok" } }
                     @else { "nuova: alla prima lettura registra le notizie presenti senza inviarle" }
+                }
+                @if *held > 0 {
+                    div.avviso role="alert" {
+                        p {
+                            strong { "Bloccata: " }
+                            (plural(*held, "notizia nuova trattenuta", "notizie nuove trattenute"))
+                            ". Sono arrivate troppe notizie in una volta (un cambio di sito?): nulla è stato inviato."
+                        }
+                        div.azioni {
+                            form method="post" action=(format!("/sources/{}/release", src.name)) {
+                                input type="hidden" name="csrf" value=(user.csrf());
+                                button type="submit" { "Manda in revisione" }
+                            }
+                            form method="post" action=(format!("/sources/{}/discard", src.name)) {
+                                input type="hidden" name="csrf" value=(user.csrf());
+                                button.secondario type="submit" data-confirm="Scartare le notizie trattenute? Non saranno inviate." { "Scarta" }
+                            }
+                        }
+                    }
                 }
                 dl.dati {
                     dt { "Ultima lettura riuscita" } dd { (state.last_success.map(|t| when(t, app)).unwrap_or_else(|| "—".into())) }

@@ -27,6 +27,7 @@ use crate::store::{Level, SeenKeys, SentAlert, Store, StoreError, StoryRecord};
 
 mod alerts;
 mod decide;
+pub mod reasons;
 
 pub use decide::decide;
 
