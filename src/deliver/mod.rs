@@ -10,6 +10,7 @@
 mod answer;
 mod broadcast;
 mod health;
+pub mod quiet;
 mod retry;
 pub mod trial;
 
@@ -27,9 +28,10 @@ use crate::item::Message;
 use crate::schedule::{backoff, Clock, QuietHours};
 use crate::sink::{FileSink, Reconciled, Sink, SinkError, Why};
 use crate::store::{
-    DeliveryRecord, DeliveryState, FailureOutcome, OutboxEntry, RecipientRecord, RecipientState,
-    Store, StoreError,
+    DecisionRecord, DeliveryRecord, DeliveryState, FailureOutcome, OutboxEntry, RecipientRecord,
+    RecipientState, Store, StoreError,
 };
+use quiet::{Night, Wait};
 
 /// Recipients whose intents are written (and flushed) together, and requests in flight at once.
 const BROADCAST_BATCH: usize = 16;
@@ -94,7 +96,10 @@ pub struct Deliverer {
     retry: Mutex<HashMap<String, (u32, chrono::DateTime<chrono::Utc>)>>,
     max_backoff: Duration,
     /// Normal messages wait through these hours; urgent ones do not.
-    quiet: Option<(QuietHours, chrono_tz::Tz)>,
+    night: Option<Night>,
+    /// When the last night message went out this morning (the morning's pace; a restart
+    /// forgets it, at worst one message early).
+    last_release: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl Deliverer {
@@ -111,7 +116,8 @@ impl Deliverer {
             clock,
             retry: Mutex::default(),
             max_backoff,
-            quiet,
+            night: quiet.map(|(hours, tz)| Night { hours, tz }),
+            last_release: Mutex::default(),
         }
     }
 
@@ -128,12 +134,47 @@ impl Deliverer {
                 .collect()
         };
         let entries: Vec<_> = self.store.outbox().collect::<Result<_, _>>()?;
-        let quiet = self.quiet.is_some_and(|(q, tz)| q.contains(now, tz));
-        let (held, ready): (Vec<_>, Vec<_>) = entries
-            .into_iter()
-            .partition(|(_, entry)| quiet && entry.message.priority == Priority::Normal);
-        // Quiet hours: after the urgent ones, everything waits.
-        report.pending += held.len();
+        let sink_names: Vec<&str> = self.sinks.iter().map(Sink::name).collect();
+        let mut ready = Vec::with_capacity(entries.len());
+        let mut last_release = *self.last_release.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, entry) in entries {
+            let wait = match self.night {
+                Some(night) if entry.message.priority == Priority::Normal => {
+                    night.wait(now, entry.enqueued_at, &entry.message.text, last_release)
+                }
+                _ => Wait::Go,
+            };
+            match wait {
+                Wait::Go => {
+                    if self.night.and_then(|n| n.morning(now)).is_some_and(|end| {
+                        entry.message.priority == Priority::Normal && entry.enqueued_at < end
+                    }) {
+                        last_release = Some(now);
+                    }
+                    ready.push((key, entry));
+                }
+                // Quiet hours, or the morning's pace: everything else waits.
+                Wait::Later => report.pending += 1,
+                Wait::Stale(reason) => {
+                    let decision = DecisionRecord {
+                        at: now,
+                        source: entry.message.source.clone(),
+                        title: entry.message.title.clone(),
+                        url: Some(entry.message.url.clone()),
+                        action: "drop".into(),
+                        reason,
+                        message_id: Some(entry.message.id.clone()),
+                    };
+                    if !self
+                        .store
+                        .drop_queued(&key, &entry.message.id, &sink_names, &decision)?
+                    {
+                        ready.push((key, entry));
+                    }
+                }
+            }
+        }
+        *self.last_release.lock().unwrap_or_else(|p| p.into_inner()) = last_release;
         for group in ready.chunks(GROUP) {
             if shutdown.is_cancelled() {
                 break;

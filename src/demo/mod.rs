@@ -223,12 +223,19 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     report(&app.once().await?, &app);
     show_simulator(&sim);
     println!();
-    println!("6) At 22:35 the comune publishes a news item. Quiet hours (21:00-07:30) hold it:");
+    println!(
+        "6) At 22:35 the comune publishes two news items. Quiet hours (21:00-07:30) hold them:"
+    );
     time.set(25, 22, 40);
     site.set_stage(STAGE_NIGHT);
     report(&app.once().await?, &app);
     println!();
-    println!("   At the end of quiet hours it is released:");
+    println!(
+        "   At the end of quiet hours the one for Sunday is released; the one about the night"
+    );
+    println!(
+        "   (\"stanotte\") is over by morning and is not sent (the reason is in the log below):"
+    );
     time.set(26, 7, 31);
     report(&app.once().await?, &app);
     show_simulator(&sim);
@@ -261,7 +268,7 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     println!();
     println!("Delivery state per message and sink, and the reasons for what was not sent");
     println!("(as `banditore log` shows them):");
-    for line in crate::report::log(app.store(), app.config(), 10)?.lines() {
+    for line in crate::report::log(app.store(), app.config(), 25)?.lines() {
         println!("   {line}");
     }
     println!();

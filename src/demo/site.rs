@@ -71,14 +71,19 @@ impl Site {
         (body, format!("\"v{}\"", stage.min(STAGE_NIGHT)))
     }
 
-    /// An item the comune publishes late in the evening, during quiet hours.
+    /// Two items the comune publishes late in the evening, during quiet hours: one for
+    /// Sunday, one about the night itself.
     fn night_item(&self) -> String {
-        let at = self.start + Duration::minutes(12 * 60 + 5);
+        let at = |minutes: i64| (self.start + Duration::minutes(minutes)).to_rfc2822();
         format!(
             "<item><title>Mercato straordinario di Natale domenica in piazza Garibaldi</title>\
              <link>{base}/notizie/mercato-di-natale/</link><guid isPermaLink=\"false\">{base}/?p=4140</guid>\
-             <pubDate>{}</pubDate><description>Domenica dalle 9 alle 19 le bancarelle del mercato di Natale in piazza Garibaldi. Parcheggio gratuito in via Mazzini.</description></item>\n",
-            at.to_rfc2822(),
+             <pubDate>{}</pubDate><description>Domenica dalle 9 alle 19 le bancarelle del mercato di Natale in piazza Garibaldi. Parcheggio gratuito in via Mazzini.</description></item>\n\
+             <item><title>Via Po chiusa per lavori urgenti</title>\
+             <link>{base}/notizie/via-po-chiusa/</link><guid isPermaLink=\"false\">{base}/?p=4141</guid>\
+             <pubDate>{}</pubDate><description>Via Po resta chiusa stanotte dalle 23 alle 5 per la riparazione di una condotta.</description></item>\n",
+            at(12 * 60 + 5),
+            at(12 * 60 + 8),
             base = self.base
         )
     }

@@ -126,3 +126,41 @@ impl Store {
         Ok(decode::<Vec<Message>>(&raw)?.len())
     }
 }
+
+impl Store {
+    /// Takes a queued message out of the outbox unsent, with the decision that says why (a
+    /// night item gone stale by morning). Only while no sink has begun delivering it: then
+    /// `false`, and it stays.
+    pub fn drop_queued(
+        &self,
+        outbox_key: &[u8],
+        message_id: &str,
+        sinks: &[&str],
+        decision: &DecisionRecord,
+    ) -> Result<bool, StoreError> {
+        let id = self.db.generate_id()?.to_be_bytes();
+        let value = encode(decision)?;
+        let records: Vec<Vec<u8>> = sinks
+            .iter()
+            .map(|sink| super::pair(message_id, sink))
+            .collect();
+        let dropped = (
+            self.outbox.tree(),
+            self.deliveries.tree(),
+            self.decisions.tree(),
+        )
+            .transaction(|(outbox, deliveries, decided)| {
+                for key in &records {
+                    if deliveries.get(key)?.is_some() {
+                        return Ok(false);
+                    }
+                }
+                if outbox.remove(outbox_key)?.is_none() {
+                    return Ok(false);
+                }
+                decided.insert(&id, value.as_slice())?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(true)
+            })?;
+        Ok(dropped)
+    }
+}
