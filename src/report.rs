@@ -142,7 +142,7 @@ pub fn log(store: &Store, config: &Config, limit: usize) -> Result<String, Store
     let decisions: Vec<_> = store
         .recent_decisions(limit)?
         .into_iter()
-        .filter(|d| d.action != "send")
+        .filter(|d| d.action != "send" && d.action != "correct")
         .collect();
     if !decisions.is_empty() {
         let _ = writeln!(out, "not sent (newest first):");

@@ -237,3 +237,89 @@ async fn an_admin_sees_a_held_source_and_why_items_were_not_sent_and_releases_th
     assert!(queue.contains("Notizia nuovo 14"), "{queue}");
     web.shut().await;
 }
+
+/// A feed with one item whose description is `text`, published an hour ago.
+fn story(text: &str) -> Route {
+    let at = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc2822();
+    Route::feed(format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Comune</title><link>https://comune.example.it/</link>\
+         <item><guid isPermaLink=\"false\">mercato</guid><link>https://comune.example.it/mercato/</link>\
+         <title>Mercato di Natale in piazza Garibaldi</title><pubDate>{at}</pubDate><description>{text}</description></item>\
+         <item><guid isPermaLink=\"false\">vecchia-0</guid><link>https://comune.example.it/vecchia/0/</link><title>Notizia vecchia 0</title></item>\
+         </channel></rss>"
+    ))
+}
+
+#[tokio::test]
+async fn a_material_correction_is_sent_and_a_typo_fix_is_not() {
+    let server = FeedServer::start().await;
+    server.set("/feed", feed(&batch("vecchia", 1)));
+    let work = Workdir::new(
+        "",
+        &source("comune", &server.url("/feed"), "corrections = \"auto\""),
+    );
+    work.once().await;
+    server.set(
+        "/feed",
+        story("Il mercato si tiene giovedì 3 dicembre in piaza Garibaldi. Ingresso libero."),
+    );
+    work.once().await;
+    assert_eq!(work.messages().len(), 1);
+    // A typo fixed: nothing.
+    server.set(
+        "/feed",
+        story("Il mercato si tiene giovedì 3 dicembre in piazza Garibaldi. Ingresso libero."),
+    );
+    work.once().await;
+    assert_eq!(work.messages().len(), 1, "{:?}", work.messages());
+    // The day changed: a short correction linking the same page.
+    server.set(
+        "/feed",
+        story("Il mercato si tiene venerdì 4 dicembre in piazza Garibaldi. Ingresso libero."),
+    );
+    work.once().await;
+    let m = work.messages();
+    assert_eq!(m.len(), 2, "{m:?}");
+    let text = m[1]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("*Rettifica: Mercato di Natale in piazza Garibaldi*"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Prima: «Il mercato si tiene giovedì 3 dicembre in piaza Garibaldi.»"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Ora: «Il mercato si tiene venerdì 4 dicembre in piazza Garibaldi.»"),
+        "{text}"
+    );
+    assert!(
+        text.contains("https://comune.example.it/mercato/"),
+        "{text}"
+    );
+    assert_eq!(m[1]["correction_of"], m[0]["id"]);
+    // Polled again: the correction is not repeated.
+    work.once().await;
+    assert_eq!(work.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn by_default_a_correction_waits_for_an_editor() {
+    let server = FeedServer::start().await;
+    server.set("/feed", feed(&batch("vecchia", 1)));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    work.once().await;
+    server.set("/feed", story("Il mercato si tiene domenica."));
+    work.once().await;
+    server.set(
+        "/feed",
+        story("Il mercato è rinviato a data da destinarsi."),
+    );
+    work.once().await;
+    assert_eq!(work.messages().len(), 1);
+    let queue = stdout(&work, &["queue", "list"]).await;
+    assert!(
+        queue.contains("Rettifica: Mercato di Natale in piazza Garibaldi"),
+        "{queue}"
+    );
+}

@@ -31,7 +31,15 @@ async fn commands_work_while_run_holds_the_store() {
     let socket = work.path().join("data/control.sock");
     wait_for(|| socket.exists()).await;
 
-    // Both baselines, then B on the reviewed source waits for an editor.
+    // Both baselines (B must not be part of them), then B on the reviewed source waits for
+    // an editor.
+    for _ in 0..300 {
+        let (list, _) = text(&work.run(&["source", "list"]).await);
+        if list.contains("comune [feed] ok") && list.contains("eventi [feed] ok") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     server.set("/eventi", Route::feed(rss(&[B, A])));
     let mut list = String::new();
     for _ in 0..300 {

@@ -8,6 +8,7 @@
 //! and the warnings; every other command refuses to start on an invalid file.
 
 mod check;
+mod choices;
 mod problem;
 mod raw;
 
@@ -21,6 +22,7 @@ use url::Url;
 
 use crate::schedule::{QuietHours, Schedule};
 
+pub use choices::{Corrections, Forward};
 pub use problem::{ConfigError, Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -148,19 +150,6 @@ pub enum Priority {
     #[default]
     Normal,
     Urgent,
-}
-
-/// What an editor wants forwarded from a source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Forward {
-    /// Every new item.
-    #[default]
-    All,
-    /// Only items carrying one of the source's `tags` (set by editors in the site's CMS).
-    Tagged,
-    /// Every new item waits in the review queue for an editor.
-    Review,
 }
 
 /// `[settings]`: process-wide knobs. All have defaults.
@@ -299,6 +288,8 @@ pub struct SourceConfig {
     pub review_urgent: bool,
     /// First seen longer than this after its publication: recorded, not sent (`None`: no limit).
     pub max_age: Option<Duration>,
+    /// Material changes to a sent item (feeds only: a page's listing is not its article).
+    pub corrections: Corrections,
     pub settings: KindSettings,
 }
 
@@ -343,6 +334,7 @@ impl SourceConfig {
             priority: None,
             review_urgent: false,
             max_age: Some(DEFAULT_MAX_AGE),
+            corrections: Corrections::default(),
             settings: KindSettings::default_for(kind),
         }
     }

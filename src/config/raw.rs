@@ -7,7 +7,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::problem::{humanize, Lines, Problem};
-use super::{Forward, Location, Preset, Priority, Role, Selectors, Severity, SourceKind, Template};
+use super::{
+    Corrections, Forward, Location, Preset, Priority, Role, Selectors, Severity, SourceKind,
+    Template,
+};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +63,7 @@ pub struct RawSource {
     pub min_magnitude: Option<f64>,
     pub review_urgent: Option<bool>,
     pub max_age: Option<String>,
+    pub corrections: Option<Corrections>,
     pub urgent_magnitude: Option<f64>,
 }
 

@@ -233,6 +233,7 @@ impl Pipeline {
             held: plan.held().cloned().collect(),
             decisions,
             stories: plan.stories,
+            sent_items: plan.sent_items,
             sent_alerts: plan.sent_alerts,
             levels: plan.levels,
         };
@@ -339,7 +340,9 @@ impl Pipeline {
                 held: !self.inner.store.held(name)?.is_empty(),
                 tz: self.inner.settings.tz(),
             };
-            plan::decide(&rules, fresh, &known, now)?
+            let mut plan = plan::decide(&rules, fresh, &known, now)?;
+            plan::corrections::correct(&mut plan, &rules, triage.changed, now);
+            plan
         };
         Ok(Evaluation::Planned(Box::new(Planned {
             baseline,

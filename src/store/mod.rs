@@ -21,6 +21,7 @@
 //! | `queue` | message id | [`QueueItem`] (review) | until approved, rejected or expired |
 //! | `held` | source name | the messages of a batch flood protection held | until an admin releases or discards it, or the source is removed |
 //! | `stories` | key kind + hash (17 bytes) of an item's link or specific title | [`StoryRecord`]: the source and title that went out | [`STORY_WINDOW`] |
+//! | `sent_items` | source name | [`SentItem`]s: recent sent feed items, their text and fingerprints (for corrections) | 14 days after sending, the newest 200 |
 //! | `decisions` | seq (u64 BE) | [`DecisionRecord`]: what happened to a new item, and why | `seen_max_age` |
 //! | `audit` | seq (u64 BE) | [`AuditEntry`] | [`AUDIT_RETENTION`] |
 //! | `sessions` | SHA-256 of the admin UI's session cookie (32 bytes) | [`Session`]: user, role, CSRF token, expiry, one-shot message | until it expires, or its user logs out |
@@ -42,6 +43,7 @@ mod polls;
 mod records;
 mod retry;
 mod seen;
+mod sent;
 mod sessions;
 mod table;
 
@@ -59,6 +61,7 @@ pub use health::DeliveryCounts;
 pub use records::*;
 pub use retry::{Requeue, RequeueError, Requeued};
 pub use seen::SeenKeys;
+pub use sent::SentItem;
 pub use sessions::{Flash, FlashLink, Session, SessionKey};
 use table::Table;
 
@@ -118,6 +121,8 @@ pub struct Store {
     decisions: Table<DecisionRecord>,
     /// Stories that went out, by story key (kind + hash), for one story, one message.
     stories: Table<StoryRecord>,
+    /// Recent sent feed items per source, for corrections.
+    sent_items: Table<Vec<SentItem>>,
     audit: Table<AuditEntry>,
     sessions: Table<Session>,
     /// Raw: the store's own bookkeeping (when pruning last ran).
@@ -181,6 +186,7 @@ impl Store {
             held: Table::open(&db, "held")?,
             decisions: Table::open(&db, "decisions")?,
             stories: Table::open(&db, "stories")?,
+            sent_items: Table::open(&db, "sent_items")?,
             audit: Table::open(&db, "audit")?,
             sessions: Table::open(&db, "sessions")?,
             meta: db.open_tree("meta")?,

@@ -107,9 +107,21 @@ impl Store {
             self.held.tree(),
             self.decisions.tree(),
             self.stories.tree(),
+            self.sent_items.tree(),
         )
             .transaction(
-                |(seen, outbox, sources, alert_refs, level_tree, queue, held, decided, told)| {
+                |(
+                    seen,
+                    outbox,
+                    sources,
+                    alert_refs,
+                    level_tree,
+                    queue,
+                    held,
+                    decided,
+                    told,
+                    sent_items,
+                )| {
                     for (key, value) in &review {
                         queue.insert(key.as_bytes(), value.as_slice())?;
                     }
@@ -129,6 +141,12 @@ impl Store {
                     }
                     for (key, value) in &stories {
                         told.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    if !commit.sent_items.is_empty() {
+                        let raw = sent_items.get(source.as_bytes())?;
+                        let merged = super::sent::merge(raw.as_deref(), &commit.sent_items, now)
+                            .map_err(ConflictableTransactionError::Abort)?;
+                        sent_items.insert(source.as_bytes(), merged)?;
                     }
                     let mut keys = match seen.get(source.as_bytes())? {
                         Some(raw) => {

@@ -363,4 +363,6 @@ pub struct PollCommit {
     pub decisions: Vec<super::DecisionRecord>,
     /// Story keys of the items that went out.
     pub stories: Vec<(crate::ident::Key, super::StoryRecord)>,
+    /// Sent feed items to remember (new sends, corrections, versions seen).
+    pub sent_items: Vec<super::SentItem>,
 }

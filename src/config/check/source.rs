@@ -235,6 +235,7 @@ pub(super) fn source(
         priority: raw.priority,
         review_urgent: raw.review_urgent.unwrap_or(false),
         max_age,
+        corrections: raw.corrections.unwrap_or_default(),
         settings: kind_settings,
     })
 }

@@ -380,7 +380,7 @@ pub fn log(user: &User, app: &App, query: &LogQuery) -> Result<String, StoreErro
         store
             .recent_decisions(200)?
             .into_iter()
-            .filter(|d| d.action != "send")
+            .filter(|d| d.action != "send" && d.action != "correct")
             .take(30)
             .collect()
     } else {

@@ -136,6 +136,14 @@ pub fn decide(
                                 };
                                 plan.sent_alerts.push((alert.reference.clone(), sent));
                             }
+                            if super::corrections::watched(rules) {
+                                plan.sent_items.extend(super::corrections::remember(
+                                    &item,
+                                    &identity,
+                                    &message.id,
+                                    now,
+                                ));
+                            }
                             Action::Send(message)
                         }
                     },

@@ -23,9 +23,10 @@ use crate::format::{FormatError, FormatOptions};
 use crate::ident::{Identity, Key, KeyKind};
 use crate::item::{Item, Message};
 use crate::policy::Policy;
-use crate::store::{Level, SeenKeys, SentAlert, Store, StoreError, StoryRecord};
+use crate::store::{Level, SeenKeys, SentAlert, SentItem, Store, StoreError, StoryRecord};
 
 mod alerts;
+pub mod corrections;
 mod decide;
 pub mod reasons;
 
@@ -45,6 +46,10 @@ pub trait Known {
     /// The story one of these keys names, if it went out (from any source).
     fn story(&self, _keys: &[Key]) -> Result<Option<StoryRecord>, StoreError> {
         Ok(None)
+    }
+    /// What was sent of the item with this primary key, if it is watched for corrections.
+    fn sent_item(&self, _key: &Key) -> Option<&SentItem> {
+        None
     }
 }
 
@@ -68,6 +73,8 @@ pub struct StoreKnows<'a> {
     store: &'a Store,
     source: &'a str,
     seen: SeenKeys,
+    /// The source's recent sent items, by primary key (hex).
+    sent: HashMap<String, SentItem>,
 }
 
 impl<'a> StoreKnows<'a> {
@@ -76,6 +83,11 @@ impl<'a> StoreKnows<'a> {
             store,
             source,
             seen: store.seen_keys(source)?,
+            sent: store
+                .sent_items(source)?
+                .into_iter()
+                .map(|i| (i.key.clone(), i))
+                .collect(),
         })
     }
 }
@@ -93,6 +105,12 @@ impl Known for StoreKnows<'_> {
     fn story(&self, keys: &[Key]) -> Result<Option<StoryRecord>, StoreError> {
         self.store.story(keys)
     }
+    fn sent_item(&self, key: &Key) -> Option<&SentItem> {
+        if self.sent.is_empty() {
+            return None;
+        }
+        self.sent.get(&corrections::key_hex(key))
+    }
 }
 
 /// The items of a document, sorted into new and known.
@@ -104,6 +122,8 @@ pub struct Triage {
     pub touch: Vec<Key>,
     /// The primary key of each distinct item of the document.
     pub present: Vec<Key>,
+    /// Known items sent lately whose version changed since it was last seen.
+    pub changed: Vec<corrections::Changed>,
 }
 
 /// Sorts a document's items into new and known (see the module's documentation).
@@ -150,6 +170,17 @@ pub fn triage(
         out.present.push(primary);
         match matched_key(&identity, &stamps, &in_document) {
             Some(matched) => {
+                if matched == primary {
+                    if let Some(sent) = known.sent_item(&primary) {
+                        if corrections::Version::of(&item).fingerprint != sent.seen {
+                            out.changed.push(corrections::Changed {
+                                sent: sent.clone(),
+                                identity: identity.clone(),
+                                item: item.clone(),
+                            });
+                        }
+                    }
+                }
                 let key = KeyKind::of(matched.kind);
                 if matched != primary {
                     tracing::info!(
@@ -214,6 +245,12 @@ pub enum Action {
     Review(Message),
     /// Held with the source's batch for an admin (flood protection), and why.
     Held(Message, String),
+    /// A correction of an item already sent: queued, or for review; `change` says what.
+    Correct {
+        message: Message,
+        review: bool,
+        change: String,
+    },
     /// Recorded as seen, never sent.
     Drop(String),
     /// Recorded as seen, never sent: no message can be made of it.
@@ -232,6 +269,7 @@ impl Action {
             Action::Review(_) | Action::Held(..) => "hold",
             Action::Drop(_) | Action::Unusable(_) | Action::Baseline => "drop",
             Action::Wait(_) => "wait",
+            Action::Correct { .. } => "correct",
         }
     }
 
@@ -241,6 +279,10 @@ impl Action {
             Action::Send(_) => "new item".into(),
             Action::Review(_) => "waits for an editor's review".into(),
             Action::Drop(r) | Action::Wait(r) | Action::Held(_, r) => r.clone(),
+            Action::Correct { change, review, .. } => format!(
+                "material change at the source{}: {change}",
+                if *review { ", waits for review" } else { "" }
+            ),
             Action::Unusable(e) => e.to_string(),
             Action::Baseline => "first poll: recorded as already there, nothing sent".into(),
         }
@@ -249,6 +291,7 @@ impl Action {
     pub fn message(&self) -> Option<&Message> {
         match self {
             Action::Send(m) | Action::Review(m) | Action::Held(m, _) => Some(m),
+            Action::Correct { message, .. } => Some(message),
             _ => None,
         }
     }
@@ -275,12 +318,19 @@ pub struct Plan {
     pub levels: Vec<(String, Level)>,
     /// Story keys of the items this plan sends or holds (one story, one message).
     pub stories: Vec<(Key, StoryRecord)>,
+    /// Sent feed items to remember, for corrections.
+    pub sent_items: Vec<SentItem>,
 }
 
 impl Plan {
     pub fn messages(&self) -> impl Iterator<Item = &Message> {
         self.decisions.iter().filter_map(|d| match &d.action {
             Action::Send(m) => Some(m),
+            Action::Correct {
+                message,
+                review: false,
+                ..
+            } => Some(message),
             _ => None,
         })
     }
@@ -288,6 +338,11 @@ impl Plan {
     pub fn review(&self) -> impl Iterator<Item = &Message> {
         self.decisions.iter().filter_map(|d| match &d.action {
             Action::Review(m) => Some(m),
+            Action::Correct {
+                message,
+                review: true,
+                ..
+            } => Some(message),
             _ => None,
         })
     }

@@ -5,8 +5,10 @@
 
 /// (English start, Italian, whether the rest of the reason — a pattern, a duration and a
 /// date, a source and a title — follows the Italian words).
-const STARTS: [(&str, &str, bool); 17] = [
+const STARTS: [(&str, &str, bool); 19] = [
     ("new item", "nuova notizia", false),
+    ("material change at the source, waits for review:", "modifica importante alla fonte, rettifica in revisione:", true),
+    ("material change at the source:", "modifica importante alla fonte, rettifica inviata:", true),
     ("waits for an editor's review", "in attesa di revisione", false),
     ("first poll", "prima lettura: registrata come già presente, non inviata", false),
     ("not tagged for forwarding", "senza l'etichetta per l'invio", false),

@@ -1,0 +1,302 @@
+//! Corrections: a feed item already sent changes at its source. A material change (the
+//! title, a date, a time, a number, a place's words, "rinviato", "annullato", "sospeso")
+//! makes a short correction linking the same page, sent at once or held for review as the
+//! source's `corrections` says; a typo-level change makes nothing. Pure: the versions come
+//! in, decisions and the records to remember go out.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::{Action, Decision, Plan, Rules};
+use crate::config::{Corrections, SourceKind};
+use crate::format::format;
+use crate::ident::{normalise_title, Identity, Key};
+use crate::item::Item;
+use crate::store::SentItem;
+use crate::text::{html_to_text, strip_boilerplate, truncate};
+
+/// A known item whose version differs from the last one seen, with what was sent.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    pub item: Item,
+    pub identity: Identity,
+    pub sent: SentItem,
+}
+
+/// An item's version: its fingerprint, title and plain text.
+pub struct Version {
+    pub fingerprint: String,
+    pub title: String,
+    pub text: String,
+}
+
+impl Version {
+    pub fn of(item: &Item) -> Version {
+        let text = if item.plain {
+            item.summary.clone()
+        } else {
+            strip_boilerplate(&html_to_text(&item.summary))
+        };
+        let text = truncate(&text, 1000);
+        let digest = Sha256::digest(format!(
+            "{}\u{0}{}",
+            normalise_title(&item.title),
+            normalise_title(&text)
+        ));
+        Version {
+            fingerprint: hex::encode(&digest[..8]),
+            title: item.title.trim().to_owned(),
+            text,
+        }
+    }
+}
+
+/// The stored form of a key.
+pub fn key_hex(key: &Key) -> String {
+    let mut bytes = Vec::with_capacity(17);
+    bytes.push(key.kind);
+    bytes.extend_from_slice(&key.hash);
+    hex::encode(bytes)
+}
+
+/// Whether the source's sent items are watched for corrections.
+pub fn watched(rules: &Rules) -> bool {
+    rules.live
+        && rules.source.kind() == SourceKind::Feed
+        && rules.source.corrections != Corrections::Off
+}
+
+/// The record of an item being sent now.
+pub fn remember(
+    item: &Item,
+    identity: &Identity,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Option<SentItem> {
+    let key = identity.keys.first()?;
+    let version = Version::of(item);
+    Some(SentItem {
+        key: key_hex(key),
+        sent: version.fingerprint.clone(),
+        seen: version.fingerprint,
+        title: version.title,
+        text: version.text,
+        message_id: message_id.to_owned(),
+        at: now,
+    })
+}
+
+/// Words that change what citizens should do.
+const TURNS: [&str; 9] = [
+    "rinviat",
+    "annullat",
+    "sospes",
+    "posticipat",
+    "anticipat",
+    "revocat",
+    "cancellat",
+    "spostat",
+    "rimandat",
+];
+const DAYS: [&str; 7] = [
+    "lunedì",
+    "martedì",
+    "mercoledì",
+    "giovedì",
+    "venerdì",
+    "sabato",
+    "domenica",
+];
+
+fn words(text: &str) -> BTreeSet<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What changed materially between the version sent and this one, in words; `None` for a
+/// typo-level change.
+pub fn material_change(
+    old_title: &str,
+    old_text: &str,
+    new_title: &str,
+    new_text: &str,
+) -> Option<String> {
+    let old = words(&format!("{old_title} {old_text}"));
+    let new = words(&format!("{new_title} {new_text}"));
+    let facts = |set: &BTreeSet<String>| -> BTreeSet<String> {
+        set.iter()
+            .filter(|w| w.chars().any(|c| c.is_ascii_digit()) || DAYS.contains(&w.as_str()))
+            .cloned()
+            .collect()
+    };
+    let turned = new
+        .iter()
+        .any(|w| TURNS.iter().any(|t| w.starts_with(t)) && !old.contains(w));
+    let (old_t, new_t) = (words(old_title), words(new_title));
+    let shared = old_t.intersection(&new_t).count() as f64;
+    let union = old_t.union(&new_t).count().max(1) as f64;
+    let retitled = shared / union < 0.6;
+    if !(turned || retitled || facts(&old) != facts(&new)) {
+        return None;
+    }
+    let sentences = |t: &str| -> Vec<String> {
+        t.split_inclusive(['.', '!', '?'])
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let (before, after) = (sentences(old_text), sentences(new_text));
+    let gone = before.iter().find(|s| !after.contains(s));
+    let came = after.iter().find(|s| !before.contains(s));
+    let mut out = Vec::new();
+    if retitled {
+        out.push(format!("Titolo, prima: «{}».", truncate(old_title, 160)));
+    }
+    match (gone, came) {
+        (Some(g), Some(c)) => out.push(format!(
+            "Prima: «{}»\nOra: «{}»",
+            truncate(g, 240),
+            truncate(c, 240)
+        )),
+        (None, Some(c)) => out.push(format!("Aggiunto: «{}»", truncate(c, 240))),
+        _ => {}
+    }
+    Some(out.join("\n\n"))
+}
+
+/// Adds to `plan` a decision for each changed item, and the records to remember.
+pub fn correct(plan: &mut Plan, rules: &Rules, changed: Vec<Changed>, now: DateTime<Utc>) {
+    if !watched(rules) {
+        return;
+    }
+    for Changed {
+        item,
+        identity,
+        mut sent,
+    } in changed
+    {
+        let version = Version::of(&item);
+        sent.seen = version.fingerprint.clone();
+        let Some(change) = material_change(&sent.title, &sent.text, &version.title, &version.text)
+        else {
+            // A typo-level change: remembered as seen, nothing sent.
+            plan.sent_items.push(sent);
+            continue;
+        };
+        let correction = Item {
+            title: format!("Rettifica: {}", version.title),
+            summary: format!("La notizia è stata corretta.\n\n{change}"),
+            plain: true,
+            image: None,
+            ..item.clone()
+        };
+        let review = rules.source.corrections == Corrections::Review;
+        let mut opts = super::format_options(rules.source);
+        opts.max_chars = opts.max_chars.max(700);
+        let action = match format(&correction, &identity, &opts) {
+            Ok(mut message) => {
+                message.id = format!("{}-r{}", sent.message_id, &version.fingerprint[..8]);
+                message
+                    .extra
+                    .insert("correction_of".into(), sent.message_id.clone().into());
+                Action::Correct {
+                    message,
+                    review,
+                    change: change.lines().next().unwrap_or_default().to_owned(),
+                }
+            }
+            Err(e) => Action::Unusable(e),
+        };
+        // What was sent is now the corrected version.
+        sent.sent = version.fingerprint;
+        sent.title = version.title;
+        sent.text = version.text;
+        sent.at = now.max(sent.at);
+        plan.sent_items.push(sent);
+        plan.decisions.push(Decision {
+            url: item.url.as_ref().map(|u| u.to_string()),
+            title: item.title,
+            action,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn material_changes_and_typos() {
+        let t = "Mercato di Natale in piazza";
+        let cases = [
+            (
+                "a typo",
+                t,
+                "Il mercato si tiene giovedì 3 dicembre dalle 9.",
+                t,
+                "Il mercato si tiene giovedì 3 dicembre dalle 9 .",
+                false,
+            ),
+            (
+                "a spelling fix",
+                t,
+                "Il mercato si tiene giovedì 3 dicembre in piaza Roma.",
+                t,
+                "Il mercato si tiene giovedì 3 dicembre in piazza Roma.",
+                false,
+            ),
+            (
+                "the day",
+                t,
+                "Il mercato si tiene giovedì 3 dicembre.",
+                t,
+                "Il mercato si tiene venerdì 4 dicembre.",
+                true,
+            ),
+            (
+                "the time",
+                t,
+                "Dalle 9 alle 13.",
+                t,
+                "Dalle 10 alle 13.",
+                true,
+            ),
+            (
+                "postponed",
+                t,
+                "Il mercato si tiene domenica.",
+                t,
+                "Il mercato è rinviato a data da destinarsi.",
+                true,
+            ),
+            (
+                "a new title",
+                t,
+                "Testo.",
+                "Annullato il mercato di Natale",
+                "Testo.",
+                true,
+            ),
+        ];
+        for (what, ot, ox, nt, nx, material) in cases {
+            assert_eq!(
+                material_change(ot, ox, nt, nx).is_some(),
+                material,
+                "{what}"
+            );
+        }
+        let change = material_change(
+            t,
+            "Il mercato si tiene giovedì 3 dicembre. Ingresso libero.",
+            t,
+            "Il mercato si tiene venerdì 4 dicembre. Ingresso libero.",
+        )
+        .unwrap();
+        assert_eq!(change, "Prima: «Il mercato si tiene giovedì 3 dicembre.»\nOra: «Il mercato si tiene venerdì 4 dicembre.»");
+    }
+}
