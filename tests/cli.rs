@@ -266,14 +266,16 @@ fn the_demo_runs_offline_end_to_end() {
         "Via Po chiusa per lavori urgenti: held through quiet hours, and it spoke of «stanotte»",
         "*Mercato straordinario di Natale domenica in piazza Garibaldi*",
         "borgo-esempio [feed] HELD",
+        "*Rettifica: Interruzione dell’acqua in via Roma mercoledì 3 dicembre*",
+        "Prima era scritto «martedì 2 dicembre», ora «mercoledì 3 dicembre».",
         "12 items now wait for an editor",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
-    let night = text.split("6) At 22:35").nth(1).unwrap();
+    let night = text.split("7) At 22:35").nth(1).unwrap();
     let held = night.split("At the end of quiet hours").next().unwrap();
     assert!(held.contains("delivered: 0 message(s)"), "{held}");
-    let again = text.split("8) Poll again").nth(1).unwrap();
+    let again = text.split("9) Poll again").nth(1).unwrap();
     assert!(again.contains("delivered: 0 message(s)"), "{again}");
 }
 

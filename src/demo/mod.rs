@@ -223,8 +223,17 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     report(&app.once().await?, &app);
     show_simulator(&sim);
     println!();
+    println!("6) The comune corrects the day of the water cut on its site (tuesday → wednesday).");
     println!(
-        "6) At 22:35 the comune publishes two news items. Quiet hours (21:00-07:30) hold them:"
+        "   A material change to a message already sent: a short correction (corrections = \"auto\"):"
+    );
+    time.set(25, 17, 30);
+    site.set_stage(STAGE_CORRECTION);
+    report(&app.once().await?, &app);
+    show_simulator(&sim);
+    println!();
+    println!(
+        "7) At 22:35 the comune publishes two news items. Quiet hours (21:00-07:30) hold them:"
     );
     time.set(25, 22, 40);
     site.set_stage(STAGE_NIGHT);
@@ -241,7 +250,7 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     show_simulator(&sim);
     println!();
     println!(
-        "7) The comune moves to a new website: {FLOOD_ITEMS} items appear at new addresses at once."
+        "8) The comune moves to a new website: {FLOOD_ITEMS} items appear at new addresses at once."
     );
     println!("   Flood protection holds the batch for an admin instead of flooding citizens:");
     time.set(26, 10, 30);
@@ -262,7 +271,7 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     );
     println!("   {released} items now wait for an editor, one by one; nothing was sent.");
     println!();
-    println!("8) Poll again (as after a restart): nothing is sent twice.");
+    println!("9) Poll again (as after a restart): nothing is sent twice.");
     time.set(26, 10, 45);
     report(&app.once().await?, &app);
     println!();

@@ -30,8 +30,9 @@ pub(super) const STAGE_NEWS: u8 = 1;
 pub(super) const STAGE_ALERT: u8 = 2;
 pub(super) const STAGE_DOWNGRADE: u8 = 3;
 pub(super) const STAGE_CANCEL: u8 = 4;
-pub(super) const STAGE_NIGHT: u8 = 5;
-pub(super) const STAGE_FLOOD: u8 = 6;
+pub(super) const STAGE_CORRECTION: u8 = 5;
+pub(super) const STAGE_NIGHT: u8 = 6;
+pub(super) const STAGE_FLOOD: u8 = 7;
 
 /// How many items the comune's new website publishes at once in the flood stage.
 pub(super) const FLOOD_ITEMS: usize = 12;
@@ -62,13 +63,16 @@ impl Site {
         if stage >= STAGE_NIGHT {
             items.push_str(&self.night_item());
         }
-        if stage >= STAGE_NEWS {
+        if stage >= STAGE_CORRECTION {
+            // The comune corrects the day of the water cut.
+            items.push_str(&NEW_ITEM.replace("martedì 2 dicembre", "mercoledì 3 dicembre"));
+        } else if stage >= STAGE_NEWS {
             items.push_str(NEW_ITEM);
         }
         let body = COMUNE_FEED
             .replace("{new_item}", &items)
             .replace("{base}", &self.base);
-        (body, format!("\"v{}\"", stage.min(STAGE_NIGHT)))
+        (body, format!("\"v{stage}\""))
     }
 
     /// Two items the comune publishes late in the evening, during quiet hours: one for
@@ -298,6 +302,7 @@ kind = "feed"
 url = "http://{addr}/feed/"
 every = "5m"
 footer = "Comune di Borgo Esempio · canale ufficiale"
+corrections = "auto"
 
 [[source]]
 name = "borgo-comunicati"

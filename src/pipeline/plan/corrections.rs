@@ -158,15 +158,48 @@ pub fn material_change(
         out.push(format!("Titolo, prima: «{}».", truncate(old_title, 160)));
     }
     match (gone, came) {
-        (Some(g), Some(c)) => out.push(format!(
-            "Prima: «{}»\nOra: «{}»",
-            truncate(g, 240),
-            truncate(c, 240)
-        )),
+        (Some(g), Some(c)) => {
+            let (before, after) = changed_words(g, c);
+            out.push(format!(
+                "Prima era scritto «{}», ora «{}».",
+                truncate(&before, 240),
+                truncate(&after, 240)
+            ))
+        }
         (None, Some(c)) => out.push(format!("Aggiunto: «{}»", truncate(c, 240))),
         _ => {}
     }
     Some(out.join("\n\n"))
+}
+
+/// The words that differ between two versions of a sentence, with the next word for
+/// context ("martedì 2 dicembre" → "mercoledì 3 dicembre"); whole sentences when most of
+/// it changed.
+fn changed_words(old: &str, new: &str) -> (String, String) {
+    let (a, b): (Vec<&str>, Vec<&str>) = (
+        old.split_whitespace().collect(),
+        new.split_whitespace().collect(),
+    );
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (a_end, b_end) = (a.len() - suffix, b.len() - suffix);
+    // One word of what follows, for context.
+    let context = usize::from(suffix > 0);
+    let (a_mid, b_mid) = (&a[prefix..a_end + context], &b[prefix..b_end + context]);
+    if a_mid.len().max(b_mid.len()) > 12 {
+        return (old.to_owned(), new.to_owned());
+    }
+    let trim = |w: &[&str]| {
+        w.join(" ")
+            .trim_end_matches([',', '.', ';', ':'])
+            .to_owned()
+    };
+    (trim(a_mid), trim(b_mid))
 }
 
 /// Adds to `plan` a decision for each changed item, and the records to remember.
@@ -297,6 +330,9 @@ mod tests {
             "Il mercato si tiene venerdì 4 dicembre. Ingresso libero.",
         )
         .unwrap();
-        assert_eq!(change, "Prima: «Il mercato si tiene giovedì 3 dicembre.»\nOra: «Il mercato si tiene venerdì 4 dicembre.»");
+        assert_eq!(
+            change,
+            "Prima era scritto «giovedì 3 dicembre», ora «venerdì 4 dicembre»."
+        );
     }
 }
