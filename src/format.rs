@@ -37,6 +37,8 @@ pub struct FormatOptions {
     pub priority: Priority,
     /// A line under the title ("Pubblicato venerdì 28 novembre 2026.").
     pub note: Option<String>,
+    /// The editor's template (prefix by category or source, label line).
+    pub template: crate::config::MessageTemplate,
 }
 
 impl FormatOptions {
@@ -48,6 +50,7 @@ impl FormatOptions {
             footer: None,
             priority: Priority::Normal,
             note: None,
+            template: crate::config::MessageTemplate::default(),
         }
     }
 }
@@ -74,6 +77,24 @@ pub fn format(
     }
     let url = url.as_str();
     let title = truncate(&neutralise_markers(&item.title), MAX_TITLE);
+    // The editor's prefix: the item's category's first, else the source's.
+    let prefix = item
+        .tags
+        .iter()
+        .find_map(|tag| {
+            let tag = crate::ident::normalise_title(tag);
+            opts.template
+                .tag_prefixes
+                .iter()
+                .find(|(t, _)| crate::ident::normalise_title(t) == tag)
+                .map(|(_, p)| p.as_str())
+        })
+        .or(opts.template.prefix.as_deref());
+    let shown_title = match prefix {
+        Some(p) if !title.is_empty() => format!("{} {title}", neutralise_markers(p)),
+        _ => title.clone(),
+    };
+    let label = opts.template.label.as_deref();
     let summary = if item.plain {
         plain_paragraphs(&item.summary)
     } else {
@@ -103,7 +124,8 @@ pub fn format(
         .filter(|f| !f.is_empty());
     // Everything but the summary, so the summary gets what is left of the hard limit.
     let note = opts.note.as_deref().filter(|n| !n.is_empty());
-    let fixed = title.chars().count()
+    let fixed = shown_title.chars().count()
+        + label.map_or(0, |l| l.chars().count() + 2)
         + note.map_or(0, |n| n.chars().count() + 2)
         + url.chars().count()
         + footer.map_or(0, |f| f.chars().count() + 2)
@@ -114,8 +136,12 @@ pub fn format(
     let mut text = String::with_capacity(title.len() + summary.len() + url.len() + 16);
     if !title.is_empty() {
         text.push('*');
-        text.push_str(&title);
+        text.push_str(&shown_title);
         text.push_str("*\n\n");
+    }
+    if let Some(label) = label {
+        text.push_str(&neutralise_text_markers(label));
+        text.push_str("\n\n");
     }
     if let Some(note) = note {
         text.push_str(note);
@@ -185,6 +211,38 @@ fn plain_paragraphs(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_editors_template_prefix_by_category_label_and_note() {
+        let mut opts = FormatOptions::new("comune", "feed");
+        opts.template = crate::config::MessageTemplate {
+            prefix: Some("📰".into()),
+            tag_prefixes: vec![("lavori".into(), "🚧 Lavori".into())],
+            label: Some("Ufficio tecnico".into()),
+            show_date: true,
+        };
+        opts.note = Some("Pubblicato martedì 25 novembre 2025.".into());
+        let mut item = Item {
+            title: "Chiusura di via Roma".into(),
+            summary: "Dalle 8 alle 18.".into(),
+            url: Some(url::Url::parse("https://comune.example.it/a#commenti").unwrap()),
+            tags: vec!["Lavori".into()],
+            ..Item::default()
+        };
+        let m = format(&item, &Identity::of(&item), &opts).unwrap();
+        assert_eq!(
+            m.text,
+            "*🚧 Lavori Chiusura di via Roma*\n\nUfficio tecnico\n\nPubblicato martedì 25 novembre 2025.\n\nDalle 8 alle 18.\n\nhttps://comune.example.it/a"
+        );
+        assert_eq!(m.title, "Chiusura di via Roma", "the title stays plain");
+        item.tags.clear();
+        let m = format(&item, &Identity::of(&item), &opts).unwrap();
+        assert!(
+            m.text.starts_with("*📰 Chiusura di via Roma*"),
+            "{}",
+            m.text
+        );
+    }
     use chrono::TimeZone;
     use url::Url;
 

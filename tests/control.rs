@@ -131,8 +131,7 @@ const C: (&str, &str, &str) = ("c", "https://comune.example.it/notizie/c/", "Ora
 async fn source_test_preview_and_the_poll_agree() {
     let server = FeedServer::start().await;
     server.set("/feed", Route::feed(rss(&[A])));
-    let options =
-        "exclude = [\"(?i)orari\"]\nfooter = \"Comune di Borgo Esempio\"\nmax_chars = 300";
+    let options = "exclude = [\"(?i)orari\"]\nfooter = \"Comune di Borgo Esempio\"\nmax_chars = 300\nprefix = \"📣\"\nlabel = \"Ufficio stampa\"";
     let work = Workdir::new("", &source("comune", &server.url("/feed"), options));
     work.once().await; // the baseline
     server.set("/feed", Route::feed(rss(&[C, B, A])));
@@ -172,10 +171,12 @@ async fn source_test_preview_and_the_poll_agree() {
     );
     let previewed = explained.iter().find(|m| m["id"] == sent[0]["id"]).unwrap();
     assert_eq!(previewed["text"], sent[0]["text"]);
-    assert!(sent[0]["text"]
-        .as_str()
-        .unwrap()
-        .contains("Comune di Borgo Esempio"));
+    let text = sent[0]["text"].as_str().unwrap();
+    assert!(text.contains("Comune di Borgo Esempio"), "{text}");
+    assert!(
+        text.starts_with("*📣 Avviso B*\n\nUfficio stampa\n\n"),
+        "the editor's template: {text}"
+    );
 }
 
 #[tokio::test]

@@ -188,6 +188,14 @@ async fn run_stops_cleanly_on_sigterm() {
     let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
     let mut daemon = work.command(&["run"]).spawn().unwrap();
     wait_for(|| !server.requests("/feed").is_empty()).await;
+    // The baseline is committed (a request seen is not yet a poll done).
+    for _ in 0..300 {
+        let out = work.run(&["source", "list"]).await;
+        if String::from_utf8_lossy(&out.stdout).contains("comune [feed] ok") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let status = stop(&mut daemon).await;
     assert!(status.success(), "{status:?}");
     // The store was flushed and closed: another process can open it and knows the baseline.

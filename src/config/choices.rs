@@ -27,3 +27,16 @@ pub enum Corrections {
     #[default]
     Review,
 }
+
+/// An editor's template for a source's messages: a prefix or emoji before the title (by the
+/// item's category first, "🚧 Lavori"; else the source's), a label line under it ("Ufficio
+/// tecnico"), and the date of publication.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageTemplate {
+    pub prefix: Option<String>,
+    /// (category as written, prefix), in the order written; categories match whatever their
+    /// case and accents.
+    pub tag_prefixes: Vec<(String, String)>,
+    pub label: Option<String>,
+    pub show_date: bool,
+}

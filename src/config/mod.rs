@@ -22,7 +22,7 @@ use url::Url;
 
 use crate::schedule::{QuietHours, Schedule};
 
-pub use choices::{Corrections, Forward};
+pub use choices::{Corrections, Forward, MessageTemplate};
 pub use problem::{ConfigError, Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -290,6 +290,8 @@ pub struct SourceConfig {
     pub max_age: Option<Duration>,
     /// Material changes to a sent item (feeds only: a page's listing is not its article).
     pub corrections: Corrections,
+    /// The editor's template: what goes around every message of the source.
+    pub template: MessageTemplate,
     pub settings: KindSettings,
 }
 
@@ -335,6 +337,7 @@ impl SourceConfig {
             review_urgent: false,
             max_age: Some(DEFAULT_MAX_AGE),
             corrections: Corrections::default(),
+            template: MessageTemplate::default(),
             settings: KindSettings::default_for(kind),
         }
     }

@@ -64,6 +64,10 @@ pub struct RawSource {
     pub review_urgent: Option<bool>,
     pub max_age: Option<String>,
     pub corrections: Option<Corrections>,
+    pub prefix: Option<String>,
+    pub tag_prefix: Option<std::collections::BTreeMap<String, String>>,
+    pub label: Option<String>,
+    pub show_date: Option<bool>,
     pub urgent_magnitude: Option<f64>,
 }
 

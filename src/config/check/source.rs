@@ -9,8 +9,9 @@ use super::{name, Table, DAY};
 use crate::config::problem::Problem;
 use crate::config::raw::RawSource;
 use crate::config::{
-    Forward, KindSettings, Settings, SourceConfig, SourceKind, DEFAULT_EMERGENCY_EVERY,
-    DEFAULT_EVERY, DEFAULT_MAX_AGE, DEFAULT_MAX_FETCH, DEFAULT_URGENT_MAGNITUDE,
+    Forward, KindSettings, MessageTemplate, Settings, SourceConfig, SourceKind,
+    DEFAULT_EMERGENCY_EVERY, DEFAULT_EVERY, DEFAULT_MAX_AGE, DEFAULT_MAX_FETCH,
+    DEFAULT_URGENT_MAGNITUDE,
 };
 use crate::schedule::Schedule;
 
@@ -101,6 +102,33 @@ pub(super) fn source(
         Some(_) => t
             .duration("max_age", raw.max_age, (secs(3600), secs(3650 * DAY)))
             .or(Some(DEFAULT_MAX_AGE)),
+    };
+    let mut short = |key: &str, value: Option<String>, max: usize| -> Option<String> {
+        let value = value
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())?;
+        if value.chars().count() > max {
+            t.problem(
+                key,
+                format!("{key} is longer than {max} characters"),
+                Some("keep it short: it goes on every message"),
+            );
+        }
+        Some(value)
+    };
+    let template = MessageTemplate {
+        prefix: short("prefix", raw.prefix, 40),
+        label: short("label", raw.label, 80),
+        tag_prefixes: raw
+            .tag_prefix
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(tag, prefix)| {
+                let prefix = short("tag_prefix", Some(prefix), 40)?;
+                Some((tag.trim().to_owned(), prefix))
+            })
+            .collect(),
+        show_date: raw.show_date.unwrap_or(false),
     };
     let kind = kind?;
     let only = |key: &str, set: bool, kinds: &[SourceKind], t: &mut Table| {
@@ -236,6 +264,7 @@ pub(super) fn source(
         review_urgent: raw.review_urgent.unwrap_or(false),
         max_age,
         corrections: raw.corrections.unwrap_or_default(),
+        template,
         settings: kind_settings,
     })
 }

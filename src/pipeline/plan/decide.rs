@@ -208,12 +208,14 @@ fn told_elsewhere(
         .then(|| format!("same story as {}: «{}»", story.source, story.title)))
 }
 
-/// "Pubblicato il venerdì 28 novembre." for an item sent on a later day than its
-/// publication (a real poll only).
+/// "Pubblicato venerdì 28 novembre 2026." for an item sent on a later day than its
+/// publication (a real poll only), or always when the source's template shows the date.
 fn dateline(rules: &Rules, item: &Item, now: DateTime<Utc>) -> Option<String> {
-    let published = item.published.filter(|_| rules.live)?;
+    let published = item.published?;
     let day = |t: DateTime<Utc>| t.with_timezone(&rules.tz).date_naive();
-    (day(published) < day(now)).then(|| format!("Pubblicato {}.", italian_day(published, rules.tz)))
+    let later = rules.live && day(published) < day(now);
+    (later || rules.source.template.show_date)
+        .then(|| format!("Pubblicato {}.", italian_day(published, rules.tz)))
 }
 
 /// Three or more earthquakes going out from one poll: the strongest tells the sequence, the

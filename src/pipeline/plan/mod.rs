@@ -424,6 +424,7 @@ pub fn format_options(src: &SourceConfig) -> FormatOptions {
     }
     opts.footer = src.footer.clone();
     opts.priority = src.default_priority();
+    opts.template = src.template.clone();
     opts
 }
 
