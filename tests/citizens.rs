@@ -321,3 +321,93 @@ async fn by_default_a_correction_waits_for_an_editor() {
         "{queue}"
     );
 }
+
+/// An application on a simulated clock that reads `day`/`h`:`m` in Rome (November 2026).
+fn app_at(work: &Workdir, day: u32, h: u32, m: u32) -> (App, Arc<banditore::schedule::SimClock>) {
+    let clock = Arc::new(banditore::schedule::SimClock::starting_at(rome(day, h, m)));
+    let config = Config::load(&work.config()).unwrap();
+    let app = App::build(config, &work.path().join("data"), clock.clone()).unwrap();
+    (app, clock)
+}
+
+fn rome(day: u32, h: u32, m: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono_tz::Europe::Rome
+        .with_ymd_and_hms(2026, 11, day, h, m, 0)
+        .single()
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+#[tokio::test]
+async fn past_the_daily_cap_the_rest_go_as_one_digest_in_the_evening() {
+    let server = FeedServer::start().await;
+    server.set("/feed", feed(&batch("old", 2)));
+    let work = Workdir::new(
+        "max_per_day = 2\ndigest_at = \"18:00\"",
+        &source("comune", &server.url("/feed"), ""),
+    );
+    let (app, clock) = app_at(&work, 25, 10, 0);
+    app.once().await.unwrap();
+    let mut items = batch("oggi", 5);
+    items.extend(batch("old", 2));
+    server.set("/feed", feed(&items));
+    app.once().await.unwrap();
+    assert_eq!(work.messages().len(), 2, "two a day");
+    clock.set(rome(25, 17, 59));
+    app.once().await.unwrap();
+    assert_eq!(work.messages().len(), 2, "the rest wait for the digest");
+    clock.set(rome(25, 18, 1));
+    app.once().await.unwrap();
+    app.once().await.unwrap();
+    let m = work.messages();
+    assert_eq!(m.len(), 3, "{m:?}");
+    let text = m[2]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("*Altre notizie di oggi*\n\n• Notizia oggi "),
+        "{text}"
+    );
+    assert_eq!(text.matches("• ").count(), 3, "{text}");
+    assert_eq!(m[2]["digest"], true);
+    // One digest a day: what comes later waits for tomorrow.
+    let mut more = batch("sera", 1);
+    more.extend(items);
+    server.set("/feed", feed(&more));
+    clock.set(rome(25, 19, 0));
+    app.once().await.unwrap();
+    app.once().await.unwrap();
+    assert_eq!(work.messages().len(), 3);
+    clock.set(rome(26, 9, 0));
+    app.once().await.unwrap();
+    assert_eq!(work.messages().len(), 4, "a new day");
+}
+
+#[tokio::test]
+async fn several_night_items_go_as_one_morning_digest() {
+    let server = FeedServer::start().await;
+    server.set("/feed", feed(&batch("old", 2)));
+    let work = Workdir::new(
+        "quiet_hours = \"21:00-07:30\"",
+        &source("comune", &server.url("/feed"), ""),
+    );
+    let (app, clock) = app_at(&work, 25, 20, 0);
+    app.once().await.unwrap();
+    clock.set(rome(25, 22, 30));
+    let mut items = batch("notte", 4);
+    items.extend(batch("old", 2));
+    server.set("/feed", feed(&items));
+    app.once().await.unwrap();
+    clock.set(rome(26, 7, 0));
+    app.once().await.unwrap();
+    assert!(work.messages().is_empty(), "quiet hours");
+    clock.set(rome(26, 7, 31));
+    app.once().await.unwrap();
+    app.once().await.unwrap();
+    let m = work.messages();
+    assert_eq!(m.len(), 1, "{m:?}");
+    let text = m[0]["text"].as_str().unwrap();
+    assert!(text.starts_with("*Notizie della notte*"), "{text}");
+    assert_eq!(text.matches("• ").count(), 4, "{text}");
+    let log = banditore::report::log(app.store(), app.config(), 20).unwrap();
+    assert!(log.contains("Notizie della notte"), "{log}");
+}

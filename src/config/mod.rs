@@ -179,6 +179,10 @@ pub struct Settings {
     /// More new items than this in one poll of a source (or most of its feed changing at
     /// once): the batch is held for an admin instead of sent.
     pub flood_threshold: usize,
+    /// Most normal messages a day (`None`: no cap); the rest go as one digest at `digest_at`.
+    pub max_per_day: Option<usize>,
+    /// When the day's digest goes (local time).
+    pub digest_at: chrono::NaiveTime,
     /// The comune: CAP areas and earthquake distances are measured from here.
     pub location: Option<Location>,
     /// Public endpoint for provider webhooks (WhatsApp subscriptions and statuses).
@@ -214,6 +218,11 @@ impl Default for Settings {
             max_backoff: Duration::from_secs(3600),
             max_new_per_poll: 10,
             flood_threshold: 10,
+            max_per_day: None,
+            digest_at: match chrono::NaiveTime::from_hms_opt(18, 0, 0) {
+                Some(t) => t,
+                None => chrono::NaiveTime::MIN,
+            },
             location: None,
             webhook_listen: None,
             quiet_hours: Some(DEFAULT_QUIET_HOURS),

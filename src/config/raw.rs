@@ -28,6 +28,8 @@ pub struct RawSettings {
     pub max_backoff: Option<String>,
     pub max_new_per_poll: Option<usize>,
     pub flood_threshold: Option<usize>,
+    pub max_per_day: Option<usize>,
+    pub digest_at: Option<String>,
     pub location: Option<Location>,
     pub webhook_listen: Option<String>,
     pub quiet_hours: Option<String>,

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, SourceConfig};
-use crate::deliver::{DeliverReport, Deliverer};
+use crate::deliver::{DailyCap, DeliverReport, Deliverer};
 use crate::pipeline::{Pipeline, PollError, PollOutcome};
 use crate::schedule::{backoff, Clock};
 use crate::sink::secret::Secrets;
@@ -104,7 +104,13 @@ impl App {
             .map(|cfg| Sink::from_config(cfg, &user_agent, secrets))
             .collect::<Result<Vec<_>, _>>()?;
         let quiet = s.quiet_hours.map(|q| (q, s.tz()));
-        let deliverer = Deliverer::new(store.clone(), sinks, clock.clone(), s.max_backoff, quiet);
+        let daily = s.max_per_day.map(|max| DailyCap {
+            max,
+            digest_at: s.digest_at,
+            tz: s.tz(),
+        });
+        let deliverer = Deliverer::new(store.clone(), sinks, clock.clone(), s.max_backoff, quiet)
+            .with_daily_cap(daily);
         let wakers = config
             .sources
             .iter()

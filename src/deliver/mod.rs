@@ -9,8 +9,10 @@
 
 mod answer;
 mod broadcast;
+pub mod digest;
 mod health;
 pub mod quiet;
+mod ready;
 mod retry;
 pub mod trial;
 
@@ -22,16 +24,15 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Priority;
 use crate::failpoint;
 use crate::item::Message;
 use crate::schedule::{backoff, Clock, QuietHours};
 use crate::sink::{FileSink, Reconciled, Sink, SinkError, Why};
 use crate::store::{
-    DecisionRecord, DeliveryRecord, DeliveryState, FailureOutcome, OutboxEntry, RecipientRecord,
-    RecipientState, Store, StoreError,
+    DeliveryRecord, DeliveryState, FailureOutcome, OutboxEntry, RecipientRecord, RecipientState,
+    Store, StoreError,
 };
-use quiet::{Night, Wait};
+use quiet::Night;
 
 /// Recipients whose intents are written (and flushed) together, and requests in flight at once.
 const BROADCAST_BATCH: usize = 16;
@@ -100,6 +101,16 @@ pub struct Deliverer {
     /// When the last night message went out this morning (the morning's pace; a restart
     /// forgets it, at worst one message early).
     last_release: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// Most normal messages a day, the rest in one digest.
+    daily: Option<DailyCap>,
+}
+
+/// `max_per_day` normal messages a day; past it, one digest at `digest_at` (local time).
+#[derive(Debug, Clone, Copy)]
+pub struct DailyCap {
+    pub max: usize,
+    pub digest_at: chrono::NaiveTime,
+    pub tz: chrono_tz::Tz,
 }
 
 impl Deliverer {
@@ -118,7 +129,14 @@ impl Deliverer {
             max_backoff,
             night: quiet.map(|(hours, tz)| Night { hours, tz }),
             last_release: Mutex::default(),
+            daily: None,
         }
+    }
+
+    /// With a daily cap on normal messages.
+    pub fn with_daily_cap(mut self, daily: Option<DailyCap>) -> Self {
+        self.daily = daily;
+        self
     }
 
     /// One pass over the outbox. Stops early (safely, between messages) when `shutdown` fires.
@@ -133,48 +151,7 @@ impl Deliverer {
                 .map(|(name, _)| name.clone())
                 .collect()
         };
-        let entries: Vec<_> = self.store.outbox().collect::<Result<_, _>>()?;
-        let sink_names: Vec<&str> = self.sinks.iter().map(Sink::name).collect();
-        let mut ready = Vec::with_capacity(entries.len());
-        let mut last_release = *self.last_release.lock().unwrap_or_else(|p| p.into_inner());
-        for (key, entry) in entries {
-            let wait = match self.night {
-                Some(night) if entry.message.priority == Priority::Normal => {
-                    night.wait(now, entry.enqueued_at, &entry.message.text, last_release)
-                }
-                _ => Wait::Go,
-            };
-            match wait {
-                Wait::Go => {
-                    if self.night.and_then(|n| n.morning(now)).is_some_and(|end| {
-                        entry.message.priority == Priority::Normal && entry.enqueued_at < end
-                    }) {
-                        last_release = Some(now);
-                    }
-                    ready.push((key, entry));
-                }
-                // Quiet hours, or the morning's pace: everything else waits.
-                Wait::Later => report.pending += 1,
-                Wait::Stale(reason) => {
-                    let decision = DecisionRecord {
-                        at: now,
-                        source: entry.message.source.clone(),
-                        title: entry.message.title.clone(),
-                        url: Some(entry.message.url.clone()),
-                        action: "drop".into(),
-                        reason,
-                        message_id: Some(entry.message.id.clone()),
-                    };
-                    if !self
-                        .store
-                        .drop_queued(&key, &entry.message.id, &sink_names, &decision)?
-                    {
-                        ready.push((key, entry));
-                    }
-                }
-            }
-        }
-        *self.last_release.lock().unwrap_or_else(|p| p.into_inner()) = last_release;
+        let ready = self.ready(now, &mut report)?;
         for group in ready.chunks(GROUP) {
             if shutdown.is_cancelled() {
                 break;

@@ -164,3 +164,92 @@ impl Store {
         Ok(dropped)
     }
 }
+
+impl Store {
+    /// Normal messages finished since `since` (the daily cap counts them; digests too).
+    pub fn normal_sent_since(&self, since: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for r in self.log.iter().rev() {
+            let (_, entry) = r?;
+            if entry.finished_at < since {
+                break;
+            }
+            if entry.message.priority == crate::config::Priority::Normal {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Replaces queued messages by one digest of them, in one transaction: the digest is
+    /// queued, the originals leave the outbox with a decision each. Only while no sink has
+    /// begun delivering any of them (then `false`, and nothing changes).
+    pub fn replace_with_digest(
+        &self,
+        queued: &[(Vec<u8>, String)],
+        sinks: &[&str],
+        digest: &Message,
+        decisions: &[DecisionRecord],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (key, entry) = super::outbox_entry(&self.db, digest, now)?;
+        let entry = encode(&entry)?;
+        let decided = decisions
+            .iter()
+            .map(|d| Ok((self.db.generate_id()?.to_be_bytes(), encode(d)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let records: Vec<Vec<u8>> = queued
+            .iter()
+            .flat_map(|(_, id)| sinks.iter().map(move |sink| super::pair(id, sink)))
+            .collect();
+        let done = (
+            self.outbox.tree(),
+            self.deliveries.tree(),
+            self.decisions.tree(),
+        )
+            .transaction(|(outbox, deliveries, decisions_tree)| {
+                for record in &records {
+                    if deliveries.get(record)?.is_some() {
+                        return Ok(false);
+                    }
+                }
+                for (k, _) in queued {
+                    if outbox.remove(k.as_slice())?.is_none() {
+                        return Ok(false);
+                    }
+                }
+                outbox.insert(key.as_slice(), entry.as_slice())?;
+                for (k, v) in &decided {
+                    decisions_tree.insert(k, v.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(true)
+            })?;
+        if done {
+            self.db.flush()?;
+        }
+        Ok(done)
+    }
+}
+
+impl Store {
+    /// Whether a digest finished (or is queued) since `since`: one a day.
+    pub fn digest_sent_since(&self, since: DateTime<Utc>) -> Result<bool, StoreError> {
+        let digest = |m: &Message| m.extra.get("digest").and_then(|d| d.as_bool()) == Some(true);
+        for r in self.outbox.iter() {
+            let (_, e) = r?;
+            if digest(&e.message) && e.enqueued_at >= since {
+                return Ok(true);
+            }
+        }
+        for r in self.log.iter().rev() {
+            let (_, e) = r?;
+            if e.finished_at < since {
+                break;
+            }
+            if digest(&e.message) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}

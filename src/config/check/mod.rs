@@ -416,6 +416,17 @@ fn settings(raw: RawSettings, t: &mut Table) -> Settings {
             }
         },
     };
+    let digest_at = match raw.digest_at.as_deref().map(str::trim) {
+        None => d.digest_at,
+        Some(at) => chrono::NaiveTime::parse_from_str(at, "%H:%M").unwrap_or_else(|_| {
+            t.problem(
+                "digest_at",
+                format!("digest_at {at:?} is not a time"),
+                Some("digest_at = \"18:00\""),
+            );
+            d.digest_at
+        }),
+    };
     if let Some(loc) = raw.location {
         if !(-90.0..=90.0).contains(&loc.lat) || !(-180.0..=180.0).contains(&loc.lon) {
             t.problem(
@@ -452,6 +463,11 @@ fn settings(raw: RawSettings, t: &mut Table) -> Settings {
             .unwrap_or(d.max_backoff),
         max_new_per_poll: max_new,
         flood_threshold,
+        max_per_day: match raw.max_per_day {
+            Some(0) | None => None,
+            Some(n) => Some(n),
+        },
+        digest_at,
         location: raw.location,
         webhook_listen: raw.webhook_listen,
         quiet_hours,
