@@ -1467,3 +1467,171 @@ async fn scripts_with_a_bearer_token_get_the_outcome_not_a_redirect() {
         (StatusCode::OK, "Messaggio approvato: è in invio.\n")
     );
 }
+
+/// An editor approving at night is told when the message will really leave (quiet hours
+/// hold it), and Inviati and Consegne say why it waits, rather than "in invio" / "in attesa".
+#[tokio::test]
+async fn approving_in_quiet_hours_says_when_the_message_will_leave() {
+    use chrono::TimeZone;
+    let server = FeedServer::start().await;
+    server.set(
+        "/feed",
+        Route::feed(rss(&[("a", "https://comune.example.it/n/a/", "Avviso A")])),
+    );
+    let sources = format!(
+        "{}\n[[user]]\nname = \"redazione\"\nrole = \"editor\"\npassword_hash = \"{EDITOR_HASH}\"\n",
+        source("comune", &server.url("/feed"), "forward = \"review\"")
+    );
+    let work = Workdir::new(
+        "timezone = \"Europe/Rome\"\nquiet_hours = \"21:00-07:30\"",
+        &sources,
+    );
+    // 23:00 in Rome.
+    let clock =
+        common::ManualClock::at(chrono::Utc.with_ymd_and_hms(2026, 12, 1, 22, 0, 0).unwrap());
+    let app = App::build(
+        Config::load(&work.config()).unwrap(),
+        &work.path().join("data"),
+        clock.clone(),
+    )
+    .unwrap();
+    app.once().await.unwrap();
+    server.set(
+        "/feed",
+        Route::feed(rss(&[
+            ("b", "https://comune.example.it/n/b/", "Avviso B"),
+            ("a", "https://comune.example.it/n/a/", "Avviso A"),
+        ])),
+    );
+    app.once().await.unwrap();
+    let ui = serve(work, app.clone()).await;
+    let editor = ui.editor("redazione").await;
+    let queue = ui.page("/", &editor).await;
+    let token = csrf(&queue);
+    let id = queued_ids(&queue).remove(0);
+    let approved = ui
+        .post(
+            &format!("/queue/{id}/approve"),
+            &editor,
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    let said = flash(&ui.page("/", &editor).await).unwrap();
+    assert!(!said.contains("in invio"), "{said}");
+    assert!(
+        said.contains("ore di silenzio") && said.contains("02/12/2026 alle 07:30"),
+        "{said}"
+    );
+    app.once().await.unwrap();
+    assert!(ui.work.messages().is_empty(), "held until morning");
+    let log = ui.page("/log", &editor).await;
+    assert!(
+        log.contains("in attesa della fine delle ore di silenzio: partirà il 02/12/2026 07:30"),
+        "{log}"
+    );
+    let health = ui.page("/consegne", &editor).await;
+    assert!(health.contains("Ore di silenzio"), "{health}");
+    // In the morning it leaves, and nobody is told about quiet hours any more.
+    clock.advance(chrono::Duration::hours(9));
+    app.once().await.unwrap();
+    assert_eq!(ui.work.messages().len(), 1);
+    assert!(!ui
+        .page("/consegne", &editor)
+        .await
+        .contains("Ore di silenzio"));
+}
+
+/// A changed text whose first line is not the bold title would go out under the old title
+/// (the file sink's `title`, the WhatsApp template's first parameter): refused with the
+/// reason, the editor's text kept, nothing sent.
+#[tokio::test]
+async fn an_edit_without_the_bold_title_line_is_refused_not_sent_under_the_old_title() {
+    let (ui, _server) = start(false).await;
+    let editor = ui.editor("redazione").await;
+    let queue = ui.page("/", &editor).await;
+    let token = csrf(&queue);
+    let id = queued_ids(&queue).remove(0);
+    let text = "Avviso RINVIATO a lunedì\n\nNuova data.\n\nhttps://comune.example.it/n/x/";
+    let refused = ui
+        .post(
+            &format!("/queue/{id}/approve"),
+            &editor,
+            &[("csrf", &token), ("text", text)],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("in grassetto"), "{page}");
+    assert!(page.contains("Avviso RINVIATO a lunedì"), "{page}");
+    assert!(queued_ids(&ui.page("/", &editor).await).contains(&id));
+    ui.cell.get().once().await.unwrap();
+    assert!(ui.work.messages().is_empty());
+    // With its bold title line it goes, and the title is that line.
+    let text = format!(
+        "*Avviso RINVIATO a lunedì*\n\n{}",
+        text.split_once("\n\n").unwrap().1
+    );
+    ui.post(
+        &format!("/queue/{id}/approve"),
+        &editor,
+        &[("csrf", &token), ("text", &text)],
+    )
+    .await;
+    ui.cell.get().once().await.unwrap();
+    let sent = ui.work.messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["title"], "Avviso RINVIATO a lunedì");
+    assert_eq!(sent[0]["text"], text.as_str());
+}
+
+/// Inviati's search finds a message still in delivery (one stuck on a failing sink is the
+/// one an editor looks for), not only those finished.
+#[tokio::test]
+async fn the_sent_log_search_finds_messages_still_in_delivery() {
+    let (ui, _server) = start(false).await;
+    let editor = ui.editor("redazione").await;
+    let queue = ui.page("/", &editor).await;
+    let token = csrf(&queue);
+    let id = queued_ids(&queue).remove(0);
+    ui.post(
+        &format!("/queue/{id}/approve"),
+        &editor,
+        &[("csrf", &token)],
+    )
+    .await;
+    // Approved, not delivered yet: in the outbox.
+    let all = ui.page("/log", &editor).await;
+    assert!(all.contains("in consegna dal"), "{all}");
+    let found = ui.page("/log?testo=avviso", &editor).await;
+    assert!(found.contains("in consegna dal"), "{found}");
+    assert!(!found.contains("Nessun messaggio"), "{found}");
+    let other = ui.page("/log?testo=nessuna+notizia", &editor).await;
+    assert!(!other.contains("in consegna dal"), "{other}");
+}
+
+/// "Leggi ora" on a paused source reads nothing (the source loop skips it): the admin is told
+/// so instead of "lettura richiesta", and Fonti shows no next read for it.
+#[tokio::test]
+async fn reading_a_paused_source_now_says_it_is_paused() {
+    let (ui, _server) = start(false).await;
+    let admin = ui.admin().await;
+    let token = csrf(&ui.page("/sources", &admin).await);
+    ui.post("/sources/comune/pause", &admin, &[("csrf", &token)])
+        .await;
+    let read = ui
+        .post("/sources/comune/poll", &admin, &[("csrf", &token)])
+        .await;
+    assert_eq!(read.headers()["location"], "/sources");
+    let page = ui.page("/sources", &admin).await;
+    let said = common::admin::flash_of(&page).unwrap();
+    assert!(said.0, "an error: {said:?}");
+    assert!(said.1.contains("è in pausa"), "{said:?}");
+    assert!(page.contains("— (in pausa)"), "{page}");
+    ui.post("/sources/comune/resume", &admin, &[("csrf", &token)])
+        .await;
+    ui.post("/sources/comune/poll", &admin, &[("csrf", &token)])
+        .await;
+    let page = ui.page("/sources", &admin).await;
+    assert_eq!(flash(&page).as_deref(), Some("comune: lettura richiesta."));
+}

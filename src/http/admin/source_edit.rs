@@ -13,6 +13,7 @@ use super::extract::{Form, Path};
 use super::source_form::{remove_source, source_table, Fields};
 use super::sources::{followed_already, followed_by, kind_label};
 use super::{audit, back, refused, source_form, views, Admin, Role, User};
+use crate::deliver::trial::TrialError;
 use crate::store::AuditAction;
 
 /// The edit form of a source, with what the configuration file says about it.
@@ -166,25 +167,37 @@ pub(super) async fn action(
     let (result, audited) = match action.as_str() {
         "pause" => (
             app.set_paused(&name, true)
-                .map(|_| format!("{name}: in pausa.")),
+                .map(|_| format!("{name}: in pausa."))
+                .map_err(|e| e.to_string()),
             AuditAction::SourcePause,
         ),
         "resume" => (
             app.set_paused(&name, false)
-                .map(|_| format!("{name}: ripresa.")),
+                .map(|_| format!("{name}: ripresa."))
+                .map_err(|e| e.to_string()),
             AuditAction::SourceResume,
         ),
-        "poll" => {
-            app.poll_soon(&name);
-            (
-                Ok(format!("{name}: lettura richiesta.")),
+        // A paused source is not read, "now" included: say so rather than promise a read.
+        "poll" => match app.store().source_paused(&name) {
+            Ok(true) => (
+                Err(format!(
+                    "{name} è in pausa: non viene letta. Premi «Riprendi» per leggerla subito."
+                )),
                 AuditAction::SourcePoll,
-            )
-        }
+            ),
+            Ok(false) => {
+                app.poll_soon(&name);
+                (
+                    Ok(format!("{name}: lettura richiesta.")),
+                    AuditAction::SourcePoll,
+                )
+            }
+            Err(e) => (Err(e.to_string()), AuditAction::SourcePoll),
+        },
         _ => return super::not_found(),
     };
     audit(&app, &user, audited, &name, None, None);
-    back(&admin, &user, "/sources", result.map_err(|e| e.to_string()))
+    back(&admin, &user, "/sources", result)
 }
 
 /// Deletes a source (with the confirmation box ticked).
@@ -263,7 +276,18 @@ pub async fn test_send(
         }
     };
     let sink = form.get("sink").cloned().unwrap_or_default();
-    let result = app.test_send(&name, &sink, phone.as_ref()).await;
+    let result = app
+        .test_send(&name, &sink, phone.as_ref())
+        .await
+        .map_err(|e| match e {
+            TrialError::Sink { sink, error } => {
+                format!(
+                    "non inviato a {sink}: {}",
+                    super::reasons::sink_error(&error)
+                )
+            }
+            other => other.to_string(),
+        });
     audit(
         &app,
         &user,
