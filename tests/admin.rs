@@ -688,16 +688,16 @@ async fn sources_are_edited_and_deleted_in_the_ui_and_addresses_followed_once() 
         let mut fields = vec![("csrf", token.as_str()), ("url", feed.as_str())];
         fields.extend(form);
         let refused = ui.post("/sources/comune/edit", &admin, &fields).await;
-        assert_eq!(refused.headers()["location"], "/sources/comune/edit");
-        let page = ui
-            .get("/sources/comune/edit", &admin)
-            .await
-            .text()
-            .await
-            .unwrap();
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = refused.text().await.unwrap();
         assert!(
             flash(&page).is_some_and(|f| f.contains("etichetta") || f.contains("intervallo")),
             "the reason is on the edit page: {page}"
+        );
+        // The form shows what the admin chose, not the file's values.
+        assert!(
+            page.contains(&format!(r#"value="{}" checked"#, form[0].1)),
+            "{page}"
         );
         assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
     }
@@ -1287,8 +1287,8 @@ async fn nothing_english_reaches_people() {
             ],
         )
         .await;
-    assert_eq!(resp.headers()["location"], "/sources/comune/edit");
-    let page = ui.page("/sources/comune/edit", &admin).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = resp.text().await.unwrap();
     italian(&page, "fonte «rotta»: every «spesso» non è un intervallo");
     assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
 }
@@ -1634,4 +1634,117 @@ async fn reading_a_paused_source_now_says_it_is_paused() {
         .await;
     let page = ui.page("/sources", &admin).await;
     assert_eq!(flash(&page).as_deref(), Some("comune: lettura richiesta."));
+}
+
+/// A batch held by flood protection shows on Fonti (before, the source just said "ok" and
+/// only the command line could act): admins send it to the review queue, or discard it.
+#[tokio::test]
+async fn a_held_flood_shows_on_fonti_and_is_released_or_discarded_there() {
+    let (ui, server) = start(false).await;
+    let flood = |prefix: &str| -> Vec<(String, String, String)> {
+        (1..=12)
+            .map(|i| {
+                (
+                    format!("{prefix}-{i}"),
+                    format!("https://comune.example.it/{prefix}/{i}/"),
+                    format!("Notizia {prefix} {i}"),
+                )
+            })
+            .collect()
+    };
+    let publish = |items: Vec<(String, String, String)>| {
+        let items: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|(g, l, t)| (g.as_str(), l.as_str(), t.as_str()))
+            .collect();
+        server.set("/feed", Route::feed(rss(&items)));
+    };
+    publish(flood("nuovo"));
+    ui.cell.get().once().await.unwrap();
+    let admin = ui.admin().await;
+    let editor = ui.editor("redazione").await;
+    let waiting = queued_ids(&ui.page("/", &editor).await).len();
+    let page = ui.page("/sources", &admin).await;
+    assert!(page.contains("trattenute"), "{page}");
+    assert!(page.contains("12 notizie nuove arrivate"), "{page}");
+    let token = csrf(&page);
+    ui.post("/sources/comune/release", &admin, &[("csrf", &token)])
+        .await;
+    let page = ui.page("/sources", &admin).await;
+    assert_eq!(
+        flash(&page).as_deref(),
+        Some("comune: 12 notizie trattenute sono ora in «Da approvare»: la redazione le approva o rifiuta una per una.")
+    );
+    assert!(!page.contains("trattenute:"), "{page}");
+    assert_eq!(queued_ids(&ui.page("/", &editor).await).len(), waiting + 12);
+    // A second flood, discarded: never sent, never queued.
+    let mut second = flood("nuovo");
+    second.extend(flood("altro"));
+    publish(second);
+    ui.cell.get().once().await.unwrap();
+    assert!(ui.page("/sources", &admin).await.contains("trattenute"));
+    ui.post("/sources/comune/discard", &admin, &[("csrf", &token)])
+        .await;
+    let page = ui.page("/sources", &admin).await;
+    assert!(
+        flash(&page)
+            .unwrap()
+            .contains("12 notizie trattenute scartate"),
+        "{page}"
+    );
+    assert_eq!(queued_ids(&ui.page("/", &editor).await).len(), waiting + 12);
+    assert!(ui.work.messages().is_empty());
+    // Editors cannot, and nothing is left to release.
+    let editors = csrf(&ui.page("/", &editor).await);
+    assert_eq!(
+        ui.post("/sources/comune/release", &editor, &[("csrf", &editors)])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    ui.post("/sources/comune/release", &admin, &[("csrf", &token)])
+        .await;
+    let page = ui.page("/sources", &admin).await;
+    assert_eq!(
+        flash(&page).as_deref(),
+        Some("comune: nessuna notizia trattenuta.")
+    );
+}
+
+/// A refused source edit shows the form as the admin filled it, with the reason: before, the
+/// page came back with the file's values and the admin's other changes were lost unseen.
+#[tokio::test]
+async fn a_refused_source_edit_keeps_what_the_admin_wrote() {
+    let (ui, _server) = start(false).await;
+    let admin = ui.admin().await;
+    let token = csrf(&ui.page("/sources/comune/edit", &admin).await);
+    let file = std::fs::read_to_string(&ui.config).unwrap();
+    let refused = ui
+        .post(
+            "/sources/comune/edit",
+            &admin,
+            &[
+                ("csrf", &token),
+                ("url", "http://127.0.0.1:9/nuovo-feed"),
+                ("forward", "tagged"),
+                ("tags", "whatsapp, <b>avvisi</b>"),
+                ("every", "1h"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(flash(&page).is_some(), "{page}");
+    assert!(
+        page.contains(r#"value="http://127.0.0.1:9/nuovo-feed""#),
+        "{page}"
+    );
+    assert!(page.contains(r#"value="tagged" checked"#), "{page}");
+    assert!(
+        page.contains("whatsapp, &lt;b&gt;avvisi&lt;/b&gt;"),
+        "escaped: {page}"
+    );
+    assert!(page.contains(r#"value="1h" selected"#), "{page}");
+    assert!(english(&page).is_empty(), "{:?}", english(&page));
+    assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
 }

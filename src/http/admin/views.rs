@@ -457,12 +457,13 @@ pub fn sources(
             src,
             store.source_state(&src.name)?,
             store.source_paused(&src.name)?,
+            store.held(&src.name)?.len(),
         ));
     }
     let body = html! {
         (flash_box(flash))
         // Cards, not a table: they read on a 390-px phone without scrolling sideways.
-        @for (src, state, paused) in &rows {
+        @for (src, state, paused, held) in &rows {
             article.card aria-labelledby=(format!("s-{}", src.name)) {
                 h2 id=(format!("s-{}", src.name)) { (src.name) }
                 p.meta.indirizzo { (super::sources::kind_label(src.kind())) " · " (src.url) }
@@ -470,8 +471,26 @@ pub fn sources(
                     @if *paused { strong { "in pausa" } }
                     @else if let Some(err) = state.last_error_it.as_ref().or(state.last_error.as_ref()) {
                         span.stato-ko { "errore" } " (" (plural(state.consecutive_failures as usize, "volta", "volte")) " di fila): " (err)
-                    } @else if state.baselined { span.stato-ok { "ok" } }
+                    } @else if state.baselined && *held == 0 { span.stato-ok { "ok" } }
                     @else { "nuova: alla prima lettura registra le notizie presenti senza inviarle" }
+                }
+                @if *held > 0 {
+                    // Flood protection: the batch waits for an admin, nothing of it was sent.
+                    p {
+                        span.stato-ko { "trattenute" } ": "
+                        (plural(*held, "notizia nuova arrivata", "notizie nuove arrivate"))
+                        " tutte insieme (un cambio di sito?): nessuna è partita. Mandale in approvazione per vederle una per una, o scartale."
+                    }
+                    div.azioni {
+                        form method="post" action=(format!("/sources/{}/release", src.name)) {
+                            input type="hidden" name="csrf" value=(user.csrf());
+                            button type="submit" { "Manda in approvazione" }
+                        }
+                        form method="post" action=(format!("/sources/{}/discard", src.name)) {
+                            input type="hidden" name="csrf" value=(user.csrf());
+                            button.pericolo type="submit" data-confirm="Scartare le notizie trattenute? Non saranno mai inviate." { "Scarta" }
+                        }
+                    }
                 }
                 dl.dati {
                     dt { "Ultima lettura riuscita" } dd { (state.last_success.map(|t| when(t, app)).unwrap_or_else(|| "—".into())) }
