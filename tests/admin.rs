@@ -1748,3 +1748,27 @@ async fn a_refused_source_edit_keeps_what_the_admin_wrote() {
     assert!(english(&page).is_empty(), "{:?}", english(&page));
     assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
 }
+
+/// INGV's feed added without the comune's position: the preview says the position is needed,
+/// and the refused save says what is missing instead of "valore non accettato".
+#[tokio::test]
+async fn an_earthquake_source_without_the_comunes_position_says_what_is_missing() {
+    let (ui, server) = start(true).await;
+    let atom = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/quake/ingv-cnt-atom-3.xml"),
+    )
+    .unwrap();
+    server.set("/terremoti", Route::feed(atom));
+    let admin = ui.admin().await;
+    let token = csrf(&ui.page("/sources", &admin).await);
+    let url = server.url("/terremoti");
+    let preview = preview(&ui, &admin, &token, &url).await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    let page = preview.text().await.unwrap();
+    assert!(page.contains("terremoti (INGV)"), "{page}");
+    assert!(page.contains("serve la posizione del comune"), "{page}");
+    let page = add_source(&ui, &admin, &token, "quake", &url).await;
+    let said = flash(&page).unwrap();
+    assert!(said.contains("serve la sua posizione"), "{said}");
+    assert!(!said.contains("valore non accettato"), "{said}");
+}
