@@ -16,6 +16,10 @@ pub enum ReviewError {
     Handled { action: AuditAction, by: String },
     #[error("the title cannot be empty")]
     EmptyTitle,
+    #[error(
+        "the first line must be the title in bold (*…*): it is also the WhatsApp template's text"
+    )]
+    NoHeadline,
     #[error("the text is longer than WhatsApp's {MAX_TEXT} characters")]
     TooLong,
     #[error("the title is longer than {} characters", crate::format::MAX_TITLE)]
@@ -47,6 +51,7 @@ impl ReviewError {
                 format!("Questo messaggio è {done} da {by}: il tuo testo non è stato salvato né inviato.")
             }
             ReviewError::EmptyTitle => "Il titolo non può essere vuoto.".into(),
+            ReviewError::NoHeadline => "La prima riga deve essere il titolo in grassetto, tra asterischi (*…*): è anche il testo del modello WhatsApp che ricevono gli iscritti.".into(),
             ReviewError::TitleTooLong => format!(
                 "Il titolo supera i {} caratteri: accorcialo (è anche il testo del modello WhatsApp).",
                 crate::format::MAX_TITLE
@@ -76,6 +81,7 @@ impl ReviewError {
         matches!(
             self,
             ReviewError::EmptyTitle
+                | ReviewError::NoHeadline
                 | ReviewError::TitleTooLong
                 | ReviewError::TooLong
                 | ReviewError::LinkMissing(_)
@@ -271,8 +277,19 @@ pub fn edit(
 ) -> Result<QueueItem, ReviewError> {
     let mut item = waiting(store, id)?;
     let text = text.replace("\r\n", "\n").trim().to_owned();
+    if text.chars().count() > MAX_TEXT {
+        return Err(ReviewError::TooLong);
+    }
+    if !text.lines().any(|l| l.trim() == item.message.url) {
+        return Err(ReviewError::LinkMissing(item.message.url.clone()));
+    }
     let title = match headline(&text) {
         Some(title) => title,
+        // A changed text without its bold title line would go out under the old title
+        // (every sink carries it; the WhatsApp template sends only it and the link).
+        None if title.trim().is_empty() && text != item.message.text => {
+            return Err(ReviewError::NoHeadline)
+        }
         None if title.trim().is_empty() => item.message.title.clone(),
         None => crate::text::collapse_whitespace(title),
     };
@@ -281,12 +298,6 @@ pub fn edit(
     }
     if title.chars().count() > crate::format::MAX_TITLE {
         return Err(ReviewError::TitleTooLong);
-    }
-    if text.chars().count() > MAX_TEXT {
-        return Err(ReviewError::TooLong);
-    }
-    if !text.lines().any(|l| l.trim() == item.message.url) {
-        return Err(ReviewError::LinkMissing(item.message.url.clone()));
     }
     if title == item.message.title && text == item.message.text {
         return Ok(item);
@@ -524,10 +535,17 @@ mod tests {
         // The title field says otherwise: the text wins, it is what people see.
         let edited = edit(&store, t, "a", "ed", "Vecchio titolo", text).unwrap();
         assert_eq!(edited.message.title, "Scuole chiuse domani");
-        // Without a bold first line, the title given (or, given none, the item's) stays.
-        let plain = "Per neve.\n\nhttps://c.example/";
-        let edited = edit(&store, t, "a", "ed", "", plain).unwrap();
-        assert_eq!(edited.message.title, "Scuole chiuse domani");
+        // A changed text without a bold first line and no title given (the admin UI's form)
+        // would go out under a title the editor no longer sees: refused, nothing saved.
+        let plain = "Scuole riaperte\n\nPer neve.\n\nhttps://c.example/";
+        assert!(matches!(
+            edit(&store, t, "a", "ed", "", plain),
+            Err(ReviewError::NoHeadline)
+        ));
+        assert_eq!(store.queue_item("a").unwrap().unwrap().message.text, text);
+        // With a title given (`queue edit --title`), that title goes with the plain text.
+        let edited = edit(&store, t, "a", "ed", "Scuole riaperte", plain).unwrap();
+        assert_eq!(edited.message.title, "Scuole riaperte");
         assert_eq!(headline("*a* e *b*\ntesto"), None);
         assert_eq!(headline("testo *a*"), None);
     }

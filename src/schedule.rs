@@ -149,6 +149,28 @@ impl QuietHours {
             t >= self.start || t < self.end
         }
     }
+
+    /// When the quiet window holding `now` ends (the next `end` in `tz`'s local time); `None`
+    /// when `now` is outside it.
+    pub fn ends_after(&self, now: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+        if !self.contains(now, tz) {
+            return None;
+        }
+        let local = now.with_timezone(&tz);
+        let day = if local.time() < self.end {
+            local.date_naive()
+        } else {
+            local.date_naive().succ_opt()?
+        };
+        let end = day.and_time(self.end);
+        // A DST gap at `end`: the first valid instant after it.
+        (0..=2)
+            .find_map(|h| {
+                chrono::TimeZone::from_local_datetime(&tz, &(end + chrono::Duration::hours(h)))
+                    .earliest()
+            })
+            .map(|t| t.with_timezone(&Utc))
+    }
 }
 
 /// Wait before retrying after `failures` consecutive failures (1 = the first failure):
@@ -223,6 +245,19 @@ mod tests {
         assert!(day.contains(at(12, 30, 0), rome));
         assert!("25:00-07:00".parse::<QuietHours>().is_err());
         assert!("21:00".parse::<QuietHours>().is_err());
+    }
+
+    #[test]
+    fn quiet_hours_say_when_they_end() {
+        let q: QuietHours = "21:00-07:30".parse().unwrap();
+        let rome = chrono_tz::Europe::Rome;
+        // 21:30 in Rome: the next morning at 07:30 (06:30 UTC); 05:00: the same morning.
+        let next_morning = Utc.with_ymd_and_hms(2026, 11, 26, 6, 30, 0).unwrap();
+        assert_eq!(q.ends_after(at(20, 30, 0), rome), Some(next_morning));
+        assert_eq!(q.ends_after(at(4, 0, 0), rome), Some(at(6, 30, 0)));
+        assert_eq!(q.ends_after(at(12, 0, 0), rome), None);
+        let day: QuietHours = "13:00-15:00".parse().unwrap();
+        assert_eq!(day.ends_after(at(12, 30, 0), rome), Some(at(14, 0, 0)));
     }
 
     #[test]

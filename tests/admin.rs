@@ -688,16 +688,16 @@ async fn sources_are_edited_and_deleted_in_the_ui_and_addresses_followed_once() 
         let mut fields = vec![("csrf", token.as_str()), ("url", feed.as_str())];
         fields.extend(form);
         let refused = ui.post("/sources/comune/edit", &admin, &fields).await;
-        assert_eq!(refused.headers()["location"], "/sources/comune/edit");
-        let page = ui
-            .get("/sources/comune/edit", &admin)
-            .await
-            .text()
-            .await
-            .unwrap();
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = refused.text().await.unwrap();
         assert!(
             flash(&page).is_some_and(|f| f.contains("etichetta") || f.contains("intervallo")),
             "the reason is on the edit page: {page}"
+        );
+        // The form shows what the admin chose, not the file's values.
+        assert!(
+            page.contains(&format!(r#"value="{}" checked"#, form[0].1)),
+            "{page}"
         );
         assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
     }
@@ -1287,8 +1287,8 @@ async fn nothing_english_reaches_people() {
             ],
         )
         .await;
-    assert_eq!(resp.headers()["location"], "/sources/comune/edit");
-    let page = ui.page("/sources/comune/edit", &admin).await;
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = resp.text().await.unwrap();
     italian(&page, "fonte «rotta»: every «spesso» non è un intervallo");
     assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
 }
@@ -1466,4 +1466,309 @@ async fn scripts_with_a_bearer_token_get_the_outcome_not_a_redirect() {
         (status, text.as_str()),
         (StatusCode::OK, "Messaggio approvato: è in invio.\n")
     );
+}
+
+/// An editor approving at night is told when the message will really leave (quiet hours
+/// hold it), and Inviati and Consegne say why it waits, rather than "in invio" / "in attesa".
+#[tokio::test]
+async fn approving_in_quiet_hours_says_when_the_message_will_leave() {
+    use chrono::TimeZone;
+    let server = FeedServer::start().await;
+    server.set(
+        "/feed",
+        Route::feed(rss(&[("a", "https://comune.example.it/n/a/", "Avviso A")])),
+    );
+    let sources = format!(
+        "{}\n[[user]]\nname = \"redazione\"\nrole = \"editor\"\npassword_hash = \"{EDITOR_HASH}\"\n",
+        source("comune", &server.url("/feed"), "forward = \"review\"")
+    );
+    let work = Workdir::new(
+        "timezone = \"Europe/Rome\"\nquiet_hours = \"21:00-07:30\"",
+        &sources,
+    );
+    // 23:00 in Rome.
+    let clock =
+        common::ManualClock::at(chrono::Utc.with_ymd_and_hms(2026, 12, 1, 22, 0, 0).unwrap());
+    let app = App::build(
+        Config::load(&work.config()).unwrap(),
+        &work.path().join("data"),
+        clock.clone(),
+    )
+    .unwrap();
+    app.once().await.unwrap();
+    server.set(
+        "/feed",
+        Route::feed(rss(&[
+            ("b", "https://comune.example.it/n/b/", "Avviso B"),
+            ("a", "https://comune.example.it/n/a/", "Avviso A"),
+        ])),
+    );
+    app.once().await.unwrap();
+    let ui = serve(work, app.clone()).await;
+    let editor = ui.editor("redazione").await;
+    let queue = ui.page("/", &editor).await;
+    let token = csrf(&queue);
+    let id = queued_ids(&queue).remove(0);
+    let approved = ui
+        .post(
+            &format!("/queue/{id}/approve"),
+            &editor,
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    let said = flash(&ui.page("/", &editor).await).unwrap();
+    assert!(!said.contains("in invio"), "{said}");
+    assert!(
+        said.contains("ore di silenzio") && said.contains("02/12/2026 alle 07:30"),
+        "{said}"
+    );
+    app.once().await.unwrap();
+    assert!(ui.work.messages().is_empty(), "held until morning");
+    let log = ui.page("/log", &editor).await;
+    assert!(
+        log.contains("in attesa della fine delle ore di silenzio: partirà il 02/12/2026 07:30"),
+        "{log}"
+    );
+    let health = ui.page("/consegne", &editor).await;
+    assert!(health.contains("Ore di silenzio"), "{health}");
+    // In the morning it leaves, and nobody is told about quiet hours any more.
+    clock.advance(chrono::Duration::hours(9));
+    app.once().await.unwrap();
+    assert_eq!(ui.work.messages().len(), 1);
+    assert!(!ui
+        .page("/consegne", &editor)
+        .await
+        .contains("Ore di silenzio"));
+}
+
+/// A changed text whose first line is not the bold title would go out under the old title
+/// (the file sink's `title`, the WhatsApp template's first parameter): refused with the
+/// reason, the editor's text kept, nothing sent.
+#[tokio::test]
+async fn an_edit_without_the_bold_title_line_is_refused_not_sent_under_the_old_title() {
+    let (ui, _server) = start(false).await;
+    let editor = ui.editor("redazione").await;
+    let queue = ui.page("/", &editor).await;
+    let token = csrf(&queue);
+    let id = queued_ids(&queue).remove(0);
+    let text = "Avviso RINVIATO a lunedì\n\nNuova data.\n\nhttps://comune.example.it/n/x/";
+    let refused = ui
+        .post(
+            &format!("/queue/{id}/approve"),
+            &editor,
+            &[("csrf", &token), ("text", text)],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("in grassetto"), "{page}");
+    assert!(page.contains("Avviso RINVIATO a lunedì"), "{page}");
+    assert!(queued_ids(&ui.page("/", &editor).await).contains(&id));
+    ui.cell.get().once().await.unwrap();
+    assert!(ui.work.messages().is_empty());
+    // With its bold title line it goes, and the title is that line.
+    let text = format!(
+        "*Avviso RINVIATO a lunedì*\n\n{}",
+        text.split_once("\n\n").unwrap().1
+    );
+    ui.post(
+        &format!("/queue/{id}/approve"),
+        &editor,
+        &[("csrf", &token), ("text", &text)],
+    )
+    .await;
+    ui.cell.get().once().await.unwrap();
+    let sent = ui.work.messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["title"], "Avviso RINVIATO a lunedì");
+    assert_eq!(sent[0]["text"], text.as_str());
+}
+
+/// Inviati's search finds a message still in delivery (one stuck on a failing sink is the
+/// one an editor looks for), not only those finished.
+#[tokio::test]
+async fn the_sent_log_search_finds_messages_still_in_delivery() {
+    let (ui, _server) = start(false).await;
+    let editor = ui.editor("redazione").await;
+    let queue = ui.page("/", &editor).await;
+    let token = csrf(&queue);
+    let id = queued_ids(&queue).remove(0);
+    ui.post(
+        &format!("/queue/{id}/approve"),
+        &editor,
+        &[("csrf", &token)],
+    )
+    .await;
+    // Approved, not delivered yet: in the outbox.
+    let all = ui.page("/log", &editor).await;
+    assert!(all.contains("in consegna dal"), "{all}");
+    let found = ui.page("/log?testo=avviso", &editor).await;
+    assert!(found.contains("in consegna dal"), "{found}");
+    assert!(!found.contains("Nessun messaggio"), "{found}");
+    let other = ui.page("/log?testo=nessuna+notizia", &editor).await;
+    assert!(!other.contains("in consegna dal"), "{other}");
+}
+
+/// "Leggi ora" on a paused source reads nothing (the source loop skips it): the admin is told
+/// so instead of "lettura richiesta", and Fonti shows no next read for it.
+#[tokio::test]
+async fn reading_a_paused_source_now_says_it_is_paused() {
+    let (ui, _server) = start(false).await;
+    let admin = ui.admin().await;
+    let token = csrf(&ui.page("/sources", &admin).await);
+    ui.post("/sources/comune/pause", &admin, &[("csrf", &token)])
+        .await;
+    let read = ui
+        .post("/sources/comune/poll", &admin, &[("csrf", &token)])
+        .await;
+    assert_eq!(read.headers()["location"], "/sources");
+    let page = ui.page("/sources", &admin).await;
+    let said = common::admin::flash_of(&page).unwrap();
+    assert!(said.0, "an error: {said:?}");
+    assert!(said.1.contains("è in pausa"), "{said:?}");
+    assert!(page.contains("— (in pausa)"), "{page}");
+    ui.post("/sources/comune/resume", &admin, &[("csrf", &token)])
+        .await;
+    ui.post("/sources/comune/poll", &admin, &[("csrf", &token)])
+        .await;
+    let page = ui.page("/sources", &admin).await;
+    assert_eq!(flash(&page).as_deref(), Some("comune: lettura richiesta."));
+}
+
+/// A batch held by flood protection shows on Fonti (before, the source just said "ok" and
+/// only the command line could act): admins send it to the review queue, or discard it.
+#[tokio::test]
+async fn a_held_flood_shows_on_fonti_and_is_released_or_discarded_there() {
+    let (ui, server) = start(false).await;
+    let flood = |prefix: &str| -> Vec<(String, String, String)> {
+        (1..=12)
+            .map(|i| {
+                (
+                    format!("{prefix}-{i}"),
+                    format!("https://comune.example.it/{prefix}/{i}/"),
+                    format!("Notizia {prefix} {i}"),
+                )
+            })
+            .collect()
+    };
+    let publish = |items: Vec<(String, String, String)>| {
+        let items: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|(g, l, t)| (g.as_str(), l.as_str(), t.as_str()))
+            .collect();
+        server.set("/feed", Route::feed(rss(&items)));
+    };
+    publish(flood("nuovo"));
+    ui.cell.get().once().await.unwrap();
+    let admin = ui.admin().await;
+    let editor = ui.editor("redazione").await;
+    let waiting = queued_ids(&ui.page("/", &editor).await).len();
+    let page = ui.page("/sources", &admin).await;
+    assert!(page.contains("trattenute"), "{page}");
+    assert!(page.contains("12 notizie nuove arrivate"), "{page}");
+    let token = csrf(&page);
+    ui.post("/sources/comune/release", &admin, &[("csrf", &token)])
+        .await;
+    let page = ui.page("/sources", &admin).await;
+    assert_eq!(
+        flash(&page).as_deref(),
+        Some("comune: 12 notizie trattenute sono ora in «Da approvare»: la redazione le approva o rifiuta una per una.")
+    );
+    assert!(!page.contains("trattenute:"), "{page}");
+    assert_eq!(queued_ids(&ui.page("/", &editor).await).len(), waiting + 12);
+    // A second flood, discarded: never sent, never queued.
+    let mut second = flood("nuovo");
+    second.extend(flood("altro"));
+    publish(second);
+    ui.cell.get().once().await.unwrap();
+    assert!(ui.page("/sources", &admin).await.contains("trattenute"));
+    ui.post("/sources/comune/discard", &admin, &[("csrf", &token)])
+        .await;
+    let page = ui.page("/sources", &admin).await;
+    assert!(
+        flash(&page)
+            .unwrap()
+            .contains("12 notizie trattenute scartate"),
+        "{page}"
+    );
+    assert_eq!(queued_ids(&ui.page("/", &editor).await).len(), waiting + 12);
+    assert!(ui.work.messages().is_empty());
+    // Editors cannot, and nothing is left to release.
+    let editors = csrf(&ui.page("/", &editor).await);
+    assert_eq!(
+        ui.post("/sources/comune/release", &editor, &[("csrf", &editors)])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    ui.post("/sources/comune/release", &admin, &[("csrf", &token)])
+        .await;
+    let page = ui.page("/sources", &admin).await;
+    assert_eq!(
+        flash(&page).as_deref(),
+        Some("comune: nessuna notizia trattenuta.")
+    );
+}
+
+/// A refused source edit shows the form as the admin filled it, with the reason: before, the
+/// page came back with the file's values and the admin's other changes were lost unseen.
+#[tokio::test]
+async fn a_refused_source_edit_keeps_what_the_admin_wrote() {
+    let (ui, _server) = start(false).await;
+    let admin = ui.admin().await;
+    let token = csrf(&ui.page("/sources/comune/edit", &admin).await);
+    let file = std::fs::read_to_string(&ui.config).unwrap();
+    let refused = ui
+        .post(
+            "/sources/comune/edit",
+            &admin,
+            &[
+                ("csrf", &token),
+                ("url", "http://127.0.0.1:9/nuovo-feed"),
+                ("forward", "tagged"),
+                ("tags", "whatsapp, <b>avvisi</b>"),
+                ("every", "1h"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(flash(&page).is_some(), "{page}");
+    assert!(
+        page.contains(r#"value="http://127.0.0.1:9/nuovo-feed""#),
+        "{page}"
+    );
+    assert!(page.contains(r#"value="tagged" checked"#), "{page}");
+    assert!(
+        page.contains("whatsapp, &lt;b&gt;avvisi&lt;/b&gt;"),
+        "escaped: {page}"
+    );
+    assert!(page.contains(r#"value="1h" selected"#), "{page}");
+    assert!(english(&page).is_empty(), "{:?}", english(&page));
+    assert_eq!(std::fs::read_to_string(&ui.config).unwrap(), file);
+}
+
+/// INGV's feed added without the comune's position: the preview says the position is needed,
+/// and the refused save says what is missing instead of "valore non accettato".
+#[tokio::test]
+async fn an_earthquake_source_without_the_comunes_position_says_what_is_missing() {
+    let (ui, server) = start(true).await;
+    let atom = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/quake/ingv-cnt-atom-3.xml"),
+    )
+    .unwrap();
+    server.set("/terremoti", Route::feed(atom));
+    let admin = ui.admin().await;
+    let token = csrf(&ui.page("/sources", &admin).await);
+    let url = server.url("/terremoti");
+    let preview = preview(&ui, &admin, &token, &url).await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    let page = preview.text().await.unwrap();
+    assert!(page.contains("terremoti (INGV)"), "{page}");
+    assert!(page.contains("serve la posizione del comune"), "{page}");
+    let page = add_source(&ui, &admin, &token, "quake", &url).await;
+    let said = flash(&page).unwrap();
+    assert!(said.contains("serve la sua posizione"), "{said}");
+    assert!(!said.contains("valore non accettato"), "{said}");
 }

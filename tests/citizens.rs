@@ -207,8 +207,8 @@ async fn an_admin_sees_a_held_source_and_why_items_were_not_sent_and_releases_th
     let cookie = web.admin().await;
 
     let fonti = web.page("/sources", &cookie).await;
-    assert!(fonti.contains("Bloccata: "), "{fonti}");
-    assert!(fonti.contains("15 notizie nuove trattenute"), "{fonti}");
+    assert!(fonti.contains("Manda in approvazione"), "{fonti}");
+    assert!(fonti.contains("15 notizie nuove arrivate"), "{fonti}");
     assert!(english(&fonti).is_empty(), "{:?}", english(&fonti));
     let inviati = web.page("/log", &cookie).await;
     assert!(inviati.contains("Non inviati, e perché"), "{inviati}");
@@ -228,9 +228,9 @@ async fn an_admin_sees_a_held_source_and_why_items_were_not_sent_and_releases_th
     assert!(done.status().is_redirection(), "{}", done.status());
     assert!(app.store().held("comune").unwrap().is_empty());
     let fonti = web.page("/sources", &cookie).await;
-    assert!(!fonti.contains("Bloccata: "), "{fonti}");
+    assert!(!fonti.contains("Manda in approvazione"), "{fonti}");
     assert!(
-        fonti.contains("15 notizie trattenute in revisione"),
+        fonti.contains("15 notizie trattenute sono ora in «Da approvare»"),
         "{fonti}"
     );
     let queue = web.page("/", &cookie).await;

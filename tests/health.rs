@@ -551,3 +551,36 @@ async fn the_edited_text_is_what_every_sink_carries_the_cloud_template_included(
     assert_eq!(last["text"], text.as_str());
     assert_eq!(last["title"], "Strada chiusa per la fiera");
 }
+
+/// A test send that fails says why in Italian, like Consegne does: the sink's HTTP status
+/// with its meaning, or why the source could not be read; never the English of the sink.
+#[tokio::test]
+async fn a_failed_test_send_says_why_in_italian() {
+    let ui = start(webhook).await;
+    ui.feeds.set("/hook", Route::status(500));
+    let send = |sink: &'static str| {
+        ui.client
+            .post(format!("{}/sources/comune/test-send", ui.base))
+            .bearer_auth("tok-admin")
+            .form(&[("sink", sink), ("phone", "")])
+            .send()
+    };
+    let resp = send("automazione").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains("non inviato a automazione: il servizio ha risposto HTTP 500 (errore interno del server)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("not sent") && !text.contains("Internal Server Error"),
+        "{text}"
+    );
+    ui.feeds.set("/feed", Route::status(503));
+    let text = send("out").await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains("non riesco a leggere la fonte: il server ha risposto 503"),
+        "{text}"
+    );
+    assert!(!text.contains("fetch failed"), "{text}");
+}

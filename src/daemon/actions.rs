@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::deliver::trial::TrialError;
 use crate::deliver::RetryError;
 use crate::store::{AuditAction, AuditEntry, DeliveryState, Pause, Requeued, StoreError};
 
@@ -114,23 +115,29 @@ impl App {
         source: &str,
         sink: &str,
         to: Option<&crate::phone::Phone>,
-    ) -> Result<String, String> {
+    ) -> Result<String, TrialError> {
         let sink = self
             .sinks()
             .iter()
             .find(|s| s.name() == sink)
-            .ok_or_else(|| format!("nessun canale di invio si chiama {sink}"))?;
+            .ok_or_else(|| {
+                TrialError::Failed(format!("nessun canale di invio si chiama {sink}"))
+            })?;
         let now = self.now();
         let message = self
             .inner
             .pipeline
             .sample(source, now)
             .await
-            .map_err(|e| format!("non riesco a leggere la fonte: {e}"))?
-            .ok_or("la fonte non ha in questo momento notizie che sarebbero inviate")?;
+            .map_err(|e| {
+                TrialError::Failed(format!("non riesco a leggere la fonte: {}", e.italian()))
+            })?
+            .ok_or_else(|| {
+                TrialError::Failed(
+                    "la fonte non ha in questo momento notizie che sarebbero inviate".into(),
+                )
+            })?;
         let test = crate::deliver::trial::as_test(&message, now.timestamp());
-        crate::deliver::trial::send(sink, &test, to)
-            .await
-            .map_err(|e| e.to_string())
+        crate::deliver::trial::send(sink, &test, to).await
     }
 }

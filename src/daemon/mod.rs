@@ -156,6 +156,19 @@ impl App {
         self.inner.clock.now()
     }
 
+    /// When a message of `priority` due at `at` really leaves: the end of the quiet hours
+    /// holding `at`, for a normal one; `None` when nothing holds it.
+    pub fn quiet_until(
+        &self,
+        priority: crate::config::Priority,
+        at: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let s = &self.inner.config.settings;
+        (priority == crate::config::Priority::Normal)
+            .then_some(s.quiet_hours?)
+            .and_then(|q| q.ends_after(at, s.tz()))
+    }
+
     /// Checks what can be checked before sending: a gateway's session must be WORKING.
     pub async fn check_sinks(&self) {
         for sink in self.sinks() {

@@ -6,7 +6,7 @@
 use crate::item::Message;
 use crate::phone::Phone;
 use crate::sink::whatsapp_cloud::{CloudOutcome, CloudSink};
-use crate::sink::Sink;
+use crate::sink::{Sink, SinkError};
 
 /// Why a test send did not happen, in Italian.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,6 +17,10 @@ pub enum TrialError {
     NeedsNumber,
     #[error("{0}")]
     Failed(String),
+    /// The sink's own refusal (its words are the provider's: the admin UI says them in
+    /// Italian).
+    #[error("non inviato a {sink}: {error}")]
+    Sink { sink: String, error: SinkError },
 }
 
 /// The message as a test: its own id (so a receiver that dedupes by id still takes the real
@@ -50,7 +54,10 @@ pub async fn send(
             .send(message)
             .await
             .map(|_| format!("inviato a {}", other.name()))
-            .map_err(|e| TrialError::Failed(format!("non inviato a {}: {e}", other.name()))),
+            .map_err(|error| TrialError::Sink {
+                sink: other.name().to_owned(),
+                error,
+            }),
     }
 }
 

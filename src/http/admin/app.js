@@ -60,7 +60,7 @@ document.querySelectorAll("textarea[data-preview]").forEach(function (area) {
     var n = Array.from(area.value).length;
     if (preview) render(preview, area.value);
     if (counter) {
-      counter.textContent = n + " caratteri (consigliati fino a " + target + ", massimo " + limit + ")";
+      counter.textContent = n + (n === 1 ? " carattere" : " caratteri") + " (consigliati fino a " + target + ", massimo " + limit + ")";
       counter.classList.toggle("lungo", n > target && n <= limit);
       counter.classList.toggle("troppo", n > limit);
     }

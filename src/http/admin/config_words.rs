@@ -101,6 +101,7 @@ static WORDS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         (r#"^(?P<k>\w+) must be a list"#, "$k deve essere un elenco, per esempio [\"a\", \"b\"]"),
         (r#"^(?P<k>\w+) must be a table"#, "$k deve essere una tabella"),
         (r#"^(?P<k>\w+) must be a point on the map$"#, "$k deve essere un punto sulla mappa (lat, lon)"),
+        (r#"^an earthquake source needs settings\.location$"#, "una fonte di terremoti misura la distanza dal comune: serve la sua posizione, location = { lat = …, lon = … } in [settings] del file di configurazione (chiedila a chi gestisce il server)"),
         (r#"^not valid TOML"#, "il file non è TOML valido"),
         (r#"^no \[\[sink\]\]"#, "nessun [[sink]]: i messaggi non avrebbero dove andare"),
         (r#"^(?P<k>\S+) is not a part of the configuration$"#, "$k non fa parte della configurazione"),
@@ -156,6 +157,10 @@ mod tests {
             (
                 problem(Some(9), r#"user "anna": role cannot be "capo": it must be one of admin, editor"#),
                 "riga 9, persona «anna»: role non può essere «capo»: deve essere uno fra admin, editor",
+            ),
+            (
+                problem(Some(22), r#"source "terremoti": an earthquake source needs settings.location"#),
+                "riga 22, fonte «terremoti»: una fonte di terremoti misura la distanza dal comune: serve la sua posizione, location = { lat = …, lon = … } in [settings] del file di configurazione (chiedila a chi gestisce il server)",
             ),
             (
                 problem(None, "no [[sink]]: messages would have nowhere to go"),

@@ -198,7 +198,7 @@ pub async fn detect(
         note = if settings.location.is_some() {
             "Terremoti dell'INGV: banditore inoltra solo quelli abbastanza vicini e forti (raggio e magnitudo qui sotto).".into()
         } else {
-            "Terremoti dell'INGV: per filtrarli per distanza indica la posizione del comune (location) nelle impostazioni.".into()
+            "Terremoti dell'INGV: per salvare questa fonte serve la posizione del comune (location in [settings] del file di configurazione), da cui si misura la distanza. Ora manca.".into()
         };
     }
     let mut src = SourceConfig::adhoc("anteprima", kind, url.clone());

@@ -313,8 +313,12 @@ fn health_page(user: &User, app: &App, flash: Option<Flash>) -> Result<String, S
     for (sink, counts) in sinks.iter().zip(counts) {
         cards.push(card(user, app, sink, counts, &recent)?);
     }
+    let quiet = app.quiet_until(crate::config::Priority::Normal, app.now());
     let body = html! {
         (flash_box(flash))
+        @if let Some(end) = quiet {
+            p.card { "Ore di silenzio: i messaggi normali partono il " (when(end, app)) "; quelli urgenti subito." }
+        }
         @if cards.is_empty() { p { "Nessun canale configurato." } }
         @for c in cards { (c) }
     };

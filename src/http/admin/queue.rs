@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::extract::{Form, Path};
 use super::{back, server_error, views, Admin, User};
+use crate::config::Priority;
 
 pub(super) async fn page(State(admin): State<Admin>, user: User) -> Response {
     let app = admin.app();
@@ -40,6 +41,22 @@ pub(super) async fn action(
     // text of the form first (nothing when unchanged; refused when invalid). Its bold first
     // line is the title; a form without a title field keeps the item's for a text without one.
     let title = form.get("title").map(String::as_str).unwrap_or_default();
+    // Quiet hours hold a normal message: the editor is told when it will really leave.
+    let priority = app
+        .store()
+        .queue_item(&id)
+        .ok()
+        .flatten()
+        .map_or(Priority::Normal, |i| i.message.priority);
+    let tz = app.config().settings.tz();
+    let held = |at: chrono::DateTime<chrono::Utc>, words: &str| match app.quiet_until(priority, at)
+    {
+        Some(end) => format!(
+            " {words} nelle ore di silenzio: partirà il {}.",
+            end.with_timezone(&tz).format("%d/%m/%Y alle %H:%M")
+        ),
+        None => String::new(),
+    };
     let keep_edits = || match form.get("text") {
         Some(text) => app.edit(&id, &who, title, text).map(|_| ()),
         None => Ok(()),
@@ -47,7 +64,10 @@ pub(super) async fn action(
     let result = match action.as_str() {
         "approve" => keep_edits()
             .and_then(|()| app.approve(&id, &who, None))
-            .map(|_| "Messaggio approvato: è in invio.".to_owned()),
+            .map(|_| match held(app.now(), "Siamo") {
+                quiet if quiet.is_empty() => "Messaggio approvato: è in invio.".to_owned(),
+                quiet => format!("Messaggio approvato.{quiet}"),
+            }),
         "reject" => app.reject(&id, &who).map(|_| {
             "Messaggio rifiutato. Per un minuto puoi ancora annullare il rifiuto.".to_owned()
         }),
@@ -63,7 +83,6 @@ pub(super) async fn action(
             )
             .map(|_| "Modifiche salvate.".to_owned()),
         "schedule" => {
-            let tz = app.config().settings.tz();
             let at = form
                 .get("at")
                 .and_then(|v| chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M").ok())
@@ -74,8 +93,9 @@ pub(super) async fn action(
                     .and_then(|()| app.approve(&id, &who, Some(at)))
                     .map(|_| {
                         format!(
-                            "Invio programmato per il {}.",
-                            at.with_timezone(&tz).format("%d/%m/%Y alle %H:%M")
+                            "Invio programmato per il {}.{}",
+                            at.with_timezone(&tz).format("%d/%m/%Y alle %H:%M"),
+                            held(at, "Quell'ora è")
                         )
                     }),
                 _ => Err(crate::review::ReviewError::NotFuture),

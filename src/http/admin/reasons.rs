@@ -5,6 +5,7 @@
 //! there); 131049 after Meta's error-codes page ("not delivered to maintain healthy
 //! ecosystem engagement"). A code not listed shows as "codice N".
 
+use crate::sink::SinkError;
 use crate::store::{FailureOutcome, SinkFailure};
 
 /// What a WhatsApp Cloud API error code means, for a person ("… (codice N)").
@@ -79,6 +80,26 @@ pub fn describe(failure: &SinkFailure) -> String {
     }
 }
 
+/// A sink's refusal of one send (a test send): the HTTP status with its meaning when the
+/// provider answered, else what became of the message and the system's words.
+pub fn sink_error(error: &SinkError) -> String {
+    let why = error.why();
+    if let Some(status) = why.http_status {
+        return format!("il servizio ha risposto {}", http_status(status));
+    }
+    let what = match error {
+        SinkError::NotSent(_) => "il messaggio non è partito",
+        SinkError::MaybeSent(_) => {
+            "l'invio si è interrotto senza una risposta certa: controlla prima di riprovare"
+        }
+        SinkError::Rejected(_) => "l'invio è stato rifiutato",
+    };
+    match why.detail.trim() {
+        "" => what.to_owned(),
+        detail => format!("{what} (dettagli tecnici: {detail})"),
+    }
+}
+
 /// "1 messaggio inviato", "2 messaggi inviati": a count with its noun and adjective agreed.
 pub fn count(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
@@ -110,6 +131,24 @@ mod tests {
         }
         assert_eq!(cloud_code(999_999), "codice 999999");
         assert_eq!(cloud_code(-1), "codice -1");
+    }
+
+    #[test]
+    fn a_sinks_refusal_in_italian() {
+        use crate::sink::Why;
+        let status = reqwest::StatusCode::INTERNAL_SERVER_ERROR;
+        let answered =
+            SinkError::NotSent(Why::http(status, "HTTP 500 Internal Server Error".into()));
+        assert_eq!(
+            sink_error(&answered),
+            "il servizio ha risposto HTTP 500 (errore interno del server)"
+        );
+        let file = SinkError::NotSent(Why::from("Permission denied (os error 13)"));
+        assert_eq!(
+            sink_error(&file),
+            "il messaggio non è partito (dettagli tecnici: Permission denied (os error 13))"
+        );
+        assert!(!sink_error(&answered).contains("not sent"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::html;
 use url::Url;
@@ -11,10 +12,10 @@ use url::Url;
 use super::config_file::rewrite_config;
 use super::extract::{Form, Path};
 use super::source_form::{remove_source, source_table, Fields};
-use super::sources::{followed_already, followed_by, kind_label};
-use super::views::plural;
-use super::{audit, back, refused, source_form, views, Admin, Role, User};
-use crate::store::AuditAction;
+use super::sources::{followed_by, followed_flash, kind_label};
+use super::{audit, back, back_with_link, refused, source_form, views, Admin, Role, User};
+use crate::deliver::trial::TrialError;
+use crate::store::{AuditAction, Flash};
 
 /// The edit form of a source, with what the configuration file says about it.
 pub async fn page(State(admin): State<Admin>, user: User, Path(name): Path<String>) -> Response {
@@ -29,15 +30,37 @@ pub async fn page(State(admin): State<Admin>, user: User, Path(name): Path<Strin
         Ok(f) => f,
         Err(e) => return back(&admin, &user, "/sources", Err(e)),
     };
-    let kind = src.kind();
     let flash = admin.take_flash(&user);
+    Html(edit_page(
+        &user,
+        &app,
+        src,
+        src.url.as_str(),
+        &fields,
+        flash,
+    ))
+    .into_response()
+}
+
+/// The edit page of `src`, its form showing `url` and `fields` (what the file says, or what
+/// the admin wrote when the change was refused).
+fn edit_page(
+    user: &User,
+    app: &crate::daemon::App,
+    src: &crate::config::SourceConfig,
+    url: &str,
+    fields: &Fields,
+    flash: Option<Flash>,
+) -> String {
+    let name = &src.name;
+    let kind = src.kind();
     let body = html! {
         (views::flash_box(flash))
         form.card method="post" action=(format!("/sources/{name}/edit")) {
             input type="hidden" name="csrf" value=(user.csrf());
             p { "Tipo: " strong { (kind_label(kind)) } }
             label for="e-url" { "Indirizzo" }
-            input #e-url type="url" name="url" value=(src.url.as_str()) required;
+            input #e-url type="url" name="url" value=(url) required;
             p.meta { "Se cambi indirizzo, alla prossima lettura banditore registra le notizie presenti senza inviarle." }
             (fields.render(kind))
             div.azioni {
@@ -72,13 +95,7 @@ pub async fn page(State(admin): State<Admin>, user: User, Path(name): Path<Strin
             div.azioni { button.pericolo type="submit" { "Elimina la fonte" } }
         }
     };
-    Html(views::page(
-        &format!("Modifica {name}"),
-        Some(&user),
-        "/sources",
-        body,
-    ))
-    .into_response()
+    views::page(&format!("Modifica {name}"), Some(user), "/sources", body)
 }
 
 /// Saves the edit form.
@@ -94,16 +111,32 @@ pub async fn save(
     };
     let back_to = format!("/sources/{name}/edit");
     let url_text = form.get("url").map(|u| u.trim()).unwrap_or_default();
+    // A refused change shows the form again as the admin wrote it, with the reason (a
+    // script gets the reason as text).
+    let refuse = |flash: Flash| -> Response {
+        if user.session.is_none() {
+            return back_with_link(&admin, &user, &back_to, Err(flash.text), flash.link);
+        }
+        let mut fields = Fields::from_form(&form);
+        fields.cron = current_fields(&admin, &name).ok().and_then(|f| f.cron);
+        let page = edit_page(&user, &app, &src, url_text, &fields, Some(flash));
+        (StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response()
+    };
+    let error = |text: String| Flash {
+        ok: false,
+        text,
+        link: None,
+    };
     let Ok(url) = Url::parse(url_text) else {
-        return back(&admin, &user, &back_to, Err("Indirizzo non valido.".into()));
+        return refuse(error("Indirizzo non valido.".into()));
     };
     if let Some(other) = followed_by(app.config(), &url, &name) {
-        return followed_already(&admin, &user, &back_to, "Questo indirizzo", other);
+        return refuse(followed_flash("Questo indirizzo", other));
     }
     let url_changed = crate::ident::canonical_url(&url) != crate::ident::canonical_url(&src.url);
     if url_changed {
         if let Err(e) = super::sources::check_address(&url, &app).await {
-            return back(&admin, &user, &back_to, Err(e));
+            return refuse(error(e));
         }
     }
     let mut fields = Fields::from_form(&form);
@@ -115,42 +148,39 @@ pub async fn save(
         table["url"] = toml_edit::value(url.as_str());
         Ok(())
     });
-    let app = admin.app();
-    match result {
-        Ok(()) => {
-            let mut note = String::new();
-            if url_changed {
-                // A new address starts with a baseline, like a new source: what it lists now
-                // is recorded, not sent.
-                let reset = app.store().source_state(&name).and_then(|mut state| {
-                    state.baselined = false;
-                    state.validators = Default::default();
-                    app.store().put_source_state(&name, &state)
-                });
-                if let Err(e) = reset {
-                    tracing::error!(source = %name, error = %e, "cannot reset the source's state");
-                }
-                note =
-                    " Alla prossima lettura le notizie presenti saranno registrate senza inviarle."
-                        .into();
-            }
-            audit(
-                &app,
-                &user,
-                AuditAction::SourceEdit,
-                &name,
-                Some(src.url.to_string()),
-                Some(url.to_string()),
-            );
-            back(
-                &admin,
-                &user,
-                "/sources",
-                Ok(format!("Fonte {name} aggiornata.{note}")),
-            )
-        }
-        Err(e) => back(&admin, &user, &back_to, Err(refused("Modifica", &e))),
+    if let Err(e) = result {
+        return refuse(error(refused("Modifica", &e)));
     }
+    let app = admin.app();
+    let mut note = String::new();
+    if url_changed {
+        // A new address starts with a baseline, like a new source: what it lists now is
+        // recorded, not sent.
+        let reset = app.store().source_state(&name).and_then(|mut state| {
+            state.baselined = false;
+            state.validators = Default::default();
+            app.store().put_source_state(&name, &state)
+        });
+        if let Err(e) = reset {
+            tracing::error!(source = %name, error = %e, "cannot reset the source's state");
+        }
+        note =
+            " Alla prossima lettura le notizie presenti saranno registrate senza inviarle.".into();
+    }
+    audit(
+        &app,
+        &user,
+        AuditAction::SourceEdit,
+        &name,
+        Some(src.url.to_string()),
+        Some(url.to_string()),
+    );
+    back(
+        &admin,
+        &user,
+        "/sources",
+        Ok(format!("Fonte {name} aggiornata.{note}")),
+    )
 }
 
 /// Pauses, resumes or reads now a source, releases or discards its held batch (the buttons
@@ -165,52 +195,81 @@ pub(super) async fn action(
         Ok((app, _)) => app,
         Err(r) => return r.into_response(),
     };
-    // Flood protection: the review module audits these itself.
     if let Some(release) = match action.as_str() {
         "release" => Some(true),
         "discard" => Some(false),
         _ => None,
     } {
-        let (store, now) = (app.store(), app.now());
-        let done = if release {
-            crate::review::release_held(store, now, &name, &user.name).map(|n| {
-                format!(
-                    "{name}: {} in revisione.",
-                    plural(n, "notizia trattenuta", "notizie trattenute")
-                )
-            })
-        } else {
-            crate::review::discard_held(store, now, &name, &user.name).map(|n| {
-                format!(
-                    "{name}: {} scartate, non saranno inviate.",
-                    plural(n, "notizia trattenuta", "notizie trattenute")
-                )
-            })
-        };
-        return back(&admin, &user, "/sources", done.map_err(|e| e.to_string()));
+        return held_batch(&admin, &user, &app, &name, release);
     }
     let (result, audited) = match action.as_str() {
         "pause" => (
             app.set_paused(&name, true)
-                .map(|_| format!("{name}: in pausa.")),
+                .map(|_| format!("{name}: in pausa."))
+                .map_err(|e| e.to_string()),
             AuditAction::SourcePause,
         ),
         "resume" => (
             app.set_paused(&name, false)
-                .map(|_| format!("{name}: ripresa.")),
+                .map(|_| format!("{name}: ripresa."))
+                .map_err(|e| e.to_string()),
             AuditAction::SourceResume,
         ),
-        "poll" => {
-            app.poll_soon(&name);
-            (
-                Ok(format!("{name}: lettura richiesta.")),
+        // A paused source is not read, "now" included: say so rather than promise a read.
+        "poll" => match app.store().source_paused(&name) {
+            Ok(true) => (
+                Err(format!(
+                    "{name} è in pausa: non viene letta. Premi «Riprendi» per leggerla subito."
+                )),
                 AuditAction::SourcePoll,
-            )
-        }
+            ),
+            Ok(false) => {
+                app.poll_soon(&name);
+                (
+                    Ok(format!("{name}: lettura richiesta.")),
+                    AuditAction::SourcePoll,
+                )
+            }
+            Err(e) => (Err(e.to_string()), AuditAction::SourcePoll),
+        },
         _ => return super::not_found(),
     };
     audit(&app, &user, audited, &name, None, None);
-    back(&admin, &user, "/sources", result.map_err(|e| e.to_string()))
+    back(&admin, &user, "/sources", result)
+}
+
+/// A batch held by flood protection: sent to the review queue (editors take each item
+/// there) or discarded (never sent). Audited by `review`.
+fn held_batch(
+    admin: &Admin,
+    user: &User,
+    app: &crate::daemon::App,
+    name: &str,
+    release: bool,
+) -> Response {
+    let (store, now) = (app.store(), app.now());
+    let done = if release {
+        crate::review::release_held(store, now, name, &user.name)
+    } else {
+        crate::review::discard_held(store, now, name, &user.name)
+    };
+    let result = match done {
+        Ok(0) => Err(format!("{name}: nessuna notizia trattenuta.")),
+        Ok(n) if release => Ok(format!(
+            "{name}: {} in «Da approvare»: la redazione le approva o rifiuta una per una.",
+            super::reasons::count(n, "notizia trattenuta è ora", "notizie trattenute sono ora")
+        )),
+        Ok(n) => Ok(format!(
+            "{name}: {}: non saranno inviate.",
+            super::reasons::count(
+                n,
+                "notizia trattenuta scartata",
+                "notizie trattenute scartate"
+            )
+        )),
+        Err(e) => return super::server_error(e),
+    };
+    back(admin, user, "/sources", result)
 }
 
 /// Deletes a source (with the confirmation box ticked).
@@ -289,7 +348,18 @@ pub async fn test_send(
         }
     };
     let sink = form.get("sink").cloned().unwrap_or_default();
-    let result = app.test_send(&name, &sink, phone.as_ref()).await;
+    let result = app
+        .test_send(&name, &sink, phone.as_ref())
+        .await
+        .map_err(|e| match e {
+            TrialError::Sink { sink, error } => {
+                format!(
+                    "non inviato a {sink}: {}",
+                    super::reasons::sink_error(&error)
+                )
+            }
+            other => other.to_string(),
+        });
     audit(
         &app,
         &user,

@@ -18,7 +18,7 @@ use super::extract::Form;
 use super::source_form::Fields;
 use super::{audit, back, back_with_link, refused, views, Admin, User};
 use crate::config::{Config, Preset, SourceKind};
-use crate::store::FlashLink;
+use crate::store::{Flash, FlashLink};
 
 /// A source name from the address, unique in `config`.
 pub fn suggest_name(url: &Url, config: &Config) -> String {
@@ -219,18 +219,22 @@ pub(super) fn followed_already(
     what: &str,
     other: &str,
 ) -> Response {
-    back_with_link(
-        admin,
-        user,
-        to,
-        Err(format!(
+    let flash = followed_flash(what, other);
+    back_with_link(admin, user, to, Err(flash.text), flash.link)
+}
+
+/// "Already followed by «other»", with a link to it.
+pub(super) fn followed_flash(what: &str, other: &str) -> Flash {
+    Flash {
+        ok: false,
+        text: format!(
             "{what} è già seguito dalla fonte «{other}»: modifica quella invece di aggiungerne una seconda, o le sue notizie partirebbero due volte."
-        )),
-        Some(FlashLink {
+        ),
+        link: Some(FlashLink {
             href: format!("/sources/{other}/edit"),
             label: format!("Apri la fonte {other}"),
         }),
-    )
+    }
 }
 
 pub async fn add(

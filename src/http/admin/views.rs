@@ -181,7 +181,7 @@ pub fn queue(
                     label for=(format!("text-{id}")) { "Testo del messaggio WhatsApp" }
                     p.meta { "La prima riga in grassetto (*…*) è il titolo: è anche il testo del modello WhatsApp per chi non scrive al Comune da più di 24 ore." }
                     textarea id=(format!("text-{id}")) name="text" data-preview=(format!("preview-{id}")) data-counter=(format!("count-{id}")) data-limit=(MAX_TEXT) data-target=(target) required { (text) }
-                    p.counter id=(format!("count-{id}")) { (text.chars().count()) " caratteri (consigliati fino a " (target) ", massimo " (MAX_TEXT) ")" }
+                    p.counter id=(format!("count-{id}")) { (plural(text.chars().count(), "carattere", "caratteri")) " (consigliati fino a " (target) ", massimo " (MAX_TEXT) ")" }
                     div.azioni {
                         button type="submit" formaction=(format!("/queue/{id}/approve")) { "Approva e invia" }
                         button.secondario type="submit" { "Salva le modifiche" }
@@ -204,9 +204,10 @@ pub fn queue(
 fn delivery_rows(
     user: &User,
     app: &App,
-    message_id: &str,
+    message: &crate::item::Message,
     queued: bool,
 ) -> Result<Markup, StoreError> {
+    let message_id = message.id.as_str();
     let store = app.store();
     let now = app.now();
     let mut rows = Vec::new();
@@ -215,7 +216,7 @@ fn delivery_rows(
         let state = match &record {
             Some(r) => r.state.label().it().to_owned(),
             // Not tried yet, or a retry is waiting: say why when the sink is failing.
-            None if queued => waiting(app, &sink.name, now)?,
+            None if queued => waiting(app, &sink.name, message.priority, now)?,
             None => "non inviato (canale aggiunto dopo)".to_owned(),
         };
         let recipients = store.recipient_counts(message_id, &sink.name)?;
@@ -252,6 +253,7 @@ fn delivery_rows(
 fn waiting(
     app: &App,
     sink: &str,
+    priority: crate::config::Priority,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<String, StoreError> {
     let store = app.store();
@@ -273,7 +275,13 @@ fn waiting(
                 super::reasons::describe(e)
             )
         }
-        _ => "in attesa".to_owned(),
+        _ => match app.quiet_until(priority, now) {
+            Some(end) => format!(
+                "in attesa della fine delle ore di silenzio: partirà il {}",
+                when(end, app)
+            ),
+            None => "in attesa".to_owned(),
+        },
     })
 }
 
@@ -312,12 +320,18 @@ impl LogQuery {
         !self.text.is_empty() || self.from.is_some() || self.to.is_some()
     }
 
-    fn keeps(&self, e: &crate::store::LogEntry, tz: chrono_tz::Tz) -> bool {
-        let day = e.finished_at.with_timezone(&tz).date_naive();
+    /// Whether a message sent (or, still in delivery, queued) at `at` matches.
+    fn keeps(
+        &self,
+        m: &crate::item::Message,
+        at: chrono::DateTime<chrono::Utc>,
+        tz: chrono_tz::Tz,
+    ) -> bool {
+        let day = at.with_timezone(&tz).date_naive();
         let text = self.text.to_lowercase();
         (text.is_empty()
-            || e.message.title.to_lowercase().contains(&text)
-            || e.message.text.to_lowercase().contains(&text))
+            || m.title.to_lowercase().contains(&text)
+            || m.text.to_lowercase().contains(&text))
             && self.from.is_none_or(|f| day >= f)
             && self.to.is_none_or(|t| day <= t)
     }
@@ -345,13 +359,22 @@ pub fn log(user: &User, app: &App, query: &LogQuery) -> Result<String, StoreErro
     let store = app.store();
     let tz = app.config().settings.tz();
     let first = query.page == 1 && !query.is_filtered();
-    let queued: Vec<_> = if first {
-        store.outbox().take(LOG_PAGE).collect::<Result<_, _>>()?
+    // Messages still in delivery head the first page, searched like the others: one stuck
+    // on a failing sink is the one most looked for.
+    let queued: Vec<_> = if query.page == 1 {
+        store
+            .outbox()
+            .filter(|r| {
+                r.as_ref()
+                    .map_or(true, |(_, e)| query.keeps(&e.message, e.enqueued_at, tz))
+            })
+            .take(LOG_PAGE)
+            .collect::<Result<_, _>>()?
     } else {
         Vec::new()
     };
     let (done, more) = store.log_page(
-        |e| query.keeps(e, tz),
+        |e| query.keeps(&e.message, e.finished_at, tz),
         (query.page - 1) * LOG_PAGE,
         LOG_PAGE,
     )?;
@@ -360,14 +383,14 @@ pub fn log(user: &User, app: &App, query: &LogQuery) -> Result<String, StoreErro
         cards.push((
             e.message.clone(),
             format!("in consegna dal {}", when(e.enqueued_at, app)),
-            delivery_rows(user, app, &e.message.id, true)?,
+            delivery_rows(user, app, &e.message, true)?,
         ));
     }
     for e in &done {
         cards.push((
             e.message.clone(),
             format!("inviato il {}", when(e.finished_at, app)),
-            delivery_rows(user, app, &e.message.id, false)?,
+            delivery_rows(user, app, &e.message, false)?,
         ));
     }
     let audit = if first {
@@ -471,31 +494,30 @@ pub fn sources(
                     @if *paused { strong { "in pausa" } }
                     @else if let Some(err) = state.last_error_it.as_ref().or(state.last_error.as_ref()) {
                         span.stato-ko { "errore" } " (" (plural(state.consecutive_failures as usize, "volta", "volte")) " di fila): " (err)
-                    } @else if state.baselined { span.stato-ok { "ok" } }
+                    } @else if state.baselined && *held == 0 { span.stato-ok { "ok" } }
                     @else { "nuova: alla prima lettura registra le notizie presenti senza inviarle" }
                 }
                 @if *held > 0 {
-                    div.avviso role="alert" {
-                        p {
-                            strong { "Bloccata: " }
-                            (plural(*held, "notizia nuova trattenuta", "notizie nuove trattenute"))
-                            ". Sono arrivate troppe notizie in una volta (un cambio di sito?): nulla è stato inviato."
+                    // Flood protection: the batch waits for an admin, nothing of it was sent.
+                    p {
+                        span.stato-ko { "trattenute" } ": "
+                        (plural(*held, "notizia nuova arrivata", "notizie nuove arrivate"))
+                        " tutte insieme (un cambio di sito?): nessuna è partita. Mandale in approvazione per vederle una per una, o scartale."
+                    }
+                    div.azioni {
+                        form method="post" action=(format!("/sources/{}/release", src.name)) {
+                            input type="hidden" name="csrf" value=(user.csrf());
+                            button type="submit" { "Manda in approvazione" }
                         }
-                        div.azioni {
-                            form method="post" action=(format!("/sources/{}/release", src.name)) {
-                                input type="hidden" name="csrf" value=(user.csrf());
-                                button type="submit" { "Manda in revisione" }
-                            }
-                            form method="post" action=(format!("/sources/{}/discard", src.name)) {
-                                input type="hidden" name="csrf" value=(user.csrf());
-                                button.secondario type="submit" data-confirm="Scartare le notizie trattenute? Non saranno inviate." { "Scarta" }
-                            }
+                        form method="post" action=(format!("/sources/{}/discard", src.name)) {
+                            input type="hidden" name="csrf" value=(user.csrf());
+                            button.pericolo type="submit" data-confirm="Scartare le notizie trattenute? Non saranno mai inviate." { "Scarta" }
                         }
                     }
                 }
                 dl.dati {
                     dt { "Ultima lettura riuscita" } dd { (state.last_success.map(|t| when(t, app)).unwrap_or_else(|| "—".into())) }
-                    dt { "Prossima lettura" } dd { (state.next_poll.map(|t| when(t, app)).unwrap_or_else(|| "—".into())) }
+                    dt { "Prossima lettura" } dd { @if *paused { "— (in pausa)" } @else { (state.next_poll.map(|t| when(t, app)).unwrap_or_else(|| "—".into())) } }
                     dt { "Notizie viste" } dd { (state.items_seen) }
                 }
                 div.azioni {
