@@ -76,7 +76,13 @@ pub fn format(
         url.set_fragment(None);
     }
     let url = url.as_str();
-    let title = truncate(&neutralise_markers(&item.title), MAX_TITLE);
+    // A title with markup ("Sagra <i>2026</i>", "&amp;lt;b&amp;gt;") ends as its text.
+    let title = if item.title.contains(['<', '&']) {
+        html_to_text(&item.title)
+    } else {
+        item.title.clone()
+    };
+    let title = truncate(&neutralise_markers(&title), MAX_TITLE);
     // The editor's prefix: the item's category's first, else the source's.
     let prefix = item
         .tags
@@ -211,6 +217,22 @@ fn plain_paragraphs(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markup_in_a_title_ends_as_text() {
+        let item = Item {
+            title: "Sagra della castagna <i>2026</i> &amp; mercato".into(),
+            url: Some(url::Url::parse("https://comune.example.it/sagra/").unwrap()),
+            ..Item::default()
+        };
+        let m = format(
+            &item,
+            &Identity::of(&item),
+            &FormatOptions::new("c", "feed"),
+        )
+        .unwrap();
+        assert_eq!(m.title, "Sagra della castagna 2026 & mercato");
+    }
 
     #[test]
     fn the_editors_template_prefix_by_category_label_and_note() {
