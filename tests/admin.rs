@@ -19,7 +19,8 @@ use reqwest::StatusCode;
 const XSS: (&str, &str, &str) = (
     "x",
     "https://comune.example.it/n/x/",
-    "&lt;script&gt;alert(1)&lt;/script&gt; Avviso",
+    // Escaped twice: a title is read as HTML, so once-escaped markup would end as its text.
+    "&amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt; Avviso",
 );
 
 struct Ui {
