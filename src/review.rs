@@ -455,6 +455,8 @@ mod tests {
             send_at,
             edited: false,
             rejected_at: None,
+            removed_at: None,
+            refreshed_at: None,
         }
     }
 

@@ -411,3 +411,56 @@ async fn several_night_items_go_as_one_morning_digest() {
     let log = banditore::report::log(app.store(), app.config(), 20).unwrap();
     assert!(log.contains("Notizie della notte"), "{log}");
 }
+
+#[tokio::test]
+async fn items_waiting_for_review_follow_their_source() {
+    let server = FeedServer::start().await;
+    server.set("/feed", feed(&batch("vecchia", 1)));
+    let work = Workdir::new(
+        "",
+        &source("comune", &server.url("/feed"), "forward = \"review\""),
+    );
+    work.once().await;
+    let one = |text: &str| {
+        let at = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc2822();
+        Route::feed(format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Comune</title><link>https://comune.example.it/</link>\
+             <item><guid isPermaLink=\"false\">mercato</guid><link>https://comune.example.it/mercato/</link>\
+             <title>Mercato di Natale</title><pubDate>{at}</pubDate><description>{text}</description></item>\
+             <item><guid isPermaLink=\"false\">vecchia-0</guid><link>https://comune.example.it/vecchia/0/</link><title>Notizia vecchia 0</title></item>\
+             </channel></rss>"
+        ))
+    };
+    server.set("/feed", one("Giovedì in piazza."));
+    work.once().await;
+    // The source changes the item while it waits: the queue shows the new text.
+    server.set("/feed", one("Venerdì in piazza."));
+    work.once().await;
+    let queued = |work: &Workdir| {
+        let config = Config::load(&work.config()).unwrap();
+        let app = App::build(
+            config,
+            &work.path().join("data"),
+            Arc::new(banditore::schedule::SystemClock),
+        )
+        .unwrap();
+        let items: Vec<_> = app.store().queue().map(Result::unwrap).collect();
+        items
+    };
+    let items = queued(&work);
+    assert_eq!(items.len(), 1);
+    assert!(
+        items[0].message.text.contains("Venerdì in piazza."),
+        "{:?}",
+        items[0].message.text
+    );
+    assert!(items[0].refreshed_at.is_some());
+    // The source removes it: flagged, not dropped.
+    server.set("/feed", feed(&batch("vecchia", 1)));
+    work.once().await;
+    let list = stdout(&work, &["queue", "list"]).await;
+    assert!(
+        list.contains("Mercato di Natale (removed at the source)"),
+        "{list}"
+    );
+}

@@ -153,9 +153,14 @@ async fn run(ctx: &Context<'_>, request: Request) -> Result<(Reply, bool), Store
                         format!(" (scheduled {at})")
                     })
                     .unwrap_or_default();
+                let removed = if item.removed_at.is_some() {
+                    " (removed at the source)"
+                } else {
+                    ""
+                };
                 let _ = writeln!(
                     out,
-                    "{} [{}] {}{when}",
+                    "{} [{}] {}{when}{removed}",
                     item.message.id, item.message.source, item.message.title
                 );
             }

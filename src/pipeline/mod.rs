@@ -24,7 +24,7 @@ use crate::policy::Policy;
 use crate::schedule::Clock;
 use crate::source::cap::CapDocument;
 use crate::source::{self, ParseContext, ParseError};
-use crate::store::{DecisionRecord, PollCommit, SourceState, Store, StoreError};
+use crate::store::{DecisionRecord, PollCommit, QueueItem, SourceState, Store, StoreError};
 
 use plan::{Known, Plan, Rules, StoreKnows};
 
@@ -234,6 +234,8 @@ impl Pipeline {
             decisions,
             stories: plan.stories,
             sent_items: plan.sent_items,
+            queue_refresh: plan.queue_refresh,
+            queue_removed: plan.queue_removed,
             sent_alerts: plan.sent_alerts,
             levels: plan.levels,
         };
@@ -320,6 +322,21 @@ impl Pipeline {
             .items_of(src, &fetched, &ctx, baseline, &known, &mut touch)
             .await?;
         let document_len = items.len();
+        // Items waiting for review are compared with what the source lists now.
+        let queued: Vec<QueueItem> = if baseline {
+            Vec::new()
+        } else {
+            self.inner
+                .store
+                .queue()
+                .filter(|q| q.as_ref().map_or(true, |q| q.message.source == name))
+                .collect::<Result<_, _>>()?
+        };
+        let listed = if queued.is_empty() {
+            Vec::new()
+        } else {
+            items.clone()
+        };
         let triage = plan::triage(items, &known, now, name)?;
         touch.extend(triage.touch);
         let plan = if baseline {
@@ -337,11 +354,13 @@ impl Pipeline {
                 flood_threshold: self.inner.settings.flood_threshold,
                 document_len,
                 live: true,
-                held: !self.inner.store.held(name)?.is_empty(),
+                held: self.inner.store.is_held(name)?,
                 tz: self.inner.settings.tz(),
             };
             let mut plan = plan::decide(&rules, fresh, &known, now)?;
             plan::corrections::correct(&mut plan, &rules, triage.changed, now);
+            (plan.queue_refresh, plan.queue_removed) =
+                plan::corrections::refresh_queue(&rules, &listed, &queued, now);
             plan
         };
         Ok(Evaluation::Planned(Box::new(Planned {

@@ -92,6 +92,11 @@ impl Store {
         Ok(self.held.get(source)?.unwrap_or_default())
     }
 
+    /// Whether flood protection holds a batch of the source (read every poll: no decoding).
+    pub fn is_held(&self, source: &str) -> Result<bool, StoreError> {
+        Ok(self.held.tree().contains_key(source)?)
+    }
+
     /// Moves a source's held batch into the review queue, where editors approve or reject
     /// each item. Returns how many.
     pub fn release_held(&self, source: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
@@ -107,6 +112,8 @@ impl Store {
                     send_at: None,
                     edited: false,
                     rejected_at: None,
+                    removed_at: None,
+                    refreshed_at: None,
                 };
                 let value = encode(&item).map_err(ConflictableTransactionError::Abort)?;
                 queue.insert(message.id.as_bytes(), value)?;

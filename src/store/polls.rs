@@ -52,6 +52,8 @@ impl Store {
                     send_at: None,
                     edited: false,
                     rejected_at: None,
+                    removed_at: None,
+                    refreshed_at: None,
                 };
                 Ok((m.id.clone(), encode(&item)?))
             })
@@ -124,6 +126,36 @@ impl Store {
                 )| {
                     for (key, value) in &review {
                         queue.insert(key.as_bytes(), value.as_slice())?;
+                    }
+                    for message in &commit.queue_refresh {
+                        let Some(raw) = queue.get(message.id.as_bytes())? else {
+                            continue;
+                        };
+                        let mut item: QueueItem =
+                            decode(&raw).map_err(ConflictableTransactionError::Abort)?;
+                        if item.rejected_at.is_some() {
+                            continue;
+                        }
+                        if !item.edited && item.message.text != message.text {
+                            item.message = message.clone();
+                            item.refreshed_at = Some(now);
+                        }
+                        item.removed_at = None;
+                        let value = encode(&item).map_err(ConflictableTransactionError::Abort)?;
+                        queue.insert(message.id.as_bytes(), value)?;
+                    }
+                    for id in &commit.queue_removed {
+                        let Some(raw) = queue.get(id.as_bytes())? else {
+                            continue;
+                        };
+                        let mut item: QueueItem =
+                            decode(&raw).map_err(ConflictableTransactionError::Abort)?;
+                        if item.removed_at.is_none() {
+                            item.removed_at = Some(now);
+                            let value =
+                                encode(&item).map_err(ConflictableTransactionError::Abort)?;
+                            queue.insert(id.as_bytes(), value)?;
+                        }
                     }
                     if !commit.held.is_empty() {
                         let mut batch: Vec<Message> = match held.get(source.as_bytes())? {

@@ -268,6 +268,12 @@ pub struct QueueItem {
     /// Rejected at this time: hidden, and gone for good a minute later (the review tick).
     #[serde(default)]
     pub rejected_at: Option<DateTime<Utc>>,
+    /// The source stopped listing the item at this time ("rimosso dalla fonte").
+    #[serde(default)]
+    pub removed_at: Option<DateTime<Utc>>,
+    /// The source changed the item after it was queued; the text was refreshed then.
+    #[serde(default)]
+    pub refreshed_at: Option<DateTime<Utc>>,
 }
 
 /// One editorial action, kept for accountability.
@@ -365,4 +371,9 @@ pub struct PollCommit {
     pub stories: Vec<(crate::ident::Key, super::StoryRecord)>,
     /// Sent feed items to remember (new sends, corrections, versions seen).
     pub sent_items: Vec<super::SentItem>,
+    /// Items waiting for review that the source changed: their new message (an item an
+    /// editor edited keeps the editor's text).
+    pub queue_refresh: Vec<Message>,
+    /// Ids of items waiting for review that the source no longer lists.
+    pub queue_removed: Vec<String>,
 }

@@ -166,6 +166,8 @@ pub fn queue(
                     " · arrivato il " (when(item.queued_at, app))
                     @if m.priority == crate::config::Priority::Urgent { " · " strong.stato-ko { "URGENTE" } }
                     @if item.edited { " · modificato" }
+                    @if let Some(at) = item.refreshed_at { " · aggiornato dalla fonte il " (when(at, app)) }
+                    @if let Some(at) = item.removed_at { " · " strong.stato-ko { "rimosso dalla fonte" } " il " (when(at, app)) }
                     @if let Some(at) = item.send_at { " · programmato per il " (when(at, app)) }
                     @else if let Some(at) = item.queued_at.checked_add_signed(expiry) { " · scade il " (when(at, app)) }
                     br;

@@ -14,7 +14,7 @@ use crate::config::{Corrections, SourceKind};
 use crate::format::format;
 use crate::ident::{normalise_title, Identity, Key};
 use crate::item::Item;
-use crate::store::SentItem;
+use crate::store::{QueueItem, SentItem};
 use crate::text::{html_to_text, strip_boilerplate, truncate};
 
 /// A known item whose version differs from the last one seen, with what was sent.
@@ -257,6 +257,49 @@ pub fn correct(plan: &mut Plan, rules: &Rules, changed: Vec<Changed>, now: DateT
             action,
         });
     }
+}
+
+/// Items waiting for review that the source changed (a feed's item: its new message; an
+/// editor's edit is kept by the store) or no longer lists (their ids), given what the
+/// source lists now.
+pub fn refresh_queue(
+    rules: &Rules,
+    listed: &[Item],
+    queued: &[QueueItem],
+    now: DateTime<Utc>,
+) -> (Vec<crate::item::Message>, Vec<String>) {
+    let src = rules.source;
+    let mine: Vec<&QueueItem> = queued
+        .iter()
+        .filter(|q| q.message.source == src.name && q.rejected_at.is_none())
+        .filter(|q| !q.message.extra.contains_key("correction_of"))
+        .collect();
+    if mine.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let present: std::collections::HashMap<String, &Item> = listed
+        .iter()
+        .map(|item| (Identity::of(item).message_id(&src.name), item))
+        .collect();
+    let (mut refresh, mut removed) = (Vec::new(), Vec::new());
+    for q in mine {
+        match present.get(&q.message.id) {
+            Some(item) if src.kind() == SourceKind::Feed => {
+                let mut opts = super::format_options(src);
+                opts.note = super::decide::dateline(rules, item, now);
+                let mut item = (*item).clone();
+                item.priority = Some(q.message.priority);
+                if let Ok(message) = format(&item, &Identity::of(&item), &opts) {
+                    refresh.push(message);
+                }
+            }
+            // Listed again: the store clears the flag.
+            Some(_) if q.removed_at.is_some() => refresh.push(q.message.clone()),
+            Some(_) => {}
+            None => removed.push(q.message.id.clone()),
+        }
+    }
+    (refresh, removed)
 }
 
 #[cfg(test)]

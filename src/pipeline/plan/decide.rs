@@ -210,7 +210,7 @@ fn told_elsewhere(
 
 /// "Pubblicato venerdì 28 novembre 2026." for an item sent on a later day than its
 /// publication (a real poll only), or always when the source's template shows the date.
-fn dateline(rules: &Rules, item: &Item, now: DateTime<Utc>) -> Option<String> {
+pub(super) fn dateline(rules: &Rules, item: &Item, now: DateTime<Utc>) -> Option<String> {
     let published = item.published?;
     let day = |t: DateTime<Utc>| t.with_timezone(&rules.tz).date_naive();
     let later = rules.live && day(published) < day(now);

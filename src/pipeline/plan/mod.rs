@@ -320,6 +320,10 @@ pub struct Plan {
     pub stories: Vec<(Key, StoryRecord)>,
     /// Sent feed items to remember, for corrections.
     pub sent_items: Vec<SentItem>,
+    /// Items waiting for review that the source changed (their new message)…
+    pub queue_refresh: Vec<Message>,
+    /// … or no longer lists (their ids).
+    pub queue_removed: Vec<String>,
 }
 
 impl Plan {
