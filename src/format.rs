@@ -96,8 +96,12 @@ pub fn format(
                 .map(|(_, p)| p.as_str())
         })
         .or(opts.template.prefix.as_deref());
-    let shown_title = match prefix {
-        Some(p) if !title.is_empty() => format!("{} {title}", neutralise_markers(p)),
+    // "🚧 Lavori – Chiusura di via Roma"; an emoji alone needs no dash: "📰 Chiusura …".
+    let shown_title = match prefix.map(neutralise_markers) {
+        Some(p) if !title.is_empty() => {
+            let words = p.chars().last().is_some_and(char::is_alphanumeric);
+            format!("{p}{}{title}", if words { " – " } else { " " })
+        }
         _ => title.clone(),
     };
     let label = opts.template.label.as_deref();
@@ -116,9 +120,13 @@ pub fn format(
         && summary.starts_with(item.title.trim())
         && summary.len() > item.title.len()
     {
-        summary = summary[item.title.trim().len()..]
-            .trim_start_matches([' ', '.', ':', '-', '–'])
-            .to_owned();
+        let rest = summary[item.title.trim().len()..].trim_start_matches([' ', '.', ':', '-', '–']);
+        // What is left starts a sentence.
+        let mut chars = rest.chars();
+        summary = match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => String::new(),
+        };
     }
     if title.is_empty() && summary.is_empty() {
         return Err(FormatError::Empty);
@@ -254,7 +262,7 @@ mod tests {
         let m = format(&item, &Identity::of(&item), &opts).unwrap();
         assert_eq!(
             m.text,
-            "*🚧 Lavori Chiusura di via Roma*\n\nUfficio tecnico\n\nPubblicato martedì 25 novembre 2025.\n\nDalle 8 alle 18.\n\nhttps://comune.example.it/a"
+            "*🚧 Lavori – Chiusura di via Roma*\n\nUfficio tecnico\n\nPubblicato martedì 25 novembre 2025.\n\nDalle 8 alle 18.\n\nhttps://comune.example.it/a"
         );
         assert_eq!(m.title, "Chiusura di via Roma", "the title stays plain");
         item.tags.clear();

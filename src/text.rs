@@ -86,7 +86,18 @@ static BOILERPLATE: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
             "",
         ),
         (
-            r"(?i)\bcondividi(?:\s+su)?\s*:?\s*(?:(?:facebook|twitter|x|whatsapp|linkedin|telegram|e-?mail|stampa|print|pinterest|copia link)\b[\s,|·]*)+",
+            r"(?i)\bcondividi(?:\s+su)?\s*:?[\s•]*(?:(?:(?:facebook|twitter|x|whatsapp|linkedin|telegram|e-?mail|stampa|print|pinterest|copia link)\b|google\+?)[\s,|·•]*)+",
+            "",
+        ),
+        // The topics and date line, and the "more information" heading, of Design Comuni pages.
+        (
+            r"(?i)\bargomenti(?:\s+\p{L}+){1,6}?\s+data:\s*\d{1,2}\s+\p{L}+\s+\d{4}\s*",
+            "",
+        ),
+        (r"(?i)\bulteriori informazioni\b\s*", ""),
+        // The action bar of Design Comuni pages.
+        (
+            r"(?i)\bvedi azioni[\s•]*(?:(?:scarica|stampa|ascolta|invia|condividi)\b[\s,|·•]*)+",
             "",
         ),
         (
@@ -148,6 +159,7 @@ pub fn strip_boilerplate(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
         .replace(" …", "…")
+        .replace(".…", "…")
 }
 
 /// Neutralises WhatsApp's formatting markers in a source's text, so that nothing the source
@@ -283,6 +295,15 @@ mod tests {
                 "Il biscotto della fortuna si chiama cookie in inglese.",
             ),
             ("Continua a leggere", ""),
+            (
+                "Il mercato. Condividi\n• Facebook\n• Twitter\n• Google+\n• Linkedin Vedi azioni\n• Scarica\n• Stampa\n• Ascolta\n• Invia",
+                "Il mercato.",
+            ),
+            ("Orari 9-19. [&hellip;]", "Orari 9-19…"),
+            (
+                "Elenchi pubblicati. Argomenti Cultura Istruzione Data: 29 agosto 2019 Ulteriori informazioni Scaricabili sul portale.",
+                "Elenchi pubblicati. Scaricabili sul portale.",
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(strip_boilerplate(input), expected, "{input}");

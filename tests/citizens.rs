@@ -464,3 +464,35 @@ async fn items_waiting_for_review_follow_their_source() {
         "{list}"
     );
 }
+
+#[tokio::test]
+async fn one_story_in_two_sources_in_the_same_cycle_is_sent_once() {
+    let server = FeedServer::start().await;
+    server.set("/a", feed(&batch("a", 1)));
+    server.set("/b", feed(&batch("b", 1)));
+    let sources = format!(
+        "{}\n{}",
+        source("notizie", &server.url("/a"), ""),
+        source("comunicati", &server.url("/b"), "")
+    );
+    let work = Workdir::new("", &sources);
+    work.once().await;
+    let story = |guid: &str| {
+        (
+            guid.to_owned(),
+            "https://comune.example.it/lavori-via-roma/".to_owned(),
+            "Lavori in via Roma da lunedì".to_owned(),
+        )
+    };
+    let mut a = vec![story("a-9")];
+    a.extend(batch("a", 1));
+    let mut b = vec![story("b-9")];
+    b.extend(batch("b", 1));
+    server.set("/a", feed(&a));
+    server.set("/b", feed(&b));
+    work.once().await;
+    let m = work.messages();
+    assert_eq!(m.len(), 1, "{m:?}");
+    let log = stdout(&work, &["log"]).await;
+    assert!(log.contains("same story as"), "{log}");
+}

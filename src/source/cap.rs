@@ -294,7 +294,7 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
             if let Some(when) = window(info.onset.or(info.effective), info.expires, tz, year) {
                 paragraphs.push(when);
             }
-            let instruction = html_to_text(&info.instruction.replace('\n', " "));
+            let instruction = strip_label(&html_to_text(&info.instruction.replace('\n', " ")));
             if meaningful(&instruction) {
                 paragraphs.push(format!("Cosa fare: {instruction}"));
             }
@@ -397,6 +397,29 @@ fn colour_of(info: &Info) -> Option<String> {
     colour.map(str::to_owned)
 }
 
+/// An instruction without the label the sender put in front of it ("Recommended Actions:",
+/// "Cosa fare:", "Istruzioni:"): banditore writes its own.
+fn strip_label(text: &str) -> String {
+    let lower = text.to_lowercase();
+    for label in [
+        "recommended actions:",
+        "recommended action:",
+        "instructions:",
+        "cosa fare:",
+        "istruzioni:",
+        "comportamenti da adottare:",
+    ] {
+        if lower.starts_with(label) {
+            return text
+                .get(label.len()..)
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+        }
+    }
+    text.to_owned()
+}
+
 /// A field worth printing: not empty, not a placeholder ("None", "Not Applicable", "N/A").
 fn meaningful(text: &str) -> bool {
     let t = text.trim().trim_end_matches('.').to_ascii_lowercase();
@@ -421,7 +444,8 @@ fn window(
     tz: chrono_tz::Tz,
     year: i32,
 ) -> Option<String> {
-    let end = end.filter(|e| start.is_none_or(|s| *e > s));
+    // An end before the start, or minutes after it (a placeholder), is no end.
+    let end = end.filter(|e| start.is_none_or(|s| *e - s >= chrono::Duration::minutes(15)));
     Some(match (start, end) {
         (Some(s), Some(e)) => {
             let (ls, le) = (s.with_timezone(&tz), e.with_timezone(&tz));

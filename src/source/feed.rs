@@ -191,8 +191,18 @@ fn first_img(html: &str, base: Option<&Url>) -> Option<Url> {
     if !html.contains("<img") && !html.contains("<IMG") {
         return None;
     }
+    // A tracking pixel declares itself: width or height 0, 1 or 2.
+    static TINY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?i)(?-u:\b)(?:width|height)\s*=\s*["']?\s*[0-2](?:px)?\s*(?:["'\s/>]|$)"#)
+            .expect("static regex")
+    });
     // Finding a match is much faster than capturing in it: capture only in each match.
     IMG.find_iter(html)
+        .filter(|m| {
+            let rest = html.get(m.start()..).unwrap_or_default();
+            let tag = rest.split_once('>').map_or(rest, |(tag, _)| tag);
+            !TINY.is_match(tag)
+        })
         .filter_map(|m| IMG.captures(m.as_str())?.get(1))
         .find_map(|m| http_url(&html_escape::decode_html_entities(m.as_str()), base))
 }
@@ -241,6 +251,16 @@ pub fn discover_feed(html: &str, base: Option<&Url>) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tracking_pixel_is_not_the_image() {
+        let html = r#"<p>Testo</p><img src="https://cpx.example.de/cpx.php?x=1" width="1" height="1" alt=""><img src="/foto.jpg" width="640">"#;
+        let base = Url::parse("https://comune.example.it/").unwrap();
+        assert_eq!(
+            first_img(html, Some(&base)).map(|u| u.to_string()).as_deref(),
+            Some("https://comune.example.it/foto.jpg")
+        );
+    }
 
     fn ctx(base: &str) -> ParseContext {
         ParseContext::new(Some(Url::parse(base).unwrap()), chrono_tz::Europe::Rome)

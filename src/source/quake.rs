@@ -287,6 +287,8 @@ pub fn event_item(ev: &Event, ctx: &ParseContext) -> Option<Item> {
         extra.insert("depth_km".into(), d.into());
     }
     extra.insert("area".into(), place.clone().into());
+    extra.insert("latitude".into(), ev.lat.into());
+    extra.insert("longitude".into(), ev.lon.into());
     if let Some(d) = distance {
         extra.insert("distance_km".into(), ((d * 10.0).round() / 10.0).into());
     }

@@ -32,6 +32,10 @@ pub struct StoryRecord {
     pub source: String,
     pub title: String,
     pub at: DateTime<Utc>,
+    /// The message that tells it (the poll's commit drops it when another source told the
+    /// story first, in the same cycle).
+    #[serde(default)]
+    pub message_id: Option<String>,
 }
 
 /// A story key as stored: its kind, then its hash.

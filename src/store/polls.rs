@@ -1,7 +1,7 @@
 //! What polls write and read: seen keys, source states and pauses, sent alerts and bulletin
 //! levels, and the one transaction that commits a poll.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, Transactional};
@@ -11,6 +11,7 @@ use super::table::{decode, encode, Table};
 use super::{
     outbox_entry, pair, Level, PollCommit, QueueItem, SentAlert, SourceState, Store, StoreError,
 };
+use super::{DecisionRecord, StoryRecord};
 use crate::item::Message;
 
 pub(super) fn stamp(at: DateTime<Utc>) -> [u8; 8] {
@@ -63,19 +64,19 @@ impl Store {
             .iter()
             .map(|m| {
                 let (key, entry) = outbox_entry(&self.db, m, now)?;
-                Ok((key, encode(&entry)?))
+                Ok((key, encode(&entry)?, m.id.as_str()))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let stamp = now.timestamp().max(0) as u64;
         let decisions = commit
             .decisions
             .iter()
-            .map(|d| Ok((self.db.generate_id()?.to_be_bytes(), encode(d)?)))
+            .map(|d| Ok((self.db.generate_id()?.to_be_bytes(), encode(d)?, d)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let stories = commit
             .stories
             .iter()
-            .map(|(k, story)| Ok((super::decisions::story_key(k), encode(story)?)))
+            .map(|(k, story)| Ok((super::decisions::story_key(k), encode(story)?, story)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let alerts = commit
             .sent_alerts
@@ -99,7 +100,7 @@ impl Store {
                 Ok((pair(source, k), encode(&l)?))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        (
+        let queued = (
             &self.seen,
             self.outbox.tree(),
             self.sources.tree(),
@@ -168,11 +169,44 @@ impl Store {
                         let value = encode(&batch).map_err(ConflictableTransactionError::Abort)?;
                         held.insert(source.as_bytes(), value)?;
                     }
-                    for (key, value) in &decisions {
-                        decided.insert(key.as_slice(), value.as_slice())?;
+                    // One story, one message, also when two sources bring it in the same
+                    // cycle: the first commit tells it, the second finds it here.
+                    let mut told_elsewhere: HashMap<&str, String> = HashMap::new();
+                    for (key, _, story) in &stories {
+                        let (Some(id), Some(raw)) = (story.message_id.as_deref(), told.get(key)?)
+                        else {
+                            continue;
+                        };
+                        let other: StoryRecord =
+                            decode(&raw).map_err(ConflictableTransactionError::Abort)?;
+                        if other.source != source && now - other.at <= super::STORY_WINDOW {
+                            told_elsewhere.entry(id).or_insert_with(|| {
+                                format!("same story as {}: «{}»", other.source, other.title)
+                            });
+                        }
                     }
-                    for (key, value) in &stories {
-                        told.insert(key.as_slice(), value.as_slice())?;
+                    let elsewhere = |id: Option<&str>| id.and_then(|id| told_elsewhere.get(id));
+                    for (key, value, d) in &decisions {
+                        match elsewhere(d.message_id.as_deref()) {
+                            Some(reason) => {
+                                let dropped = DecisionRecord {
+                                    action: "drop".into(),
+                                    reason: reason.clone(),
+                                    ..(*d).clone()
+                                };
+                                let value = encode(&dropped)
+                                    .map_err(ConflictableTransactionError::Abort)?;
+                                decided.insert(key.as_slice(), value)?;
+                            }
+                            None => {
+                                decided.insert(key.as_slice(), value.as_slice())?;
+                            }
+                        }
+                    }
+                    for (key, value, story) in &stories {
+                        if elsewhere(story.message_id.as_deref()).is_none() {
+                            told.insert(key.as_slice(), value.as_slice())?;
+                        }
                     }
                     if !commit.sent_items.is_empty() {
                         let raw = sent_items.get(source.as_bytes())?;
@@ -190,8 +224,12 @@ impl Store {
                     if keys.set_present(&commit.present) || !commit.touch.is_empty() {
                         seen.insert(source.as_bytes(), keys.encode())?;
                     }
-                    for (key, value) in &entries {
-                        outbox.insert(key.as_slice(), value.as_slice())?;
+                    let mut queued = 0;
+                    for (key, value, id) in &entries {
+                        if elsewhere(Some(id)).is_none() {
+                            outbox.insert(key.as_slice(), value.as_slice())?;
+                            queued += 1;
+                        }
                     }
                     for (key, value) in &alerts {
                         alert_refs.insert(key.as_slice(), value.as_slice())?;
@@ -200,10 +238,10 @@ impl Store {
                         level_tree.insert(key.as_slice(), value.as_slice())?;
                     }
                     sources.insert(source.as_bytes(), state.as_slice())?;
-                    Ok::<_, ConflictableTransactionError<StoreError>>(())
+                    Ok::<_, ConflictableTransactionError<StoreError>>(queued)
                 },
             )?;
-        Ok(entries.len())
+        Ok(queued)
     }
 
     /// The alert sent under a CAP reference, if it was sent.

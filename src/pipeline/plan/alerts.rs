@@ -140,6 +140,27 @@ pub(super) fn strength(extra: &serde_json::Map<String, serde_json::Value>) -> f6
     }
 }
 
+/// Two earthquakes of one sequence: epicentres within [`SEQUENCE_KM`] and times within
+/// [`SEQUENCE_HOURS`] of each other (an event without a position or a time is not).
+pub(super) fn same_sequence(a: &Item, b: &Item) -> bool {
+    use geo::{Distance, Haversine, Point};
+    let at = |i: &Item| -> Option<Point> {
+        let lat = i.extra.get("latitude")?.as_f64()?;
+        let lon = i.extra.get("longitude")?.as_f64()?;
+        Some(Point::new(lon, lat))
+    };
+    let (Some(pa), Some(pb), Some(ta), Some(tb)) = (at(a), at(b), a.published, b.published) else {
+        return false;
+    };
+    Haversine.distance(pa, pb) / 1000.0 <= SEQUENCE_KM
+        && (ta - tb).num_hours().abs() <= SEQUENCE_HOURS
+}
+
+/// How far apart the epicentres of one sequence may be…
+const SEQUENCE_KM: f64 = 30.0;
+/// … and their times.
+const SEQUENCE_HOURS: i64 = 48;
+
 /// Turns the strongest of an earthquake sequence into the sequence's message: the others'
 /// count and time span go in front of its own text.
 pub(super) fn tell_swarm(strongest: &mut Item, count: usize, first: &str, last: &str) {

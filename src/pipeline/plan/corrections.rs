@@ -231,6 +231,9 @@ pub fn correct(plan: &mut Plan, rules: &Rules, changed: Vec<Changed>, now: DateT
         let review = rules.source.corrections == Corrections::Review;
         let mut opts = super::format_options(rules.source);
         opts.max_chars = opts.max_chars.max(700);
+        // "Rettifica" comes first: no category prefix in front of it.
+        opts.template.prefix = None;
+        opts.template.tag_prefixes.clear();
         let action = match format(&correction, &identity, &opts) {
             Ok(mut message) => {
                 message.id = format!("{}-r{}", sent.message_id, &version.fingerprint[..8]);

@@ -150,11 +150,13 @@ pub fn decide(
                 }
             }
         };
-        if action.message().is_some() && rules.live {
+        // Only what is sent tells a story: an item held or waiting for review may never go.
+        if let (Action::Send(message), true) = (&action, rules.live) {
             let record = StoryRecord {
                 source: src.name.clone(),
                 title: item.title.clone(),
                 at: now,
+                message_id: Some(message.id.clone()),
             };
             plan.stories
                 .extend(story_keys(&item).into_iter().map(|k| (k, record.clone())));
@@ -221,20 +223,29 @@ pub(super) fn dateline(rules: &Rules, item: &Item, now: DateTime<Utc>) -> Option
 /// Three or more earthquakes going out from one poll: the strongest tells the sequence, the
 /// others are recorded with the reason.
 fn collapse_swarm(judged: &mut [Judged], rules: &Rules) {
-    let quakes: Vec<usize> = judged
+    let all: Vec<usize> = judged
         .iter()
         .enumerate()
         .filter(|(_, j)| j.goes_out() && j.item.extra.contains_key("magnitude"))
         .map(|(i, _)| i)
         .collect();
-    if quakes.len() < SWARM_MIN {
+    if all.len() < SWARM_MIN {
         return;
     }
-    let Some(&strongest) = quakes.iter().max_by(|&&a, &&b| {
+    let Some(&strongest) = all.iter().max_by(|&&a, &&b| {
         strength(&judged[a].item.extra).total_cmp(&strength(&judged[b].item.extra))
     }) else {
         return;
     };
+    // A sequence is the strongest's neighbours: near it, in space and in time. Earthquakes
+    // elsewhere are told on their own.
+    let quakes: Vec<usize> = all
+        .into_iter()
+        .filter(|&i| alerts::same_sequence(&judged[strongest].item, &judged[i].item))
+        .collect();
+    if quakes.len() < SWARM_MIN {
+        return;
+    }
     let times: Vec<DateTime<Utc>> = quakes
         .iter()
         .filter_map(|&i| judged[i].item.published)
