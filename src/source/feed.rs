@@ -257,7 +257,9 @@ mod tests {
         let html = r#"<p>Testo</p><img src="https://cpx.example.de/cpx.php?x=1" width="1" height="1" alt=""><img src="/foto.jpg" width="640">"#;
         let base = Url::parse("https://comune.example.it/").unwrap();
         assert_eq!(
-            first_img(html, Some(&base)).map(|u| u.to_string()).as_deref(),
+            first_img(html, Some(&base))
+                .map(|u| u.to_string())
+                .as_deref(),
             Some("https://comune.example.it/foto.jpg")
         );
     }
