@@ -262,9 +262,10 @@ fn the_demo_runs_offline_end_to_end() {
         "→ channel gateway: sendImage to 120363000000000000@newsletter",
         "whatsapp: sent [1 read]",
         "Allerta declassata da arancione a gialla.",
-        "At the end of quiet hours the one for Sunday is released",
+        "the three for the days ahead go as one message",
+        "*Notizie della notte*",
         "Via Po chiusa per lavori urgenti: held through quiet hours, and it spoke of «stanotte»",
-        "*Mercato straordinario di Natale domenica in piazza Garibaldi*",
+        "• Mercato straordinario di Natale domenica in piazza Garibaldi",
         "borgo-esempio [feed] HELD",
         "*Rettifica: Interruzione dell’acqua in via Roma mercoledì 3 dicembre*",
         "Prima era scritto «martedì 2 dicembre», ora «mercoledì 3 dicembre».",
@@ -272,7 +273,7 @@ fn the_demo_runs_offline_end_to_end() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
-    let night = text.split("7) At 22:35").nth(1).unwrap();
+    let night = text.split("7) From 22:35").nth(1).unwrap();
     let held = night.split("At the end of quiet hours").next().unwrap();
     assert!(held.contains("delivered: 0 message(s)"), "{held}");
     let again = text.split("9) Poll again").nth(1).unwrap();

@@ -89,6 +89,16 @@ pub async fn run(input: &str, options: &Options) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
+    if options.explain {
+        eprintln!(
+            "banditore: a preview judges the document alone; a real poll also applies max_age, flood protection, one story once and corrections (`banditore source test NAME` shows them)"
+        );
+    }
+    if plan.decisions.is_empty() {
+        eprintln!(
+            "banditore: {input}: the document gives no item for citizens (nothing to decide)"
+        );
+    }
     let mut out = std::io::stdout().lock();
     for decision in &plan.decisions {
         let line = match (decision.action.message(), options.explain) {

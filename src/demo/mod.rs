@@ -71,7 +71,10 @@ fn describe(outcome: &Result<PollOutcome, crate::pipeline::PollError>) -> String
             "first poll, {items} items already published recorded as baseline: nothing sent"
         ),
         Ok(PollOutcome::NotModified) => "unchanged (304 Not Modified): nothing sent".into(),
-        Ok(PollOutcome::Checked { items, queued }) => format!("{items} items, {queued} new"),
+        Ok(PollOutcome::Checked { items, queued }) => format!(
+            "{items} {}, {queued} new",
+            if *items == 1 { "item" } else { "items" }
+        ),
         Err(e) => format!("FAILED ({e}); retried later with back-off, the other sources go on"),
     }
 }
@@ -233,18 +236,15 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     show_simulator(&sim);
     println!();
     println!(
-        "7) At 22:35 the comune publishes two news items. Quiet hours (21:00-07:30) hold them:"
+        "7) From 22:35 the comune publishes four news items. Quiet hours (21:00-07:30) hold them:"
     );
     time.set(25, 22, 40);
     site.set_stage(STAGE_NIGHT);
     report(&app.once().await?, &app);
     println!();
-    println!(
-        "   At the end of quiet hours the one for Sunday is released; the one about the night"
-    );
-    println!(
-        "   (\"stanotte\") is over by morning and is not sent (the reason is in the log below):"
-    );
+    println!("   At the end of quiet hours the three for the days ahead go as one message, not a");
+    println!("   burst; the one about the night (\"stanotte\") is over by morning and is not sent");
+    println!("   (the reason is in the log below):");
     time.set(26, 7, 31);
     report(&app.once().await?, &app);
     show_simulator(&sim);
@@ -293,6 +293,8 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     println!("   banditore once       one cycle (the first records a baseline)");
     println!("   banditore run        the daemon");
     if exit {
+        drop(app);
+        std::fs::remove_dir_all(&dir).ok();
         return Ok(());
     }
     serve_admin(app).await

@@ -75,8 +75,8 @@ impl Site {
         (body, format!("\"v{stage}\""))
     }
 
-    /// Two items the comune publishes late in the evening, during quiet hours: one for
-    /// Sunday, one about the night itself.
+    /// Four items the comune publishes late in the evening, during quiet hours: three for
+    /// the days ahead, one about the night itself.
     fn night_item(&self) -> String {
         let at = |minutes: i64| (self.start + Duration::minutes(minutes)).to_rfc2822();
         format!(
@@ -85,9 +85,17 @@ impl Site {
              <pubDate>{}</pubDate><description>Domenica dalle 9 alle 19 le bancarelle del mercato di Natale in piazza Garibaldi. Parcheggio gratuito in via Mazzini.</description></item>\n\
              <item><title>Via Po chiusa per lavori urgenti</title>\
              <link>{base}/notizie/via-po-chiusa/</link><guid isPermaLink=\"false\">{base}/?p=4141</guid>\
-             <pubDate>{}</pubDate><description>Via Po resta chiusa stanotte dalle 23 alle 5 per la riparazione di una condotta.</description></item>\n",
+             <pubDate>{}</pubDate><description>Via Po resta chiusa stanotte dalle 23 alle 5 per la riparazione di una condotta.</description></item>\n\
+             <item><title>Iscrizioni aperte al centro estivo comunale</title>\
+             <link>{base}/notizie/centro-estivo/</link><guid isPermaLink=\"false\">{base}/?p=4142</guid>\
+             <pubDate>{}</pubDate><description>Le iscrizioni al centro estivo si ricevono fino al 15 dicembre allo sportello scuola.</description></item>\n\
+             <item><title>Nuovi orari della biblioteca da lunedì</title>\
+             <link>{base}/notizie/orari-biblioteca/</link><guid isPermaLink=\"false\">{base}/?p=4143</guid>\
+             <pubDate>{}</pubDate><description>Da lunedì la biblioteca apre dalle 9 alle 19, il sabato dalle 9 alle 13.</description></item>\n",
             at(12 * 60 + 5),
             at(12 * 60 + 8),
+            at(12 * 60 + 12),
+            at(12 * 60 + 15),
             base = self.base
         )
     }
