@@ -179,7 +179,7 @@ impl CloudSink {
                 "components": [{
                     "type": "body",
                     "parameters": [
-                        {"type": "text", "text": template_param(&message.title)},
+                        {"type": "text", "text": template_param(&template_title(message))},
                         {"type": "text", "text": template_param(&message.url)},
                     ],
                 }],
@@ -266,6 +266,25 @@ impl CloudSink {
     }
 }
 
+/// The title a template carries. An alert's says what citizens need without opening it:
+/// the level (in its headline), the area and until when.
+pub fn template_title(message: &Message) -> String {
+    let text = |key: &str| message.extra.get(key).and_then(|v| v.as_str());
+    if text("msg_type").is_none() {
+        return message.title.clone();
+    }
+    let mut line = message.title.clone();
+    if let Some(area) = text("area").filter(|a| !a.is_empty()) {
+        line.push_str(" – ");
+        line.push_str(area);
+    }
+    if let Some(until) = text("until_it").filter(|_| text("msg_type") != Some("Cancel")) {
+        line.push_str(" – fino alle ");
+        line.push_str(until);
+    }
+    line
+}
+
 /// Template parameters may hold no newlines, tabs or runs of spaces.
 pub fn template_param(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -305,6 +324,31 @@ mod tests {
             classify(131000, String::new()),
             CloudOutcome::Retry { .. }
         ));
+    }
+
+    #[test]
+    fn an_alerts_template_carries_level_area_and_time() {
+        let mut extra = serde_json::Map::new();
+        extra.insert("msg_type".into(), "Alert".into());
+        extra.insert("area".into(), "Borgo Esempio".into());
+        extra.insert("until_it".into(), "00:30 di giovedì 27 novembre".into());
+        let message = Message {
+            id: "a".into(),
+            source: "pc".into(),
+            kind: "cap".into(),
+            title: "Allerta arancione: piena del fiume Po".into(),
+            url: "https://allerte.example.it/".into(),
+            text: String::new(),
+            image: None,
+            priority: crate::config::Priority::Urgent,
+            published: None,
+            tags: Vec::new(),
+            extra,
+        };
+        assert_eq!(
+            template_title(&message),
+            "Allerta arancione: piena del fiume Po – Borgo Esempio – fino alle 00:30 di giovedì 27 novembre"
+        );
     }
 
     #[test]

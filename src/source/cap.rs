@@ -320,6 +320,8 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
                 "expires".into(),
                 e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true).into(),
             );
+            // For the one line a template carries outside WhatsApp's 24-hour window.
+            extra.insert("until_it".into(), italian_when(e, tz, year).into());
         }
     }
     if !area_names.is_empty() {
