@@ -79,7 +79,12 @@ fn recipient_summary(store: &Store, message_id: &str, sink: &str) -> Result<Stri
 
 /// `banditore log`: paused sinks, queued messages, then the most recent finished ones, with
 /// per-sink state and per-recipient counts.
-pub fn log(store: &Store, config: &Config, limit: usize) -> Result<String, StoreError> {
+pub fn log(
+    store: &Store,
+    config: &Config,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
     let mut out = String::new();
     for sink in &config.sinks {
         if let Some(pause) = store.pause(&sink.name)? {
@@ -93,10 +98,22 @@ pub fn log(store: &Store, config: &Config, limit: usize) -> Result<String, Store
         }
     }
     let queued: Vec<_> = store.outbox().take(limit).collect::<Result<_, _>>()?;
+    // Normal messages wait through quiet hours: say so, and until when.
+    let quiet = config
+        .settings
+        .quiet_hours
+        .filter(|q| q.contains(now, config.settings.tz()))
+        .map(|q| format!(" (quiet hours: waits until {})", q.end.format("%H:%M")))
+        .unwrap_or_default();
     for (_, entry) in &queued {
+        let waits = if entry.message.priority == crate::config::Priority::Normal {
+            quiet.as_str()
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "{} queued {} [{}] {}",
+            "{} queued {} [{}] {}{waits}",
             when(Some(entry.enqueued_at), config.settings.tz()),
             entry.message.id,
             entry.message.source,

@@ -400,6 +400,11 @@ async fn several_night_items_go_as_one_morning_digest() {
     clock.set(rome(26, 7, 0));
     app.once().await.unwrap();
     assert!(work.messages().is_empty(), "quiet hours");
+    let log = banditore::report::log(app.store(), app.config(), 20, app.now()).unwrap();
+    assert!(
+        log.contains("Notizia notte 0 (quiet hours: waits until 07:30)"),
+        "{log}"
+    );
     clock.set(rome(26, 7, 31));
     app.once().await.unwrap();
     app.once().await.unwrap();
@@ -408,7 +413,7 @@ async fn several_night_items_go_as_one_morning_digest() {
     let text = m[0]["text"].as_str().unwrap();
     assert!(text.starts_with("*Notizie della notte*"), "{text}");
     assert_eq!(text.matches("• ").count(), 4, "{text}");
-    let log = banditore::report::log(app.store(), app.config(), 20).unwrap();
+    let log = banditore::report::log(app.store(), app.config(), 20, app.now()).unwrap();
     assert!(log.contains("Notizie della notte"), "{log}");
 }
 

@@ -294,7 +294,7 @@ async fn templates_outside_the_window_and_error_classes() {
         t["template"]["components"][0]["parameters"][1]["text"],
         "https://comune.example.it/n/x/"
     );
-    let log = banditore::report::log(app.store(), app.config(), 10).unwrap();
+    let log = banditore::report::log(app.store(), app.config(), 10, app.now()).unwrap();
     assert!(log.contains("[3 sent, 1 failed]"), "{log}");
 
     // An account problem pauses the sink and says so; nothing more is sent meanwhile.
@@ -305,7 +305,7 @@ async fn templates_outside_the_window_and_error_classes() {
     clock.advance(chrono::Duration::minutes(30));
     app.once().await.unwrap();
     assert_eq!(cloud.count(), before, "a paused sink sends nothing");
-    let log = banditore::report::log(app.store(), app.config(), 10).unwrap();
+    let log = banditore::report::log(app.store(), app.config(), 10, app.now()).unwrap();
     assert!(log.contains("SINK wa PAUSED"), "{log}");
     assert!(log.contains("code 190"), "{log}");
     // After the pause the broadcast resumes where it stopped.

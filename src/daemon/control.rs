@@ -118,7 +118,7 @@ pub async fn execute(ctx: &Context<'_>, request: Request) -> (Reply, bool) {
 async fn run(ctx: &Context<'_>, request: Request) -> Result<(Reply, bool), StoreError> {
     let store = ctx.store;
     let reply = match request {
-        Request::Log { limit } => Reply::ok(crate::report::log(store, ctx.config, limit)?),
+        Request::Log { limit } => Reply::ok(crate::report::log(store, ctx.config, limit, ctx.now)?),
         Request::SourceList => Reply::ok(crate::report::sources(store, ctx.config)?),
         Request::SourceTest { name } => source_test(ctx, &name).await?,
         Request::SourceRelease { name, who } | Request::SourceDiscard { name, who }

@@ -277,7 +277,7 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     println!();
     println!("Delivery state per message and sink, and the reasons for what was not sent");
     println!("(as `banditore log` shows them):");
-    for line in crate::report::log(app.store(), app.config(), 25)?.lines() {
+    for line in crate::report::log(app.store(), app.config(), 25, app.now())?.lines() {
         println!("   {line}");
     }
     println!();
