@@ -22,11 +22,14 @@ use crate::schedule::SystemClock;
 
 struct Feeds {
     items: usize,
+    /// Today, as the feeds write their dates ("mer, 02 dic 2026"): fresh news, never too old
+    /// to send.
+    day: String,
     /// Per feed: how many new items it has published since the start.
     versions: Vec<AtomicU32>,
 }
 
-fn render_feed(feed: usize, version: u32, items: usize) -> String {
+fn render_feed(feed: usize, version: u32, items: usize, day: &str) -> String {
     let mut out = String::with_capacity(items * 420 + 300);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel>");
     out.push_str(&format!(
@@ -38,7 +41,7 @@ fn render_feed(feed: usize, version: u32, items: usize) -> String {
             "<item><title>Comune {feed}: avviso numero {n} sulla viabilità</title>\
              <link>https://comune{feed}.example.it/notizie/avviso-{n}/</link>\
              <guid isPermaLink=\"false\">c{feed}-{n}</guid>\
-             <pubDate>mar, 25 nov 2025 10:{:02}:00 +0100</pubDate><category>Avvisi</category>\
+             <pubDate>{day} 10:{:02}:00 +0100</pubDate><category>Avvisi</category>\
              <description>&lt;p&gt;Dal giorno {n} la strada provinciale sarà chiusa per lavori di manutenzione. \
              Sono previsti percorsi alternativi segnalati sul posto.&lt;/p&gt;</description></item>",
             n % 60
@@ -46,6 +49,23 @@ fn render_feed(feed: usize, version: u32, items: usize) -> String {
     }
     out.push_str("</channel></rss>");
     out
+}
+
+/// Today in Rome, the way Italian CMSs write it in RSS: "mer, 02 dic 2026".
+fn today_as_feeds_write_it() -> String {
+    use chrono::Datelike;
+    const DAYS: [&str; 7] = ["lun", "mar", "mer", "gio", "ven", "sab", "dom"];
+    const MONTHS: [&str; 12] = [
+        "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+    ];
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Rome);
+    format!(
+        "{}, {:02} {} {}",
+        DAYS[today.weekday().num_days_from_monday() as usize],
+        today.day(),
+        MONTHS[today.month0() as usize],
+        today.year()
+    )
 }
 
 async fn serve(
@@ -68,7 +88,7 @@ async fn serve(
             (header::CONTENT_TYPE, "application/rss+xml".to_owned()),
             (header::ETAG, etag),
         ],
-        render_feed(id, version, feeds.items),
+        render_feed(id, version, feeds.items, &feeds.day),
     )
         .into_response()
 }
@@ -154,7 +174,10 @@ fn peak_rss_kb() -> Option<u64> {
 }
 
 fn config(addr: SocketAddr, feeds: usize, out: &std::path::Path) -> String {
-    let mut text = String::from("[settings]\nper_host_concurrency = 16\nconcurrency = 64\n\n");
+    // The benchmark measures the pipeline at any hour: no quiet hours.
+    let mut text = String::from(
+        "[settings]\nper_host_concurrency = 16\nconcurrency = 64\nquiet_hours = \"off\"\n\n",
+    );
     for i in 0..feeds {
         text.push_str(&format!(
             "[[source]]\nname = \"feed-{i}\"\nkind = \"feed\"\nurl = \"http://{addr}/feed/{i}\"\nevery = \"5m\"\n\n"
@@ -172,6 +195,7 @@ pub async fn run(feeds: usize, items: usize) -> anyhow::Result<BenchReport> {
     let items = items.max(1);
     let state = Arc::new(Feeds {
         items,
+        day: today_as_feeds_write_it(),
         versions: (0..feeds).map(|_| AtomicU32::new(0)).collect(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

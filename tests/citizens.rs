@@ -210,6 +210,11 @@ async fn an_admin_sees_a_held_source_and_why_items_were_not_sent_and_releases_th
     assert!(fonti.contains("Manda in approvazione"), "{fonti}");
     assert!(fonti.contains("15 notizie nuove arrivate"), "{fonti}");
     assert!(english(&fonti).is_empty(), "{:?}", english(&fonti));
+    let metrics = web.page("/metrics", &cookie).await;
+    assert!(
+        metrics.contains("banditore_source_held_messages{source=\"comune\"} 15"),
+        "{metrics}"
+    );
     let inviati = web.page("/log", &cookie).await;
     assert!(inviati.contains("Non inviati, e perché"), "{inviati}");
     assert!(

@@ -39,5 +39,13 @@ pub(super) async fn metrics(State(admin): State<Admin>) -> Response {
             src.name
         ));
     }
+    out.push_str("# HELP banditore_source_held_messages Messages flood protection holds for an admin, per source (more than 0: the source is HELD).\n# TYPE banditore_source_held_messages gauge\n");
+    for src in &app.config().sources {
+        let held = store.held(&src.name).map(|h| h.len()).unwrap_or_default();
+        out.push_str(&format!(
+            "banditore_source_held_messages{{source=\"{}\"}} {held}\n",
+            src.name
+        ));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
