@@ -272,7 +272,8 @@ mod tests {
     }
 }
 
-const DAYS_IT: [&str; 7] = [
+/// The days of the week in Italian, from Monday.
+pub const DAYS_IT: [&str; 7] = [
     "lunedì",
     "martedì",
     "mercoledì",

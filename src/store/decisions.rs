@@ -110,15 +110,7 @@ impl Store {
             };
             let batch: Vec<Message> = decode(&raw).map_err(ConflictableTransactionError::Abort)?;
             for message in &batch {
-                let item = QueueItem {
-                    message: message.clone(),
-                    queued_at: now,
-                    send_at: None,
-                    edited: false,
-                    rejected_at: None,
-                    removed_at: None,
-                    refreshed_at: None,
-                };
+                let item = QueueItem::new(message.clone(), now);
                 let value = encode(&item).map_err(ConflictableTransactionError::Abort)?;
                 queue.insert(message.id.as_bytes(), value)?;
             }

@@ -47,15 +47,7 @@ impl Store {
             .review
             .iter()
             .map(|m| {
-                let item = QueueItem {
-                    message: m.clone(),
-                    queued_at: now,
-                    send_at: None,
-                    edited: false,
-                    rejected_at: None,
-                    removed_at: None,
-                    refreshed_at: None,
-                };
+                let item = QueueItem::new(m.clone(), now);
                 Ok((m.id.clone(), encode(&item)?))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;

@@ -276,6 +276,21 @@ pub struct QueueItem {
     pub refreshed_at: Option<DateTime<Utc>>,
 }
 
+impl QueueItem {
+    /// A message queued for review at `now`.
+    pub fn new(message: Message, now: DateTime<Utc>) -> QueueItem {
+        QueueItem {
+            message,
+            queued_at: now,
+            send_at: None,
+            edited: false,
+            rejected_at: None,
+            removed_at: None,
+            refreshed_at: None,
+        }
+    }
+}
+
 /// One editorial action, kept for accountability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {

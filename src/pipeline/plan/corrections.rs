@@ -100,15 +100,6 @@ const TURNS: [&str; 9] = [
     "spostat",
     "rimandat",
 ];
-const DAYS: [&str; 7] = [
-    "lunedì",
-    "martedì",
-    "mercoledì",
-    "giovedì",
-    "venerdì",
-    "sabato",
-    "domenica",
-];
 
 fn words(text: &str) -> BTreeSet<String> {
     text.to_lowercase()
@@ -130,7 +121,9 @@ pub fn material_change(
     let new = words(&format!("{new_title} {new_text}"));
     let facts = |set: &BTreeSet<String>| -> BTreeSet<String> {
         set.iter()
-            .filter(|w| w.chars().any(|c| c.is_ascii_digit()) || DAYS.contains(&w.as_str()))
+            .filter(|w| {
+                w.chars().any(|c| c.is_ascii_digit()) || crate::dates::DAYS_IT.contains(&w.as_str())
+            })
             .cloned()
             .collect()
     };

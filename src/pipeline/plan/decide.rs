@@ -161,16 +161,7 @@ pub fn decide(
             plan.stories
                 .extend(story_keys(&item).into_iter().map(|k| (k, record.clone())));
         }
-        if !matches!(action, Action::Wait(_)) {
-            plan.touch.extend(identity.keys.iter().copied());
-            plan.levels
-                .extend(item.alert.as_ref().and_then(alerts::bulletin_level));
-        }
-        plan.decisions.push(Decision {
-            url: item.url.as_ref().map(|u| u.to_string()),
-            title: item.title,
-            action,
-        });
+        plan.record(item, &identity, action);
     }
     rank_urgent(&mut plan);
     Ok(plan)

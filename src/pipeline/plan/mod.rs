@@ -359,6 +359,21 @@ impl Plan {
         })
     }
 
+    /// Adds the decision about an item; unless it waits, its keys are recorded as seen (and
+    /// a bulletin's level as announced).
+    fn record(&mut self, item: Item, identity: &Identity, action: Action) {
+        if !matches!(action, Action::Wait(_)) {
+            self.touch.extend(identity.keys.iter().copied());
+            self.levels
+                .extend(item.alert.as_ref().and_then(alerts::bulletin_level));
+        }
+        self.decisions.push(Decision {
+            url: item.url.as_ref().map(|u| u.to_string()),
+            title: item.title,
+            action,
+        });
+    }
+
     /// Items recorded as seen.
     pub fn recorded(&self) -> usize {
         self.decisions
@@ -372,14 +387,7 @@ impl Plan {
 pub fn baseline(fresh: Vec<(Item, Identity)>) -> Plan {
     let mut plan = Plan::default();
     for (item, identity) in fresh {
-        plan.touch.extend(identity.keys.iter().copied());
-        plan.levels
-            .extend(item.alert.as_ref().and_then(alerts::bulletin_level));
-        plan.decisions.push(Decision {
-            url: item.url.as_ref().map(|u| u.to_string()),
-            title: item.title,
-            action: Action::Baseline,
-        });
+        plan.record(item, &identity, Action::Baseline);
     }
     plan
 }
