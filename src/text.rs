@@ -51,11 +51,12 @@ pub fn html_to_text(html: &str) -> String {
 }
 
 /// Collapses runs of whitespace to one space and drops control characters. A line break
-/// before a "•" (a list item) is kept.
+/// before a "•" (a list item) is kept, and so is the one ending a list.
 pub fn collapse_whitespace(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space = false;
     let mut newline = false;
+    let mut in_list = false;
     for c in s.chars() {
         if c.is_whitespace() || c == '\u{a0}' {
             space = true;
@@ -64,7 +65,13 @@ pub fn collapse_whitespace(s: &str) -> String {
             continue;
         } else {
             if space && !out.is_empty() {
-                out.push(if newline && c == '•' { '\n' } else { ' ' });
+                let breaks = newline && (c == '•' || in_list);
+                out.push(if breaks { '\n' } else { ' ' });
+                if breaks {
+                    in_list = c == '•';
+                }
+            } else if out.is_empty() {
+                in_list = c == '•';
             }
             space = false;
             newline = false;
@@ -317,6 +324,8 @@ mod tests {
             html_to_text(html),
             "Orari:\n• lunedì 9-12\n• martedì chiuso"
         );
+        let after = "<ul><li>uno</li><li>due</li></ul><p>Dopo la lista.</p>";
+        assert_eq!(html_to_text(after), "• uno\n• due\nDopo la lista.");
     }
 
     #[test]
