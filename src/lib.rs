@@ -22,6 +22,7 @@ pub mod store;
 pub mod charset;
 pub mod config;
 pub mod dates;
+pub mod digest;
 pub mod format;
 pub mod ident;
 pub mod item;

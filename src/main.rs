@@ -165,6 +165,9 @@ pub(crate) enum SourceCommand {
     /// review queue, where editors approve or reject each item.
     Release {
         name: String,
+        /// Send the batch as one message (a line and the link of each item) instead.
+        #[arg(long)]
+        digest: bool,
         #[command(flatten)]
         paths: Paths,
     },

@@ -506,3 +506,26 @@ async fn one_story_in_two_sources_in_the_same_cycle_is_sent_once() {
     let log = stdout(&work, &["log"]).await;
     assert!(log.contains("same story as"), "{log}");
 }
+
+#[tokio::test]
+async fn a_held_batch_can_go_as_one_message() {
+    let server = FeedServer::start().await;
+    server.set("/feed", feed(&batch("old", 2)));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    work.once().await;
+    let mut items = batch("nuovo", 12);
+    items.extend(batch("old", 2));
+    server.set("/feed", feed(&items));
+    work.once().await;
+    assert!(work.messages().is_empty());
+    let out = stdout(&work, &["source", "release", "comune", "--digest"]).await;
+    assert!(out.contains("12 held items queued as one message"), "{out}");
+    work.once().await;
+    let m = work.messages();
+    assert_eq!(m.len(), 1, "{m:?}");
+    let text = m[0]["text"].as_str().unwrap();
+    assert!(text.starts_with("*Notizie in breve*\n\n• "), "{text}");
+    assert_eq!(text.matches("• ").count(), 12, "{text}");
+    let list = stdout(&work, &["source", "list"]).await;
+    assert!(!list.contains("HELD"), "{list}");
+}

@@ -17,8 +17,17 @@ pub async fn run(command: SourceCommand) -> anyhow::Result<ExitCode> {
         SourceCommand::Test { name, paths } => {
             store_command(&paths, Request::SourceTest { name }).await
         }
-        SourceCommand::Release { name, paths } => {
-            store_command(&paths, Request::SourceRelease { name, who: who() }).await
+        SourceCommand::Release {
+            name,
+            digest,
+            paths,
+        } => {
+            let request = Request::SourceRelease {
+                name,
+                who: who(),
+                digest,
+            };
+            store_command(&paths, request).await
         }
         SourceCommand::Discard { name, paths } => {
             store_command(&paths, Request::SourceDiscard { name, who: who() }).await

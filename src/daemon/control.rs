@@ -33,10 +33,12 @@ pub enum Request {
     SourceTest {
         name: String,
     },
-    /// Flood protection: the held batch to the review queue.
+    /// Flood protection: the held batch to the review queue, or as one digest message.
     SourceRelease {
         name: String,
         who: String,
+        #[serde(default)]
+        digest: bool,
     },
     /// Flood protection: the held batch dropped.
     SourceDiscard {
@@ -121,13 +123,29 @@ async fn run(ctx: &Context<'_>, request: Request) -> Result<(Reply, bool), Store
         Request::Log { limit } => Reply::ok(crate::report::log(store, ctx.config, limit, ctx.now)?),
         Request::SourceList => Reply::ok(crate::report::sources(store, ctx.config)?),
         Request::SourceTest { name } => source_test(ctx, &name).await?,
-        Request::SourceRelease { name, who } | Request::SourceDiscard { name, who }
+        Request::SourceRelease { name, who, .. } | Request::SourceDiscard { name, who }
             if !ctx.config.sources.iter().any(|s| s.name == name) =>
         {
             let _ = who;
             Reply::fail(EXIT_USAGE, format!("no source named {name:?}"))
         }
-        Request::SourceRelease { name, who } => {
+        Request::SourceRelease {
+            name,
+            who,
+            digest: true,
+        } => {
+            let n = crate::review::release_held_as_digest(store, ctx.now, &name, &who)?;
+            return Ok(match n {
+                0 => (Reply::ok(format!("{name} holds nothing\n")), false),
+                n => (
+                    Reply::ok(format!(
+                        "{name}: {n} held items queued as one message (a line and a link each)\n"
+                    )),
+                    true,
+                ),
+            });
+        }
+        Request::SourceRelease { name, who, .. } => {
             match crate::review::release_held(store, ctx.now, &name, &who)? {
                 0 => Reply::ok(format!("{name} holds nothing\n")),
                 n => Reply::ok(format!(

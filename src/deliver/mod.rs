@@ -9,7 +9,6 @@
 
 mod answer;
 mod broadcast;
-pub mod digest;
 mod health;
 pub mod quiet;
 mod ready;

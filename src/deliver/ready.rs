@@ -6,10 +6,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::digest::{digest, is_digest};
 use super::quiet::Wait;
 use super::{DeliverReport, Deliverer};
 use crate::config::Priority;
+use crate::digest::{digest, is_digest};
 use crate::sink::Sink;
 use crate::store::{DecisionRecord, OutboxEntry, StoreError};
 

@@ -120,6 +120,47 @@ impl Store {
         Ok(moved)
     }
 
+    /// Replaces a source's held batch by one message (its digest) in the outbox, with a
+    /// decision for each item. `expected` is the batch the digest was made of: when a poll
+    /// added to it meanwhile, nothing changes and `false` says so (try again).
+    pub fn release_held_as(
+        &self,
+        source: &str,
+        expected: &[Message],
+        digest: &Message,
+        decisions: &[DecisionRecord],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (key, entry) = super::outbox_entry(&self.db, digest, now)?;
+        let entry = encode(&entry)?;
+        let decided = decisions
+            .iter()
+            .map(|d| Ok((self.db.generate_id()?.to_be_bytes(), encode(d)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let done = (self.held.tree(), self.outbox.tree(), self.decisions.tree()).transaction(
+            |(held, outbox, decisions_tree)| {
+                let Some(raw) = held.get(source.as_bytes())? else {
+                    return Ok(false);
+                };
+                let batch: Vec<Message> =
+                    decode(&raw).map_err(ConflictableTransactionError::Abort)?;
+                if batch != expected {
+                    return Ok(false);
+                }
+                held.remove(source.as_bytes())?;
+                outbox.insert(key.as_slice(), entry.as_slice())?;
+                for (k, v) in &decided {
+                    decisions_tree.insert(k, v.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(true)
+            },
+        )?;
+        if done {
+            self.db.flush()?;
+        }
+        Ok(done)
+    }
+
     /// Forgets a source's held batch (its items stay recorded as seen). Returns how many.
     pub fn discard_held(&self, source: &str) -> Result<usize, StoreError> {
         let Some(raw) = self.held.tree().remove(source)? else {

@@ -195,12 +195,13 @@ pub(super) async fn action(
         Ok((app, _)) => app,
         Err(r) => return r.into_response(),
     };
-    if let Some(release) = match action.as_str() {
-        "release" => Some(true),
-        "discard" => Some(false),
+    if let Some(what) = match action.as_str() {
+        "release" => Some(Held::Review),
+        "release-digest" => Some(Held::Digest),
+        "discard" => Some(Held::Discard),
         _ => None,
     } {
-        return held_batch(&admin, &user, &app, &name, release);
+        return held_batch(&admin, &user, &app, &name, what);
     }
     let (result, audited) = match action.as_str() {
         "pause" => (
@@ -240,34 +241,49 @@ pub(super) async fn action(
 
 /// A batch held by flood protection: sent to the review queue (editors take each item
 /// there) or discarded (never sent). Audited by `review`.
+/// What an admin does with a batch flood protection held.
+enum Held {
+    Review,
+    Digest,
+    Discard,
+}
+
 fn held_batch(
     admin: &Admin,
     user: &User,
     app: &crate::daemon::App,
     name: &str,
-    release: bool,
+    what: Held,
 ) -> Response {
     let (store, now) = (app.store(), app.now());
-    let done = if release {
-        crate::review::release_held(store, now, name, &user.name)
-    } else {
-        crate::review::discard_held(store, now, name, &user.name)
+    let done = match what {
+        Held::Review => crate::review::release_held(store, now, name, &user.name),
+        Held::Digest => crate::review::release_held_as_digest(store, now, name, &user.name),
+        Held::Discard => crate::review::discard_held(store, now, name, &user.name),
     };
-    let result = match done {
-        Ok(0) => Err(format!("{name}: nessuna notizia trattenuta.")),
-        Ok(n) if release => Ok(format!(
+    let count = super::reasons::count;
+    let result = match (done, what) {
+        (Ok(0), _) => Err(format!("{name}: nessuna notizia trattenuta.")),
+        (Ok(n), Held::Review) => Ok(format!(
             "{name}: {} in «Da approvare»: la redazione le approva o rifiuta una per una.",
-            super::reasons::count(n, "notizia trattenuta è ora", "notizie trattenute sono ora")
+            count(n, "notizia trattenuta è ora", "notizie trattenute sono ora")
         )),
-        Ok(n) => Ok(format!(
+        (Ok(n), Held::Digest) => {
+            app.wake_delivery();
+            Ok(format!(
+                "{name}: {} in un solo messaggio, una riga e il collegamento per ciascuna.",
+                count(n, "notizia trattenuta parte", "notizie trattenute partono")
+            ))
+        }
+        (Ok(n), Held::Discard) => Ok(format!(
             "{name}: {}: non saranno inviate.",
-            super::reasons::count(
+            count(
                 n,
                 "notizia trattenuta scartata",
                 "notizie trattenute scartate"
             )
         )),
-        Err(e) => return super::server_error(e),
+        (Err(e), _) => return super::server_error(e),
     };
     back(admin, user, "/sources", result)
 }

@@ -511,6 +511,10 @@ pub fn sources(
                             input type="hidden" name="csrf" value=(user.csrf());
                             button type="submit" { "Manda in approvazione" }
                         }
+                        form method="post" action=(format!("/sources/{}/release-digest", src.name)) {
+                            input type="hidden" name="csrf" value=(user.csrf());
+                            button.secondario type="submit" { "Manda come un solo messaggio" }
+                        }
                         form method="post" action=(format!("/sources/{}/discard", src.name)) {
                             input type="hidden" name="csrf" value=(user.csrf());
                             button.pericolo type="submit" data-confirm="Scartare le notizie trattenute? Non saranno mai inviate." { "Scarta" }

@@ -6,6 +6,10 @@ use chrono::{DateTime, Utc};
 use crate::format::MAX_TEXT;
 use crate::store::{AuditAction, AuditEntry, QueueItem, Store, StoreError};
 
+mod held;
+
+pub use held::{discard_held, release_held, release_held_as_digest};
+
 /// Why a review action was refused. `Display` is English (the command line);
 /// [`ReviewError::italian`] is what the admin UI shows.
 #[derive(Debug, thiserror::Error)]
@@ -380,52 +384,6 @@ pub fn tick(
         }
     }
     Ok((released, expired))
-}
-
-/// Sends a source's batch held by flood protection to the review queue, where editors
-/// approve or reject each item. Returns how many (0: nothing was held).
-pub fn release_held(
-    store: &Store,
-    now: DateTime<Utc>,
-    source: &str,
-    who: &str,
-) -> Result<usize, StoreError> {
-    let n = store.release_held(source, now)?;
-    if n > 0 {
-        store.audit(&AuditEntry {
-            at: now,
-            who: who.to_owned(),
-            action: AuditAction::SourceRelease,
-            subject: source.to_owned(),
-            before: None,
-            after: Some(format!("{n} elementi in revisione")),
-            item: None,
-        })?;
-    }
-    Ok(n)
-}
-
-/// Drops a source's held batch (its items stay recorded as seen: they are never sent).
-/// Returns how many.
-pub fn discard_held(
-    store: &Store,
-    now: DateTime<Utc>,
-    source: &str,
-    who: &str,
-) -> Result<usize, StoreError> {
-    let n = store.discard_held(source)?;
-    if n > 0 {
-        store.audit(&AuditEntry {
-            at: now,
-            who: who.to_owned(),
-            action: AuditAction::SourceDiscard,
-            subject: source.to_owned(),
-            before: None,
-            after: Some(format!("{n} elementi scartati")),
-            item: None,
-        })?;
-    }
-    Ok(n)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Digests: several normal messages told as one ("Notizie della notte" after quiet hours,
-//! "Altre notizie di oggi" past the daily cap): a line and the official link each, within
-//! WhatsApp's limit. Pure.
+//! "Altre notizie di oggi" past the daily cap, a batch flood protection held, released as
+//! one): a line and the official link each, within WhatsApp's limit. Pure.
 
 use chrono::{DateTime, Utc};
 
