@@ -23,7 +23,7 @@ use crate::text::{
 /// WhatsApp's hard limit on a text message body.
 pub const MAX_TEXT: usize = 4096;
 /// Default summary budget, in characters.
-pub const DEFAULT_MAX_CHARS: usize = 600;
+pub const DEFAULT_MAX_CHARS: usize = 700;
 /// Titles longer than this are cut (a CAP headline can run to hundreds of characters).
 pub const MAX_TITLE: usize = 200;
 
