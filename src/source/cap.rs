@@ -280,7 +280,11 @@ pub fn alert_item(alert: &Alert, ctx: &ParseContext) -> Option<Item> {
             (Some(c), false) => paragraphs.push(format!("Allerta {c}")),
             (None, _) => {}
         }
-        if !area_names.is_empty() {
+        // The area, unless the headline already names it ("Yerong Creek Structure Fire").
+        let named = area_names
+            .iter()
+            .all(|a| headline.to_lowercase().contains(&a.to_lowercase()));
+        if !area_names.is_empty() && !named {
             let shown: Vec<&str> = area_names.iter().take(4).copied().collect();
             let more = area_names.len().saturating_sub(shown.len());
             let mut zone = format!("Zona: {}", shown.join(", "));

@@ -151,3 +151,27 @@ fn meteoalarm_index_inline_fields_and_geocodes() {
         "{items:#?}"
     );
 }
+
+#[test]
+fn an_area_the_headline_already_names_is_not_repeated() {
+    let alert = |headline: &str| {
+        format!(
+            r#"<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>f-1</identifier><sender>rfs</sender><sent>2026-11-25T10:00:00+00:00</sent><status>Actual</status><msgType>Alert</msgType><scope>Public</scope><info><event>Fire</event><urgency>Immediate</urgency><severity>Severe</severity><certainty>Observed</certainty><headline>{headline}</headline><instruction>Recommended Actions: Stay informed.</instruction><area><areaDesc>Yerong Creek</areaDesc></area></info></alert>"#
+        )
+    };
+    let mut c = ctx();
+    c.base = Some(Url::parse("https://comune.example.it/allerte").unwrap());
+    let named = parse(&alert("Yerong Creek Structure Fire"), &c).unwrap();
+    assert!(!named[0].summary.contains("Zona:"), "{}", named[0].summary);
+    assert!(
+        named[0].summary.contains("Cosa fare: Stay informed."),
+        "the sender's label is dropped: {}",
+        named[0].summary
+    );
+    let other = parse(&alert("Structure Fire"), &c).unwrap();
+    assert!(
+        other[0].summary.contains("Zona: Yerong Creek"),
+        "{}",
+        other[0].summary
+    );
+}
