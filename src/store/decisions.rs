@@ -131,12 +131,7 @@ impl Store {
         decisions: &[DecisionRecord],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let (key, entry) = super::outbox_entry(&self.db, digest, now)?;
-        let entry = encode(&entry)?;
-        let decided = decisions
-            .iter()
-            .map(|d| Ok((self.db.generate_id()?.to_be_bytes(), encode(d)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let (key, entry, decided) = self.encode_digest(digest, decisions, now)?;
         let done = (self.held.tree(), self.outbox.tree(), self.decisions.tree()).transaction(
             |(held, outbox, decisions_tree)| {
                 let Some(raw) = held.get(source.as_bytes())? else {
@@ -236,12 +231,7 @@ impl Store {
         decisions: &[DecisionRecord],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let (key, entry) = super::outbox_entry(&self.db, digest, now)?;
-        let entry = encode(&entry)?;
-        let decided = decisions
-            .iter()
-            .map(|d| Ok((self.db.generate_id()?.to_be_bytes(), encode(d)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let (key, entry, decided) = self.encode_digest(digest, decisions, now)?;
         let records: Vec<Vec<u8>> = queued
             .iter()
             .flat_map(|(_, id)| sinks.iter().map(move |sink| super::pair(id, sink)))
@@ -295,5 +285,25 @@ impl Store {
             }
         }
         Ok(false)
+    }
+}
+
+/// A digest's outbox key and entry, and its decisions with their keys, encoded.
+type EncodedDigest = (Vec<u8>, Vec<u8>, Vec<([u8; 8], Vec<u8>)>);
+
+impl Store {
+    /// Encodes what queuing a digest writes: its outbox entry and one decision per item.
+    fn encode_digest(
+        &self,
+        digest: &Message,
+        decisions: &[DecisionRecord],
+        now: DateTime<Utc>,
+    ) -> Result<EncodedDigest, StoreError> {
+        let (key, entry) = super::outbox_entry(&self.db, digest, now)?;
+        let decided = decisions
+            .iter()
+            .map(|d| Ok((self.db.generate_id()?.to_be_bytes(), encode(d)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((key, encode(&entry)?, decided))
     }
 }
