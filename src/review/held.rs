@@ -15,15 +15,14 @@ pub fn release_held(
 ) -> Result<usize, StoreError> {
     let n = store.release_held(source, now)?;
     if n > 0 {
-        store.audit(&AuditEntry {
-            at: now,
-            who: who.to_owned(),
-            action: AuditAction::SourceRelease,
-            subject: source.to_owned(),
-            before: None,
-            after: Some(format!("{n} elementi in revisione")),
-            item: None,
-        })?;
+        audit(
+            store,
+            now,
+            who,
+            AuditAction::SourceRelease,
+            source,
+            format!("{n} elementi in revisione"),
+        )?;
     }
     Ok(n)
 }
@@ -60,15 +59,14 @@ pub fn release_held_as_digest(
             })
             .collect();
         if store.release_held_as(source, &batch, &digest, &decisions, now)? {
-            store.audit(&AuditEntry {
-                at: now,
-                who: who.to_owned(),
-                action: AuditAction::SourceRelease,
-                subject: source.to_owned(),
-                before: None,
-                after: Some(format!("{} elementi in un solo messaggio", batch.len())),
-                item: None,
-            })?;
+            audit(
+                store,
+                now,
+                who,
+                AuditAction::SourceRelease,
+                source,
+                format!("{} elementi in un solo messaggio", batch.len()),
+            )?;
             return Ok(batch.len());
         }
     }
@@ -85,15 +83,34 @@ pub fn discard_held(
 ) -> Result<usize, StoreError> {
     let n = store.discard_held(source)?;
     if n > 0 {
-        store.audit(&AuditEntry {
-            at: now,
-            who: who.to_owned(),
-            action: AuditAction::SourceDiscard,
-            subject: source.to_owned(),
-            before: None,
-            after: Some(format!("{n} elementi scartati")),
-            item: None,
-        })?;
+        audit(
+            store,
+            now,
+            who,
+            AuditAction::SourceDiscard,
+            source,
+            format!("{n} elementi scartati"),
+        )?;
     }
     Ok(n)
+}
+
+/// The audit entry of an admin's action on a source's held batch.
+fn audit(
+    store: &Store,
+    now: DateTime<Utc>,
+    who: &str,
+    action: AuditAction,
+    source: &str,
+    after: String,
+) -> Result<(), StoreError> {
+    store.audit(&AuditEntry {
+        at: now,
+        who: who.to_owned(),
+        action,
+        subject: source.to_owned(),
+        before: None,
+        after: Some(after),
+        item: None,
+    })
 }
