@@ -2,7 +2,7 @@
 //!
 //! With `BANDITORE_FAILPOINT=<name>` in the environment, the process kills itself with
 //! SIGKILL (no destructors, no flush) when it reaches that point. Unset, a failpoint costs
-//! one environment lookup. The points are: `after-enqueue` (items queued, nothing delivered),
+//! one environment lookup. The points are: `after-enqueue` (items queued but not flushed, nothing delivered),
 //! `after-intent` (intent recorded, request not sent) and `after-send` (request done, outcome
 //! not recorded).
 

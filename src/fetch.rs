@@ -151,9 +151,12 @@ impl Fetcher {
     ) -> Result<FetchOutcome, FetchError> {
         let timeout = timeout.unwrap_or(self.limits.timeout);
         // Host first, then global: a task waiting for a busy host does not hold a global slot.
-        let host_slot = self.host_semaphore(url).acquire_owned().await;
+        let host_slot = match self.host_semaphore(url) {
+            Some(host) => Some(host.acquire_owned().await),
+            None => None,
+        };
         let global_slot = self.global.clone().acquire_owned().await;
-        let (_host, _global) = match (host_slot, global_slot) {
+        let (_host, _global) = match (host_slot.transpose(), global_slot) {
             (Ok(h), Ok(g)) => (h, g),
             _ => return Err(FetchError::Other("the fetcher is shutting down".into())),
         };
@@ -217,7 +220,19 @@ impl Fetcher {
         }))
     }
 
-    fn host_semaphore(&self, url: &Url) -> Arc<Semaphore> {
+    /// The limit of fetches in flight to `url`'s host. The per-host limit is politeness
+    /// towards other people's servers: a loopback address (a local mirror or proxy, a test
+    /// server) has none but the global one.
+    fn host_semaphore(&self, url: &Url) -> Option<Arc<Semaphore>> {
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        };
+        if loopback {
+            return None;
+        }
         let key = format!(
             "{}:{}",
             url.host_str().unwrap_or_default(),
@@ -227,9 +242,10 @@ impl Fetcher {
             .per_host
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        map.entry(key)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.limits.per_host_concurrency.max(1))))
-            .clone()
+        let host = map
+            .entry(key)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.limits.per_host_concurrency.max(1))));
+        Some(host.clone())
     }
 }
 
@@ -294,6 +310,32 @@ pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_other_peoples_hosts_have_a_per_host_limit() {
+        let limits = FetchLimits {
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            max_body_bytes: 1,
+            concurrency: 8,
+            per_host_concurrency: 2,
+        };
+        let fetcher = Fetcher::new(limits, "test").unwrap();
+        let slots = |u: &str| fetcher.host_semaphore(&Url::parse(u).unwrap());
+        for local in [
+            "http://127.0.0.1:8080/a",
+            "http://[::1]/a",
+            "http://LOCALHOST/a",
+        ] {
+            assert!(slots(local).is_none(), "{local}");
+        }
+        let a = slots("https://comune.example.it/feed").unwrap();
+        assert_eq!(a.available_permits(), 2);
+        let same = slots("https://comune.example.it:443/altro").unwrap();
+        assert!(Arc::ptr_eq(&a, &same));
+        let other = slots("https://comune.example.it:8443/feed").unwrap();
+        assert!(!Arc::ptr_eq(&a, &other));
+    }
 
     #[test]
     fn network_errors_in_italian() {

@@ -181,11 +181,7 @@ pub fn format(
         },
         url: url.to_owned(),
         text,
-        image: item
-            .image
-            .as_ref()
-            .filter(|u| usable_image(u))
-            .map(|u| u.to_string()),
+        image: item.picture().filter(usable_image).map(|u| u.to_string()),
         priority: item.priority.unwrap_or(opts.priority),
         published: item
             .published

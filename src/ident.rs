@@ -107,7 +107,7 @@ pub fn normalise_title(title: &str) -> String {
     // Lower case, accents folded, anything but letters and digits as one space between words.
     let mut out = String::with_capacity(title.len());
     let mut gap = false;
-    for c in title.chars().flat_map(char::to_lowercase).map(fold_accent) {
+    let mut push = |c: char| {
         if c.is_alphanumeric() {
             if gap && !out.is_empty() {
                 out.push(' ');
@@ -116,6 +116,15 @@ pub fn normalise_title(title: &str) -> String {
             out.push(c);
         } else {
             gap = true;
+        }
+    };
+    for c in title.chars() {
+        // Most of a title is ASCII, whose lower case is one char: only the rest needs
+        // Unicode's tables (this runs for every item of every changed document).
+        if c.is_ascii() {
+            push(c.to_ascii_lowercase());
+        } else {
+            c.to_lowercase().map(fold_accent).for_each(&mut push);
         }
     }
     out
@@ -180,17 +189,44 @@ impl Key {
     }
 }
 
-/// Keys that recognise the same story in another source: the item's own canonical link,
-/// and its title when it is specific enough (four words or more: "Interruzione idrica"
-/// recurs, "Chiusura del ponte sul Po per lavori" does not).
+/// Keys that recognise the same story in another source of the same comune: its own
+/// canonical link, or its title on the same site when specific enough (four words or more:
+/// "Interruzione idrica" recurs, "Chiusura del ponte sul Po per lavori" does not), each
+/// together with the opening words of its text: the news feed and the press-release page
+/// carry the same release. Neither a title nor a link alone is a story: one comune from
+/// week to week, and comuni among themselves, publish notices with the same title and
+/// other facts ("Sportello anagrafe chiuso per aggiornamento informatico"), and a page's
+/// text changes under the same link. An item with no text to compare is matched by its
+/// link, or its title on the same site, alone.
 pub fn story_keys(item: &Item) -> Vec<Key> {
+    let text = if item.plain {
+        normalise_title(&item.summary)
+    } else {
+        normalise_title(&crate::text::html_to_text(&item.summary))
+    };
+    let opening: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).take(12).collect();
+    let opening = if opening.len() >= 4 {
+        opening.join(" ")
+    } else {
+        String::new()
+    };
     let mut keys = Vec::with_capacity(2);
-    if let Some(url) = item.url.as_ref().filter(|_| !item.url_inherited) {
-        keys.push(Key::new(KeyKind::Url, &canonical_url(url)));
+    let Some(url) = item.url.as_ref() else {
+        return keys;
+    };
+    if !item.url_inherited {
+        keys.push(Key::new(
+            KeyKind::Url,
+            &format!("story\u{0}{}\u{0}{opening}", canonical_url(url)),
+        ));
     }
     let title = normalise_title(&item.title);
-    if title.split(' ').count() >= 4 {
-        keys.push(Key::new(KeyKind::Title, &format!("story\u{0}{title}")));
+    if let (true, Some(host)) = (title.split(' ').count() >= 4, url.host_str()) {
+        let site = host.trim_start_matches("www.");
+        keys.push(Key::new(
+            KeyKind::Title,
+            &format!("story\u{0}{site}\u{0}{title}\u{0}{opening}"),
+        ));
     }
     keys
 }
@@ -332,6 +368,79 @@ mod tests {
             title: title.into(),
             ..Item::default()
         }
+    }
+
+    #[test]
+    fn a_story_is_one_title_with_one_text() {
+        let shares = |a: &Item, b: &Item| {
+            let theirs = story_keys(b);
+            story_keys(a).iter().any(|k| theirs.contains(k))
+        };
+        let title = "Sportello anagrafe chiuso per aggiornamento informatico";
+        let with = |url: &str, text: &str| Item {
+            summary: format!("<p>{text}</p>"),
+            ..item(None, Some(url), title)
+        };
+        let ravenna = with(
+            "https://www.comune.ravenna.ra.it/avvisi/20/sportello",
+            "Si comunica che lunedì 10 marzo gli uffici saranno chiusi al pubblico.",
+        );
+        // The same release on the same site's press-release page: one story.
+        let release = with(
+            "https://comune.ravenna.ra.it/comunicati/sportello",
+            "Si comunica che lunedì 10 marzo gli uffici saranno chiusi al pubblico.",
+        );
+        assert!(shares(&ravenna, &release));
+        // The same title a week later, on the same site, with other facts: two stories.
+        let next_week = with(
+            "https://www.comune.ravenna.ra.it/avvisi/21/sportello",
+            "Si comunica che lunedì 17 marzo dalle 9 gli uffici saranno chiusi.",
+        );
+        assert!(!shares(&ravenna, &next_week));
+        // Without a text, the same title on the same site is taken as one story.
+        let bare = |url| item(None, Some(url), title);
+        assert!(shares(
+            &bare("https://www.comune.ravenna.ra.it/a"),
+            &bare("https://comune.ravenna.ra.it/b")
+        ));
+        assert!(!shares(
+            &bare("https://www.comune.ravenna.ra.it/a"),
+            &bare("https://www.comune.modena.mo.it/a")
+        ));
+        // Another comune's site, the same title and opening (a shared template): another
+        // comune's notice.
+        let copy = with(
+            "https://www.comune.faenza.ra.it/sportello",
+            "Si comunica che <strong>lunedì</strong> 10 marzo gli uffici saranno chiusi al pubblico.",
+        );
+        assert!(!shares(&ravenna, &copy));
+        // Another comune with the same title and its own text: two stories.
+        let modena = with(
+            "https://www.comune.modena.mo.it/avvisi/18/sportello",
+            "Con l'ordinanza pubblicata oggi si dispone che giovedì le scuole resteranno chiuse.",
+        );
+        assert!(!shares(&ravenna, &modena));
+        // One link, another text: the page was replaced (another notice, or a correction
+        // that its own source tells); the same text under another title: one story.
+        let replaced = Item {
+            title: "Anagrafe: chiusura straordinaria".into(),
+            ..with(
+                "https://www.comune.ravenna.ra.it/avvisi/20/sportello",
+                "Lunedì 17 marzo chiusura straordinaria dello sportello.",
+            )
+        };
+        assert!(!shares(&ravenna, &replaced));
+        let retitled = Item {
+            title: "Anagrafe: chiusura straordinaria".into(),
+            ..ravenna.clone()
+        };
+        assert!(shares(&ravenna, &retitled));
+        // A short title says too little, whatever the site.
+        let short = |url| item(None, Some(url), "Interruzione idrica");
+        assert!(!shares(
+            &short("https://a.example/1"),
+            &short("https://a.example/2")
+        ));
     }
 
     #[test]

@@ -29,7 +29,12 @@ pub struct Item {
     /// short. When `plain` is set it is already plain text whose paragraphs (separated by a
     /// blank line) are kept.
     pub summary: String,
+    /// The entry's full HTML when the feed gives one beside `summary`: read only for its
+    /// picture.
+    pub content: Option<String>,
     pub plain: bool,
+    /// The picture the source names for the item (a media or enclosure element, a page's
+    /// `og:image`); [`Item::picture`] also looks inside the text.
     pub image: Option<Url>,
     pub published: Option<DateTime<Utc>>,
     /// Categories as the CMS wrote them.
@@ -40,6 +45,22 @@ pub struct Item {
     pub extra: serde_json::Map<String, serde_json::Value>,
     /// What the pipeline needs to thread CAP updates and cancellations.
     pub alert: Option<AlertMeta>,
+}
+
+impl Item {
+    /// The item's picture: the one the source names, else the first real `<img>` of its
+    /// text (relative to its page).
+    pub fn picture(&self) -> Option<Url> {
+        self.image.clone().or_else(|| {
+            if self.plain {
+                return None;
+            }
+            [Some(self.summary.as_str()), self.content.as_deref()]
+                .into_iter()
+                .flatten()
+                .find_map(|html| crate::link::first_img(html, self.url.as_ref()))
+        })
+    }
 }
 
 /// CAP threading facts about an item.

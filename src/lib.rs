@@ -26,6 +26,7 @@ pub mod digest;
 pub mod format;
 pub mod ident;
 pub mod item;
+pub mod link;
 pub mod phone;
 pub mod policy;
 pub mod schedule;

@@ -26,11 +26,15 @@ fn batch(prefix: &str, n: usize) -> Vec<(String, String, String)> {
 }
 
 fn feed(items: &[(String, String, String)]) -> Route {
+    Route::feed(feed_text(items))
+}
+
+fn feed_text(items: &[(String, String, String)]) -> String {
     let refs: Vec<(&str, &str, &str)> = items
         .iter()
         .map(|(g, l, t)| (g.as_str(), l.as_str(), t.as_str()))
         .collect();
-    Route::feed(rss(&refs))
+    rss(&refs)
 }
 
 async fn stdout(work: &Workdir, args: &[&str]) -> String {
@@ -154,20 +158,30 @@ async fn one_story_from_two_sources_is_sent_once() {
     news.extend(old);
     server.set("/notizie", feed(&news));
     work.once().await;
-    let mut releases = vec![
-        (
-            "c-77".to_owned(),
-            "https://comune.example.it/comunicati/ponte/?utm_source=rss".to_owned(),
-            "Ponte sul Po chiuso".to_owned(),
+    // The release under another title (its text is the same) at the same page, and another
+    // with the same title and text at another address.
+    let same_text = |guid: &str, link: &str, title: &str| {
+        format!(
+            "<item><guid>{guid}</guid><link>{link}</link><title>{title}</title>\
+             <description>Testo della notizia Chiusura del ponte sul Po per lavori.</description></item>"
+        )
+    };
+    let releases = [
+        same_text(
+            "c-77",
+            "https://comune.example.it/comunicati/ponte/?utm_source=rss",
+            "Ponte sul Po chiuso",
         ),
-        (
-            "c-78".to_owned(),
-            "https://comune.example.it/altro/ponte-chiuso/".to_owned(),
-            "Chiusura del ponte sul Po per lavori".to_owned(),
+        same_text(
+            "c-78",
+            "https://comune.example.it/altro/ponte-chiuso/",
+            "Chiusura del ponte sul Po per lavori",
         ),
     ];
-    releases.extend(batch("vecchi", 2));
-    server.set("/comunicati", feed(&releases));
+    // Before the older items, after the channel's own link.
+    let older = feed_text(&batch("vecchi", 2));
+    let feed_now = older.replacen("</link>", &format!("</link>{}", releases.concat()), 1);
+    server.set("/comunicati", Route::feed(feed_now));
     work.once().await;
     let m = work.messages();
     assert_eq!(m.len(), 1, "{m:?}");

@@ -68,7 +68,7 @@ pub async fn once(paths: &Paths) -> anyhow::Result<ExitCode> {
     let report = app.once().await?;
     for (name, result) in &report.polls {
         match result {
-            Ok(outcome) => tracing::info!(source = %name, ?outcome, "ok"),
+            Ok(outcome) => tracing::debug!(source = %name, ?outcome, "ok"),
             Err(e) => tracing::warn!(source = %name, error = %e, "failed"),
         }
     }

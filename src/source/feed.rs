@@ -4,14 +4,12 @@
 //! without one empty: [`crate::ident`] then identifies them by link or content, which is
 //! stable across polls (feed-rs's fallback would be a random UUID for some entries).
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use url::Url;
 
 use super::{guarded, xml_guard, ParseContext, ParseError};
 use crate::dates::parse_date;
 use crate::item::Item;
+use crate::link::http_url;
 use crate::text::html_to_text;
 
 const RSS090_NS: &str = "http://my.netscape.com/rdf/simple/0.9/";
@@ -34,7 +32,9 @@ pub fn parse(text: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
     // RSS 0.90 has the shape of RSS 1.0 under Netscape's namespace, which feed-rs does not
     // know (it finds no items): parse it as RSS 1.0.
     let rss090;
-    let trimmed = if trimmed.contains(RSS090_NS) {
+    // The namespace is declared on the root element, near the start.
+    let head = trimmed.get(..trimmed.len().min(4096)).unwrap_or(trimmed);
+    let trimmed = if head.contains(RSS090_NS) {
         rss090 = trimmed.replacen(RSS090_NS, RSS10_NS, 1);
         rss090.as_str()
     } else {
@@ -78,24 +78,14 @@ fn to_item(
     let url_inherited = own_url.is_none() && feed_link.is_some();
     let url = own_url.or_else(|| feed_link.cloned());
     let title = entry.title.as_ref().map(plain_title).unwrap_or_default();
-    let content_body = entry.content.as_ref().and_then(|c| c.body.clone());
-    let summary = entry
-        .summary
-        .as_ref()
-        .map(|s| s.content.clone())
-        .filter(|s| !s.trim().is_empty())
-        .or_else(|| content_body.clone())
-        .unwrap_or_default();
-    let image = media_image(&entry)
-        .or_else(|| enclosure_image(&entry.links, base))
-        .or_else(|| {
-            [
-                summary.as_str(),
-                content_body.as_deref().unwrap_or_default(),
-            ]
-            .into_iter()
-            .find_map(|html| first_img(html, url.as_ref().or(base)))
-        });
+    // The picture inside the text is looked for only when a message is made
+    // ([`Item::picture`]): most items of a poll are only recorded as seen.
+    let image = media_image(&entry).or_else(|| enclosure_image(&entry.links, base));
+    let mut content = entry.content.and_then(|c| c.body);
+    let summary = match entry.summary.map(|s| s.content) {
+        Some(summary) if !summary.trim().is_empty() => summary,
+        _ => content.take().unwrap_or_default(),
+    };
     let tags = entry
         .categories
         .iter()
@@ -114,6 +104,7 @@ fn to_item(
         url_inherited,
         title,
         summary,
+        content,
         image,
         published: entry.published.or(entry.updated.filter(|_| !rss)),
         tags,
@@ -180,47 +171,6 @@ fn media_image(entry: &feed_rs::model::Entry) -> Option<Url> {
     })
 }
 
-/// The first `<img src>` of an HTML fragment. A regex rather than a DOM parse: it runs on every
-/// entry of every changed feed, and only the attribute is wanted.
-fn first_img(html: &str, base: Option<&Url>) -> Option<Url> {
-    static IMG: LazyLock<Regex> = LazyLock::new(|| {
-        // An ASCII word boundary: a Unicode one stops the fast (lazy DFA) engine on any
-        // non-ASCII text, and attribute names are ASCII.
-        Regex::new(r#"(?i)<img\s[^>]*?(?-u:\b)src\s*=\s*["']([^"']+)["']"#).expect("static regex")
-    });
-    if !html.contains("<img") && !html.contains("<IMG") {
-        return None;
-    }
-    // A tracking pixel declares itself: width or height 0, 1 or 2.
-    static TINY: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"(?i)(?-u:\b)(?:width|height)\s*=\s*["']?\s*[0-2](?:px)?\s*(?:["'\s/>]|$)"#)
-            .expect("static regex")
-    });
-    // Finding a match is much faster than capturing in it: capture only in each match.
-    IMG.find_iter(html)
-        .filter(|m| {
-            let rest = html.get(m.start()..).unwrap_or_default();
-            let tag = rest.split_once('>').map_or(rest, |(tag, _)| tag);
-            !TINY.is_match(tag)
-        })
-        .filter_map(|m| IMG.captures(m.as_str())?.get(1))
-        .find_map(|m| http_url(&html_escape::decode_html_entities(m.as_str()), base))
-}
-
-/// An absolute http(s) URL from a possibly relative reference; `data:`, `javascript:`,
-/// bare fragments and other schemes give `None`.
-pub fn http_url(href: &str, base: Option<&Url>) -> Option<Url> {
-    let href = href.trim();
-    if href.is_empty() || href.starts_with('#') {
-        return None;
-    }
-    let url = match base {
-        Some(base) => base.join(href).ok()?,
-        None => Url::parse(href).ok()?,
-    };
-    matches!(url.scheme(), "http" | "https").then_some(url)
-}
-
 fn looks_like_html(text: &str) -> bool {
     let head: String = text
         .chars()
@@ -252,18 +202,6 @@ pub fn discover_feed(html: &str, base: Option<&Url>) -> Option<Url> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_tracking_pixel_is_not_the_image() {
-        let html = r#"<p>Testo</p><img src="https://cpx.example.de/cpx.php?x=1" width="1" height="1" alt=""><img src="/foto.jpg" width="640">"#;
-        let base = Url::parse("https://comune.example.it/").unwrap();
-        assert_eq!(
-            first_img(html, Some(&base))
-                .map(|u| u.to_string())
-                .as_deref(),
-            Some("https://comune.example.it/foto.jpg")
-        );
-    }
-
     fn ctx(base: &str) -> ParseContext {
         ParseContext::new(Some(Url::parse(base).unwrap()), chrono_tz::Europe::Rome)
     }
@@ -287,7 +225,11 @@ mod tests {
             "https://comune.example.it/notizie/1"
         );
         assert_eq!(
-            a.image.as_ref().unwrap().as_str(),
+            a.image, None,
+            "the picture is looked for when a message is made"
+        );
+        assert_eq!(
+            a.picture().unwrap().as_str(),
             "https://comune.example.it/img/a.jpg"
         );
         assert_eq!(a.tags, vec!["WhatsApp"]);

@@ -13,11 +13,11 @@ use chrono::{DateTime, Utc};
 use scraper::{ElementRef, Html, Selector};
 use url::Url;
 
-use super::feed::http_url;
 use super::{ParseContext, ParseError};
 use crate::config::{Preset, Selectors};
 use crate::dates::parse_date;
 use crate::item::Item;
+use crate::link::http_url;
 use crate::text::{collapse_whitespace, html_to_text};
 
 /// The selectors used on a listing page.

@@ -392,3 +392,20 @@ pub struct PollCommit {
     /// Ids of items waiting for review that the source no longer lists.
     pub queue_removed: Vec<String>,
 }
+
+impl PollCommit {
+    /// Nothing but the source's state and seen keys to write: a baseline, or a document
+    /// with nothing new.
+    pub fn bookkeeping_only(&self) -> bool {
+        self.messages.is_empty()
+            && self.sent_alerts.is_empty()
+            && self.levels.is_empty()
+            && self.review.is_empty()
+            && self.held.is_empty()
+            && self.decisions.is_empty()
+            && self.stories.is_empty()
+            && self.sent_items.is_empty()
+            && self.queue_refresh.is_empty()
+            && self.queue_removed.is_empty()
+    }
+}

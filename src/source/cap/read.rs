@@ -8,7 +8,7 @@ use url::Url;
 use super::{Alert, Area, IndexEntry, Info};
 use crate::config::Severity;
 use crate::dates::parse_date;
-use crate::source::feed::http_url;
+use crate::link::http_url;
 use crate::text::html_to_text;
 
 fn child<'a>(node: Node<'a, 'a>, name: &str) -> Option<Node<'a, 'a>> {
