@@ -175,9 +175,7 @@ fn peak_rss_kb() -> Option<u64> {
 
 fn config(addr: SocketAddr, feeds: usize, out: &std::path::Path) -> String {
     // The benchmark measures the pipeline at any hour: no quiet hours.
-    let mut text = String::from(
-        "[settings]\nper_host_concurrency = 16\nconcurrency = 64\nquiet_hours = \"off\"\n\n",
-    );
+    let mut text = String::from("[settings]\nconcurrency = 64\nquiet_hours = \"off\"\n\n");
     for i in 0..feeds {
         text.push_str(&format!(
             "[[source]]\nname = \"feed-{i}\"\nkind = \"feed\"\nurl = \"http://{addr}/feed/{i}\"\nevery = \"5m\"\n\n"
