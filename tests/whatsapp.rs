@@ -396,6 +396,88 @@ async fn killed_mid_broadcast_each_subscriber_gets_it_once() {
 }
 
 #[tokio::test]
+async fn an_alert_does_not_wait_for_a_running_broadcast() {
+    const ALERT: (&str, &str, &str) = (
+        "allerta-1",
+        "https://comune.example.it/allerta/1/",
+        "Allerta rossa: scuole chiuse",
+    );
+    let feeds = FeedServer::start().await;
+    feeds.set("/notizie", Route::feed(rss(&[A])));
+    feeds.set("/allerta", Route::feed(rss(&[C])));
+    let (cloud, addr) = MockCloud::start().await;
+    let sources = format!(
+        "{}\n{}",
+        source("notizie", &feeds.url("/notizie"), ""),
+        source("allerta", &feeds.url("/allerta"), "priority = \"urgent\"")
+    );
+    let work = Workdir::with_sinks("", &sources, &cloud_sink(addr, "messages_per_second = 80"));
+    let phones: Vec<String> = (0..400).map(|i| format!("39341{i:07}")).collect();
+    import(&work, &phones);
+    for (k, v) in [
+        ("WHATSAPP_TOKEN", "test-token-EAAG"),
+        ("WHATSAPP_APP_SECRET", "app-secret"),
+        ("WHATSAPP_VERIFY_TOKEN", "verify-me"),
+    ] {
+        std::env::set_var(k, v);
+    }
+    let config = banditore::config::Config::load(&work.config()).unwrap();
+    let app = banditore::daemon::App::build(
+        config,
+        &work.path().join("data"),
+        std::sync::Arc::new(banditore::schedule::SystemClock),
+    )
+    .unwrap();
+    app.once().await.unwrap();
+    // A normal message starts its broadcast to 400 people (5 s at 80/s)…
+    feeds.set("/notizie", Route::feed(rss(&[B, A])));
+    app.poll("notizie").await.unwrap();
+    let pass = {
+        let app = app.clone();
+        tokio::spawn(async move { app.deliver(&Default::default()).await })
+    };
+    wait_for(|| cloud.count() >= 48).await;
+    // …and an alert is queued meanwhile: the broadcast gives way at its next batch.
+    feeds.set("/allerta", Route::feed(rss(&[ALERT, C])));
+    app.poll("allerta").await.unwrap();
+    let report = pass.await.unwrap().unwrap();
+    assert_eq!(report.pending, 1, "{report:?}");
+    let paused_at = cloud.count();
+    assert!(
+        paused_at < 100,
+        "{paused_at} sent before the broadcast gave way"
+    );
+    // The next passes send the alert to everyone first, then the rest of the news.
+    for _ in 0..3 {
+        app.deliver(&Default::default()).await.unwrap();
+    }
+    let bodies: Vec<String> = cloud
+        .state
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .map(|(_, b)| b.to_string())
+        .collect();
+    let alert: Vec<usize> = (0..bodies.len())
+        .filter(|&i| bodies[i].contains("Allerta rossa"))
+        .collect();
+    let news: Vec<usize> = (0..bodies.len())
+        .filter(|&i| bodies[i].contains("Avviso B"))
+        .collect();
+    assert_eq!((alert.len(), news.len()), (400, 400));
+    assert_eq!(alert.first(), Some(&paused_at), "the alert went first");
+    assert!(
+        alert.last() < news.last(),
+        "the news resumed after the alert"
+    );
+    for phone in &phones {
+        assert_eq!(cloud.sends_to(phone).len(), 2, "{phone}: once each");
+    }
+    assert!(cloud.violations().is_empty(), "{:?}", cloud.violations());
+}
+
+#[tokio::test]
 async fn the_channel_gateway_posts_and_records_acks() {
     let feeds = FeedServer::start().await;
     feeds.set("/feed", Route::feed(rss(&[A])));

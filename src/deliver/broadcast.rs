@@ -4,6 +4,7 @@
 use super::answer::{self, Next};
 use super::health::BatchHealth;
 use super::{recipient_record, BatchEnd, Deliverer, Step, BROADCAST_BATCH};
+use crate::config::Priority;
 use crate::failpoint;
 use crate::item::Message;
 use crate::schedule::backoff;
@@ -88,6 +89,13 @@ impl Deliverer {
                 {
                     BatchEnd::Continue { retry_later } => waiting |= retry_later,
                     BatchEnd::Stop => return Ok(Step::Later),
+                }
+                // An alert never waits behind a broadcast: between batches, a normal message
+                // gives way, and resumes after it where it stopped (everyone served has a
+                // final record and is skipped).
+                if message.priority == Priority::Normal && self.store.urgent_waiting(sink)? {
+                    tracing::info!(sink, message = %message.id, "broadcast paused: an urgent message goes first");
+                    return Ok(Step::Later);
                 }
             }
         }

@@ -16,6 +16,22 @@ impl Store {
         self.outbox.iter().map(|r| r.map(|(k, v)| (k.to_vec(), v)))
     }
 
+    /// Whether an urgent message waits in the outbox for `sink` (queued and not yet final
+    /// there): what a running broadcast of a normal message checks between batches.
+    pub fn urgent_waiting(&self, sink: &str) -> Result<bool, StoreError> {
+        for entry in self.outbox.tree().scan_prefix(super::URGENT_PREFIX) {
+            let (_, raw) = entry?;
+            let entry: OutboxEntry = decode(&raw)?;
+            let done = self
+                .delivery(&entry.message.id, sink)?
+                .is_some_and(|r| r.state.is_final());
+            if !done {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub fn outbox_len(&self) -> usize {
         self.outbox.len()
     }

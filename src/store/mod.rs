@@ -354,11 +354,15 @@ fn triple(a: &str, b: &str, c: &str) -> Vec<u8> {
     k
 }
 
+/// Outbox keys begin with the priority, so urgent messages come first.
+const URGENT_PREFIX: [u8; 1] = [0];
+const NORMAL_PREFIX: [u8; 1] = [1];
+
 fn outbox_key(priority: Priority, seq: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(9);
-    k.push(match priority {
-        Priority::Urgent => 0,
-        Priority::Normal => 1,
+    k.extend_from_slice(match priority {
+        Priority::Urgent => &URGENT_PREFIX,
+        Priority::Normal => &NORMAL_PREFIX,
     });
     k.extend_from_slice(&seq.to_be_bytes());
     k
