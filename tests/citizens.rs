@@ -335,6 +335,21 @@ async fn by_default_a_correction_waits_for_an_editor() {
     work.once().await;
     assert_eq!(work.messages().len(), 1);
     let queue = stdout(&work, &["queue", "list"]).await;
+    // The paths may also follow the subcommand, as with `source list`.
+    let (config, data) = (work.config(), work.path().join("data"));
+    let after = stdout(
+        &work,
+        &[
+            "queue",
+            "list",
+            "--config",
+            config.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(after, queue);
     assert!(
         queue.contains("Rettifica: Mercato di Natale in piazza Garibaldi"),
         "{queue}"

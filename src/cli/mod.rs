@@ -30,10 +30,15 @@ pub use banditore::daemon::control::{EXIT_BAD_INPUT, EXIT_USAGE};
 #[derive(clap::Args, Clone)]
 pub struct Paths {
     /// Configuration file.
-    #[arg(long, env = "BANDITORE_CONFIG", default_value = "sources.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "BANDITORE_CONFIG",
+        default_value = "sources.toml"
+    )]
     pub config: PathBuf,
     /// Data directory (the store lives here).
-    #[arg(long, env = "BANDITORE_DATA", default_value = "data")]
+    #[arg(long, global = true, env = "BANDITORE_DATA", default_value = "data")]
     pub data: PathBuf,
 }
 

@@ -134,6 +134,18 @@ fn unknown_kind_is_named_with_the_accepted_ones() {
 }
 
 #[test]
+fn wrong_brackets_do_not_hide_the_other_problems() {
+    let p = problems(
+        "[[settings]]\nconcurrency = 0\n\n[[source]]\nname = \"a\"\nurl = \"https://comune.example.it/feed\"\nexclude = [\"(\"]\n\n[sink]\nname = \"f\"\nkind = \"file\"\n",
+    );
+    assert_eq!(find(&p, "not [[settings]]").line, Some(1));
+    assert_eq!(find(&p, "concurrency must be at least 1").line, Some(2));
+    assert_eq!(find(&p, "not a valid regular expression").line, Some(7));
+    assert_eq!(find(&p, "not [sink]").line, Some(9));
+    assert_eq!(find(&p, "path").line, Some(9), "{p:#?}");
+}
+
+#[test]
 fn tables_with_the_wrong_brackets_are_named() {
     let p = problems("[[settings]]\ntimezone = \"Europe/Rome\"\n");
     assert_eq!(

@@ -137,7 +137,22 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
     };
     let shape = shape_problems(text, &lines);
     if !shape.is_empty() {
-        return Err(rejected(shape));
+        // Tables with the wrong brackets are read as meant, so that the rest of the file is
+        // checked too: every problem at once.
+        let mut problems = shape;
+        let mut warnings = Vec::new();
+        if let Some(repaired) = with_brackets_mended(text) {
+            if let Err(more) = parse(&repaired) {
+                for p in more.problems {
+                    if !problems.contains(&p) {
+                        problems.push(p);
+                    }
+                }
+                warnings = more.warnings;
+            }
+        }
+        problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+        return Err(Rejected { problems, warnings });
     }
     let raw: RawConfig = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -328,6 +343,40 @@ fn same_address(url: &Url) -> String {
     let path = url.path().trim_end_matches('/');
     let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
     format!("{host}{port}{path}{query}")
+}
+
+/// The text with `[[settings]]` written `[settings]` and `[source]`, `[sink]`, `[user]`
+/// written with double brackets, on the same lines; `None` when nothing changed, or when a
+/// second `[[settings]]` would make two tables.
+fn with_brackets_mended(text: &str) -> Option<String> {
+    let mut settings = 0;
+    let mut changed = false;
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        let header = body.trim();
+        let mended = if header == "[[settings]]" {
+            settings += 1;
+            Some("[settings]".to_owned())
+        } else {
+            ["source", "sink", "user"]
+                .into_iter()
+                .find(|k| header == format!("[{k}]"))
+                .map(|k| format!("[[{k}]]"))
+        };
+        match mended {
+            Some(m) => {
+                changed = true;
+                out.push_str(&m);
+            }
+            None => out.push_str(body),
+        }
+        out.push_str(end);
+    }
+    (changed && settings <= 1).then_some(out)
 }
 
 /// Syntax errors, unknown top-level keys, and tables written with the wrong brackets.
