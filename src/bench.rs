@@ -259,6 +259,9 @@ pub async fn run(feeds: usize, items: usize) -> anyhow::Result<BenchReport> {
 /// Numbers from a broadcast.
 pub struct BroadcastReport {
     pub subscribers: usize,
+    /// The configured rate, when the run had one.
+    pub rate: Option<u32>,
+    pub latency: Duration,
     pub elapsed: Duration,
     pub sent: u64,
     pub cpu_per_send_us: f64,
@@ -274,19 +277,24 @@ impl fmt::Display for BroadcastReport {
         };
         writeln!(
             f,
-            "banditore bench: broadcast to {} subscribers (loopback Cloud API simulator)",
-            self.subscribers
+            "banditore bench: broadcast to {} subscribers (loopback Cloud API simulator, {} ms round trip)",
+            self.subscribers,
+            self.latency.as_millis()
         )?;
         writeln!(
             f,
             "  wall time                     {:>8.3} s",
             self.elapsed.as_secs_f64()
         )?;
-        writeln!(
-            f,
-            "  sends per second              {:>8.0}",
-            self.sent as f64 / self.elapsed.as_secs_f64()
-        )?;
+        let per_second = self.sent as f64 / self.elapsed.as_secs_f64();
+        writeln!(f, "  sends per second              {per_second:>8.0}")?;
+        if let Some(rate) = self.rate {
+            writeln!(
+                f,
+                "  of the configured {rate}/s        {:>7.1} %",
+                per_second * 100.0 / f64::from(rate)
+            )?;
+        }
         writeln!(
             f,
             "  CPU per send (whole process)  {:>8.1} µs",
@@ -323,14 +331,19 @@ fn cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// Broadcasts one message to `subscribers` subscribers with a high rate limit.
-pub async fn broadcast(subscribers: usize) -> anyhow::Result<BroadcastReport> {
+/// Broadcasts one message to `subscribers` subscribers, at `rate` messages per second (or
+/// as fast as banditore can), against a simulator answering after `latency`.
+pub async fn broadcast(
+    subscribers: usize,
+    rate: Option<u32>,
+    latency: Duration,
+) -> anyhow::Result<BroadcastReport> {
     use crate::config::Priority;
     use crate::item::Message;
     use crate::sink::secret::Secrets;
     use crate::store::{PollCommit, Subscriber};
 
-    let sim = crate::simulator::Simulator::start().await?;
+    let sim = crate::simulator::Simulator::with_latency(latency).await?;
     let dir = std::env::temp_dir().join(format!("banditore-bench-bc-{}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();
     std::fs::create_dir_all(&dir)?;
@@ -341,9 +354,9 @@ pub async fn broadcast(subscribers: usize) -> anyhow::Result<BroadcastReport> {
     );
     let mut cfg =
         Config::parse(&text).map_err(|p| anyhow::anyhow!("bench configuration: {p:?}"))?;
-    // Above Meta's 80/s on purpose: this measures banditore, not the pacing.
+    // Without a rate, far above Meta's on purpose: this measures banditore, not the pacing.
     if let crate::config::SinkSettings::WhatsappCloud(cloud) = &mut cfg.sinks[0].settings {
-        cloud.messages_per_second = 100_000;
+        cloud.messages_per_second = rate.unwrap_or(100_000);
     }
     let secrets = Secrets::Fixed(
         [("T", "t"), ("S", "s"), ("V", "v")]
@@ -397,6 +410,8 @@ pub async fn broadcast(subscribers: usize) -> anyhow::Result<BroadcastReport> {
     let sent = sim.count();
     let report = BroadcastReport {
         subscribers,
+        rate,
+        latency,
         elapsed,
         sent,
         cpu_per_send_us: cpu.as_secs_f64() * 1e6 / sent.max(1) as f64,

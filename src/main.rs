@@ -99,6 +99,12 @@ enum Command {
         /// Instead: broadcast one message to this many subscribers on a loopback Cloud API.
         #[arg(long)]
         broadcast: Option<usize>,
+        /// With --broadcast: the sink's messages_per_second (default: no limit).
+        #[arg(long, requires = "broadcast")]
+        rate: Option<u32>,
+        /// With --broadcast: the simulated Cloud API's round trip, in milliseconds.
+        #[arg(long, default_value = "0", requires = "broadcast")]
+        latency_ms: u64,
     },
 }
 
@@ -249,6 +255,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             feeds,
             items,
             broadcast,
-        } => cli::bench::run(feeds, items, broadcast).await,
+            rate,
+            latency_ms,
+        } => cli::bench::run(feeds, items, broadcast, rate, latency_ms).await,
     }
 }

@@ -30,6 +30,8 @@ const KEEP: usize = 100;
 struct Shared {
     events: Arc<Mutex<Vec<SimEvent>>>,
     count: Arc<AtomicU64>,
+    /// How long the Cloud API takes to answer (the benchmark's round trip).
+    latency: std::time::Duration,
 }
 
 impl Shared {
@@ -53,6 +55,9 @@ pub struct Simulator {
 }
 
 async fn cloud_send(State(shared): State<Shared>, Json(body): Json<Value>) -> Response {
+    if !shared.latency.is_zero() {
+        tokio::time::sleep(shared.latency).await;
+    }
     let to = body["to"].as_str().unwrap_or_default();
     if body["messaging_product"] != "whatsapp" || to.is_empty() {
         let error = json!({"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100, "fbtrace_id": "SIM"}});
@@ -89,7 +94,15 @@ async fn gateway_send(
 
 impl Simulator {
     pub async fn start() -> std::io::Result<Simulator> {
-        let shared = Shared::default();
+        Simulator::with_latency(std::time::Duration::ZERO).await
+    }
+
+    /// A simulator whose Cloud API answers after `latency`.
+    pub async fn with_latency(latency: std::time::Duration) -> std::io::Result<Simulator> {
+        let shared = Shared {
+            latency,
+            ..Shared::default()
+        };
         let router = Router::new()
             .route("/{version}/{phone_id}/messages", post(cloud_send))
             .route(

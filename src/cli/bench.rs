@@ -2,9 +2,16 @@
 
 use std::process::ExitCode;
 
-pub async fn run(feeds: usize, items: usize, broadcast: Option<usize>) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    feeds: usize,
+    items: usize,
+    broadcast: Option<usize>,
+    rate: Option<u32>,
+    latency_ms: u64,
+) -> anyhow::Result<ExitCode> {
+    let latency = std::time::Duration::from_millis(latency_ms);
     match broadcast {
-        Some(n) => print!("{}", banditore::bench::broadcast(n).await?),
+        Some(n) => print!("{}", banditore::bench::broadcast(n, rate, latency).await?),
         None => print!("{}", banditore::bench::run(feeds, items).await?),
     }
     Ok(ExitCode::SUCCESS)

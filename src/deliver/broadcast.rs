@@ -1,8 +1,13 @@
 //! The broadcast to subscribers through the Cloud API: consenting subscribers streamed from
-//! the store, intents flushed a batch at a time, each answer judged by [`super::answer`].
+//! the store, a window of requests in flight sized to rate × round trip ([`Flight`]), intents
+//! flushed just before their requests, each answer judged by [`super::answer`].
 
 use super::answer::{self, Next};
 use super::health::BatchHealth;
+use std::time::Duration;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
 use super::{recipient_record, BatchEnd, Deliverer, Step, BROADCAST_BATCH};
 use crate::config::Priority;
 use crate::failpoint;
@@ -11,14 +16,14 @@ use crate::schedule::backoff;
 use crate::sink::whatsapp_cloud::CloudOutcome;
 use crate::sink::CloudSink;
 use crate::store::{
-    DeliveryState, FailureOutcome, OutboxEntry, Pause, RecipientState, SinkFailure, StoreError,
-    Subscriber,
+    DeliveryState, FailureOutcome, OutboxEntry, Pause, RecipientRecord, RecipientState,
+    SinkFailure, StoreError, Subscriber,
 };
 
 impl Deliverer {
     /// Delivers one message to every subscriber who had consented when it was queued.
-    /// Subscribers are streamed from the store; intents are written and flushed one batch at
-    /// a time, so after a crash at most one batch (the requests in flight) is `unknown`.
+    /// Subscribers are streamed from the store; intents are written and flushed just before
+    /// their requests start, so after a crash only the requests in flight are `unknown`.
     pub(super) async fn broadcast(
         &self,
         cloud: &CloudSink,
@@ -44,72 +49,90 @@ impl Deliverer {
             self.store.set_pause(sink, None)?;
         }
         let mut waiting = false;
-        let mut batch = Vec::with_capacity(BROADCAST_BATCH);
         let mut leftovers = Vec::new();
-        for subscriber in self.store.subscribers() {
-            let (phone, sub) = subscriber?;
-            if sub.consented_at > entry.enqueued_at {
-                continue; // subscribed after this message: no old news
+        let mut recipients = self
+            .store
+            .subscribers()
+            .map(|subscriber| {
+                let (phone, sub) = subscriber?;
+                self.candidate(entry, sink, retrying, now, phone, sub)
+            })
+            .filter_map(Result::transpose);
+        let mut flight = Flight::new(cloud.rate());
+        let mut queue = std::collections::VecDeque::new();
+        let mut exhausted = false;
+        let mut stop: Option<BatchEnd> = None;
+        let mut first = true;
+        loop {
+            while !exhausted && queue.len() < flight.window {
+                match recipients.next().transpose()? {
+                    None => exhausted = true,
+                    Some(Candidate::Interrupted(phone, unknown)) => {
+                        leftovers.push((phone, unknown))
+                    }
+                    Some(Candidate::Waiting) => waiting = true,
+                    Some(Candidate::Send(phone, sub, attempts)) => {
+                        queue.push_back((phone, sub, attempts))
+                    }
+                }
             }
-            let attempts = match self.store.recipient(&message.id, sink, &phone)? {
-                Some(r) if r.state.is_final() => continue,
-                Some(r) if r.state == RecipientState::Intent => {
-                    leftovers.push((
-                        phone,
-                        recipient_record(
-                            RecipientState::Unknown,
-                            None,
-                            Some("interrupted mid-send; not re-sent"),
-                            r.attempts,
-                            None,
-                            now,
-                        ),
-                    ));
-                    continue;
-                }
-                Some(r) if r.not_before.is_some_and(|t| t > now) => {
-                    waiting = true;
-                    continue;
-                }
-                Some(r) => r.attempts,
-                None if retrying => continue,
-                None => 0,
-            };
-            batch.push((phone, sub, attempts));
-            if batch.len() == BROADCAST_BATCH {
-                if !leftovers.is_empty() {
-                    self.store
-                        .set_recipient_outcomes(&message.id, sink, &leftovers)
-                        .await?;
-                    leftovers.clear();
-                }
-                match self
-                    .send_batch(cloud, message, std::mem::take(&mut batch))
-                    .await?
+            if stop.is_none() && flight.may_start(queue.len(), exhausted) {
+                // An alert never waits behind a broadcast: before more requests leave, a
+                // normal message gives way, and resumes after it where it stopped (everyone
+                // served has a final record and is skipped).
+                if !first
+                    && message.priority == Priority::Normal
+                    && self.store.urgent_waiting(sink)?
                 {
-                    BatchEnd::Continue { retry_later } => waiting |= retry_later,
-                    BatchEnd::Stop => return Ok(Step::Later),
-                }
-                // An alert never waits behind a broadcast: between batches, a normal message
-                // gives way, and resumes after it where it stopped (everyone served has a
-                // final record and is skipped).
-                if message.priority == Priority::Normal && self.store.urgent_waiting(sink)? {
                     tracing::info!(sink, message = %message.id, "broadcast paused: an urgent message goes first");
-                    return Ok(Step::Later);
+                    stop = Some(BatchEnd::Stop);
+                } else {
+                    first = false;
+                    let n = flight.free().min(queue.len());
+                    let chunk: Vec<_> = queue.drain(..n).collect();
+                    // The answers so far are recorded first: after a crash, only requests
+                    // in flight (and none answered) can be `unknown`.
+                    self.settle(sink, message, &mut flight).await?;
+                    if !leftovers.is_empty() {
+                        self.store
+                            .set_recipient_outcomes(&message.id, sink, &leftovers)
+                            .await?;
+                        leftovers.clear();
+                    }
+                    for started in self.start_requests(cloud, message, chunk).await? {
+                        flight.push(started);
+                    }
+                    continue;
                 }
+            }
+            let Some((phone, attempts, outcome)) = flight.next().await else {
+                if stop.is_some() || (queue.is_empty() && exhausted) {
+                    break;
+                }
+                continue;
+            };
+            if let Some(end) =
+                self.judge_one(sink, message, phone, attempts, outcome, &mut flight)?
+            {
+                if matches!(end, BatchEnd::Continue { retry_later: true }) {
+                    waiting = true;
+                } else if matches!(end, BatchEnd::Stop) {
+                    stop = Some(end);
+                }
+            }
+            if flight.answered.len() >= BROADCAST_BATCH {
+                self.settle(sink, message, &mut flight).await?;
             }
         }
+        self.settle(sink, message, &mut flight).await?;
         if !leftovers.is_empty() {
             tracing::warn!(sink, message = %message.id, count = leftovers.len(), "sends interrupted by a crash marked unknown");
             self.store
                 .set_recipient_outcomes(&message.id, sink, &leftovers)
                 .await?;
         }
-        if !batch.is_empty() {
-            match self.send_batch(cloud, message, batch).await? {
-                BatchEnd::Continue { retry_later } => waiting |= retry_later,
-                BatchEnd::Stop => return Ok(Step::Later),
-            }
+        if stop.is_some() {
+            return Ok(Step::Later);
         }
         if waiting {
             return Ok(Step::Later);
@@ -126,16 +149,56 @@ impl Deliverer {
         Ok(Step::Done(DeliveryState::Sent))
     }
 
-    async fn send_batch(
+    /// What a subscriber is to this broadcast: someone to send to (with the attempts so
+    /// far), someone whose request a crash interrupted (now `unknown`, never re-sent), or
+    /// someone waiting for a retry; `None` for someone served already, who subscribed after
+    /// the message, or whom an admin's retry does not concern.
+    fn candidate(
         &self,
-        cloud: &CloudSink,
-        message: &Message,
-        batch: Vec<(String, Subscriber, u32)>,
-    ) -> Result<BatchEnd, StoreError> {
-        use futures_util::stream::{self, StreamExt};
+        entry: &OutboxEntry,
+        sink: &str,
+        retrying: bool,
+        now: chrono::DateTime<chrono::Utc>,
+        phone: String,
+        sub: Subscriber,
+    ) -> Result<Option<Candidate>, StoreError> {
+        if sub.consented_at > entry.enqueued_at {
+            return Ok(None); // subscribed after this message: no old news
+        }
+        let attempts = match self.store.recipient(&entry.message.id, sink, &phone)? {
+            Some(r) if r.state.is_final() => return Ok(None),
+            Some(r) if r.state == RecipientState::Intent => {
+                let unknown = recipient_record(
+                    RecipientState::Unknown,
+                    None,
+                    Some("interrupted mid-send; not re-sent"),
+                    r.attempts,
+                    None,
+                    now,
+                );
+                return Ok(Some(Candidate::Interrupted(phone, unknown)));
+            }
+            Some(r) if r.not_before.is_some_and(|t| t > now) => {
+                return Ok(Some(Candidate::Waiting))
+            }
+            Some(r) => r.attempts,
+            None if retrying => return Ok(None),
+            None => 0,
+        };
+        Ok(Some(Candidate::Send(phone, sub, attempts)))
+    }
+
+    /// Writes (and flushes) the intents of `chunk`, then starts its requests. A number
+    /// that sent STOP since the list was read gets nothing.
+    async fn start_requests<'a>(
+        &self,
+        cloud: &'a CloudSink,
+        message: &'a Message,
+        chunk: Vec<(String, Subscriber, u32)>,
+    ) -> Result<Vec<Request<'a>>, StoreError> {
         let sink = cloud.name();
         let now = self.clock.now();
-        let intents: Vec<_> = batch
+        let intents: Vec<_> = chunk
             .iter()
             .map(|(phone, _, attempts)| {
                 (
@@ -148,102 +211,237 @@ impl Deliverer {
             .store
             .set_recipient_intents(&message.id, sink, &intents)
             .await?;
-        // A number that sent STOP since the list was read gets nothing.
-        let batch: Vec<_> = batch
-            .into_iter()
-            .filter(|(phone, _, _)| recorded.contains(phone))
-            .collect();
         failpoint::hit("after-intent");
         let window = chrono::Duration::hours(24);
-        let results: Vec<(String, u32, CloudOutcome)> = stream::iter(batch)
-            .map(|(phone, sub, attempts)| async move {
-                let in_window = sub.last_inbound_at.is_some_and(|t| now - t < window);
-                let body = if in_window || !cloud.has_template() {
-                    CloudSink::free_form(message, &phone)
-                } else {
-                    cloud
-                        .templated(message, &phone)
-                        .unwrap_or_else(|| CloudSink::free_form(message, &phone))
-                };
-                let mut outcome = cloud.post(&body).await;
-                if let (CloudOutcome::NeedsTemplate { .. }, Some(template)) =
-                    (&outcome, cloud.templated(message, &phone))
-                {
-                    if in_window {
-                        outcome = cloud.post(&template).await;
-                    }
-                }
-                (phone, attempts + 1, outcome)
-            })
-            .buffer_unordered(BROADCAST_BATCH)
-            .collect()
-            .await;
-        let now = self.clock.now();
-        let mut end = BatchEnd::Continue { retry_later: false };
-        let mut records = Vec::with_capacity(results.len());
-        let mut health = BatchHealth::default();
-        for (phone, attempts, outcome) in results {
-            let retry_at = now
-                + chrono::Duration::from_std(backoff(attempts, self.max_backoff, rand::random()))
-                    .unwrap_or_default();
-            let (code, detail) = (outcome.code(), outcome.detail().to_owned());
-            let (record, next) = answer::judge(outcome, attempts, now, retry_at);
-            let failure = |outcome| SinkFailure {
-                at: now,
-                outcome,
-                message_id: Some(message.id.clone()),
-                http_status: None,
-                code,
-                detail: detail.clone(),
-            };
-            match (&next, record.state) {
-                (Next::PauseSink { .. }, _) => health.failed(failure(FailureOutcome::Paused), None),
-                (_, RecipientState::Sent) => health.sent += 1,
-                (_, RecipientState::Failed) => health.failed(failure(FailureOutcome::Failed), None),
-                (_, RecipientState::Unknown) => {
-                    health.failed(failure(FailureOutcome::Unknown), None)
-                }
-                (_, _) => health.failed(failure(FailureOutcome::Retry), record.not_before),
-            }
-            match next {
-                Next::Continue => {}
-                Next::RetryLater => {
-                    if let BatchEnd::Continue { retry_later } = &mut end {
-                        *retry_later = true;
-                    }
-                }
-                Next::SlowDown { code, detail } => {
-                    let (wait, until) = self.note_retry(sink);
-                    health.next_retry = Some(until);
-                    tracing::warn!(sink, code, %detail, retry_in = ?wait, "rate limited by WhatsApp; slowing down");
-                    end = BatchEnd::Stop;
-                }
-                Next::PauseSink {
-                    until,
-                    code,
-                    detail,
-                } => {
-                    tracing::error!(
-                        sink, code, %detail, %until,
-                        "ADMIN ALERT: WhatsApp refuses this account's messages; the sink is paused (190: rotate the token; 131048/368: check quality and policy in Meta's Business Manager)"
-                    );
-                    let reason = format!("code {code}: {detail}");
-                    let pause = Pause {
-                        until,
-                        reason,
-                        code: Some(code),
+        Ok(chunk
+            .into_iter()
+            .filter(|(phone, _, _)| recorded.contains(phone))
+            .map(|(phone, sub, attempts)| {
+                let request: Request<'a> = Box::pin(async move {
+                    let in_window = sub.last_inbound_at.is_some_and(|t| now - t < window);
+                    let body = if in_window || !cloud.has_template() {
+                        CloudSink::free_form(message, &phone)
+                    } else {
+                        cloud
+                            .templated(message, &phone)
+                            .unwrap_or_else(|| CloudSink::free_form(message, &phone))
                     };
-                    self.store.set_pause(sink, Some(&pause))?;
-                    end = BatchEnd::Stop;
-                }
+                    let (mut outcome, rtt) = cloud.post_timed(&body).await;
+                    if let (CloudOutcome::NeedsTemplate { .. }, Some(template)) =
+                        (&outcome, cloud.templated(message, &phone))
+                    {
+                        if in_window {
+                            outcome = cloud.post(&template).await;
+                        }
+                    }
+                    (phone, attempts + 1, outcome, rtt)
+                });
+                request
+            })
+            .collect())
+    }
+
+    /// Judges one answer: its record joins the flight's answered ones; a throttle or an
+    /// account problem ends the broadcast for now (`Stop`), a retry planned makes it come
+    /// back (`Continue { retry_later }`).
+    fn judge_one(
+        &self,
+        sink: &str,
+        message: &Message,
+        phone: String,
+        attempts: u32,
+        outcome: CloudOutcome,
+        flight: &mut Flight<'_>,
+    ) -> Result<Option<BatchEnd>, StoreError> {
+        let now = self.clock.now();
+        let retry_at = now
+            + chrono::Duration::from_std(backoff(attempts, self.max_backoff, rand::random()))
+                .unwrap_or_default();
+        let (code, detail) = (outcome.code(), outcome.detail().to_owned());
+        let (record, next) = answer::judge(outcome, attempts, now, retry_at);
+        let failure = |outcome| SinkFailure {
+            at: now,
+            outcome,
+            message_id: Some(message.id.clone()),
+            http_status: None,
+            code,
+            detail: detail.clone(),
+        };
+        let health = &mut flight.health;
+        match (&next, record.state) {
+            (Next::PauseSink { .. }, _) => health.failed(failure(FailureOutcome::Paused), None),
+            (_, RecipientState::Sent) => health.sent += 1,
+            (_, RecipientState::Failed) => health.failed(failure(FailureOutcome::Failed), None),
+            (_, RecipientState::Unknown) => health.failed(failure(FailureOutcome::Unknown), None),
+            (_, _) => health.failed(failure(FailureOutcome::Retry), record.not_before),
+        }
+        flight.answered.push((phone, record));
+        Ok(match next {
+            Next::Continue => None,
+            Next::RetryLater => Some(BatchEnd::Continue { retry_later: true }),
+            Next::SlowDown { code, detail } => {
+                let (wait, until) = self.note_retry(sink);
+                flight.health.next_retry = Some(until);
+                tracing::warn!(sink, code, %detail, retry_in = ?wait, "rate limited by WhatsApp; slowing down");
+                Some(BatchEnd::Stop)
             }
-            records.push((phone, record));
+            Next::PauseSink {
+                until,
+                code,
+                detail,
+            } => {
+                tracing::error!(
+                    sink, code, %detail, %until,
+                    "ADMIN ALERT: WhatsApp refuses this account's messages; the sink is paused (190: rotate the token; 131048/368: check quality and policy in Meta's Business Manager)"
+                );
+                let reason = format!("code {code}: {detail}");
+                let pause = Pause {
+                    until,
+                    reason,
+                    code: Some(code),
+                };
+                self.store.set_pause(sink, Some(&pause))?;
+                Some(BatchEnd::Stop)
+            }
+        })
+    }
+
+    /// Records the answers gathered so far, and what they say of the sink's health.
+    async fn settle(
+        &self,
+        sink: &str,
+        message: &Message,
+        flight: &mut Flight<'_>,
+    ) -> Result<(), StoreError> {
+        if flight.answered.is_empty() {
+            return Ok(());
         }
         failpoint::hit("after-send");
+        let answered = std::mem::take(&mut flight.answered);
         self.store
-            .set_recipient_outcomes(&message.id, sink, &records)
+            .set_recipient_outcomes(&message.id, sink, &answered)
             .await?;
-        self.note_batch(sink, health)?;
-        Ok(end)
+        self.note_batch(sink, std::mem::take(&mut flight.health))
+    }
+}
+
+/// A subscriber as a broadcast sees them; see [`Deliverer::candidate`].
+enum Candidate {
+    Send(String, Subscriber, u32),
+    Interrupted(String, RecipientRecord),
+    Waiting,
+}
+
+/// One request to one recipient: the number, the attempt, the answer and how long the
+/// provider took to give it (pacing excluded).
+type Request<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (String, u32, CloudOutcome, Duration)> + Send + 'a>,
+>;
+
+/// The requests of a broadcast in flight. As many are kept in flight as the configured rate
+/// needs over the provider's round trip (measured as answers come: a smoothed average), so
+/// that sending goes at the rate and not at the round trip's pace; intents are written just
+/// before their requests start, so after a crash only the requests in flight are `unknown`.
+struct Flight<'a> {
+    requests: FuturesUnordered<Request<'a>>,
+    rate: u32,
+    round_trip: Duration,
+    /// Requests allowed in flight now.
+    window: usize,
+    answered: Vec<(String, RecipientRecord)>,
+    health: BatchHealth,
+}
+
+impl<'a> Flight<'a> {
+    /// Round trip assumed before the first answer (Meta's is usually 100–300 ms).
+    const FIRST_ROUND_TRIP: Duration = Duration::from_millis(200);
+    /// The fewest requests kept in flight, however fast the provider answers.
+    const LEAST: usize = 8;
+
+    fn new(rate: u32) -> Flight<'a> {
+        let mut flight = Flight {
+            requests: FuturesUnordered::new(),
+            rate,
+            round_trip: Self::FIRST_ROUND_TRIP,
+            window: Self::LEAST,
+            answered: Vec::new(),
+            health: BatchHealth::default(),
+        };
+        flight.size();
+        flight
+    }
+
+    /// Rate × round trip, with half as much again for the round trip's jitter; at least
+    /// [`Flight::LEAST`], at most two seconds' worth of sending.
+    fn size(&mut self) {
+        let rate = f64::from(self.rate.max(1));
+        let needed = (rate * self.round_trip.as_secs_f64() * 1.5).ceil() as usize;
+        let most = (self.rate as usize * 2).max(Self::LEAST);
+        self.window = needed.clamp(Self::LEAST, most);
+    }
+
+    fn free(&self) -> usize {
+        self.window.saturating_sub(self.requests.len())
+    }
+
+    /// Whether to start more requests now: enough room for a quarter of the window (so
+    /// that intents are flushed a few at a time, not one by one), or for all that is left.
+    fn may_start(&self, queued: usize, exhausted: bool) -> bool {
+        let chunk = (self.window / 4).max(1);
+        queued > 0 && self.free() >= if exhausted { chunk.min(queued) } else { chunk }
+    }
+
+    fn push(&mut self, request: Request<'a>) {
+        self.requests.push(request);
+    }
+
+    /// The next answer; `None` when nothing is in flight.
+    async fn next(&mut self) -> Option<(String, u32, CloudOutcome)> {
+        let (phone, attempts, outcome, took) = self.requests.next().await?;
+        // A smoothed round trip: one answer moves it by a fifth.
+        self.round_trip = self.round_trip.mul_f64(0.8) + took.mul_f64(0.2);
+        self.size();
+        Some((phone, attempts, outcome))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The window after the round trip settles at `rtt`.
+    fn settled(rate: u32, rtt: Duration) -> usize {
+        let mut flight = Flight::new(rate);
+        for _ in 0..100 {
+            flight.round_trip = flight.round_trip.mul_f64(0.8) + rtt.mul_f64(0.2);
+            flight.size();
+        }
+        flight.window
+    }
+
+    #[test]
+    fn requests_in_flight_follow_rate_times_round_trip() {
+        let ms = Duration::from_millis;
+        // Before any answer: 200 ms assumed.
+        assert_eq!(Flight::new(80).window, 24);
+        for (rate, rtt, window) in [
+            (80, ms(1), 8),       // a fast provider: the least
+            (80, ms(200), 24),    // Meta's usual tier and round trip
+            (1000, ms(200), 300), // the higher tier
+            (80, ms(5000), 160),  // a stalled provider: two seconds' worth at most
+            (20, ms(300), 9),
+        ] {
+            assert_eq!(settled(rate, rtt), window, "{rate}/s, {rtt:?}");
+        }
+        let mut flight = Flight::new(80);
+        assert!(!flight.may_start(0, false));
+        for _ in 0..20 {
+            flight.push(Box::pin(std::future::pending()));
+        }
+        // 4 free of 24: more start once a quarter of the window (6) is free,
+        assert!(!flight.may_start(30, false));
+        // or when all that is left fits.
+        assert!(flight.may_start(3, true));
+        assert!(!flight.may_start(5, true));
     }
 }

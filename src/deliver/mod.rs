@@ -33,7 +33,9 @@ use crate::store::{
 };
 use quiet::Night;
 
-/// Recipients whose intents are written (and flushed) together, and requests in flight at once.
+/// Answers of a broadcast recorded together when no more requests are starting (a throttled
+/// or paused sink, the end of the list); while requests start, the answers are recorded
+/// before each new group of intents.
 const BROADCAST_BATCH: usize = 16;
 
 /// Messages delivered together: a pass goes through the outbox a group at a time, each sink

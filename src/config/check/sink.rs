@@ -93,7 +93,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
                 t.problem(
                     "messages_per_second",
                     format!("messages_per_second must be between 1 and {MAX_MESSAGES_PER_SECOND}"),
-                    Some("Meta allows at most 80 messages per second per phone number"),
+                    Some("Meta allows 80 messages per second per phone number, 1000 on its higher tier"),
                 );
             }
             let api_base = t.url(
