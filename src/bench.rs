@@ -262,6 +262,9 @@ pub struct BroadcastReport {
     /// The configured rate, when the run had one.
     pub rate: Option<u32>,
     pub latency: Duration,
+    /// With an alert queued a second into the broadcast: from its queueing to its first
+    /// request.
+    pub alert_wait: Option<Duration>,
     pub elapsed: Duration,
     pub sent: u64,
     pub cpu_per_send_us: f64,
@@ -288,6 +291,13 @@ impl fmt::Display for BroadcastReport {
         )?;
         let per_second = self.sent as f64 / self.elapsed.as_secs_f64();
         writeln!(f, "  sends per second              {per_second:>8.0}")?;
+        if let Some(wait) = self.alert_wait {
+            writeln!(
+                f,
+                "  alert queued 1 s in: first request after {:.0} ms",
+                wait.as_secs_f64() * 1000.0
+            )?;
+        }
         if let Some(rate) = self.rate {
             writeln!(
                 f,
@@ -337,6 +347,7 @@ pub async fn broadcast(
     subscribers: usize,
     rate: Option<u32>,
     latency: Duration,
+    alert: bool,
 ) -> anyhow::Result<BroadcastReport> {
     use crate::config::Priority;
     use crate::item::Message;
@@ -394,7 +405,7 @@ pub async fn broadcast(
     app.store().commit_poll(
         "bench",
         &PollCommit {
-            messages: vec![message],
+            messages: vec![message.clone()],
             ..PollCommit::default()
         },
         chrono::Utc::now(),
@@ -403,8 +414,42 @@ pub async fn broadcast(
     let rss_before_kb = current_rss_kb();
     let cpu_before = cpu_time();
     let start = Instant::now();
-    app.deliver(&tokio_util::sync::CancellationToken::new())
-        .await?;
+    let mut alert_wait = None;
+    if alert {
+        // An alert queued a second into the broadcast: how long until its first request.
+        let pass = {
+            let app = app.clone();
+            tokio::spawn(async move { app.deliver(&Default::default()).await })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let text = "*Allerta*\n\nAllerta rossa.\n\nhttps://comune.example.it/allerta";
+        let urgent = Message {
+            id: "bench-alert".into(),
+            title: "Allerta".into(),
+            url: "https://comune.example.it/allerta".into(),
+            text: text.into(),
+            priority: Priority::Urgent,
+            ..message.clone()
+        };
+        app.store().commit_poll(
+            "bench",
+            &PollCommit {
+                messages: vec![urgent],
+                ..PollCommit::default()
+            },
+            chrono::Utc::now(),
+        )?;
+        let queued = Instant::now();
+        pass.await??;
+        while app.store().outbox_len() > 0 {
+            app.deliver(&Default::default()).await?;
+        }
+        alert_wait = sim
+            .first_seen(text)
+            .map(|t| t.saturating_duration_since(queued));
+    } else {
+        app.deliver(&Default::default()).await?;
+    }
     let elapsed = start.elapsed();
     let cpu = cpu_time().saturating_sub(cpu_before);
     let sent = sim.count();
@@ -412,6 +457,7 @@ pub async fn broadcast(
         subscribers,
         rate,
         latency,
+        alert_wait,
         elapsed,
         sent,
         cpu_per_send_us: cpu.as_secs_f64() * 1e6 / sent.max(1) as f64,

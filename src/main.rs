@@ -105,6 +105,10 @@ enum Command {
         /// With --broadcast: the simulated Cloud API's round trip, in milliseconds.
         #[arg(long, default_value = "0", requires = "broadcast")]
         latency_ms: u64,
+        /// With --broadcast: queue an alert a second into the broadcast and time how long
+        /// it waits for its first request.
+        #[arg(long, requires = "broadcast")]
+        alert: bool,
     },
 }
 
@@ -257,6 +261,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             broadcast,
             rate,
             latency_ms,
-        } => cli::bench::run(feeds, items, broadcast, rate, latency_ms).await,
+            alert,
+        } => cli::bench::run(feeds, items, broadcast, rate, latency_ms, alert).await,
     }
 }

@@ -32,6 +32,8 @@ struct Shared {
     count: Arc<AtomicU64>,
     /// How long the Cloud API takes to answer (the benchmark's round trip).
     latency: std::time::Duration,
+    /// When each distinct text first arrived at the Cloud API.
+    first_seen: Arc<Mutex<std::collections::HashMap<String, std::time::Instant>>>,
 }
 
 impl Shared {
@@ -55,6 +57,11 @@ pub struct Simulator {
 }
 
 async fn cloud_send(State(shared): State<Shared>, Json(body): Json<Value>) -> Response {
+    let arrived = std::time::Instant::now();
+    if let Some(text) = body["text"]["body"].as_str() {
+        let mut seen = shared.first_seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.entry(text.to_owned()).or_insert(arrived);
+    }
     if !shared.latency.is_zero() {
         tokio::time::sleep(shared.latency).await;
     }
@@ -130,5 +137,15 @@ impl Simulator {
 
     pub fn count(&self) -> u64 {
         self.shared.count.load(Ordering::Relaxed)
+    }
+
+    /// When a request with this text first arrived at the Cloud API.
+    pub fn first_seen(&self, text: &str) -> Option<std::time::Instant> {
+        let seen = self
+            .shared
+            .first_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        seen.get(text).copied()
     }
 }

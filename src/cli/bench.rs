@@ -8,10 +8,14 @@ pub async fn run(
     broadcast: Option<usize>,
     rate: Option<u32>,
     latency_ms: u64,
+    alert: bool,
 ) -> anyhow::Result<ExitCode> {
     let latency = std::time::Duration::from_millis(latency_ms);
     match broadcast {
-        Some(n) => print!("{}", banditore::bench::broadcast(n, rate, latency).await?),
+        Some(n) => print!(
+            "{}",
+            banditore::bench::broadcast(n, rate, latency, alert).await?
+        ),
         None => print!("{}", banditore::bench::run(feeds, items).await?),
     }
     Ok(ExitCode::SUCCESS)
