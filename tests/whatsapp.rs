@@ -478,6 +478,54 @@ async fn an_alert_does_not_wait_for_a_running_broadcast() {
 }
 
 #[tokio::test]
+async fn a_throttle_stops_the_requests_still_waiting_for_their_slot() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    let (cloud, addr) = MockCloud::start().await;
+    let work = Workdir::with_sinks(
+        "",
+        &source("comune", &feeds.url("/feed"), ""),
+        &cloud_sink(addr, "messages_per_second = 20"),
+    );
+    let phones: Vec<String> = (0..60).map(|i| format!("3934200000{i:02}")).collect();
+    import(&work, &phones);
+    for (k, v) in [
+        ("WHATSAPP_TOKEN", "test-token-EAAG"),
+        ("WHATSAPP_APP_SECRET", "app-secret"),
+        ("WHATSAPP_VERIFY_TOKEN", "verify-me"),
+    ] {
+        std::env::set_var(k, v);
+    }
+    let clock = ManualClock::at(chrono::Utc::now());
+    let config = banditore::config::Config::load(&work.config()).unwrap();
+    let app =
+        banditore::daemon::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
+    app.once().await.unwrap();
+    // The fifth number is throttled (130429): the requests queued behind it for a send slot
+    // (20/s: 50 ms apart) do not leave.
+    cloud.script(&phones[4], &[130429]);
+    feeds.set("/feed", Route::feed(rss(&[B, A])));
+    app.once().await.unwrap();
+    let first = cloud.count();
+    assert!(first <= 7, "{first} requests left after the throttle");
+    let log = banditore::report::log(app.store(), app.config(), 10, app.now()).unwrap();
+    assert!(
+        !log.contains("unknown"),
+        "stopped requests are not unknown: {log}"
+    );
+    // After the back-off, everyone gets it once: the stopped ones were not charged an attempt.
+    for _ in 0..6 {
+        clock.advance(chrono::Duration::hours(2));
+        app.once().await.unwrap();
+    }
+    for phone in &phones {
+        let got = cloud.sends_to(phone).len();
+        let expected = if phone == &phones[4] { 2 } else { 1 };
+        assert_eq!(got, expected, "{phone}");
+    }
+}
+
+#[tokio::test]
 async fn the_channel_gateway_posts_and_records_acks() {
     let feeds = FeedServer::start().await;
     feeds.set("/feed", Route::feed(rss(&[A])));

@@ -4,11 +4,15 @@
 
 use super::answer::{self, Next};
 use super::health::BatchHealth;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::{recipient_record, BatchEnd, Deliverer, Step, BROADCAST_BATCH};
+use tokio_util::sync::CancellationToken;
+
 use crate::config::Priority;
 use crate::failpoint;
 use crate::item::Message;
@@ -28,6 +32,7 @@ impl Deliverer {
         &self,
         cloud: &CloudSink,
         entry: &OutboxEntry,
+        shutdown: &CancellationToken,
     ) -> Result<Step, StoreError> {
         let sink = cloud.name();
         let message = &entry.message;
@@ -62,16 +67,33 @@ impl Deliverer {
         let mut queue = std::collections::VecDeque::new();
         let mut exhausted = false;
         let mut stop: Option<BatchEnd> = None;
-        let mut first = true;
+        // A store error stops the broadcast like a throttle: the requests in flight are
+        // answered and recorded first (dropping them would leave their recipients
+        // `unknown`), then the error is returned.
+        let mut failure: Option<StoreError> = None;
+        macro_rules! or_stop {
+            ($result:expr) => {
+                match $result {
+                    Ok(value) => Some(value),
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                        stop = Some(BatchEnd::Stop);
+                        flight.halt();
+                        None
+                    }
+                }
+            };
+        }
         loop {
-            while !exhausted && queue.len() < flight.window {
-                match recipients.next().transpose()? {
-                    None => exhausted = true,
-                    Some(Candidate::Interrupted(phone, unknown)) => {
+            while stop.is_none() && !exhausted && queue.len() < flight.window {
+                match or_stop!(recipients.next().transpose()) {
+                    None => {}
+                    Some(None) => exhausted = true,
+                    Some(Some(Candidate::Interrupted(phone, unknown))) => {
                         leftovers.push((phone, unknown))
                     }
-                    Some(Candidate::Waiting) => waiting = true,
-                    Some(Candidate::Send(phone, sub, attempts)) => {
+                    Some(Some(Candidate::Waiting)) => waiting = true,
+                    Some(Some(Candidate::Send(phone, sub, attempts))) => {
                         queue.push_back((phone, sub, attempts))
                     }
                 }
@@ -79,28 +101,40 @@ impl Deliverer {
             if stop.is_none() && flight.may_start(queue.len(), exhausted) {
                 // An alert never waits behind a broadcast: before more requests leave, a
                 // normal message gives way, and resumes after it where it stopped (everyone
-                // served has a final record and is skipped).
-                if !first
-                    && message.priority == Priority::Normal
-                    && self.store.urgent_waiting(sink)?
-                {
-                    tracing::info!(sink, message = %message.id, "broadcast paused: an urgent message goes first");
+                // served has a final record and is skipped). A shutdown stops it the same way.
+                let urgent = message.priority == Priority::Normal
+                    && or_stop!(self.store.urgent_waiting(sink)).unwrap_or(false);
+                if urgent || shutdown.is_cancelled() {
+                    if urgent {
+                        tracing::info!(sink, message = %message.id, "broadcast paused: an urgent message goes first");
+                    }
                     stop = Some(BatchEnd::Stop);
-                } else {
-                    first = false;
+                    flight.halt();
+                } else if stop.is_none() {
                     let n = flight.free().min(queue.len());
                     let chunk: Vec<_> = queue.drain(..n).collect();
                     // The answers so far are recorded first: after a crash, only requests
                     // in flight (and none answered) can be `unknown`.
-                    self.settle(sink, message, &mut flight).await?;
-                    if !leftovers.is_empty() {
-                        self.store
-                            .set_recipient_outcomes(&message.id, sink, &leftovers)
-                            .await?;
+                    or_stop!(self.settle(sink, message, &mut flight).await);
+                    if !leftovers.is_empty()
+                        && or_stop!(
+                            self.store
+                                .set_recipient_outcomes(&message.id, sink, &leftovers)
+                                .await
+                        )
+                        .is_some()
+                    {
                         leftovers.clear();
                     }
-                    for started in self.start_requests(cloud, message, chunk).await? {
-                        flight.push(started);
+                    if stop.is_none() {
+                        if let Some(started) = or_stop!(
+                            self.start_requests(cloud, message, chunk, flight.halted.clone())
+                                .await
+                        ) {
+                            for request in started {
+                                flight.push(request);
+                            }
+                        }
                     }
                     continue;
                 }
@@ -111,20 +145,37 @@ impl Deliverer {
                 }
                 continue;
             };
-            if let Some(end) =
-                self.judge_one(sink, message, phone, attempts, outcome, &mut flight)?
-            {
-                if matches!(end, BatchEnd::Continue { retry_later: true }) {
-                    waiting = true;
-                } else if matches!(end, BatchEnd::Stop) {
-                    stop = Some(end);
+            let Some(outcome) = outcome else {
+                // Stopped before it left: tried again at the next pass, the attempt not counted.
+                let record = recipient_record(
+                    RecipientState::Retry,
+                    None,
+                    Some("not sent: the broadcast stopped"),
+                    attempts.saturating_sub(1),
+                    Some(now),
+                    self.clock.now(),
+                );
+                flight.answered.push((phone, record));
+                continue;
+            };
+            match or_stop!(self.judge_one(sink, message, phone, attempts, outcome, &mut flight)) {
+                Some(Some(BatchEnd::Continue { retry_later: true })) => waiting = true,
+                Some(Some(BatchEnd::Stop)) => {
+                    stop = Some(BatchEnd::Stop);
+                    flight.halt();
                 }
+                _ => {}
             }
-            if flight.answered.len() >= BROADCAST_BATCH {
-                self.settle(sink, message, &mut flight).await?;
+            // After a stop, everything goes in one final record with the stop's health.
+            if stop.is_none() && flight.answered.len() >= BROADCAST_BATCH {
+                or_stop!(self.settle(sink, message, &mut flight).await);
             }
         }
-        self.settle(sink, message, &mut flight).await?;
+        let settled = self.settle(sink, message, &mut flight).await;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        settled?;
         if !leftovers.is_empty() {
             tracing::warn!(sink, message = %message.id, count = leftovers.len(), "sends interrupted by a crash marked unknown");
             self.store
@@ -195,6 +246,7 @@ impl Deliverer {
         cloud: &'a CloudSink,
         message: &'a Message,
         chunk: Vec<(String, Subscriber, u32)>,
+        halted: Arc<AtomicBool>,
     ) -> Result<Vec<Request<'a>>, StoreError> {
         let sink = cloud.name();
         let now = self.clock.now();
@@ -217,6 +269,7 @@ impl Deliverer {
             .into_iter()
             .filter(|(phone, _, _)| recorded.contains(phone))
             .map(|(phone, sub, attempts)| {
+                let halted = halted.clone();
                 let request: Request<'a> = Box::pin(async move {
                     let in_window = sub.last_inbound_at.is_some_and(|t| now - t < window);
                     let body = if in_window || !cloud.has_template() {
@@ -226,7 +279,11 @@ impl Deliverer {
                             .templated(message, &phone)
                             .unwrap_or_else(|| CloudSink::free_form(message, &phone))
                     };
-                    let (mut outcome, rtt) = cloud.post_timed(&body).await;
+                    // A request still waiting for its send slot when the broadcast stops
+                    // does not leave.
+                    let Some((mut outcome, rtt)) = cloud.post_timed(&body, &halted).await else {
+                        return (phone, attempts + 1, None, Duration::ZERO);
+                    };
                     if let (CloudOutcome::NeedsTemplate { .. }, Some(template)) =
                         (&outcome, cloud.templated(message, &phone))
                     {
@@ -234,7 +291,7 @@ impl Deliverer {
                             outcome = cloud.post(&template).await;
                         }
                     }
-                    (phone, attempts + 1, outcome, rtt)
+                    (phone, attempts + 1, Some(outcome), rtt)
                 });
                 request
             })
@@ -335,7 +392,9 @@ enum Candidate {
 /// One request to one recipient: the number, the attempt, the answer and how long the
 /// provider took to give it (pacing excluded).
 type Request<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = (String, u32, CloudOutcome, Duration)> + Send + 'a>,
+    Box<
+        dyn std::future::Future<Output = (String, u32, Option<CloudOutcome>, Duration)> + Send + 'a,
+    >,
 >;
 
 /// The requests of a broadcast in flight. As many are kept in flight as the configured rate
@@ -350,6 +409,8 @@ struct Flight<'a> {
     window: usize,
     answered: Vec<(String, RecipientRecord)>,
     health: BatchHealth,
+    /// Set when the broadcast stops: requests still waiting for a send slot do not leave.
+    halted: Arc<AtomicBool>,
 }
 
 impl<'a> Flight<'a> {
@@ -366,6 +427,7 @@ impl<'a> Flight<'a> {
             window: Self::LEAST,
             answered: Vec::new(),
             health: BatchHealth::default(),
+            halted: Arc::default(),
         };
         flight.size();
         flight
@@ -391,16 +453,22 @@ impl<'a> Flight<'a> {
         queued > 0 && self.free() >= if exhausted { chunk.min(queued) } else { chunk }
     }
 
+    fn halt(&self) {
+        self.halted.store(true, Ordering::Relaxed);
+    }
+
     fn push(&mut self, request: Request<'a>) {
         self.requests.push(request);
     }
 
     /// The next answer; `None` when nothing is in flight.
-    async fn next(&mut self) -> Option<(String, u32, CloudOutcome)> {
+    async fn next(&mut self) -> Option<(String, u32, Option<CloudOutcome>)> {
         let (phone, attempts, outcome, took) = self.requests.next().await?;
-        // A smoothed round trip: one answer moves it by a fifth.
-        self.round_trip = self.round_trip.mul_f64(0.8) + took.mul_f64(0.2);
-        self.size();
+        if outcome.is_some() {
+            // A smoothed round trip: one answer moves it by a fifth.
+            self.round_trip = self.round_trip.mul_f64(0.8) + took.mul_f64(0.2);
+            self.size();
+        }
         Some((phone, attempts, outcome))
     }
 }

@@ -211,7 +211,7 @@ impl Deliverer {
                 break;
             }
             let step = match sink {
-                Sink::Cloud(cloud) => self.broadcast(cloud, entry).await?,
+                Sink::Cloud(cloud) => self.broadcast(cloud, entry, shutdown).await?,
                 _ => self.deliver_one(sink, &entry.message).await?,
             };
             let later = matches!(step, Step::Later);

@@ -213,13 +213,20 @@ impl CloudSink {
         self.send(body).await
     }
 
-    /// Sends one request body; also says how long the provider took to answer (the wait
-    /// for a send slot not counted).
-    pub async fn post_timed(&self, body: &Value) -> (CloudOutcome, Duration) {
+    /// Sends one request body, unless `halted` is set by the time its send slot comes; also
+    /// says how long the provider took to answer (the wait for the slot not counted).
+    pub async fn post_timed(
+        &self,
+        body: &Value,
+        halted: &std::sync::atomic::AtomicBool,
+    ) -> Option<(CloudOutcome, Duration)> {
         self.pace().await;
+        if halted.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
         let started = Instant::now();
         let outcome = self.send(body).await;
-        (outcome, started.elapsed())
+        Some((outcome, started.elapsed()))
     }
 
     async fn send(&self, body: &Value) -> CloudOutcome {
