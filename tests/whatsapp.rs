@@ -2,6 +2,8 @@
 //! broadcast (subscription by keyword, window and templates, error classes, statuses, rate,
 //! a crash mid-broadcast), the channel gateway, and the signed webhook sink.
 
+#[path = "common/cloud.rs"]
+mod cloud;
 mod common;
 #[path = "common/providers.rs"]
 mod providers;
@@ -10,6 +12,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
 use banditore::sink::secret::hmac_sha256_hex;
+use cloud::{cloud_sink, import, in_process, one_feed_to_cloud};
 use common::{free_port, rss, source, stop, wait_for, FeedServer, ManualClock, Route, Workdir};
 use providers::{MockCloud, MockGateway, Receiver};
 use serde_json::json;
@@ -17,14 +20,6 @@ use serde_json::json;
 const A: (&str, &str, &str) = ("a", "https://comune.example.it/notizie/a/", "Avviso A");
 const B: (&str, &str, &str) = ("b", "https://comune.example.it/notizie/b/", "Avviso B");
 const C: (&str, &str, &str) = ("c", "https://comune.example.it/notizie/c/", "Avviso C");
-
-fn cloud_sink(addr: std::net::SocketAddr, extra: &str) -> String {
-    format!(
-        "[[sink]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\napi_base = \"http://{addr}\"\napi_version = \"v23.0\"\n\
-         phone_number_id = \"123456789012345\"\ntoken_env = \"WHATSAPP_TOKEN\"\napp_secret_env = \"WHATSAPP_APP_SECRET\"\n\
-         verify_token_env = \"WHATSAPP_VERIFY_TOKEN\"\n{extra}\n"
-    )
-}
 
 const TEMPLATE: &str =
     "template = { name = \"notizia_comune\", language = \"it\" }\nmessages_per_second = 80";
@@ -67,30 +62,6 @@ async fn post_signed(
         None => {}
     }
     req.send().await.unwrap().status()
-}
-
-fn import(work: &Workdir, phones: &[impl AsRef<str>]) {
-    let mut csv = String::from("phone,consented_at,consent_text\n");
-    for p in phones {
-        csv.push_str(&format!(
-            "{},2025-01-01T10:00:00+01:00,modulo cartaceo firmato\n",
-            p.as_ref()
-        ));
-    }
-    let path = work.path().join("import.csv");
-    std::fs::write(&path, csv).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banditore"))
-        .args(["subscribers", "import", path.to_str().unwrap()])
-        .env("BANDITORE_CONFIG", work.config())
-        .env("BANDITORE_DATA", work.path().join("data"))
-        .env("WHATSAPP_TOKEN", "t")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 async fn log(work: &Workdir) -> String {
@@ -224,14 +195,7 @@ async fn verification_signatures_subscription_and_statuses() {
 
 #[tokio::test]
 async fn templates_outside_the_window_and_error_classes() {
-    let feeds = FeedServer::start().await;
-    feeds.set("/feed", Route::feed(rss(&[A])));
-    let (cloud, addr) = MockCloud::start().await;
-    let work = Workdir::with_sinks(
-        "",
-        &source("comune", &feeds.url("/feed"), ""),
-        &cloud_sink(addr, TEMPLATE),
-    );
+    let (feeds, cloud, work) = one_feed_to_cloud(TEMPLATE).await;
     import(
         &work,
         &[
@@ -242,17 +206,8 @@ async fn templates_outside_the_window_and_error_classes() {
         ],
     );
     // In-process, with a clock the test moves: retries wait for their back-off, not for the test.
-    for (k, v) in [
-        ("WHATSAPP_TOKEN", "test-token-EAAG"),
-        ("WHATSAPP_APP_SECRET", "app-secret"),
-        ("WHATSAPP_VERIFY_TOKEN", "verify-me"),
-    ] {
-        std::env::set_var(k, v);
-    }
     let clock = ManualClock::at(chrono::Utc::now());
-    let config = banditore::config::Config::load(&work.config()).unwrap();
-    let app =
-        banditore::daemon::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
+    let app = in_process(&work, clock.clone());
     app.once().await.unwrap();
     cloud.script("393400000001", &[131026]); // not on WhatsApp: failed, never retried
     cloud.script("393400000002", &[131056]); // too many to this user: retried after a back-off
@@ -317,14 +272,7 @@ async fn templates_outside_the_window_and_error_classes() {
 
 #[tokio::test]
 async fn the_rate_limit_is_respected() {
-    let feeds = FeedServer::start().await;
-    feeds.set("/feed", Route::feed(rss(&[A])));
-    let (cloud, addr) = MockCloud::start().await;
-    let work = Workdir::with_sinks(
-        "",
-        &source("comune", &feeds.url("/feed"), ""),
-        &cloud_sink(addr, "messages_per_second = 5"),
-    );
+    let (feeds, cloud, work) = one_feed_to_cloud("messages_per_second = 5").await;
     work.once().await;
     let phones: Vec<String> = (0..15).map(|i| format!("3934000001{i:02}")).collect();
     import(&work, &phones);
@@ -341,14 +289,7 @@ async fn the_rate_limit_is_respected() {
 
 #[tokio::test]
 async fn killed_mid_broadcast_each_subscriber_gets_it_once() {
-    let feeds = FeedServer::start().await;
-    feeds.set("/feed", Route::feed(rss(&[A])));
-    let (cloud, addr) = MockCloud::start().await;
-    let work = Workdir::with_sinks(
-        "",
-        &source("comune", &feeds.url("/feed"), ""),
-        &cloud_sink(addr, "messages_per_second = 80"),
-    );
+    let (feeds, cloud, work) = one_feed_to_cloud("messages_per_second = 80").await;
     work.once().await;
     let phones: Vec<String> = (0..1000).map(|i| format!("39340{i:07}")).collect();
     import(&work, &phones);
@@ -393,136 +334,6 @@ async fn killed_mid_broadcast_each_subscriber_gets_it_once() {
         per_phone.len()
     );
     assert!(cloud.violations().is_empty());
-}
-
-#[tokio::test]
-async fn an_alert_does_not_wait_for_a_running_broadcast() {
-    const ALERT: (&str, &str, &str) = (
-        "allerta-1",
-        "https://comune.example.it/allerta/1/",
-        "Allerta rossa: scuole chiuse",
-    );
-    let feeds = FeedServer::start().await;
-    feeds.set("/notizie", Route::feed(rss(&[A])));
-    feeds.set("/allerta", Route::feed(rss(&[C])));
-    let (cloud, addr) = MockCloud::start().await;
-    let sources = format!(
-        "{}\n{}",
-        source("notizie", &feeds.url("/notizie"), ""),
-        source("allerta", &feeds.url("/allerta"), "priority = \"urgent\"")
-    );
-    let work = Workdir::with_sinks("", &sources, &cloud_sink(addr, "messages_per_second = 80"));
-    let phones: Vec<String> = (0..400).map(|i| format!("39341{i:07}")).collect();
-    import(&work, &phones);
-    for (k, v) in [
-        ("WHATSAPP_TOKEN", "test-token-EAAG"),
-        ("WHATSAPP_APP_SECRET", "app-secret"),
-        ("WHATSAPP_VERIFY_TOKEN", "verify-me"),
-    ] {
-        std::env::set_var(k, v);
-    }
-    let config = banditore::config::Config::load(&work.config()).unwrap();
-    let app = banditore::daemon::App::build(
-        config,
-        &work.path().join("data"),
-        std::sync::Arc::new(banditore::schedule::SystemClock),
-    )
-    .unwrap();
-    app.once().await.unwrap();
-    // A normal message starts its broadcast to 400 people (5 s at 80/s)…
-    feeds.set("/notizie", Route::feed(rss(&[B, A])));
-    app.poll("notizie").await.unwrap();
-    let pass = {
-        let app = app.clone();
-        tokio::spawn(async move { app.deliver(&Default::default()).await })
-    };
-    wait_for(|| cloud.count() >= 48).await;
-    // …and an alert is queued meanwhile: the broadcast gives way at its next batch.
-    feeds.set("/allerta", Route::feed(rss(&[ALERT, C])));
-    app.poll("allerta").await.unwrap();
-    let report = pass.await.unwrap().unwrap();
-    assert_eq!(report.pending, 1, "{report:?}");
-    let paused_at = cloud.count();
-    assert!(
-        paused_at < 100,
-        "{paused_at} sent before the broadcast gave way"
-    );
-    // The next passes send the alert to everyone first, then the rest of the news.
-    for _ in 0..3 {
-        app.deliver(&Default::default()).await.unwrap();
-    }
-    let bodies: Vec<String> = cloud
-        .state
-        .lock()
-        .unwrap()
-        .requests
-        .iter()
-        .map(|(_, b)| b.to_string())
-        .collect();
-    let alert: Vec<usize> = (0..bodies.len())
-        .filter(|&i| bodies[i].contains("Allerta rossa"))
-        .collect();
-    let news: Vec<usize> = (0..bodies.len())
-        .filter(|&i| bodies[i].contains("Avviso B"))
-        .collect();
-    assert_eq!((alert.len(), news.len()), (400, 400));
-    assert_eq!(alert.first(), Some(&paused_at), "the alert went first");
-    assert!(
-        alert.last() < news.last(),
-        "the news resumed after the alert"
-    );
-    for phone in &phones {
-        assert_eq!(cloud.sends_to(phone).len(), 2, "{phone}: once each");
-    }
-    assert!(cloud.violations().is_empty(), "{:?}", cloud.violations());
-}
-
-#[tokio::test]
-async fn a_throttle_stops_the_requests_still_waiting_for_their_slot() {
-    let feeds = FeedServer::start().await;
-    feeds.set("/feed", Route::feed(rss(&[A])));
-    let (cloud, addr) = MockCloud::start().await;
-    let work = Workdir::with_sinks(
-        "",
-        &source("comune", &feeds.url("/feed"), ""),
-        &cloud_sink(addr, "messages_per_second = 20"),
-    );
-    let phones: Vec<String> = (0..60).map(|i| format!("3934200000{i:02}")).collect();
-    import(&work, &phones);
-    for (k, v) in [
-        ("WHATSAPP_TOKEN", "test-token-EAAG"),
-        ("WHATSAPP_APP_SECRET", "app-secret"),
-        ("WHATSAPP_VERIFY_TOKEN", "verify-me"),
-    ] {
-        std::env::set_var(k, v);
-    }
-    let clock = ManualClock::at(chrono::Utc::now());
-    let config = banditore::config::Config::load(&work.config()).unwrap();
-    let app =
-        banditore::daemon::App::build(config, &work.path().join("data"), clock.clone()).unwrap();
-    app.once().await.unwrap();
-    // The fifth number is throttled (130429): the requests queued behind it for a send slot
-    // (20/s: 50 ms apart) do not leave.
-    cloud.script(&phones[4], &[130429]);
-    feeds.set("/feed", Route::feed(rss(&[B, A])));
-    app.once().await.unwrap();
-    let first = cloud.count();
-    assert!(first <= 7, "{first} requests left after the throttle");
-    let log = banditore::report::log(app.store(), app.config(), 10, app.now()).unwrap();
-    assert!(
-        !log.contains("unknown"),
-        "stopped requests are not unknown: {log}"
-    );
-    // After the back-off, everyone gets it once: the stopped ones were not charged an attempt.
-    for _ in 0..6 {
-        clock.advance(chrono::Duration::hours(2));
-        app.once().await.unwrap();
-    }
-    for phone in &phones {
-        let got = cloud.sends_to(phone).len();
-        let expected = if phone == &phones[4] { 2 } else { 1 };
-        assert_eq!(got, expected, "{phone}");
-    }
 }
 
 #[tokio::test]
