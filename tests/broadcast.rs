@@ -15,6 +15,15 @@ const A: (&str, &str, &str) = ("a", "https://comune.example.it/notizie/a/", "Avv
 const B: (&str, &str, &str) = ("b", "https://comune.example.it/notizie/b/", "Avviso B");
 const C: (&str, &str, &str) = ("c", "https://comune.example.it/notizie/c/", "Avviso C");
 
+/// One delivery pass, running while the test does something else.
+fn deliver_in_background(
+    app: &banditore::daemon::App,
+) -> tokio::task::JoinHandle<Result<banditore::deliver::DeliverReport, banditore::store::StoreError>>
+{
+    let app = app.clone();
+    tokio::spawn(async move { app.deliver(&Default::default()).await })
+}
+
 #[tokio::test]
 async fn an_alert_does_not_wait_for_a_running_broadcast() {
     const ALERT: (&str, &str, &str) = (
@@ -39,10 +48,7 @@ async fn an_alert_does_not_wait_for_a_running_broadcast() {
     // A normal message starts its broadcast to 400 people (5 s at 80/s)…
     feeds.set("/notizie", Route::feed(rss(&[B, A])));
     app.poll("notizie").await.unwrap();
-    let pass = {
-        let app = app.clone();
-        tokio::spawn(async move { app.deliver(&Default::default()).await })
-    };
+    let pass = deliver_in_background(&app);
     wait_for(|| cloud.count() >= 48).await;
     // …and an alert is queued meanwhile: the broadcast gives way at its next batch.
     feeds.set("/allerta", Route::feed(rss(&[ALERT, C])));
@@ -113,5 +119,32 @@ async fn a_throttle_stops_the_requests_still_waiting_for_their_slot() {
         let got = cloud.sends_to(phone).len();
         let expected = if phone == &phones[4] { 2 } else { 1 };
         assert_eq!(got, expected, "{phone}");
+    }
+}
+
+#[tokio::test]
+async fn a_number_that_stops_while_its_request_waits_gets_nothing() {
+    let (feeds, cloud, work) = one_feed_to_cloud("messages_per_second = 5").await;
+    let phones: Vec<String> = (0..10).map(|i| format!("3934300000{i:02}")).collect();
+    import(&work, &phones);
+    let app = in_process(&work, std::sync::Arc::new(banditore::schedule::SystemClock));
+    app.once().await.unwrap();
+    feeds.set("/feed", Route::feed(rss(&[B, A])));
+    app.poll("comune").await.unwrap();
+    let pass = deliver_in_background(&app);
+    // At 5/s the first requests' intents are written together and then wait 200 ms apart
+    // for their send slots; numbers 4 to 7 send STOP while theirs wait.
+    wait_for(|| cloud.count() >= 1).await;
+    for phone in &phones[4..8] {
+        let phone = banditore::phone::Phone::parse(phone).unwrap();
+        assert!(app.store().unsubscribe(&phone).unwrap());
+    }
+    pass.await.unwrap().unwrap();
+    for _ in 0..3 {
+        app.deliver(&Default::default()).await.unwrap();
+    }
+    for (i, phone) in phones.iter().enumerate() {
+        let expected = usize::from(!(4..8).contains(&i));
+        assert_eq!(cloud.sends_to(phone).len(), expected, "{phone}");
     }
 }

@@ -270,6 +270,7 @@ impl Deliverer {
             .filter(|(phone, _, _)| recorded.contains(phone))
             .map(|(phone, sub, attempts)| {
                 let halted = halted.clone();
+                let store = self.store.clone();
                 let request: Request<'a> = Box::pin(async move {
                     let in_window = sub.last_inbound_at.is_some_and(|t| now - t < window);
                     let body = if in_window || !cloud.has_template() {
@@ -279,9 +280,13 @@ impl Deliverer {
                             .templated(message, &phone)
                             .unwrap_or_else(|| CloudSink::free_form(message, &phone))
                     };
-                    // A request still waiting for its send slot when the broadcast stops
-                    // does not leave.
-                    let Some((mut outcome, rtt)) = cloud.post_timed(&body, &halted).await else {
+                    // A request still waiting for its send slot when the broadcast stops,
+                    // or when its number sends STOP, does not leave.
+                    let proceed = || {
+                        !halted.load(Ordering::Relaxed)
+                            && store.is_subscribed(&phone).unwrap_or(false)
+                    };
+                    let Some((mut outcome, rtt)) = cloud.post_timed(&body, proceed).await else {
                         return (phone, attempts + 1, None, Duration::ZERO);
                     };
                     if let (CloudOutcome::NeedsTemplate { .. }, Some(template)) =

@@ -213,15 +213,16 @@ impl CloudSink {
         self.send(body).await
     }
 
-    /// Sends one request body, unless `halted` is set by the time its send slot comes; also
-    /// says how long the provider took to answer (the wait for the slot not counted).
+    /// Sends one request body, unless `proceed` says no once its send slot comes (the
+    /// broadcast stopped, the number unsubscribed meanwhile); also says how long the provider
+    /// took to answer (the wait for the slot not counted).
     pub async fn post_timed(
         &self,
         body: &Value,
-        halted: &std::sync::atomic::AtomicBool,
+        proceed: impl FnOnce() -> bool,
     ) -> Option<(CloudOutcome, Duration)> {
         self.pace().await;
-        if halted.load(std::sync::atomic::Ordering::Relaxed) {
+        if !proceed() {
             return None;
         }
         let started = Instant::now();

@@ -40,6 +40,11 @@ impl Store {
         self.subscribers.get(phone.as_str())
     }
 
+    /// Whether the number (as stored) is still subscribed.
+    pub fn is_subscribed(&self, phone: &str) -> Result<bool, StoreError> {
+        Ok(self.subscribers.tree().contains_key(phone)?)
+    }
+
     /// Every subscriber, in number order, read lazily: memory does not grow with the list.
     pub fn subscribers(
         &self,
