@@ -14,20 +14,34 @@ use super::{
 use super::{DecisionRecord, StoryRecord};
 use crate::item::Message;
 
-/// Inside a poll's transaction: the keys the poll saw, and which of them the document lists.
+/// A source's seen keys after a poll: those it saw touched, and which of them the document
+/// lists; `None` when nothing changed.
+fn seen_after(
+    raw: Option<&[u8]>,
+    commit: &PollCommit,
+    stamp: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let mut keys = match raw {
+        Some(raw) => SeenKeys::decode(raw)?,
+        None => SeenKeys::default(),
+    };
+    keys.touch(&commit.touch, stamp);
+    let changed = keys.set_present(&commit.present) || !commit.touch.is_empty();
+    Ok(changed.then(|| keys.encode()))
+}
+
+/// Inside a poll's transaction: [`seen_after`] written.
 fn record_seen(
     seen: &TransactionalTree,
     source: &str,
     commit: &PollCommit,
     stamp: u64,
 ) -> Result<(), ConflictableTransactionError<StoreError>> {
-    let mut keys = match seen.get(source.as_bytes())? {
-        Some(raw) => SeenKeys::decode(&raw).map_err(ConflictableTransactionError::Abort)?,
-        None => SeenKeys::default(),
-    };
-    keys.touch(&commit.touch, stamp);
-    if keys.set_present(&commit.present) || !commit.touch.is_empty() {
-        seen.insert(source.as_bytes(), keys.encode())?;
+    let raw = seen.get(source.as_bytes())?;
+    let after =
+        seen_after(raw.as_deref(), commit, stamp).map_err(ConflictableTransactionError::Abort)?;
+    if let Some(value) = after {
+        seen.insert(source.as_bytes(), value)?;
     }
     Ok(())
 }
@@ -45,21 +59,16 @@ impl Store {
         self.sources.insert(source, state)
     }
 
-    /// [`record_seen`] outside a transaction, by compare-and-swap.
+    /// [`seen_after`] written outside a transaction, by compare-and-swap.
     fn update_seen(&self, source: &str, commit: &PollCommit, stamp: u64) -> Result<(), StoreError> {
         let mut current = self.seen.get(source.as_bytes())?;
         loop {
-            let mut keys = match &current {
-                Some(raw) => SeenKeys::decode(raw)?,
-                None => SeenKeys::default(),
-            };
-            keys.touch(&commit.touch, stamp);
-            if !keys.set_present(&commit.present) && commit.touch.is_empty() {
+            let Some(after) = seen_after(current.as_deref(), commit, stamp)? else {
                 return Ok(());
-            }
+            };
             match self
                 .seen
-                .compare_and_swap(source.as_bytes(), current, Some(keys.encode()))?
+                .compare_and_swap(source.as_bytes(), current, Some(after))?
             {
                 Ok(()) => return Ok(()),
                 Err(conflict) => current = conflict.current,
