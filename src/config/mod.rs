@@ -13,6 +13,7 @@ mod problem;
 mod raw;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -527,7 +528,7 @@ pub struct UserConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub settings: Settings,
-    pub sources: Vec<SourceConfig>,
+    pub sources: Vec<Arc<SourceConfig>>,
     pub sinks: Vec<SinkConfig>,
     pub users: Vec<UserConfig>,
     /// What is allowed but probably not meant (`banditore check` prints these).
@@ -570,7 +571,7 @@ impl Config {
     }
 
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
-        self.sources.iter().find(|s| s.name == name)
+        self.sources.iter().find(|s| s.name == name).map(|s| &**s)
     }
 
     /// Secrets the sinks name whose environment variable is not set: (sink, key, variable).

@@ -197,14 +197,15 @@ impl App {
         Ok(outcome)
     }
 
-    /// Polls every source concurrently (the fetcher bounds how many run at once).
+    /// Polls every source concurrently (the pipeline bounds how many run at once).
     pub async fn poll_all(&self) -> Vec<(String, Result<PollOutcome, PollError>)> {
         let mut tasks = JoinSet::new();
-        for src in self.inner.config.sources.clone() {
+        for src in &self.inner.config.sources {
             let app = self.clone();
+            let name = src.name.clone();
             tasks.spawn(async move {
-                let result = app.poll(&src.name).await;
-                (src.name, result)
+                let result = app.poll(&name).await;
+                (name, result)
             });
         }
         let mut results = Vec::new();
@@ -343,7 +344,7 @@ impl App {
         }
     }
 
-    async fn source_loop(&self, src: SourceConfig, stop: CancellationToken) {
+    async fn source_loop(&self, src: Arc<SourceConfig>, stop: CancellationToken) {
         let tz = self.inner.config.settings.tz();
         let schedule = &src.schedule;
         let waker = self

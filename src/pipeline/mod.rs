@@ -99,7 +99,12 @@ struct Inner {
     fetcher: Fetcher,
     clock: Arc<dyn Clock>,
     settings: Settings,
-    sources: HashMap<String, (SourceConfig, Policy)>,
+    sources: HashMap<String, (Arc<SourceConfig>, Policy)>,
+    /// Polls of news sources in progress, at most `concurrency`. The fetcher's own limit
+    /// covers only the request: without this one, a daemon starting with 10,000 sources
+    /// would fetch them all quickly and hold every parsed document in memory while the
+    /// store commits them one by one. Emergency sources (CAP, earthquakes) do not wait here.
+    polls: Arc<tokio::sync::Semaphore>,
 }
 
 impl Pipeline {
@@ -127,6 +132,7 @@ impl Pipeline {
                 clock,
                 settings: s.clone(),
                 sources,
+                polls: Arc::new(tokio::sync::Semaphore::new(s.concurrency.max(1))),
             }),
         })
     }
@@ -135,7 +141,7 @@ impl Pipeline {
         &self.inner.fetcher
     }
 
-    fn source(&self, name: &str) -> Result<&(SourceConfig, Policy), PollError> {
+    fn source(&self, name: &str) -> Result<&(Arc<SourceConfig>, Policy), PollError> {
         self.inner
             .sources
             .get(name)
@@ -144,6 +150,19 @@ impl Pipeline {
 
     /// Polls one source and records the outcome on it (success or failure).
     pub async fn poll(&self, name: &str) -> Result<PollOutcome, PollError> {
+        let (src, _) = self.source(name)?;
+        let _slot = if src.kind().is_emergency() {
+            None
+        } else {
+            // Never closed: the semaphore lives as long as the pipeline.
+            self.inner.polls.clone().acquire_owned().await.ok()
+        };
+        // Boxed, and only once it may run: a poll's future is a few kB, which every waiting
+        // poll (and every source's loop, all the time) would otherwise hold.
+        Box::pin(self.poll_now(name)).await
+    }
+
+    async fn poll_now(&self, name: &str) -> Result<PollOutcome, PollError> {
         let store = &self.inner.store;
         let now = self.inner.clock.now();
         let mut state = store.source_state(name)?;

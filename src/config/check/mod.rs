@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::ops::Range;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
@@ -284,7 +285,7 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
     if problems.is_empty() {
         Ok(Config {
             settings,
-            sources,
+            sources: sources.into_iter().map(Arc::new).collect(),
             sinks,
             users,
             warnings,
