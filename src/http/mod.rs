@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod control;
+pub mod probes;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};

@@ -64,7 +64,11 @@ pub fn router(app: AppCell) -> Router {
             "/webhooks/gateway/{sink}",
             axum::routing::post(gateway_event),
         )
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(super::probes::healthz))
+        .route(
+            "/readyz",
+            get(|State(cell): State<AppCell>| super::probes::readyz(cell)),
+        )
         .with_state(app)
 }
 

@@ -2,7 +2,7 @@
 //! log, the sinks' health with retry and resume (`health`), sources and their health,
 //! subscriber counts.
 //!
-//! Security: every page but `/login`, `/healthz` and `/metrics` needs a session (users from
+//! Security: every page but `/login`, `/healthz`, `/readyz` and `/metrics` needs a session (users from
 //! the configuration, argon2 hashes; or the token in `BANDITORE_ADMIN_TOKEN`) or, for scripts,
 //! `Authorization: Bearer <token>`. Session cookies are `HttpOnly`, `SameSite=Strict`, and
 //! `Secure` when `admin_secure_cookies` is set. Sessions live in the store (so they survive a
@@ -329,7 +329,11 @@ pub fn router(admin: Admin) -> Router {
         .route("/utenti/nuovo", post(users::add))
         .route("/utenti/{name}/{what}", post(users::change))
         .route("/password", get(users::own_page).post(users::own_change))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(crate::http::probes::healthz))
+        .route(
+            "/readyz",
+            get(|State(admin): State<Admin>| crate::http::probes::readyz(admin.cell)),
+        )
         .route("/metrics", get(metrics::metrics))
         .route(
             "/static/app.css",

@@ -1,0 +1,29 @@
+//! Probes for whoever supervises the daemon (Kubernetes, a load balancer, a monitoring
+//! check): `/healthz` answers while the process serves HTTP (liveness), `/readyz` when the
+//! store answers and a configuration is loaded (readiness). Both listeners serve them, so a
+//! probe needs no session and no token; neither says anything about sources or sinks.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::daemon::AppCell;
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when a read from the store succeeds. The configuration was loaded before the
+/// listeners opened, so an application in the cell is one that was checked whole.
+pub async fn readyz(cell: AppCell) -> Response {
+    match cell.get().store().last_prune() {
+        Ok(_) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness probe: the store does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the store does not answer",
+            )
+                .into_response()
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The binary run the way the Helm chart in `deploy/helm/banditore` runs it: the
+//! configuration on the data volume, the admin and webhook servers on every address, probes
+//! on `/healthz` and `/readyz`, SIGTERM to stop, the same volume after a restart.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{free_port, rss, source, stop, wait_for, FeedServer, Route};
+
+const A: (&str, &str, &str) = ("a", "https://comune.example.it/notizie/a/", "Avviso A");
+const B: (&str, &str, &str) = ("b", "https://comune.example.it/notizie/b/", "Avviso B");
+
+/// The chart's `terminationGracePeriodSeconds` default.
+const GRACE: Duration = Duration::from_secs(60);
+
+struct Volume {
+    dir: tempfile::TempDir,
+    admin: u16,
+}
+
+impl Volume {
+    fn new(feed: &str) -> Volume {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = free_port();
+        let config = format!(
+            "[settings]\nadmin_listen = \"0.0.0.0:{admin}\"\nwebhook_listen = \"0.0.0.0:{}\"\nquiet_hours = \"off\"\n\n{}\n\
+             [[sink]]\nname = \"out\"\nkind = \"file\"\npath = \"{}\"\n",
+            free_port(),
+            source("comune", feed, ""),
+            dir.path().join("messages.jsonl").display()
+        );
+        std::fs::write(dir.path().join("sources.toml"), config).unwrap();
+        Volume { dir, admin }
+    }
+
+    /// `banditore run` with the chart's arguments and a secret from the environment.
+    fn run(&self) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_banditore"));
+        cmd.arg("run")
+            .arg("--config")
+            .arg(self.dir.path().join("sources.toml"))
+            .arg("--data")
+            .arg(self.dir.path().join("store"))
+            .env(
+                "BANDITORE_ADMIN_TOKEN",
+                "a-long-admin-token-for-the-probe-test",
+            )
+            .env_remove("BANDITORE_CONFIG")
+            .env_remove("BANDITORE_DATA")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    fn messages(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("messages.jsonl"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    }
+
+    async fn probe(&self, path: &str) -> Option<u16> {
+        reqwest::get(format!("http://127.0.0.1:{}{path}", self.admin))
+            .await
+            .ok()
+            .map(|r| r.status().as_u16())
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..400 {
+            if self.probe("/readyz").await == Some(200) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("/readyz never answered 200");
+    }
+}
+
+#[tokio::test]
+async fn runs_as_the_chart_runs_it() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    let volume = Volume::new(&server.url("/feed"));
+
+    let mut pod = volume.run().spawn().unwrap();
+    volume.wait_ready().await;
+    assert_eq!(volume.probe("/healthz").await, Some(200));
+    assert_eq!(volume.probe("/metrics").await, Some(200));
+
+    // The baseline, then one new item: one message.
+    wait_for(|| server.requests("/feed").len() >= 2).await;
+    server.set("/feed", Route::feed(rss(&[B, A])));
+    wait_for(|| volume.messages() == 1).await;
+
+    // A second pod on the same volume is refused, and says why.
+    let second = volume.run().output().await.unwrap();
+    assert!(!second.status.success());
+    let why = String::from_utf8_lossy(&second.stderr);
+    assert!(why.contains("in use by another banditore"), "{why}");
+
+    // SIGTERM: exit 0 well within the grace period.
+    let asked = Instant::now();
+    let status = stop(&mut pod).await;
+    assert!(status.success(), "{status:?}");
+    assert!(asked.elapsed() < GRACE, "took {:?}", asked.elapsed());
+
+    // The restarted pod sends nothing twice.
+    let polls = server.requests("/feed").len();
+    let mut pod = volume.run().spawn().unwrap();
+    volume.wait_ready().await;
+    wait_for(|| server.requests("/feed").len() >= polls + 2).await;
+    assert_eq!(volume.messages(), 1);
+    assert!(stop(&mut pod).await.success());
+}
