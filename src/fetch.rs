@@ -105,7 +105,8 @@ pub struct FetchLimits {
 pub struct Fetcher {
     client: reqwest::Client,
     limits: FetchLimits,
-    global: Arc<Semaphore>,
+    /// Fetches in flight, at most `concurrency`; `None` on the emergency lane.
+    global: Option<Arc<Semaphore>>,
     per_host: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
 }
 
@@ -131,10 +132,20 @@ impl Fetcher {
             .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))?;
         Ok(Fetcher {
             client,
-            global: Arc::new(Semaphore::new(limits.concurrency.max(1))),
+            global: Some(Arc::new(Semaphore::new(limits.concurrency.max(1)))),
             per_host: Arc::default(),
             limits,
         })
+    }
+
+    /// The same client for emergency sources (CAP, earthquakes): outside the global limit,
+    /// so an alert's fetch never queues behind news fetches stuck on slow servers. There are
+    /// a handful of such sources; the per-host limit still applies.
+    pub fn emergency_lane(&self) -> Fetcher {
+        Fetcher {
+            global: None,
+            ..self.clone()
+        }
     }
 
     pub fn limits(&self) -> &FetchLimits {
@@ -155,8 +166,11 @@ impl Fetcher {
             Some(host) => Some(host.acquire_owned().await),
             None => None,
         };
-        let global_slot = self.global.clone().acquire_owned().await;
-        let (_host, _global) = match (host_slot.transpose(), global_slot) {
+        let global_slot = match &self.global {
+            Some(global) => Some(global.clone().acquire_owned().await),
+            None => None,
+        };
+        let (_host, _global) = match (host_slot.transpose(), global_slot.transpose()) {
             (Ok(h), Ok(g)) => (h, g),
             _ => return Err(FetchError::Other("the fetcher is shutting down".into())),
         };

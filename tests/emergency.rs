@@ -439,6 +439,28 @@ async fn urgent_messages_go_first() {
     assert_eq!(m[1]["priority"], "normal");
 }
 
+/// One fetch at a time, taken by a news server that never answers: the alert source still
+/// polls, and its alert goes out.
+#[tokio::test]
+async fn alerts_do_not_wait_behind_news_servers_that_hang() {
+    let server = FeedServer::start().await;
+    server.set("/hang", Route::hang());
+    server.set("/cap", cap_route(unrelated()));
+    let sources = format!(
+        "{}{}every = \"1s\"\n",
+        common::source("notizie", &server.url("/hang"), "timeout = \"5m\""),
+        cap_source(&server.url("/cap"))
+    );
+    let work = Workdir::new(&format!("{SETTINGS}\nconcurrency = 1"), &sources);
+    let mut daemon = work.command(&["run"]).spawn().unwrap();
+    common::wait_for(|| server.in_flight() >= 1 && server.requests("/cap").len() >= 2).await;
+    server.set("/cap", cap_route(Cap::alert("po-7", "Allerta piena").xml()));
+    common::wait_for(|| !work.messages().is_empty()).await;
+    assert_eq!(work.messages()[0]["priority"], "urgent");
+    assert!(server.in_flight() >= 1, "the news request is still hanging");
+    common::stop(&mut daemon).await;
+}
+
 #[tokio::test]
 async fn quiet_hours_hold_normal_messages_but_not_urgent_ones() {
     let server = FeedServer::start().await;

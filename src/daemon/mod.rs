@@ -389,11 +389,11 @@ impl App {
                         .source_state(&src.name)
                         .map(|s| s.consecutive_failures)
                         .unwrap_or(1);
-                    let wait = backoff(
-                        failures,
-                        self.inner.config.settings.max_backoff,
-                        rand::random(),
-                    );
+                    let mut cap = self.inner.config.settings.max_backoff;
+                    if src.kind().is_emergency() {
+                        cap = cap.min(crate::config::EMERGENCY_MAX_BACKOFF);
+                    }
+                    let wait = backoff(failures, cap, rand::random());
                     now + chrono::Duration::from_std(wait).unwrap_or_default()
                 }
             };

@@ -97,6 +97,8 @@ pub struct Pipeline {
 struct Inner {
     store: Store,
     fetcher: Fetcher,
+    /// The same client outside the global fetch limit, for emergency sources.
+    emergency_fetcher: Fetcher,
     clock: Arc<dyn Clock>,
     settings: Settings,
     sources: HashMap<String, (Arc<SourceConfig>, Policy)>,
@@ -128,6 +130,7 @@ impl Pipeline {
         Ok(Pipeline {
             inner: Arc::new(Inner {
                 store,
+                emergency_fetcher: fetcher.emergency_lane(),
                 fetcher,
                 clock,
                 settings: s.clone(),
@@ -139,6 +142,15 @@ impl Pipeline {
 
     pub fn fetcher(&self) -> &Fetcher {
         &self.inner.fetcher
+    }
+
+    /// The client for `src`'s fetches: emergency sources do not queue behind news.
+    fn fetcher_for(&self, src: &SourceConfig) -> &Fetcher {
+        if src.kind().is_emergency() {
+            &self.inner.emergency_fetcher
+        } else {
+            &self.inner.fetcher
+        }
     }
 
     fn source(&self, name: &str) -> Result<&(Arc<SourceConfig>, Policy), PollError> {
@@ -286,8 +298,7 @@ impl Pipeline {
     ) -> Result<Option<crate::item::Message>, PollError> {
         let (src, _) = self.source(name)?;
         let fetched = match self
-            .inner
-            .fetcher
+            .fetcher_for(src)
             .get(&src.url, &Default::default(), src.timeout)
             .await?
         {
@@ -323,8 +334,7 @@ impl Pipeline {
     ) -> Result<Evaluation, PollError> {
         let (src, policy) = self.source(name)?;
         let fetched = match self
-            .inner
-            .fetcher
+            .fetcher_for(src)
             .get(&src.url, &state.validators, src.timeout)
             .await?
         {
@@ -467,8 +477,7 @@ impl Pipeline {
             }
             fetches += 1;
             let alert = match self
-                .inner
-                .fetcher
+                .fetcher_for(src)
                 .get(&link, &Default::default(), src.timeout)
                 .await
             {
@@ -507,7 +516,7 @@ impl Pipeline {
             let Some(url) = item.url.clone() else {
                 return (item, identity);
             };
-            match self.inner.fetcher.get(&url, &Default::default(), src.timeout).await {
+            match self.fetcher_for(src).get(&url, &Default::default(), src.timeout).await {
                 Ok(FetchOutcome::Fetched(page)) => {
                     let html = charset::decode(&page.body, page.content_type.as_deref());
                     let mut article_ctx = ctx.clone();
