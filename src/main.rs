@@ -109,6 +109,11 @@ enum Command {
         /// it waits for its first request.
         #[arg(long, requires = "broadcast")]
         alert: bool,
+        /// Instead: this many CAP sources each publish an alert at a random moment of 30 s,
+        /// beside --feeds news feeds, with the daemon's loops and default schedules; reports
+        /// the time from publication to the first request at a loopback Cloud API.
+        #[arg(long, conflicts_with = "broadcast")]
+        alerts: Option<usize>,
     },
 }
 
@@ -262,6 +267,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             rate,
             latency_ms,
             alert,
-        } => cli::bench::run(feeds, items, broadcast, rate, latency_ms, alert).await,
+            alerts,
+        } => cli::bench::run(feeds, items, broadcast, rate, latency_ms, alert, alerts).await,
     }
 }

@@ -139,6 +139,19 @@ impl Simulator {
         self.shared.count.load(Ordering::Relaxed)
     }
 
+    /// When a request whose text contains `needle` first arrived at the Cloud API.
+    pub fn first_seen_containing(&self, needle: &str) -> Option<std::time::Instant> {
+        let seen = self
+            .shared
+            .first_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        seen.iter()
+            .filter(|(text, _)| text.contains(needle))
+            .map(|(_, at)| *at)
+            .min()
+    }
+
     /// When a request with this text first arrived at the Cloud API.
     pub fn first_seen(&self, text: &str) -> Option<std::time::Instant> {
         let seen = self

@@ -317,10 +317,20 @@ impl App {
         let app = self.clone();
         tasks.spawn(async move {
             loop {
-                let next = app.prune_if_due().unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "pruning failed");
-                    PRUNE_EVERY
-                });
+                // On a blocking thread: pruning reads whole trees, which would hold up a
+                // runtime thread (and the polls and deliveries on it) for as long.
+                let pruning = app.clone();
+                let next = match tokio::task::spawn_blocking(move || pruning.prune_if_due()).await {
+                    Ok(Ok(next)) => next,
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "pruning failed");
+                        PRUNE_EVERY
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "pruning stopped unexpectedly");
+                        PRUNE_EVERY
+                    }
+                };
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(next) => {}
