@@ -85,6 +85,13 @@ enum Command {
         #[command(subcommand)]
         command: SubscribersCommand,
     },
+    /// The whole store as JSON lines, for backups and moves.
+    Store {
+        #[command(flatten)]
+        paths: Paths,
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Print an argon2 hash of a password read from standard input, for a [[user]] in the
     /// configuration.
     HashPassword,
@@ -154,6 +161,20 @@ pub(crate) enum SubscribersCommand {
 }
 
 #[derive(Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Everything (admin sessions aside) as JSON lines on standard output; works while
+    /// `run` runs. The last line says how many records came before it.
+    Export {
+        /// Only the subscribers (numbers and consent).
+        #[arg(long)]
+        subscribers_only: bool,
+    },
+    /// Load an export into an empty data directory (no daemon on it); a damaged or cut
+    /// file loads nothing.
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
 pub(crate) enum SourceCommand {
     /// Detect what an address is (feed autodiscovery, CAP, page template), show a preview,
     /// and append it to the configuration, keeping its comments.
@@ -207,6 +228,7 @@ fn main() -> ExitCode {
         Command::Preview { .. }
         | Command::Check { .. }
         | Command::Bench { .. }
+        | Command::Store { .. }
         | Command::HashPassword => "warn",
         // The demo narrates what happens; the log would repeat it.
         Command::Demo { .. } => "error",
@@ -259,6 +281,12 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Source { command } => cli::source::run(command).await,
         Command::Queue { paths, command } => cli::queue::run(&paths, command).await,
         Command::Subscribers { paths, command } => cli::subscribers::run(&paths, command).await,
+        Command::Store { paths, command } => match command {
+            StoreCommand::Export { subscribers_only } => {
+                cli::store::export_command(&paths, subscribers_only).await
+            }
+            StoreCommand::Import { file } => cli::store::import_command(&paths, &file).await,
+        },
         Command::HashPassword => cli::hash_password::run(),
         Command::Bench {
             feeds,

@@ -337,3 +337,83 @@ async fn source_add_detects_previews_and_keeps_comments() {
     assert_eq!(again.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(work.config()).unwrap(), config);
 }
+
+/// A backup taken while the daemon runs, restored into a new data directory: the restored
+/// store knows what was seen and sent, so only what is new afterwards goes out.
+#[tokio::test]
+async fn a_backup_restored_elsewhere_carries_on_where_it_was() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    work.once().await;
+    server.set("/feed", Route::feed(rss(&[B, A])));
+    work.once().await;
+    assert_eq!(work.messages().len(), 1);
+
+    let mut daemon = work.command(&["run"]).spawn().unwrap();
+    let socket = work.path().join("data").join("control.sock");
+    wait_for(|| socket.exists()).await;
+    let out = work.run(&["store", "export"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stop(&mut daemon).await.success());
+    let export = String::from_utf8(out.stdout).unwrap();
+    assert!(export.starts_with("{\"banditore_export\":1"), "{export}");
+    assert!(export.contains("\"tree\":\"seen_by_source\""), "{export}");
+    assert!(export
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("{\"banditore_export_end\""));
+    let backup = work.path().join("backup.jsonl");
+    std::fs::write(&backup, &export).unwrap();
+    let backup = backup.to_str().unwrap();
+
+    // A cut backup loads nothing; a store with records takes no import.
+    let cut = work.path().join("cut.jsonl");
+    std::fs::write(&cut, &export[..export.len() / 2]).unwrap();
+    let elsewhere = work.path().join("elsewhere");
+    let elsewhere = elsewhere.to_str().unwrap();
+    let out = work
+        .run(&[
+            "store",
+            "import",
+            cut.to_str().unwrap(),
+            "--data",
+            elsewhere,
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    let out = work.run(&["store", "import", backup]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the original store is not empty"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+
+    let restored = work.path().join("restored");
+    let restored = restored.to_str().unwrap();
+    let out = work
+        .run(&["store", "import", backup, "--data", restored])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.set("/feed", Route::feed(rss(&[C, B, A])));
+    let out = work.run(&["once", "--data", restored]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = work.messages();
+    assert_eq!(m.len(), 2, "only the new item, no baseline: {m:?}");
+    assert_eq!(m[1]["title"], C.2);
+}

@@ -10,6 +10,7 @@ pub mod preview;
 pub mod queue;
 pub mod run;
 pub mod source;
+pub mod store;
 pub mod subscribers;
 
 use std::path::{Path, PathBuf};

@@ -37,6 +37,7 @@
 
 mod decisions;
 mod delivery;
+mod export;
 mod health;
 mod people;
 mod polls;
@@ -57,6 +58,7 @@ use crate::item::Message;
 
 pub use decisions::{DecisionRecord, StoryRecord};
 pub use delivery::moves_forward;
+pub use export::ExportError;
 pub use health::DeliveryCounts;
 pub use records::*;
 pub use retry::{Requeue, RequeueError, Requeued};

@@ -484,3 +484,115 @@ fn flash_is_taken_once_and_logout_ends_every_session_of_the_user() {
     assert_eq!(report.sessions, 1);
     assert_eq!(store.session_count(), 2);
 }
+
+fn subscriber() -> Subscriber {
+    Subscriber {
+        consented_at: at(0),
+        consent_text: "ISCRIVIMI".into(),
+        consent_message_id: None,
+        last_inbound_at: None,
+    }
+}
+
+/// A store with a bit of everything: seen keys (binary), a state, an outbox entry, a
+/// subscriber, the time of the last pruning (binary).
+fn store_with_records(dir: &std::path::Path) -> Store {
+    let store = Store::open(dir, 1 << 20).unwrap();
+    let commit = PollCommit {
+        state: SourceState {
+            baselined: true,
+            ..SourceState::default()
+        },
+        touch: keys("uno"),
+        messages: vec![message("a", Priority::Urgent)],
+        ..PollCommit::default()
+    };
+    store.commit_poll("s", &commit, at(0)).unwrap();
+    store
+        .subscribe(&Phone::parse("393401234567").unwrap(), &subscriber())
+        .unwrap();
+    store.prune(at(-400), at(0)).unwrap();
+    store
+}
+
+fn exported(store: &Store, subscribers_only: bool) -> String {
+    let mut out = Vec::new();
+    store.export(subscribers_only, at(1), &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn export_then_import_gives_the_same_store() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let original = store_with_records(a.path());
+    let text = exported(&original, false);
+    assert!(
+        text.contains(r#""tree":"subscribers","key":"393401234567","value":{"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""tree":"seen_by_source","key":"s","value_hex":""#),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with(r#"{"banditore_export_end":{"records":5}}"#),
+        "{text}"
+    );
+
+    let restored = Store::open(b.path(), 1 << 20).unwrap();
+    assert_eq!(restored.import(&mut text.as_bytes()).unwrap(), 5);
+    assert_eq!(exported(&restored, false), text);
+    assert!(restored.source_state("s").unwrap().baselined);
+    assert_eq!(restored.outbox_len(), 1);
+    assert_eq!(restored.last_prune().unwrap(), Some(at(0)));
+
+    // Into a store that has records: refused.
+    assert!(matches!(
+        restored.import(&mut text.as_bytes()),
+        Err(ExportError::NotEmpty(_))
+    ));
+}
+
+#[test]
+fn a_damaged_export_imports_nothing() {
+    let a = tempfile::tempdir().unwrap();
+    let text = exported(&store_with_records(a.path()), false);
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = lines[..lines.len() - 2].join("\n");
+    let mut forged = lines.clone();
+    forged.remove(2);
+    let forged = forged.join("\n");
+    let unknown = text.replacen(r#""tree":"subscribers""#, r#""tree":"nonsense""#, 1);
+    for (bad, why) in [
+        (cut.as_str(), "cut short"),
+        (
+            forged.as_str(),
+            "the export says 5 records, the file holds 4",
+        ),
+        (unknown.as_str(), "unknown tree"),
+        ("", "not a banditore export"),
+        ("{\"a\":1}\n", "not a banditore export header"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let e = store.import(&mut bad.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains(why), "{why}: {e}");
+        assert_eq!(store.outbox_len(), 0, "{why}: nothing written");
+        assert!(store.subscribers().next().is_none(), "{why}");
+    }
+}
+
+#[test]
+fn subscribers_only_exports_the_subscribers() {
+    let a = tempfile::tempdir().unwrap();
+    let text = exported(&store_with_records(a.path()), true);
+    let trees: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["tree"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(trees, ["subscribers"]);
+    assert!(text.contains(r#""subscribers_only":true"#));
+}
