@@ -224,4 +224,3 @@ pub async fn broadcast(
     std::fs::remove_dir_all(&dir).ok();
     Ok(report)
 }
-

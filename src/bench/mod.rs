@@ -262,4 +262,3 @@ pub async fn run(feeds: usize, items: usize) -> anyhow::Result<BenchReport> {
         stored_items,
     })
 }
-

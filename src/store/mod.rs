@@ -73,10 +73,16 @@ pub const STORY_WINDOW: chrono::Duration = chrono::Duration::days(3);
 /// How long editorial actions stay in the audit log.
 pub const AUDIT_RETENTION: chrono::Duration = chrono::Duration::days(2 * 365);
 
+/// An error of the storage engine underneath. Opaque on purpose: nothing outside this
+/// module depends on which engine that is (see "The store's interface" in ARCHITECTURE.md).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct BackendError(sled::Error);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store: {0}")]
-    Sled(#[from] sled::Error),
+    Backend(BackendError),
     #[error("the store in {0} is in use by another banditore (is `banditore run` running with this data directory?)")]
     Locked(String),
     #[error("cannot create the data directory {0}: {1}")]
@@ -85,11 +91,17 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Backend(BackendError(e))
+    }
+}
+
 impl From<TransactionError<StoreError>> for StoreError {
     fn from(e: TransactionError<StoreError>) -> Self {
         match e {
             TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
+            TransactionError::Storage(e) => e.into(),
         }
     }
 }
@@ -152,7 +164,7 @@ impl Store {
             cache_mb.saturating_mul(1024 * 1024),
         ) {
             // sled reports its file lock as an I/O error of kind WouldBlock.
-            Err(StoreError::Sled(sled::Error::Io(e)))
+            Err(StoreError::Backend(BackendError(sled::Error::Io(e))))
                 if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock") =>
             {
                 Err(StoreError::Locked(data_dir.display().to_string()))

@@ -55,7 +55,7 @@ impl From<TransactionError<RequeueError>> for RequeueError {
     fn from(e: TransactionError<RequeueError>) -> Self {
         match e {
             TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => RequeueError::Store(StoreError::Sled(e)),
+            TransactionError::Storage(e) => RequeueError::Store(e.into()),
         }
     }
 }
