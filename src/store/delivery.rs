@@ -274,22 +274,55 @@ impl Store {
         Ok(())
     }
 
-    /// How many recipients of a message on a sink are in each state.
+    /// How many recipients of a message on a sink are in each state (counted from their
+    /// records, and from the tally of records already let go).
     pub fn recipient_counts(
         &self,
         message_id: &str,
         sink: &str,
     ) -> Result<Vec<(RecipientState, usize)>, StoreError> {
-        let mut counts: Vec<(RecipientState, usize)> = Vec::new();
+        let mut counts = self
+            .tallies
+            .get(pair(message_id, sink))?
+            .unwrap_or_default();
         for r in self.recipients.scan_prefix(triple(message_id, sink, "")) {
             let (_, record) = r?;
-            match counts.iter_mut().find(|(s, _)| *s == record.state) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((record.state, 1)),
-            }
+            add(&mut counts, record.state, 1);
         }
         counts.sort();
         Ok(counts)
+    }
+
+    /// Replaces the per-recipient records of a message by their counts per sink (see
+    /// [`super::RECIPIENT_RETENTION`]). Returns how many records went.
+    pub(super) fn tally_recipients(&self, message_id: &str) -> Result<usize, StoreError> {
+        let prefix = pair(message_id, "");
+        let mut by_sink: Vec<(String, Vec<(RecipientState, usize)>)> = Vec::new();
+        for r in self.recipients.scan_prefix(&prefix) {
+            let (key, record) = r?;
+            let rest = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+            let sink = rest.split_once('\0').map_or(rest.as_str(), |(s, _)| s);
+            match by_sink.iter_mut().find(|(s, _)| s == sink) {
+                Some((_, counts)) => add(counts, record.state, 1),
+                None => by_sink.push((sink.to_owned(), vec![(record.state, 1)])),
+            }
+        }
+        if by_sink.is_empty() {
+            return Ok(0);
+        }
+        // The counts first: a crash between the two leaves records counted twice for a
+        // while (the next pass finds them again), never records lost uncounted.
+        for (sink, counts) in &by_sink {
+            let mut tally = self
+                .tallies
+                .get(pair(message_id, sink))?
+                .unwrap_or_default();
+            for (state, n) in counts {
+                add(&mut tally, *state, *n);
+            }
+            self.tallies.insert(pair(message_id, sink), &tally)?;
+        }
+        self.forget_recipients_of(message_id)
     }
 
     /// Applies a provider status (sent, delivered, read, failed) to the delivery it names.
@@ -332,11 +365,28 @@ impl Store {
         Ok(())
     }
 
-    /// Removes every delivery record of a message (per sink and per recipient).
+    /// Removes every delivery record of a message (per sink and per recipient, and the
+    /// counts of recipients let go).
     pub(super) fn forget_message(&self, message_id: &str) -> Result<(), StoreError> {
         for (sink, _) in self.deliveries_of(message_id)? {
             self.deliveries.remove(pair(message_id, &sink))?;
         }
+        let prefix = pair(message_id, "");
+        let tallies: Vec<sled::IVec> = self
+            .tallies
+            .tree()
+            .scan_prefix(&prefix)
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for key in tallies {
+            self.tallies.remove(&key)?;
+        }
+        self.forget_recipients_of(message_id)?;
+        Ok(())
+    }
+
+    /// Removes the per-recipient records of a message, with their indexes. Returns how many.
+    fn forget_recipients_of(&self, message_id: &str) -> Result<usize, StoreError> {
         let prefix = pair(message_id, "");
         let keys: Vec<sled::IVec> = self
             .recipients
@@ -344,6 +394,7 @@ impl Store {
             .scan_prefix(&prefix)
             .keys()
             .collect::<Result<_, _>>()?;
+        let forgotten = keys.len();
         for key in keys {
             // message \0 sink \0 phone → phone \0 message \0 sink
             let rest = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
@@ -353,7 +404,7 @@ impl Store {
             };
             self.forget_recipient(&key, &triple(phone, message_id, sink))?;
         }
-        Ok(())
+        Ok(forgotten)
     }
 
     pub fn pause(&self, sink: &str) -> Result<Option<Pause>, StoreError> {
@@ -365,6 +416,14 @@ impl Store {
             Some(p) => self.pauses.insert(sink, p),
             None => self.pauses.remove(sink).map(|_| ()),
         }
+    }
+}
+
+/// Adds `n` recipients in `state` to `counts`.
+fn add(counts: &mut Vec<(RecipientState, usize)>, state: RecipientState, n: usize) {
+    match counts.iter_mut().find(|(s, _)| *s == state) {
+        Some((_, have)) => *have += n,
+        None => counts.push((state, n)),
     }
 }
 

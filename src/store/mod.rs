@@ -12,7 +12,8 @@
 //! | `outbox` | priority-byte seq (u64 BE) | [`OutboxEntry`] | until every delivery is final |
 //! | `deliveries` | message id \0 sink | [`DeliveryRecord`] | with its log entry |
 //! | `log` | seq (u64 BE) | [`LogEntry`] | `seen_max_age` after finishing |
-//! | `recipients` | message id \0 sink \0 phone | [`RecipientRecord`] | with its log entry, or until the number unsubscribes |
+//! | `recipients` | message id \0 sink \0 phone | [`RecipientRecord`] | [`RECIPIENT_RETENTION`] after the message finished (then counted in `tallies`), or until the number unsubscribes |
+//! | `tallies` | message id \0 sink | how many recipients ended in each [`RecipientState`], once their records went | with its log entry |
 //! | `recipients_by_phone` | phone \0 message id \0 sink | empty | with its recipient record |
 //! | `wamids` | provider message id | the `recipients` key (raw) | with its recipient record |
 //! | `pauses` | sink name | [`Pause`] | until it ends |
@@ -70,6 +71,12 @@ use table::Table;
 /// The same story from another source within this long is not sent again.
 pub const STORY_WINDOW: chrono::Duration = chrono::Duration::days(3);
 
+/// How long the per-recipient records of a finished message are kept (for late statuses,
+/// STOP and an admin's retry); then only their counts stay, with the log entry. A city's
+/// 100,000 subscribers would otherwise leave 100,000 records per message for `seen_max_age`
+/// (180 days by default): gigabytes, and phone numbers kept longer than needed.
+pub const RECIPIENT_RETENTION: chrono::Duration = chrono::Duration::days(30);
+
 /// How long editorial actions stay in the audit log.
 pub const AUDIT_RETENTION: chrono::Duration = chrono::Duration::days(2 * 365);
 
@@ -121,6 +128,8 @@ pub struct Store {
     deliveries: Table<DeliveryRecord>,
     log: Table<LogEntry>,
     recipients: Table<RecipientRecord>,
+    /// Counts of recipients by state, for messages whose per-recipient records went.
+    tallies: Table<Vec<(RecipientState, usize)>>,
     /// Raw: phone \0 message \0 sink → empty.
     recipients_by_phone: sled::Tree,
     /// Raw: provider id → `recipients` key.
@@ -151,6 +160,8 @@ pub struct PruneReport {
     pub alerts: usize,
     pub audit: usize,
     pub sessions: usize,
+    /// Per-recipient records turned into counts.
+    pub recipients: usize,
 }
 
 impl Store {
@@ -191,6 +202,7 @@ impl Store {
             deliveries: Table::open(&db, "deliveries")?,
             log: Table::open(&db, "log")?,
             recipients: Table::open(&db, "recipients")?,
+            tallies: Table::open(&db, "tallies")?,
             recipients_by_phone: db.open_tree("recipients_by_phone")?,
             wamids: db.open_tree("wamids")?,
             pauses: Table::open(&db, "pauses")?,
@@ -258,12 +270,15 @@ impl Store {
             }
             self.decisions.remove(&k)?;
         }
+        let recipient_cutoff = now.checked_sub_signed(RECIPIENT_RETENTION);
         for r in self.log.iter() {
             let (k, entry) = r?;
             if entry.finished_at < cutoff {
                 self.forget_message(&entry.message.id)?;
                 self.log.remove(&k)?;
                 report.log += 1;
+            } else if recipient_cutoff.is_some_and(|c| entry.finished_at < c) {
+                report.recipients += self.tally_recipients(&entry.message.id)?;
             }
         }
         if let Some(audit_cutoff) = now.checked_sub_signed(AUDIT_RETENTION) {

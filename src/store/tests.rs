@@ -596,3 +596,51 @@ fn subscribers_only_exports_the_subscribers() {
     assert_eq!(trees, ["subscribers"]);
     assert!(text.contains(r#""subscribers_only":true"#));
 }
+
+#[tokio::test]
+async fn per_recipient_records_become_counts_after_thirty_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let commit = PollCommit {
+        messages: vec![message("m1", Priority::Normal)],
+        ..PollCommit::default()
+    };
+    store.commit_poll("s", &commit, at(0)).unwrap();
+    let read = RecipientRecord {
+        state: RecipientState::Read,
+        ..recipient(RecipientState::Read, "w2")
+    };
+    store
+        .set_recipients(
+            "m1",
+            "wa",
+            &[
+                ("393401111111".into(), recipient(RecipientState::Sent, "w1")),
+                ("393402222222".into(), read),
+            ],
+        )
+        .await
+        .unwrap();
+    let (key, entry) = store.outbox().next().unwrap().unwrap();
+    assert!(store.finish(&key, &entry, &[], at(0)).unwrap());
+    let counts = store.recipient_counts("m1", "wa").unwrap();
+
+    // 29 days on: kept.
+    assert_eq!(store.prune(at(-400), at(29)).unwrap().recipients, 0);
+    assert!(store
+        .recipient("m1", "wa", "393401111111")
+        .unwrap()
+        .is_some());
+    // 31 days on: the records (and their provider ids) go, their counts stay with the log.
+    assert_eq!(store.prune(at(-400), at(31)).unwrap().recipients, 2);
+    assert_eq!(store.recipient("m1", "wa", "393401111111").unwrap(), None);
+    assert!(!store
+        .apply_status("w1", RecipientState::Delivered, at(31), None)
+        .unwrap());
+    assert_eq!(store.recipient_counts("m1", "wa").unwrap(), counts);
+    assert_eq!(store.recent_log(10).unwrap().len(), 1);
+    assert_eq!(store.prune(at(-400), at(32)).unwrap().recipients, 0, "once");
+    // With the log entry, the counts go too.
+    assert_eq!(store.prune(at(40), at(40)).unwrap().log, 1);
+    assert!(store.recipient_counts("m1", "wa").unwrap().is_empty());
+}
