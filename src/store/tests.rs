@@ -387,7 +387,15 @@ fn old_seen_keys_are_folded_into_one_record_per_source() {
             .unwrap();
         db.flush().unwrap();
     }
-    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    // sled's flusher thread lets go of the dropped database (and its file lock) a moment
+    // after the drop.
+    let store = (0..100)
+        .find_map(|_| {
+            Store::open(dir.path(), 1 << 20)
+                .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
+                .ok()
+        })
+        .expect("the old database is released");
     // The item listed as present in the old state is still protected from pruning.
     assert_eq!(store.seen_keys("a").unwrap().present(), 1);
     assert_eq!(store.seen_keys("b").unwrap().present(), 0);
