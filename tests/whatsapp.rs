@@ -25,10 +25,14 @@ const TEMPLATE: &str =
     "template = { name = \"notizia_comune\", language = \"it\" }\nmessages_per_second = 80";
 
 fn inbound(from: &str, text: &str, id: &str) -> serde_json::Value {
+    inbound_at(from, text, id, "1764072000")
+}
+
+fn inbound_at(from: &str, text: &str, id: &str, timestamp: &str) -> serde_json::Value {
     json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp", "metadata": {"display_phone_number": "390000000000", "phone_number_id": "123456789012345"},
         "contacts": [{"profile": {"name": "Cittadino"}, "wa_id": from}],
-        "messages": [{"from": from, "id": id, "timestamp": "1764072000", "type": "text", "text": {"body": text}}]}}]}]})
+        "messages": [{"from": from, "id": id, "timestamp": timestamp, "type": "text", "text": {"body": text}}]}}]}]})
 }
 
 fn statuses(events: &[(&str, &str)]) -> serde_json::Value {
@@ -182,6 +186,13 @@ async fn verification_signatures_subscription_and_statuses() {
         3,
         "no news after STOP"
     );
+    // Meta retries the ISCRIVIMI webhook, and an ISCRIVIMI written before the STOP arrives
+    // late: neither undoes the STOP, and neither gets a reply.
+    assert_eq!(post_signed(port, &sub, Some("valid")).await, 200);
+    let late = inbound_at("393401111111", "iscrivimi", "wamid.IN0", "1764071000");
+    assert_eq!(post_signed(port, &late, Some("valid")).await, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(cloud.sends_to("393401111111").len(), 3);
     assert!(stop(&mut daemon).await.success());
 
     assert!(cloud.violations().is_empty(), "{:?}", cloud.violations());

@@ -28,7 +28,9 @@ use crate::ident::fold_accent;
 use crate::phone::Phone;
 use crate::sink::secret::{constant_time_eq, verify_hmac_hex};
 use crate::sink::{CloudSink, Sink};
-use crate::store::{FailureOutcome, RecipientState, SinkFailure, Subscriber};
+use crate::store::{
+    Choice, FailureOutcome, KeywordOutcome, RecipientState, SinkFailure, Subscriber,
+};
 
 /// Words that subscribe, and words that unsubscribe (compared without case or accents).
 pub const SUBSCRIBE: &[&str] = &[
@@ -137,7 +139,12 @@ async fn whatsapp_event(
                 .or(msg["button"]["text"].as_str())
                 .unwrap_or_default();
             let id = msg["id"].as_str().map(str::to_owned);
-            if let Err(e) = inbound(&app, cloud, from, text, id, now).await {
+            let sent_at = msg["timestamp"]
+                .as_str()
+                .and_then(|t| t.parse::<i64>().ok())
+                .and_then(|t| DateTime::from_timestamp(t, 0))
+                .unwrap_or(now);
+            if let Err(e) = inbound(&app, cloud, from, text, id, sent_at, now).await {
                 tracing::error!(sink, error = %e, "cannot record an inbound message");
                 return StatusCode::INTERNAL_SERVER_ERROR.into_response();
             }
@@ -192,13 +199,69 @@ async fn whatsapp_event(
     StatusCode::OK.into_response()
 }
 
-fn keyword(text: &str) -> String {
-    text.chars()
+/// Words a keyword may come with ("stop per favore", "iscrivimi grazie").
+const COURTESY: &[&str] = &[
+    "PER",
+    "FAVORE",
+    "PERFAVORE",
+    "GRAZIE",
+    "MILLE",
+    "PREGO",
+    "PLEASE",
+    "THANKS",
+    "THANK",
+    "YOU",
+    "CIAO",
+    "SALVE",
+    "BUONGIORNO",
+    "BUONASERA",
+];
+
+/// What a citizen's message asks, if it is a keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Intent {
+    Subscribe,
+    Unsubscribe,
+}
+
+/// Reads a message the way people write keywords: compatibility forms folded (NFKC:
+/// fullwidth "ＳＴＯＰ" is STOP), case, accents and punctuation ignored, letters spaced out
+/// ("S T O P") joined, repeated ("STOP STOP") or with courtesy words ("stop per favore",
+/// "iscrivimi grazie"). Anything else is not a keyword.
+fn intent(text: &str) -> Option<Intent> {
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = text
+        .nfkc()
+        .flat_map(char::to_lowercase)
         .map(fold_accent)
-        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
         .collect::<String>()
-        .trim()
-        .to_uppercase()
+        .to_uppercase();
+    let words: Vec<&str> = folded.split_whitespace().collect();
+    let of = |word: &str| {
+        if UNSUBSCRIBE.contains(&word) {
+            Some(Intent::Unsubscribe)
+        } else if SUBSCRIBE.contains(&word) {
+            Some(Intent::Subscribe)
+        } else {
+            None
+        }
+    };
+    // "S T O P": every word one letter.
+    if words.len() > 1 && words.iter().all(|w| w.chars().count() == 1) {
+        return of(&words.concat());
+    }
+    let mut found = None;
+    for word in &words {
+        match (of(word), found) {
+            (Some(i), None) => found = Some(i),
+            (Some(i), Some(f)) if i == f => {}
+            (Some(_), Some(_)) => return None, // "iscrivimi stop": ask again
+            (None, _) if COURTESY.contains(word) => {}
+            (None, _) => return None,
+        }
+    }
+    found
 }
 
 /// Handles a message a citizen wrote: subscription keywords, or just the 24-hour window.
@@ -208,40 +271,46 @@ async fn inbound(
     from: &str,
     text: &str,
     id: Option<String>,
+    sent_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), crate::store::StoreError> {
     let Some(phone) = Phone::parse(from) else {
         return Ok(());
     };
-    let word = keyword(text);
     let store = app.store();
-    let reply = if SUBSCRIBE.contains(&word.as_str()) {
-        if store.subscriber(&phone)?.is_some() {
+    let choice = match intent(text) {
+        Some(Intent::Subscribe) => Choice::Subscribe(Subscriber {
+            consented_at: now,
+            consent_text: format!("wrote {:?} to the official WhatsApp number", text.trim()),
+            consent_message_id: id.clone(),
+            last_inbound_at: Some(now),
+        }),
+        Some(Intent::Unsubscribe) => Choice::Unsubscribe,
+        None => {
             store.note_inbound(&phone, now)?;
-            REPLY_ALREADY
-        } else {
-            store.subscribe(
-                &phone,
-                &Subscriber {
-                    consented_at: now,
-                    consent_text: format!(
-                        "wrote {:?} to the official WhatsApp number",
-                        text.trim()
-                    ),
-                    consent_message_id: id,
-                    last_inbound_at: Some(now),
-                },
-            )?;
+            return Ok(());
+        }
+    };
+    let reply = match store.apply_keyword(&phone, id.as_deref(), sent_at, &choice, now)? {
+        KeywordOutcome::Subscribed => {
             tracing::info!(sink = cloud.name(), "a citizen subscribed");
             REPLY_SUBSCRIBED
         }
-    } else if UNSUBSCRIBE.contains(&word.as_str()) {
-        store.unsubscribe(&phone)?;
-        tracing::info!(sink = cloud.name(), "a citizen unsubscribed");
-        REPLY_UNSUBSCRIBED
-    } else {
-        store.note_inbound(&phone, now)?;
-        return Ok(());
+        KeywordOutcome::AlreadySubscribed => {
+            store.note_inbound(&phone, now)?;
+            REPLY_ALREADY
+        }
+        KeywordOutcome::Unsubscribed => {
+            tracing::info!(sink = cloud.name(), "a citizen unsubscribed");
+            REPLY_UNSUBSCRIBED
+        }
+        KeywordOutcome::Stale => {
+            tracing::info!(
+                sink = cloud.name(),
+                "a keyword already handled, or older than the number's last one: ignored"
+            );
+            return Ok(());
+        }
     };
     store.flush()?;
     // The citizen just wrote, so a free-form reply is allowed.
@@ -310,8 +379,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keywords() {
-        assert_eq!(keyword("  Iscrivimi! "), "ISCRIVIMI");
-        assert_eq!(keyword("stop."), "STOP");
+    fn keywords_the_way_people_write_them() {
+        for text in [
+            "STOP",
+            "stop.",
+            "Stop per favore",
+            "stop grazie",
+            "STOP STOP",
+            "S T O P",
+            "ＳＴＯＰ",
+            "cancellami",
+            "Disiscrivimi!",
+            "basta, grazie mille",
+            "  Stop 🙏 ",
+        ] {
+            assert_eq!(intent(text), Some(Intent::Unsubscribe), "{text}");
+        }
+        for text in [
+            "  Iscrivimi! ",
+            "ISCRIVIMI per favore",
+            "iscrizione",
+            "Ìscrivimi",
+        ] {
+            assert_eq!(intent(text), Some(Intent::Subscribe), "{text}");
+        }
+        for text in [
+            "",
+            "quando passa il camion dei rifiuti?",
+            "non fermatevi, stop alle buche",
+            "iscrivimi stop",
+            "S T",
+        ] {
+            assert_eq!(intent(text), None, "{text}");
+        }
     }
 }

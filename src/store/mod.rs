@@ -19,6 +19,7 @@
 //! | `pauses` | sink name | [`Pause`] | until it ends |
 //! | `sink_health` | sink name | [`SinkHealth`]: last success, last error, failures in a row, next retry | while the sink is configured |
 //! | `subscribers` | phone (international digits) | [`Subscriber`] | until STOP or deletion |
+//! | `keywords` | `id` \0 inbound message id, or `ph` \0 SHA-256 of a phone (16 bytes) | the message's time and when it arrived (i64 BE each, raw) | [`KEYWORD_MEMORY`] after arriving |
 //! | `queue` | message id | [`QueueItem`] (review) | until approved, rejected or expired |
 //! | `held` | source name | the messages of a batch flood protection held | until an admin releases or discards it, or the source is removed |
 //! | `stories` | key kind + hash (17 bytes) of an item's link or specific title | [`StoryRecord`]: the source and title that went out | [`STORY_WINDOW`] |
@@ -61,6 +62,7 @@ pub use decisions::{DecisionRecord, StoryRecord};
 pub use delivery::moves_forward;
 pub use export::ExportError;
 pub use health::DeliveryCounts;
+pub use people::{Choice, KeywordOutcome, KEYWORD_MEMORY};
 pub use records::*;
 pub use retry::{Requeue, RequeueError, Requeued};
 pub use seen::SeenKeys;
@@ -137,6 +139,8 @@ pub struct Store {
     pauses: Table<Pause>,
     sink_health: Table<SinkHealth>,
     subscribers: Table<Subscriber>,
+    /// Raw: keyword messages handled (by id) and each number's last keyword time (by hash).
+    keywords: sled::Tree,
     queue: Table<QueueItem>,
     /// Batches flood protection holds for an admin, by source.
     held: Table<Vec<Message>>,
@@ -162,6 +166,8 @@ pub struct PruneReport {
     pub sessions: usize,
     /// Per-recipient records turned into counts.
     pub recipients: usize,
+    /// Inbound message ids and keyword times forgotten.
+    pub keywords: usize,
 }
 
 impl Store {
@@ -208,6 +214,7 @@ impl Store {
             pauses: Table::open(&db, "pauses")?,
             sink_health: Table::open(&db, "sink_health")?,
             subscribers: Table::open(&db, "subscribers")?,
+            keywords: db.open_tree("keywords")?,
             queue: Table::open(&db, "queue")?,
             held: Table::open(&db, "held")?,
             decisions: Table::open(&db, "decisions")?,
@@ -258,6 +265,7 @@ impl Store {
             seen: self.prune_seen(cutoff)?,
             alerts: self.prune_alerts(cutoff, now)?,
             sessions: self.prune_sessions(now)?,
+            keywords: self.prune_keywords(now)?,
             ..PruneReport::default()
         };
         if let Some(story_cutoff) = now.checked_sub_signed(STORY_WINDOW) {

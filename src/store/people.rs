@@ -8,9 +8,119 @@ use super::table::encode;
 use super::{outbox_entry, pair, AuditEntry, QueueItem, Store, StoreError, Subscriber};
 use crate::phone::Phone;
 
+/// What a citizen's keyword asks for.
+#[derive(Debug, Clone)]
+pub enum Choice {
+    Subscribe(Subscriber),
+    Unsubscribe,
+}
+
+/// What a keyword did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeywordOutcome {
+    Subscribed,
+    AlreadySubscribed,
+    /// Unsubscribed (also when the number was not subscribed: STOP always gets its reply).
+    Unsubscribed,
+    /// A message already handled (the provider retried its webhook), or older than the
+    /// last keyword applied for this number: nothing changed.
+    Stale,
+}
+
+/// How long inbound message ids and the time of a number's last keyword are kept: longer
+/// than a provider retries a webhook (Meta: up to 7 days).
+pub const KEYWORD_MEMORY: chrono::Duration = chrono::Duration::days(8);
+
 impl Store {
     pub fn subscribe(&self, phone: &Phone, subscriber: &Subscriber) -> Result<(), StoreError> {
         self.subscribers.insert(phone.as_str(), subscriber)
+    }
+
+    /// Applies a citizen's keyword, once per provider message id, and never over a newer
+    /// one: a replayed or late ISCRIVIMI cannot undo a STOP sent after it. Decided in one
+    /// transaction with the subscriber record, so two webhook deliveries racing each other
+    /// end in the state of the later message. `sent_at` is when the citizen sent it (the
+    /// provider's timestamp). The number is remembered only as a hash, for
+    /// [`KEYWORD_MEMORY`].
+    pub fn apply_keyword(
+        &self,
+        phone: &Phone,
+        message_id: Option<&str>,
+        sent_at: DateTime<Utc>,
+        choice: &Choice,
+        now: DateTime<Utc>,
+    ) -> Result<KeywordOutcome, StoreError> {
+        let id_key = message_id.map(|id| pair("id", id));
+        let phone_key = {
+            use sha2::Digest;
+            let mut k = pair("ph", "");
+            k.extend_from_slice(&sha2::Sha256::digest(phone.as_str().as_bytes())[..16]);
+            k
+        };
+        let sent = sent_at.timestamp();
+        // value: the event's time (i64 BE) then when it was received (i64 BE), for pruning.
+        let value = |event: i64| [event.to_be_bytes(), now.timestamp().to_be_bytes()].concat();
+        let outcome =
+            (self.subscribers.tree(), &self.keywords).transaction(|(subs, keywords)| {
+                if let Some(id) = &id_key {
+                    if keywords.get(id)?.is_some() {
+                        return Ok(KeywordOutcome::Stale);
+                    }
+                    keywords.insert(id.as_slice(), value(sent))?;
+                }
+                let last = keywords
+                    .get(&phone_key)?
+                    .and_then(|v| v.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()))
+                    .map(i64::from_be_bytes);
+                if last.is_some_and(|last| sent < last) {
+                    return Ok(KeywordOutcome::Stale);
+                }
+                keywords.insert(phone_key.as_slice(), value(sent))?;
+                Ok::<_, ConflictableTransactionError<StoreError>>(match choice {
+                    Choice::Subscribe(s) => {
+                        if subs.get(phone.as_str())?.is_some() {
+                            KeywordOutcome::AlreadySubscribed
+                        } else {
+                            subs.insert(
+                                phone.as_str(),
+                                encode(s).map_err(ConflictableTransactionError::Abort)?,
+                            )?;
+                            KeywordOutcome::Subscribed
+                        }
+                    }
+                    Choice::Unsubscribe => {
+                        subs.remove(phone.as_str())?;
+                        KeywordOutcome::Unsubscribed
+                    }
+                })
+            })?;
+        if outcome == KeywordOutcome::Unsubscribed {
+            // The delivery records that name the number (idempotent; the subscriber record
+            // went in the transaction).
+            self.unsubscribe(phone)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Forgets inbound message ids and keyword times older than [`KEYWORD_MEMORY`].
+    pub(super) fn prune_keywords(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let Some(cutoff) = now.checked_sub_signed(KEYWORD_MEMORY) else {
+            return Ok(0);
+        };
+        let mut forgotten = 0;
+        for r in self.keywords.iter() {
+            let (k, v) = r?;
+            let received = v
+                .get(8..16)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(i64::from_be_bytes)
+                .unwrap_or(i64::MIN);
+            if received < cutoff.timestamp() {
+                self.keywords.remove(k)?;
+                forgotten += 1;
+            }
+        }
+        Ok(forgotten)
     }
 
     /// Erases a number (STOP, or `subscribers delete`): its subscriber record, and every

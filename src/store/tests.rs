@@ -652,3 +652,46 @@ async fn per_recipient_records_become_counts_after_thirty_days() {
     assert_eq!(store.prune(at(40), at(40)).unwrap().log, 1);
     assert!(store.recipient_counts("m1", "wa").unwrap().is_empty());
 }
+
+#[test]
+fn keywords_apply_once_and_never_over_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let phone = Phone::parse("393401234567").unwrap();
+    let join = Choice::Subscribe(subscriber());
+    let apply = |id: &str, sent: i64, choice: &Choice| {
+        store
+            .apply_keyword(&phone, Some(id), at(sent), choice, at(sent))
+            .unwrap()
+    };
+    assert_eq!(apply("in1", 0, &join), KeywordOutcome::Subscribed);
+    assert_eq!(
+        apply("in2", 1, &Choice::Unsubscribe),
+        KeywordOutcome::Unsubscribed
+    );
+    // The provider retries the first message: handled already.
+    assert_eq!(apply("in1", 0, &join), KeywordOutcome::Stale);
+    // A message written before the STOP, arriving after it: too old.
+    assert_eq!(apply("in0", 0, &join), KeywordOutcome::Stale);
+    assert_eq!(store.subscriber(&phone).unwrap(), None);
+    // A new ISCRIVIMI works, and says so once.
+    assert_eq!(apply("in3", 2, &join), KeywordOutcome::Subscribed);
+    assert_eq!(apply("in4", 3, &join), KeywordOutcome::AlreadySubscribed);
+    // The number is kept only as a hash, and forgotten after KEYWORD_MEMORY.
+    let text = exported(&store, false);
+    let keyword_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("\"keywords\""))
+        .collect();
+    assert_eq!(keyword_lines.len(), 5 + 1, "{text}");
+    assert!(
+        !keyword_lines.iter().any(|l| l.contains("3401234567")),
+        "{text}"
+    );
+    assert_eq!(
+        store.prune(at(-400), at(10)).unwrap().keywords,
+        3,
+        "those 8 days old"
+    );
+    assert_eq!(store.prune(at(-400), at(20)).unwrap().keywords, 3);
+}
