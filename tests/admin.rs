@@ -308,6 +308,31 @@ async fn an_account_is_locked_alone() {
     ui.admin().await;
 }
 
+/// Bearer tokens are counted like logins with the token: five wrong ones lock the token
+/// for the window, the right one included.
+#[tokio::test]
+async fn wrong_bearer_tokens_are_limited_like_logins() {
+    let (ui, _server) = start(false).await;
+    let get = |token: &'static str| {
+        ui.client
+            .get(format!("{}/log", ui.base))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(get("tok-admin").await.unwrap().status(), StatusCode::OK);
+    for _ in 0..5 {
+        assert_eq!(
+            get("guess").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let refused = get("tok-admin").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.text().await.unwrap().contains("token sbagliato"));
+    // People with a name and a password still sign in.
+    ui.editor("sindaco").await;
+}
+
 #[tokio::test]
 async fn an_address_trying_many_accounts_is_stopped() {
     let (ui, _server) = start(false).await;

@@ -113,4 +113,15 @@ async fn runs_as_the_chart_runs_it() {
     wait_for(|| server.requests("/feed").len() >= polls + 2).await;
     assert_eq!(volume.messages(), 1);
     assert!(stop(&mut pod).await.success());
+
+    // A Secret with a token too short to resist guessing: refused at start, saying why.
+    let short = volume
+        .run()
+        .env("BANDITORE_ADMIN_TOKEN", "admin123")
+        .output()
+        .await
+        .unwrap();
+    assert!(!short.status.success());
+    let why = String::from_utf8_lossy(&short.stderr);
+    assert!(why.contains("at least 20"), "{why}");
 }

@@ -98,6 +98,25 @@ impl Failures {
     }
 }
 
+/// A bearer token is about to be checked: counted like a login with the token (refused
+/// without checking when the token or the address has had too many failures).
+pub(super) fn token_attempt(admin: &Admin, ip: IpAddr) -> Result<(), &'static str> {
+    admin
+        .failures
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .attempt(&Account::Token, ip)
+}
+
+/// The bearer token was right.
+pub(super) fn token_succeeded(admin: &Admin, ip: IpAddr) {
+    admin
+        .failures
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .succeeded(&Account::Token, ip);
+}
+
 /// The client's address: the TCP peer, or behind a trusted proxy the one it names.
 pub(super) fn client_ip(admin: &Admin, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     client::client_address(
@@ -110,36 +129,39 @@ pub(super) fn client_ip(admin: &Admin, peer: SocketAddr, headers: &HeaderMap) ->
 /// Checks a password of the user `name` (typed by someone at `ip`) with `check`, counted
 /// against the same limits as logins: refused without checking when the account or the
 /// address has had too many failures; a good password clears the account's failures.
-pub(super) fn limited(
+pub(super) async fn limited(
     admin: &Admin,
     name: &str,
     ip: IpAddr,
-    check: impl FnOnce() -> bool,
+    check: impl std::future::Future<Output = bool>,
 ) -> Result<bool, &'static str> {
     let account = Account::User(name.chars().take(ACCOUNT_NAME_MAX).collect());
     let failures = || admin.failures.lock().unwrap_or_else(|p| p.into_inner());
     failures().attempt(&account, ip)?;
-    let good = check();
+    let good = check.await;
     if good {
         failures().succeeded(&account, ip);
     }
     Ok(good)
 }
 
-/// Whether `password` is the password of `user`. Without a user (an unknown name, or a
-/// disabled one) a hash made up for the purpose is checked all the same and the answer is no:
-/// the time taken does not tell which names exist.
-pub(super) fn verify_user(user: Option<&crate::config::UserConfig>, password: &str) -> bool {
+/// Whether `password` matches `hash`, the password hash of a user. Without a user (an
+/// unknown name, or a disabled one) a hash made up for the purpose is checked all the same
+/// and the answer is no: the time taken does not tell which names exist. On the blocking
+/// pool, a few at a time ([`super::users::off_thread`]).
+pub(super) async fn verify_user(hash: Option<String>, password: String) -> bool {
     static NOBODY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         super::users::hash_password(&super::random_hex()).unwrap_or_default()
     });
-    match user {
-        Some(u) => super::users::verify_password(&u.password_hash, password),
+    super::users::off_thread(move || match hash {
+        Some(hash) => super::users::verify_password(&hash, &password),
         None => {
-            let _ = super::users::verify_password(&NOBODY, password);
+            let _ = super::users::verify_password(&NOBODY, &password);
             false
         }
-    }
+    })
+    .await
+    .unwrap_or(false)
 }
 
 pub async fn login_page() -> Html<String> {
@@ -189,7 +211,7 @@ pub async fn login(
         let password = form.get("password").map(String::as_str).unwrap_or_default();
         let user = config.users.iter().find(|u| u.name == name && !u.disabled);
         // Checked even for a name nobody has (against a made-up hash): as slow either way.
-        let good = verify_user(user, password);
+        let good = verify_user(user.map(|u| u.password_hash.clone()), password.to_owned()).await;
         user.filter(|_| good).map(|u| (u.name.clone(), u.role))
     };
     match user {

@@ -68,9 +68,16 @@ impl Admin {
     pub fn new(cell: AppCell, config_path: Option<PathBuf>) -> anyhow::Result<Admin> {
         let token = std::env::var("BANDITORE_ADMIN_TOKEN")
             .ok()
-            .filter(|t| !t.is_empty())
-            .map(Secret::new);
-        Ok(Admin::with_token(cell, config_path, token))
+            .filter(|t| !t.is_empty());
+        if let Some(t) = &token {
+            let length = t.chars().count();
+            if length < MIN_TOKEN {
+                anyhow::bail!(
+                    "BANDITORE_ADMIN_TOKEN has {length} characters: use at least {MIN_TOKEN} (e.g. the output of `openssl rand -hex 24`)"
+                );
+            }
+        }
+        Ok(Admin::with_token(cell, config_path, token.map(Secret::new)))
     }
 
     pub fn with_token(cell: AppCell, config_path: Option<PathBuf>, token: Option<Secret>) -> Admin {
@@ -245,6 +252,9 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
         })
 }
 
+/// The shortest `BANDITORE_ADMIN_TOKEN` accepted.
+pub const MIN_TOKEN: usize = 20;
+
 impl FromRequestParts<Admin> for User {
     type Rejection = Response;
 
@@ -255,18 +265,41 @@ impl FromRequestParts<Admin> for User {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
         {
-            return match &admin.token {
-                Some(token) if constant_time_eq(bearer.trim(), token.expose()) => Ok(User {
-                    name: "token".into(),
-                    role: Role::Admin,
-                    session: None,
-                }),
-                _ => Err((
-                    StatusCode::UNAUTHORIZED,
+            // Counted and limited like the login form's token box.
+            let ip = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |c| {
+                    login::client_ip(admin, c.0, &parts.headers)
+                });
+            let plain = |status: StatusCode, text: &'static str| {
+                (
+                    status,
                     [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                    "Token non valido.\n",
+                    text,
                 )
-                    .into_response()),
+                    .into_response()
+            };
+            if login::token_attempt(admin, ip).is_err() {
+                tracing::warn!(%ip, "admin API refused: too many wrong tokens");
+                return Err(plain(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Troppi tentativi con un token sbagliato: riprova fra qualche minuto.\n",
+                ));
+            }
+            return match &admin.token {
+                Some(token) if constant_time_eq(bearer.trim(), token.expose()) => {
+                    login::token_succeeded(admin, ip);
+                    Ok(User {
+                        name: "token".into(),
+                        role: Role::Admin,
+                        session: None,
+                    })
+                }
+                _ => {
+                    tracing::warn!(%ip, "admin API: wrong bearer token");
+                    Err(plain(StatusCode::UNAUTHORIZED, "Token non valido.\n"))
+                }
             };
         }
         // Back to the login page, telling the browser to forget a cookie that opens nothing.

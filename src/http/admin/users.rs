@@ -19,6 +19,29 @@ use crate::store::AuditAction;
 /// The shortest password accepted (as `banditore hash-password`).
 pub const MIN_PASSWORD: usize = 10;
 
+/// argon2 computations at once: each takes tens of milliseconds of CPU by design, so they
+/// run on blocking threads, and a flood of logins waits its turn instead of stalling the
+/// runtime threads that poll sources and deliver messages.
+const HASHING_AT_ONCE: usize = 2;
+
+/// Runs `work` (an argon2 hash or check) on the blocking pool, at most
+/// [`HASHING_AT_ONCE`] at a time. `None` only if the work panicked.
+pub(super) async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> =
+        std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(HASHING_AT_ONCE));
+    let _slot = HASHING.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
+/// [`hash_password`] on the blocking pool.
+async fn hash_off_thread(password: String) -> Result<String, String> {
+    off_thread(move || hash_password(&password))
+        .await
+        .unwrap_or_else(|| Err("la password non si può cifrare".into()))
+}
+
 /// An argon2 hash (PHC string) of `password`, with a random salt.
 pub fn hash_password(password: &str) -> Result<String, String> {
     use argon2::PasswordHasher;
@@ -138,9 +161,12 @@ pub async fn add(
     } else if admin.app().config().users.iter().any(|u| u.name == name) {
         Err(format!("c'è già una persona di nome {name}"))
     } else {
-        role_of(&field("ruolo"))
-            .ok_or_else(|| "scegli un ruolo".to_owned())
-            .and_then(|role| Ok((role, hash_password(&field("nuova"))?)))
+        match role_of(&field("ruolo")) {
+            None => Err("scegli un ruolo".to_owned()),
+            Some(role) => hash_off_thread(field("nuova"))
+                .await
+                .map(|hash| (role, hash)),
+        }
     };
     let (role, hash) = match checked {
         Ok(c) => c,
@@ -203,7 +229,7 @@ pub async fn change(
             ),
             None => return back(&admin, &user, "/utenti", Err("Scegli un ruolo.".into())),
         },
-        "password" => match hash_password(&field("nuova")) {
+        "password" => match hash_off_thread(field("nuova")).await {
             Ok(hash) => (
                 toml_edit::value(hash),
                 format!("Nuova password impostata per {target}: comunicagliela di persona."),
@@ -303,9 +329,10 @@ pub async fn own_change(
     // per address, so a session left open cannot be used to guess the password.
     let ip = super::login::client_ip(&admin, peer, &headers);
     let current = field("attuale");
-    match super::login::limited(&admin, &me.name, ip, || {
-        verify_password(&me.password_hash, &current)
-    }) {
+    let hash = me.password_hash.clone();
+    let check = off_thread(move || verify_password(&hash, &current));
+    match super::login::limited(&admin, &me.name, ip, async { check.await.unwrap_or(false) }).await
+    {
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!(user = %me.name, %ip, "wrong current password on /password");
@@ -329,7 +356,7 @@ pub async fn own_change(
             Err("Le due nuove password non coincidono.".into()),
         );
     }
-    let hash = match hash_password(&field("nuova")) {
+    let hash = match hash_off_thread(field("nuova")).await {
         Ok(h) => h,
         Err(e) => return back(&admin, &user, "/password", Err(format!("Non fatto: {e}."))),
     };
@@ -406,5 +433,30 @@ fn finish(
             back(admin, user, "/utenti", Ok(done))
         }
         Err(e) => back(admin, user, "/utenti", Err(format!("Non fatto: {e}."))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// On a runtime with a single thread, password work still runs two at a time (so it is
+    /// off that thread), and never more.
+    #[tokio::test]
+    async fn password_work_runs_off_the_runtime_a_few_at_a_time() {
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let jobs = (0..6).map(|_| {
+            let (now, most) = (now.clone(), most.clone());
+            super::off_thread(move || {
+                let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(running, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                now.fetch_sub(1, Ordering::SeqCst);
+            })
+        });
+        let done = futures_util::future::join_all(jobs).await;
+        assert!(done.iter().all(Option::is_some));
+        assert_eq!(most.load(Ordering::SeqCst), super::HASHING_AT_ONCE);
     }
 }
