@@ -246,3 +246,21 @@ fn trusted_proxies_are_addresses_or_networks() {
     ));
     assert_eq!(find(&p, "trusted_proxies").line, Some(2));
 }
+
+#[test]
+fn settings_that_would_break_everything_silently_are_refused() {
+    let p = problems(
+        "[settings]\nmax_new_per_poll = 0\nmax_body_bytes = 100\nfetch_timeout = \"1ms\"\nadmin_listen = \"localhost\"\nwebhook_listen = \"0.0.0.0:99999\"\n\n[[sink]]\nname = \"c\"\nkind = \"console\"\n",
+    );
+    assert_eq!(
+        find(&p, "max_new_per_poll must be at least 1").line,
+        Some(2)
+    );
+    assert_eq!(find(&p, "too small for any feed").line, Some(3));
+    assert_eq!(find(&p, "fetch_timeout").line, Some(4));
+    assert_eq!(
+        find(&p, "admin_listen = \"localhost\" is not an address").line,
+        Some(5)
+    );
+    assert_eq!(find(&p, "webhook_listen = \"0.0.0.0:99999\"").line, Some(6));
+}

@@ -37,23 +37,44 @@ pub struct Event {
     pub place: String,
 }
 
-/// Parses any of the three formats.
+impl Event {
+    /// Whether its numbers can describe a real earthquake: finite, on the globe, and a
+    /// magnitude between -3 and 10 (the largest ever recorded was 9.5). A feed that says
+    /// "NaN", "inf" or 1e30 has a broken event, not an emergency.
+    fn plausible(&self) -> bool {
+        (-90.0..=90.0).contains(&self.lat)
+            && (-180.0..=180.0).contains(&self.lon)
+            && (-3.0..=10.0).contains(&self.magnitude)
+            && self.depth_km.is_none_or(|d| (-10.0..=1000.0).contains(&d))
+    }
+}
+
+/// Parses any of the three formats. Events with impossible numbers are left out (with a
+/// log line): one broken event does not stop the others.
 pub fn parse_events(text: &str) -> Result<Vec<Event>, ParseError> {
     let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
     if trimmed.is_empty() {
         return Err(ParseError::Empty);
     }
-    if trimmed.starts_with('{') {
-        parse_geojson(trimmed)
+    let mut events = if trimmed.starts_with('{') {
+        parse_geojson(trimmed)?
     } else if trimmed.starts_with('<') {
-        parse_quakeml(trimmed)
+        parse_quakeml(trimmed)?
     } else if trimmed.starts_with("#EventID") || trimmed.contains('|') {
-        Ok(parse_text(trimmed))
+        parse_text(trimmed)
     } else {
-        Err(ParseError::Malformed(
+        return Err(ParseError::Malformed(
             "not an FDSN event response (text, GeoJSON or QuakeML)".into(),
-        ))
-    }
+        ));
+    };
+    events.retain(|e| {
+        let ok = e.plausible();
+        if !ok {
+            tracing::warn!(event = %e.id, magnitude = e.magnitude, lat = e.lat, lon = e.lon, "earthquake with impossible numbers left out");
+        }
+        ok
+    });
+    Ok(events)
 }
 
 /// FDSN times are UTC, written without a zone ("2012-05-29T23:58:58.770000").
@@ -324,6 +345,30 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()
+    }
+
+    #[test]
+    fn impossible_numbers_are_left_out() {
+        let header = "#EventID|Time|Latitude|Longitude|Depth/Km|Author|Catalog|Contributor|ContributorID|MagType|Magnitude|MagAuthor|EventLocationName|EventType\n";
+        let row = |id: &str, lat: &str, mag: &str| {
+            format!("{id}|2026-12-01T03:01:00.000000|{lat}|10.0|10.0|SURVEY-INGV||||ML|{mag}|--|Cremona|earthquake\n")
+        };
+        let text = [
+            header.to_owned(),
+            row("1", "45.1", "NaN"),
+            row("2", "45.1", "inf"),
+            row("3", "45.1", "1e30"),
+            row("4", "NaN", "4.0"),
+            row("5", "95.0", "4.0"),
+            row("6", "45.1", "4.2"),
+        ]
+        .concat();
+        let ids: Vec<String> = parse_events(&text)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, ["6"]);
     }
 
     #[test]

@@ -451,6 +451,31 @@ fn settings(raw: RawSettings, t: &mut Table) -> Settings {
     let max_new = at_least_one("max_new_per_poll", raw.max_new_per_poll, d.max_new_per_poll);
     let max_body = at_least_one("max_body_bytes", raw.max_body_bytes, d.max_body_bytes);
     let flood_threshold = at_least_one("flood_threshold", raw.flood_threshold, d.flood_threshold);
+    // Below this no feed fits, and every poll would fail as "too large".
+    const MIN_BODY: usize = 16 * 1024;
+    if (1..MIN_BODY).contains(&max_body) {
+        t.problem(
+            "max_body_bytes",
+            format!("max_body_bytes = {max_body} is too small for any feed (at least {MIN_BODY})"),
+            Some("max_body_bytes = 10485760 (10 MB, the default)"),
+        );
+    }
+    for (key, value) in [
+        ("admin_listen", &raw.admin_listen),
+        ("webhook_listen", &raw.webhook_listen),
+    ] {
+        if let Some(v) = value {
+            if v.trim().parse::<std::net::SocketAddr>().is_err() {
+                t.problem(
+                    key,
+                    format!("{key} = {v:?} is not an address and port"),
+                    Some(&format!(
+                        "{key} = \"127.0.0.1:8080\" (an IP address, a colon, a port)"
+                    )),
+                );
+            }
+        }
+    }
     let quiet_hours = match raw.quiet_hours.as_deref().map(str::trim) {
         None => d.quiet_hours,
         Some("off") => None,
