@@ -1,5 +1,5 @@
 //! Links and pictures in what sources publish: a reference made absolute, the first real
-//! picture of an HTML text. Pure functions.
+//! picture of an HTML text; and an address fit to show or log. Pure functions.
 
 use std::sync::LazyLock;
 
@@ -18,6 +18,46 @@ pub fn http_url(href: &str, base: Option<&Url>) -> Option<Url> {
         None => Url::parse(href).ok()?,
     };
     matches!(url.scheme(), "http" | "https").then_some(url)
+}
+
+/// Query parameters whose values are credentials.
+const SECRET_PARAMS: &[&str] = &[
+    "token",
+    "access_token",
+    "key",
+    "apikey",
+    "api_key",
+    "secret",
+    "password",
+    "pass",
+    "pwd",
+    "auth",
+    "sig",
+    "signature",
+    "code",
+];
+
+/// `url` as it may be shown or logged: a password in it (`user:password@`) and the values of
+/// query parameters that carry credentials (`?token=…`) replaced by `***`.
+pub fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    if shown.query().is_some() {
+        let pairs: Vec<(String, String)> = shown
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str());
+                (
+                    k.into_owned(),
+                    if secret { "***".into() } else { v.into_owned() },
+                )
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    shown.to_string()
 }
 
 /// The first `<img src>` of an HTML fragment. A regex rather than a DOM parse: it runs on the
@@ -49,6 +89,21 @@ pub fn first_img(html: &str, base: Option<&Url>) -> Option<Url> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn addresses_are_shown_without_their_credentials() {
+        let url = |s: &str| url::Url::parse(s).unwrap();
+        assert_eq!(
+            super::redacted(&url(
+                "https://user:hunter2@comune.example.it/feed?token=abc&page=2"
+            )),
+            "https://user:***@comune.example.it/feed?token=***&page=2"
+        );
+        assert_eq!(
+            super::redacted(&url("https://comune.example.it/feed")),
+            "https://comune.example.it/feed"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -36,7 +36,7 @@ pub fn sources(store: &Store, config: &Config) -> Result<String, StoreError> {
             src.name,
             src.kind().as_str(),
             health,
-            src.url
+            crate::link::redacted(&src.url)
         );
         let _ = writeln!(
             out,

@@ -264,3 +264,14 @@ fn settings_that_would_break_everything_silently_are_refused() {
     );
     assert_eq!(find(&p, "webhook_listen = \"0.0.0.0:99999\"").line, Some(6));
 }
+
+#[test]
+fn a_token_pasted_for_a_variable_name_is_refused_and_not_repeated() {
+    let token = "EAAGm0PX4ZCpsBAKZAsomething";
+    let p = problems(&format!(
+        "[[sink]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\nphone_number_id = \"1\"\ntoken_env = \"{token}\"\napp_secret_env = \"S\"\nverify_token_env = \"V\"\n"
+    ));
+    let problem = find(&p, "token_env must name an environment variable");
+    assert_eq!(problem.line, Some(5));
+    assert!(!format!("{p:?}").contains(token), "{p:?}");
+}

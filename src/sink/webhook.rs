@@ -62,8 +62,13 @@ impl WebhookSink {
             .send()
             .await
             .map_err(|e| {
+                // Without the address: it may carry a credential (`?token=`).
                 SinkError::NotSent(
-                    format!("{e} (safe to repeat: the receiver dedupes on Idempotency-Key)").into(),
+                    format!(
+                        "{} (safe to repeat: the receiver dedupes on Idempotency-Key)",
+                        e.without_url()
+                    )
+                    .into(),
                 )
             })?;
         let status = resp.status();

@@ -114,10 +114,17 @@ impl Table<'_> {
         self.env_var(key, var)
     }
 
-    /// The name of an environment variable (never a secret itself).
+    /// The name of an environment variable (never a secret itself): capitals, digits and
+    /// underscores, as environment variables are named. Anything else (a token pasted in
+    /// the wrong place, such as Meta's "EAAG…") is refused without being repeated.
     fn env_var(&mut self, key: &str, var: Option<String>) -> Option<String> {
         let var = var?;
-        if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        let named = (1..=64).contains(&var.len())
+            && !var.starts_with(|c: char| c.is_ascii_digit())
+            && var
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if !named {
             self.problem(
                 key,
                 format!("{key} must name an environment variable, not hold a secret"),

@@ -491,7 +491,7 @@ pub fn sources(
         @for (src, state, paused, held) in &rows {
             article.card aria-labelledby=(format!("s-{}", src.name)) {
                 h2 id=(format!("s-{}", src.name)) { (src.name) }
-                p.meta.indirizzo { (super::sources::kind_label(src.kind())) " · " (src.url) }
+                p.meta.indirizzo { (super::sources::kind_label(src.kind())) " · " (crate::link::redacted(&src.url)) }
                 p {
                     @if *paused { strong { "in pausa" } }
                     @else if let Some(err) = state.last_error_it.as_ref().or(state.last_error.as_ref()) {
