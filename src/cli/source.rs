@@ -69,21 +69,35 @@ async fn add(
     for m in &detected.messages {
         println!("{}", banditore::sink::render(m));
     }
-    let text = std::fs::read_to_string(&paths.config)?;
     let preset = detected.preset.map(preset_name);
     // Like the admin UI: review when other sources go through review.
     let fields = Fields::for_new(&cfg);
     println!("forward = \"{}\"", fields.forward);
-    let new_text = append_source(&text, &name, kind, detected.url.as_str(), preset, &fields)
-        .map_err(anyhow::Error::msg)?;
-    if let Err(problems) = Config::parse(&new_text) {
-        eprintln!("banditore: not added; the configuration would be invalid:");
-        for p in problems {
-            eprintln!("  {p}");
+    // Under the file's lock, from its text as it is now (the daemon may have changed it).
+    let edited = banditore::config::file::edit(&paths.config, |text| {
+        let new_text = append_source(&text, &name, kind, detected.url.as_str(), preset, &fields)
+            .map_err(|e| vec![e])?;
+        match Config::parse(&new_text) {
+            Ok(_) => Ok((new_text, ())),
+            Err(problems) => Err(problems
+                .into_iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()),
         }
-        return Ok(ExitCode::from(EXIT_USAGE));
+    });
+    match edited {
+        Ok(()) => {}
+        Err(banditore::config::file::EditError::Refused(problems)) => {
+            eprintln!("banditore: not added; the configuration would be invalid:");
+            for p in problems {
+                eprintln!("  {p}");
+            }
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+        Err(banditore::config::file::EditError::Io(e)) => {
+            return Err(anyhow::anyhow!("{}: {e}", paths.config.display()))
+        }
     }
-    std::fs::write(&paths.config, new_text)?;
     println!(
         "added to {}; its first poll records what is there and sends nothing",
         paths.config.display()

@@ -9,6 +9,7 @@
 
 mod check;
 mod choices;
+pub mod file;
 mod problem;
 mod raw;
 

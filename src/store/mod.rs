@@ -173,9 +173,17 @@ pub struct PruneReport {
 impl Store {
     /// Opens (or creates) the store of a data directory (in `<data_dir>/store`), with a page
     /// cache of `cache_mb` MiB.
+    /// A data directory this creates is readable by its owner only (it holds phone numbers);
+    /// an existing one keeps the mode its administrator gave it.
     pub fn open_in(data_dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::DataDir(data_dir.display().to_string(), e))?;
+        if !data_dir.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(data_dir)
+                .map_err(|e| StoreError::DataDir(data_dir.display().to_string(), e))?;
+        }
         match Store::open(
             &data_dir.join("store"),
             cache_mb.saturating_mul(1024 * 1024),

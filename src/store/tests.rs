@@ -695,3 +695,13 @@ fn keywords_apply_once_and_never_over_a_newer_one() {
     );
     assert_eq!(store.prune(at(-400), at(20)).unwrap().keywords, 3);
 }
+
+#[test]
+fn a_new_data_directory_is_its_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    drop(Store::open_in(&data, 1).unwrap());
+    let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+}

@@ -15,24 +15,27 @@ pub fn rewrite_config(
     let Some(path) = admin.config_path.clone() else {
         return Err("questa istanza non ha un file di configurazione da aggiornare".into());
     };
-    // One change at a time: two saves at the same moment would each read the file and the
-    // second would write over the first.
-    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = WRITING.lock().unwrap_or_else(|p| p.into_inner());
-    let mut doc = read_config(&path)?;
-    change(&mut doc)?;
-    let new_text = doc.to_string();
-    // The check's words are English (the command line's); people read them in Italian.
-    let config = Config::parse(&new_text).map_err(|problems| config_words::all(&problems))?;
-    let tmp = path.with_extension("toml.new");
-    let written = std::fs::write(&tmp, &new_text).and_then(|()| std::fs::rename(&tmp, &path));
-    if let Err(e) = written {
-        tracing::error!(path = %path.display(), error = %e, "cannot write the configuration");
-        return Err(format!(
-            "non riesco a scrivere il file di configurazione {} (il motivo è nel registro del server)",
-            path.display()
-        ));
-    }
+    // One change at a time, also against `source add` on the command line: two saves at
+    // the same moment would each read the file and the second would write over the first.
+    let edited = crate::config::file::edit(&path, |text| {
+        let mut doc = parse_config(&path, &text)?;
+        change(&mut doc)?;
+        let new_text = doc.to_string();
+        // The check's words are English (the command line's); people read them in Italian.
+        let config = Config::parse(&new_text).map_err(|problems| config_words::all(&problems))?;
+        Ok((new_text, config))
+    });
+    let config = match edited {
+        Ok(config) => config,
+        Err(crate::config::file::EditError::Refused(why)) => return Err(why),
+        Err(crate::config::file::EditError::Io(e)) => {
+            tracing::error!(path = %path.display(), error = %e, "cannot write the configuration");
+            return Err(format!(
+                "non riesco a scrivere il file di configurazione {} (il motivo è nel registro del server)",
+                path.display()
+            ));
+        }
+    };
     admin.cell.replace(config).map_err(|e| {
         tracing::error!(error = %e, "the configuration was written but not applied");
         "salvata, ma non applicata: il motivo è nel registro del server".to_owned()
@@ -48,6 +51,10 @@ pub fn read_config(path: &std::path::Path) -> Result<toml_edit::DocumentMut, Str
             path.display()
         )
     })?;
+    parse_config(path, &text)
+}
+
+fn parse_config(path: &std::path::Path, text: &str) -> Result<toml_edit::DocumentMut, String> {
     text.parse().map_err(|e| {
         tracing::error!(path = %path.display(), error = %e, "the configuration is not valid TOML");
         "il file di configurazione non è TOML valido: correggilo a mano («banditore check» dice dove)"
