@@ -373,6 +373,15 @@ async fn a_backup_restored_elsewhere_carries_on_where_it_was() {
     std::fs::write(&backup, &export).unwrap();
     let backup = backup.to_str().unwrap();
 
+    // A mistyped data directory is not an empty backup.
+    let typo = work.path().join("dta");
+    let out = work
+        .run(&["store", "export", "--data", typo.to_str().unwrap()])
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("there is no store"));
+    assert!(!typo.exists());
+
     // A cut backup loads nothing; a store with records takes no import.
     let cut = work.path().join("cut.jsonl");
     std::fs::write(&cut, &export[..export.len() / 2]).unwrap();

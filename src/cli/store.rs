@@ -18,7 +18,15 @@ pub async fn export_command(paths: &Paths, subscribers_only: bool) -> anyhow::Re
     let complete = match export(&socket_path(&paths.data), subscribers_only, &mut stdout).await {
         Some(result) => result?,
         None => {
-            // No daemon: the store directly. The configuration is not needed.
+            // No daemon: the store directly. The configuration is not needed; a data
+            // directory that is not there is a mistake, not an empty backup.
+            if !paths.data.join("store").is_dir() {
+                eprintln!(
+                    "banditore: there is no store in {} (check --data or BANDITORE_DATA)",
+                    paths.data.display()
+                );
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
             let store = open(&paths.data)?;
             tokio::task::spawn_blocking(move || {
                 let mut out = std::io::BufWriter::new(std::io::stdout().lock());

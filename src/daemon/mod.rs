@@ -480,8 +480,25 @@ impl AppCell {
     }
 
     /// Applies a new configuration (already validated) without a restart.
+    /// The listeners stay where they are: a changed `admin_listen` or `webhook_listen` is
+    /// said in the log, and takes effect at the next start.
     pub fn replace(&self, config: Config) -> anyhow::Result<()> {
-        let app = self.get().rebuild(config)?;
+        let old = self.get();
+        let (was, now) = (&old.config().settings, &config.settings);
+        for (key, before, after) in [
+            ("admin_listen", &was.admin_listen, &now.admin_listen),
+            ("webhook_listen", &was.webhook_listen, &now.webhook_listen),
+        ] {
+            if before != after {
+                tracing::warn!(
+                    key,
+                    ?before,
+                    ?after,
+                    "a listen address changed: it takes effect when banditore is restarted"
+                );
+            }
+        }
+        let app = old.rebuild(config)?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = app;
         self.changed.notify_one();
         Ok(())

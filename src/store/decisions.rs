@@ -177,7 +177,7 @@ impl Store {
         sinks: &[&str],
         decision: &DecisionRecord,
     ) -> Result<bool, StoreError> {
-        let id = self.db.generate_id()?.to_be_bytes();
+        let id = self.next_id()?.to_be_bytes();
         let value = encode(decision)?;
         let records: Vec<Vec<u8>> = sinks
             .iter()
@@ -299,10 +299,10 @@ impl Store {
         decisions: &[DecisionRecord],
         now: DateTime<Utc>,
     ) -> Result<EncodedDigest, StoreError> {
-        let (key, entry) = super::outbox_entry(&self.db, digest, now)?;
+        let (key, entry) = super::outbox_entry(self, digest, now)?;
         let decided = decisions
             .iter()
-            .map(|d| Ok((self.db.generate_id()?.to_be_bytes(), encode(d)?)))
+            .map(|d| Ok((self.next_id()?.to_be_bytes(), encode(d)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok((key, encode(&entry)?, decided))
     }

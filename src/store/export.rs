@@ -246,6 +246,8 @@ impl Store {
                 .and_then(|t| t.insert(key, value))
                 .map_err(StoreError::from)?;
         }
+        // New ids come after every imported one.
+        self.note_ids_in_use()?;
         self.flush()?;
         Ok(count)
     }

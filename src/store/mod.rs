@@ -154,6 +154,8 @@ pub struct Store {
     sessions: Table<Session>,
     /// Raw: the store's own bookkeeping (when pruning last ran).
     meta: sled::Tree,
+    /// The highest id in use ([`Store::next_id`]).
+    last_id: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What one pruning pass forgot.
@@ -230,9 +232,33 @@ impl Store {
             sent_items: Table::open(&db, "sent_items")?,
             audit: Table::open(&db, "audit")?,
             sessions: Table::open(&db, "sessions")?,
+            last_id: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(highest_id(&db)?)),
             meta: db.open_tree("meta")?,
             db,
         })
+    }
+
+    /// A new id for the records kept in order of writing (outbox, log, decisions, audit):
+    /// sled's own counter, but always above every id in use. sled's counter alone would
+    /// start again from zero in a store filled by `store import`, and a new record would
+    /// take the place of an imported one with the same id.
+    fn next_id(&self) -> Result<u64, StoreError> {
+        use std::sync::atomic::Ordering;
+        let generated = self.db.generate_id()?;
+        let previous = self
+            .last_id
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+                Some(generated.max(last.saturating_add(1)))
+            })
+            .unwrap_or_else(|last| last);
+        Ok(generated.max(previous.saturating_add(1)))
+    }
+
+    /// Takes ids written behind the store's back (an import) into account.
+    fn note_ids_in_use(&self) -> Result<(), StoreError> {
+        self.last_id
+            .fetch_max(highest_id(&self.db)?, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 
     /// Writes everything buffered to disk.
@@ -382,6 +408,35 @@ fn migrate_seen(db: &sled::Db) -> Result<(), StoreError> {
 /// The `meta` key of the last pruning's time.
 const LAST_PRUNE: &[u8] = b"last_prune";
 
+/// Trees whose keys end with an id from [`Store::next_id`].
+const ID_KEYED: &[&str] = &["outbox", "log", "decisions", "audit"];
+
+/// The highest id in the keys of the [`ID_KEYED`] trees: the last key of each (keys are in
+/// id order), but every key of the outbox, whose keys start with a priority byte (it holds
+/// only what is still to be delivered).
+fn highest_id(db: &sled::Db) -> Result<u64, StoreError> {
+    let id_of = |key: &[u8]| {
+        key.len()
+            .checked_sub(8)
+            .and_then(|at| key.get(at..))
+            .and_then(|tail| <[u8; 8]>::try_from(tail).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0)
+    };
+    let mut highest = 0;
+    for name in ID_KEYED {
+        let tree = db.open_tree(name)?;
+        if *name == "outbox" {
+            for key in tree.iter().keys() {
+                highest = highest.max(id_of(&key?));
+            }
+        } else if let Some((key, _)) = tree.last()? {
+            highest = highest.max(id_of(&key));
+        }
+    }
+    Ok(highest)
+}
+
 /// `a \0 b`.
 fn pair(a: &str, b: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(a.len() + b.len() + 1);
@@ -415,11 +470,11 @@ fn outbox_key(priority: Priority, seq: u64) -> Vec<u8> {
 
 /// A message ready for the outbox at `now`, with its key.
 fn outbox_entry(
-    db: &sled::Db,
+    store: &Store,
     message: &Message,
     now: DateTime<Utc>,
 ) -> Result<(Vec<u8>, OutboxEntry), StoreError> {
-    let seq = db.generate_id()?;
+    let seq = store.next_id()?;
     Ok((
         outbox_key(message.priority, seq),
         OutboxEntry {

@@ -204,7 +204,7 @@ impl Store {
         let Some(item) = self.queue_item(id)? else {
             return Ok(None);
         };
-        let (key, entry) = outbox_entry(&self.db, &item.message, now)?;
+        let (key, entry) = outbox_entry(self, &item.message, now)?;
         let entry = encode(&entry)?;
         (self.queue.tree(), self.outbox.tree()).transaction(|(queue, outbox)| {
             queue.remove(id.as_bytes())?;
@@ -218,7 +218,7 @@ impl Store {
     }
 
     pub fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let seq = self.db.generate_id()?;
+        let seq = self.next_id()?;
         self.audit.insert(seq.to_be_bytes(), entry)
     }
 

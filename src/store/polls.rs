@@ -116,14 +116,14 @@ impl Store {
             .messages
             .iter()
             .map(|m| {
-                let (key, entry) = outbox_entry(&self.db, m, now)?;
+                let (key, entry) = outbox_entry(self, m, now)?;
                 Ok((key, encode(&entry)?, m.id.as_str()))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let decisions = commit
             .decisions
             .iter()
-            .map(|d| Ok((self.db.generate_id()?.to_be_bytes(), encode(d)?, d)))
+            .map(|d| Ok((self.next_id()?.to_be_bytes(), encode(d)?, d)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let stories = commit
             .stories

@@ -71,6 +71,28 @@ fn export_then_import_gives_the_same_store() {
         restored.import(&mut text.as_bytes()),
         Err(ExportError::NotEmpty(_))
     ));
+
+    // What is queued after the restore comes after what was restored, and replaces nothing
+    // (sled's own counter starts again from zero in a new store) - also once reopened.
+    let queue_one = |store: &Store, id: &str| {
+        let commit = PollCommit {
+            messages: vec![message(id, Priority::Urgent)],
+            ..PollCommit::default()
+        };
+        store.commit_poll("s", &commit, at(1)).unwrap();
+    };
+    queue_one(&restored, "b");
+    drop(restored);
+    let reopened = (0..100)
+        .find_map(|_| {
+            Store::open(b.path(), 1 << 20)
+                .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
+                .ok()
+        })
+        .unwrap();
+    queue_one(&reopened, "c");
+    let order: Vec<String> = reopened.outbox().map(|r| r.unwrap().1.message.id).collect();
+    assert_eq!(order, ["a", "b", "c"]);
 }
 
 #[test]
