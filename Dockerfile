@@ -8,7 +8,12 @@ RUN cargo build --release --locked
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/banditore /usr/local/bin/banditore
+# The data directory belongs to the user the daemon runs as: a named volume mounted there
+# starts with this owner.
+RUN mkdir -p /var/lib/banditore && chown nobody:nogroup /var/lib/banditore && chmod 0700 /var/lib/banditore
+VOLUME /var/lib/banditore
 ENV BANDITORE_CONFIG=/etc/banditore/sources.toml BANDITORE_DATA=/var/lib/banditore
+EXPOSE 8080 8081
 USER nobody
 ENTRYPOINT ["banditore"]
 CMD ["run"]
