@@ -3,7 +3,8 @@
 //! Every request has a connect timeout and a total timeout, the body is capped in size while
 //! it streams, gzip and brotli are accepted, at most 5 redirects are followed, and the
 //! validators of the last good response (ETag, Last-Modified) make the request conditional.
-//! A global semaphore and one per host bound the requests in flight.
+//! A global semaphore and one per host bound the requests in flight. Every address reached,
+//! redirects included, passes the configuration's [`Guard`] (no SSRF).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,8 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use url::Url;
+
+use crate::netguard::Guard;
 
 /// Caching validators from the last good response of a source.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +55,8 @@ pub enum FetchError {
     TooLarge { limit: usize },
     #[error("too many redirects")]
     Redirects,
+    #[error("refused: {0}")]
+    NotPublic(String),
     #[error("{0}")]
     Other(String),
 }
@@ -85,6 +90,7 @@ impl FetchError {
                 )
             }
             FetchError::Redirects => "troppi reindirizzamenti".into(),
+            FetchError::NotPublic(_) => "l'indirizzo porta a una rete interna, non pubblica: per sicurezza non viene letto (solo le fonti scritte nella configurazione possono stare in una rete interna)".into(),
             FetchError::Other(why) => network_words(why, false).to_owned(),
         }
     }
@@ -104,6 +110,9 @@ pub struct FetchLimits {
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// Which addresses may be reached; applied by the client's resolver and redirect policy,
+    /// and here to IP literals.
+    guard: Guard,
     limits: FetchLimits,
     /// Fetches in flight, at most `concurrency`; `None` on the emergency lane.
     global: Option<Arc<Semaphore>>,
@@ -111,7 +120,7 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    pub fn new(limits: FetchLimits, user_agent: &str) -> Result<Fetcher, FetchError> {
+    pub fn new(limits: FetchLimits, user_agent: &str, guard: Guard) -> Result<Fetcher, FetchError> {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::ACCEPT,
@@ -124,7 +133,8 @@ impl Fetcher {
             .default_headers(headers)
             .connect_timeout(limits.connect_timeout)
             .timeout(limits.timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(redirects(guard.clone()))
+            .dns_resolver(Arc::new(GuardedResolver(guard.clone())))
             .gzip(true)
             .brotli(true)
             .pool_idle_timeout(Duration::from_secs(30))
@@ -132,6 +142,7 @@ impl Fetcher {
             .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))?;
         Ok(Fetcher {
             client,
+            guard,
             global: Some(Arc::new(Semaphore::new(limits.concurrency.max(1)))),
             per_host: Arc::default(),
             limits,
@@ -161,6 +172,9 @@ impl Fetcher {
         timeout: Option<Duration>,
     ) -> Result<FetchOutcome, FetchError> {
         let timeout = timeout.unwrap_or(self.limits.timeout);
+        self.guard
+            .check_literal(url)
+            .map_err(FetchError::NotPublic)?;
         // Host first, then global: a task waiting for a busy host does not hold a global slot.
         let host_slot = match self.host_semaphore(url) {
             Some(host) => Some(host.acquire_owned().await),
@@ -263,9 +277,60 @@ impl Fetcher {
     }
 }
 
+/// At most 5 redirects, each to an address the guard lets through (a host name is checked
+/// again when it is resolved).
+fn redirects(guard: Guard) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 5 {
+            return attempt.error(TooManyRedirects);
+        }
+        match guard.check_literal(attempt.url()) {
+            Ok(()) => attempt.follow(),
+            Err(why) => attempt.error(NotPublic(why)),
+        }
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("too many redirects")]
+struct TooManyRedirects;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct NotPublic(String);
+
+/// The system's resolver, keeping only the addresses the guard lets a host reach: the
+/// connection goes to one of those, so a second DNS answer cannot slip another in.
+struct GuardedResolver(Guard);
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let guard = self.0.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<std::net::SocketAddr> = found
+                .into_iter()
+                .filter(|a| guard.allows(&host, a.ip()))
+                .collect();
+            if allowed.is_empty() {
+                let why = NotPublic(format!(
+                    "{host} has only non-public addresses and is not a configured source's"
+                ));
+                return Err(Box::new(why) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 fn classify(e: reqwest::Error, timeout: Duration) -> FetchError {
+    let cause = root_cause(&e);
     if e.is_timeout() {
         FetchError::Timeout(timeout)
+    } else if cause.contains("non-public") {
+        FetchError::NotPublic(cause)
     } else if e.is_redirect() {
         FetchError::Redirects
     } else if e.is_connect() {
@@ -334,7 +399,7 @@ mod tests {
             concurrency: 8,
             per_host_concurrency: 2,
         };
-        let fetcher = Fetcher::new(limits, "test").unwrap();
+        let fetcher = Fetcher::new(limits, "test", Guard::open()).unwrap();
         let slots = |u: &str| fetcher.host_semaphore(&Url::parse(u).unwrap());
         for local in [
             "http://127.0.0.1:8080/a",

@@ -27,6 +27,7 @@ pub mod format;
 pub mod ident;
 pub mod item;
 pub mod link;
+pub mod netguard;
 pub mod phone;
 pub mod policy;
 pub mod schedule;

@@ -115,3 +115,36 @@ async fn listing_articles_and_template_change() {
     );
     assert_eq!(work.messages().len(), 1);
 }
+
+/// A listing on a configured (loopback) host links an article on another non-public host:
+/// the article is not fetched, and nothing of it reaches a message.
+#[tokio::test]
+async fn links_to_internal_hosts_are_not_followed() {
+    let server = FeedServer::start().await;
+    server.set(
+        "/novita/",
+        listing(&[card("mercato", "Il mercato", &day(1))]),
+    );
+    let source = format!(
+        "[[source]]\nname = \"comunicati\"\nkind = \"page\"\nurl = \"{}\"\npreset = \"design-comuni\"\n",
+        server.url("/novita/")
+    );
+    let work = Workdir::new("", &source);
+    work.once().await;
+    // "localhost" is the same machine under another name: not the host the admin configured.
+    let internal = server.url("/interno/").replace("127.0.0.1", "localhost");
+    server.set(
+        "/interno/",
+        article("Pannello interno", "password del router: segreta"),
+    );
+    let inside = card("x", "Avviso interno", &day(0)).replace("/novita/x/", &internal);
+    server.set(
+        "/novita/",
+        listing(&[inside, card("mercato", "Il mercato", &day(1))]),
+    );
+    work.once().await;
+    assert!(server.requests("/interno/").is_empty(), "never fetched");
+    let m = work.messages();
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(!m[0]["text"].as_str().unwrap().contains("segreta"), "{m:?}");
+}

@@ -159,6 +159,9 @@ async fn read(
                     per_host_concurrency: 1,
                 },
                 &settings.user_agent(),
+                // The address its user typed, and what its document links to: this is the
+                // admin's own command, not the daemon reading documents unattended.
+                banditore::netguard::Guard::open(),
             )?;
             match fetcher.get(&url, &Default::default(), None).await? {
                 FetchOutcome::Fetched(f) => Ok(Document {

@@ -121,6 +121,10 @@ impl Pipeline {
                 per_host_concurrency: s.per_host_concurrency,
             },
             &s.user_agent(),
+            crate::netguard::Guard::new(
+                s.allow_private_sources,
+                config.sources.iter().filter_map(|src| src.url.host_str()),
+            ),
         )?;
         let sources = config
             .sources

@@ -6,7 +6,7 @@
 //! the address that was checked, and redirects are not followed. Network failures are told in
 //! Italian (`fetch::network_words`); the English reason goes to the log.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use url::Url;
@@ -26,32 +26,7 @@ pub struct Detected {
     pub messages: Vec<Message>,
 }
 
-/// Whether an address is on the public internet.
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (64..128).contains(&o[1])))
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let seg = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || (seg & 0xfe00) == 0xfc00
-                || (seg & 0xffc0) == 0xfe80)
-        }
-    }
-}
+pub use crate::netguard::is_public;
 
 /// Resolves the host and checks every address; returns the one to connect to.
 pub(super) async fn checked_address(url: &Url, allow_private: bool) -> Result<SocketAddr, String> {
@@ -231,31 +206,4 @@ pub(super) async fn feed_of_page(url: &Url, settings: &Settings) -> Option<Url> 
         .ok()?;
     let text = crate::charset::decode(&body, content_type.as_deref());
     crate::source::feed::discover_feed(&text, Some(url))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn private_addresses_are_not_public() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.1.1",
-            "172.16.0.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["93.184.216.34", "2a00:1450:4002::1"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
-        }
-    }
 }
