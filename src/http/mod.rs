@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod control;
+mod listen;
 pub mod probes;
 pub mod webhooks;
 
@@ -77,13 +78,16 @@ pub async fn serve(
     Ok(())
 }
 
-/// Serves `router` on `listener` until `stop`.
+/// Serves `router` on `listener` until `stop`, with the connection limits of [`listen`].
 pub async fn serve_router(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     stop: CancellationToken,
 ) {
+    use axum::serve::ListenerExt;
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // `tap_io` only so that axum knows the connection's address (`ConnectInfo`).
+    let listener = listen::Limited::new(listener).tap_io(|_| ());
     if let Err(e) = axum::serve(listener, service)
         .with_graceful_shutdown(async move { stop.cancelled().await })
         .await
