@@ -53,6 +53,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// Woken when something is queued.
     queued: Notify,
+    /// The last store error of a loop, until a poll or a delivery pass gets through again:
+    /// `/readyz` reports it (a full disk, say).
+    store_trouble: std::sync::Mutex<Option<String>>,
 }
 
 /// The running application. Cheap to clone.
@@ -126,6 +129,7 @@ impl App {
                 deliverer,
                 clock,
                 queued: Notify::new(),
+                store_trouble: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -136,6 +140,23 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The store error the loops last met, if they have not got through since.
+    pub fn store_trouble(&self) -> Option<String> {
+        self.inner
+            .store_trouble
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn note_store(&self, result: Result<(), &StoreError>) {
+        *self
+            .inner
+            .store_trouble
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = result.err().map(ToString::to_string);
     }
 
     pub fn config(&self) -> &Config {
@@ -363,10 +384,13 @@ impl App {
             .get(&src.name)
             .cloned()
             .unwrap_or_default();
+        // The next poll as decided here, also when the store could not record it: a store
+        // that cannot write (a full disk) must not turn the loop into a poll a millisecond.
+        let mut decided: Option<DateTime<Utc>> = None;
         loop {
             let state = self.inner.store.source_state(&src.name).unwrap_or_default();
             let now = self.inner.clock.now();
-            let due = state.next_poll.unwrap_or(now);
+            let due = next_due(state.next_poll, decided, now);
             let paused = self.inner.store.source_paused(&src.name).unwrap_or(false);
             let wait = if paused {
                 Duration::from_secs(3600)
@@ -387,9 +411,13 @@ impl App {
             };
             let now = self.inner.clock.now();
             let next = match result {
-                Ok(_) => schedule.next_after(now, tz, rand::random()),
+                Ok(_) => {
+                    self.note_store(Ok(()));
+                    schedule.next_after(now, tz, rand::random())
+                }
                 Err(PollError::Store(e)) => {
-                    tracing::error!(source = %src.name, error = %e, "store error");
+                    tracing::error!(source = %src.name, error = %e, "store error; polling again in a minute");
+                    self.note_store(Err(&e));
                     now + chrono::Duration::seconds(60)
                 }
                 Err(_) => {
@@ -407,6 +435,7 @@ impl App {
                     now + chrono::Duration::from_std(wait).unwrap_or_default()
                 }
             };
+            decided = Some(next);
             match self.inner.store.source_state(&src.name) {
                 Ok(mut state) => {
                     state.next_poll = Some(next);
@@ -433,7 +462,10 @@ impl App {
                     tracing::info!(?report, "delivery pass")
                 }
                 Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "delivery pass failed"),
+                Err(e) => {
+                    tracing::error!(error = %e, "delivery pass failed");
+                    self.note_store(Err(&e));
+                }
             }
             // The next pass: a sink's retry or a scheduled review item, whichever comes first.
             let scheduled = crate::review::next_scheduled(&self.inner.store).unwrap_or_else(|e| {
@@ -453,6 +485,20 @@ impl App {
                 _ = tokio::time::sleep(wait) => {}
             }
         }
+    }
+}
+
+/// When a source's next poll is due: the later of what the store holds and what its loop
+/// decided last (the two differ only when the store could not record the decision; an
+/// admin's "poll now" wakes the loop on its own).
+fn next_due(
+    stored: Option<DateTime<Utc>>,
+    decided: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    match (stored, decided) {
+        (Some(a), Some(b)) => a.max(b),
+        (a, b) => a.or(b).unwrap_or(now),
     }
 }
 
@@ -532,5 +578,21 @@ impl AppCell {
             }
         }
         self.get().store().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_next_poll_the_store_could_not_record_still_holds() {
+        let at = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        // The store kept an old time (its write failed); the loop's decision wins.
+        assert_eq!(next_due(Some(at(0)), Some(at(60)), at(1)), at(60));
+        assert_eq!(next_due(Some(at(90)), Some(at(60)), at(1)), at(90));
+        assert_eq!(next_due(None, Some(at(60)), at(1)), at(60));
+        assert_eq!(next_due(Some(at(5)), None, at(1)), at(5));
+        assert_eq!(next_due(None, None, at(1)), at(1));
     }
 }

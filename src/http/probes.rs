@@ -12,10 +12,19 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when a read from the store succeeds. The configuration was loaded before the
-/// listeners opened, so an application in the cell is one that was checked whole.
+/// Ready when a read from the store succeeds and the loops' last write got through (a full
+/// disk makes it not ready until they get through again). The configuration was loaded
+/// before the listeners opened, so an application in the cell is one that was checked whole.
 pub async fn readyz(cell: AppCell) -> Response {
-    match cell.get().store().last_prune() {
+    let app = cell.get();
+    if let Some(trouble) = app.store_trouble() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: the store cannot be written ({trouble})"),
+        )
+            .into_response();
+    }
+    match app.store().last_prune() {
         Ok(_) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness probe: the store does not answer");
