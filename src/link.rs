@@ -20,6 +20,34 @@ pub fn http_url(href: &str, base: Option<&Url>) -> Option<Url> {
     matches!(url.scheme(), "http" | "https").then_some(url)
 }
 
+/// Whether an image address may be handed to a provider or gateway to fetch: https, and not
+/// a name or address of a private network (the gateway would fetch it from inside).
+pub fn shareable_image(address: &str) -> bool {
+    let Ok(url) = Url::parse(address) else {
+        return false;
+    };
+    url.scheme() == "https"
+        && match url.host() {
+            Some(url::Host::Domain(d)) => {
+                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                d.contains('.')
+                    && ![
+                        "localhost",
+                        ".local",
+                        ".internal",
+                        ".lan",
+                        ".home.arpa",
+                        ".intranet",
+                    ]
+                    .iter()
+                    .any(|s| d == s.trim_start_matches('.') || d.ends_with(s))
+            }
+            Some(url::Host::Ipv4(ip)) => crate::netguard::is_public(ip.into()),
+            Some(url::Host::Ipv6(ip)) => crate::netguard::is_public(ip.into()),
+            None => false,
+        }
+}
+
 /// Query parameters whose values are credentials.
 const SECRET_PARAMS: &[&str] = &[
     "token",
@@ -89,6 +117,29 @@ pub fn first_img(html: &str, base: Option<&Url>) -> Option<Url> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_public_https_images_are_handed_on() {
+        for ok in [
+            "https://www.comune.cremona.it/foto.jpg",
+            "https://93.184.216.34/a.png",
+        ] {
+            assert!(super::shareable_image(ok), "{ok}");
+        }
+        for refused in [
+            "http://www.comune.cremona.it/foto.jpg",
+            "https://localhost/a.jpg",
+            "https://intranet/a.jpg",
+            "https://nas.local/a.jpg",
+            "https://10.0.0.5/a.jpg",
+            "https://[::1]/a.jpg",
+            "https://169.254.169.254/latest/meta-data",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            assert!(!super::shareable_image(refused), "{refused}");
+        }
+    }
+
     #[test]
     fn addresses_are_shown_without_their_credentials() {
         let url = |s: &str| url::Url::parse(s).unwrap();

@@ -62,7 +62,13 @@ impl GatewaySink {
 
     /// The body for a message: an image with the text as caption when it fits, else text.
     pub fn body(&self, message: &Message) -> (&'static str, Value) {
-        match &message.image {
+        // The gateway fetches the image from inside the comune's network: only a public
+        // https address is handed to it.
+        match message
+            .image
+            .as_deref()
+            .filter(|i| crate::link::shareable_image(i))
+        {
             Some(image) if message.text.chars().count() <= MAX_CAPTION => (
                 "/api/sendImage",
                 json!({

@@ -146,7 +146,11 @@ impl CloudSink {
     /// The free-form body for a recipient inside the 24-hour window: an image with the text
     /// as caption when there is an image and the text fits, else text with a link preview.
     pub fn free_form(message: &Message, to: &str) -> Value {
-        match &message.image {
+        match message
+            .image
+            .as_deref()
+            .filter(|i| crate::link::shareable_image(i))
+        {
             Some(image) if message.text.chars().count() <= MAX_CAPTION => json!({
                 "messaging_product": "whatsapp",
                 "recipient_type": "individual",

@@ -3,6 +3,11 @@
 //! declaration in the document type's internal subset, and no feed or alert needs one. A plain
 //! `<!DOCTYPE rss PUBLIC … "…rss-0.91.dtd">` (common in RSS 0.91) is allowed: the parsers we
 //! use never fetch external DTDs.
+//!
+//! The rule does not try to find where the document type ends (a `>` in a quoted system id
+//! or a `]` in a comment fooled an earlier version that did): a document with a DOCTYPE and
+//! an `<!ENTITY` anywhere is refused. An entity can be declared in no other way, and no
+//! comune's feed has both.
 
 use super::ParseError;
 
@@ -11,20 +16,10 @@ pub fn check(text: &str) -> Result<(), ParseError> {
     let bytes = text.as_bytes();
     // Every declaration starts with "<!": memchr finds those fast, and most documents have
     // none but their CDATA sections and comments.
-    let Some(start) = markup_decls(bytes).find(|&at| starts_with_ci(bytes, at, b"<!DOCTYPE"))
-    else {
+    if !markup_decls(bytes).any(|at| starts_with_ci(bytes, at, b"<!DOCTYPE")) {
         return Ok(());
-    };
-    let rest = bytes.get(start..).unwrap_or_default();
-    let has_subset = match (memchr::memchr(b'[', rest), memchr::memchr(b'>', rest)) {
-        (Some(b), Some(c)) => b < c,
-        (Some(_), None) => true,
-        _ => false,
-    };
-    // The internal subset ends at a "]" that may also stand in a comment or a quoted
-    // string inside it, so the whole rest of the document is searched: feeds never have an
-    // internal subset, so a false alarm costs nothing real.
-    if has_subset && markup_decls(rest).any(|at| starts_with_ci(rest, at, b"<!ENTITY")) {
+    }
+    if markup_decls(bytes).any(|at| starts_with_ci(bytes, at, b"<!ENTITY")) {
         return Err(ParseError::Hostile(
             "the document declares XML entities (a DOCTYPE with <!ENTITY>), which feeds never need"
                 .into(),
@@ -63,5 +58,14 @@ mod tests {
         assert!(check(hidden).is_err());
         let cdata = "<rss><![CDATA[<b>x</b>]]><!-- c --></rss>";
         assert!(check(cdata).is_ok());
+        // A ">" in a quoted system id, or a comment, before the subset: still refused.
+        let quoted =
+            r#"<!DOCTYPE r SYSTEM "a>b" [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
+        assert!(check(quoted).is_err());
+        let commented = r#"<!DOCTYPE r <!-- > --> [<!ENTITY x "y">]><r>&x;</r>"#;
+        assert!(check(commented).is_err());
+        // After the root element (where a lenient parser might still read it): refused.
+        let late = r#"<r/><!DOCTYPE r [<!ENTITY x "y">]>"#;
+        assert!(check(late).is_err());
     }
 }
