@@ -24,6 +24,7 @@ pub mod config;
 pub mod dates;
 pub mod digest;
 pub mod format;
+pub mod html_depth;
 pub mod ident;
 pub mod item;
 pub mod link;

@@ -11,6 +11,9 @@ use regex::Regex;
 static IMG_TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)<img(?-u:\b)[^>]*>").expect("static regex"));
 
+/// Any tag, for HTML too deeply nested to parse ([`crate::html_depth`]).
+static ANY_TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<[^>]*>").expect("static regex"));
+
 /// The start of a list item: its text gets a "•" and a line of its own.
 static LIST_ITEM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)<li(?-u:\b)[^>]*>").expect("static regex"));
@@ -24,7 +27,10 @@ pub fn html_to_text(html: &str) -> String {
     if html.trim().is_empty() {
         return String::new();
     }
-    let rendered = if html.contains('<') || html.contains('&') {
+    let rendered = if html.contains('<') && !crate::html_depth::within_limit(html) {
+        // Too deep for a parser to read in reasonable time: the tags are dropped as they are.
+        ANY_TAG.replace_all(html, " ").into_owned()
+    } else if html.contains('<') || html.contains('&') {
         let html: Cow<str> = if html.contains("<img") || html.contains("<IMG") {
             IMG_TAG.replace_all(html, " ")
         } else {

@@ -117,6 +117,43 @@ fn preview_refuses_unusable_documents_with_exit_2() {
     }
 }
 
+/// 100,000 nested elements cost an HTML parser minutes (quadratic in the depth): a page that
+/// deep is refused before parsing, and a feed item's HTML that deep loses its tags without a
+/// parser.
+#[test]
+fn documents_nested_too_deep_are_not_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 100_000;
+    let deep = format!("{}ciao{}", "<div>".repeat(n), "</div>".repeat(n));
+    let page = dir.path().join("deep.html");
+    std::fs::write(
+        &page,
+        format!("<!DOCTYPE html><html><body>{deep}</body></html>"),
+    )
+    .unwrap();
+    let out = banditore(&["preview", page.to_str().unwrap(), "--kind", "page"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("more than 512 deep"), "{err}");
+
+    let feed = dir.path().join("deep.xml");
+    std::fs::write(
+        &feed,
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title><link>https://a.example/</link>\
+             <item><title>Avviso</title><link>https://a.example/x</link><description><![CDATA[{deep}]]></description></item></channel></rss>"
+        ),
+    )
+    .unwrap();
+    let out = banditore(&["preview", feed.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ciao"));
+}
+
 /// Every document in `fixtures/` and, when present, the shared corpus beside the checkout.
 fn documents() -> Vec<PathBuf> {
     let mut roots = vec![PathBuf::from(fixture(""))];

@@ -189,6 +189,9 @@ fn looks_like_html(text: &str) -> bool {
 
 /// Feed autodiscovery: `<link rel="alternate" type="application/rss+xml" href="…">`.
 pub fn discover_feed(html: &str, base: Option<&Url>) -> Option<Url> {
+    if !crate::html_depth::within_limit(html) {
+        return None;
+    }
     let doc = scraper::Html::parse_document(html);
     let selector = scraper::Selector::parse(
         r#"link[rel~="alternate"][type="application/rss+xml"], link[rel~="alternate"][type="application/atom+xml"], link[rel~="alternate"][type="application/feed+json"]"#,

@@ -155,6 +155,12 @@ fn date_of(el: ElementRef, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
 /// Items of a listing page, per the rules. `Err(NothingMatched)` when the item selector finds
 /// nothing usable: a template change must not look like "no news".
 pub fn parse_listing(html: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
+    if !crate::html_depth::within_limit(html) {
+        return Err(ParseError::Hostile(format!(
+            "the page nests its elements more than {} deep, which no web page needs",
+            crate::html_depth::MAX_DEPTH
+        )));
+    }
     let doc = Html::parse_document(html);
     let base = page_base(&doc, ctx.base.as_ref());
     let rules = &ctx.page;
@@ -297,6 +303,9 @@ fn auto_links(doc: &Html, base: Option<&Url>) -> Vec<Item> {
 
 /// Signals that a page is one article rather than a listing.
 pub fn looks_like_article(html: &str) -> bool {
+    if !crate::html_depth::within_limit(html) {
+        return false;
+    }
     let doc = Html::parse_document(html);
     let any = |css: &str| Selector::parse(css).is_ok_and(|s| doc.select(&s).next().is_some());
     any("meta[property='og:type'][content='article']")
@@ -328,6 +337,10 @@ fn meta(doc: &Html, names: &[&str]) -> Option<String> {
 
 /// The metadata of one article page, as an item. `url` is where the page was fetched from.
 pub fn parse_article(html: &str, ctx: &ParseContext) -> Item {
+    if !crate::html_depth::within_limit(html) {
+        // Too deep to parse in reasonable time: the listing's text stands.
+        return Item::default();
+    }
     let doc = Html::parse_document(html);
     let base = page_base(&doc, ctx.base.as_ref());
     let sel = |css: &str| Selector::parse(css).ok();
