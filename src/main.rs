@@ -17,6 +17,15 @@ use cli::{KindArg, Paths};
     about = "Carries a comune's official news to WhatsApp"
 )]
 struct Cli {
+    /// Log lines as text for people, or as JSON objects (one per line) for log collectors.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "BANDITORE_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: cli::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,6 +104,10 @@ enum Command {
     /// Print an argon2 hash of a password read from standard input, for a [[user]] in the
     /// configuration.
     HashPassword,
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), e.g. `banditore man > banditore.1`.
+    Man,
     /// Measure a poll cycle over many generated feeds served on loopback.
     Bench {
         /// Number of feeds.
@@ -234,7 +247,7 @@ fn main() -> ExitCode {
         Command::Demo { .. } => "error",
         _ => "banditore=info,warn",
     };
-    cli::init_logging(default_filter);
+    cli::init_logging(default_filter, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -288,6 +301,21 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             StoreCommand::Import { file } => cli::store::import_command(&paths, &file).await,
         },
         Command::HashPassword => cli::hash_password::run(),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "banditore",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench {
             feeds,
             items,

@@ -449,3 +449,55 @@ fn check_shows_warnings_beside_problems() {
         "{text}"
     );
 }
+
+#[test]
+fn completions_a_man_page_and_json_logs() {
+    let bash = banditore(&["completions", "bash"]);
+    assert!(bash.status.success());
+    let script = String::from_utf8_lossy(&bash.stdout);
+    assert!(
+        script.contains("_banditore") && script.contains("complete"),
+        "{script}"
+    );
+    let man = banditore(&["man"]);
+    assert!(man.status.success());
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.contains(".TH banditore"), "{page}");
+
+    // A source nobody answers at: its failure is logged, as one JSON object per line.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sources.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[settings]\nquiet_hours = \"off\"\nconnect_timeout = \"1s\"\n\n[[source]]\nname = \"giu\"\nkind = \"feed\"\nurl = \"http://127.0.0.1:9/feed\"\n\n[[sink]]\nname = \"out\"\nkind = \"file\"\npath = \"{}\"\n",
+            dir.path().join("out.jsonl").display()
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_banditore"))
+        .args([
+            "once",
+            "--config",
+            config.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+        .env("BANDITORE_LOG_FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "WARN" && l["fields"]["source"] == "giu"),
+        "{logs}"
+    );
+}

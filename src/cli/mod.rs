@@ -64,16 +64,32 @@ impl KindArg {
     }
 }
 
-pub fn init_logging(default: &str) {
+/// How log lines are written (`--log-format`, `BANDITORE_LOG_FORMAT`).
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people (colours on a terminal, unless `NO_COLOR` is set).
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+pub fn init_logging(default: &str, format: LogFormat) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(
+                std::io::stderr().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            )
+            .init(),
+        LogFormat::Json => logs.json().with_ansi(false).init(),
+    }
 }
 
 /// Loads the configuration, or prints every problem and gives the exit code.
