@@ -14,6 +14,7 @@ RUN mkdir -p /var/lib/banditore && chown nobody:nogroup /var/lib/banditore && ch
 VOLUME /var/lib/banditore
 ENV BANDITORE_CONFIG=/etc/banditore/sources.toml BANDITORE_DATA=/var/lib/banditore
 EXPOSE 8080 8081
+HEALTHCHECK --interval=30s --timeout=10s CMD ["banditore", "healthcheck"]
 USER nobody
 ENTRYPOINT ["banditore"]
 CMD ["run"]

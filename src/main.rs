@@ -104,6 +104,9 @@ enum Command {
     /// Print an argon2 hash of a password read from standard input, for a [[user]] in the
     /// configuration.
     HashPassword,
+    /// Exit 0 when the daemon of this configuration answers ready (for container
+    /// HEALTHCHECKs; the image has no curl).
+    Healthcheck(Paths),
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff), e.g. `banditore man > banditore.1`.
@@ -242,6 +245,7 @@ fn main() -> ExitCode {
         | Command::Check { .. }
         | Command::Bench { .. }
         | Command::Store { .. }
+        | Command::Healthcheck(_)
         | Command::HashPassword => "warn",
         // The demo narrates what happens; the log would repeat it.
         Command::Demo { .. } => "error",
@@ -301,6 +305,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             StoreCommand::Import { file } => cli::store::import_command(&paths, &file).await,
         },
         Command::HashPassword => cli::hash_password::run(),
+        Command::Healthcheck(paths) => cli::healthcheck::run(&paths).await,
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

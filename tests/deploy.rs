@@ -54,6 +54,18 @@ impl Volume {
         cmd
     }
 
+    async fn healthcheck(&self) -> std::process::Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_banditore"))
+            .arg("healthcheck")
+            .arg("--config")
+            .arg(self.dir.path().join("sources.toml"))
+            .arg("--data")
+            .arg(self.dir.path().join("store"))
+            .output()
+            .await
+            .unwrap()
+    }
+
     fn messages(&self) -> usize {
         std::fs::read_to_string(self.dir.path().join("messages.jsonl"))
             .map(|t| t.lines().count())
@@ -87,6 +99,8 @@ async fn runs_as_the_chart_runs_it() {
     let mut pod = volume.run().spawn().unwrap();
     volume.wait_ready().await;
     assert_eq!(volume.probe("/healthz").await, Some(200));
+    // The container's HEALTHCHECK: the same question from the command line.
+    assert!(volume.healthcheck().await.status.success());
     assert_eq!(volume.probe("/metrics").await, Some(200));
 
     // The baseline, then one new item: one message.
@@ -105,6 +119,9 @@ async fn runs_as_the_chart_runs_it() {
     let status = stop(&mut pod).await;
     assert!(status.success(), "{status:?}");
     assert!(asked.elapsed() < GRACE, "took {:?}", asked.elapsed());
+    let down = volume.healthcheck().await;
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("no daemon answers"));
 
     // The restarted pod sends nothing twice.
     let polls = server.requests("/feed").len();

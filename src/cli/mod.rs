@@ -5,6 +5,7 @@ pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod hash_password;
+pub mod healthcheck;
 pub mod log;
 pub mod preview;
 pub mod queue;

@@ -1,0 +1,65 @@
+//! `banditore healthcheck`: exit 0 when the daemon of this configuration answers ready, for
+//! a container's HEALTHCHECK (the image has no curl). It asks `/readyz` on the admin listener
+//! (else the webhook one); without either, whether the daemon's control socket answers.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use banditore::http::control::socket_path;
+
+use super::{load, Paths};
+
+pub async fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
+    let config = match load(&paths.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let s = &config.settings;
+    let Some(listen) = s.admin_listen.as_ref().or(s.webhook_listen.as_ref()) else {
+        return Ok(
+            match tokio::net::UnixStream::connect(socket_path(&paths.data)).await {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!(
+                        "banditore: no daemon answers on {}: {e}",
+                        paths.data.display()
+                    );
+                    ExitCode::FAILURE
+                }
+            },
+        );
+    };
+    let Ok(mut addr) = listen.trim().parse::<SocketAddr>() else {
+        eprintln!("banditore: {listen:?} is not an address and port");
+        return Ok(ExitCode::FAILURE);
+    };
+    // A daemon listening on every address is asked on this machine's loopback.
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?;
+    match client.get(format!("http://{addr}/readyz")).send().await {
+        Ok(resp) if resp.status().is_success() => Ok(ExitCode::SUCCESS),
+        Ok(resp) => {
+            let status = resp.status();
+            eprintln!(
+                "banditore: not ready ({status}): {}",
+                resp.text().await.unwrap_or_default().trim()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => {
+            eprintln!(
+                "banditore: no daemon answers on {addr}: {}",
+                e.without_url()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
