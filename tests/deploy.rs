@@ -142,3 +142,39 @@ async fn runs_as_the_chart_runs_it() {
     let why = String::from_utf8_lossy(&short.stderr);
     assert!(why.contains("at least 20"), "{why}");
 }
+
+/// The systemd unit in `contrib/` passes `systemd-analyze verify` (where the machine has it),
+/// with this build's binary in place of the installed one.
+#[test]
+fn the_systemd_unit_verifies() {
+    let Ok(which) = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+    else {
+        eprintln!("systemd-analyze not installed: skipped");
+        return;
+    };
+    assert!(which.status.success());
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/contrib/banditore.service"
+    ))
+    .unwrap()
+    .replace("/usr/local/bin/banditore", env!("CARGO_BIN_EXE_banditore"))
+    // The man page is installed with the binary; not here.
+    .replace("Documentation=man:banditore(1)\n", "");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("banditore.service");
+    std::fs::write(&path, unit).unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+}

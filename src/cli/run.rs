@@ -30,9 +30,19 @@ pub async fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
         shutdown,
         Some(paths.config.clone()),
         Some(&paths.data),
+        || notify(&[sd_notify::NotifyState::Ready]),
     )
     .await?;
+    notify(&[sd_notify::NotifyState::Stopping]);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Tells systemd (a `Type=notify` unit, `contrib/banditore.service`) where the daemon
+/// stands; nothing happens when not run by systemd.
+fn notify(state: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        tracing::debug!(error = %e, "cannot notify systemd");
+    }
 }
 
 /// SIGHUP re-reads the configuration and applies it without a restart; an invalid file is
@@ -47,6 +57,7 @@ async fn reload_on_hangup(cell: AppCell, path: PathBuf) {
         }
     };
     while hangup.recv().await.is_some() {
+        notify(&[sd_notify::NotifyState::Reloading]);
         match Config::load(&path) {
             Ok(config) => match cell.replace(config) {
                 Ok(()) => {
@@ -56,6 +67,7 @@ async fn reload_on_hangup(cell: AppCell, path: PathBuf) {
             },
             Err(e) => tracing::error!("SIGHUP: not reloaded, the running configuration stays; {e}"),
         }
+        notify(&[sd_notify::NotifyState::Ready]);
     }
 }
 

@@ -17,13 +17,14 @@ use crate::daemon::AppCell;
 
 /// The daemon with its servers: provider webhooks, the admin UI and the control socket (when
 /// `data_dir` is given) stay up while the polling and delivery loops run on the current
-/// application (and restart when it is replaced). Returns after `shutdown`, with the store
-/// flushed.
+/// application (and restart when it is replaced). `ready` is called once every listener is
+/// open (a supervisor's "started"). Returns after `shutdown`, with the store flushed.
 pub async fn serve(
     cell: &AppCell,
     shutdown: CancellationToken,
     config_path: Option<PathBuf>,
     data_dir: Option<&Path>,
+    ready: impl FnOnce(),
 ) -> anyhow::Result<()> {
     let settings = cell.get().config().settings.clone();
     let mut servers = JoinSet::new();
@@ -72,6 +73,7 @@ pub async fn serve(
         let admin = admin::router(admin::Admin::new(cell.clone(), config_path)?);
         servers.spawn(serve_router(listener, admin, shutdown.clone()));
     }
+    ready();
     cell.run(shutdown).await?;
     while servers.join_next().await.is_some() {}
     tracing::info!("stopped; store flushed");
