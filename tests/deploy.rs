@@ -17,21 +17,26 @@ const GRACE: Duration = Duration::from_secs(60);
 struct Volume {
     dir: tempfile::TempDir,
     admin: u16,
+    metrics: u16,
 }
 
 impl Volume {
     fn new(feed: &str) -> Volume {
         let dir = tempfile::tempdir().unwrap();
-        let admin = free_port();
+        let (admin, metrics) = (free_port(), free_port());
         let config = format!(
-            "[settings]\nadmin_listen = \"0.0.0.0:{admin}\"\nwebhook_listen = \"0.0.0.0:{}\"\nquiet_hours = \"off\"\n\n{}\n\
+            "[settings]\nadmin_listen = \"0.0.0.0:{admin}\"\nwebhook_listen = \"0.0.0.0:{}\"\nmetrics_listen = \"127.0.0.1:{metrics}\"\nquiet_hours = \"off\"\n\n{}\n\
              [[sink]]\nname = \"out\"\nkind = \"file\"\npath = \"{}\"\n",
             free_port(),
             source("comune", feed, ""),
             dir.path().join("messages.jsonl").display()
         );
         std::fs::write(dir.path().join("sources.toml"), config).unwrap();
-        Volume { dir, admin }
+        Volume {
+            dir,
+            admin,
+            metrics,
+        }
     }
 
     /// `banditore run` with the chart's arguments and a secret from the environment.
@@ -102,6 +107,23 @@ async fn runs_as_the_chart_runs_it() {
     // The container's HEALTHCHECK: the same question from the command line.
     assert!(volume.healthcheck().await.status.success());
     assert_eq!(volume.probe("/metrics").await, Some(200));
+    // The metrics listener: probes and metrics alone, no admin UI.
+    let on_metrics = |path: &str| format!("http://127.0.0.1:{}{path}", volume.metrics);
+    let scrape = reqwest::get(on_metrics("/metrics")).await.unwrap();
+    assert_eq!(scrape.status(), 200);
+    let scrape = scrape.text().await.unwrap();
+    for line in [
+        "banditore_ready 1",
+        "banditore_sink_paused{sink=\"out\"} 0",
+        "banditore_build_info{",
+    ] {
+        assert!(scrape.contains(line), "{line} in {scrape}");
+    }
+    assert_eq!(
+        reqwest::get(on_metrics("/readyz")).await.unwrap().status(),
+        200
+    );
+    assert_eq!(reqwest::get(on_metrics("/")).await.unwrap().status(), 404);
 
     // The baseline, then one new item: one message.
     wait_for(|| server.requests("/feed").len() >= 2).await;

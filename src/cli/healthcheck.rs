@@ -1,6 +1,6 @@
 //! `banditore healthcheck`: exit 0 when the daemon of this configuration answers ready, for
 //! a container's HEALTHCHECK (the image has no curl). It asks `/readyz` on the admin listener
-//! (else the webhook one); without either, whether the daemon's control socket answers.
+//! (else the metrics one, else the webhook one); without either, whether the daemon's control socket answers.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
@@ -16,7 +16,12 @@ pub async fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let s = &config.settings;
-    let Some(listen) = s.admin_listen.as_ref().or(s.webhook_listen.as_ref()) else {
+    let Some(listen) = s
+        .admin_listen
+        .as_ref()
+        .or(s.metrics_listen.as_ref())
+        .or(s.webhook_listen.as_ref())
+    else {
         return Ok(
             match tokio::net::UnixStream::connect(socket_path(&paths.data)).await {
                 Ok(_) => ExitCode::SUCCESS,

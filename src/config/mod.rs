@@ -189,6 +189,8 @@ pub struct Settings {
     pub location: Option<Location>,
     /// Public endpoint for provider webhooks (WhatsApp subscriptions and statuses).
     pub webhook_listen: Option<String>,
+    /// `/healthz`, `/readyz` and `/metrics` on their own listener (without the admin UI).
+    pub metrics_listen: Option<String>,
     /// Normal messages wait until the end; urgent ones go at once. On by default
     /// ([`DEFAULT_QUIET_HOURS`]); `quiet_hours = "off"` is `None`.
     pub quiet_hours: Option<QuietHours>,
@@ -227,6 +229,7 @@ impl Default for Settings {
             },
             location: None,
             webhook_listen: None,
+            metrics_listen: None,
             quiet_hours: Some(DEFAULT_QUIET_HOURS),
             review_expiry: Duration::from_secs(48 * 3600),
             admin_secure_cookies: false,

@@ -32,6 +32,7 @@ pub struct RawSettings {
     pub digest_at: Option<String>,
     pub location: Option<Location>,
     pub webhook_listen: Option<String>,
+    pub metrics_listen: Option<String>,
     pub quiet_hours: Option<String>,
     pub review_expiry: Option<String>,
     pub admin_secure_cookies: Option<bool>,

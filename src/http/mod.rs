@@ -58,6 +58,17 @@ pub async fn serve(
             shutdown.clone(),
         ));
     }
+    if let Some(listen) = settings.metrics_listen.clone() {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {listen}: {e}"))?;
+        tracing::info!(%listen, "health and metrics listening");
+        servers.spawn(serve_router(
+            listener,
+            probes::router(cell.clone()),
+            shutdown.clone(),
+        ));
+    }
     if let Some(listen) = settings.admin_listen.clone() {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await

@@ -52,6 +52,7 @@ pub(super) fn settings(raw: RawSettings, t: &mut Table) -> Settings {
     for (key, value) in [
         ("admin_listen", &raw.admin_listen),
         ("webhook_listen", &raw.webhook_listen),
+        ("metrics_listen", &raw.metrics_listen),
     ] {
         if let Some(v) = value {
             if v.trim().parse::<std::net::SocketAddr>().is_err() {
@@ -134,6 +135,7 @@ pub(super) fn settings(raw: RawSettings, t: &mut Table) -> Settings {
         digest_at,
         location: raw.location,
         webhook_listen: raw.webhook_listen,
+        metrics_listen: raw.metrics_listen,
         quiet_hours,
         review_expiry: t
             .duration(
