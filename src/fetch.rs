@@ -133,7 +133,7 @@ impl Fetcher {
             .default_headers(headers)
             .connect_timeout(limits.connect_timeout)
             .timeout(limits.timeout)
-            .redirect(redirects(guard.clone()))
+            .redirect(redirects(guard.clone(), proxied()))
             .dns_resolver(Arc::new(GuardedResolver(guard.clone())))
             .gzip(true)
             .brotli(true)
@@ -175,6 +175,14 @@ impl Fetcher {
         self.guard
             .check_literal(url)
             .map_err(FetchError::NotPublic)?;
+        if proxied() {
+            // Through a proxy the name is resolved there, not by our resolver: checked here.
+            let (guard, checked) = (self.guard.clone(), url.clone());
+            tokio::task::spawn_blocking(move || guard.check_name_blocking(&checked))
+                .await
+                .map_err(|e| FetchError::Other(e.to_string()))?
+                .map_err(FetchError::NotPublic)?;
+        }
         // Host first, then global: a task waiting for a busy host does not hold a global slot.
         let host_slot = match self.host_semaphore(url) {
             Some(host) => Some(host.acquire_owned().await),
@@ -277,14 +285,37 @@ impl Fetcher {
     }
 }
 
+/// Whether requests go through a proxy named in the environment (reqwest honours
+/// `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY`, in either case).
+fn proxied() -> bool {
+    [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
+}
+
 /// At most 5 redirects, each to an address the guard lets through (a host name is checked
-/// again when it is resolved).
-fn redirects(guard: Guard) -> reqwest::redirect::Policy {
+/// again when it is resolved; through a proxy, here).
+fn redirects(guard: Guard, proxied: bool) -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() >= 5 {
             return attempt.error(TooManyRedirects);
         }
-        match guard.check_literal(attempt.url()) {
+        let checked = guard.check_literal(attempt.url()).and_then(|()| {
+            if proxied {
+                // A blocking lookup, only with a proxy (which resolves names itself).
+                guard.check_name_blocking(attempt.url())
+            } else {
+                Ok(())
+            }
+        });
+        match checked {
             Ok(()) => attempt.follow(),
             Err(why) => attempt.error(NotPublic(why)),
         }

@@ -26,7 +26,7 @@ const VOID: &[&str] = &[
 /// closes them, so they do not pile up.
 const OPTIONAL_END: &[&str] = &[
     "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot",
-    "colgroup", "caption", "rb", "rt", "rtc", "rp", "html", "head", "body",
+    "colgroup", "caption", "html", "head", "body",
 ];
 
 /// Elements whose content is text up to their end tag.
@@ -48,8 +48,13 @@ pub fn depth(html: &str, stop: usize) -> usize {
         let start = at + found + 1;
         let rest = b.get(start..).unwrap_or_default();
         if rest.starts_with(b"!--") {
-            at = match memchr::memmem::find(rest, b"-->") {
-                Some(end) => start + end + 3,
+            // A comment ends at "-->", or at "--!>" as parsers also accept.
+            let ends = [&b"-->"[..], &b"--!>"[..]]
+                .iter()
+                .filter_map(|end| memchr::memmem::find(rest, end).map(|at| at + end.len()))
+                .min();
+            at = match ends {
+                Some(end) => start + end,
                 None => break,
             };
             continue;
@@ -67,9 +72,8 @@ pub fn depth(html: &str, stop: usize) -> usize {
             continue;
         }
         let name = String::from_utf8_lossy(&b[name_at..name_at + name_len]).to_ascii_lowercase();
-        let tag_end = match memchr::memchr(b'>', b.get(name_at..).unwrap_or_default()) {
-            Some(end) => name_at + end,
-            None => break,
+        let Some(tag_end) = tag_end(b, name_at + name_len) else {
+            break;
         };
         at = tag_end + 1;
         if closing {
@@ -86,19 +90,17 @@ pub fn depth(html: &str, stop: usize) -> usize {
             }
             continue;
         }
-        if RAW_TEXT.contains(&name.as_str()) {
-            let end_tag = format!("</{name}");
-            let after = b.get(at..).unwrap_or_default();
-            let lower = after.to_ascii_lowercase();
-            at = match memchr::memmem::find(&lower, end_tag.as_bytes()) {
-                Some(end) => at + end,
+        // Inside SVG and MathML, `<title>` and `<style>` hold markup, and `<x/>` closes
+        // itself (an HTML parser opens `<div/>`).
+        let foreign =
+            count.get("svg").is_some_and(|n| *n > 0) || count.get("math").is_some_and(|n| *n > 0);
+        if !foreign && RAW_TEXT.contains(&name.as_str()) {
+            at = match end_tag(b, at, name.as_bytes()) {
+                Some(end) => end,
                 None => break,
             };
             continue;
         }
-        // `<x/>` closes itself only in SVG and MathML; an HTML parser opens `<div/>`.
-        let foreign =
-            count.get("svg").is_some_and(|n| *n > 0) || count.get("math").is_some_and(|n| *n > 0);
         let self_closing = foreign && tag_end > 0 && b.get(tag_end - 1) == Some(&b'/');
         if self_closing || VOID.contains(&name.as_str()) || OPTIONAL_END.contains(&name.as_str()) {
             continue;
@@ -111,6 +113,45 @@ pub fn depth(html: &str, stop: usize) -> usize {
         }
     }
     deepest
+}
+
+/// Where the tag whose name ends at `from` ends (its `>`), skipping quoted attribute values.
+fn tag_end(b: &[u8], from: usize) -> Option<usize> {
+    let mut quote: Option<u8> = None;
+    let mut after_equals = false;
+    let mut at = from;
+    while let Some(&c) = b.get(at) {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            // A quote opens a value only right after "=" (spaces aside): `a='x'`.
+            None if (c == b'"' || c == b'\'') && after_equals => quote = Some(c),
+            None if c == b'>' => return Some(at),
+            None => {}
+        }
+        if !c.is_ascii_whitespace() {
+            after_equals = quote.is_none() && c == b'=';
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Where the end tag `</name` (any case) starts, from `from` on: linear, with no copy.
+fn end_tag(b: &[u8], from: usize, name: &[u8]) -> Option<usize> {
+    let mut at = from;
+    while let Some(found) = b
+        .get(at..)
+        .and_then(|rest| memchr::memmem::find(rest, b"</"))
+    {
+        let start = at + found;
+        let candidate = b.get(start + 2..start + 2 + name.len())?;
+        if candidate.eq_ignore_ascii_case(name) {
+            return Some(start);
+        }
+        at = start + 2;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -141,6 +182,19 @@ mod tests {
         assert!(!within_limit(&stray));
         let custom = "<x-box>".repeat(2_000);
         assert!(!within_limit(&custom));
+        // What an attacker tried: ruby elements outside <ruby>, SVG's <title> holding markup,
+        // a comment ended by "--!>", a ">" in a quoted attribute before "<script".
+        for disguised in [
+            format!("<html><body>{}", "<rb>".repeat(n)),
+            format!("<svg><title>{}</title></svg>", "<div>".repeat(n)),
+            format!("<!-- --!>{}-->", "<div>".repeat(n)),
+            format!("<div title='>' <script>{}", "<div>".repeat(n)),
+        ] {
+            assert!(!within_limit(&disguised), "{}", &disguised[..40]);
+        }
+        // Many raw-text elements: the scan stays linear.
+        let titles = "<title>a</title>".repeat(300_000);
+        assert_eq!(depth(&titles, 1_000), 0);
         let slashed = "<div/>".repeat(2_000);
         assert!(!within_limit(&slashed), "an HTML parser opens <div/>");
         // An inline drawing with many self-closed shapes is not deep.

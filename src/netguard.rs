@@ -108,6 +108,34 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// For a URL whose host is a name, whether every address it resolves to may be reached
+    /// (blocking: the system's resolver). Used where the connection's own resolver is not:
+    /// through an HTTP proxy, which resolves names itself.
+    pub fn check_name_blocking(&self, url: &url::Url) -> Result<(), String> {
+        use std::net::ToSocketAddrs;
+        let Some(url::Host::Domain(host)) = url.host() else {
+            return Ok(());
+        };
+        if self.open || self.configured.contains(&normal_host(host)) {
+            return Ok(());
+        }
+        let port = url.port_or_known_default().unwrap_or(80);
+        let addrs = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| format!("{host}: {e}"))?;
+        for a in addrs {
+            if !self.allows(host, a.ip()) {
+                return Err(format!(
+                    "{host} has a non-public address ({}) and is not a configured source's",
+                    a.ip()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn normal_host(host: &str) -> String {
     host.trim_matches(['[', ']']).to_ascii_lowercase()
 }

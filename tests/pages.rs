@@ -120,6 +120,17 @@ async fn listing_articles_and_template_change() {
 /// the article is not fetched, and nothing of it reaches a message.
 #[tokio::test]
 async fn links_to_internal_hosts_are_not_followed() {
+    internal_link_not_followed(false).await;
+}
+
+/// The same through an HTTP proxy from the environment (the proxy, not banditore, would
+/// resolve the name): still never fetched.
+#[tokio::test]
+async fn links_to_internal_hosts_are_not_followed_through_a_proxy() {
+    internal_link_not_followed(true).await;
+}
+
+async fn internal_link_not_followed(proxy: bool) {
     let server = FeedServer::start().await;
     server.set(
         "/novita/",
@@ -130,7 +141,20 @@ async fn links_to_internal_hosts_are_not_followed() {
         server.url("/novita/")
     );
     let work = Workdir::new("", &source);
-    work.once().await;
+    // The feed server answers requests in a proxy's form too ("GET http://host/path").
+    let once = || async {
+        let mut cmd = work.command(&["once"]);
+        if proxy {
+            cmd.env("HTTP_PROXY", server.url("")).env_remove("NO_PROXY");
+        }
+        let out = cmd.output().await.unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    once().await;
     // "localhost" is the same machine under another name: not the host the admin configured.
     let internal = server.url("/interno/").replace("127.0.0.1", "localhost");
     server.set(
@@ -142,7 +166,7 @@ async fn links_to_internal_hosts_are_not_followed() {
         "/novita/",
         listing(&[inside, card("mercato", "Il mercato", &day(1))]),
     );
-    work.once().await;
+    once().await;
     assert!(server.requests("/interno/").is_empty(), "never fetched");
     let m = work.messages();
     assert_eq!(m.len(), 1, "{m:?}");

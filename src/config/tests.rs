@@ -275,3 +275,16 @@ fn a_token_pasted_for_a_variable_name_is_refused_and_not_repeated() {
     assert_eq!(problem.line, Some(5));
     assert!(!format!("{p:?}").contains(token), "{p:?}");
 }
+
+#[test]
+fn a_bad_address_is_shown_without_its_credentials() {
+    let p = problems(
+        "[[source]]\nname = \"s\"\nurl = \"htp://user:PASSSECRET@x/\"\n\n[[sink]]\nname = \"w\"\nkind = \"webhook\"\nurl = \"ftp://x/?token=TOKSECRET\"\nsecret_env = \"S\"\n",
+    );
+    let all = format!("{p:?}");
+    assert!(
+        !all.contains("PASSSECRET") && !all.contains("TOKSECRET"),
+        "{all}"
+    );
+    find(&p, "scheme is not fetched");
+}

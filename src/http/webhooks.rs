@@ -44,7 +44,11 @@ pub const SUBSCRIBE: &[&str] = &[
 pub const UNSUBSCRIBE: &[&str] = &[
     "STOP",
     "CANCELLAMI",
+    "CANCELLATEMI",
     "DISISCRIVIMI",
+    "DISISCRIVETEMI",
+    "RIMUOVIMI",
+    "RIMUOVETEMI",
     "BASTA",
     "ANNULLA",
     "UNSUBSCRIBE",
@@ -53,6 +57,10 @@ pub const UNSUBSCRIBE: &[&str] = &[
 
 pub const REPLY_SUBSCRIBED: &str = "Iscrizione confermata: riceverai qui le comunicazioni ufficiali del Comune. Per non riceverle più scrivi STOP.";
 pub const REPLY_ALREADY: &str = "Sei già iscritto. Per non ricevere più messaggi scrivi STOP.";
+/// The reply to a message that speaks of stopping without being STOP ("stop messaggi"):
+/// nothing changes, and the citizen learns how.
+pub const REPLY_HOW_TO_STOP: &str =
+    "Per non ricevere più messaggi da questo canale scrivi solo STOP.";
 pub const REPLY_UNSUBSCRIBED: &str =
     "Fatto: non riceverai più messaggi da questo canale. Per iscriverti di nuovo scrivi ISCRIVIMI.";
 
@@ -222,6 +230,22 @@ const COURTESY: &[&str] = &[
 enum Intent {
     Subscribe,
     Unsubscribe,
+    /// An opt-out word among other words ("stop messaggi"): answered with how to stop.
+    AskHowToStop,
+}
+
+/// Characters that show nothing (zero-width spaces and joiners, the soft hyphen, direction
+/// marks, the byte order mark): removed, so that "ST\u{200B}OP" is STOP.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{FEFF}'
+    )
 }
 
 /// Reads a message the way people write keywords: compatibility forms folded (NFKC:
@@ -232,6 +256,7 @@ fn intent(text: &str) -> Option<Intent> {
     use unicode_normalization::UnicodeNormalization;
     let folded: String = text
         .nfkc()
+        .filter(|c| !invisible(*c))
         .flat_map(char::to_lowercase)
         .map(fold_accent)
         .map(|c| if c.is_alphanumeric() { c } else { ' ' })
@@ -252,16 +277,21 @@ fn intent(text: &str) -> Option<Intent> {
         return of(&words.concat());
     }
     let mut found = None;
+    let mut other_words = false;
     for word in &words {
         match (of(word), found) {
             (Some(i), None) => found = Some(i),
             (Some(i), Some(f)) if i == f => {}
             (Some(_), Some(_)) => return None, // "iscrivimi stop": ask again
             (None, _) if COURTESY.contains(word) => {}
-            (None, _) => return None,
+            (None, _) => other_words = true,
         }
     }
-    found
+    match found {
+        Some(Intent::Unsubscribe) if other_words => Some(Intent::AskHowToStop),
+        _ if other_words => None,
+        found => found,
+    }
 }
 
 /// Handles a message a citizen wrote: subscription keywords, or just the 24-hour window.
@@ -286,6 +316,19 @@ async fn inbound(
             last_inbound_at: Some(now),
         }),
         Some(Intent::Unsubscribe) => Choice::Unsubscribe,
+        Some(Intent::AskHowToStop) => {
+            store.note_inbound(&phone, now)?;
+            let outcome = cloud
+                .post(&CloudSink::text(REPLY_HOW_TO_STOP, phone.as_str()))
+                .await;
+            if !matches!(
+                outcome,
+                crate::sink::whatsapp_cloud::CloudOutcome::Sent { .. }
+            ) {
+                tracing::warn!(sink = cloud.name(), ?outcome, "the reply was not sent");
+            }
+            return Ok(());
+        }
         None => {
             store.note_inbound(&phone, now)?;
             return Ok(());
@@ -392,8 +435,21 @@ mod tests {
             "Disiscrivimi!",
             "basta, grazie mille",
             "  Stop 🙏 ",
+            "ST\u{200B}OP",
+            "ST\u{00AD}OP",
+            "S\u{200D}TOP",
+            "cancellatemi",
+            "Disiscrivetemi per favore",
         ] {
             assert_eq!(intent(text), Some(Intent::Unsubscribe), "{text}");
+        }
+        for text in [
+            "stop messaggi",
+            "Stop, non voglio più messaggi",
+            "basta messaggi!",
+            "non fermatevi, stop alle buche",
+        ] {
+            assert_eq!(intent(text), Some(Intent::AskHowToStop), "{text}");
         }
         for text in [
             "  Iscrivimi! ",
@@ -406,7 +462,6 @@ mod tests {
         for text in [
             "",
             "quando passa il camion dei rifiuti?",
-            "non fermatevi, stop alle buche",
             "iscrivimi stop",
             "S T",
         ] {

@@ -532,6 +532,7 @@ impl Pipeline {
                 }
                 Ok(FetchOutcome::NotModified) => (item, identity),
                 Err(e) => {
+                    let url = crate::link::redacted(&url);
                     tracing::warn!(source = %src.name, %url, error = %e, "article not readable; using the listing's text");
                     (item, identity)
                 }

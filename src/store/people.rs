@@ -57,9 +57,17 @@ impl Store {
             k.extend_from_slice(&sha2::Sha256::digest(phone.as_str().as_bytes())[..16]);
             k
         };
-        let sent = sent_at.timestamp();
-        // value: the event's time (i64 BE) then when it was received (i64 BE), for pruning.
-        let value = |event: i64| [event.to_be_bytes(), now.timestamp().to_be_bytes()].concat();
+        // A time in the future (a clock gone wrong, or a forged one) counts as now: it must
+        // not make a later STOP look older.
+        let sent = sent_at.min(now).timestamp();
+        let leaving = matches!(choice, Choice::Unsubscribe);
+        // value: the event's time (i64 BE), when it was received (i64 BE, for pruning), and
+        // whether it was a STOP (1 byte).
+        let value = |event: i64| {
+            let mut v = [event.to_be_bytes(), now.timestamp().to_be_bytes()].concat();
+            v.push(u8::from(leaving));
+            v
+        };
         let outcome =
             (self.subscribers.tree(), &self.keywords).transaction(|(subs, keywords)| {
                 if let Some(id) = &id_key {
@@ -68,11 +76,15 @@ impl Store {
                     }
                     keywords.insert(id.as_slice(), value(sent))?;
                 }
-                let last = keywords
-                    .get(&phone_key)?
+                let last = keywords.get(&phone_key)?;
+                let last_time = last
+                    .as_ref()
                     .and_then(|v| v.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()))
                     .map(i64::from_be_bytes);
-                if last.is_some_and(|last| sent < last) {
+                let last_left = last.as_ref().and_then(|v| v.get(16).copied()) == Some(1);
+                // Older than the last keyword: too late. In the same second as a STOP: the
+                // STOP stands (the order of two messages sent in one second is not known).
+                if last_time.is_some_and(|t| sent < t || (sent == t && last_left && !leaving)) {
                     return Ok(KeywordOutcome::Stale);
                 }
                 keywords.insert(phone_key.as_slice(), value(sent))?;

@@ -76,17 +76,31 @@ impl Table<'_> {
         match Url::parse(raw.trim()) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
             Ok(u) => {
+                let shown = crate::link::redacted(&u);
                 self.problem(
                     key,
-                    format!("{key} {raw:?}: the {:?} scheme is not fetched", u.scheme()),
+                    format!(
+                        "{key} {shown:?}: the {:?} scheme is not fetched",
+                        u.scheme()
+                    ),
                     Some("use an http:// or https:// address"),
                 );
                 None
             }
             Err(e) => {
+                // Not an address, so not redactable as one: shown up to any credential.
+                let shown: String = raw
+                    .trim()
+                    .split(['@', '?'])
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(80)
+                    .collect();
+                let cut = if shown == raw.trim() { "" } else { "…" };
                 self.problem(
                     key,
-                    format!("{key} {raw:?} is not a valid address ({e})"),
+                    format!("{key} {shown:?}{cut} is not a valid address ({e})"),
                     Some("write the full address, e.g. https://www.comune.example.it/feed/"),
                 );
                 None

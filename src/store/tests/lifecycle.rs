@@ -237,3 +237,35 @@ fn a_new_data_directory_is_its_owners_alone() {
     let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
 }
+
+#[test]
+fn a_stop_is_not_undone_by_a_future_or_same_second_iscrivimi() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let phone = Phone::parse("393401234567").unwrap();
+    let join = Choice::Subscribe(subscriber());
+    let now = at(0);
+    // An ISCRIVIMI dated far in the future counts as now: a STOP after it still works.
+    let future = now + chrono::Duration::days(9000);
+    assert_eq!(
+        store
+            .apply_keyword(&phone, Some("f"), future, &join, now)
+            .unwrap(),
+        KeywordOutcome::Subscribed
+    );
+    let later = now + chrono::Duration::seconds(5);
+    assert_eq!(
+        store
+            .apply_keyword(&phone, Some("s"), later, &Choice::Unsubscribe, later)
+            .unwrap(),
+        KeywordOutcome::Unsubscribed
+    );
+    // An ISCRIVIMI sent in the same second as the STOP, arriving after it: the STOP stands.
+    assert_eq!(
+        store
+            .apply_keyword(&phone, Some("j"), later, &join, later)
+            .unwrap(),
+        KeywordOutcome::Stale
+    );
+    assert_eq!(store.subscriber(&phone).unwrap(), None);
+}
