@@ -327,13 +327,10 @@ pub const DEFAULT_URGENT_MAGNITUDE: f64 = 4.0;
 
 /// How often a source without `every` or `cron` is polled.
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(300);
-/// How often an emergency source without `every` or `cron` is polled: with up to 10% of
-/// jitter, an alert waits at most 22 s for its poll, so it reaches its first request within
-/// the 30 s the emergency fast path promises (measured by `bench --alerts`). With
-/// conditional GETs most of these polls are a 304.
+/// How often an emergency source without `every` or `cron` is polled: with 10% of jitter an
+/// alert waits at most 22 s for its poll (the fast path promises 30 s; `bench --alerts`).
 pub const DEFAULT_EMERGENCY_EVERY: Duration = Duration::from_secs(20);
-/// The longest wait between retries of a failing emergency source, whatever `max_backoff`
-/// says: an alert source that comes back is read again within two minutes.
+/// The longest wait between retries of a failing emergency source, whatever `max_backoff`.
 pub const EMERGENCY_MAX_BACKOFF: Duration = Duration::from_secs(120);
 /// Most documents (articles, CAP alerts) a source fetches in one poll, unless told otherwise.
 pub const DEFAULT_MAX_FETCH: usize = 10;
