@@ -135,7 +135,6 @@ async fn serve_cap(
 /// at a random moment within `window`; each alert's latency runs from its publication to its
 /// first request at a loopback Cloud API (80 messages a second, one subscriber).
 pub async fn alerts(alerts: usize, feeds: usize, window: Duration) -> anyhow::Result<AlertReport> {
-    use crate::sink::secret::Secrets;
     use crate::store::Subscriber;
 
     let news = Arc::new(Feeds {
@@ -173,18 +172,9 @@ pub async fn alerts(alerts: usize, feeds: usize, window: Duration) -> anyhow::Re
             "[[source]]\nname = \"cap-{i}\"\nkind = \"cap\"\nurl = \"http://{addr}/cap/{i}\"\n\n"
         ));
     }
-    text.push_str(&format!(
-        "[[sink]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\napi_base = \"http://{}\"\nphone_number_id = \"1\"\n\
-         token_env = \"T\"\napp_secret_env = \"S\"\nverify_token_env = \"V\"\n",
-        sim.addr
-    ));
+    text.push_str(&super::simulator_sink(sim.addr, ""));
     let cfg = Config::parse(&text).map_err(|p| anyhow::anyhow!("bench configuration: {p:?}"))?;
-    let secrets = Secrets::Fixed(
-        [("T", "t"), ("S", "s"), ("V", "v")]
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect(),
-    );
+    let secrets = super::simulator_secrets();
     let app = App::build_with(cfg, &dir.join("data"), Arc::new(SystemClock), &secrets)?;
     app.store().subscribe(
         &crate::phone::Phone::parse("393400000001")

@@ -106,7 +106,6 @@ pub async fn broadcast(
 ) -> anyhow::Result<BroadcastReport> {
     use crate::config::Priority;
     use crate::item::Message;
-    use crate::sink::secret::Secrets;
     use crate::store::{PollCommit, Subscriber};
 
     let sim = crate::simulator::Simulator::with_latency(latency).await?;
@@ -114,9 +113,8 @@ pub async fn broadcast(
     std::fs::remove_dir_all(&dir).ok();
     std::fs::create_dir_all(&dir)?;
     let text = format!(
-        "[settings]\ncache_mb = 16\n\n[[sink]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\napi_base = \"http://{}\"\nphone_number_id = \"1\"\n\
-         token_env = \"T\"\napp_secret_env = \"S\"\nverify_token_env = \"V\"\nmessages_per_second = 80\n",
-        sim.addr
+        "[settings]\ncache_mb = 16\n\n{}",
+        super::simulator_sink(sim.addr, "messages_per_second = 80\n")
     );
     let mut cfg =
         Config::parse(&text).map_err(|p| anyhow::anyhow!("bench configuration: {p:?}"))?;
@@ -124,12 +122,7 @@ pub async fn broadcast(
     if let crate::config::SinkSettings::WhatsappCloud(cloud) = &mut cfg.sinks[0].settings {
         cloud.messages_per_second = rate.unwrap_or(100_000);
     }
-    let secrets = Secrets::Fixed(
-        [("T", "t"), ("S", "s"), ("V", "v")]
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect(),
-    );
+    let secrets = super::simulator_secrets();
     let app = App::build_with(cfg, &dir.join("data"), Arc::new(SystemClock), &secrets)?;
     let consented = chrono::Utc::now() - chrono::Duration::days(1);
     for i in 0..subscribers {

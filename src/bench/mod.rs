@@ -262,3 +262,21 @@ pub async fn run(feeds: usize, items: usize) -> anyhow::Result<BenchReport> {
         stored_items,
     })
 }
+
+/// A `whatsapp-cloud` sink on the loopback simulator at `addr` (extra keys after it).
+fn simulator_sink(addr: SocketAddr, extra: &str) -> String {
+    format!(
+        "[[sink]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\napi_base = \"http://{addr}\"\nphone_number_id = \"1\"\n\
+         token_env = \"T\"\napp_secret_env = \"S\"\nverify_token_env = \"V\"\n{extra}"
+    )
+}
+
+/// The simulator's secrets, for [`simulator_sink`].
+fn simulator_secrets() -> crate::sink::secret::Secrets {
+    crate::sink::secret::Secrets::Fixed(
+        [("T", "t"), ("S", "s"), ("V", "v")]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect(),
+    )
+}

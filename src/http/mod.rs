@@ -48,9 +48,7 @@ pub async fn serve(
         }
     }
     if let Some(listen) = settings.webhook_listen.clone() {
-        let listener = tokio::net::TcpListener::bind(&listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen for webhooks on {listen}: {e}"))?;
+        let listener = bind(&listen, "webhooks").await?;
         tracing::info!(%listen, "provider webhooks listening");
         servers.spawn(serve_router(
             listener,
@@ -59,9 +57,7 @@ pub async fn serve(
         ));
     }
     if let Some(listen) = settings.metrics_listen.clone() {
-        let listener = tokio::net::TcpListener::bind(&listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {listen}: {e}"))?;
+        let listener = bind(&listen, "metrics").await?;
         tracing::info!(%listen, "health and metrics listening");
         servers.spawn(serve_router(
             listener,
@@ -70,9 +66,7 @@ pub async fn serve(
         ));
     }
     if let Some(listen) = settings.admin_listen.clone() {
-        let listener = tokio::net::TcpListener::bind(&listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen for the admin UI on {listen}: {e}"))?;
+        let listener = bind(&listen, "the admin UI").await?;
         tracing::info!(url = %format!("http://{listen}/"), "admin UI listening");
         let loopback = listener
             .local_addr()
@@ -89,6 +83,12 @@ pub async fn serve(
     while servers.join_next().await.is_some() {}
     tracing::info!("stopped; store flushed");
     Ok(())
+}
+
+async fn bind(listen: &str, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for {what} on {listen}: {e}"))
 }
 
 /// Serves `router` on `listener` until `stop`, with the connection limits of [`listen`].
