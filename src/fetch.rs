@@ -113,6 +113,8 @@ pub struct Fetcher {
     /// Which addresses may be reached; applied by the client's resolver and redirect policy,
     /// and here to IP literals.
     guard: Guard,
+    /// Requests go through a proxy from the environment (read once, as reqwest does).
+    proxied: bool,
     limits: FetchLimits,
     /// Fetches in flight, at most `concurrency`; `None` on the emergency lane.
     global: Option<Arc<Semaphore>>,
@@ -128,12 +130,13 @@ impl Fetcher {
                 "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, */*;q=0.5",
             ),
         );
+        let proxied = proxied();
         let client = reqwest::Client::builder()
             .user_agent(user_agent)
             .default_headers(headers)
             .connect_timeout(limits.connect_timeout)
             .timeout(limits.timeout)
-            .redirect(redirects(guard.clone(), proxied()))
+            .redirect(redirects(guard.clone(), proxied))
             .dns_resolver(Arc::new(GuardedResolver(guard.clone())))
             .gzip(true)
             .brotli(true)
@@ -143,6 +146,7 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             guard,
+            proxied,
             global: Some(Arc::new(Semaphore::new(limits.concurrency.max(1)))),
             per_host: Arc::default(),
             limits,
@@ -175,7 +179,7 @@ impl Fetcher {
         self.guard
             .check_literal(url)
             .map_err(FetchError::NotPublic)?;
-        if proxied() {
+        if self.proxied {
             // Through a proxy the name is resolved there, not by our resolver: checked here.
             let (guard, checked) = (self.guard.clone(), url.clone());
             tokio::task::spawn_blocking(move || guard.check_name_blocking(&checked))

@@ -83,13 +83,7 @@ fn export_then_import_gives_the_same_store() {
     };
     queue_one(&restored, "b");
     drop(restored);
-    let reopened = (0..100)
-        .find_map(|_| {
-            Store::open(b.path(), 1 << 20)
-                .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
-                .ok()
-        })
-        .unwrap();
+    let reopened = reopen(b.path());
     queue_one(&reopened, "c");
     let order: Vec<String> = reopened.outbox().map(|r| r.unwrap().1.message.id).collect();
     assert_eq!(order, ["a", "b", "c"]);

@@ -390,15 +390,7 @@ fn old_seen_keys_are_folded_into_one_record_per_source() {
             .unwrap();
         db.flush().unwrap();
     }
-    // sled's flusher thread lets go of the dropped database (and its file lock) a moment
-    // after the drop.
-    let store = (0..100)
-        .find_map(|_| {
-            Store::open(dir.path(), 1 << 20)
-                .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
-                .ok()
-        })
-        .expect("the old database is released");
+    let store = reopen(dir.path());
     // The item listed as present in the old state is still protected from pruning.
     assert_eq!(store.seen_keys("a").unwrap().present(), 1);
     assert_eq!(store.seen_keys("b").unwrap().present(), 0);
@@ -494,4 +486,16 @@ fn flash_is_taken_once_and_logout_ends_every_session_of_the_user() {
     let report = store.prune(at(-400), at(0)).unwrap();
     assert_eq!(report.sessions, 1);
     assert_eq!(store.session_count(), 2);
+}
+
+/// Opens the store in `dir` again after a drop: sled's flusher thread lets go of the dropped
+/// database (and its file lock) a moment after.
+fn reopen(dir: &std::path::Path) -> Store {
+    (0..100)
+        .find_map(|_| {
+            Store::open(dir, 1 << 20)
+                .map_err(|_| std::thread::sleep(std::time::Duration::from_millis(20)))
+                .ok()
+        })
+        .expect("the old database is released")
 }
