@@ -68,23 +68,24 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> String {
 }
 
 /// Decodes an XML document and rewrites its declaration to say UTF-8, so that an XML parser
-/// reading the text does not decode it a second time with the original label.
+/// reading the text does not decode it a second time with the original label. Every
+/// declaration is rewritten, not only a first one: quick-xml (under feed-rs) panics when a
+/// declaration later in the document (after junk, or a second one) names another encoding.
 pub fn decode_xml(bytes: &[u8], content_type: Option<&str>) -> String {
     let text = decode(bytes, content_type);
     static DECL: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(r#"^(\s*<\?xml[^>]*?encoding\s*=\s*)["']([A-Za-z0-9._:-]+)["']"#)
+        regex::Regex::new(r#"(<\?xml[^>]*?encoding\s*=\s*)(?:"([^"]*)"|'([^']*)')"#)
             .expect("static regex")
     });
-    let Some(declared) = DECL.captures(&text).and_then(|c| c.get(2)) else {
-        return text;
+    let says_utf8 = |c: &regex::Captures| {
+        c.get(2)
+            .or(c.get(3))
+            .is_some_and(|label| label.as_str().eq_ignore_ascii_case("utf-8"))
     };
-    if declared.as_str().eq_ignore_ascii_case("utf-8") {
-        return text; // already says so: no copy of the document
+    if DECL.captures_iter(&text).all(|c| says_utf8(&c)) {
+        return text; // no copy of the document
     }
-    match DECL.replace(&text, "${1}\"UTF-8\"") {
-        Cow::Borrowed(_) => text,
-        Cow::Owned(s) => s,
-    }
+    DECL.replace_all(&text, "${1}\"UTF-8\"").into_owned()
 }
 
 #[cfg(test)]
@@ -111,6 +112,13 @@ mod tests {
         let latin1 = b"<?xml version='1.0' encoding='ISO-8859-1'?><t>Citt\xe0</t>";
         let text = decode_xml(latin1, Some("application/rss+xml"));
         assert_eq!(text, "<?xml version='1.0' encoding=\"UTF-8\"?><t>Città</t>");
+        // A declaration after junk, or a second one, says UTF-8 too (quick-xml panicked).
+        let late =
+            b"\0junk<?xml version='1.0' encoding=' latin1 '?><t/><?xml encoding=\"UTF-16\"?>";
+        assert_eq!(
+            decode_xml(late, None),
+            "\0junk<?xml version='1.0' encoding=\"UTF-8\"?><t/><?xml encoding=\"UTF-8\"?>"
+        );
     }
 
     #[test]

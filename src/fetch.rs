@@ -179,8 +179,9 @@ impl Fetcher {
         self.guard
             .check_literal(url)
             .map_err(FetchError::NotPublic)?;
-        if self.proxied {
-            // Through a proxy the name is resolved there, not by our resolver: checked here.
+        if self.guard.needs_lookup(url, self.proxied) {
+            // Through a proxy the name is resolved there, not by our resolver; and the
+            // resolver lets a configured host's addresses through whatever the port.
             let (guard, checked) = (self.guard.clone(), url.clone());
             tokio::task::spawn_blocking(move || guard.check_name_blocking(&checked))
                 .await
@@ -312,8 +313,8 @@ fn redirects(guard: Guard, proxied: bool) -> reqwest::redirect::Policy {
             return attempt.error(TooManyRedirects);
         }
         let checked = guard.check_literal(attempt.url()).and_then(|()| {
-            if proxied {
-                // A blocking lookup, only with a proxy (which resolves names itself).
+            if guard.needs_lookup(attempt.url(), proxied) {
+                // A blocking lookup, only where the resolver is not enough.
                 guard.check_name_blocking(attempt.url())
             } else {
                 Ok(())

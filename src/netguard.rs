@@ -65,15 +65,24 @@ fn is_public_v6(v6: Ipv6Addr) -> bool {
 pub struct Guard {
     /// `allow_private_sources`: everything may be reached.
     open: bool,
-    /// The hosts of the configured sources (lowercase, IPv6 without brackets).
+    /// The hosts of the configured sources (lowercase, IPv6 without brackets): the resolver
+    /// keeps their non-public addresses.
     configured: Arc<HashSet<String>>,
+    /// The configured sources' hosts with their ports: only there may a non-public address
+    /// be reached (a document's link to another port of the same host is checked by name).
+    endpoints: Arc<HashSet<(String, u16)>>,
 }
 
 impl Guard {
-    pub fn new<'a>(allow_private: bool, source_hosts: impl IntoIterator<Item = &'a str>) -> Guard {
+    pub fn new<'a>(allow_private: bool, sources: impl IntoIterator<Item = &'a url::Url>) -> Guard {
+        let endpoints: HashSet<(String, u16)> = sources
+            .into_iter()
+            .filter_map(|url| Some((normal_host(url.host_str()?), url.port_or_known_default()?)))
+            .collect();
         Guard {
             open: allow_private,
-            configured: Arc::new(source_hosts.into_iter().map(normal_host).collect()),
+            configured: Arc::new(endpoints.iter().map(|(host, _)| host.clone()).collect()),
+            endpoints: Arc::new(endpoints),
         }
     }
 
@@ -81,13 +90,22 @@ impl Guard {
     pub fn open() -> Guard {
         Guard {
             open: true,
-            configured: Arc::default(),
+            ..Guard::default()
         }
     }
 
-    /// Whether a request to `host` may connect to `ip`.
+    /// Whether a request to `host` may connect to `ip` (the resolver's rule, which sees no
+    /// port: [`Guard::needs_lookup`] covers the other ports of a configured host).
     pub fn allows(&self, host: &str, ip: IpAddr) -> bool {
         self.open || is_public(ip) || self.configured.contains(&normal_host(host))
+    }
+
+    /// Whether `url` is a configured source's host and port.
+    fn configured_endpoint(&self, url: &url::Url) -> bool {
+        match (url.host_str(), url.port_or_known_default()) {
+            (Some(host), Some(port)) => self.endpoints.contains(&(normal_host(host), port)),
+            _ => false,
+        }
     }
 
     /// For a URL whose host is an IP literal, whether it may be reached (other hosts are
@@ -98,7 +116,7 @@ impl Guard {
             Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
             _ => return Ok(()),
         };
-        if self.allows(&ip.to_string(), ip) {
+        if self.open || is_public(ip) || self.configured_endpoint(url) {
             Ok(())
         } else {
             Err(format!(
@@ -106,18 +124,28 @@ impl Guard {
             ))
         }
     }
-}
 
-impl Guard {
+    /// Whether `url`'s name must be checked before the request, by
+    /// [`Guard::check_name_blocking`]: through a proxy (which resolves names itself), or on
+    /// a configured host's other port (which the resolver would let through).
+    pub fn needs_lookup(&self, url: &url::Url, proxied: bool) -> bool {
+        let name = matches!(url.host(), Some(url::Host::Domain(_)));
+        let other_port = url
+            .host_str()
+            .is_some_and(|host| self.configured.contains(&normal_host(host)))
+            && !self.configured_endpoint(url);
+        name && !self.open && (proxied || other_port)
+    }
+
     /// For a URL whose host is a name, whether every address it resolves to may be reached
-    /// (blocking: the system's resolver). Used where the connection's own resolver is not:
-    /// through an HTTP proxy, which resolves names itself.
+    /// (blocking: the system's resolver). Only a configured source's host and port may be
+    /// non-public.
     pub fn check_name_blocking(&self, url: &url::Url) -> Result<(), String> {
         use std::net::ToSocketAddrs;
         let Some(url::Host::Domain(host)) = url.host() else {
             return Ok(());
         };
-        if self.open || self.configured.contains(&normal_host(host)) {
+        if self.open || self.configured_endpoint(url) {
             return Ok(());
         }
         let port = url.port_or_known_default().unwrap_or(80);
@@ -125,9 +153,9 @@ impl Guard {
             .to_socket_addrs()
             .map_err(|e| format!("{host}: {e}"))?;
         for a in addrs {
-            if !self.allows(host, a.ip()) {
+            if !is_public(a.ip()) {
                 return Err(format!(
-                    "{host} has a non-public address ({}) and is not a configured source's",
+                    "{host}:{port} has a non-public address ({}) and is not a configured source",
                     a.ip()
                 ));
             }
@@ -201,7 +229,13 @@ mod tests {
 
     #[test]
     fn configured_hosts_may_be_private_and_nothing_else() {
-        let guard = Guard::new(false, ["intranet.comune.local", "127.0.0.1", "[::1]"]);
+        let sources = [
+            "https://intranet.comune.local/feed",
+            "http://127.0.0.1:8080/",
+            "http://[::1]/",
+        ]
+        .map(|u| url::Url::parse(u).unwrap());
+        let guard = Guard::new(false, &sources);
         let lo: IpAddr = "127.0.0.1".parse().unwrap();
         assert!(guard.allows("Intranet.Comune.local", "10.1.2.3".parse().unwrap()));
         assert!(guard.allows("127.0.0.1", lo));
@@ -225,5 +259,14 @@ mod tests {
         assert!(Guard::open()
             .check_literal(&url("http://10.0.0.1/"))
             .is_ok());
+        // Another port of a configured host is not the configured source.
+        assert!(guard.check_literal(&url("http://127.0.0.1:6379/")).is_err());
+        assert!(guard.needs_lookup(&url("https://intranet.comune.local:8443/admin"), false));
+        assert!(!guard.needs_lookup(&url("https://intranet.comune.local/other"), false));
+        assert!(!guard.needs_lookup(&url("https://example.org/"), false));
+        assert!(guard.needs_lookup(&url("https://example.org/"), true));
+        let lookup = |s: &str| guard.check_name_blocking(&url(s));
+        assert!(lookup("http://localhost:6379/").is_err());
+        assert!(lookup("https://intranet.comune.local/").is_ok());
     }
 }

@@ -24,6 +24,11 @@ static LIST_ITEM: LazyLock<Regex> =
 /// decodes entities that were escaped twice (`&amp;#39;`, common in Italian news feeds), and
 /// control characters (NUL from `&#x0;`, C1 bytes from mis-decoded cp1252) are dropped.
 pub fn html_to_text(html: &str) -> String {
+    render(html, 2)
+}
+
+/// [`html_to_text`], rendering again what decodes to markup at most `again` more times.
+fn render(html: &str, again: u8) -> String {
     if html.trim().is_empty() {
         return String::new();
     }
@@ -48,12 +53,50 @@ pub fn html_to_text(html: &str) -> String {
     } else {
         html.to_owned()
     };
-    let decoded = if rendered.contains('&') {
-        html_escape::decode_html_entities(&rendered).into_owned()
-    } else {
-        rendered
-    };
+    let decoded = decode_entities(&rendered);
+    // Markup escaped in the source ("&lt;p&gt;Testo&lt;/p&gt;") is markup once decoded.
+    if again > 0 && markup(&decoded).is_some() {
+        return render(&decoded, again - 1);
+    }
     collapse_whitespace(&decoded)
+}
+
+/// Elements that mean a text still holds markup (a text may well say "a < b").
+static MARKUP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)<!--|</?(?:p|br|div|span|a|img|b|i|u|strong|em|ul|ol|li|h[1-6]|table|tr|td|script|style|iframe)(?:\s+[a-zA-Z][a-zA-Z0-9:-]*(?:\s*=\s*(?:"[^"<>]*"|'[^'<>]*'|[^\s"'<>=]+))?)*\s*/?>"#,
+    )
+    .expect("static regex")
+});
+
+/// The first HTML tag in `text`, if it holds any.
+pub fn markup(text: &str) -> Option<&str> {
+    MARKUP.find(text).map(|m| m.as_str())
+}
+
+/// A run of escaped ampersands ("&amp;", "&#38;", "&#x26;"), all but the first "&".
+static AMP_CHAIN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)&(?:amp;|#0*38;|#x0*26;)+").expect("static regex"));
+
+/// A text a source says is plain, one paragraph: markup (some issuers write it anyway) read
+/// as HTML, entities decoded, whitespace collapsed with list lines kept.
+pub fn plain_to_text(text: &str) -> String {
+    let decoded = decode_entities(text);
+    if markup(&decoded).is_some() {
+        html_to_text(text)
+    } else {
+        collapse_whitespace(&decoded)
+    }
+}
+
+/// Decodes HTML entities, however many times they were escaped ("&amp;amp;lt;" is "<"
+/// escaped three times: a chain of "&amp;" is one "&").
+fn decode_entities(text: &str) -> Cow<'_, str> {
+    if !text.contains('&') {
+        return Cow::Borrowed(text);
+    }
+    let unchained = AMP_CHAIN.replace_all(text, "&");
+    Cow::Owned(html_escape::decode_html_entities(&unchained).into_owned())
 }
 
 /// Collapses runs of whitespace to one space and drops control characters. A line break
@@ -177,38 +220,62 @@ pub fn strip_boilerplate(text: &str) -> String {
 
 /// Neutralises WhatsApp's formatting markers in a source's text, so that nothing the source
 /// wrote turns into bold, italics, strike-through or monospace (a phone number between two
-/// "~" would be struck through). Web and e-mail addresses are left alone; "_" only where it
-/// could open or close italics (at a word's edge), so "mario_rossi" stays.
+/// "~" would be struck through). Inside web and e-mail addresses markers format nothing and
+/// stay, but not at an address's edges ("*https://…*"); "_" is dropped only where it could
+/// open or close italics (at a word's edge), so "mario_rossi" stays. Idempotent.
 pub fn neutralise_text_markers(text: &str) -> Cow<'_, str> {
-    if !text.contains(['*', '_', '~', '`']) {
+    if !text.contains(MARKERS) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
-    for (i, token) in text.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let address = token.contains("://") || token.starts_with("www.") || token.contains('@');
-        if address {
-            out.push_str(token);
+    // Tokens with the whitespace after them, so line breaks stay where they are.
+    for token in text.split_inclusive(char::is_whitespace) {
+        let (word, space) = match token.char_indices().last() {
+            Some((i, c)) if c.is_whitespace() => token.split_at(i),
+            _ => (token, ""),
+        };
+        if is_address(word) {
+            out.push_str(word.trim_matches(MARKERS));
+            out.push_str(space);
             continue;
         }
-        let chars: Vec<char> = token.chars().collect();
+        let chars: Vec<char> = word.chars().collect();
+        let before = out.len();
         for (j, &c) in chars.iter().enumerate() {
-            let edge = |k: Option<usize>| {
+            let word_char = |k: Option<usize>| {
                 k.and_then(|k| chars.get(k))
-                    .is_none_or(|n| !n.is_alphanumeric())
+                    .is_some_and(|n| n.is_alphanumeric())
             };
             match c {
                 '*' => out.push('∗'),
                 '~' => out.push('∼'),
                 '`' => out.push('\''),
-                '_' if edge(j.checked_sub(1)) || edge(Some(j + 1)) => {}
+                '_' if !(word_char(j.checked_sub(1)) && word_char(Some(j + 1))) => {}
                 c => out.push(c),
             }
         }
+        // A word that was only markers leaves no double space behind.
+        if !word.is_empty() && out.len() == before {
+            out.truncate(out.trim_end_matches([' ', '\t']).len());
+            if out.is_empty() || out.ends_with('\n') {
+                continue;
+            }
+        }
+        // Nor more than one blank line.
+        if !(space == "\n" && out.ends_with("\n\n")) {
+            out.push_str(space);
+        }
     }
     Cow::Owned(out)
+}
+
+/// WhatsApp's formatting markers.
+const MARKERS: [char; 4] = ['*', '_', '~', '`'];
+
+/// Whether a word of a text is a web or e-mail address (markers at its edges aside).
+pub fn is_address(word: &str) -> bool {
+    let word = word.trim_matches(MARKERS);
+    word.contains("://") || word.starts_with("www.") || word.contains('@')
 }
 
 /// Shortens `text` to at most `max` characters (Unicode scalar values), ending with "…" when

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod control;
+pub mod inbound;
 mod listen;
 pub mod probes;
 pub mod webhooks;

@@ -21,39 +21,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
+use super::inbound::{self, Intent};
 use crate::daemon::{App, AppCell};
-use crate::ident::fold_accent;
 use crate::phone::Phone;
 use crate::sink::secret::{constant_time_eq, verify_hmac_hex};
 use crate::sink::{CloudSink, Sink};
 use crate::store::{
     Choice, FailureOutcome, KeywordOutcome, RecipientState, SinkFailure, Subscriber,
 };
-
-/// Words that subscribe, and words that unsubscribe (compared without case or accents).
-pub const SUBSCRIBE: &[&str] = &[
-    "ISCRIVIMI",
-    "ISCRIZIONE",
-    "ISCRIVI",
-    "START",
-    "ATTIVA",
-    "INIZIA",
-];
-pub const UNSUBSCRIBE: &[&str] = &[
-    "STOP",
-    "CANCELLAMI",
-    "CANCELLATEMI",
-    "DISISCRIVIMI",
-    "DISISCRIVETEMI",
-    "RIMUOVIMI",
-    "RIMUOVETEMI",
-    "BASTA",
-    "ANNULLA",
-    "UNSUBSCRIBE",
-    "DISATTIVA",
-];
 
 pub const REPLY_SUBSCRIBED: &str = "Iscrizione confermata: riceverai qui le comunicazioni ufficiali del Comune. Per non riceverle più scrivi STOP.";
 pub const REPLY_ALREADY: &str = "Sei già iscritto. Per non ricevere più messaggi scrivi STOP.";
@@ -129,173 +105,57 @@ async fn whatsapp_event(
         tracing::warn!(sink, "webhook with a missing or invalid signature refused");
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let Ok(event) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(event) = inbound::cloud_event(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
     let now = app.now();
-    for change in event["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|e| e["changes"].as_array().into_iter().flatten())
-    {
-        let value = &change["value"];
-        for msg in value["messages"].as_array().into_iter().flatten() {
-            let from = msg["from"].as_str().unwrap_or_default();
-            let text = msg["text"]["body"]
-                .as_str()
-                .or(msg["button"]["text"].as_str())
-                .unwrap_or_default();
-            let id = msg["id"].as_str().map(str::to_owned);
-            let sent_at = msg["timestamp"]
-                .as_str()
-                .and_then(|t| t.parse::<i64>().ok())
-                .and_then(|t| DateTime::from_timestamp(t, 0))
-                .unwrap_or(now);
-            if let Err(e) = inbound(&app, cloud, from, text, id, sent_at, now).await {
-                tracing::error!(sink, error = %e, "cannot record an inbound message");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
+    for msg in event.messages {
+        let sent_at = msg.sent_at.unwrap_or(now);
+        if let Err(e) =
+            handle_message(&app, cloud, &msg.from, &msg.text, msg.id, sent_at, now).await
+        {
+            tracing::error!(sink, error = %e, "cannot record an inbound message");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
-        for status in value["statuses"].as_array().into_iter().flatten() {
-            let state = match status["status"].as_str() {
-                Some("sent") => RecipientState::Sent,
-                Some("delivered") => RecipientState::Delivered,
-                Some("read") => RecipientState::Read,
-                Some("failed") => RecipientState::Failed,
-                _ => continue,
-            };
-            let at = status["timestamp"]
-                .as_str()
-                .and_then(|t| t.parse::<i64>().ok())
-                .and_then(|t| DateTime::from_timestamp(t, 0))
-                .unwrap_or(now);
-            let code = status["errors"][0]["code"].as_i64();
-            let words = status["errors"][0]["error_data"]["details"]
-                .as_str()
-                .or(status["errors"][0]["title"].as_str())
-                .unwrap_or("failed");
-            let detail = code.map(|code| format!("code {code}: {words}"));
-            if let Some(id) = status["id"].as_str() {
-                match app.store().apply_status(id, state, at, detail) {
-                    Ok(true) if state == RecipientState::Failed => {
-                        // A failure reported later (131049, 131026…) is the sink's last error.
-                        let failure = SinkFailure {
-                            at,
-                            outcome: FailureOutcome::Failed,
-                            message_id: None,
-                            http_status: None,
-                            code,
-                            detail: words.to_owned(),
-                        };
-                        let noted = app.store().update_sink_health(&sink, |h| {
-                            h.last_error = Some(failure.clone());
-                        });
-                        if let Err(e) = noted {
-                            tracing::error!(sink, error = %e, "cannot record a failure");
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(sink, error = %e, "cannot record a status");
-                        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-                    }
+    }
+    for status in event.statuses {
+        let at = status.at.unwrap_or(now);
+        let detail = status
+            .code
+            .map(|code| format!("code {code}: {}", status.words));
+        match app
+            .store()
+            .apply_status(&status.id, status.state, at, detail)
+        {
+            Ok(true) if status.state == RecipientState::Failed => {
+                // A failure reported later (131049, 131026…) is the sink's last error.
+                let failure = SinkFailure {
+                    at,
+                    outcome: FailureOutcome::Failed,
+                    message_id: None,
+                    http_status: None,
+                    code: status.code,
+                    detail: status.words.clone(),
+                };
+                let noted = app.store().update_sink_health(&sink, |h| {
+                    h.last_error = Some(failure.clone());
+                });
+                if let Err(e) = noted {
+                    tracing::error!(sink, error = %e, "cannot record a failure");
                 }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(sink, error = %e, "cannot record a status");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
             }
         }
     }
     StatusCode::OK.into_response()
 }
 
-/// Words a keyword may come with ("stop per favore", "iscrivimi grazie").
-const COURTESY: &[&str] = &[
-    "PER",
-    "FAVORE",
-    "PERFAVORE",
-    "GRAZIE",
-    "MILLE",
-    "PREGO",
-    "PLEASE",
-    "THANKS",
-    "THANK",
-    "YOU",
-    "CIAO",
-    "SALVE",
-    "BUONGIORNO",
-    "BUONASERA",
-];
-
-/// What a citizen's message asks, if it is a keyword.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Intent {
-    Subscribe,
-    Unsubscribe,
-    /// An opt-out word among other words ("stop messaggi"): answered with how to stop.
-    AskHowToStop,
-}
-
-/// Characters that show nothing (zero-width spaces and joiners, the soft hyphen, direction
-/// marks, the byte order mark): removed, so that "ST\u{200B}OP" is STOP.
-fn invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{FEFF}'
-    )
-}
-
-/// Reads a message the way people write keywords: compatibility forms folded (NFKC:
-/// fullwidth "ＳＴＯＰ" is STOP), case, accents and punctuation ignored, letters spaced out
-/// ("S T O P") joined, repeated ("STOP STOP") or with courtesy words ("stop per favore",
-/// "iscrivimi grazie"). Anything else is not a keyword.
-fn intent(text: &str) -> Option<Intent> {
-    use unicode_normalization::UnicodeNormalization;
-    let folded: String = text
-        .nfkc()
-        .filter(|c| !invisible(*c))
-        .flat_map(char::to_lowercase)
-        .map(fold_accent)
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect::<String>()
-        .to_uppercase();
-    let words: Vec<&str> = folded.split_whitespace().collect();
-    let of = |word: &str| {
-        if UNSUBSCRIBE.contains(&word) {
-            Some(Intent::Unsubscribe)
-        } else if SUBSCRIBE.contains(&word) {
-            Some(Intent::Subscribe)
-        } else {
-            None
-        }
-    };
-    // "S T O P": every word one letter.
-    if words.len() > 1 && words.iter().all(|w| w.chars().count() == 1) {
-        return of(&words.concat());
-    }
-    let mut found = None;
-    let mut other_words = false;
-    for word in &words {
-        match (of(word), found) {
-            (Some(i), None) => found = Some(i),
-            (Some(i), Some(f)) if i == f => {}
-            (Some(_), Some(_)) => return None, // "iscrivimi stop": ask again
-            (None, _) if COURTESY.contains(word) => {}
-            (None, _) => other_words = true,
-        }
-    }
-    match found {
-        Some(Intent::Unsubscribe) if other_words => Some(Intent::AskHowToStop),
-        _ if other_words => None,
-        found => found,
-    }
-}
-
 /// Handles a message a citizen wrote: subscription keywords, or just the 24-hour window.
-async fn inbound(
+async fn handle_message(
     app: &App,
     cloud: &CloudSink,
     from: &str,
@@ -308,7 +168,7 @@ async fn inbound(
         return Ok(());
     };
     let store = app.store();
-    let choice = match intent(text) {
+    let choice = match inbound::intent(text) {
         Some(Intent::Subscribe) => Choice::Subscribe(Subscriber {
             consented_at: now,
             consent_text: format!("wrote {:?} to the official WhatsApp number", text.trim()),
@@ -391,81 +251,15 @@ async fn gateway_event(
     if !sig.is_some_and(|s| verify_hmac_hex(key, &body, s, true)) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    let Ok(event) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(ack) = inbound::gateway_ack(&body) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    if event["event"].as_str() == Some("message.ack") {
-        let payload = &event["payload"];
-        let state = match payload["ack"].as_i64() {
-            Some(-1) => Some(RecipientState::Failed),
-            Some(1) => Some(RecipientState::Sent),
-            Some(2) => Some(RecipientState::Delivered),
-            Some(3) | Some(4) => Some(RecipientState::Read),
-            _ => None,
-        };
-        let at = event["timestamp"]
-            .as_i64()
-            .and_then(DateTime::from_timestamp_millis)
-            .unwrap_or(app.now());
-        if let (Some(state), Some(id)) = (state, payload["id"].as_str()) {
-            if let Err(e) = app.store().apply_status(id, state, at, None) {
-                tracing::error!(sink, error = %e, "cannot record an ack");
-                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
+    if let Some(ack) = ack {
+        let at = ack.at.unwrap_or(app.now());
+        if let Err(e) = app.store().apply_status(&ack.id, ack.state, at, None) {
+            tracing::error!(sink, error = %e, "cannot record an ack");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     }
     StatusCode::OK.into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keywords_the_way_people_write_them() {
-        for text in [
-            "STOP",
-            "stop.",
-            "Stop per favore",
-            "stop grazie",
-            "STOP STOP",
-            "S T O P",
-            "ＳＴＯＰ",
-            "cancellami",
-            "Disiscrivimi!",
-            "basta, grazie mille",
-            "  Stop 🙏 ",
-            "ST\u{200B}OP",
-            "ST\u{00AD}OP",
-            "S\u{200D}TOP",
-            "cancellatemi",
-            "Disiscrivetemi per favore",
-        ] {
-            assert_eq!(intent(text), Some(Intent::Unsubscribe), "{text}");
-        }
-        for text in [
-            "stop messaggi",
-            "Stop, non voglio più messaggi",
-            "basta messaggi!",
-            "non fermatevi, stop alle buche",
-        ] {
-            assert_eq!(intent(text), Some(Intent::AskHowToStop), "{text}");
-        }
-        for text in [
-            "  Iscrivimi! ",
-            "ISCRIVIMI per favore",
-            "iscrizione",
-            "Ìscrivimi",
-        ] {
-            assert_eq!(intent(text), Some(Intent::Subscribe), "{text}");
-        }
-        for text in [
-            "",
-            "quando passa il camion dei rifiuti?",
-            "iscrivimi stop",
-            "S T",
-        ] {
-            assert_eq!(intent(text), None, "{text}");
-        }
-    }
 }

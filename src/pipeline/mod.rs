@@ -123,7 +123,7 @@ impl Pipeline {
             &s.user_agent(),
             crate::netguard::Guard::new(
                 s.allow_private_sources,
-                config.sources.iter().filter_map(|src| src.url.host_str()),
+                config.sources.iter().map(|src| &src.url),
             ),
         )?;
         let sources = config

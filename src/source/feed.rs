@@ -4,6 +4,10 @@
 //! without one empty: [`crate::ident`] then identifies them by link or content, which is
 //! stable across polls (feed-rs's fallback would be a random UUID for some entries).
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::Regex;
 use url::Url;
 
 use super::{guarded, xml_guard, ParseContext, ParseError};
@@ -40,6 +44,13 @@ pub fn parse(text: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
     } else {
         trimmed
     };
+    let contacts;
+    let trimmed = if trimmed.starts_with('{') {
+        trimmed
+    } else {
+        contacts = spaced_contacts(trimmed);
+        &contacts
+    };
     let tz = ctx.tz;
     let feed = guarded("feed", || {
         feed_rs::parser::Builder::new()
@@ -62,6 +73,29 @@ pub fn parse(text: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
         .into_iter()
         .map(|entry| to_item(entry, ctx.base.as_ref(), feed_link.as_ref(), rss))
         .collect())
+}
+
+/// RSS contact elements: their e-mail addresses are cut out of the text by feed-rs.
+static CONTACT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?s)(<(?:author|managingEditor|webMaster)(?:\s[^>]*)?>)(.*?)(</)")
+        .expect("static regex")
+});
+static EMAIL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+").expect("static regex"));
+
+/// Puts a space on both sides of every e-mail address in an RSS `<author>`,
+/// `<managingEditor>` or `<webMaster>`. feed-rs 3 cuts the address out of such a text by
+/// byte offsets, one byte beyond it, and panics when the character there is not ASCII
+/// ("Ufficio stampa «stampa@comune.it»"): the whole feed would fail. Found by the `feed` fuzz
+/// target; banditore does not use these fields, so the spaces change nothing it sends.
+fn spaced_contacts(text: &str) -> Cow<'_, str> {
+    if !CONTACT.is_match(text) {
+        return Cow::Borrowed(text);
+    }
+    CONTACT.replace_all(text, |c: &regex::Captures| {
+        let inner = EMAIL.replace_all(&c[2], " ${0} ");
+        format!("{}{inner}{}", &c[1], &c[3])
+    })
 }
 
 fn to_item(
@@ -315,5 +349,25 @@ mod tests {
         let items = parse(json, &ctx("https://a.example/feed.json")).unwrap();
         assert_eq!(items[0].guid.as_deref(), Some("1"));
         assert_eq!(items[0].title, "Uno");
+    }
+}
+
+#[cfg(test)]
+mod contacts {
+    use super::*;
+
+    #[test]
+    fn an_address_after_a_guillemet_does_not_fail_the_feed() {
+        let rss = "<rss version=\"2.0\"><channel><title>C</title><link>https://comune.example.it/</link>\
+            <managingEditor>Ufficio stampa «stampa@comune.example.it»</managingEditor>\
+            <item><title>Avviso</title><link>https://comune.example.it/a</link>\
+            <author>Redazione «redazione@comune.example.it» – Comune</author></item></channel></rss>";
+        let ctx = ParseContext::new(None, chrono_tz::Europe::Rome);
+        let items = parse(rss, &ctx).expect("parsed");
+        assert_eq!(items.len(), 1);
+        assert_eq!(
+            spaced_contacts("<author>«a@b.it»</author><title>x@y.it</title>"),
+            "<author>« a@b.it »</author><title>x@y.it</title>"
+        );
     }
 }

@@ -12,6 +12,12 @@
 //! Optional footer
 //! ```
 
+mod promise;
+#[cfg(test)]
+mod props;
+
+pub use promise::broken_promise;
+
 use crate::config::Priority;
 use crate::ident::strip_tracking;
 use crate::ident::Identity;
@@ -77,12 +83,12 @@ pub fn format(
     }
     let url = url.as_str();
     // A title with markup ("Sagra <i>2026</i>", "&amp;lt;b&amp;gt;") ends as its text.
-    let title = if item.title.contains(['<', '&']) {
+    let plain_title = if item.title.contains(['<', '&']) {
         html_to_text(&item.title)
     } else {
-        item.title.clone()
+        item.title.trim().to_owned()
     };
-    let title = truncate(&neutralise_markers(&title), MAX_TITLE);
+    let title = truncate(&neutralise_markers(&plain_title), MAX_TITLE);
     // The editor's prefix: the item's category's first, else the source's.
     let prefix = item
         .tags
@@ -105,22 +111,19 @@ pub fn format(
         _ => title.clone(),
     };
     let label = opts.template.label.as_deref();
-    let summary = if item.plain {
+    let mut summary = if item.plain {
         plain_paragraphs(&item.summary)
     } else {
         strip_boilerplate(&html_to_text(&item.summary))
     };
-    let mut summary = neutralise_text_markers(&summary).into_owned();
     // A text that only repeats the title says nothing more.
-    if crate::ident::normalise_title(&summary) == crate::ident::normalise_title(&item.title) {
+    let said = crate::ident::normalise_title(&plain_title);
+    if !said.is_empty() && crate::ident::normalise_title(&summary) == said {
         summary.clear();
     }
     // Feeds often repeat the title as the first sentence of the summary.
-    if !title.is_empty()
-        && summary.starts_with(item.title.trim())
-        && summary.len() > item.title.len()
-    {
-        let rest = summary[item.title.trim().len()..].trim_start_matches([' ', '.', ':', '-', '–']);
+    if !title.is_empty() && summary.starts_with(&plain_title) && summary.len() > plain_title.len() {
+        let rest = summary[plain_title.len()..].trim_start_matches([' ', '.', ':', '-', '–']);
         // What is left starts a sentence.
         let mut chars = rest.chars();
         summary = match chars.next() {
@@ -145,7 +148,13 @@ pub fn format(
         + footer.map_or(0, |f| f.chars().count() + 2)
         + 8;
     let budget = opts.max_chars.min(MAX_TEXT.saturating_sub(fixed));
-    let summary = truncate(&summary, budget);
+    // Markers are neutralised after the cut, which could leave a "_" at a word's edge.
+    let summary = neutralise_text_markers(&truncate(&summary, budget))
+        .trim()
+        .to_owned();
+    if title.is_empty() && summary.is_empty() {
+        return Err(FormatError::Empty); // it was only markers
+    }
 
     let mut text = String::with_capacity(title.len() + summary.len() + url.len() + 16);
     if !title.is_empty() {
@@ -170,7 +179,7 @@ pub fn format(
         text.push_str("\n\n");
         text.push_str(footer);
     }
-    Ok(Message {
+    let message = Message {
         id: identity.message_id(&opts.source),
         source: opts.source.clone(),
         kind: opts.kind.clone(),
@@ -188,7 +197,9 @@ pub fn format(
             .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         tags: item.tags.clone(),
         extra: item.extra.clone(),
-    })
+    };
+    debug_assert_eq!(broken_promise(&message, opts), None);
+    Ok(message)
 }
 
 /// An image worth sending: on the web (never `data:`), and not a tracking pixel.
@@ -211,8 +222,9 @@ fn usable_image(url: &url::Url) -> bool {
 
 /// Plain text kept in paragraphs: whitespace collapsed inside each, one blank line between.
 fn plain_paragraphs(text: &str) -> String {
+    // An alert's text is plain, but some issuers write markup or entities into it.
     text.split("\n\n")
-        .map(crate::text::collapse_whitespace)
+        .map(crate::text::plain_to_text)
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join("\n\n")
