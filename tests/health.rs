@@ -313,10 +313,26 @@ async fn a_failed_delivery_retried_after_the_sink_recovers_arrives_once() {
 
 #[tokio::test]
 async fn an_unknown_delivery_needs_the_confirmation() {
-    // A file sink whose path is a directory: the append fails after the intent, unknown.
-    let ui = start(|_| "[[sink]]\nname = \"archivio\"\nkind = \"file\"\npath = \"/\"\n".to_owned())
-        .await;
+    // An append whose end nobody knows (a crash between the write and its record, or a
+    // file that could not be cut back): the delivery is unknown.
+    let archive = tempfile::NamedTempFile::new().unwrap();
+    let path = archive.path().display().to_string();
+    let ui = start(move |_| {
+        format!("[[sink]]\nname = \"archivio\"\nkind = \"file\"\npath = \"{path}\"\n")
+    })
+    .await;
     ui.publish(&[XSS, A]).await;
+    let unknown = banditore::store::DeliveryRecord {
+        state: DeliveryState::Unknown,
+        at: chrono::Utc::now(),
+        provider_id: None,
+        detail: Some("archivio.jsonl: the write's end is not known".into()),
+    };
+    ui.app
+        .store()
+        .set_delivery(&ui.last_message(), "archivio", &unknown)
+        .await
+        .unwrap();
     assert_eq!(ui.state("archivio"), Some(DeliveryState::Unknown));
     let id = ui.last_message();
     let admin = ui.admin().await;

@@ -276,7 +276,8 @@ impl Deliverer {
         if !current.is_empty() {
             appends.push(current);
         }
-        for append in appends {
+        let mut appends = appends.into_iter();
+        while let Some(append) = appends.next() {
             let at = self.clock.now();
             let delivery = |state, detail: Option<String>| DeliveryRecord {
                 state,
@@ -295,6 +296,23 @@ impl Deliverer {
             failpoint::hit("after-intent");
             let result = file.append(lines).await;
             failpoint::hit("after-send");
+            if let Err(SinkError::NotSent(reason)) = &result {
+                // Nothing was written (the file was cut back, or not opened): the messages
+                // wait for the sink's next try, as one message's failure does.
+                for &id in &ids {
+                    self.store.clear_delivery(id, name)?;
+                }
+                let (wait, until) = self.note_retry(name);
+                tracing::warn!(sink = name, %reason, retry_in = ?wait, "delivery failed; will retry");
+                let first = ids.first().copied().unwrap_or_default();
+                self.note_failure(name, first, FailureOutcome::Retry, reason, Some(until))?;
+                // This append and the rest of the pass wait.
+                let rest = appends.by_ref().flatten().map(|(i, _)| i);
+                for i in indices.into_iter().chain(rest) {
+                    steps[i] = Step::Later;
+                }
+                break;
+            }
             let (outcome, error) = match result {
                 Ok(()) => {
                     self.clear_retry(name);
