@@ -74,8 +74,10 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> String {
 pub fn decode_xml(bytes: &[u8], content_type: Option<&str>) -> String {
     let text = decode(bytes, content_type);
     static DECL: LazyLock<regex::Regex> = LazyLock::new(|| {
-        regex::Regex::new(r#"(<\?xml[^>]*?encoding\s*=\s*)(?:"([^"]*)"|'([^']*)')"#)
-            .expect("static regex")
+        regex::Regex::new(
+            r#"(<\?xml\b(?:[^?]|\?[^>])*?encoding\s*=\s*)(?:"([^"<>?]*)"|'([^'<>?]*)')"#,
+        )
+        .expect("static regex")
     });
     let says_utf8 = |c: &regex::Captures| {
         c.get(2)

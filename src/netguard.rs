@@ -75,9 +75,12 @@ pub struct Guard {
 
 impl Guard {
     pub fn new<'a>(allow_private: bool, sources: impl IntoIterator<Item = &'a url::Url>) -> Guard {
+        // A configured host's http and https ports are the source too (a redirect from one
+        // to the other is how sites move to https); other ports are pinned.
         let endpoints: HashSet<(String, u16)> = sources
             .into_iter()
             .filter_map(|url| Some((normal_host(url.host_str()?), url.port_or_known_default()?)))
+            .flat_map(|(host, port)| [(host.clone(), port), (host.clone(), 80), (host, 443)])
             .collect();
         Guard {
             open: allow_private,
@@ -263,6 +266,8 @@ mod tests {
         assert!(guard.check_literal(&url("http://127.0.0.1:6379/")).is_err());
         assert!(guard.needs_lookup(&url("https://intranet.comune.local:8443/admin"), false));
         assert!(!guard.needs_lookup(&url("https://intranet.comune.local/other"), false));
+        assert!(!guard.needs_lookup(&url("http://intranet.comune.local/moved"), false));
+        assert!(guard.check_literal(&url("https://127.0.0.1/")).is_ok());
         assert!(!guard.needs_lookup(&url("https://example.org/"), false));
         assert!(guard.needs_lookup(&url("https://example.org/"), true));
         let lookup = |s: &str| guard.check_name_blocking(&url(s));

@@ -61,10 +61,11 @@ fn render(html: &str, again: u8) -> String {
     collapse_whitespace(&decoded)
 }
 
-/// Elements that mean a text still holds markup (a text may well say "a < b").
+/// Elements that mean a text still holds markup (a text may well say "a < b", or quote with
+/// "<<I lavori inizieranno domani>>": attributes must have a value to count).
 static MARKUP: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)<!--|</?(?:p|br|div|span|a|img|b|i|u|strong|em|ul|ol|li|h[1-6]|table|tr|td|script|style|iframe)(?:\s+[a-zA-Z][a-zA-Z0-9:-]*(?:\s*=\s*(?:"[^"<>]*"|'[^'<>]*'|[^\s"'<>=]+))?)*\s*/?>"#,
+        r#"(?i)<!--|</?(?:p|br|div|span|a|img|b|i|u|strong|em|ul|ol|li|h[1-6]|table|tr|td|script|style|iframe)(?:\s+[a-zA-Z][a-zA-Z0-9:-]*\s*=\s*(?:"[^"<>]*"|'[^'<>]*'|[^\s"'<>=`]+))*\s*/?>"#,
     )
     .expect("static regex")
 });
@@ -95,8 +96,21 @@ fn decode_entities(text: &str) -> Cow<'_, str> {
     if !text.contains('&') {
         return Cow::Borrowed(text);
     }
-    let unchained = AMP_CHAIN.replace_all(text, "&");
-    Cow::Owned(html_escape::decode_html_entities(&unchained).into_owned())
+    let mut decoded =
+        html_escape::decode_html_entities(&AMP_CHAIN.replace_all(text, "&")).into_owned();
+    // What decoding joins ("&&#108;t;" is "&lt;" once decoded) is decoded again, a few times.
+    for _ in 0..4 {
+        if !decoded.contains('&') {
+            break;
+        }
+        let again =
+            html_escape::decode_html_entities(&AMP_CHAIN.replace_all(&decoded, "&")).into_owned();
+        if again == decoded {
+            break;
+        }
+        decoded = again;
+    }
+    Cow::Owned(decoded)
 }
 
 /// Collapses runs of whitespace to one space and drops control characters. A line break
@@ -249,8 +263,20 @@ pub fn neutralise_text_markers(text: &str) -> Cow<'_, str> {
             match c {
                 '*' => out.push('∗'),
                 '~' => out.push('∼'),
-                '`' => out.push('\''),
-                '_' if !(word_char(j.checked_sub(1)) && word_char(Some(j + 1))) => {}
+                '`' => out.push('’'),
+                // Dropped, unless that would join markup or an entity ("&_amp;", "<_a").
+                '_' if !(word_char(j.checked_sub(1)) && word_char(Some(j + 1))) => {
+                    let joins = j
+                        .checked_sub(1)
+                        .and_then(|k| chars.get(k))
+                        .is_some_and(|p| matches!(p, '<' | '&' | '/'));
+                    let next = chars.get(j + 1);
+                    if joins
+                        && next.is_some_and(|n| n.is_alphanumeric() || matches!(n, '#' | '/' | '!'))
+                    {
+                        out.push(' ');
+                    }
+                }
                 c => out.push(c),
             }
         }
@@ -331,7 +357,7 @@ pub fn neutralise_markers(s: &str) -> String {
             '*' => '∗',
             '_' => ' ',
             '~' => '∼',
-            '`' => '\'',
+            '`' => '’',
             c => c,
         })
         .collect::<String>()
@@ -411,7 +437,7 @@ mod tests {
                 "vedi https://x.it/a_info_b e mario_rossi@comune.it",
                 "vedi https://x.it/a_info_b e mario_rossi@comune.it",
             ),
-            ("codice `ABC`", "codice 'ABC'"),
+            ("codice `ABC`", "codice ’ABC’"),
         ];
         for (input, expected) in cases {
             assert_eq!(neutralise_text_markers(input), expected, "{input}");

@@ -68,6 +68,8 @@ pub enum FormatError {
     NoLink,
     #[error("the item has neither a title nor a text")]
     Empty,
+    #[error("the message would be longer than WhatsApp allows (its link or footer is too long)")]
+    TooLong,
 }
 
 /// Formats one item.
@@ -178,6 +180,9 @@ pub fn format(
     if let Some(footer) = footer {
         text.push_str("\n\n");
         text.push_str(footer);
+    }
+    if text.chars().count() > MAX_TEXT {
+        return Err(FormatError::TooLong);
     }
     let message = Message {
         id: identity.message_id(&opts.source),

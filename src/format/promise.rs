@@ -27,13 +27,18 @@ pub fn broken_promise(msg: &Message, opts: &FormatOptions) -> Option<String> {
         .label
         .as_deref()
         .map(crate::text::neutralise_text_markers);
-    let editors = [
+    let editors: Vec<&str> = [
         label.as_deref(),
         opts.note.as_deref(),
         opts.footer.as_deref(),
-    ];
+    ]
+    .into_iter()
+    .flatten()
+    .flat_map(str::lines)
+    .map(str::trim)
+    .collect();
     for (i, line) in msg.text.lines().enumerate() {
-        if line == msg.url || editors.iter().flatten().any(|e| e.trim() == line) {
+        if line == msg.url || editors.contains(&line.trim()) {
             continue;
         }
         // The title's own bold.

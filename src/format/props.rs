@@ -157,6 +157,8 @@ proptest! {
                     .is_some_and(unicode_normalization::char::is_combining_mark)
             };
             prop_assume!(!first.text.split_whitespace().any(starts_with_mark));
+            // A text that starts with the title loses it (by design): not this property's.
+            prop_assume!(first.title.is_empty() || !first.text.lines().skip(2).any(|l| l.starts_with(first.title.as_str())));
             // List lines ("• …") keep their breaks only under a list.
             prop_assume!(!first.text.contains('•'));
             let summary = first
