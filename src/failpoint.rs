@@ -4,7 +4,8 @@
 //! SIGKILL (no destructors, no flush) when it reaches that point. Unset, a failpoint costs
 //! one environment lookup. The points are: `after-enqueue` (items queued but not flushed, nothing delivered),
 //! `after-intent` (intent recorded, request not sent) and `after-send` (request done, outcome
-//! not recorded).
+//! not recorded). [`panic_at`] panics instead (`source-loop`: a source's loop, for the
+//! supervision test).
 
 /// Kills the process here if the environment asks for it.
 pub fn hit(name: &str) {
@@ -14,5 +15,12 @@ pub fn hit(name: &str) {
         unsafe {
             libc::raise(libc::SIGKILL);
         }
+    }
+}
+
+/// Panics here if the environment asks for it (a bug, as the loops' supervisor sees one).
+pub fn panic_at(name: &str) {
+    if std::env::var_os("BANDITORE_FAILPOINT").is_some_and(|v| v == name) {
+        panic!("failpoint {name}");
     }
 }

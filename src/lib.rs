@@ -34,6 +34,7 @@ pub mod policy;
 pub mod schedule;
 pub mod source;
 pub mod text;
+pub mod watch;
 // Whole programs on loopback: the demonstration and the benchmark, and their simulator.
 pub mod bench;
 pub mod demo;

@@ -187,7 +187,14 @@ pub(crate) enum StoreCommand {
     },
     /// Load an export into an empty data directory (no daemon on it); a damaged or cut
     /// file loads nothing.
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+        /// For an export older than the store it replaces (a daily snapshot): each source's
+        /// next poll records what is there without sending it, as a new source's first poll
+        /// does, so nothing that went out after the export goes out again.
+        #[arg(long)]
+        rebaseline: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -302,7 +309,9 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             StoreCommand::Export { subscribers_only } => {
                 cli::store::export_command(&paths, subscribers_only).await
             }
-            StoreCommand::Import { file } => cli::store::import_command(&paths, &file).await,
+            StoreCommand::Import { file, rebaseline } => {
+                cli::store::import_command(&paths, &file, rebaseline).await
+            }
         },
         Command::HashPassword => cli::hash_password::run(),
         Command::Healthcheck(paths) => cli::healthcheck::run(&paths).await,

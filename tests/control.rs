@@ -226,3 +226,39 @@ async fn sighup_reloads_the_configuration_and_a_bad_one_is_refused() {
     );
     assert!(stop(&mut daemon).await.success());
 }
+
+#[tokio::test]
+async fn a_changed_file_is_reloaded_without_a_signal() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    server.set("/altro", Route::feed(rss(&[B])));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    let mut daemon = work.command(&["run"]).spawn().unwrap();
+    let socket = work.path().join("data/control.sock");
+    wait_for(|| socket.exists()).await;
+    let sources = || async { text(&work.run(&["source", "list"]).await).0 };
+    let good = std::fs::read_to_string(work.config()).unwrap();
+
+    // Broken: refused, the daemon goes on.
+    std::fs::write(
+        work.config(),
+        format!("{good}\n[[source]]\nname = \"rotta\"\n"),
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(sources().await.contains("comune [feed]"));
+
+    // Mended, with one more source: applied.
+    let added = source("altro", &server.url("/altro"), "");
+    std::fs::write(work.config(), format!("{added}\n{good}")).unwrap();
+    let mut list = String::new();
+    for _ in 0..100 {
+        list = sources().await;
+        if list.contains("altro [feed]") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(list.contains("altro [feed]"), "{list}");
+    assert!(stop(&mut daemon).await.success());
+}

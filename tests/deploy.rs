@@ -95,6 +95,39 @@ impl Volume {
     }
 }
 
+/// A loop that keeps failing is restarted, then left down: `/healthz` fails (on every
+/// listener) and `healthcheck` says why, so that the chart's liveness probe restarts the pod.
+#[tokio::test]
+async fn a_loop_that_keeps_failing_makes_the_daemon_unhealthy() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    let volume = Volume::new(&server.url("/feed"));
+    let mut daemon = volume
+        .run()
+        .env("BANDITORE_FAILPOINT", "source-loop")
+        .spawn()
+        .unwrap();
+    volume.wait_ready().await;
+    let mut unhealthy = false;
+    for _ in 0..300 {
+        if volume.probe("/healthz").await == Some(503) {
+            unhealthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(unhealthy, "/healthz never failed");
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/healthz", volume.metrics))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 503);
+    assert!(metrics.text().await.unwrap().contains("polls of comune"));
+    let check = volume.healthcheck().await;
+    assert!(!check.status.success());
+    assert!(String::from_utf8_lossy(&check.stderr).contains("failpoint source-loop"));
+    stop(&mut daemon).await;
+}
+
 #[tokio::test]
 async fn runs_as_the_chart_runs_it() {
     let server = FeedServer::start().await;

@@ -426,3 +426,60 @@ async fn a_backup_restored_elsewhere_carries_on_where_it_was() {
     assert_eq!(m.len(), 2, "only the new item, no baseline: {m:?}");
     assert_eq!(m[1]["title"], C.2);
 }
+
+/// A store sled cannot open, or one that came back empty beside snapshots of a full one:
+/// the daemon refuses to start and says which snapshot restores it and how; done as it says,
+/// the daemon carries on where the snapshot was, sending nothing twice.
+#[tokio::test]
+async fn a_damaged_store_names_the_snapshot_that_restores_it() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    work.once().await;
+    server.set("/feed", Route::feed(rss(&[B, A])));
+    work.once().await;
+    assert_eq!(work.messages().len(), 1);
+    let data = work.path().join("data");
+    assert!(data.join("snapshots").read_dir().unwrap().next().is_some());
+
+    let refused = |out: &std::process::Output| {
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let at = err.find("banditore store import ").expect(&err);
+        let command: Vec<String> = err[at..]
+            .split('`')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_owned)
+            .collect();
+        command
+    };
+    // sled's files damaged: its configuration record unreadable.
+    std::fs::write(data.join("store/conf"), b"\x00garbage\xff").unwrap();
+    let import = refused(&work.run(&["once"]).await);
+    // Or come back empty (sled silently drops a log it cannot read).
+    std::fs::rename(data.join("store"), work.path().join("damaged")).unwrap();
+    assert_eq!(refused(&work.run(&["once"]).await), import);
+
+    // As the message says: the store aside, the snapshot imported.
+    std::fs::rename(data.join("store"), work.path().join("empty")).unwrap();
+    let args: Vec<&str> = import.iter().map(String::as_str).collect();
+    let out = work.run(&args).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The snapshot is older than B's sending: the first poll sends nothing again.
+    server.set("/feed", Route::feed(rss(&[C, B, A])));
+    work.once().await;
+    assert_eq!(work.messages().len(), 1, "nothing sent twice");
+    const D: (&str, &str, &str) = ("d", "https://comune.example.it/notizie/d/", "Avviso D");
+    server.set("/feed", Route::feed(rss(&[D, C, B, A])));
+    work.once().await;
+    let m = work.messages();
+    assert_eq!(m.len(), 2, "then what is new: {m:?}");
+    assert_eq!(m[1]["title"], D.2);
+}

@@ -1,5 +1,5 @@
 //! `banditore healthcheck`: exit 0 when the daemon of this configuration answers ready, for
-//! a container's HEALTHCHECK (the image has no curl). It asks `/readyz` on the admin listener
+//! a container's HEALTHCHECK (the image has no curl). It asks `/healthz` and `/readyz` on the admin listener
 //! (else the metrics one, else the webhook one); without either, whether the daemon's control socket answers.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -49,22 +49,26 @@ pub async fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()?;
-    match client.get(format!("http://{addr}/readyz")).send().await {
-        Ok(resp) if resp.status().is_success() => Ok(ExitCode::SUCCESS),
-        Ok(resp) => {
-            let status = resp.status();
-            eprintln!(
-                "banditore: not ready ({status}): {}",
-                resp.text().await.unwrap_or_default().trim()
-            );
-            Ok(ExitCode::FAILURE)
-        }
-        Err(e) => {
-            eprintln!(
-                "banditore: no daemon answers on {addr}: {}",
-                e.without_url()
-            );
-            Ok(ExitCode::FAILURE)
+    // Alive (its loops run) and ready (its store answers).
+    for probe in ["healthz", "readyz"] {
+        match client.get(format!("http://{addr}/{probe}")).send().await {
+            Ok(resp) if resp.status().is_success() => {}
+            Ok(resp) => {
+                let status = resp.status();
+                eprintln!(
+                    "banditore: {probe} ({status}): {}",
+                    resp.text().await.unwrap_or_default().trim()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            Err(e) => {
+                eprintln!(
+                    "banditore: no daemon answers on {addr}: {}",
+                    e.without_url()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
         }
     }
+    Ok(ExitCode::SUCCESS)
 }

@@ -24,7 +24,7 @@ pub async fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
     let cell = AppCell::new(app);
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    tokio::spawn(reload_on_hangup(cell.clone(), paths.config.clone()));
+    tokio::spawn(reload_on_change(cell.clone(), paths.config.clone()));
     banditore::http::serve(
         &cell,
         shutdown,
@@ -45,30 +45,59 @@ fn notify(state: &[sd_notify::NotifyState]) {
     }
 }
 
-/// SIGHUP re-reads the configuration and applies it without a restart; an invalid file is
-/// refused and the running configuration stays.
-async fn reload_on_hangup(cell: AppCell, path: PathBuf) {
+/// How often the configuration file is looked at for changes.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// SIGHUP, or a change of the configuration file's content, re-reads the configuration and
+/// applies it without a restart; an invalid file is refused (its problems logged) and the
+/// running configuration stays. The file is looked at every [`WATCH_EVERY`] rather than
+/// watched with inotify: a Kubernetes ConfigMap or an editor replaces the file (a rename,
+/// or a symlink swap) in ways that inotify watches miss, and reading a small file every two
+/// seconds costs nothing.
+async fn reload_on_change(cell: AppCell, path: PathBuf) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
+        Ok(s) => Some(s),
         Err(e) => {
             tracing::error!(error = %e, "cannot listen for SIGHUP");
-            return;
+            None
         }
     };
-    while hangup.recv().await.is_some() {
+    let mut seen = fingerprint(&path);
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    loop {
+        let why = tokio::select! {
+            Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => "SIGHUP",
+            _ = tick.tick() => {
+                let now = fingerprint(&path);
+                if now == seen {
+                    continue;
+                }
+                "the file changed"
+            }
+        };
+        seen = fingerprint(&path);
         notify(&[sd_notify::NotifyState::Reloading]);
         match Config::load(&path) {
             Ok(config) => match cell.replace(config) {
                 Ok(()) => {
-                    tracing::info!(config = %path.display(), "SIGHUP: configuration reloaded")
+                    tracing::info!(config = %path.display(), why, "configuration reloaded")
                 }
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "SIGHUP: not reloaded"),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), why, "not reloaded"),
             },
-            Err(e) => tracing::error!("SIGHUP: not reloaded, the running configuration stays; {e}"),
+            Err(e) => tracing::error!(why, "not reloaded, the running configuration stays; {e}"),
         }
         notify(&[sd_notify::NotifyState::Ready]);
     }
+}
+
+/// The configuration file's content, hashed (`None` while it cannot be read).
+fn fingerprint(path: &std::path::Path) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let bytes = std::fs::read(path).ok()?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 pub async fn once(paths: &Paths) -> anyhow::Result<ExitCode> {

@@ -44,7 +44,11 @@ pub async fn export_command(paths: &Paths, subscribers_only: bool) -> anyhow::Re
     }
 }
 
-pub async fn import_command(paths: &Paths, file: &Path) -> anyhow::Result<ExitCode> {
+pub async fn import_command(
+    paths: &Paths,
+    file: &Path,
+    rebaseline: bool,
+) -> anyhow::Result<ExitCode> {
     if tokio::net::UnixStream::connect(socket_path(&paths.data))
         .await
         .is_ok()
@@ -64,12 +68,19 @@ pub async fn import_command(paths: &Paths, file: &Path) -> anyhow::Result<ExitCo
     };
     let store = open(&paths.data)?;
     let result = tokio::task::spawn_blocking(move || {
-        store.import(&mut BufReader::with_capacity(64 * 1024, input))
+        let records = store.import(&mut BufReader::with_capacity(64 * 1024, input))?;
+        if rebaseline {
+            store.rebaseline()?;
+        }
+        Ok::<_, ExportError>(records)
     })
     .await?;
     match result {
         Ok(records) => {
             println!("imported {records} records into {}", paths.data.display());
+            if rebaseline {
+                println!("each source's next poll records what is there without sending it");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e @ ExportError::Bad { .. }) | Err(e @ ExportError::Read(_)) => {

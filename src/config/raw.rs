@@ -38,6 +38,9 @@ pub struct RawSettings {
     pub admin_secure_cookies: Option<bool>,
     pub allow_private_sources: Option<bool>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub alerts: Option<Vec<String>>,
+    pub alert_after_failures: Option<u32>,
+    pub alert_outbox: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, SourceConfig};
 use crate::deliver::{DailyCap, DeliverReport, Deliverer};
+use crate::failpoint;
 use crate::pipeline::{Pipeline, PollError, PollOutcome};
 use crate::schedule::{backoff, Clock};
 use crate::sink::secret::Secrets;
@@ -24,7 +25,14 @@ use crate::sink::Sink;
 use crate::store::{Store, StoreError};
 
 mod actions;
+mod alerting;
+mod cell;
 pub mod control;
+mod supervise;
+
+pub use alerting::{AlarmReport, CHECK_EVERY};
+pub use cell::AppCell;
+use supervise::{supervised, LoopHealth};
 
 /// How often the daemon prunes old seen keys and log entries.
 const PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
@@ -50,6 +58,10 @@ struct Inner {
     store: Store,
     pipeline: Pipeline,
     deliverer: Deliverer,
+    /// The sinks named in `settings.alerts`: admin alerts, no news.
+    alert_sinks: Vec<Sink>,
+    /// Loops left down, for `/healthz`.
+    loops: Arc<LoopHealth>,
     clock: Arc<dyn Clock>,
     /// Woken when something is queued.
     queued: Notify,
@@ -79,6 +91,18 @@ impl App {
         secrets: &Secrets,
     ) -> anyhow::Result<App> {
         let store = Store::open_in(data_dir, config.settings.cache_mb)?;
+        // sled may come back from damaged files as an empty store without a word: a store
+        // with nothing in it beside snapshots of a full one lost its contents.
+        if store.holds_nothing() {
+            if let Some(newest) = crate::store::snapshot::newest(data_dir) {
+                anyhow::bail!(
+                    "the store in {} holds nothing, but there are snapshots of it: its files were damaged or replaced.{}\n(To start afresh on purpose, move {} away as well.)",
+                    data_dir.join("store").display(),
+                    crate::store::snapshot::restore_hint(data_dir),
+                    newest.parent().unwrap_or(data_dir).display(),
+                );
+            }
+        }
         App::build_on(store, config, clock, secrets)
     }
 
@@ -101,11 +125,13 @@ impl App {
         let s = &config.settings;
         let pipeline = Pipeline::new(&config, store.clone(), clock.clone())?;
         let user_agent = s.user_agent();
-        let sinks = config
+        let (alert_sinks, sinks): (Vec<Sink>, Vec<Sink>) = config
             .sinks
             .iter()
             .map(|cfg| Sink::from_config(cfg, &user_agent, secrets))
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .partition(|sink| s.alerts.sinks.iter().any(|name| name == sink.name()));
         let quiet = s.quiet_hours.map(|q| (q, s.tz()));
         let daily = s.max_per_day.map(|max| DailyCap {
             max,
@@ -127,6 +153,8 @@ impl App {
                 store,
                 pipeline,
                 deliverer,
+                alert_sinks,
+                loops: Arc::default(),
                 clock,
                 queued: Notify::new(),
                 store_trouble: std::sync::Mutex::new(None),
@@ -165,6 +193,11 @@ impl App {
 
     pub fn sinks(&self) -> &[Sink] {
         self.inner.deliverer.sinks()
+    }
+
+    /// The sinks that carry admin alerts.
+    pub fn alert_sinks(&self) -> &[Sink] {
+        &self.inner.alert_sinks
     }
 
     /// Asks the delivery loop for a pass now.
@@ -260,6 +293,8 @@ impl App {
         let polls = self.poll_all().await;
         self.review_tick()?;
         let delivery = self.deliver(&CancellationToken::new()).await?;
+        // `once` from cron is a daemon too: its troubles reach the admins.
+        self.check_alarms().await?;
         self.prune_if_due()?;
         self.inner.store.flush()?;
         Ok(CycleReport { polls, delivery })
@@ -271,6 +306,14 @@ impl App {
     /// an unchanged poll's time on it.
     fn prune_if_due(&self) -> Result<Duration, StoreError> {
         let now = self.inner.clock.now();
+        // The day's snapshot, at the first look of the day.
+        if let Some(dir) = self.inner.store.data_dir() {
+            match self.inner.store.snapshot_if_due(dir, now) {
+                Ok(Some(file)) => tracing::info!(file = %file.display(), "snapshot written"),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot write the day's snapshot"),
+            }
+        }
         let since = self
             .inner
             .store
@@ -327,38 +370,70 @@ impl App {
     /// finishes its message.
     pub async fn run_loops(&self, stop: CancellationToken) {
         let mut tasks = JoinSet::new();
+        let health = self.inner.loops.clone();
         for src in self.inner.config.sources.clone() {
-            let app = self.clone();
-            let stop = stop.clone();
-            tasks.spawn(async move { app.source_loop(src, stop).await });
+            let (app, loop_stop) = (self.clone(), stop.clone());
+            let name = format!("polls of {}", src.name);
+            tasks.spawn(supervised(name, health.clone(), stop.clone(), move || {
+                let (app, src, stop) = (app.clone(), src.clone(), loop_stop.clone());
+                async move { app.source_loop(src, stop).await }
+            }));
         }
-        let app = self.clone();
-        let stop_delivery = stop.clone();
-        tasks.spawn(async move { app.delivery_loop(stop_delivery).await });
-        let app = self.clone();
-        tasks.spawn(async move {
-            loop {
-                // On a blocking thread: pruning reads whole trees, which would hold up a
-                // runtime thread (and the polls and deliveries on it) for as long.
-                let pruning = app.clone();
-                let next = match tokio::task::spawn_blocking(move || pruning.prune_if_due()).await {
-                    Ok(Ok(next)) => next,
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "pruning failed");
-                        PRUNE_EVERY
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "pruning stopped unexpectedly");
-                        PRUNE_EVERY
-                    }
-                };
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(next) => {}
-                }
-            }
-        });
+        let (app, loop_stop) = (self.clone(), stop.clone());
+        tasks.spawn(supervised(
+            "delivery".into(),
+            health.clone(),
+            stop.clone(),
+            move || {
+                let (app, stop) = (app.clone(), loop_stop.clone());
+                async move { app.delivery_loop(stop).await }
+            },
+        ));
+        let (app, loop_stop) = (self.clone(), stop.clone());
+        tasks.spawn(supervised(
+            "alerts".into(),
+            health.clone(),
+            stop.clone(),
+            move || {
+                let (app, stop) = (app.clone(), loop_stop.clone());
+                async move { app.alarm_loop(stop).await }
+            },
+        ));
+        let (app, loop_stop) = (self.clone(), stop.clone());
+        tasks.spawn(supervised("pruning".into(), health, stop, move || {
+            let (app, stop) = (app.clone(), loop_stop.clone());
+            async move { app.prune_loop(stop).await }
+        }));
         while tasks.join_next().await.is_some() {}
+    }
+
+    /// Prunes when due, until `stop`.
+    async fn prune_loop(&self, stop: CancellationToken) {
+        loop {
+            // On a blocking thread: pruning reads whole trees, which would hold up a
+            // runtime thread (and the polls and deliveries on it) for as long.
+            let pruning = self.clone();
+            let next = match tokio::task::spawn_blocking(move || pruning.prune_if_due()).await {
+                Ok(Ok(next)) => next,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "pruning failed");
+                    PRUNE_EVERY
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "pruning stopped unexpectedly");
+                    PRUNE_EVERY
+                }
+            };
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(next) => {}
+            }
+        }
+    }
+
+    /// Loops left down after failing again and again (`/healthz` fails), if any.
+    pub fn loop_trouble(&self) -> Option<String> {
+        self.inner.loops.trouble()
     }
 
     /// Pauses or resumes a source's polling (a resumed source polls at once).
@@ -376,6 +451,7 @@ impl App {
     }
 
     async fn source_loop(&self, src: Arc<SourceConfig>, stop: CancellationToken) {
+        failpoint::panic_at("source-loop");
         let tz = self.inner.config.settings.tz();
         let schedule = &src.schedule;
         let waker = self
@@ -499,85 +575,6 @@ fn next_due(
     match (stored, decided) {
         (Some(a), Some(b)) => a.max(b),
         (a, b) => a.or(b).unwrap_or(now),
-    }
-}
-
-/// The daemon's current application. The admin UI replaces it when the configuration
-/// changes; the loops restart on the new one, the servers keep running.
-#[derive(Clone)]
-pub struct AppCell {
-    current: Arc<std::sync::RwLock<App>>,
-    changed: Arc<Notify>,
-}
-
-impl AppCell {
-    pub fn new(app: App) -> AppCell {
-        AppCell {
-            current: Arc::new(std::sync::RwLock::new(app)),
-            changed: Arc::new(Notify::new()),
-        }
-    }
-
-    pub fn get(&self) -> App {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Applies a new configuration (already validated) without a restart.
-    /// The listeners stay where they are: a changed `admin_listen` or `webhook_listen` is
-    /// said in the log, and takes effect at the next start.
-    pub fn replace(&self, config: Config) -> anyhow::Result<()> {
-        let old = self.get();
-        let (was, now) = (&old.config().settings, &config.settings);
-        for (key, before, after) in [
-            ("admin_listen", &was.admin_listen, &now.admin_listen),
-            ("webhook_listen", &was.webhook_listen, &now.webhook_listen),
-        ] {
-            if before != after {
-                tracing::warn!(
-                    key,
-                    ?before,
-                    ?after,
-                    "a listen address changed: it takes effect when banditore is restarted"
-                );
-            }
-        }
-        let app = old.rebuild(config)?;
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = app;
-        self.changed.notify_one();
-        Ok(())
-    }
-
-    /// Runs the loops of the current application until `shutdown`, restarting them on the
-    /// new application whenever [`AppCell::replace`] swaps it. Returns with the store flushed.
-    pub async fn run(&self, shutdown: CancellationToken) -> Result<(), StoreError> {
-        loop {
-            let app = self.get();
-            app.check_sinks().await;
-            tracing::info!(
-                sources = app.config().sources.len(),
-                sinks = app.config().sinks.len(),
-                "banditore is running; Ctrl-C to stop"
-            );
-            let round = shutdown.child_token();
-            let loops = app.run_loops(round.clone());
-            tokio::pin!(loops);
-            tokio::select! {
-                _ = &mut loops => {}
-                _ = self.changed.notified() => {
-                    tracing::info!("configuration changed; restarting the loops");
-                    round.cancel();
-                    // The old loops finish their current step first.
-                    (&mut loops).await;
-                }
-            }
-            if shutdown.is_cancelled() {
-                break;
-            }
-        }
-        self.get().store().flush()
     }
 }
 

@@ -1,5 +1,5 @@
 //! Probes for whoever supervises the daemon (Kubernetes, a load balancer, a monitoring
-//! check): `/healthz` answers while the process serves HTTP (liveness), `/readyz` when the
+//! check): `/healthz` answers while the process serves HTTP and its loops run (liveness), `/readyz` when the
 //! store answers and a configuration is loaded (readiness), `/metrics` in the Prometheus text
 //! format (counts only, no personal data). Every listener serves the first two, the admin and
 //! metrics listeners the third ([`router`] is the metrics listener's, `settings.metrics_listen`);
@@ -12,8 +12,18 @@ use axum::routing::get;
 
 use crate::daemon::AppCell;
 
-pub async fn healthz() -> &'static str {
-    "ok"
+/// Alive while the process serves HTTP and its loops run: a loop that kept failing and was
+/// left down ([`crate::daemon::App::loop_trouble`]) makes it fail, so that the process's
+/// supervisor restarts it.
+pub async fn healthz(cell: AppCell) -> Response {
+    match cell.get().loop_trouble() {
+        None => "ok".into_response(),
+        Some(trouble) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("unhealthy: a loop stopped ({trouble})"),
+        )
+            .into_response(),
+    }
 }
 
 /// Ready when a read from the store succeeds and the loops' last write got through (a full
@@ -45,7 +55,7 @@ pub async fn readyz(cell: AppCell) -> Response {
 /// nothing else, for a Prometheus and a supervisor without the admin UI.
 pub fn router(cell: AppCell) -> axum::Router {
     axum::Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(|State(cell): State<AppCell>| healthz(cell)))
         .route("/readyz", get(|State(cell): State<AppCell>| readyz(cell)))
         .route("/metrics", get(|State(cell): State<AppCell>| metrics(cell)))
         .with_state(cell)
@@ -126,6 +136,10 @@ pub async fn metrics(cell: AppCell) -> Response {
             u8::from(paused)
         ));
     }
+    out.push_str(&format!(
+        "# HELP banditore_alerts_raised Admin alerts raised and not cleared.\n# TYPE banditore_alerts_raised gauge\nbanditore_alerts_raised {}\n",
+        store.raised_alarms().map_or(0, |a| a.len())
+    ));
     out.push_str("# HELP banditore_ready Whether the daemon is ready (the store answers and can be written).\n# TYPE banditore_ready gauge\n");
     out.push_str(&format!(
         "banditore_ready {}\n",

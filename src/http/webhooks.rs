@@ -50,7 +50,10 @@ pub fn router(app: AppCell) -> Router {
             "/webhooks/gateway/{sink}",
             axum::routing::post(gateway_event),
         )
-        .route("/healthz", get(super::probes::healthz))
+        .route(
+            "/healthz",
+            get(|State(cell): State<AppCell>| super::probes::healthz(cell)),
+        )
         .route(
             "/readyz",
             get(|State(cell): State<AppCell>| super::probes::readyz(cell)),

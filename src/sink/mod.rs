@@ -38,7 +38,7 @@ pub(crate) fn http_client(
 /// Why a configured sink cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("sink {sink:?}: the environment variable {var} ({key}) is not set")]
+    #[error("sink {sink:?}: the environment variable {var} ({key}) is not set (nor {var}_FILE, nor a systemd credential {var})")]
     MissingSecret {
         sink: String,
         key: &'static str,

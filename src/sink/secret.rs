@@ -18,10 +18,9 @@ pub enum Secrets {
 impl Secrets {
     fn get(&self, var: &str) -> Option<String> {
         match self {
-            Secrets::Env => std::env::var(var).ok(),
-            Secrets::Fixed(map) => map.get(var).cloned(),
+            Secrets::Env => crate::config::secret_from_env(var),
+            Secrets::Fixed(map) => map.get(var).cloned().filter(|v| !v.is_empty()),
         }
-        .filter(|v| !v.is_empty())
     }
 }
 
@@ -109,6 +108,7 @@ pub fn verify_hmac_hex(key: &[u8], data: &[u8], signature_hex: &str, sha512: boo
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     #[test]

@@ -27,7 +27,11 @@
 //! | `decisions` | seq (u64 BE) | [`DecisionRecord`]: what happened to a new item, and why | `seen_max_age` |
 //! | `audit` | seq (u64 BE) | [`AuditEntry`] | [`AUDIT_RETENTION`] |
 //! | `sessions` | SHA-256 of the admin UI's session cookie (32 bytes) | [`Session`]: user, role, CSRF token, expiry, one-shot message | until it expires, or its user logs out |
-//! | `meta` | `last_prune` | when pruning last ran, unix secs (u64 BE) | one record, overwritten |
+//! | `meta` | `last_prune`, `schema` | when pruning last ran, unix secs (u64 BE); the store's schema version ([`SCHEMA`], u32 BE) | one record each, overwritten |
+//! | `admin_alarms` | alert key | [`RaisedAlarm`] | until the trouble clears |
+//!
+//! Beside the store, `snapshots/` holds a daily export (`store export`) of the last
+//! [`snapshot::KEEP`] days, for a restore when sled cannot open its files.
 //!
 //! Invariants:
 //! - A poll's new seen keys, its outbox entries and the source's new state (validators
@@ -37,6 +41,7 @@
 //! - A number that unsubscribes leaves no trace: its subscriber record, its per-recipient
 //!   delivery records and their provider ids go together.
 
+mod alarms;
 mod decisions;
 mod delivery;
 mod export;
@@ -48,6 +53,7 @@ mod retry;
 mod seen;
 mod sent;
 mod sessions;
+pub mod snapshot;
 mod table;
 
 use std::path::Path;
@@ -58,6 +64,7 @@ use sled::transaction::TransactionError;
 use crate::config::Priority;
 use crate::item::Message;
 
+pub use alarms::RaisedAlarm;
 pub use decisions::{DecisionRecord, StoryRecord};
 pub use delivery::moves_forward;
 pub use export::ExportError;
@@ -98,7 +105,22 @@ pub enum StoreError {
     DataDir(String, std::io::Error),
     #[error("store: a record cannot be read ({0}); was the data directory written by a newer banditore?")]
     Corrupt(String),
+    #[error("the store in {dir} was written by a newer banditore (schema {found}; this one knows up to {SCHEMA}): run the newer version, or restore a snapshot made by this one")]
+    Newer { dir: String, found: u32 },
+    #[error("the store in {dir} cannot be opened ({error}).{restore}")]
+    Unopenable {
+        dir: String,
+        error: String,
+        /// How to restore the newest snapshot, when there is one.
+        restore: String,
+    },
 }
+
+/// The store's schema version: raised when a record's meaning changes, so that an older
+/// banditore refuses a store it would misread. Written when a store is created.
+pub const SCHEMA: u32 = 1;
+/// The `meta` key of the schema version.
+const SCHEMA_KEY: &[u8] = b"schema";
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
@@ -152,8 +174,12 @@ pub struct Store {
     sent_items: Table<Vec<SentItem>>,
     audit: Table<AuditEntry>,
     sessions: Table<Session>,
+    /// Admin alerts raised and not yet cleared, by key.
+    alarms: Table<RaisedAlarm>,
     /// Raw: the store's own bookkeeping (when pruning last ran).
     meta: sled::Tree,
+    /// The data directory, for a store opened in one ([`Store::open_in`]): its snapshots.
+    data_dir: Option<std::sync::Arc<std::path::PathBuf>>,
     /// The highest id in use ([`Store::next_id`]).
     last_id: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
@@ -186,18 +212,34 @@ impl Store {
                 .create(data_dir)
                 .map_err(|e| StoreError::DataDir(data_dir.display().to_string(), e))?;
         }
-        match Store::open(
+        let opened = Store::open(
             &data_dir.join("store"),
             cache_mb.saturating_mul(1024 * 1024),
-        ) {
+        )
+        .map(|store| Store {
+            data_dir: Some(std::sync::Arc::new(data_dir.to_owned())),
+            ..store
+        });
+        match opened {
             // sled reports its file lock as an I/O error of kind WouldBlock.
             Err(StoreError::Backend(BackendError(sled::Error::Io(e))))
                 if e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock") =>
             {
                 Err(StoreError::Locked(data_dir.display().to_string()))
             }
-            other => other,
+            Err(e @ (StoreError::Newer { .. } | StoreError::Locked(_))) => Err(e),
+            Err(e) => Err(StoreError::Unopenable {
+                dir: data_dir.join("store").display().to_string(),
+                error: e.to_string(),
+                restore: snapshot::restore_hint(data_dir),
+            }),
+            ok => ok,
         }
+    }
+
+    /// The data directory the store was opened in, if it was opened in one.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data_dir.as_deref().map(|p| p.as_path())
     }
 
     /// Opens (or creates) the store in `dir`, with a page cache of `cache_bytes`.
@@ -208,6 +250,7 @@ impl Store {
             .mode(sled::Mode::LowSpace)
             .open()?;
         migrate_seen(&db)?;
+        check_schema(&db, dir)?;
         Ok(Store {
             seen: db.open_tree(SEEN)?,
             sources: Table::open(&db, "sources")?,
@@ -232,6 +275,8 @@ impl Store {
             sent_items: Table::open(&db, "sent_items")?,
             audit: Table::open(&db, "audit")?,
             sessions: Table::open(&db, "sessions")?,
+            alarms: Table::open(&db, "admin_alarms")?,
+            data_dir: None,
             last_id: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(highest_id(&db)?)),
             meta: db.open_tree("meta")?,
             db,
@@ -403,6 +448,26 @@ fn migrate_seen(db: &sled::Db) -> Result<(), StoreError> {
     db.drop_tree(OLD)?;
     tracing::info!("store: seen keys folded into one record per source");
     Ok(())
+}
+
+/// Refuses a store written by a newer schema; marks an older (or new) one as this schema.
+fn check_schema(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
+    let meta = db.open_tree("meta")?;
+    let found = meta
+        .get(SCHEMA_KEY)?
+        .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+        .map(u32::from_be_bytes);
+    match found {
+        Some(found) if found > SCHEMA => Err(StoreError::Newer {
+            dir: dir.display().to_string(),
+            found,
+        }),
+        Some(found) if found == SCHEMA => Ok(()),
+        _ => {
+            meta.insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
+            Ok(())
+        }
+    }
 }
 
 /// The `meta` key of the last pruning's time.

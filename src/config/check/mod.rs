@@ -277,6 +277,18 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
         }
     }
     for (sink, line) in &sinks {
+        if let SinkSettings::WhatsappCloud(cloud) = &sink.settings {
+            if cloud.template.is_none() {
+                warnings.push(Problem {
+                    line: Some(*line),
+                    message: format!(
+                        "sink {:?}: without a template, subscribers who have not written in the last 24 hours receive nothing (WhatsApp refuses free text to them: error 131047)",
+                        sink.name
+                    ),
+                    hint: Some("template = { name = \"avviso_comune\", language = \"it\" }, approved by Meta (docs/whatsapp.md)".into()),
+                });
+            }
+        }
         if matches!(sink.settings, SinkSettings::WhatsappCloud(_))
             && settings.webhook_listen.is_none()
         {
@@ -287,6 +299,27 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
                     sink.name
                 ),
                 hint: Some("[settings] webhook_listen = \"127.0.0.1:8081\", behind the comune's HTTPS proxy".into()),
+            });
+        }
+    }
+    // Alerts go to sinks that carry no news, and never to citizens.
+    for name in &settings.alerts.sinks {
+        let kind = sinks
+            .iter()
+            .find(|(s, _)| &s.name == name)
+            .map(|(s, _)| s.kind());
+        let problem = match kind {
+            None => Some(format!("alerts names {name:?}, which is no [[sink]]")),
+            Some(kind @ ("whatsapp-cloud" | "whatsapp-gateway")) => Some(format!(
+                "alerts names {name:?}, a {kind} sink: admin alerts would go to citizens"
+            )),
+            Some(_) => None,
+        };
+        if let Some(message) = problem {
+            problems.push(Problem {
+                line: None,
+                message,
+                hint: Some("a file, webhook or console sink: [[sink]] name = \"allarmi\" kind = \"file\" path = \"data/allarmi.jsonl\", and [settings] alerts = [\"allarmi\"]".into()),
             });
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Table, DAY};
 use crate::config::raw::RawSettings;
-use crate::config::Settings;
+use crate::config::{AlertSettings, Settings};
 use crate::schedule::QuietHours;
 
 /// The settings, each checked; defaults for what is missing or wrong (with a problem).
@@ -40,6 +40,7 @@ pub(super) fn settings(raw: RawSettings, t: &mut Table) -> Settings {
     let max_new = at_least_one("max_new_per_poll", raw.max_new_per_poll, d.max_new_per_poll);
     let max_body = at_least_one("max_body_bytes", raw.max_body_bytes, d.max_body_bytes);
     let flood_threshold = at_least_one("flood_threshold", raw.flood_threshold, d.flood_threshold);
+    let alert_outbox = at_least_one("alert_outbox", raw.alert_outbox, d.alerts.outbox);
     // Below this no feed fits, and every poll would fail as "too large".
     const MIN_BODY: usize = 16 * 1024;
     if (1..MIN_BODY).contains(&max_body) {
@@ -147,6 +148,21 @@ pub(super) fn settings(raw: RawSettings, t: &mut Table) -> Settings {
         admin_secure_cookies: raw.admin_secure_cookies.unwrap_or(false),
         allow_private_sources: raw.allow_private_sources.unwrap_or(false),
         trusted_proxies: trusted_proxies(raw.trusted_proxies, t),
+        alerts: AlertSettings {
+            sinks: raw.alerts.unwrap_or_default(),
+            after_failures: match raw.alert_after_failures {
+                Some(0) => {
+                    t.problem(
+                        "alert_after_failures",
+                        "alert_after_failures must be at least 1",
+                        None,
+                    );
+                    d.alerts.after_failures
+                }
+                n => n.unwrap_or(d.alerts.after_failures),
+            },
+            outbox: alert_outbox,
+        },
     }
 }
 

@@ -457,3 +457,21 @@ pub(super) async fn resume(
         Err(e) => server_error(e),
     }
 }
+
+/// The admin alerts raised and not cleared, for the top of the Sources page.
+pub fn alarms_box(alarms: &[crate::store::RaisedAlarm], tz: chrono_tz::Tz) -> Markup {
+    html! {
+        @if !alarms.is_empty() {
+            section.card.allarmi aria-labelledby="allarmi" {
+                h2 id="allarmi" { "Allarmi" }
+                ul {
+                    @for a in alarms {
+                        li {
+                            strong { (a.title) } " (dal " (crate::report::when(Some(a.since), tz)) "): " (a.detail)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -66,9 +66,7 @@ pub struct Admin {
 impl Admin {
     /// `config_path` is where added sources are written; without it the UI cannot add any.
     pub fn new(cell: AppCell, config_path: Option<PathBuf>) -> anyhow::Result<Admin> {
-        let token = std::env::var("BANDITORE_ADMIN_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty());
+        let token = crate::config::secret_from_env("BANDITORE_ADMIN_TOKEN");
         if let Some(t) = &token {
             let length = t.chars().count();
             if length < MIN_TOKEN {
@@ -362,7 +360,10 @@ pub fn router(admin: Admin) -> Router {
         .route("/utenti/nuovo", post(users::add))
         .route("/utenti/{name}/{what}", post(users::change))
         .route("/password", get(users::own_page).post(users::own_change))
-        .route("/healthz", get(crate::http::probes::healthz))
+        .route(
+            "/healthz",
+            get(|State(admin): State<Admin>| crate::http::probes::healthz(admin.cell)),
+        )
         .route(
             "/readyz",
             get(|State(admin): State<Admin>| crate::http::probes::readyz(admin.cell)),

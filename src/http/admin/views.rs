@@ -485,8 +485,10 @@ pub fn sources(
             store.held(&src.name)?.len(),
         ));
     }
+    let alarms = super::health::alarms_box(&store.raised_alarms()?, app.config().settings.tz());
     let body = html! {
         (flash_box(flash))
+        (alarms)
         // Cards, not a table: they read on a 390-px phone without scrolling sideways.
         @for (src, state, paused, held) in &rows {
             article.card aria-labelledby=(format!("s-{}", src.name)) {

@@ -55,12 +55,12 @@ fn export_then_import_gives_the_same_store() {
     );
     assert!(
         text.trim_end()
-            .ends_with(r#"{"banditore_export_end":{"records":5}}"#),
+            .ends_with(r#"{"banditore_export_end":{"records":6}}"#),
         "{text}"
     );
 
     let restored = Store::open(b.path(), 1 << 20).unwrap();
-    assert_eq!(restored.import(&mut text.as_bytes()).unwrap(), 5);
+    assert_eq!(restored.import(&mut text.as_bytes()).unwrap(), 6);
     assert_eq!(exported(&restored, false), text);
     assert!(restored.source_state("s").unwrap().baselined);
     assert_eq!(restored.outbox_len(), 1);
@@ -103,7 +103,7 @@ fn a_damaged_export_imports_nothing() {
         (cut.as_str(), "cut short"),
         (
             forged.as_str(),
-            "the export says 5 records, the file holds 4",
+            "the export says 6 records, the file holds 5",
         ),
         (unknown.as_str(), "unknown tree"),
         ("", "not a banditore export"),

@@ -1,0 +1,194 @@
+//! Admin alerts, decided: from facts about the sources, the sinks, the outbox and the review
+//! queue (gathered by the daemon), what is wrong now, each with a stable key. A pure function:
+//! the daemon compares its answer with the alerts it has already raised, tells the admins
+//! about new ones once and about cleared ones once (`daemon::alerting`).
+
+/// What the daemon knows of one source.
+#[derive(Debug, Clone, Default)]
+pub struct SourceFacts {
+    pub name: String,
+    pub url: String,
+    /// Failed polls in a row, and the last one's reason (in Italian).
+    pub failures: u32,
+    pub last_error: Option<String>,
+    /// A batch held by flood protection, waiting for an admin.
+    pub held: usize,
+    /// Paused by an admin: no alert for its failures.
+    pub paused: bool,
+}
+
+/// What the daemon knows of one sink (one that carries news).
+#[derive(Debug, Clone, Default)]
+pub struct SinkFacts {
+    pub name: String,
+    /// Paused by an account problem: why.
+    pub paused: Option<String>,
+    /// Failed requests since the last success, and the last one's words.
+    pub failures: u32,
+    pub last_error: Option<String>,
+}
+
+/// Everything the alerts are decided from.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub sources: Vec<SourceFacts>,
+    pub sinks: Vec<SinkFacts>,
+    /// Messages waiting to be delivered.
+    pub outbox: usize,
+    /// Items waiting for review that expire within [`REVIEW_WARNING`].
+    pub review_expiring: usize,
+}
+
+/// How long before an item waiting for review expires the editors are warned.
+pub const REVIEW_WARNING: chrono::Duration = chrono::Duration::hours(2);
+
+/// When something is worth an admin's attention.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// Failed polls (or sends) in a row.
+    pub failures: u32,
+    /// Messages waiting in the outbox.
+    pub outbox: usize,
+}
+
+/// One thing wrong now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alarm {
+    /// Stable while the same thing stays wrong ("source-failing:comune").
+    pub key: String,
+    /// One line, in Italian.
+    pub title: String,
+    pub detail: String,
+    /// Where to look (the source's address), when there is one.
+    pub url: Option<String>,
+}
+
+/// What is wrong, given `facts`.
+pub fn alarms(facts: &Facts, limits: Thresholds) -> Vec<Alarm> {
+    let mut out = Vec::new();
+    for src in &facts.sources {
+        if !src.paused && src.failures >= limits.failures {
+            out.push(Alarm {
+                key: format!("source-failing:{}", src.name),
+                title: format!(
+                    "La fonte «{}» non si legge da {} tentativi",
+                    src.name, src.failures
+                ),
+                detail: src
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| "errore sconosciuto".into()),
+                url: Some(src.url.clone()),
+            });
+        }
+        if src.held > 0 {
+            out.push(Alarm {
+                key: format!("source-held:{}", src.name),
+                title: format!(
+                    "La fonte «{}» è trattenuta: {} notizie nuove tutte insieme",
+                    src.name, src.held
+                ),
+                detail: "Nulla è stato inviato: nell'interfaccia (Fonti) rilasciale in revisione o scartale, oppure `banditore source release|discard`.".into(),
+                url: Some(src.url.clone()),
+            });
+        }
+    }
+    for sink in &facts.sinks {
+        if let Some(why) = &sink.paused {
+            out.push(Alarm {
+                key: format!("sink-paused:{}", sink.name),
+                title: format!("Il canale «{}» è in pausa", sink.name),
+                detail: why.clone(),
+                url: None,
+            });
+        } else if sink.failures >= limits.failures {
+            out.push(Alarm {
+                key: format!("sink-failing:{}", sink.name),
+                title: format!(
+                    "Il canale «{}» non consegna: {} tentativi falliti di fila",
+                    sink.name, sink.failures
+                ),
+                detail: sink
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| "errore sconosciuto".into()),
+                url: None,
+            });
+        }
+    }
+    if facts.outbox >= limits.outbox {
+        out.push(Alarm {
+            key: "outbox".into(),
+            title: format!("{} messaggi in attesa di consegna", facts.outbox),
+            detail: "La coda cresce: un canale è lento, in errore o in pausa (vedi Consegne)."
+                .into(),
+            url: None,
+        });
+    }
+    if facts.review_expiring > 0 {
+        out.push(Alarm {
+            key: "review-expiring".into(),
+            title: format!(
+                "{} notizie da approvare scadono presto",
+                facts.review_expiring
+            ),
+            detail: "Senza una decisione della redazione non saranno inviate (Da approvare)."
+                .into(),
+            url: None,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Thresholds = Thresholds {
+        failures: 3,
+        outbox: 100,
+    };
+
+    #[test]
+    fn each_trouble_has_its_alarm_and_only_past_the_thresholds() {
+        let mut facts = Facts {
+            sources: vec![SourceFacts {
+                name: "comune".into(),
+                url: "https://comune.example.it/feed".into(),
+                failures: 2,
+                last_error: Some("il server ha risposto 503".into()),
+                ..SourceFacts::default()
+            }],
+            sinks: vec![SinkFacts {
+                name: "wa".into(),
+                failures: 3,
+                last_error: Some("code 131056: pair rate limit".into()),
+                ..SinkFacts::default()
+            }],
+            outbox: 99,
+            ..Facts::default()
+        };
+        let keys =
+            |f: &Facts| -> Vec<String> { alarms(f, LIMITS).into_iter().map(|a| a.key).collect() };
+        assert_eq!(keys(&facts), ["sink-failing:wa"]);
+        facts.sources[0].failures = 3;
+        facts.outbox = 100;
+        facts.sinks[0].paused = Some("account bloccato".into());
+        facts.review_expiring = 2;
+        assert_eq!(
+            keys(&facts),
+            [
+                "source-failing:comune",
+                "sink-paused:wa",
+                "outbox",
+                "review-expiring"
+            ]
+        );
+        let first = &alarms(&facts, LIMITS)[0];
+        assert_eq!(first.detail, "il server ha risposto 503");
+        // A source an admin paused is not news.
+        facts.sources[0].paused = true;
+        facts.sources[0].held = 14;
+        assert_eq!(keys(&facts)[0], "source-held:comune");
+    }
+}

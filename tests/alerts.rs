@@ -1,0 +1,104 @@
+//! Admin alerts, end to end with the real binary: a source that keeps failing and a sink that
+//! keeps failing each raise one alert on the alert sink, once, and one recovery notice when
+//! they clear; the alert sink carries no news; `check` refuses alerts sent to citizens.
+
+mod common;
+
+use common::{rss, source, FeedServer, Route, Workdir};
+
+const A: (&str, &str, &str) = ("a", "https://comune.example.it/notizie/a/", "Avviso A");
+const B: (&str, &str, &str) = ("b", "https://comune.example.it/notizie/b/", "Avviso B");
+
+/// The notices on the alert sink: (key, state).
+fn notices(work: &Workdir) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(work.path().join("allarmi.jsonl")).unwrap_or_default();
+    text.lines()
+        .map(|line| {
+            let m: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(m["kind"], "alert", "{line}");
+            (
+                m["alert"].as_str().unwrap().to_owned(),
+                m["alert_state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pair(key: &str, state: &str) -> (String, String) {
+    (key.to_owned(), state.to_owned())
+}
+
+#[tokio::test]
+async fn a_failing_source_and_sink_alert_once_and_clear_once() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    feeds.set("/hook", Route::status(500));
+    let sinks = format!(
+        "[[sink]]\nname = \"allarmi\"\nkind = \"file\"\npath = \"ALLARMI\"\n\n\
+         [[sink]]\nname = \"automazione\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret_env = \"WEBHOOK_SECRET\"\n",
+        feeds.url("/hook")
+    );
+    let work = Workdir::with_sinks(
+        "alerts = [\"allarmi\"]\nalert_after_failures = 2",
+        &source("comune", &feeds.url("/feed"), ""),
+        &sinks,
+    );
+    // The alert sink's file beside the configuration, as an admin would put it.
+    let config = std::fs::read_to_string(work.config()).unwrap().replace(
+        "ALLARMI",
+        &work.path().join("allarmi.jsonl").display().to_string(),
+    );
+    std::fs::write(work.config(), config).unwrap();
+    let work_notices = || notices(&work);
+
+    work.once().await; // the baseline
+    feeds.set("/feed", Route::status(503));
+    work.run(&["once"]).await;
+    assert!(work_notices().is_empty(), "one failure is not yet an alert");
+    work.run(&["once"]).await;
+    assert_eq!(work_notices(), [pair("source-failing:comune", "raised")]);
+    work.run(&["once"]).await;
+    assert_eq!(work_notices().len(), 1, "told once");
+
+    // The source recovers with news: the news goes out (not to the alert sink), the webhook
+    // fails twice and alerts, and the source's alert clears.
+    feeds.set("/feed", Route::feed(rss(&[B, A])));
+    work.run(&["once"]).await;
+    work.run(&["once"]).await;
+    assert_eq!(
+        work_notices(),
+        [
+            pair("source-failing:comune", "raised"),
+            pair("source-failing:comune", "cleared"),
+            pair("sink-failing:automazione", "raised"),
+        ]
+    );
+    assert_eq!(work.messages().len(), 1, "the news went to the news sink");
+
+    feeds.set("/hook", Route::status(200));
+    work.run(&["once"]).await;
+    assert_eq!(
+        work_notices().last(),
+        Some(&pair("sink-failing:automazione", "cleared"))
+    );
+    let log = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
+    assert!(
+        !log.contains("allarmi:"),
+        "the alert sink carries no news: {log}"
+    );
+}
+
+#[tokio::test]
+async fn alerts_never_go_to_citizens() {
+    let work = Workdir::with_sinks(
+        "alerts = [\"wa\", \"nessuno\"]",
+        &source("comune", "https://comune.example.it/feed", ""),
+        "[[sink]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\nphone_number_id = \"1\"\ntoken_env = \"WHATSAPP_TOKEN\"\n\
+         app_secret_env = \"WHATSAPP_APP_SECRET\"\nverify_token_env = \"WHATSAPP_VERIFY_TOKEN\"\n",
+    );
+    let out = work.run(&["check"]).await;
+    let err = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("admin alerts would go to citizens"), "{err}");
+    assert!(err.contains("\"nessuno\", which is no [[sink]]"), "{err}");
+}
