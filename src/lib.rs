@@ -28,6 +28,7 @@ pub mod html_depth;
 pub mod ident;
 pub mod item;
 pub mod link;
+pub mod metrics;
 pub mod netguard;
 pub mod phone;
 pub mod policy;

@@ -163,6 +163,31 @@ async fn runs_as_the_chart_runs_it() {
     server.set("/feed", Route::feed(rss(&[B, A])));
     wait_for(|| volume.messages() == 1).await;
 
+    // What a Prometheus reads: every sample parses, every family is typed, and the counters
+    // say what happened.
+    let scrape = reqwest::get(on_metrics("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let samples = parse_metrics(&scrape);
+    let value = |name: &str| samples.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+    assert!(
+        value("banditore_polls_total{source=\"comune\",outcome=\"ok\"}") >= Some(2.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        value("banditore_messages_total{sink=\"out\",outcome=\"sent\"}"),
+        Some(1.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        value("banditore_items_new_total{source=\"comune\"}"),
+        Some(1.0),
+        "{scrape}"
+    );
+
     // A second pod on the same volume is refused, and says why.
     let second = volume.run().output().await.unwrap();
     assert!(!second.status.success());
@@ -232,4 +257,43 @@ fn the_systemd_unit_verifies() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success() && said.trim().is_empty(), "{said}");
+}
+
+/// The Prometheus text format (0.0.4), read strictly: `(series, value)` of every sample; a
+/// sample whose family has no `# TYPE`, a bad name or a value that is not a number fails.
+fn parse_metrics(text: &str) -> Vec<(String, f64)> {
+    let mut typed = std::collections::HashSet::new();
+    let mut samples = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut words = rest.split_whitespace();
+            typed.insert(words.next().unwrap().to_owned());
+            let kind = words.next().unwrap();
+            assert!(
+                ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
+                "{line}"
+            );
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("not a number: {line}"));
+        let name = series.split('{').next().unwrap();
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "{line}"
+        );
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|f| typed.contains(*f)))
+            .unwrap_or(name);
+        assert!(typed.contains(family), "no # TYPE for {line}");
+        samples.push((series.to_owned(), value));
+    }
+    samples
 }

@@ -104,6 +104,8 @@ pub struct Deliverer {
     last_release: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     /// Most normal messages a day, the rest in one digest.
     daily: Option<DailyCap>,
+    /// Where deliveries are counted for `/metrics`.
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// `max_per_day` normal messages a day; past it, one digest at `digest_at` (local time).
@@ -131,7 +133,14 @@ impl Deliverer {
             night: quiet.map(|(hours, tz)| Night { hours, tz }),
             last_release: Mutex::default(),
             daily: None,
+            metrics: None,
         }
+    }
+
+    /// Counting what it delivers in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// With a daily cap on normal messages.
@@ -166,6 +175,18 @@ impl Deliverer {
                 };
                 // A message without a step was not tried on this sink.
                 for (i, done) in all_final.iter_mut().enumerate() {
+                    if let (Some(Step::Done(state)), Some(m), Some((_, entry))) =
+                        (steps.get(i), &self.metrics, group.get(i))
+                    {
+                        if state.is_final() {
+                            let published = entry.message.published.as_deref().and_then(|p| {
+                                chrono::DateTime::parse_from_rfc3339(p)
+                                    .ok()
+                                    .map(|d| d.to_utc())
+                            });
+                            m.delivered(sink.name(), state.label().en(), published, now);
+                        }
+                    }
                     match steps.get(i) {
                         Some(Step::Done(DeliveryState::Sent)) => report.sent += 1,
                         Some(Step::Done(DeliveryState::Unknown)) => report.unknown += 1,

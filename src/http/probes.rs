@@ -145,6 +145,7 @@ pub async fn metrics(cell: AppCell) -> Response {
         "banditore_ready {}\n",
         u8::from(app.store_trouble().is_none())
     ));
+    app.metrics().encode(&mut out);
     out.push_str(&format!(
         "# HELP banditore_build_info The running version.\n# TYPE banditore_build_info gauge\nbanditore_build_info{{version=\"{}\"}} 1\n",
         env!("CARGO_PKG_VERSION")

@@ -6,8 +6,11 @@
 //! [`Pipeline::evaluate`] does everything but the commit, for `source test`;
 //! [`preview`] runs the same plan over a document without fetching or storing anything.
 
+mod error;
 pub mod plan;
 pub mod preview;
+
+pub use error::PollError;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,46 +20,16 @@ use chrono::{DateTime, Utc};
 use crate::charset;
 use crate::config::{Config, Settings, SourceConfig, SourceKind};
 use crate::failpoint;
-use crate::fetch::{FetchError, FetchLimits, FetchOutcome, Fetched, Fetcher, Validators};
+use crate::fetch::{FetchLimits, FetchOutcome, Fetched, Fetcher, Validators};
 use crate::ident::{Identity, Key};
 use crate::item::Item;
 use crate::policy::Policy;
 use crate::schedule::Clock;
 use crate::source::cap::CapDocument;
 use crate::source::{self, ParseContext, ParseError};
-use crate::store::{DecisionRecord, PollCommit, QueueItem, SourceState, Store, StoreError};
+use crate::store::{DecisionRecord, PollCommit, QueueItem, SourceState, Store};
 
 use plan::{Known, Plan, Rules, StoreKnows};
-
-/// Why a poll failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PollError {
-    #[error("fetch failed: {0}")]
-    Fetch(#[from] FetchError),
-    #[error("{0}")]
-    Parse(#[from] ParseError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("no source named {0:?}")]
-    UnknownSource(String),
-    #[error("the parser stopped unexpectedly: {0}")]
-    Internal(String),
-}
-
-impl PollError {
-    /// The reason in Italian, for the admin UI.
-    pub fn italian(&self) -> String {
-        match self {
-            PollError::Fetch(e) => e.italian(),
-            PollError::Parse(e) => e.italian(),
-            PollError::Store(_) => {
-                "errore interno dell'archivio: vedi il registro del server".into()
-            }
-            PollError::UnknownSource(name) => format!("nessuna fonte si chiama {name}"),
-            PollError::Internal(why) => format!("il lettore si è fermato ({why})"),
-        }
-    }
-}
 
 /// What a successful poll found.
 #[derive(Debug, Clone, PartialEq, Eq)]
