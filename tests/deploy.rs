@@ -297,3 +297,60 @@ fn parse_metrics(text: &str) -> Vec<(String, f64)> {
     }
     samples
 }
+
+/// The image's entrypoint (`contrib/docker-entrypoint.sh`): the configuration mounted at the
+/// seed path is copied into the volume on first start, private, and never over an edited one.
+#[test]
+fn the_image_entrypoint_seeds_the_configuration_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.toml");
+    let config = dir.path().join("volume/sources.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &seed,
+        format!(
+            "{}\n[[sink]]\nname = \"out\"\nkind = \"file\"\npath = \"out.jsonl\"\n",
+            source("comune", "https://comune.example.it/feed", "")
+        ),
+    )
+    .unwrap();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_banditore"))
+        .parent()
+        .unwrap();
+    let entrypoint = |args: &[&str]| {
+        std::process::Command::new("sh")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/contrib/docker-entrypoint.sh"
+            ))
+            .args(args)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    bin.display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .env("BANDITORE_CONFIG", &config)
+            .env("BANDITORE_SEED_CONFIG", &seed)
+            .env("BANDITORE_DATA", dir.path().join("volume"))
+            .output()
+            .unwrap()
+    };
+    let out = entrypoint(&["check"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    std::fs::write(&config, "# edited by the admin UI\n").unwrap();
+    entrypoint(&["check"]);
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "# edited by the admin UI\n"
+    );
+}
