@@ -30,6 +30,7 @@ pub mod item;
 pub mod link;
 pub mod metrics;
 pub mod netguard;
+pub mod opml;
 pub mod phone;
 pub mod policy;
 pub mod schedule;

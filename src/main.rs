@@ -236,6 +236,16 @@ pub(crate) enum SourceCommand {
         #[command(flatten)]
         paths: Paths,
     },
+    /// Add every feed of an OPML file (a feed reader's export) as a source, keeping the
+    /// configuration's comments; feeds already followed are skipped. Each new source's first
+    /// poll records what is there and sends nothing.
+    ImportOpml {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        paths: Paths,
+    },
+    /// Print the feed sources as an OPML file, for a feed reader or another banditore.
+    ExportOpml(Paths),
 }
 
 fn main() -> ExitCode {

@@ -262,3 +262,44 @@ async fn a_changed_file_is_reloaded_without_a_signal() {
     assert!(list.contains("altro [feed]"), "{list}");
     assert!(stop(&mut daemon).await.success());
 }
+
+#[tokio::test]
+async fn feeds_come_in_and_go_out_as_opml() {
+    let work = Workdir::new(
+        "",
+        &source("comune", "https://www.comune.example.it/feed/", ""),
+    );
+    let opml = work.path().join("lettore.opml");
+    std::fs::write(
+        &opml,
+        r#"<?xml version="1.0"?><opml version="2.0"><head><title>Lettore</title></head><body>
+          <outline text="Già seguita" xmlUrl="https://comune.example.it/feed"/>
+          <outline text="Enti">
+            <outline text="Provincia" type="rss" xmlUrl="https://www.provincia.example.it/rss.xml"/>
+            <outline text="Protezione civile" type="rss" xmlUrl="https://protezionecivile.example.it/feed/"/>
+          </outline></body></opml>"#,
+    )
+    .unwrap();
+    let args = ["source", "import-opml", opml.to_str().unwrap()];
+    let (out, err) = text(&work.run(&args).await);
+    assert!(
+        out.contains("2 added") && out.contains("1 already followed"),
+        "{out}{err}"
+    );
+    let check = work.run(&["check"]).await;
+    assert!(text(&check).0.contains("3 sources"), "{:?}", text(&check));
+    let (again, _) = text(&work.run(&args).await);
+    assert!(again.contains("0 added"), "{again}");
+
+    let (exported, _) = text(&work.run(&["source", "export-opml"]).await);
+    let feeds = banditore::opml::feeds(&exported).unwrap();
+    let urls: Vec<&str> = feeds.iter().map(|f| f.url.as_str()).collect();
+    assert_eq!(
+        urls,
+        [
+            "https://www.comune.example.it/feed/",
+            "https://www.provincia.example.it/rss.xml",
+            "https://protezionecivile.example.it/feed/"
+        ]
+    );
+}

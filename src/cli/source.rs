@@ -2,10 +2,12 @@
 
 use std::process::ExitCode;
 
-use banditore::config::Config;
+use banditore::config::{Config, SourceKind};
 use banditore::daemon::control::Request;
 use banditore::http::admin::source_form::Fields;
-use banditore::http::admin::sources::{append_source, detect, preset_name, suggest_name};
+use banditore::http::admin::sources::{
+    append_source, detect, preset_name, same_source, suggest_name,
+};
 use banditore::http::control::{request, socket_path};
 
 use super::{load, print, store_command, who, KindArg, Paths, EXIT_BAD_INPUT, EXIT_USAGE};
@@ -32,6 +34,8 @@ pub async fn run(command: SourceCommand) -> anyhow::Result<ExitCode> {
         SourceCommand::Discard { name, paths } => {
             store_command(&paths, Request::SourceDiscard { name, who: who() }).await
         }
+        SourceCommand::ImportOpml { file, paths } => import_opml(&file, &paths).await,
+        SourceCommand::ExportOpml(paths) => export_opml(&paths),
         SourceCommand::Add {
             url,
             name,
@@ -106,4 +110,103 @@ async fn add(
         Some(reply) => Ok(print(&reply?)),
         None => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// Adds the feeds of an OPML file that are not followed yet, in one edit of the file, and
+/// has a running daemon reload it.
+async fn import_opml(file: &std::path::Path, paths: &Paths) -> anyhow::Result<ExitCode> {
+    let cfg = match load(&paths.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let feeds = match std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|text| banditore::opml::feeds(&text))
+    {
+        Ok(feeds) => feeds,
+        Err(e) => {
+            eprintln!("banditore: {}: {e}", file.display());
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let fields = Fields::for_new(&cfg);
+    let edited = banditore::config::file::edit(&paths.config, |mut text| {
+        // From the file as it is now, under its lock: names and addresses already there.
+        let mut current = Config::parse(&text)
+            .map_err(|p| p.iter().map(|p| p.to_string()).collect::<Vec<_>>())?;
+        let (mut added, mut skipped) = (Vec::new(), Vec::new());
+        for feed in &feeds {
+            let address = same_source(&feed.url);
+            if current
+                .sources
+                .iter()
+                .any(|s| same_source(&s.url) == address)
+            {
+                skipped.push(feed.url.to_string());
+                continue;
+            }
+            let name = suggest_name(&feed.url, &current);
+            text = append_source(
+                &text,
+                &name,
+                SourceKind::Feed,
+                feed.url.as_str(),
+                None,
+                &fields,
+            )
+            .map_err(|e| vec![e])?;
+            current = Config::parse(&text)
+                .map_err(|p| p.iter().map(|p| p.to_string()).collect::<Vec<_>>())?;
+            added.push((name, feed.url.to_string()));
+        }
+        Ok::<_, Vec<String>>((text, (added, skipped)))
+    });
+    let (added, skipped) = match edited {
+        Ok(done) => done,
+        Err(banditore::config::file::EditError::Refused(problems)) => {
+            eprintln!("banditore: nothing added; the configuration would be invalid:");
+            for p in problems {
+                eprintln!("  {p}");
+            }
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+        Err(banditore::config::file::EditError::Io(e)) => {
+            return Err(anyhow::anyhow!("{}: {e}", paths.config.display()))
+        }
+    };
+    for (name, url) in &added {
+        println!("added {name}: {url}");
+    }
+    for url in &skipped {
+        println!("already followed: {url}");
+    }
+    println!(
+        "{} added to {}, {} already followed; each new source's first poll records what is there and sends nothing",
+        added.len(),
+        paths.config.display(),
+        skipped.len()
+    );
+    if added.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    match request(&socket_path(&paths.data), &Request::Reload).await {
+        Some(reply) => Ok(print(&reply?)),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Prints the feed sources as OPML.
+fn export_opml(paths: &Paths) -> anyhow::Result<ExitCode> {
+    let cfg = match load(&paths.config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let feeds: Vec<(String, url::Url)> = cfg
+        .sources
+        .iter()
+        .filter(|s| s.kind() == SourceKind::Feed)
+        .map(|s| (s.name.clone(), s.url.clone()))
+        .collect();
+    print!("{}", banditore::opml::render("banditore", &feeds));
+    Ok(ExitCode::SUCCESS)
 }

@@ -80,8 +80,13 @@ pub fn classify(code: i64, detail: String) -> CloudOutcome {
         131056 => CloudOutcome::RecipientThrottled { code, detail },
         131047 => CloudOutcome::NeedsTemplate { detail },
         131048 | 368 | 190 => CloudOutcome::AccountProblem { code, detail },
-        131026 | 131053 | 131051 | 131052 | 131021 | 132000 | 132001 | 132005 | 132007 | 132012
-        | 132015 | 132016 | 132018 | 470 => CloudOutcome::RecipientFailed { code, detail },
+        // The template itself cannot be used (its parameters do not match, it does not exist,
+        // Meta paused or disabled it): every recipient would fail the same way, so the sink
+        // pauses (the admins get an alert) instead of failing the whole list one by one.
+        132000 | 132001 | 132015 | 132016 => CloudOutcome::AccountProblem { code, detail },
+        131026 | 131053 | 131051 | 131052 | 131021 | 132005 | 132007 | 132012 | 132018 | 470 => {
+            CloudOutcome::RecipientFailed { code, detail }
+        }
         _ => CloudOutcome::Retry { code, detail },
     }
 }
@@ -356,6 +361,18 @@ mod tests {
         assert!(matches!(
             classify(131000, String::new()),
             CloudOutcome::Retry { .. }
+        ));
+        // A template that cannot be used fails everyone: the sink pauses; a message the
+        // template's parameters refuse fails that message's recipients.
+        for code in [132000, 132001, 132015, 132016] {
+            assert!(matches!(
+                classify(code, String::new()),
+                CloudOutcome::AccountProblem { .. }
+            ));
+        }
+        assert!(matches!(
+            classify(132018, String::new()),
+            CloudOutcome::RecipientFailed { .. }
         ));
     }
 
