@@ -303,3 +303,54 @@ async fn feeds_come_in_and_go_out_as_opml() {
         ]
     );
 }
+
+#[tokio::test]
+async fn included_files_add_sources_and_are_watched() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    server.set("/altro", Route::feed(rss(&[B])));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    // `include` is a top-level key: it goes before the first table.
+    let main = std::fs::read_to_string(work.config()).unwrap();
+    std::fs::write(
+        work.config(),
+        format!("include = [\"sources.d/*.toml\"]\n{main}"),
+    )
+    .unwrap();
+    let dir = work.path().join("sources.d");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("rotta.toml"),
+        "[[source]]\nname = \"rotta\"\nkind = \"feed\"\n",
+    )
+    .unwrap();
+    let (out, _) = text(&work.run(&["check"]).await);
+    assert!(
+        out.contains("rotta.toml, line 1") && out.contains("url"),
+        "{out}"
+    );
+    std::fs::remove_file(dir.join("rotta.toml")).unwrap();
+    assert!(text(&work.run(&["check"]).await).0.contains("1 source"));
+
+    let mut daemon = work.command(&["run"]).spawn().unwrap();
+    let socket = work.path().join("data/control.sock");
+    wait_for(|| socket.exists()).await;
+    std::fs::write(
+        dir.join("altro.toml"),
+        source("altro", &server.url("/altro"), ""),
+    )
+    .unwrap();
+    let mut list = String::new();
+    for _ in 0..100 {
+        list = text(&work.run(&["source", "list"]).await).0;
+        if list.contains("altro [feed]") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        list.contains("altro [feed]") && list.contains("comune [feed]"),
+        "{list}"
+    );
+    assert!(stop(&mut daemon).await.success());
+}

@@ -91,12 +91,16 @@ async fn reload_on_change(cell: AppCell, path: PathBuf) {
     }
 }
 
-/// The configuration file's content, hashed (`None` while it cannot be read).
+/// The configuration's files (the file and those it includes) and their contents, hashed
+/// (`None` while the file cannot be read).
 fn fingerprint(path: &std::path::Path) -> Option<u64> {
     use std::hash::{Hash, Hasher};
-    let bytes = std::fs::read(path).ok()?;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
+    std::fs::read(path).ok()?.hash(&mut hasher);
+    for file in Config::files(path).iter().skip(1) {
+        file.hash(&mut hasher);
+        std::fs::read(file).ok().hash(&mut hasher);
+    }
     Some(hasher.finish())
 }
 

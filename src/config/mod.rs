@@ -10,6 +10,7 @@
 mod check;
 mod choices;
 pub mod file;
+mod include;
 mod problem;
 mod raw;
 mod secrets;
@@ -457,11 +458,25 @@ impl Config {
             }],
             warnings: Vec::new(),
         })?;
-        let mut config = check::parse(&text).map_err(|r| ConfigError {
+        let refused = |problems: Vec<Problem>| ConfigError {
             path: path.to_owned(),
-            problems: r.problems,
-            warnings: r.warnings,
+            problems,
+            warnings: Vec::new(),
+        };
+        let included = include::files(path, &text).map_err(refused)?;
+        let (whole, starts) = include::combined(&text, &included).map_err(refused)?;
+        let located = |problems: Vec<Problem>| -> Vec<Problem> {
+            problems
+                .into_iter()
+                .map(|p| include::locate(p, &starts))
+                .collect()
+        };
+        let mut config = check::parse(&whole).map_err(|r| ConfigError {
+            path: path.to_owned(),
+            problems: located(r.problems),
+            warnings: located(r.warnings),
         })?;
+        config.warnings = located(std::mem::take(&mut config.warnings));
         // A file sink's relative path is relative to the configuration file, wherever the
         // process was started from.
         let dir = path.parent().unwrap_or(Path::new(""));
@@ -473,6 +488,16 @@ impl Config {
             }
         }
         Ok(config)
+    }
+
+    /// The files a configuration is read from: the file itself and those it includes (for
+    /// a watcher of changes).
+    pub fn files(path: &Path) -> Vec<PathBuf> {
+        let mut files = vec![path.to_owned()];
+        if let Ok(text) = std::fs::read_to_string(path) {
+            files.extend(include::files(path, &text).unwrap_or_default());
+        }
+        files
     }
 
     /// Checks configuration text, returning every problem found.

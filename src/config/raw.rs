@@ -112,6 +112,9 @@ pub struct RawUser {
 /// The file's shape: which tables there are, each kept whole with its place in the file.
 #[derive(Deserialize)]
 pub struct RawConfig {
+    /// Read by `config::include` before the check: here only so that it is a known key.
+    #[serde(default, rename = "include")]
+    pub _include: serde::de::IgnoredAny,
     pub settings: Option<toml::Spanned<toml::Table>>,
     #[serde(default)]
     pub source: Vec<toml::Spanned<toml::Table>>,
@@ -122,7 +125,7 @@ pub struct RawConfig {
 }
 
 /// The top-level keys of the file.
-pub const TOP_LEVEL: [&str; 4] = ["settings", "source", "sink", "user"];
+pub const TOP_LEVEL: [&str; 5] = ["include", "settings", "source", "sink", "user"];
 
 /// Reads a table key by key: a key whose value has the wrong type (or a key the table does
 /// not take) is a problem on that key's line, and the rest of the table is still read.

@@ -455,8 +455,22 @@ fn shape_problems(text: &str, lines: &Lines) -> Vec<Problem> {
             problems.push(Problem {
                 line,
                 message: format!("{key} is not a part of the configuration"),
-                hint: Some("the file takes [settings], [[source]], [[sink]] and [[user]]".into()),
+                hint: Some(
+                    "the file takes include = [...], [settings], [[source]], [[sink]] and [[user]]"
+                        .into(),
+                ),
             });
+        } else if key == "include" {
+            if !value
+                .as_array()
+                .is_some_and(|a| a.iter().all(toml::Value::is_str))
+            {
+                problems.push(Problem {
+                    line,
+                    message: "include must be a list of file patterns".into(),
+                    hint: Some("include = [\"sources.d/*.toml\"]".into()),
+                });
+            }
         } else if key == "settings" && !value.is_table() {
             problems.push(Problem {
                 line,

@@ -416,5 +416,8 @@ fn current_fields(admin: &Admin, name: &str) -> Result<Fields, String> {
     let mut doc = super::config_file::read_config(path)?;
     source_table(&mut doc, name)
         .map(|t| Fields::from_table(t))
-        .ok_or_else(|| "la fonte non è nel file di configurazione".into())
+        .ok_or_else(|| {
+            "la fonte non è nel file di configurazione principale: se viene da un file incluso (include = …), modificala in quel file"
+                .into()
+        })
 }
