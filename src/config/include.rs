@@ -41,12 +41,12 @@ pub fn files(path: &Path, text: &str) -> Result<Vec<PathBuf>, Vec<Problem>> {
     }
 }
 
+/// Where each included file starts in the combined text (its first line there).
+pub type Starts = Vec<(PathBuf, usize)>;
+
 /// The main file's text with the included files' tables after it, and where each included
-/// file starts (its first line in the whole), for [`locate`].
-pub fn combined(
-    main: &str,
-    included: &[PathBuf],
-) -> Result<(String, Vec<(PathBuf, usize)>), Vec<Problem>> {
+/// file starts, for [`locate`].
+pub fn combined(main: &str, included: &[PathBuf]) -> Result<(String, Starts), Vec<Problem>> {
     let mut text = main.to_owned();
     let mut starts = Vec::new();
     let mut problems = Vec::new();
