@@ -102,3 +102,106 @@ async fn alerts_never_go_to_citizens() {
     assert!(err.contains("admin alerts would go to citizens"), "{err}");
     assert!(err.contains("\"nessuno\", which is no [[sink]]"), "{err}");
 }
+
+/// An SMTP server on loopback that takes every message: (address, each message's data).
+async fn smtp_server() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = mail.clone();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = conn.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 prova ESMTP\r\n").await;
+                let (mut data, mut in_data) = (String::new(), false);
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = if in_data {
+                        if line == "." {
+                            in_data = false;
+                            kept.lock().unwrap().push(std::mem::take(&mut data));
+                            b"250 accepted\r\n"
+                        } else {
+                            data.push_str(&line);
+                            data.push('\n');
+                            continue;
+                        }
+                    } else {
+                        match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                            Some("EHLO") => b"250-prova\r\n250 8BITMIME\r\n",
+                            Some("DATA") => {
+                                in_data = true;
+                                b"354 go on\r\n"
+                            }
+                            Some("QUIT") => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                break;
+                            }
+                            _ => b"250 ok\r\n",
+                        }
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, mail)
+}
+
+#[tokio::test]
+async fn alerts_arrive_by_email() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    let (smtp, mail) = smtp_server().await;
+    let sinks = format!(
+        "[[sink]]\nname = \"posta\"\nkind = \"email\"\nsmtp = \"smtp://{smtp}\"\n\
+         from = \"banditore@comune.example.it\"\nto = [\"ced@comune.example.it\"]\n"
+    );
+    let work = Workdir::with_sinks(
+        "alerts = [\"posta\"]\nalert_after_failures = 1",
+        &source("comune", &feeds.url("/feed"), ""),
+        &sinks,
+    );
+    work.once().await;
+    feeds.set("/feed", Route::status(503));
+    let out = work.run(&["once"]).await;
+    let mail = mail.lock().unwrap().clone();
+    assert_eq!(mail.len(), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(mail[0].contains("Subject: "), "{}", mail[0]);
+    assert!(mail[0].contains("To: ced@comune.example.it"), "{}", mail[0]);
+    assert!(mail[0].contains("503"), "the reason: {}", mail[0]);
+}
+
+#[tokio::test]
+async fn an_email_sink_encrypts_or_stays_on_this_machine() {
+    let work = Workdir::with_sinks(
+        "",
+        &source("comune", "https://comune.example.it/feed", ""),
+        "[[sink]]\nname = \"posta\"\nkind = \"email\"\nsmtp = \"smtp://ced:segreto@smtp.example.it\"\n\
+         from = \"banditore@comune.example.it\"\nto = [\"non un indirizzo\"]\n",
+    );
+    let out = work.run(&["check"]).await;
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("unencrypted"), "{said}");
+    assert!(
+        said.contains("the password does not go in the configuration"),
+        "{said}"
+    );
+    assert!(
+        said.contains("\"non un indirizzo\" is not an e-mail address"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("segreto"),
+        "the password is not repeated: {said}"
+    );
+}

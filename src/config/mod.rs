@@ -357,6 +357,16 @@ pub struct WebhookConfig {
     pub secret_env: String,
 }
 
+/// `kind = "email"`: each message as an e-mail to fixed addresses (see `sink::email`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailConfig {
+    /// lettre's connection URL, without the password: `smtps://user@host`.
+    pub smtp: Url,
+    pub password_env: Option<String>,
+    pub from: String,
+    pub to: Vec<String>,
+}
+
 /// Where a sink delivers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SinkSettings {
@@ -369,6 +379,7 @@ pub enum SinkSettings {
     WhatsappCloud(CloudConfig),
     WhatsappGateway(GatewayConfig),
     Webhook(WebhookConfig),
+    Email(EmailConfig),
 }
 
 /// A `[[sink]]`, checked.
@@ -388,6 +399,7 @@ impl SinkConfig {
             SinkSettings::WhatsappCloud(_) => "whatsapp-cloud",
             SinkSettings::WhatsappGateway(_) => "whatsapp-gateway",
             SinkSettings::Webhook(_) => "webhook",
+            SinkSettings::Email(_) => "email",
         }
     }
 
@@ -406,6 +418,12 @@ impl SinkConfig {
                 vars
             }
             SinkSettings::Webhook(w) => vec![("secret_env", w.secret_env.as_str())],
+            SinkSettings::Email(e) => e
+                .password_env
+                .as_deref()
+                .map(|v| ("password_env", v))
+                .into_iter()
+                .collect(),
         }
     }
 }

@@ -97,6 +97,10 @@ pub struct RawSink {
     pub hmac_key_env: Option<String>,
     pub url: Option<String>,
     pub secret_env: Option<String>,
+    pub smtp: Option<String>,
+    pub password_env: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<Vec<String>>,
     pub timeout: Option<String>,
 }
 

@@ -3,6 +3,7 @@
 //! far as the world allows.
 
 mod console;
+mod email;
 mod file;
 pub mod gateway;
 pub mod secret;
@@ -38,6 +39,8 @@ pub(crate) fn http_client(
 /// Why a configured sink cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    #[error("sink {sink:?}: {why}")]
+    Invalid { sink: String, why: String },
     #[error("sink {sink:?}: the environment variable {var} ({key}) is not set (nor {var}_FILE, nor a systemd credential {var})")]
     MissingSecret {
         sink: String,
@@ -138,6 +141,7 @@ pub enum Sink {
     Cloud(CloudSink),
     Gateway(GatewaySink),
     Webhook(WebhookSink),
+    Email(email::EmailSink),
 }
 
 impl Sink {
@@ -159,6 +163,7 @@ impl Sink {
             SinkSettings::Webhook(w) => {
                 Sink::Webhook(WebhookSink::new(cfg, w, user_agent, secrets)?)
             }
+            SinkSettings::Email(e) => Sink::Email(email::EmailSink::new(cfg, e, secrets)?),
         })
     }
 
@@ -169,6 +174,7 @@ impl Sink {
             Sink::Cloud(s) => s.name(),
             Sink::Gateway(s) => s.name(),
             Sink::Webhook(s) => s.name(),
+            Sink::Email(s) => s.name(),
         }
     }
 
@@ -179,6 +185,7 @@ impl Sink {
             Sink::File(s) => s.send(message).await,
             Sink::Gateway(s) => s.send(message).await,
             Sink::Webhook(s) => s.send(message).await,
+            Sink::Email(s) => s.send(message).await,
             Sink::Cloud(_) => Err(SinkError::Rejected(
                 "the Cloud API sink broadcasts per recipient".into(),
             )),
@@ -190,7 +197,9 @@ impl Sink {
             Sink::File(s) => s.reconcile(message).await,
             // The receiver dedupes on the idempotency key: sending again is safe.
             Sink::Webhook(_) => Reconciled::NotDelivered,
-            Sink::Console(_) | Sink::Gateway(_) | Sink::Cloud(_) => Reconciled::Unknown,
+            Sink::Console(_) | Sink::Gateway(_) | Sink::Cloud(_) | Sink::Email(_) => {
+                Reconciled::Unknown
+            }
         }
     }
 }

@@ -319,7 +319,7 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
             problems.push(Problem {
                 line: None,
                 message,
-                hint: Some("a file, webhook or console sink: [[sink]] name = \"allarmi\" kind = \"file\" path = \"data/allarmi.jsonl\", and [settings] alerts = [\"allarmi\"]".into()),
+                hint: Some("a file, email, webhook or console sink: [[sink]] name = \"allarmi\" kind = \"file\" path = \"data/allarmi.jsonl\", and [settings] alerts = [\"allarmi\"]".into()),
             });
         }
     }

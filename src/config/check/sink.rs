@@ -8,7 +8,7 @@ use super::{name, Table};
 use crate::config::problem::humanize;
 use crate::config::raw::{RawSink, RawUser};
 use crate::config::{
-    CloudConfig, GatewayConfig, SinkConfig, SinkSettings, UserConfig, WebhookConfig,
+    CloudConfig, EmailConfig, GatewayConfig, SinkConfig, SinkSettings, UserConfig, WebhookConfig,
     MAX_MESSAGES_PER_SECOND,
 };
 
@@ -35,6 +35,7 @@ fn sink_keys(kind: &str) -> Option<&'static [&'static str]> {
             "hmac_key_env",
         ],
         "webhook" => &["url", "secret_env"],
+        "email" => &["smtp", "password_env", "from", "to"],
         _ => return None,
     })
 }
@@ -44,11 +45,11 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
     let kind = t.need(
         "kind",
         raw.kind.clone(),
-        "kind = \"file\" (console, file, whatsapp-cloud, whatsapp-gateway or webhook)",
+        "kind = \"file\" (console, file, whatsapp-cloud, whatsapp-gateway, webhook or email)",
     )?;
     let Some(allowed) = sink_keys(&kind) else {
         let (message, _) = humanize(&format!(
-            "unknown variant `{kind}`, expected one of `console`, `file`, `whatsapp-cloud`, `whatsapp-gateway`, `webhook`"
+            "unknown variant `{kind}`, expected one of `console`, `file`, `whatsapp-cloud`, `whatsapp-gateway`, `webhook`, `email`"
         ));
         t.problem("kind", format!("kind {message}"), None);
         return None;
@@ -69,6 +70,10 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
         ("hmac_key_env", raw.hmac_key_env.is_some()),
         ("url", raw.url.is_some()),
         ("secret_env", raw.secret_env.is_some()),
+        ("smtp", raw.smtp.is_some()),
+        ("password_env", raw.password_env.is_some()),
+        ("from", raw.from.is_some()),
+        ("to", raw.to.is_some()),
     ];
     for (key, present) in given {
         if present && !allowed.contains(&key) {
@@ -172,6 +177,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
                 _ => None,
             }
         }
+        "email" => email(raw.smtp, raw.password_env, raw.from, raw.to, t).map(SinkSettings::Email),
         _ => {
             let url = t.need_url(
                 "url",
@@ -195,6 +201,77 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
         name: name?,
         timeout,
         settings: settings?,
+    })
+}
+
+/// An e-mail sink's keys: a connection URL that encrypts (or stays on this machine), a
+/// sender and at least one recipient.
+fn email(
+    smtp: Option<String>,
+    password_env: Option<String>,
+    from: Option<String>,
+    to: Option<Vec<String>>,
+    t: &mut Table,
+) -> Option<EmailConfig> {
+    let example = "smtp = \"smtps://banditore%40comune.esempio.it@smtp.comune.esempio.it\"";
+    let raw_smtp = t.need("smtp", smtp, example)?;
+    let smtp = match url::Url::parse(raw_smtp.trim()) {
+        Ok(url) => url,
+        Err(e) => {
+            // Not repeated: it may hold a password.
+            t.problem(
+                "smtp",
+                format!("smtp is not a valid address ({e})"),
+                Some(example),
+            );
+            return None;
+        }
+    };
+    let tls = smtp.scheme() == "smtps"
+        || smtp
+            .query_pairs()
+            .any(|(k, v)| k == "tls" && v == "required");
+    // An smtp:// host is not parsed as an address by `url` (not a special scheme).
+    let local = smtp.host_str().is_some_and(|h| {
+        h == "localhost"
+            || h.trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    if !matches!(smtp.scheme(), "smtp" | "smtps") {
+        t.problem("smtp", "smtp must be an smtp:// or smtps:// address", None);
+        return None;
+    }
+    if !tls && !local {
+        t.problem(
+            "smtp",
+            "smtp would send mail and password unencrypted: use smtps://, or smtp://…?tls=required",
+            Some("plain smtp:// only to a relay on this machine (127.0.0.1)"),
+        );
+    }
+    if smtp.password().is_some() {
+        t.problem(
+            "smtp",
+            "the password does not go in the configuration",
+            Some("password_env = \"SMTP_PASSWORD\", the password in that variable"),
+        );
+    }
+    let password_env = t.env_var("password_env", password_env);
+    let from = t.need("from", from, "from = \"banditore@comune.esempio.it\"");
+    let to = t.need("to", to, "to = [\"ced@comune.esempio.it\"]");
+    for address in from.iter().chain(to.iter().flatten()) {
+        if address.parse::<lettre::message::Mailbox>().is_err() {
+            t.problem("to", format!("{address:?} is not an e-mail address"), None);
+        }
+    }
+    if to.as_ref().is_some_and(Vec::is_empty) {
+        t.problem("to", "to needs at least one address", None);
+    }
+    Some(EmailConfig {
+        smtp,
+        password_env,
+        from: from?,
+        to: to?,
     })
 }
 

@@ -175,6 +175,7 @@ fn kind(sink: &SinkConfig) -> (&'static str, Option<String>) {
         SinkSettings::WhatsappCloud(_) => ("WhatsApp Cloud API, agli iscritti", None),
         SinkSettings::WhatsappGateway(g) => ("canale WhatsApp (gateway)", host(&g.api_base)),
         SinkSettings::Webhook(w) => ("webhook", host(&w.url)),
+        SinkSettings::Email(e) => ("e-mail", Some(e.to.join(", "))),
     }
 }
 

@@ -405,6 +405,7 @@ fn sink_label(sink: &crate::config::SinkConfig) -> &'static str {
         SinkSettings::WhatsappCloud(_) => "WhatsApp, al numero qui sotto",
         SinkSettings::WhatsappGateway(_) => "canale WhatsApp",
         SinkSettings::Webhook(_) => "webhook",
+        SinkSettings::Email(_) => "e-mail",
     }
 }
 
