@@ -86,7 +86,7 @@ pub fn log(
     now: DateTime<Utc>,
 ) -> Result<String, StoreError> {
     let mut out = String::new();
-    for sink in &config.sinks {
+    for sink in config.news_sinks() {
         if let Some(pause) = store.pause(&sink.name)? {
             let _ = writeln!(
                 out,
@@ -119,7 +119,7 @@ pub fn log(
             entry.message.source,
             entry.message.title
         );
-        for sink in &config.sinks {
+        for sink in config.news_sinks() {
             let state = store
                 .delivery(&entry.message.id, &sink.name)?
                 .map_or("pending", |r| r.state.label().en());

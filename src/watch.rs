@@ -15,7 +15,19 @@ pub struct SourceFacts {
     pub held: usize,
     /// Paused by an admin: no alert for its failures.
     pub paused: bool,
+    /// How long since a poll last found new items, and the source's usual gap between new
+    /// items (once it has seen [`RHYTHM_GAPS`] of them).
+    pub silent_for: Option<chrono::Duration>,
+    pub rhythm: Option<chrono::Duration>,
 }
+
+/// Gaps between new items seen before a source's rhythm is trusted.
+pub const RHYTHM_GAPS: u32 = 3;
+
+/// A source is silent when nothing new came for this many of its usual gaps, and at least
+/// [`SILENT_AT_LEAST`].
+const SILENT_GAPS: i32 = 10;
+const SILENT_AT_LEAST: chrono::Duration = chrono::Duration::days(7);
 
 /// What the daemon knows of one sink (one that carries news).
 #[derive(Debug, Clone, Default)]
@@ -81,6 +93,24 @@ pub fn alarms(facts: &Facts, limits: Thresholds) -> Vec<Alarm> {
                 url: Some(src.url.clone()),
             });
         }
+        if let (Some(silent), Some(rhythm)) = (src.silent_for, src.rhythm) {
+            let limit = (rhythm * SILENT_GAPS).max(SILENT_AT_LEAST);
+            if !src.paused && src.failures < limits.failures && silent > limit {
+                out.push(Alarm {
+                    key: format!("source-silent:{}", src.name),
+                    title: format!(
+                        "La fonte «{}» non ha notizie nuove da {} giorni",
+                        src.name,
+                        silent.num_days()
+                    ),
+                    detail: format!(
+                        "Di solito ne arrivano ogni {}: il sito ha cambiato l'indirizzo del feed o il modello delle pagine? Controlla la fonte in Fonti.",
+                        roughly(rhythm)
+                    ),
+                    url: Some(src.url.clone()),
+                });
+            }
+        }
         if src.held > 0 {
             out.push(Alarm {
                 key: format!("source-held:{}", src.name),
@@ -140,6 +170,15 @@ pub fn alarms(facts: &Facts, limits: Thresholds) -> Vec<Alarm> {
     out
 }
 
+/// A gap in words: "3 ore", "2 giorni".
+fn roughly(gap: chrono::Duration) -> String {
+    match gap.num_hours() {
+        h if h < 2 => "ora".into(),
+        h if h < 48 => format!("{h} ore"),
+        _ => format!("{} giorni", gap.num_days()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +225,20 @@ mod tests {
         );
         let first = &alarms(&facts, LIMITS)[0];
         assert_eq!(first.detail, "il server ha risposto 503");
+        // A source silent for ten times its rhythm, at least a week.
+        let mut quiet = Facts {
+            sources: vec![SourceFacts {
+                name: "eventi".into(),
+                silent_for: Some(chrono::Duration::days(9)),
+                rhythm: Some(chrono::Duration::hours(20)),
+                ..SourceFacts::default()
+            }],
+            ..Facts::default()
+        };
+        assert_eq!(keys(&quiet), ["source-silent:eventi"]);
+        assert!(alarms(&quiet, LIMITS)[0].detail.contains("ogni 20 ore"));
+        quiet.sources[0].rhythm = Some(chrono::Duration::days(1));
+        assert!(keys(&quiet).is_empty(), "not yet ten gaps");
         // A source an admin paused is not news.
         facts.sources[0].paused = true;
         facts.sources[0].held = 14;

@@ -390,7 +390,20 @@ fn check_warns_about_unset_secrets_and_unreachable_subscriptions() {
     );
     assert!(text.contains("nobody can subscribe"), "{text}");
     assert!(
-        text.contains("BANDITORE_TEST_NEVER_SET (token_env) is not set"),
+        text.contains("no secret for token_env here: BANDITORE_TEST_NEVER_SET is not set"),
+        "{text}"
+    );
+    // A secret file that cannot be read is said as such.
+    let out = Command::new(env!("CARGO_BIN_EXE_banditore"))
+        .args(["check", "--config", path.to_str().unwrap()])
+        .env("BANDITORE_TEST_NEVER_SET_FILE", "/nonexistent/token")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "BANDITORE_TEST_NEVER_SET_FILE names /nonexistent/token, which cannot be read"
+        ),
         "{text}"
     );
 }

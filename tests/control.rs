@@ -291,6 +291,12 @@ async fn feeds_come_in_and_go_out_as_opml() {
     let (again, _) = text(&work.run(&args).await);
     assert!(again.contains("0 added"), "{again}");
 
+    let (list, _) = text(&work.run(&["source", "list"]).await);
+    assert!(
+        list.contains("provincia [feed]") && list.contains("protezione-civile [feed]"),
+        "named from their titles: {list}"
+    );
+
     let (exported, _) = text(&work.run(&["source", "export-opml"]).await);
     let feeds = banditore::opml::feeds(&exported).unwrap();
     let urls: Vec<&str> = feeds.iter().map(|f| f.url.as_str()).collect();
@@ -351,6 +357,22 @@ async fn included_files_add_sources_and_are_watched() {
     assert!(
         list.contains("altro [feed]") && list.contains("comune [feed]"),
         "{list}"
+    );
+    // A feed an included file follows is followed: not added again to the main file.
+    let opml = work.path().join("lettore.opml");
+    let twice = format!(
+        r#"<opml version="2.0"><body><outline text="Altro" xmlUrl="{}"/></body></opml>"#,
+        server.url("/altro")
+    );
+    std::fs::write(&opml, twice).unwrap();
+    let (out, _) = text(
+        &work
+            .run(&["source", "import-opml", opml.to_str().unwrap()])
+            .await,
+    );
+    assert!(
+        out.contains("0 added to") && out.contains("1 already followed"),
+        "{out}"
     );
     assert!(stop(&mut daemon).await.success());
 }

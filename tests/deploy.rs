@@ -263,6 +263,7 @@ fn the_systemd_unit_verifies() {
 /// sample whose family has no `# TYPE`, a bad name or a value that is not a number fails.
 fn parse_metrics(text: &str) -> Vec<(String, f64)> {
     let mut typed = std::collections::HashSet::new();
+    let (mut done, mut current) = (std::collections::HashSet::new(), None::<String>);
     let mut samples = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
@@ -293,6 +294,14 @@ fn parse_metrics(text: &str) -> Vec<(String, f64)> {
             .find_map(|s| name.strip_suffix(s).filter(|f| typed.contains(*f)))
             .unwrap_or(name);
         assert!(typed.contains(family), "no # TYPE for {line}");
+        // A family's samples come together.
+        if current.as_deref() != Some(family) {
+            assert!(
+                done.insert(family.to_owned()),
+                "{family} interleaved with another family"
+            );
+            current = Some(family.to_owned());
+        }
         samples.push((series.to_owned(), value));
     }
     samples

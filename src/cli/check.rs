@@ -25,7 +25,7 @@ pub fn run(path: &Path) -> ExitCode {
             }
             for (sink, key, var) in cfg.unset_secrets() {
                 println!(
-                    "  warning: sink {sink:?}: the secret {var} ({key}) is not set here (nor {var}_FILE, nor a systemd credential); `run` will refuse to start without it"
+                    "  warning: sink {sink:?}: no secret for {key} here: {}; `run` will refuse to start without it", banditore::config::why_no_secret(&var)
                 );
             }
             ExitCode::SUCCESS

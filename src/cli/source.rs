@@ -81,9 +81,10 @@ async fn add(
     let edited = banditore::config::file::edit(&paths.config, |text| {
         let new_text = append_source(&text, &name, kind, detected.url.as_str(), preset, &fields)
             .map_err(|e| vec![e])?;
-        match Config::parse(&new_text) {
+        match Config::parse_at(&paths.config, &new_text) {
             Ok(_) => Ok((new_text, ())),
-            Err(problems) => Err(problems
+            Err(e) => Err(e
+                .problems
                 .into_iter()
                 .map(|p| p.to_string())
                 .collect::<Vec<_>>()),
@@ -132,8 +133,11 @@ async fn import_opml(file: &std::path::Path, paths: &Paths) -> anyhow::Result<Ex
     let fields = Fields::for_new(&cfg);
     let edited = banditore::config::file::edit(&paths.config, |mut text| {
         // From the file as it is now, under its lock: names and addresses already there.
-        let mut current = Config::parse(&text)
-            .map_err(|p| p.iter().map(|p| p.to_string()).collect::<Vec<_>>())?;
+        let refused = |e: banditore::config::ConfigError| {
+            e.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+        };
+        // Included files count: a feed followed there is followed.
+        let mut current = Config::parse_at(&paths.config, &text).map_err(refused)?;
         let (mut added, mut skipped) = (Vec::new(), Vec::new());
         for feed in &feeds {
             let address = same_source(&feed.url);
@@ -145,7 +149,7 @@ async fn import_opml(file: &std::path::Path, paths: &Paths) -> anyhow::Result<Ex
                 skipped.push(feed.url.to_string());
                 continue;
             }
-            let name = suggest_name(&feed.url, &current);
+            let name = name_for(&feed.title, &feed.url, &current);
             text = append_source(
                 &text,
                 &name,
@@ -155,8 +159,7 @@ async fn import_opml(file: &std::path::Path, paths: &Paths) -> anyhow::Result<Ex
                 &fields,
             )
             .map_err(|e| vec![e])?;
-            current = Config::parse(&text)
-                .map_err(|p| p.iter().map(|p| p.to_string()).collect::<Vec<_>>())?;
+            current = Config::parse_at(&paths.config, &text).map_err(refused)?;
             added.push((name, feed.url.to_string()));
         }
         Ok::<_, Vec<String>>((text, (added, skipped)))
@@ -209,4 +212,37 @@ fn export_opml(paths: &Paths) -> anyhow::Result<ExitCode> {
         .collect();
     print!("{}", banditore::opml::render("banditore", &feeds));
     Ok(ExitCode::SUCCESS)
+}
+
+/// A source name from an OPML outline's title ("Comune di Leinì" → "comune-di-leini"),
+/// unique in `config`; from the address when the title gives none.
+fn name_for(title: &str, url: &url::Url, config: &Config) -> String {
+    let mut slug = String::new();
+    for c in title
+        .chars()
+        .flat_map(char::to_lowercase)
+        .map(banditore::ident::fold_accent)
+    {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_matches('-').chars().take(48).collect();
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        return suggest_name(url, config);
+    }
+    let taken = |n: &str| config.sources.iter().any(|s| s.name == n);
+    (1..)
+        .map(|i| {
+            if i == 1 {
+                slug.to_owned()
+            } else {
+                format!("{slug}-{i}")
+            }
+        })
+        .find(|n| !taken(n))
+        .unwrap_or_else(|| suggest_name(url, config))
 }

@@ -158,6 +158,28 @@ mod tests {
             located.message
         );
 
+        // Checked as the file at `main` is: its includes, and file sinks beside it.
+        let with_file =
+            format!("{text}\n[[sink]]\nname = \"f\"\nkind = \"file\"\npath = \"out.jsonl\"\n");
+        let problems = crate::config::Config::parse_at(&main, &with_file)
+            .err()
+            .map(|e| e.problems)
+            .unwrap_or_default();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.message.contains("a.toml, line 5")),
+            "{problems:?}"
+        );
+        std::fs::write(dir.path().join("sources.d/a.toml"), "").unwrap();
+        let config = crate::config::Config::parse_at(&main, &with_file).unwrap();
+        assert_eq!(config.sources.len(), 1, "b.toml's");
+        let file = config.sinks.iter().find_map(|s| match &s.settings {
+            crate::config::SinkSettings::File { path } => Some(path.clone()),
+            _ => None,
+        });
+        assert_eq!(file, Some(dir.path().join("out.jsonl")));
+
         std::fs::write(
             dir.path().join("sources.d/c.toml"),
             "[settings]\nconcurrency = 2\n",

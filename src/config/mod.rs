@@ -28,7 +28,7 @@ use crate::schedule::{QuietHours, Schedule};
 
 pub use choices::{Corrections, Forward, MessageTemplate};
 pub use problem::{ConfigError, Problem};
-pub use secrets::secret_from_env;
+pub use secrets::{secret_from_env, why_no_secret};
 pub use settings::{AlertSettings, Settings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -476,13 +476,20 @@ impl Config {
             }],
             warnings: Vec::new(),
         })?;
+        Config::parse_at(path, &text)
+    }
+
+    /// Checks `text` as the configuration file at `path` would be read: the files it
+    /// includes, and file sinks' relative paths, are relative to that file's folder. What
+    /// the admin UI and `source add` check before they write.
+    pub fn parse_at(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let refused = |problems: Vec<Problem>| ConfigError {
             path: path.to_owned(),
             problems,
             warnings: Vec::new(),
         };
-        let included = include::files(path, &text).map_err(refused)?;
-        let (whole, starts) = include::combined(&text, &included).map_err(refused)?;
+        let included = include::files(path, text).map_err(refused)?;
+        let (whole, starts) = include::combined(text, &included).map_err(refused)?;
         let located = |problems: Vec<Problem>| -> Vec<Problem> {
             problems
                 .into_iter()
@@ -521,6 +528,13 @@ impl Config {
     /// Checks configuration text, returning every problem found.
     pub fn parse(text: &str) -> Result<Config, Vec<Problem>> {
         check::parse(text).map_err(|r| r.problems)
+    }
+
+    /// The sinks that carry news: all but those named in `settings.alerts`.
+    pub fn news_sinks(&self) -> impl Iterator<Item = &SinkConfig> {
+        self.sinks
+            .iter()
+            .filter(|s| !self.settings.alerts.sinks.contains(&s.name))
     }
 
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {

@@ -12,6 +12,31 @@ pub fn secret_from_env(var: &str) -> Option<String> {
     )
 }
 
+/// Why [`secret_from_env`] found no secret named `var`, in words for the person who set it
+/// up (a file named but unreadable, or empty, is not "not set").
+pub fn why_no_secret(var: &str) -> String {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(path) = set(&format!("{var}_FILE")) {
+        return match std::fs::read_to_string(&path) {
+            Ok(_) => format!("{var}_FILE names {path}, which is empty"),
+            Err(e) => format!("{var}_FILE names {path}, which cannot be read: {e}"),
+        };
+    }
+    if let Some(dir) = set("CREDENTIALS_DIRECTORY") {
+        let file = std::path::Path::new(&dir).join(var);
+        if file.exists() {
+            return format!(
+                "the credential {} cannot be read or is empty",
+                file.display()
+            );
+        }
+        return format!(
+            "{var} is not set, nor {var}_FILE, and there is no credential {var} in {dir}"
+        );
+    }
+    format!("{var} is not set (nor {var}_FILE, nor a systemd credential {var})")
+}
+
 /// [`secret_from_env`] over any environment and file system (for its tests).
 fn from_sources(
     var: &str,

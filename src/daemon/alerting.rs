@@ -51,6 +51,11 @@ impl App {
                 last_error: state.last_error_it.or(state.last_error),
                 held: store.held(&src.name)?.len(),
                 paused: store.source_paused(&src.name)?,
+                silent_for: state.last_new_at.map(|at| self.now() - at),
+                rhythm: state
+                    .new_gap_secs
+                    .filter(|_| state.new_gaps >= watch::RHYTHM_GAPS)
+                    .map(|secs| chrono::Duration::seconds(secs as i64)),
             });
         }
         for sink in self.sinks() {

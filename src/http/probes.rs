@@ -117,23 +117,35 @@ pub async fn metrics(cell: AppCell) -> Response {
             ));
         }
     }
+    // Each family's samples together, as the text format wants.
+    let sinks: Vec<(&str, u32, bool)> = app
+        .config()
+        .sinks
+        .iter()
+        .map(|sink| {
+            let failures = store
+                .sink_health(&sink.name)
+                .map(|h| h.failures)
+                .unwrap_or_default();
+            let paused = store
+                .pause(&sink.name)
+                .ok()
+                .flatten()
+                .is_some_and(|p| p.until > app.now());
+            (sink.name.as_str(), failures, paused)
+        })
+        .collect();
     out.push_str("# HELP banditore_sink_consecutive_failures Failed sends since the sink's last success.\n# TYPE banditore_sink_consecutive_failures gauge\n");
-    out.push_str("# HELP banditore_sink_paused Whether a sink is paused by an account problem (1) or sending (0).\n# TYPE banditore_sink_paused gauge\n");
-    for sink in &app.config().sinks {
-        let failures = store
-            .sink_health(&sink.name)
-            .map(|h| h.failures)
-            .unwrap_or_default();
-        let paused = store
-            .pause(&sink.name)
-            .ok()
-            .flatten()
-            .is_some_and(|p| p.until > app.now());
+    for (name, failures, _) in &sinks {
         out.push_str(&format!(
-            "banditore_sink_consecutive_failures{{sink=\"{}\"}} {failures}\nbanditore_sink_paused{{sink=\"{}\"}} {}\n",
-            sink.name,
-            sink.name,
-            u8::from(paused)
+            "banditore_sink_consecutive_failures{{sink=\"{name}\"}} {failures}\n"
+        ));
+    }
+    out.push_str("# HELP banditore_sink_paused Whether a sink is paused by an account problem (1) or sending (0).\n# TYPE banditore_sink_paused gauge\n");
+    for (name, _, paused) in &sinks {
+        out.push_str(&format!(
+            "banditore_sink_paused{{sink=\"{name}\"}} {}\n",
+            u8::from(*paused)
         ));
     }
     out.push_str(&format!(

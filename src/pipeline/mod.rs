@@ -199,6 +199,9 @@ impl Pipeline {
         state.consecutive_failures = 0;
         state.items_present = items;
         state.items_seen += planned.plan.recorded() as u64;
+        if planned.baseline || planned.plan.recorded() > 0 {
+            state.note_new_items(now);
+        }
         let plan = planned.plan;
         let mut decisions = Vec::new();
         for d in &plan.decisions {

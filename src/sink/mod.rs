@@ -41,11 +41,11 @@ pub(crate) fn http_client(
 pub enum BuildError {
     #[error("sink {sink:?}: {why}")]
     Invalid { sink: String, why: String },
-    #[error("sink {sink:?}: the environment variable {var} ({key}) is not set (nor {var}_FILE, nor a systemd credential {var})")]
+    #[error("sink {sink:?}: no secret for {key}: {why}")]
     MissingSecret {
         sink: String,
         key: &'static str,
-        var: String,
+        why: String,
     },
     #[error("sink {sink:?}: cannot build an HTTP client: {source}")]
     Client {

@@ -46,7 +46,10 @@ impl Secret {
             .ok_or_else(|| BuildError::MissingSecret {
                 sink: sink.to_owned(),
                 key,
-                var: var.to_owned(),
+                why: match secrets {
+                    Secrets::Env => crate::config::why_no_secret(var),
+                    Secrets::Fixed(_) => format!("{var} is not set"),
+                },
             })
     }
 

@@ -29,10 +29,34 @@ pub struct SourceState {
     /// Items in the last successful parse.
     #[serde(default)]
     pub items_present: usize,
+    /// When a poll last found new items (the baseline counts as a start).
+    #[serde(default)]
+    pub last_new_at: Option<DateTime<Utc>>,
+    /// The source's rhythm: a moving average of the gaps between polls that found new items,
+    /// in seconds, and how many gaps it has seen.
+    #[serde(default)]
+    pub new_gap_secs: Option<f64>,
+    #[serde(default)]
+    pub new_gaps: u32,
     /// Before 0.2, one key (hex) per item present at the last successful parse; now a flag of
     /// the source's seen keys. Read once, when an old store is opened; never written.
     #[serde(default, rename = "present", skip_serializing)]
     pub(super) legacy_present: Vec<String>,
+}
+
+impl SourceState {
+    /// A poll found new items at `now`: the rhythm learns the gap since the last ones.
+    pub fn note_new_items(&mut self, now: DateTime<Utc>) {
+        if let Some(last) = self.last_new_at {
+            let gap = (now - last).num_seconds().max(0) as f64;
+            self.new_gap_secs = Some(match self.new_gap_secs {
+                Some(average) => 0.7 * average + 0.3 * gap,
+                None => gap,
+            });
+            self.new_gaps = self.new_gaps.saturating_add(1);
+        }
+        self.last_new_at = Some(now);
+    }
 }
 
 /// A queued message.

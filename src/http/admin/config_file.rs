@@ -22,7 +22,8 @@ pub fn rewrite_config(
         change(&mut doc)?;
         let new_text = doc.to_string();
         // The check's words are English (the command line's); people read them in Italian.
-        let config = Config::parse(&new_text).map_err(|problems| config_words::all(&problems))?;
+        let config =
+            Config::parse_at(&path, &new_text).map_err(|e| config_words::all(&e.problems))?;
         Ok((new_text, config))
     });
     let config = match edited {

@@ -307,7 +307,8 @@ fn recent(app: &App) -> Result<Vec<Message>, StoreError> {
 
 fn health_page(user: &User, app: &App, flash: Option<Flash>) -> Result<String, StoreError> {
     let recent = recent(app)?;
-    let sinks = &app.config().sinks;
+    // The alert sinks carry no news: nothing to deliver or retry there.
+    let sinks: Vec<&SinkConfig> = app.config().news_sinks().collect();
     let names: Vec<&str> = sinks.iter().map(|s| s.name.as_str()).collect();
     let counts = app.store().delivery_counts(&names)?;
     let mut cards = Vec::new();

@@ -66,15 +66,7 @@ pub struct Admin {
 impl Admin {
     /// `config_path` is where added sources are written; without it the UI cannot add any.
     pub fn new(cell: AppCell, config_path: Option<PathBuf>) -> anyhow::Result<Admin> {
-        let token = crate::config::secret_from_env("BANDITORE_ADMIN_TOKEN");
-        if let Some(t) = &token {
-            let length = t.chars().count();
-            if length < MIN_TOKEN {
-                anyhow::bail!(
-                    "BANDITORE_ADMIN_TOKEN has {length} characters: use at least {MIN_TOKEN} (e.g. the output of `openssl rand -hex 24`)"
-                );
-            }
-        }
+        let token = login::token_from_env()?;
         Ok(Admin::with_token(cell, config_path, token.map(Secret::new)))
     }
 

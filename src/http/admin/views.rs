@@ -213,7 +213,7 @@ fn delivery_rows(
     let store = app.store();
     let now = app.now();
     let mut rows = Vec::new();
-    for sink in &app.config().sinks {
+    for sink in app.config().news_sinks() {
         let record = store.delivery(message_id, &sink.name)?;
         let state = match &record {
             Some(r) => r.state.label().it().to_owned(),
