@@ -271,6 +271,31 @@ pub async fn logout(
         .into_response()
 }
 
+/// `BANDITORE_ADMIN_TOKEN` (or its file, or credential): refused when too short, or when a
+/// file was named but cannot be read.
+pub(super) fn token_from_env() -> anyhow::Result<Option<String>> {
+    let token = crate::config::secret_from_env("BANDITORE_ADMIN_TOKEN");
+    // A token file that was meant but cannot be read is said, users or not.
+    if token.is_none()
+        && std::env::var_os("BANDITORE_ADMIN_TOKEN_FILE").is_some_and(|v| !v.is_empty())
+    {
+        anyhow::bail!(
+            "the admin token: {}",
+            crate::config::why_no_secret("BANDITORE_ADMIN_TOKEN")
+        );
+    }
+    if let Some(t) = &token {
+        let length = t.chars().count();
+        if length < super::MIN_TOKEN {
+            anyhow::bail!(
+                "BANDITORE_ADMIN_TOKEN has {length} characters: use at least {} (e.g. the output of `openssl rand -hex 24`)",
+                super::MIN_TOKEN
+            );
+        }
+    }
+    Ok(token)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,29 +347,4 @@ mod tests {
             assert_eq!(f.attempt(&user("redazione"), ip), Ok(()));
         }
     }
-}
-
-/// `BANDITORE_ADMIN_TOKEN` (or its file, or credential): refused when too short, or when a
-/// file was named but cannot be read.
-pub(super) fn token_from_env() -> anyhow::Result<Option<String>> {
-    let token = crate::config::secret_from_env("BANDITORE_ADMIN_TOKEN");
-    // A token file that was meant but cannot be read is said, users or not.
-    if token.is_none()
-        && std::env::var_os("BANDITORE_ADMIN_TOKEN_FILE").is_some_and(|v| !v.is_empty())
-    {
-        anyhow::bail!(
-            "the admin token: {}",
-            crate::config::why_no_secret("BANDITORE_ADMIN_TOKEN")
-        );
-    }
-    if let Some(t) = &token {
-        let length = t.chars().count();
-        if length < super::MIN_TOKEN {
-            anyhow::bail!(
-                "BANDITORE_ADMIN_TOKEN has {length} characters: use at least {} (e.g. the output of `openssl rand -hex 24`)",
-                super::MIN_TOKEN
-            );
-        }
-    }
-    Ok(token)
 }
