@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use banditore::http::control::socket_path;
+use banditore::daemon::control::Request;
+use banditore::http::control::{request, socket_path};
 
 use super::{load, Paths};
 
@@ -22,18 +23,23 @@ pub async fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
         .or(s.metrics_listen.as_ref())
         .or(s.webhook_listen.as_ref())
     else {
-        return Ok(
-            match tokio::net::UnixStream::connect(socket_path(&paths.data)).await {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!(
-                        "banditore: no daemon answers on {}: {e}",
-                        paths.data.display()
-                    );
-                    ExitCode::FAILURE
-                }
-            },
-        );
+        // A real question (the log, empty), not a connection dropped unasked: the daemon
+        // would log every probe as a broken request.
+        let socket = socket_path(&paths.data);
+        return Ok(match request(&socket, &Request::Log { limit: 0 }).await {
+            Some(Ok(_)) => ExitCode::SUCCESS,
+            Some(Err(e)) => {
+                eprintln!(
+                    "banditore: the daemon on {} answered: {e}",
+                    socket.display()
+                );
+                ExitCode::FAILURE
+            }
+            None => {
+                eprintln!("banditore: no daemon answers on {}", socket.display());
+                ExitCode::FAILURE
+            }
+        });
     };
     let Ok(mut addr) = listen.trim().parse::<SocketAddr>() else {
         eprintln!("banditore: {listen:?} is not an address and port");
