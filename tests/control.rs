@@ -16,6 +16,19 @@ fn text(out: &std::process::Output) -> (String, String) {
     )
 }
 
+/// `source list` once it shows `name` (the daemon reloads within seconds), or after 10 s.
+async fn sources_once_listed(work: &Workdir, name: &str) -> String {
+    let mut list = String::new();
+    for _ in 0..100 {
+        list = text(&work.run(&["source", "list"]).await).0;
+        if list.contains(&format!("{name} [feed]")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    list
+}
+
 #[tokio::test]
 async fn commands_work_while_run_holds_the_store() {
     let server = FeedServer::start().await;
@@ -212,14 +225,7 @@ async fn sighup_reloads_the_configuration_and_a_bad_one_is_refused() {
     let added = source("altro", &server.url("/altro"), "");
     std::fs::write(work.config(), format!("{added}\n{good}")).unwrap();
     hangup();
-    let mut list = String::new();
-    for _ in 0..50 {
-        list = sources().await;
-        if list.contains("altro [feed]") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let list = sources_once_listed(&work, "altro").await;
     assert!(
         list.contains("altro [feed]") && list.contains("comune [feed]"),
         "{list}"
@@ -251,14 +257,7 @@ async fn a_changed_file_is_reloaded_without_a_signal() {
     // Mended, with one more source: applied.
     let added = source("altro", &server.url("/altro"), "");
     std::fs::write(work.config(), format!("{added}\n{good}")).unwrap();
-    let mut list = String::new();
-    for _ in 0..100 {
-        list = sources().await;
-        if list.contains("altro [feed]") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let list = sources_once_listed(&work, "altro").await;
     assert!(list.contains("altro [feed]"), "{list}");
     assert!(stop(&mut daemon).await.success());
 }
@@ -346,14 +345,7 @@ async fn included_files_add_sources_and_are_watched() {
         source("altro", &server.url("/altro"), ""),
     )
     .unwrap();
-    let mut list = String::new();
-    for _ in 0..100 {
-        list = text(&work.run(&["source", "list"]).await).0;
-        if list.contains("altro [feed]") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let list = sources_once_listed(&work, "altro").await;
     assert!(
         list.contains("altro [feed]") && list.contains("comune [feed]"),
         "{list}"

@@ -6,7 +6,7 @@ use banditore::config::{Config, SourceKind};
 use banditore::daemon::control::Request;
 use banditore::http::admin::source_form::Fields;
 use banditore::http::admin::sources::{
-    append_source, detect, preset_name, same_source, suggest_name,
+    append_source, detect, preset_name, same_source, suggest_name, unique_name,
 };
 use banditore::http::control::{request, socket_path};
 
@@ -90,18 +90,8 @@ async fn add(
                 .collect::<Vec<_>>()),
         }
     });
-    match edited {
-        Ok(()) => {}
-        Err(banditore::config::file::EditError::Refused(problems)) => {
-            eprintln!("banditore: not added; the configuration would be invalid:");
-            for p in problems {
-                eprintln!("  {p}");
-            }
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-        Err(banditore::config::file::EditError::Io(e)) => {
-            return Err(anyhow::anyhow!("{}: {e}", paths.config.display()))
-        }
+    if let Err(code) = written(edited, paths, "not added")? {
+        return Ok(code);
     }
     println!(
         "added to {}; its first poll records what is there and sends nothing",
@@ -164,18 +154,9 @@ async fn import_opml(file: &std::path::Path, paths: &Paths) -> anyhow::Result<Ex
         }
         Ok::<_, Vec<String>>((text, (added, skipped)))
     });
-    let (added, skipped) = match edited {
+    let (added, skipped) = match written(edited, paths, "nothing added")? {
         Ok(done) => done,
-        Err(banditore::config::file::EditError::Refused(problems)) => {
-            eprintln!("banditore: nothing added; the configuration would be invalid:");
-            for p in problems {
-                eprintln!("  {p}");
-            }
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
-        Err(banditore::config::file::EditError::Io(e)) => {
-            return Err(anyhow::anyhow!("{}: {e}", paths.config.display()))
-        }
+        Err(code) => return Ok(code),
     };
     for (name, url) in &added {
         println!("added {name}: {url}");
@@ -234,15 +215,27 @@ fn name_for(title: &str, url: &url::Url, config: &Config) -> String {
     if slug.is_empty() {
         return suggest_name(url, config);
     }
-    let taken = |n: &str| config.sources.iter().any(|s| s.name == n);
-    (1..)
-        .map(|i| {
-            if i == 1 {
-                slug.to_owned()
-            } else {
-                format!("{slug}-{i}")
+    unique_name(slug, config)
+}
+
+/// The outcome of an edit of the configuration file: what the edit returned, or the exit
+/// code after saying why the file was left as it was (`what`: "not added").
+fn written<T>(
+    edited: Result<T, banditore::config::file::EditError<Vec<String>>>,
+    paths: &Paths,
+    what: &str,
+) -> anyhow::Result<Result<T, ExitCode>> {
+    match edited {
+        Ok(value) => Ok(Ok(value)),
+        Err(banditore::config::file::EditError::Refused(problems)) => {
+            eprintln!("banditore: {what}; the configuration would be invalid:");
+            for p in problems {
+                eprintln!("  {p}");
             }
-        })
-        .find(|n| !taken(n))
-        .unwrap_or_else(|| suggest_name(url, config))
+            Ok(Err(ExitCode::from(EXIT_USAGE)))
+        }
+        Err(banditore::config::file::EditError::Io(e)) => {
+            Err(anyhow::anyhow!("{}: {e}", paths.config.display()))
+        }
+    }
 }

@@ -22,7 +22,6 @@ use crate::store::{Flash, FlashLink};
 
 /// A source name from the address, unique in `config`.
 pub fn suggest_name(url: &Url, config: &Config) -> String {
-    let taken = |c: &str| config.sources.iter().any(|s| s.name == c);
     let host = url.host_str().unwrap_or("fonte").trim_start_matches("www.");
     let base: String = host
         .chars()
@@ -43,16 +42,22 @@ pub fn suggest_name(url: &Url, config: &Config) -> String {
     } else {
         base
     };
+    unique_name(&base, config)
+}
+
+/// `base`, or `base-2`, `base-3`…: the first no source of `config` is named.
+pub fn unique_name(base: &str, config: &Config) -> String {
+    let taken = |c: &str| config.sources.iter().any(|s| s.name == c);
     (1..)
         .map(|n| {
             if n == 1 {
-                base.clone()
+                base.to_owned()
             } else {
                 format!("{base}-{n}")
             }
         })
         .find(|c| !taken(c))
-        .unwrap_or(base)
+        .unwrap_or_else(|| base.to_owned())
 }
 
 pub async fn preview(
