@@ -96,19 +96,18 @@ fn decode_entities(text: &str) -> Cow<'_, str> {
     if !text.contains('&') {
         return Cow::Borrowed(text);
     }
-    let mut decoded =
-        html_escape::decode_html_entities(&AMP_CHAIN.replace_all(text, "&")).into_owned();
     // What decoding joins ("&&#108;t;" is "&lt;" once decoded) is decoded again, a few times.
-    for _ in 0..4 {
-        if !decoded.contains('&') {
-            break;
-        }
+    let mut decoded = text.to_owned();
+    for _ in 0..5 {
         let again =
             html_escape::decode_html_entities(&AMP_CHAIN.replace_all(&decoded, "&")).into_owned();
         if again == decoded {
             break;
         }
         decoded = again;
+        if !decoded.contains('&') {
+            break;
+        }
     }
     Cow::Owned(decoded)
 }

@@ -16,6 +16,15 @@ fn text(out: &std::process::Output) -> (String, String) {
     )
 }
 
+/// Source "comune" on `/feed`, and a second feed, `/altro`, that a reload may add.
+async fn comune_and_another_feed() -> (FeedServer, Workdir) {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    server.set("/altro", Route::feed(rss(&[B])));
+    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    (server, work)
+}
+
 /// `source list` once it shows `name` (the daemon reloads within seconds), or after 10 s.
 async fn sources_once_listed(work: &Workdir, name: &str) -> String {
     let mut list = String::new();
@@ -194,10 +203,7 @@ async fn source_test_preview_and_the_poll_agree() {
 
 #[tokio::test]
 async fn sighup_reloads_the_configuration_and_a_bad_one_is_refused() {
-    let server = FeedServer::start().await;
-    server.set("/feed", Route::feed(rss(&[A])));
-    server.set("/altro", Route::feed(rss(&[B])));
-    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    let (server, work) = comune_and_another_feed().await;
     let mut daemon = work.command(&["run"]).spawn().unwrap();
     let socket = work.path().join("data/control.sock");
     wait_for(|| socket.exists()).await;
@@ -235,10 +241,7 @@ async fn sighup_reloads_the_configuration_and_a_bad_one_is_refused() {
 
 #[tokio::test]
 async fn a_changed_file_is_reloaded_without_a_signal() {
-    let server = FeedServer::start().await;
-    server.set("/feed", Route::feed(rss(&[A])));
-    server.set("/altro", Route::feed(rss(&[B])));
-    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    let (server, work) = comune_and_another_feed().await;
     let mut daemon = work.command(&["run"]).spawn().unwrap();
     let socket = work.path().join("data/control.sock");
     wait_for(|| socket.exists()).await;
@@ -311,10 +314,7 @@ async fn feeds_come_in_and_go_out_as_opml() {
 
 #[tokio::test]
 async fn included_files_add_sources_and_are_watched() {
-    let server = FeedServer::start().await;
-    server.set("/feed", Route::feed(rss(&[A])));
-    server.set("/altro", Route::feed(rss(&[B])));
-    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
+    let (server, work) = comune_and_another_feed().await;
     // `include` is a top-level key: it goes before the first table.
     let main = std::fs::read_to_string(work.config()).unwrap();
     std::fs::write(

@@ -338,10 +338,8 @@ async fn source_add_detects_previews_and_keeps_comments() {
     assert_eq!(std::fs::read_to_string(work.config()).unwrap(), config);
 }
 
-/// A backup taken while the daemon runs, restored into a new data directory: the restored
-/// store knows what was seen and sent, so only what is new afterwards goes out.
-#[tokio::test]
-async fn a_backup_restored_elsewhere_carries_on_where_it_was() {
+/// A source whose baseline is `[A]` and whose one new item, B, went out.
+async fn one_item_sent() -> (FeedServer, Workdir) {
     let server = FeedServer::start().await;
     server.set("/feed", Route::feed(rss(&[A])));
     let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
@@ -349,6 +347,14 @@ async fn a_backup_restored_elsewhere_carries_on_where_it_was() {
     server.set("/feed", Route::feed(rss(&[B, A])));
     work.once().await;
     assert_eq!(work.messages().len(), 1);
+    (server, work)
+}
+
+/// A backup taken while the daemon runs, restored into a new data directory: the restored
+/// store knows what was seen and sent, so only what is new afterwards goes out.
+#[tokio::test]
+async fn a_backup_restored_elsewhere_carries_on_where_it_was() {
+    let (server, work) = one_item_sent().await;
 
     let mut daemon = work.command(&["run"]).spawn().unwrap();
     let socket = work.path().join("data").join("control.sock");
@@ -432,13 +438,7 @@ async fn a_backup_restored_elsewhere_carries_on_where_it_was() {
 /// the daemon carries on where the snapshot was, sending nothing twice.
 #[tokio::test]
 async fn a_damaged_store_names_the_snapshot_that_restores_it() {
-    let server = FeedServer::start().await;
-    server.set("/feed", Route::feed(rss(&[A])));
-    let work = Workdir::new("", &source("comune", &server.url("/feed"), ""));
-    work.once().await;
-    server.set("/feed", Route::feed(rss(&[B, A])));
-    work.once().await;
-    assert_eq!(work.messages().len(), 1);
+    let (server, work) = one_item_sent().await;
     let data = work.path().join("data");
     assert!(data.join("snapshots").read_dir().unwrap().next().is_some());
 

@@ -38,6 +38,7 @@ impl App {
     fn facts(&self) -> Result<Facts, StoreError> {
         let store = self.store();
         let config = self.config();
+        let now = self.now();
         let mut facts = Facts {
             outbox: store.outbox_len(),
             ..Facts::default()
@@ -51,7 +52,7 @@ impl App {
                 last_error: state.last_error_it.or(state.last_error),
                 held: store.held(&src.name)?.len(),
                 paused: store.source_paused(&src.name)?,
-                silent_for: state.last_new_at.map(|at| self.now() - at),
+                silent_for: state.last_new_at.map(|at| now - at),
                 rhythm: state
                     .new_gap_secs
                     .filter(|_| state.new_gaps >= watch::RHYTHM_GAPS)
@@ -64,7 +65,7 @@ impl App {
                 name: sink.name().to_owned(),
                 paused: store
                     .pause(sink.name())?
-                    .filter(|p| p.until > self.now())
+                    .filter(|p| p.until > now)
                     .map(|p| p.reason),
                 failures: health.failures,
                 last_error: health.last_error.map(|e| e.detail),
@@ -72,7 +73,6 @@ impl App {
         }
         let expiry = chrono::Duration::from_std(config.settings.review_expiry)
             .unwrap_or(chrono::Duration::MAX);
-        let now = self.now();
         facts.review_expiring = crate::review::pending(store)?
             .iter()
             .filter(|item| item.send_at.is_none())
