@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
@@ -33,12 +34,15 @@ pub struct Fetched {
     /// After redirects; relative links resolve against it.
     pub final_url: Url,
     pub validators: Validators,
+    /// When the server's TLS certificate expires (an `https` address).
+    pub certificate_expires: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug)]
 pub enum FetchOutcome {
-    /// 304: nothing changed since the validators were taken.
-    NotModified,
+    /// 304: nothing changed since the validators were taken (and when the server's
+    /// certificate expires).
+    NotModified(Option<DateTime<Utc>>),
     Fetched(Fetched),
 }
 
@@ -141,6 +145,8 @@ impl Fetcher {
             .gzip(true)
             .brotli(true)
             .pool_idle_timeout(Duration::from_secs(30))
+            // The server's certificate, so admins hear when it is about to expire.
+            .tls_info(true)
             .build()
             .map_err(|e| FetchError::Other(format!("cannot build the HTTP client: {e}")))?;
         Ok(Fetcher {
@@ -222,8 +228,13 @@ impl Fetcher {
         }
         let mut resp = req.send().await.map_err(|e| classify(e, timeout))?;
         let status = resp.status();
+        let certificate_expires = resp
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|tls| tls.peer_certificate())
+            .and_then(certificate_expiry);
         if status == reqwest::StatusCode::NOT_MODIFIED {
-            return Ok(FetchOutcome::NotModified);
+            return Ok(FetchOutcome::NotModified(certificate_expires));
         }
         if !status.is_success() {
             return Err(FetchError::Status {
@@ -258,6 +269,7 @@ impl Fetcher {
             content_type,
             final_url,
             validators,
+            certificate_expires,
         }))
     }
 
@@ -288,6 +300,15 @@ impl Fetcher {
             .or_insert_with(|| Arc::new(Semaphore::new(self.limits.per_host_concurrency.max(1))));
         Some(host.clone())
     }
+}
+
+/// When a DER certificate stops being valid; `None` when it cannot be read (the connection
+/// was verified all the same: this is only for the warning).
+pub fn certificate_expiry(der: &[u8]) -> Option<DateTime<Utc>> {
+    use x509_cert::der::Decode;
+    let cert = x509_cert::Certificate::from_der(der).ok()?;
+    let after = cert.tbs_certificate.validity.not_after.to_unix_duration();
+    DateTime::from_timestamp(i64::try_from(after.as_secs()).ok()?, 0)
 }
 
 /// Whether requests go through a proxy named in the environment (reqwest honours

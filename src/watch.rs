@@ -19,6 +19,8 @@ pub struct SourceFacts {
     /// items (once it has seen [`RHYTHM_GAPS`] of them).
     pub silent_for: Option<chrono::Duration>,
     pub rhythm: Option<chrono::Duration>,
+    /// How long until the server's TLS certificate expires (negative: expired).
+    pub certificate_left: Option<chrono::Duration>,
 }
 
 /// Gaps between new items seen before a source's rhythm is trusted.
@@ -28,6 +30,10 @@ pub const RHYTHM_GAPS: u32 = 3;
 /// [`SILENT_AT_LEAST`].
 const SILENT_GAPS: i32 = 10;
 const SILENT_AT_LEAST: chrono::Duration = chrono::Duration::days(7);
+
+/// A certificate that expires within this is worth telling: Let's Encrypt renews 30 days
+/// before, so a certificate this close to its end is one whose renewal failed.
+pub const CERTIFICATE_WARNING: chrono::Duration = chrono::Duration::days(14);
 
 /// What the daemon knows of one sink (one that carries news).
 #[derive(Debug, Clone, Default)]
@@ -123,6 +129,7 @@ pub fn alarms(facts: &Facts, limits: Thresholds) -> Vec<Alarm> {
             });
         }
     }
+    out.extend(certificates(&facts.sources));
     for sink in &facts.sinks {
         if let Some(why) = &sink.paused {
             out.push(Alarm {
@@ -168,6 +175,52 @@ pub fn alarms(facts: &Facts, limits: Thresholds) -> Vec<Alarm> {
         });
     }
     out
+}
+
+/// One alarm per server (several sources often share the comune's site) whose certificate
+/// is about to expire.
+fn certificates(sources: &[SourceFacts]) -> Vec<Alarm> {
+    let mut hosts: Vec<(String, chrono::Duration, &str)> = Vec::new();
+    for src in sources {
+        let Some(left) = src.certificate_left.filter(|l| *l <= CERTIFICATE_WARNING) else {
+            continue;
+        };
+        let Some(host) = url::Url::parse(&src.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+        else {
+            continue;
+        };
+        if !hosts.iter().any(|(h, _, _)| *h == host) {
+            hosts.push((host, left, &src.url));
+        }
+    }
+    hosts
+        .into_iter()
+        .map(|(host, left, url)| Alarm {
+            key: format!("certificate:{host}"),
+            title: match left.num_days() {
+                _ if left <= chrono::Duration::zero() => {
+                    format!("Il certificato HTTPS di {host} è scaduto")
+                }
+                0 => format!("Il certificato HTTPS di {host} scade oggi"),
+                1 => format!("Il certificato HTTPS di {host} scade domani"),
+                d => format!("Il certificato HTTPS di {host} scade tra {d} giorni"),
+            },
+            detail: "Quando scade, né banditore né i cittadini potranno aprire il sito in sicurezza: avvisa chi gestisce il sito perché lo rinnovi (di solito si rinnova da solo 30 giorni prima: il rinnovo automatico non funziona).".into(),
+            url: Some(url.to_owned()),
+        })
+        .collect()
+}
+
+/// How long something lasted, in words: "12 minuti", "3 ore", "2 giorni".
+pub fn lasted(d: chrono::Duration) -> String {
+    match (d.num_minutes(), d.num_hours()) {
+        (m, _) if m < 2 => "un minuto".into(),
+        (m, _) if m < 120 => format!("{m} minuti"),
+        (_, h) if h < 48 => format!("{h} ore"),
+        _ => format!("{} giorni", d.num_days()),
+    }
 }
 
 /// A gap in words: "3 ore", "2 giorni".
@@ -243,5 +296,43 @@ mod tests {
         facts.sources[0].paused = true;
         facts.sources[0].held = 14;
         assert_eq!(keys(&facts)[0], "source-held:comune");
+    }
+
+    #[test]
+    fn a_certificate_near_its_end_is_one_alarm_per_server() {
+        let on = |name: &str, url: &str, days: i64| SourceFacts {
+            name: name.into(),
+            url: url.into(),
+            certificate_left: Some(chrono::Duration::days(days) + chrono::Duration::hours(1)),
+            ..SourceFacts::default()
+        };
+        let facts = Facts {
+            sources: vec![
+                on("notizie", "https://comune.example.it/feed", 9),
+                on("eventi", "https://comune.example.it/eventi", 9),
+                on("meteo", "https://meteo.example.it/cap", 15),
+                on("scuola", "https://scuola.example.it/", -3),
+            ],
+            ..Facts::default()
+        };
+        let found = alarms(&facts, LIMITS);
+        let titles: Vec<&str> = found.iter().map(|a| a.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "Il certificato HTTPS di comune.example.it scade tra 9 giorni",
+                "Il certificato HTTPS di scuola.example.it è scaduto"
+            ]
+        );
+        assert_eq!(found[0].key, "certificate:comune.example.it");
+    }
+
+    #[test]
+    fn durations_read_as_words() {
+        let said = |m: i64| lasted(chrono::Duration::minutes(m));
+        assert_eq!(said(0), "un minuto");
+        assert_eq!(said(45), "45 minuti");
+        assert_eq!(said(150), "2 ore");
+        assert_eq!(said(60 * 72), "3 giorni");
     }
 }

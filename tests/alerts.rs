@@ -1,8 +1,14 @@
 //! Admin alerts, end to end with the real binary: a source that keeps failing and a sink that
 //! keeps failing each raise one alert on the alert sink, once, and one recovery notice when
 //! they clear; the alert sink carries no news; `check` refuses alerts sent to citizens.
+//! Alerts arrive by e-mail and by WhatsApp to the admins' numbers; a site's certificate near
+//! its end is an alert.
 
+#[path = "common/cloud.rs"]
+mod cloud;
 mod common;
+#[path = "common/providers.rs"]
+mod providers;
 
 use common::{rss, source, FeedServer, Route, Workdir};
 
@@ -81,6 +87,14 @@ async fn a_failing_source_and_sink_alert_once_and_clear_once() {
         work_notices().last(),
         Some(&pair("sink-failing:automazione", "cleared"))
     );
+    // A recovery says so, and what the trouble was.
+    let file = std::fs::read_to_string(work.path().join("allarmi.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(file.lines().last().unwrap()).unwrap();
+    let text = last["text"].as_str().unwrap();
+    assert!(
+        text.contains("Tutto di nuovo regolare, dopo un minuto. Il problema era: "),
+        "{text}"
+    );
     let log = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
     assert!(
         !log.contains("allarmi:"),
@@ -99,8 +113,165 @@ async fn alerts_never_go_to_citizens() {
     let out = work.run(&["check"]).await;
     let err = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{err}");
-    assert!(err.contains("admin alerts would go to citizens"), "{err}");
+    assert!(
+        err.contains("a whatsapp-cloud sink without admins: admin alerts would go to citizens"),
+        "{err}"
+    );
     assert!(err.contains("\"nessuno\", which is no [[sink]]"), "{err}");
+}
+
+#[tokio::test]
+async fn alerts_reach_the_admins_on_whatsapp_and_never_the_subscribers() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    let (mock, addr) = providers::MockCloud::start().await;
+    // The comune's one number twice: news to the subscribers, alerts to two admins (the
+    // second has not written in 24 hours: only the template reaches them).
+    let admin_sink = cloud::cloud_sink(
+        addr,
+        "admins = [\"+39 333 000 0001\", \"333 000 0002\"]\n\
+         template = { name = \"avviso_admin\", language = \"it\" }",
+    )
+    .replace("name = \"wa\"", "name = \"wa-admin\"");
+    let work = Workdir::with_sinks(
+        "alerts = [\"wa-admin\"]\nalert_after_failures = 1",
+        &source("comune", &feeds.url("/feed"), ""),
+        &format!("{}\n{admin_sink}", cloud::cloud_sink(addr, "")),
+    );
+    cloud::import(&work, &["+39 333 999 0009"]);
+    work.once().await;
+    mock.script("393330000002", &[131047]);
+    feeds.set("/feed", Route::status(503));
+    let out = work.run(&["once"]).await;
+    let log = String::from_utf8_lossy(&out.stderr);
+    let first = mock.sends_to("393330000001");
+    assert_eq!(first.len(), 1, "{log}");
+    assert_eq!(first[0]["type"], "text");
+    let text = first[0]["text"]["body"].as_str().unwrap();
+    assert!(text.contains("La fonte «comune» non si legge"), "{text}");
+    let second = mock.sends_to("393330000002");
+    assert_eq!(
+        second.len(),
+        2,
+        "text, refused, then the template: {second:?}"
+    );
+    assert_eq!(second[1]["type"], "template");
+    assert_eq!(second[1]["template"]["name"], "avviso_admin");
+    assert!(
+        mock.sends_to("393339990009").is_empty(),
+        "no alert to a citizen"
+    );
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+    assert!(
+        !log.contains("3330000001") && !log.contains("3330000002"),
+        "no admin number in the log: {log}"
+    );
+
+    // The admins' numbers are for alerts only.
+    let config = std::fs::read_to_string(work.config())
+        .unwrap()
+        .replace("alerts = [\"wa-admin\"]", "");
+    std::fs::write(work.config(), config).unwrap();
+    let out = work.run(&["check"]).await;
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("admins is for a sink that sends admin alerts"),
+        "{said}"
+    );
+}
+
+/// A TLS server on loopback for `/feed` whose certificate (for 127.0.0.1, issued by a test
+/// authority) expires in `days`; returns its address and the authority's PEM.
+async fn tls_feed(days: i64, body: String) -> (std::net::SocketAddr, String) {
+    use chrono::Datelike;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let end = chrono::Utc::now() + chrono::Duration::days(days);
+    params.not_after = rcgen::date_time_ymd(end.year(), end.month() as u8, end.day() as u8);
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let (acceptor, body) = (acceptor.clone(), body.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(conn).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = tls.write_all(head.as_bytes()).await;
+                let _ = tls.write_all(body.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (addr, ca.pem())
+}
+
+#[tokio::test]
+async fn a_certificate_about_to_expire_is_an_alert() {
+    let (addr, ca) = tls_feed(5, rss(&[A])).await;
+    let work = Workdir::with_sinks(
+        "alerts = [\"allarmi\"]",
+        &source("comune", &format!("https://{addr}/feed"), ""),
+        "[[sink]]\nname = \"allarmi\"\nkind = \"file\"\npath = \"ALLARMI\"\n",
+    );
+    let config = std::fs::read_to_string(work.config()).unwrap().replace(
+        "ALLARMI",
+        &work.path().join("allarmi.jsonl").display().to_string(),
+    );
+    std::fs::write(work.config(), config).unwrap();
+    // The test authority is trusted the way a system's own would be.
+    let ca_file = work.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    let out = work
+        .command(&["once"])
+        .env("SSL_CERT_FILE", &ca_file)
+        .output()
+        .await
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert_eq!(
+        notices(&work),
+        [pair("certificate:127.0.0.1", "raised")],
+        "{log}"
+    );
+    let said = std::fs::read_to_string(work.path().join("allarmi.jsonl")).unwrap();
+    assert!(
+        said.contains("scade tra 4 giorni") || said.contains("scade tra 5 giorni"),
+        "{said}"
+    );
 }
 
 /// An SMTP server on loopback that takes every message: (address, each message's data).

@@ -171,7 +171,7 @@ async fn read(
                     base: Some(base_url.unwrap_or(f.final_url)),
                     url,
                 }),
-                FetchOutcome::NotModified => {
+                FetchOutcome::NotModified(_) => {
                     anyhow::bail!("the server answered 304 to an unconditional request")
                 }
             }

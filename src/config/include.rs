@@ -4,6 +4,7 @@
 //! hold `[[source]]` tables only; the check reads them after the main file, and a problem in
 //! one names its file and line. The admin UI and `source add` write the main file only.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::Problem;
@@ -63,13 +64,17 @@ pub fn combined(main: &str, included: &[PathBuf]) -> Result<(String, Starts), Ve
                 continue;
             }
         };
-        match toml::from_str::<toml::Table>(&part) {
+        // Keys with their places, so a problem names the line in the included file.
+        let at = |offset: usize| part[..offset.min(part.len())].matches('\n').count() + 1;
+        match toml::from_str::<BTreeMap<toml::Spanned<String>, serde::de::IgnoredAny>>(&part) {
             Ok(top) => {
-                if let Some(key) = top.keys().find(|k| *k != "source") {
+                if let Some(key) = top.keys().find(|k| k.get_ref() != "source") {
                     problems.push(Problem {
                         line: None,
                         message: format!(
-                            "{shown}: an included file holds [[source]] tables only, not {key}"
+                            "{shown}, line {}: an included file holds [[source]] tables only, not {}",
+                            at(key.span().start),
+                            key.get_ref()
                         ),
                         hint: Some(
                             "keep [settings], [[sink]] and [[user]] in the main file".into(),
@@ -79,9 +84,14 @@ pub fn combined(main: &str, included: &[PathBuf]) -> Result<(String, Starts), Ve
                 }
             }
             Err(e) => {
+                let line = e.span().map(|s| format!(", line {}", at(s.start)));
                 problems.push(Problem {
                     line: None,
-                    message: format!("{shown}: not valid TOML: {}", e.message().trim()),
+                    message: format!(
+                        "{shown}{}: not valid TOML: {}",
+                        line.unwrap_or_default(),
+                        e.message().trim()
+                    ),
                     hint: None,
                 });
                 continue;
@@ -182,13 +192,15 @@ mod tests {
 
         std::fs::write(
             dir.path().join("sources.d/c.toml"),
-            "[settings]\nconcurrency = 2\n",
+            "# altre fonti\n\n[settings]\nconcurrency = 2\n",
         )
         .unwrap();
         let files = super::files(&main, text).unwrap();
         let refused = combined(text, &files).unwrap_err();
         assert!(
-            refused[0].message.contains("[[source]] tables only"),
+            refused[0].message.contains(
+                "c.toml, line 3: an included file holds [[source]] tables only, not settings"
+            ),
             "{:?}",
             refused[0]
         );

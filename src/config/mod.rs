@@ -336,6 +336,9 @@ pub struct CloudConfig {
     /// Used outside the 24-hour window.
     pub template: Option<Template>,
     pub messages_per_second: u32,
+    /// The admins' numbers: a sink named in `settings.alerts` sends the admin alerts to them
+    /// (and never to subscribers).
+    pub admins: Vec<crate::phone::Phone>,
 }
 
 /// `kind = "whatsapp-gateway"`: a WAHA-compatible gateway, e.g. to post in a Channel.

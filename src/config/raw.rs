@@ -91,6 +91,7 @@ pub struct RawSink {
     pub verify_token_env: Option<String>,
     pub template: Option<Template>,
     pub messages_per_second: Option<u32>,
+    pub admins: Option<Vec<String>>,
     pub session: Option<String>,
     pub chat_id: Option<String>,
     pub api_key_env: Option<String>,

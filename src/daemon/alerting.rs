@@ -57,6 +57,7 @@ impl App {
                     .new_gap_secs
                     .filter(|_| state.new_gaps >= watch::RHYTHM_GAPS)
                     .map(|secs| chrono::Duration::seconds(secs as i64)),
+                certificate_left: state.certificate_expires.map(|at| at - now),
             });
         }
         for sink in self.sinks() {
@@ -176,12 +177,20 @@ impl App {
 
 /// The message that tells an alert (`state`: raised or cleared).
 fn notice(alarm: &RaisedAlarm, state: &str, now: DateTime<Utc>) -> Message {
-    let (icon, title) = match state {
-        "cleared" => ("✅", format!("Risolto: {}", alarm.title)),
-        _ => ("⚠️", alarm.title.clone()),
+    let (icon, title, detail) = match state {
+        "cleared" => (
+            "✅",
+            format!("Risolto: {}", alarm.title),
+            format!(
+                "Tutto di nuovo regolare, dopo {}. Il problema era: {}",
+                watch::lasted(now - alarm.since),
+                alarm.detail
+            ),
+        ),
+        _ => ("⚠️", alarm.title.clone(), alarm.detail.clone()),
     };
     let url = alarm.url.clone().unwrap_or_default();
-    let mut text = format!("*{icon} {title}*\n\n{}", alarm.detail);
+    let mut text = format!("*{icon} {title}*\n\n{detail}");
     if !url.is_empty() {
         text.push_str("\n\n");
         text.push_str(&url);

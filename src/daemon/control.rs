@@ -303,7 +303,7 @@ async fn source_test(ctx: &Context<'_>, name: &str) -> Result<Reply, StoreError>
     state.validators = Default::default();
     let planned = match ctx.pipeline.evaluate(name, &state, ctx.now).await {
         Ok(Evaluation::Planned(p)) => p,
-        Ok(Evaluation::NotModified) => {
+        Ok(Evaluation::NotModified(_)) => {
             return Ok(Reply::fail(
                 EXIT_BAD_INPUT,
                 format!("{name}: the server answered 304 to an unconditional request"),

@@ -45,7 +45,8 @@ pub enum PollOutcome {
 /// What the next poll of a source would do, short of committing it.
 #[derive(Debug)]
 pub enum Evaluation {
-    NotModified,
+    /// Nothing changed; when the server's certificate expires.
+    NotModified(Option<DateTime<Utc>>),
     Planned(Box<Planned>),
 }
 
@@ -59,6 +60,7 @@ pub struct Planned {
     pub touch: Vec<Key>,
     pub present: Vec<Key>,
     pub validators: Validators,
+    pub certificate_expires: Option<DateTime<Utc>>,
 }
 
 /// Fetches and plans sources, and commits what a poll decided. Cheap to clone.
@@ -180,7 +182,8 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<PollOutcome, PollError> {
         let planned = match self.evaluate(name, state, now).await? {
-            Evaluation::NotModified => {
+            Evaluation::NotModified(certificate_expires) => {
+                state.certificate_expires = certificate_expires;
                 state.last_success = Some(now);
                 state.last_error = None;
                 state.last_error_it = None;
@@ -193,6 +196,7 @@ impl Pipeline {
         let items = planned.present.len();
         state.baselined = true;
         state.validators = planned.validators;
+        state.certificate_expires = planned.certificate_expires;
         state.last_success = Some(now);
         state.last_error = None;
         state.last_error_it = None;
@@ -282,7 +286,7 @@ impl Pipeline {
             .get(&src.url, &Default::default(), src.timeout)
             .await?
         {
-            FetchOutcome::NotModified => return Ok(None),
+            FetchOutcome::NotModified(_) => return Ok(None),
             FetchOutcome::Fetched(f) => f,
         };
         let plan = preview::preview(
@@ -318,7 +322,7 @@ impl Pipeline {
             .get(&src.url, &state.validators, src.timeout)
             .await?
         {
-            FetchOutcome::NotModified => return Ok(Evaluation::NotModified),
+            FetchOutcome::NotModified(expires) => return Ok(Evaluation::NotModified(expires)),
             FetchOutcome::Fetched(f) => f,
         };
         let ctx = ParseContext::for_source(
@@ -381,6 +385,7 @@ impl Pipeline {
             touch,
             present: triage.present,
             validators: fetched.validators,
+            certificate_expires: fetched.certificate_expires,
         })))
     }
 
@@ -468,7 +473,7 @@ impl Pipeline {
                         Ok(CapDocument::Index(_)) | Err(_) => entry.inline.clone(),
                     }
                 }
-                Ok(FetchOutcome::NotModified) | Err(_) => entry.inline.clone(),
+                Ok(FetchOutcome::NotModified(_)) | Err(_) => entry.inline.clone(),
             };
             let Some(alert) = alert else {
                 tracing::warn!(source = %src.name, %link, "alert document unavailable; will retry");
@@ -506,7 +511,7 @@ impl Pipeline {
                         .unwrap_or_default();
                     (source::page::merge(item, article), identity)
                 }
-                Ok(FetchOutcome::NotModified) => (item, identity),
+                Ok(FetchOutcome::NotModified(_)) => (item, identity),
                 Err(e) => {
                     let url = crate::link::redacted(&url);
                     tracing::warn!(source = %src.name, %url, error = %e, "article not readable; using the listing's text");

@@ -178,7 +178,7 @@ impl Sink {
         }
     }
 
-    /// One send of the whole message (every sink but the broadcast one).
+    /// One send of the whole message (a Cloud API sink: an admin alert to its admins).
     pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
         match self {
             Sink::Console(s) => s.send(message),
@@ -186,9 +186,8 @@ impl Sink {
             Sink::Gateway(s) => s.send(message).await,
             Sink::Webhook(s) => s.send(message).await,
             Sink::Email(s) => s.send(message).await,
-            Sink::Cloud(_) => Err(SinkError::Rejected(
-                "the Cloud API sink broadcasts per recipient".into(),
-            )),
+            // News is broadcast per recipient (`deliver`); only admin alerts come this way.
+            Sink::Cloud(s) => s.send_to_admins(message).await,
         }
     }
 

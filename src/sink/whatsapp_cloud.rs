@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::secret::{Secret, Secrets};
-use super::BuildError;
+use super::{BuildError, Receipt, SinkError, Why};
 use crate::config::{CloudConfig, SinkConfig, Template};
 use crate::item::Message;
 
@@ -103,6 +103,7 @@ pub struct CloudSink {
     rate: u32,
     next_slot: Mutex<Instant>,
     client: reqwest::Client,
+    admins: Vec<crate::phone::Phone>,
 }
 
 impl CloudSink {
@@ -137,6 +138,7 @@ impl CloudSink {
             rate: mps,
             next_slot: Mutex::new(Instant::now()),
             client,
+            admins: cloud.admins.clone(),
         })
     }
 
@@ -197,6 +199,41 @@ impl CloudSink {
                 }],
             },
         }))
+    }
+
+    /// Sends an admin alert to each admin number: as text, or as the template when the admin
+    /// has not written to the number in the last 24 hours (WhatsApp allows only a template
+    /// then). Taken when at least one admin got it; never to subscribers. A sink with no
+    /// admins sends nothing this way (configuration refuses it in `settings.alerts`).
+    pub async fn send_to_admins(&self, message: &Message) -> Result<Receipt, SinkError> {
+        let mut first: Option<String> = None;
+        let mut why: Option<String> = None;
+        for (i, admin) in self.admins.iter().enumerate() {
+            let mut outcome = self.post(&Self::text(&message.text, admin.as_str())).await;
+            if let (CloudOutcome::NeedsTemplate { .. }, Some(body)) =
+                (&outcome, self.templated(message, admin.as_str()))
+            {
+                outcome = self.post(&body).await;
+            }
+            match outcome {
+                CloudOutcome::Sent { wamid } => {
+                    first.get_or_insert(wamid);
+                }
+                failed => {
+                    // The admin's place in the list, not the number: numbers stay out of logs.
+                    tracing::warn!(sink = %self.name, admin = i + 1, error = %failed.detail(), "admin alert not delivered");
+                    why = Some(failed.detail().to_owned());
+                }
+            }
+        }
+        match first {
+            Some(wamid) => Ok(Receipt {
+                provider_id: Some(wamid),
+            }),
+            None => Err(SinkError::NotSent(Why::from(
+                why.unwrap_or_else(|| "no admin numbers".into()),
+            ))),
+        }
     }
 
     /// Waits for the next send slot: at most `messages_per_second` requests start per second.

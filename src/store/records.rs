@@ -38,6 +38,9 @@ pub struct SourceState {
     pub new_gap_secs: Option<f64>,
     #[serde(default)]
     pub new_gaps: u32,
+    /// When the server's TLS certificate expires, as of the last successful poll.
+    #[serde(default)]
+    pub certificate_expires: Option<DateTime<Utc>>,
     /// Before 0.2, one key (hex) per item present at the last successful parse; now a flag of
     /// the source's seen keys. Read once, when an old store is opened; never written.
     #[serde(default, rename = "present", skip_serializing)]

@@ -289,8 +289,22 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
                 });
             }
         }
+        let alerting = settings.alerts.sinks.contains(&sink.name);
+        if let SinkSettings::WhatsappCloud(cloud) = &sink.settings {
+            if !cloud.admins.is_empty() && !alerting {
+                problems.push(Problem {
+                    line: Some(*line),
+                    message: format!(
+                        "sink {:?}: admins is for a sink that sends admin alerts, and this one is not in settings.alerts",
+                        sink.name
+                    ),
+                    hint: Some(format!("[settings] alerts = [{:?}] (it then carries no news), or remove admins", sink.name)),
+                });
+            }
+        }
         if matches!(sink.settings, SinkSettings::WhatsappCloud(_))
             && settings.webhook_listen.is_none()
+            && !alerting
         {
             warnings.push(Problem {
                 line: Some(*line),
@@ -304,14 +318,14 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
     }
     // Alerts go to sinks that carry no news, and never to citizens.
     for name in &settings.alerts.sinks {
-        let kind = sinks
-            .iter()
-            .find(|(s, _)| &s.name == name)
-            .map(|(s, _)| s.kind());
-        let problem = match kind {
+        let sink = sinks.iter().find(|(s, _)| &s.name == name).map(|(s, _)| s);
+        let problem = match sink.map(|s| &s.settings) {
             None => Some(format!("alerts names {name:?}, which is no [[sink]]")),
-            Some(kind @ ("whatsapp-cloud" | "whatsapp-gateway")) => Some(format!(
-                "alerts names {name:?}, a {kind} sink: admin alerts would go to citizens"
+            Some(SinkSettings::WhatsappCloud(c)) if c.admins.is_empty() => Some(format!(
+                "alerts names {name:?}, a whatsapp-cloud sink without admins: admin alerts would go to citizens"
+            )),
+            Some(SinkSettings::WhatsappGateway(_)) => Some(format!(
+                "alerts names {name:?}, a whatsapp-gateway sink: admin alerts would go to citizens"
             )),
             Some(_) => None,
         };
@@ -319,7 +333,7 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
             problems.push(Problem {
                 line: None,
                 message,
-                hint: Some("a file, email, webhook or console sink: [[sink]] name = \"allarmi\" kind = \"file\" path = \"data/allarmi.jsonl\", and [settings] alerts = [\"allarmi\"]".into()),
+                hint: Some("a file, email, webhook or console sink, or a whatsapp-cloud sink with admins = [\"+39 340 123 4567\"]: [[sink]] name = \"allarmi\" kind = \"file\" path = \"data/allarmi.jsonl\", and [settings] alerts = [\"allarmi\"]".into()),
             });
         }
     }

@@ -26,6 +26,7 @@ fn sink_keys(kind: &str) -> Option<&'static [&'static str]> {
             "verify_token_env",
             "template",
             "messages_per_second",
+            "admins",
         ],
         "whatsapp-gateway" => &[
             "api_base",
@@ -64,6 +65,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
         ("verify_token_env", raw.verify_token_env.is_some()),
         ("template", raw.template.is_some()),
         ("messages_per_second", raw.messages_per_second.is_some()),
+        ("admins", raw.admins.is_some()),
         ("session", raw.session.is_some()),
         ("chat_id", raw.chat_id.is_some()),
         ("api_key_env", raw.api_key_env.is_some()),
@@ -127,6 +129,17 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
                 raw.verify_token_env,
                 "verify_token_env = \"WHATSAPP_VERIFY_TOKEN\"",
             );
+            let mut admins = Vec::new();
+            for number in raw.admins.unwrap_or_default() {
+                match crate::phone::Phone::parse(&number) {
+                    Some(phone) => admins.push(phone),
+                    None => t.problem(
+                        "admins",
+                        format!("admins: {number:?} is not a phone number"),
+                        Some("admins = [\"+39 340 123 4567\"]"),
+                    ),
+                }
+            }
             match (api_base, phone, token, secret, verify) {
                 (
                     Some(api_base),
@@ -143,6 +156,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
                     verify_token_env,
                     template: raw.template,
                     messages_per_second: mps,
+                    admins,
                 })),
                 _ => None,
             }
