@@ -114,6 +114,14 @@ fn decode_entities(text: &str) -> Cow<'_, str> {
 
 /// Collapses runs of whitespace to one space and drops control characters. A line break
 /// before a "•" (a list item) is kept, and so is the one ending a list.
+/// Lower case without accents, for searches that forgive both ("Città" finds "citta").
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(crate::ident::fold_accent)
+        .collect()
+}
+
 pub fn collapse_whitespace(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space = false;

@@ -2,8 +2,9 @@
 //! `.ci/run`): log in, see a pending item, edit it and approve it at once (the edited text is
 //! what is sent) and find it in the file sink;
 //! see a failing sink on the Consegne page at a phone's width; add a source and see its
-//! preview. Screenshots of the main pages go to
-//! `target/screenshots/`.
+//! preview; visit the citizens' page on a phone, with axe-core's WCAG 2.1 AA check on each
+//! page (axe-core from npm, installed by `.ci/run` into `target/axe`). Screenshots of the
+//! main pages go to `target/screenshots/`.
 //!
 //! chromedriver is driven over its plain-HTTP WebDriver protocol with reqwest: a few JSON
 //! requests, no WebDriver crate and its TLS stack for a loopback-only conversation.
@@ -151,6 +152,7 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
         )])),
     );
     let admin_port = free_port();
+    let public_port = free_port();
     let sources = format!(
         "{}\n[[user]]\nname = \"redazione\"\nrole = \"admin\"\npassword_hash = \"{HASH}\"\n",
         source("comune", &feeds.url("/feed"), "forward = \"review\"")
@@ -159,7 +161,12 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
     let hook = "/automazione";
     feeds.set(hook, Route::status(500));
     let work = Workdir::with_sinks(
-        &format!("admin_listen = \"127.0.0.1:{admin_port}\"\nallow_private_sources = true"),
+        &format!(
+            "admin_listen = \"127.0.0.1:{admin_port}\"\nallow_private_sources = true\n\
+             public_listen = \"127.0.0.1:{public_port}\"\n\
+             public = {{ name = \"Comune di Prova\", channel_url = \"https://whatsapp.com/channel/0029VaPROVA\", \
+             whatsapp_number = \"+39 0372 111222\", privacy_url = \"https://comune.example.it/privacy\" }}"
+        ),
         &sources,
         &format!(
             "[[sink]]\nname = \"automazione\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret_env = \"WEBHOOK_SECRET\"\n",
@@ -350,6 +357,74 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
             Value::Bool(true),
             "{path} scrolls sideways on a phone"
         );
+    }
+
+    // The citizens' page, on the same phone: it fits, and axe finds no WCAG 2.1 AA violation.
+    let axe = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/axe/node_modules/axe-core/axe.min.js"),
+    );
+    if axe.is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install axe-core (.ci/run does)"
+        );
+        eprintln!("axe-core not installed (npm install --prefix target/axe axe-core): accessibility not checked");
+    }
+    let public = format!("http://127.0.0.1:{public_port}");
+    b.go(&format!("{public}/archivio")).await;
+    let archive = b.wait_for_text("Chiusura di via Roma").await;
+    let first = archive
+        .split("href=\"/archivio/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    for (path, name) in [
+        ("/".to_owned(), "public-home"),
+        ("/archivio".to_owned(), "public-archive"),
+        (format!("/archivio/{first}"), "public-message"),
+        (
+            "/archivio?q=nessuna+corrispondenza".to_owned(),
+            "public-search",
+        ),
+        ("/widget".to_owned(), "public-widget"),
+        ("/manifesto".to_owned(), "public-poster"),
+    ] {
+        b.go(&format!("{public}{path}")).await;
+        b.wait_for_text("</main>").await;
+        let fits = b
+            .cmd(
+                reqwest::Method::POST,
+                "/execute/sync",
+                json!({"script": "return document.documentElement.scrollWidth <= window.innerWidth", "args": []}),
+            )
+            .await;
+        b.screenshot(name).await;
+        assert_eq!(
+            fits,
+            Value::Bool(true),
+            "{path} scrolls sideways on a phone"
+        );
+        if let Ok(axe) = &axe {
+            b.cmd(
+                reqwest::Method::POST,
+                "/execute/sync",
+                json!({"script": format!("{axe}\nreturn true;"), "args": []}),
+            )
+            .await;
+            let violations = b
+                .cmd(
+                    reqwest::Method::POST,
+                    "/execute/async",
+                    json!({"script": "const done = arguments[arguments.length - 1]; \
+                        axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}}) \
+                        .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' ' + v.nodes.map(n => n.target.join(' ')).join(', ')))) \
+                        .catch(e => done(['axe failed: ' + e]));", "args": []}),
+                )
+                .await;
+            assert_eq!(violations, json!([]), "{path}: accessibility");
+        }
     }
 
     let _ = http

@@ -307,6 +307,8 @@ fn the_demo_runs_offline_end_to_end() {
         "*Rettifica: Interruzione dell’acqua in via Roma mercoledì 3 dicembre*",
         "Prima era scritto «martedì 2 dicembre», ora «mercoledì 3 dicembre».",
         "12 items now wait for an editor",
+        "The citizens' page archives every message that went out: 7 in the demo",
+        "  REVOCA: Cessata allerta per la piena del fiume Po",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

@@ -29,7 +29,7 @@ use crate::schedule::{QuietHours, Schedule};
 pub use choices::{Corrections, Forward, MessageTemplate};
 pub use problem::{ConfigError, Problem};
 pub use secrets::{secret_from_env, why_no_secret};
-pub use settings::{AlertSettings, Settings};
+pub use settings::{AlertSettings, PublicSettings, Settings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -505,14 +505,19 @@ impl Config {
             warnings: located(r.warnings),
         })?;
         config.warnings = located(std::mem::take(&mut config.warnings));
-        // A file sink's relative path is relative to the configuration file, wherever the
-        // process was started from.
+        // A file sink's relative path (and the logo's) is relative to the configuration
+        // file, wherever the process was started from.
         let dir = path.parent().unwrap_or(Path::new(""));
-        for sink in &mut config.sinks {
-            if let SinkSettings::File { path } = &mut sink.settings {
-                if path.is_relative() {
-                    *path = dir.join(&*path);
-                }
+        let files = config
+            .sinks
+            .iter_mut()
+            .filter_map(|s| match &mut s.settings {
+                SinkSettings::File { path } => Some(path),
+                _ => None,
+            });
+        for path in files.chain(config.settings.public.logo.as_mut()) {
+            if path.is_relative() {
+                *path = dir.join(&*path);
             }
         }
         Ok(config)

@@ -33,6 +33,8 @@ pub struct RawSettings {
     pub location: Option<Location>,
     pub webhook_listen: Option<String>,
     pub metrics_listen: Option<String>,
+    pub public_listen: Option<String>,
+    pub public: Option<RawPublic>,
     pub quiet_hours: Option<String>,
     pub review_expiry: Option<String>,
     pub admin_secure_cookies: Option<bool>,
@@ -41,6 +43,19 @@ pub struct RawSettings {
     pub alerts: Option<Vec<String>>,
     pub alert_after_failures: Option<u32>,
     pub alert_outbox: Option<usize>,
+}
+
+/// `public = { … }`: the citizens' page.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPublic {
+    pub name: Option<String>,
+    pub channel_url: Option<String>,
+    pub privacy_url: Option<String>,
+    pub whatsapp_number: Option<String>,
+    pub site_url: Option<String>,
+    pub url: Option<String>,
+    pub logo: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

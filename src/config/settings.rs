@@ -44,6 +44,9 @@ pub struct Settings {
     pub webhook_listen: Option<String>,
     /// `/healthz`, `/readyz` and `/metrics` on their own listener (without the admin UI).
     pub metrics_listen: Option<String>,
+    /// The citizens' page (subscribe, archive, feeds), on its own listener.
+    pub public_listen: Option<String>,
+    pub public: PublicSettings,
     /// Normal messages wait until the end; urgent ones go at once. On by default
     /// ([`DEFAULT_QUIET_HOURS`]); `quiet_hours = "off"` is `None`.
     pub quiet_hours: Option<QuietHours>,
@@ -59,6 +62,40 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where admin alerts go, and when they are raised.
     pub alerts: AlertSettings,
+}
+
+/// `public = { name, channel_url, privacy_url, whatsapp_number, site_url, logo }`: what the
+/// citizens' page says about the comune and how to follow it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicSettings {
+    /// "Comune di Esempio".
+    pub name: String,
+    /// The WhatsApp Channel's invite link.
+    pub channel_url: Option<url::Url>,
+    pub privacy_url: Option<url::Url>,
+    /// The number citizens write ISCRIVIMI to (the Cloud API number), for a wa.me link.
+    pub whatsapp_number: Option<crate::phone::Phone>,
+    /// The comune's website.
+    pub site_url: Option<url::Url>,
+    /// This page's own public address (behind the comune's proxy), for the feeds' links;
+    /// without it, the request's `Host`.
+    pub url: Option<url::Url>,
+    /// An image file (SVG or PNG) for the page and the poster, relative to the configuration.
+    pub logo: Option<std::path::PathBuf>,
+}
+
+impl Default for PublicSettings {
+    fn default() -> Self {
+        PublicSettings {
+            name: "Il Comune".into(),
+            channel_url: None,
+            privacy_url: None,
+            whatsapp_number: None,
+            site_url: None,
+            url: None,
+            logo: None,
+        }
+    }
 }
 
 /// `alerts = [sink names]`, `alert_after_failures`, `alert_outbox`: admin alerts (a failing
@@ -107,6 +144,8 @@ impl Default for Settings {
             location: None,
             webhook_listen: None,
             metrics_listen: None,
+            public_listen: None,
+            public: PublicSettings::default(),
             quiet_hours: Some(DEFAULT_QUIET_HOURS),
             review_expiry: Duration::from_secs(48 * 3600),
             admin_secure_cookies: false,

@@ -187,6 +187,14 @@ impl Deliverer {
                             m.delivered(sink.name(), state.label().en(), published, now);
                         }
                     }
+                    // In the citizens' archive as soon as one sink took it.
+                    if let (
+                        Some(Step::Done(DeliveryState::Sent | DeliveryState::Unknown)),
+                        Some((_, entry)),
+                    ) = (steps.get(i), group.get(i))
+                    {
+                        self.store.archive_sent(entry, now)?;
+                    }
                     match steps.get(i) {
                         Some(Step::Done(DeliveryState::Sent)) => report.sent += 1,
                         Some(Step::Done(DeliveryState::Unknown)) => report.unknown += 1,

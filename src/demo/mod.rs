@@ -287,6 +287,15 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
             println!("   {line}");
         }
     }
+    let (archived, _) = app.store().archive_page(&Default::default(), 0, 1000)?;
+    println!();
+    println!(
+        "The citizens' page archives every message that went out: {} in the demo, newest first:",
+        archived.len()
+    );
+    for entry in archived.iter().take(5) {
+        println!("   /archivio/{}  {}", entry.seq, entry.message.title);
+    }
     println!();
     println!("Next: edit sources.toml (the example sends to a file only), then");
     println!("   banditore check      validate it");
@@ -305,7 +314,7 @@ async fn serve_admin(app: App) -> anyhow::Result<()> {
     let token = hex::encode(rand::random::<[u8; 12]>());
     let cell = crate::daemon::AppCell::new(app.clone());
     let admin = crate::http::admin::Admin::with_token(
-        cell,
+        cell.clone(),
         None,
         Some(crate::sink::secret::Secret::new(token.clone())),
     );
@@ -320,6 +329,13 @@ async fn serve_admin(app: App) -> anyhow::Result<()> {
             .with_graceful_shutdown(async move { serve_stop.cancelled().await })
             .await
     });
+    let public = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let public_url = format!("http://{}/", public.local_addr()?);
+    let public_server = tokio::spawn(crate::http::serve_router(
+        public,
+        crate::http::public::router(cell.clone()),
+        stop.clone(),
+    ));
     let loops = tokio::spawn({
         let stop = stop.clone();
         async move { app.run_loops(stop).await }
@@ -331,10 +347,15 @@ async fn serve_admin(app: App) -> anyhow::Result<()> {
         "   \"Da approvare\": the event waiting for review; \"Fonti\": the sources, one failing;"
     );
     println!("   \"Inviati\": what was sent, per sink and recipient.");
+    println!("The citizens' page is open: {public_url}");
+    println!(
+        "   the QR codes to subscribe, the archive of every message, /feed.xml and /feed.json."
+    );
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;
     stop.cancel();
     let _ = server.await;
+    let _ = public_server.await;
     let _ = loops.await;
     Ok(())
 }

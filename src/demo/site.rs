@@ -303,6 +303,7 @@ pub(super) fn demo_config(addr: SocketAddr, sim: SocketAddr, out: &std::path::Pa
         r#"[settings]
 timezone = "Europe/Rome"
 location = {{ lat = 45.133, lon = 10.027 }}
+public = {{ name = "Comune di Borgo Esempio", channel_url = "https://whatsapp.com/channel/0029VaDEMO0000000000000", whatsapp_number = "+39 0372 000000", privacy_url = "https://www.comune.example.it/privacy" }}
 
 [[source]]
 name = "borgo-esempio"

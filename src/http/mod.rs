@@ -3,10 +3,12 @@
 //! through the daemon's [`AppCell`]; nothing below points back up here.
 
 pub mod admin;
+pub mod bubble;
 pub mod control;
 pub mod inbound;
 mod listen;
 pub mod probes;
+pub mod public;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +65,15 @@ pub async fn serve(
         servers.spawn(serve_router(
             listener,
             probes::router(cell.clone()),
+            shutdown.clone(),
+        ));
+    }
+    if let Some(listen) = settings.public_listen.clone() {
+        let listener = bind(&listen, "the citizens' page").await?;
+        tracing::info!(url = %format!("http://{listen}/"), "citizens' page listening");
+        servers.spawn(serve_router(
+            listener,
+            public::router(cell.clone()),
             shutdown.clone(),
         ));
     }

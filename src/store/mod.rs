@@ -12,6 +12,8 @@
 //! | `outbox` | priority-byte seq (u64 BE) | [`OutboxEntry`] | until every delivery is final |
 //! | `deliveries` | message id \0 sink | [`DeliveryRecord`] | with its log entry |
 //! | `log` | seq (u64 BE) | [`LogEntry`] | `seen_max_age` after finishing |
+//! | `archive` | seq (u64 BE) | [`ArchiveEntry`]: a message that went to citizens, as sent (the citizens' archive) | always: a public authority's notices stay findable (a few MB a year) |
+//! | `archive_index` | `m:` message id, `c:` CAP reference, or `f:` seq seq (u64 BE each) | the entry's seq (raw), or empty: what a message followed | with the archive |
 //! | `recipients` | message id \0 sink \0 phone | [`RecipientRecord`] | [`RECIPIENT_RETENTION`] after the message finished (then counted in `tallies`), or until the number unsubscribes |
 //! | `tallies` | message id \0 sink | how many recipients ended in each [`RecipientState`], once their records went | with its log entry |
 //! | `recipients_by_phone` | phone \0 message id \0 sink | empty | with its recipient record |
@@ -42,6 +44,7 @@
 //!   delivery records and their provider ids go together.
 
 mod alarms;
+mod archive;
 mod decisions;
 mod delivery;
 mod export;
@@ -65,6 +68,7 @@ use crate::config::Priority;
 use crate::item::Message;
 
 pub use alarms::RaisedAlarm;
+pub use archive::{ArchiveEntry, ArchiveFilter, Facets};
 pub use decisions::{DecisionRecord, StoryRecord};
 pub use delivery::moves_forward;
 pub use export::ExportError;
@@ -151,6 +155,10 @@ pub struct Store {
     outbox: Table<OutboxEntry>,
     deliveries: Table<DeliveryRecord>,
     log: Table<LogEntry>,
+    /// Every message that went to citizens, by seq, never pruned (the citizens' archive).
+    archive: Table<ArchiveEntry>,
+    /// Raw: the archive's links (see `archive`).
+    archive_index: sled::Tree,
     recipients: Table<RecipientRecord>,
     /// Counts of recipients by state, for messages whose per-recipient records went.
     tallies: Table<Vec<(RecipientState, usize)>>,
@@ -251,7 +259,7 @@ impl Store {
             .open()?;
         migrate_seen(&db)?;
         check_schema(&db, dir)?;
-        Ok(Store {
+        let store = Store {
             seen: db.open_tree(SEEN)?,
             sources: Table::open(&db, "sources")?,
             paused_sources: db.open_tree("paused_sources")?,
@@ -260,6 +268,8 @@ impl Store {
             outbox: Table::open(&db, "outbox")?,
             deliveries: Table::open(&db, "deliveries")?,
             log: Table::open(&db, "log")?,
+            archive: Table::open(&db, "archive")?,
+            archive_index: db.open_tree("archive_index")?,
             recipients: Table::open(&db, "recipients")?,
             tallies: Table::open(&db, "tallies")?,
             recipients_by_phone: db.open_tree("recipients_by_phone")?,
@@ -280,7 +290,9 @@ impl Store {
             last_id: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(highest_id(&db)?)),
             meta: db.open_tree("meta")?,
             db,
-        })
+        };
+        store.backfill_archive()?;
+        Ok(store)
     }
 
     /// A new id for the records kept in order of writing (outbox, log, decisions, audit):
@@ -474,7 +486,7 @@ fn check_schema(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
 const LAST_PRUNE: &[u8] = b"last_prune";
 
 /// Trees whose keys end with an id from [`Store::next_id`].
-const ID_KEYED: &[&str] = &["outbox", "log", "decisions", "audit"];
+const ID_KEYED: &[&str] = &["outbox", "log", "archive", "decisions", "audit"];
 
 /// The highest id in the keys of the [`ID_KEYED`] trees: the last key of each (keys are in
 /// id order), but every key of the outbox, whose keys start with a priority byte (it holds

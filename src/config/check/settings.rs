@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Table, DAY};
 use crate::config::raw::RawSettings;
-use crate::config::{AlertSettings, Settings};
+use crate::config::{AlertSettings, PublicSettings, Settings};
 use crate::schedule::QuietHours;
 
 /// The settings, each checked; defaults for what is missing or wrong (with a problem).
@@ -54,6 +54,7 @@ pub(super) fn settings(raw: RawSettings, t: &mut Table) -> Settings {
         ("admin_listen", &raw.admin_listen),
         ("webhook_listen", &raw.webhook_listen),
         ("metrics_listen", &raw.metrics_listen),
+        ("public_listen", &raw.public_listen),
     ] {
         if let Some(v) = value {
             if v.trim().parse::<std::net::SocketAddr>().is_err() {
@@ -137,6 +138,8 @@ pub(super) fn settings(raw: RawSettings, t: &mut Table) -> Settings {
         location: raw.location,
         webhook_listen: raw.webhook_listen,
         metrics_listen: raw.metrics_listen,
+        public_listen: raw.public_listen,
+        public: public(raw.public, t),
         quiet_hours,
         review_expiry: t
             .duration(
@@ -163,6 +166,54 @@ pub(super) fn settings(raw: RawSettings, t: &mut Table) -> Settings {
             },
             outbox: alert_outbox,
         },
+    }
+}
+
+/// `public = { … }`: links must be https (a citizen's phone opens them), the number a number.
+fn public(raw: Option<crate::config::raw::RawPublic>, t: &mut Table) -> PublicSettings {
+    let raw = raw.unwrap_or_default();
+    let d = PublicSettings::default();
+    let mut link = |key: &str, value: Option<String>| {
+        let value = value?;
+        match url::Url::parse(value.trim()) {
+            Ok(u) if u.scheme() == "https" => Some(u),
+            _ => {
+                t.problem(
+                    "public",
+                    format!("public.{key} = {value:?} is not an https address"),
+                    Some("public = { channel_url = \"https://whatsapp.com/channel/…\" }"),
+                );
+                None
+            }
+        }
+    };
+    let channel_url = link("channel_url", raw.channel_url);
+    let privacy_url = link("privacy_url", raw.privacy_url);
+    let site_url = link("site_url", raw.site_url);
+    let url = link("url", raw.url);
+    let whatsapp_number = raw.whatsapp_number.and_then(|n| {
+        let phone = crate::phone::Phone::parse(&n);
+        if phone.is_none() {
+            t.problem(
+                "public",
+                format!("public.whatsapp_number = {n:?} is not a phone number"),
+                Some("whatsapp_number = \"+39 0372 000000\" (the number citizens write ISCRIVIMI to)"),
+            );
+        }
+        phone
+    });
+    PublicSettings {
+        name: raw
+            .name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .unwrap_or(d.name),
+        channel_url,
+        privacy_url,
+        whatsapp_number,
+        site_url,
+        url,
+        logo: raw.logo.map(std::path::PathBuf::from),
     }
 }
 

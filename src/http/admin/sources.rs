@@ -112,7 +112,7 @@ pub async fn preview(
         h2 { "Anteprima dei messaggi" }
         @if detected.messages.is_empty() { p { "Nessun messaggio da mostrare in questo momento." } }
         div.chat {
-            @for m in &detected.messages { div.bubble { (super::bubble::bubble(&m.text)) } }
+            @for m in &detected.messages { div.bubble { (crate::http::bubble::bubble(&m.text)) } }
         }
         form.card method="post" action="/sources/add" {
             input type="hidden" name="csrf" value=(user.csrf());

@@ -2,11 +2,11 @@
 
 use maud::{html, Markup, DOCTYPE};
 
-use super::bubble::bubble;
 use super::User;
 use crate::config::Role;
 use crate::daemon::App;
 use crate::format::MAX_TEXT;
+use crate::http::bubble::bubble;
 use crate::store::{Flash, QueueItem, StoreError};
 
 pub(super) fn when(t: chrono::DateTime<chrono::Utc>, app: &App) -> String {

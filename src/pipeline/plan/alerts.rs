@@ -27,6 +27,9 @@ pub(super) fn thread_alert(
     for reference in &alert.references {
         if let Some(sent) = known.sent_alert(reference)? {
             original = Some(sent);
+            // The message names the alert it continues (the archive links the two).
+            item.extra
+                .insert("cap_follows".into(), reference.clone().into());
             break;
         }
     }

@@ -1,5 +1,7 @@
 use super::*;
 
+/// The citizens' archive: what went out, linked to what followed it.
+mod archive;
 /// Records' later life: backups, counts that replace records, what a STOP leaves.
 mod lifecycle;
 use crate::ident::{Identity, Key};

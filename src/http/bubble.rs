@@ -1,5 +1,5 @@
 //! A message as WhatsApp shows it: `*bold*`, `_italic_`, `~strikethrough~`; everything else is
-//! text, escaped by maud. `app.js` (the live preview while an editor types) follows the same
+//! text, escaped by maud (the admin UI and the citizens' page). `admin/app.js` (the live preview while an editor types) follows the same
 //! rules, step by step; `tests::the_live_preview_agrees` runs it on the same texts.
 //!
 //! WhatsApp's rules, as followed here:
@@ -175,7 +175,7 @@ mod tests {
              console.log(JSON.stringify(cases.map(function (t) {{\n\
                return spans(t).map(function (p) {{ return p[1] ? '<' + tags[p[1]] + '>' + p[0] + '</' + tags[p[1]] + '>' : p[0]; }}).join('');\n\
              }})));",
-            include_str!("app.js")
+            include_str!("admin/app.js")
         );
         let texts: Vec<&str> = CASES.iter().map(|(t, _)| *t).collect();
         let run = std::process::Command::new("node")

@@ -1,0 +1,480 @@
+//! The citizens' page (`settings.public_listen`), separate from the admin UI: how to follow
+//! the comune on WhatsApp (links and QR codes), the archive of every message that went to
+//! citizens, the same messages as Atom and JSON feeds, a widget to embed, and a poster.
+//!
+//! Read only: nothing here writes the store or reaches the admin side, and no phone number of
+//! a citizen is ever read. Server-rendered, assets embedded, no cookies, no scripts, no
+//! external requests; a strict Content-Security-Policy on every answer.
+
+mod feeds;
+mod pages;
+pub mod qr;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use crate::daemon::{App, AppCell};
+use crate::store::{ArchiveEntry, ArchiveFilter, StoreError};
+use pages::Way;
+
+/// Messages on a page of the archive.
+const PAGE: usize = 20;
+/// Messages on the home page and in the widget.
+const LATEST: usize = 5;
+
+/// Every policy `default-src 'none'` starts from; pages may be framed only where said.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const CSP_WIDGET: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'";
+
+/// The router of the citizens' page.
+pub fn router(cell: AppCell) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/archivio", get(archive))
+        .route("/archivio/{seq}", get(message))
+        .route("/feed.xml", get(atom))
+        .route("/feed.json", get(json_feed))
+        .route("/qr/{file}", get(qr_code))
+        .route("/widget", get(widget))
+        .route("/manifesto", get(poster))
+        .route("/public.css", get(css))
+        .route("/logo", get(logo))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(headers))
+        .with_state(cell)
+}
+
+/// The security headers of every answer (a handler may have set its own CSP).
+async fn headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("public, max-age=60"));
+    response
+}
+
+/// A store failure: the page says so, the log says why.
+fn trouble(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "citizens' page: cannot read the store");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Servizio momentaneamente non disponibile: riprova tra poco.",
+    )
+        .into_response()
+}
+
+fn html(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+}
+
+/// The ways to follow the comune: its Channel and its number.
+fn ways(app: &App) -> Vec<Way> {
+    let public = &app.config().settings.public;
+    let mut out = Vec::new();
+    if let Some(channel) = &public.channel_url {
+        out.push(Way {
+            name: "canale",
+            heading: "Il canale WhatsApp",
+            how: "Apri il canale e tocca «Segui»: ricevi gli avvisi negli Aggiornamenti, senza che nessuno veda il tuo numero.",
+            link: channel.to_string(),
+            button: "Segui il canale",
+        });
+    }
+    if let Some(number) = &public.whatsapp_number {
+        out.push(Way {
+            name: "numero",
+            heading: "Messaggi sul tuo telefono",
+            how: "Scrivi ISCRIVIMI al numero del Comune: ricevi gli avvisi in chat. Per smettere scrivi STOP.",
+            link: format!("https://wa.me/{}?text=ISCRIVIMI", number.as_str()),
+            button: "Scrivi ISCRIVIMI su WhatsApp",
+        });
+    }
+    out
+}
+
+/// Runs a store read off the runtime (a search reads the whole archive).
+async fn read<T: Send + 'static>(
+    app: App,
+    f: impl FnOnce(&App) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(move || f(&app)).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(trouble(e)),
+        Err(e) => Err(trouble(e)),
+    }
+}
+
+fn latest(app: &App, n: usize) -> Result<Vec<ArchiveEntry>, StoreError> {
+    Ok(app.store().archive_page(&ArchiveFilter::default(), 0, n)?.0)
+}
+
+async fn home(State(cell): State<AppCell>) -> Response {
+    let app = cell.get();
+    let entries = match read(app.clone(), |app| latest(app, LATEST)).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let settings = &app.config().settings;
+    html(pages::home(
+        &settings.public,
+        &ways(&app),
+        &entries,
+        settings.tz(),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct ArchiveQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    categoria: String,
+    #[serde(default)]
+    mese: String,
+    /// A string, so that `?pagina=abc` is page 1 rather than an error page.
+    #[serde(default)]
+    pagina: String,
+}
+
+/// `YYYY-MM`.
+fn month(s: &str) -> Option<(i32, u32)> {
+    let (y, m) = s.split_once('-')?;
+    let (y, m) = (y.parse().ok()?, m.parse().ok()?);
+    (1..=12).contains(&m).then_some((y, m))
+}
+
+async fn archive(
+    State(cell): State<AppCell>,
+    query: Result<Query<ArchiveQuery>, QueryRejection>,
+) -> Response {
+    let app = cell.get();
+    // A malformed query is an empty search, not an error page.
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let page = query
+        .pagina
+        .trim()
+        .parse::<usize>()
+        .unwrap_or(1)
+        .clamp(1, 100_000);
+    // A search of a few words; a longer text is cut, not refused.
+    let q: String = query.q.chars().take(200).collect();
+    let filter = ArchiveFilter {
+        words: crate::text::fold(&q)
+            .split_whitespace()
+            .take(10)
+            .map(str::to_owned)
+            .collect(),
+        category: Some(query.categoria.trim().to_owned()).filter(|c| !c.is_empty()),
+        month: month(query.mese.trim()),
+    };
+    let found = read(app.clone(), move |app| {
+        let (entries, more) = app.store().archive_page(&filter, (page - 1) * PAGE, PAGE)?;
+        let facets = app.store().archive_facets()?;
+        Ok((entries, more, facets))
+    })
+    .await;
+    let (entries, more, facets) = match found {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let search = pages::Search {
+        q: &q,
+        category: query.categoria.trim(),
+        month: query.mese.trim(),
+        page,
+        more,
+        categories: &facets.categories,
+        months: &facets.months,
+    };
+    let settings = &app.config().settings;
+    html(pages::archive(
+        &settings.public,
+        &entries,
+        &search,
+        settings.tz(),
+    ))
+}
+
+/// What corrected, updated or revoked a message, and how to call it.
+pub(crate) struct Follow {
+    pub label: &'static str,
+    pub entry: ArchiveEntry,
+}
+
+fn follow_label(e: &ArchiveEntry) -> &'static str {
+    let extra = |k: &str| e.message.extra.get(k).and_then(|v| v.as_str());
+    match (extra("correction_of"), extra("msg_type")) {
+        (Some(_), _) => "Correzione",
+        (None, Some("Cancel")) => "Revocato",
+        (None, Some("Update")) => "Aggiornato",
+        _ => "Seguito",
+    }
+}
+
+async fn message(State(cell): State<AppCell>, Path(seq): Path<String>) -> Response {
+    let app = cell.get();
+    let Ok(seq) = seq.parse::<u64>() else {
+        return not_found(State(cell)).await;
+    };
+    let found = read(app.clone(), move |app| {
+        let store = app.store();
+        let Some(entry) = store.archived(seq)? else {
+            return Ok(None);
+        };
+        let follows = match entry.follows {
+            Some(earlier) => store.archived(earlier)?,
+            None => None,
+        };
+        let later: Vec<Follow> = store
+            .followups(seq)?
+            .into_iter()
+            .map(|entry| Follow {
+                label: follow_label(&entry),
+                entry,
+            })
+            .collect();
+        Ok(Some((entry, follows, later)))
+    })
+    .await;
+    match found {
+        Ok(Some((entry, follows, later))) => {
+            let settings = &app.config().settings;
+            html(pages::message(
+                &settings.public,
+                &entry,
+                follows.as_ref(),
+                &later,
+                settings.tz(),
+            ))
+        }
+        Ok(None) => not_found(State(cell)).await,
+        Err(r) => r,
+    }
+}
+
+/// This page's address, ending in `/`: the configured one, else from the request's `Host`
+/// (only when it looks like a host name; never echoed as it came).
+fn base(app: &App, headers: &HeaderMap) -> String {
+    if let Some(url) = &app.config().settings.public.url {
+        let s = url.to_string();
+        return if s.ends_with('/') { s } else { format!("{s}/") };
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}/")
+}
+
+/// A feed, or 304 when the reader has this version (`If-None-Match`, else
+/// `If-Modified-Since`).
+async fn feed(cell: AppCell, headers: HeaderMap, json: bool) -> Response {
+    let app = cell.get();
+    let found = read(app.clone(), |app| {
+        Ok((latest(app, feeds::ENTRIES)?, app.store().archive_version()?))
+    })
+    .await;
+    let (entries, version) = match found {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let etag = format!("\"{version}\"");
+    let modified = entries
+        .first()
+        .map(|e| e.sent_at.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
+    let header_str = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let fresh = match header_str(header::IF_NONE_MATCH) {
+        Some(tags) => tags.split(',').any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_start_matches("W/") == etag
+        }),
+        None => modified
+            .as_deref()
+            .is_some_and(|m| header_str(header::IF_MODIFIED_SINCE) == Some(m)),
+    };
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let public = &app.config().settings.public;
+        let base = base(&app, &headers);
+        let (body, kind) = if json {
+            (
+                feeds::json(public, &base, &entries),
+                "application/feed+json",
+            )
+        } else {
+            (
+                feeds::atom(public, &base, &entries),
+                "application/atom+xml; charset=utf-8",
+            )
+        };
+        ([(header::CONTENT_TYPE, kind)], body).into_response()
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some(v) = modified.and_then(|m| HeaderValue::from_str(&m).ok()) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    response
+}
+
+async fn atom(State(cell): State<AppCell>, headers: HeaderMap) -> Response {
+    feed(cell, headers, false).await
+}
+
+async fn json_feed(State(cell): State<AppCell>, headers: HeaderMap) -> Response {
+    feed(cell, headers, true).await
+}
+
+#[derive(Deserialize, Default)]
+struct QrQuery {
+    size: Option<String>,
+}
+
+/// `/qr/<name>.svg` and `/qr/<name>.png?size=…`.
+async fn qr_code(
+    State(cell): State<AppCell>,
+    Path(file): Path<String>,
+    query: Result<Query<QrQuery>, QueryRejection>,
+) -> Response {
+    let app = cell.get();
+    let Some((name, ext)) = file.rsplit_once('.') else {
+        return not_found(State(cell)).await;
+    };
+    let Some(way) = ways(&app).into_iter().find(|w| w.name == name) else {
+        return not_found(State(cell)).await;
+    };
+    let long_cache = (header::CACHE_CONTROL, "public, max-age=3600");
+    match ext {
+        "svg" => match qr::svg(&way.link) {
+            Some(svg) => {
+                ([(header::CONTENT_TYPE, "image/svg+xml"), long_cache], svg).into_response()
+            }
+            None => trouble("the link does not fit a QR code"),
+        },
+        "png" => {
+            let size = query
+                .ok()
+                .and_then(|Query(q)| q.size)
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                .unwrap_or(600);
+            match qr::png(&way.link, size) {
+                Some(png) => {
+                    ([(header::CONTENT_TYPE, "image/png"), long_cache], png).into_response()
+                }
+                None => trouble("the link does not fit a QR code"),
+            }
+        }
+        _ => not_found(State(cell)).await,
+    }
+}
+
+async fn widget(State(cell): State<AppCell>) -> Response {
+    let app = cell.get();
+    let entries = match read(app.clone(), |app| latest(app, LATEST)).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let settings = &app.config().settings;
+    let ways = ways(&app);
+    let mut response = html(pages::widget(
+        &settings.public,
+        ways.first(),
+        &entries,
+        settings.tz(),
+    ));
+    // The one page a comune's site may frame.
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP_WIDGET),
+    );
+    response
+}
+
+async fn poster(State(cell): State<AppCell>) -> Response {
+    let app = cell.get();
+    let ways = ways(&app);
+    html(pages::poster(&app.config().settings.public, ways.first()))
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        pages::CSS,
+    )
+        .into_response()
+}
+
+/// The comune's logo, from the file the configuration names (SVG, PNG, JPEG or WebP).
+async fn logo(State(cell): State<AppCell>) -> Response {
+    let app = cell.get();
+    let Some(path) = app.config().settings.public.logo.clone() else {
+        return not_found(State(cell)).await;
+    };
+    let kind = match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("webp") => "image/webp",
+        _ => return not_found(State(cell)).await,
+    };
+    match tokio::fs::read(&path).await {
+        // A logo is small; a file of another size is not what was meant.
+        Ok(bytes) if bytes.len() <= 2 * 1024 * 1024 => (
+            [
+                (header::CONTENT_TYPE, kind),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok(_) | Err(_) => {
+            tracing::warn!(logo = %path.display(), "citizens' page: the logo cannot be read (or is over 2 MB)");
+            not_found(State(cell)).await
+        }
+    }
+}
+
+async fn not_found(State(cell): State<AppCell>) -> Response {
+    let app = cell.get();
+    let mut response = html(pages::not_found(&app.config().settings.public));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
