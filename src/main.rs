@@ -14,7 +14,8 @@ use cli::{KindArg, Paths};
 #[command(
     name = "banditore",
     version,
-    about = "Carries a comune's official news to WhatsApp"
+    about = "Carries a comune's official news to WhatsApp",
+    after_long_help = cli::MORE_HELP
 )]
 struct Cli {
     /// Log lines as text for people, or as JSON objects (one per line) for log collectors.
@@ -109,8 +110,12 @@ enum Command {
     Healthcheck(Paths),
     /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
-    /// Print the manual page (roff), e.g. `banditore man > banditore.1`.
-    Man,
+    /// Print the manual page (roff), e.g. `banditore man > banditore.1`; with `--dir`, write
+    /// it and one page per command (banditore-run.1, …) into that folder.
+    Man {
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Measure a poll cycle over many generated feeds served on loopback.
     Bench {
         /// Number of feeds.
@@ -335,9 +340,12 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => {
+        Command::Man { dir } => {
             use clap::CommandFactory;
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            match dir {
+                Some(dir) => clap_mangen::generate_to(Cli::command(), dir)?,
+                None => clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?,
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

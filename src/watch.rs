@@ -44,6 +44,8 @@ pub struct SinkFacts {
     /// Failed requests since the last success, and the last one's words.
     pub failures: u32,
     pub last_error: Option<String>,
+    /// Cannot send now, whatever is queued (a gateway whose session is not WORKING): why.
+    pub unready: Option<String>,
 }
 
 /// Everything the alerts are decided from.
@@ -55,6 +57,8 @@ pub struct Facts {
     pub outbox: usize,
     /// Items waiting for review that expire within [`REVIEW_WARNING`].
     pub review_expiring: usize,
+    /// A change of the configuration file refused: why (the daemon runs the one before).
+    pub config_refused: Option<String>,
 }
 
 /// How long before an item waiting for review expires the editors are warned.
@@ -89,7 +93,7 @@ pub fn alarms(facts: &Facts, limits: Thresholds) -> Vec<Alarm> {
             out.push(Alarm {
                 key: format!("source-failing:{}", src.name),
                 title: format!(
-                    "La fonte «{}» non si legge da {} tentativi",
+                    "La fonte «{}» non si legge: {} tentativi falliti di fila",
                     src.name, src.failures
                 ),
                 detail: src
@@ -124,13 +128,24 @@ pub fn alarms(facts: &Facts, limits: Thresholds) -> Vec<Alarm> {
                     "La fonte «{}» è trattenuta: {} notizie nuove tutte insieme",
                     src.name, src.held
                 ),
-                detail: "Nulla è stato inviato: nell'interfaccia (Fonti) rilasciale in revisione o scartale, oppure `banditore source release|discard`.".into(),
+                detail: format!(
+                    "Nulla è stato inviato. Nell'interfaccia (Fonti) rilasciale in revisione o scartale, oppure `banditore source release {name}` o `banditore source discard {name}`.",
+                    name = src.name
+                ),
                 url: Some(src.url.clone()),
             });
         }
     }
     out.extend(certificates(&facts.sources));
     for sink in &facts.sinks {
+        if let Some(why) = &sink.unready {
+            out.push(Alarm {
+                key: format!("sink-unready:{}", sink.name),
+                title: format!("Il canale «{}» non può inviare", sink.name),
+                detail: why.clone(),
+                url: None,
+            });
+        }
         if let Some(why) = &sink.paused {
             out.push(Alarm {
                 key: format!("sink-paused:{}", sink.name),
@@ -152,6 +167,16 @@ pub fn alarms(facts: &Facts, limits: Thresholds) -> Vec<Alarm> {
                 url: None,
             });
         }
+    }
+    if let Some(why) = &facts.config_refused {
+        out.push(Alarm {
+            key: "config-refused".into(),
+            title: "La configurazione modificata non è stata applicata".into(),
+            detail: format!(
+                "banditore continua con quella di prima; al prossimo riavvio non partirebbe. Correggi il file (banditore check dice dove): {why}"
+            ),
+            url: None,
+        });
     }
     if facts.outbox >= limits.outbox {
         out.push(Alarm {
@@ -216,6 +241,7 @@ fn certificates(sources: &[SourceFacts]) -> Vec<Alarm> {
 /// How long something lasted, in words: "12 minuti", "3 ore", "2 giorni".
 pub fn lasted(d: chrono::Duration) -> String {
     match (d.num_minutes(), d.num_hours()) {
+        (m, _) if m < 1 => "meno di un minuto".into(),
         (m, _) if m < 2 => "un minuto".into(),
         (m, _) if m < 120 => format!("{m} minuti"),
         (_, h) if h < 48 => format!("{h} ore"),
@@ -330,7 +356,8 @@ mod tests {
     #[test]
     fn durations_read_as_words() {
         let said = |m: i64| lasted(chrono::Duration::minutes(m));
-        assert_eq!(said(0), "un minuto");
+        assert_eq!(said(0), "meno di un minuto");
+        assert_eq!(said(1), "un minuto");
         assert_eq!(said(45), "45 minuti");
         assert_eq!(said(150), "2 ore");
         assert_eq!(said(60 * 72), "3 giorni");

@@ -92,7 +92,7 @@ async fn a_failing_source_and_sink_alert_once_and_clear_once() {
     let last: serde_json::Value = serde_json::from_str(file.lines().last().unwrap()).unwrap();
     let text = last["text"].as_str().unwrap();
     assert!(
-        text.contains("Tutto di nuovo regolare, dopo un minuto. Il problema era: "),
+        text.contains("Tutto di nuovo regolare, dopo meno di un minuto. Il problema era: "),
         "{text}"
     );
     let log = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
@@ -157,6 +157,11 @@ async fn alerts_reach_the_admins_on_whatsapp_and_never_the_subscribers() {
     );
     assert_eq!(second[1]["type"], "template");
     assert_eq!(second[1]["template"]["name"], "avviso_admin");
+    let params = &second[1]["template"]["components"][0]["parameters"];
+    assert!(
+        params[1]["text"].as_str().unwrap().contains("503"),
+        "the template carries the reason: {params}"
+    );
     assert!(
         mock.sends_to("393339990009").is_empty(),
         "no alert to a citizen"
@@ -178,6 +183,42 @@ async fn alerts_reach_the_admins_on_whatsapp_and_never_the_subscribers() {
     assert!(
         said.contains("admins is for a sink that sends admin alerts"),
         "{said}"
+    );
+}
+
+#[tokio::test]
+async fn a_gateway_logged_out_of_whatsapp_is_an_alert_before_anything_waits() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    let (gateway, gaddr) = providers::MockGateway::start().await;
+    gateway.state.lock().unwrap().status = Some("SCAN_QR_CODE".into());
+    let sinks = format!(
+        "[[sink]]\nname = \"allarmi\"\nkind = \"file\"\npath = \"ALLARMI\"\n\n\
+         [[sink]]\nname = \"canale\"\nkind = \"whatsapp-gateway\"\napi_base = \"http://{gaddr}\"\nsession = \"default\"\n\
+         chat_id = \"120363000000000000@newsletter\"\napi_key_env = \"WAHA_API_KEY\"\nhmac_key_env = \"WAHA_HMAC\"\n"
+    );
+    let work = Workdir::with_sinks(
+        "alerts = [\"allarmi\"]",
+        &source("comune", &feeds.url("/feed"), ""),
+        &sinks,
+    );
+    let config = std::fs::read_to_string(work.config()).unwrap().replace(
+        "ALLARMI",
+        &work.path().join("allarmi.jsonl").display().to_string(),
+    );
+    std::fs::write(work.config(), config).unwrap();
+    work.once().await; // the baseline: nothing to send, and still the session is checked
+    assert_eq!(notices(&work), [pair("sink-unready:canale", "raised")]);
+    let said = std::fs::read_to_string(work.path().join("allarmi.jsonl")).unwrap();
+    assert!(said.contains("SCAN_QR_CODE"), "{said}");
+    gateway.state.lock().unwrap().status = None;
+    work.once().await;
+    assert_eq!(
+        notices(&work),
+        [
+            pair("sink-unready:canale", "raised"),
+            pair("sink-unready:canale", "cleared")
+        ]
     );
 }
 

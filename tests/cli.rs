@@ -478,6 +478,21 @@ fn completions_a_man_page_and_json_logs() {
     assert!(man.status.success());
     let page = String::from_utf8_lossy(&man.stdout);
     assert!(page.contains(".TH banditore"), "{page}");
+    assert!(
+        page.contains("BANDITORE_CONFIG") && page.contains("Exit status"),
+        "{page}"
+    );
+    // Every page the main one names, written with --dir.
+    let pages = tempfile::tempdir().unwrap();
+    let out = banditore(&["man", "--dir", pages.path().to_str().unwrap()]);
+    assert!(out.status.success());
+    for page in [
+        "banditore.1",
+        "banditore-run.1",
+        "banditore-source-import-opml.1",
+    ] {
+        assert!(pages.path().join(page).exists(), "{page}");
+    }
 
     // A source nobody answers at: its failure is logged, as one JSON object per line.
     let dir = tempfile::tempdir().unwrap();
@@ -509,6 +524,9 @@ fn completions_a_man_page_and_json_logs() {
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    for line in logs.lines().filter(|l| l.starts_with('{')) {
+        assert!(line.matches("\"message\":").count() <= 1, "{line}");
+    }
     assert!(
         lines
             .iter()

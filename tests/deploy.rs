@@ -223,6 +223,48 @@ async fn runs_as_the_chart_runs_it() {
     assert!(why.contains("at least 20"), "{why}");
 }
 
+/// A configuration file broken while the daemon runs: the daemon keeps the one it runs,
+/// says so in `/metrics` (and to the admins), and stays healthy for `healthcheck`; a fix
+/// is applied and clears it.
+#[tokio::test]
+async fn a_refused_configuration_keeps_the_daemon_healthy_and_says_so() {
+    let server = FeedServer::start().await;
+    server.set("/feed", Route::feed(rss(&[A])));
+    let volume = Volume::new(&server.url("/feed"));
+    let mut pod = volume.run().spawn().unwrap();
+    volume.wait_ready().await;
+    let config = volume.dir.path().join("sources.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        good.replace("every = \"1s\"", "every = \"trenta\""),
+    )
+    .unwrap();
+    let refused = |wanted: u8| {
+        let url = format!("http://127.0.0.1:{}/metrics", volume.metrics);
+        async move {
+            for _ in 0..200 {
+                let scrape = reqwest::get(&url).await.unwrap().text().await.unwrap();
+                if scrape.contains(&format!("banditore_config_refused {wanted}\n")) {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            false
+        }
+    };
+    assert!(refused(1).await, "the refusal shows in /metrics");
+    let check = volume.healthcheck().await;
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    std::fs::write(&config, good).unwrap();
+    assert!(refused(0).await, "the fix is applied");
+    assert!(stop(&mut pod).await.success());
+}
+
 /// The systemd unit in `contrib/` passes `systemd-analyze verify` (where the machine has it),
 /// with this build's binary in place of the installed one.
 #[test]

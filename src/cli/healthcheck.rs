@@ -1,6 +1,7 @@
-//! `banditore healthcheck`: exit 0 when the daemon of this configuration answers ready, for
-//! a container's HEALTHCHECK (the image has no curl). It asks `/healthz` and `/readyz` on the admin listener
-//! (else the metrics one, else the webhook one); without either, whether the daemon's control socket answers.
+//! `banditore healthcheck`: exit 0 when the daemon of this data directory answers alive and
+//! ready, for a container's HEALTHCHECK (the image has no curl). It asks the daemon's control
+//! socket; where there is none, `/healthz` and `/readyz` on the admin listener (else the
+//! metrics one, else the webhook one).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
@@ -12,6 +13,19 @@ use banditore::http::control::{request, socket_path};
 use super::{load, Paths};
 
 pub async fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
+    // The daemon itself, through its control socket: no listener needed, and a configuration
+    // file being edited (or refused by the running daemon) does not make it look unhealthy.
+    let socket = socket_path(&paths.data);
+    match request(&socket, &Request::Health).await {
+        Some(Ok(reply)) if reply.code == 0 => return Ok(ExitCode::SUCCESS),
+        Some(Ok(reply)) => {
+            eprint!("{}", reply.stderr);
+            return Ok(ExitCode::FAILURE);
+        }
+        // No socket here (another data directory, or a daemon of an older version): ask its
+        // HTTP probes.
+        Some(Err(_)) | None => {}
+    }
     let config = match load(&paths.config) {
         Ok(c) => c,
         Err(code) => return Ok(code),
@@ -23,23 +37,8 @@ pub async fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
         .or(s.metrics_listen.as_ref())
         .or(s.webhook_listen.as_ref())
     else {
-        // A real question (the log, empty), not a connection dropped unasked: the daemon
-        // would log every probe as a broken request.
-        let socket = socket_path(&paths.data);
-        return Ok(match request(&socket, &Request::Log { limit: 0 }).await {
-            Some(Ok(_)) => ExitCode::SUCCESS,
-            Some(Err(e)) => {
-                eprintln!(
-                    "banditore: the daemon on {} answered: {e}",
-                    socket.display()
-                );
-                ExitCode::FAILURE
-            }
-            None => {
-                eprintln!("banditore: no daemon answers on {}", socket.display());
-                ExitCode::FAILURE
-            }
-        });
+        eprintln!("banditore: no daemon answers on {}", socket.display());
+        return Ok(ExitCode::FAILURE);
     };
     let Ok(mut addr) = listen.trim().parse::<SocketAddr>() else {
         eprintln!("banditore: {listen:?} is not an address and port");

@@ -65,6 +65,29 @@ impl KindArg {
     }
 }
 
+/// The end of `--help` and of the manual page: the environment, the files, the exit codes.
+pub const MORE_HELP: &str = "\
+Environment:
+  BANDITORE_CONFIG      the configuration file (--config; default sources.toml)
+  BANDITORE_DATA        the data directory (--data; default data)
+  BANDITORE_LOG_FORMAT  text or json (--log-format)
+  BANDITORE_ADMIN_TOKEN the admin UI's bearer token for scripts
+  RUST_LOG              which log lines (default: banditore=info)
+  NO_COLOR              no colours in log lines
+  NAME, NAME_FILE, $CREDENTIALS_DIRECTORY/NAME
+                        the secrets the configuration names (token_env = \"NAME\" …)
+
+Files:
+  sources.toml          the configuration (docs/configuration.md)
+  DATA/store            the store; DATA/control.sock, the running daemon's control socket
+  DATA/snapshots        a daily export, the newest 7 kept
+
+Exit status:
+  0 success; 1 an invalid configuration or usage; 2 an input document that cannot be used.
+  A panic (101) is always a bug.
+
+Each command has its own help: banditore <command> --help.";
+
 /// How log lines are written (`--log-format`, `BANDITORE_LOG_FORMAT`).
 #[derive(Clone, Copy, ValueEnum)]
 pub enum LogFormat {

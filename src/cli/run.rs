@@ -85,7 +85,10 @@ async fn reload_on_change(cell: AppCell, path: PathBuf) {
                 }
                 Err(e) => tracing::error!(error = %format!("{e:#}"), why, "not reloaded"),
             },
-            Err(e) => tracing::error!(why, "not reloaded, the running configuration stays; {e}"),
+            Err(e) => {
+                tracing::error!(why, "not reloaded, the running configuration stays; {e}");
+                cell.refuse(e.to_string());
+            }
         }
         notify(&[sd_notify::NotifyState::Ready]);
     }

@@ -70,10 +70,12 @@ impl App {
                     .map(|p| p.reason),
                 failures: health.failures,
                 last_error: health.last_error.map(|e| e.detail),
+                unready: None,
             });
         }
         let expiry = chrono::Duration::from_std(config.settings.review_expiry)
             .unwrap_or(chrono::Duration::MAX);
+        facts.config_refused = self.config_refused();
         facts.review_expiring = crate::review::pending(store)?
             .iter()
             .filter(|item| item.send_at.is_none())
@@ -90,7 +92,9 @@ impl App {
             outbox: settings.outbox,
         };
         let now = self.now();
-        let current = watch::alarms(&self.facts()?, limits);
+        let mut facts = self.facts()?;
+        self.gateway_sessions(&mut facts.sinks).await;
+        let current = watch::alarms(&facts, limits);
         let raised = self.store().raised_alarms()?;
         let mut report = AlarmReport::default();
         let mut budget = NOTICES_PER_CHECK;
@@ -142,6 +146,26 @@ impl App {
         Ok(report)
     }
 
+    /// Asks each channel gateway whether its session can send (one request each): a session
+    /// logged out of WhatsApp is an alert before anything waits for it.
+    async fn gateway_sessions(&self, sinks: &mut [SinkFacts]) {
+        for sink in self.sinks() {
+            let crate::sink::Sink::Gateway(g) = sink else {
+                continue;
+            };
+            let unready = match g.session_status().await {
+                Ok(status) if status == "WORKING" => None,
+                Ok(status) => Some(format!(
+                    "La sessione WhatsApp del gateway è nello stato {status}: deve essere WORKING (collega di nuovo il telefono dal gateway)."
+                )),
+                Err(e) => Some(format!("Il gateway non risponde: {e}")),
+            };
+            if let Some(facts) = sinks.iter_mut().find(|f| f.name == g.name()) {
+                facts.unready = unready;
+            }
+        }
+    }
+
     /// Checks the alerts every [`CHECK_EVERY`] until `stop`.
     pub(super) async fn alarm_loop(&self, stop: tokio_util::sync::CancellationToken) {
         loop {
@@ -175,19 +199,35 @@ impl App {
     }
 }
 
+/// "Il server…" → "il server…", for a sentence that goes on.
+fn first_lower(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_lowercase().chain(chars).collect())
+}
+
+/// "il server…" → "Il server…", for a sentence that starts.
+fn first_upper(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
 /// The message that tells an alert (`state`: raised or cleared).
 fn notice(alarm: &RaisedAlarm, state: &str, now: DateTime<Utc>) -> Message {
     let (icon, title, detail) = match state {
         "cleared" => (
             "✅",
-            format!("Risolto: {}", alarm.title),
+            format!("Risolto: {}", first_lower(&alarm.title)),
             format!(
                 "Tutto di nuovo regolare, dopo {}. Il problema era: {}",
                 watch::lasted(now - alarm.since),
-                alarm.detail
+                first_lower(&alarm.detail)
             ),
         ),
-        _ => ("⚠️", alarm.title.clone(), alarm.detail.clone()),
+        _ => ("⚠️", alarm.title.clone(), first_upper(&alarm.detail)),
     };
     let url = alarm.url.clone().unwrap_or_default();
     let mut text = format!("*{icon} {title}*\n\n{detail}");
@@ -199,6 +239,9 @@ fn notice(alarm: &RaisedAlarm, state: &str, now: DateTime<Utc>) -> Message {
     extra.insert("alert".into(), alarm.key.clone().into());
     extra.insert("alert_state".into(), state.into());
     extra.insert("alert_since".into(), alarm.since.to_rfc3339().into());
+    // The reason, for the second parameter of a WhatsApp template (an admin who has not
+    // written to the number in 24 hours gets only a template).
+    extra.insert("alert_detail".into(), detail.clone().into());
     Message {
         id: format!("alert-{}-{state}-{}", alarm.key, now.timestamp()),
         source: "banditore".into(),

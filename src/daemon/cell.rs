@@ -36,12 +36,20 @@ impl AppCell {
     /// Applies a new configuration (already validated) without a restart.
     /// The listeners stay where they are: a changed `admin_listen` or `webhook_listen` is
     /// said in the log, and takes effect at the next start.
+    /// Records a configuration file that could not be read or checked: the daemon keeps the
+    /// one it runs, and the admins get an alert until a change is applied.
+    pub fn refuse(&self, why: String) {
+        self.get().set_config_refused(Some(why));
+    }
+
     pub fn replace(&self, config: Config) -> anyhow::Result<()> {
         let old = self.get();
         let (was, now) = (&old.config().settings, &config.settings);
         for (key, before, after) in [
             ("admin_listen", &was.admin_listen, &now.admin_listen),
             ("webhook_listen", &was.webhook_listen, &now.webhook_listen),
+            ("metrics_listen", &was.metrics_listen, &now.metrics_listen),
+            ("public_listen", &was.public_listen, &now.public_listen),
         ] {
             if before != after {
                 tracing::warn!(
@@ -52,7 +60,14 @@ impl AppCell {
                 );
             }
         }
-        let app = old.rebuild(config)?;
+        let app = match old.rebuild(config) {
+            Ok(app) => app,
+            Err(e) => {
+                old.set_config_refused(Some(format!("{e:#}")));
+                return Err(e);
+            }
+        };
+        app.set_config_refused(None);
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = app;
         self.changed.notify_one();
         Ok(())

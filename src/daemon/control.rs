@@ -73,6 +73,9 @@ pub enum Request {
     },
     /// Re-read the configuration file (after `source add`). Only the daemon does this.
     Reload,
+    /// Alive and ready, as `/healthz` and `/readyz` say (`banditore healthcheck`, which needs
+    /// no listener and no valid configuration file). Only the daemon answers it.
+    Health,
 }
 
 /// What a command printed, and its exit code.
@@ -277,9 +280,9 @@ async fn run(ctx: &Context<'_>, request: Request) -> Result<(Reply, bool), Store
                 }
             }
         }
-        Request::Reload => Reply::fail(
+        Request::Reload | Request::Health => Reply::fail(
             EXIT_USAGE,
-            "no banditore is running with this data directory; nothing to reload",
+            "no banditore is running with this data directory",
         ),
     };
     Ok((reply, false))

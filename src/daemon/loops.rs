@@ -168,7 +168,13 @@ impl App {
             }
             match self.deliver(&stop).await {
                 Ok(report) if report.sent + report.unknown + report.failed > 0 => {
-                    tracing::info!(?report, "delivery pass")
+                    tracing::info!(
+                        sent = report.sent,
+                        unknown = report.unknown,
+                        failed = report.failed,
+                        pending = report.pending,
+                        "delivery pass"
+                    )
                 }
                 Ok(_) => {}
                 Err(e) => {

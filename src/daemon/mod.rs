@@ -70,6 +70,9 @@ struct Inner {
     /// The last store error of a loop, until a poll or a delivery pass gets through again:
     /// `/readyz` reports it (a full disk, say).
     store_trouble: std::sync::Mutex<Option<String>>,
+    /// Why the last change of the configuration file was refused (kept across reloads; a
+    /// reload that succeeds clears it).
+    config_refused: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// The running application. Cheap to clone.
@@ -111,6 +114,7 @@ impl App {
             clock,
             secrets,
             crate::metrics::Metrics::new(),
+            Arc::default(),
         )
     }
 
@@ -122,6 +126,7 @@ impl App {
             self.inner.clock.clone(),
             &self.inner.secrets,
             self.inner.metrics.clone(),
+            self.inner.config_refused.clone(),
         )
     }
 
@@ -131,6 +136,7 @@ impl App {
         clock: Arc<dyn Clock>,
         secrets: &Secrets,
         metrics: Arc<crate::metrics::Metrics>,
+        config_refused: Arc<std::sync::Mutex<Option<String>>>,
     ) -> anyhow::Result<App> {
         let s = &config.settings;
         let pipeline = Pipeline::new(&config, store.clone(), clock.clone())?;
@@ -170,6 +176,7 @@ impl App {
                 clock,
                 queued: Notify::new(),
                 store_trouble: std::sync::Mutex::new(None),
+                config_refused,
             }),
         })
     }
@@ -238,6 +245,25 @@ impl App {
         (priority == crate::config::Priority::Normal)
             .then_some(s.quiet_hours?)
             .and_then(|q| q.ends_after(at, s.tz()))
+    }
+
+    /// Why the last change of the configuration file was refused, while it is.
+    pub fn config_refused(&self) -> Option<String> {
+        self.inner
+            .config_refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records that a change of the configuration file was refused (`Some`: why), or that
+    /// the file was applied (`None`).
+    pub fn set_config_refused(&self, why: Option<String>) {
+        *self
+            .inner
+            .config_refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = why;
     }
 
     /// Checks what can be checked before sending: a gateway's session must be WORKING.
@@ -383,7 +409,16 @@ impl App {
         }
         let report = self.inner.store.prune(cutoff, now)?;
         if report != crate::store::PruneReport::default() {
-            tracing::info!(?report, "pruned old records");
+            tracing::info!(
+                seen = report.seen,
+                log = report.log,
+                alerts = report.alerts,
+                audit = report.audit,
+                sessions = report.sessions,
+                recipients = report.recipients,
+                keywords = report.keywords,
+                "pruned old records"
+            );
         }
         Ok(())
     }

@@ -106,7 +106,7 @@ impl Deliverer {
                     && or_stop!(self.store.urgent_waiting(sink)).unwrap_or(false);
                 if urgent || shutdown.is_cancelled() {
                     if urgent {
-                        tracing::info!(sink, message = %message.id, "broadcast paused: an urgent message goes first");
+                        tracing::info!(sink, message_id = %message.id, "broadcast paused: an urgent message goes first");
                     }
                     stop = Some(BatchEnd::Stop);
                     flight.halt();
@@ -177,7 +177,7 @@ impl Deliverer {
         }
         settled?;
         if !leftovers.is_empty() {
-            tracing::warn!(sink, message = %message.id, count = leftovers.len(), "sends interrupted by a crash marked unknown");
+            tracing::warn!(sink, message_id = %message.id, count = leftovers.len(), "sends interrupted by a crash marked unknown");
             self.store
                 .set_recipient_outcomes(&message.id, sink, &leftovers)
                 .await?;
@@ -194,7 +194,7 @@ impl Deliverer {
             .map(|(s, n)| format!("{n} {s:?}").to_lowercase())
             .collect::<Vec<_>>()
             .join(", ");
-        tracing::info!(sink, message = %message.id, %summary, "broadcast finished");
+        tracing::info!(sink, message_id = %message.id, %summary, "broadcast finished");
         self.record(message, sink, DeliveryState::Sent, None, None)
             .await?;
         Ok(Step::Done(DeliveryState::Sent))

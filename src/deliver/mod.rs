@@ -288,7 +288,7 @@ impl Deliverer {
                     steps.push(Step::Done(DeliveryState::Intent));
                 }
                 Err(e) => {
-                    tracing::error!(message = %message.id, sink = name, error = %e, "delivery refused");
+                    tracing::error!(message_id = %message.id, sink = name, error = %e, "delivery refused");
                     self.record(
                         message,
                         name,
@@ -347,7 +347,7 @@ impl Deliverer {
                     self.clear_retry(name);
                     for &i in &indices {
                         let message = &group[i].1.message;
-                        tracing::info!(message = %message.id, sink = name, title = %message.title, "delivered");
+                        tracing::info!(message_id = %message.id, sink = name, title = %message.title, "delivered");
                     }
                     (delivery(DeliveryState::Sent, None), None)
                 }
@@ -399,7 +399,7 @@ impl Deliverer {
                 }
                 Reconciled::Unknown => {
                     tracing::warn!(
-                        message = %message.id, sink = sink.name(),
+                        message_id = %message.id, sink = sink.name(),
                         "a send was interrupted and the sink cannot tell whether it arrived; marked unknown, not re-sent"
                     );
                     self.record(
@@ -439,7 +439,7 @@ impl Deliverer {
         let state = match result {
             Ok(receipt) => {
                 self.clear_retry(sink.name());
-                tracing::info!(message = %message.id, sink = sink.name(), title = %message.title, "delivered");
+                tracing::info!(message_id = %message.id, sink = sink.name(), title = %message.title, "delivered");
                 if let (Sink::Gateway(gateway), Some(id)) = (sink, &receipt.provider_id) {
                     // Acks from the gateway's webhook are matched on this record.
                     let record = recipient_record(
@@ -483,7 +483,7 @@ impl Deliverer {
                 return Ok(Step::Later);
             }
             Err(e @ SinkError::MaybeSent(_)) => {
-                tracing::error!(message = %message.id, sink = sink.name(), error = %e, "delivery outcome unknown; not re-sent");
+                tracing::error!(message_id = %message.id, sink = sink.name(), error = %e, "delivery outcome unknown; not re-sent");
                 self.record(
                     message,
                     sink.name(),
@@ -502,7 +502,7 @@ impl Deliverer {
                 DeliveryState::Unknown
             }
             Err(e @ SinkError::Rejected(_)) => {
-                tracing::error!(message = %message.id, sink = sink.name(), error = %e, "delivery refused");
+                tracing::error!(message_id = %message.id, sink = sink.name(), error = %e, "delivery refused");
                 self.record(
                     message,
                     sink.name(),

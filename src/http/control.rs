@@ -97,6 +97,7 @@ async fn answer(
     let reply = match serde_json::from_str::<Request>(&line) {
         Err(e) => Reply::fail(EXIT_USAGE, format!("not a request: {e}")),
         Ok(Request::Reload) => reload(cell, config_path),
+        Ok(Request::Health) => health(&cell.get()),
         Ok(request) => {
             let app = cell.get();
             let ctx = Context {
@@ -217,7 +218,10 @@ fn reload(cell: &AppCell, config_path: Option<&Path>) -> Reply {
         );
     };
     match Config::load(path) {
-        Err(e) => Reply::fail(EXIT_USAGE, format!("not reloaded; {e}")),
+        Err(e) => {
+            cell.refuse(e.to_string());
+            Reply::fail(EXIT_USAGE, format!("not reloaded; {e}"))
+        }
         Ok(config) => match cell.replace(config) {
             Ok(()) => Reply {
                 code: 0,
@@ -226,6 +230,22 @@ fn reload(cell: &AppCell, config_path: Option<&Path>) -> Reply {
             },
             Err(e) => Reply::fail(EXIT_USAGE, format!("not reloaded: {e:#}")),
         },
+    }
+}
+
+/// `/healthz` and `/readyz` in one answer, for `banditore healthcheck`.
+fn health(app: &crate::daemon::App) -> Reply {
+    match (app.loop_trouble(), app.store_trouble()) {
+        (None, None) => Reply {
+            code: 0,
+            stdout: "ok\n".into(),
+            stderr: String::new(),
+        },
+        (Some(trouble), _) => Reply::fail(1, format!("unhealthy: a loop stopped ({trouble})")),
+        (None, Some(trouble)) => Reply::fail(
+            1,
+            format!("not ready: the store cannot be written ({trouble})"),
+        ),
     }
 }
 

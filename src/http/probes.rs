@@ -152,6 +152,14 @@ pub async fn metrics(cell: AppCell) -> Response {
         "# HELP banditore_alerts_raised Admin alerts raised and not cleared.\n# TYPE banditore_alerts_raised gauge\nbanditore_alerts_raised {}\n",
         store.raised_alarms().map_or(0, |a| a.len())
     ));
+    out.push_str(&format!(
+        "# HELP banditore_store_bytes The store's files on disk.\n# TYPE banditore_store_bytes gauge\nbanditore_store_bytes {}\n",
+        store.size_on_disk().unwrap_or(0)
+    ));
+    out.push_str(&format!(
+        "# HELP banditore_config_refused Whether the last change of the configuration file was refused (1: the daemon runs the one before).\n# TYPE banditore_config_refused gauge\nbanditore_config_refused {}\n",
+        u8::from(app.config_refused().is_some())
+    ));
     out.push_str("# HELP banditore_ready Whether the daemon is ready (the store answers and can be written).\n# TYPE banditore_ready gauge\n");
     out.push_str(&format!(
         "banditore_ready {}\n",

@@ -188,7 +188,7 @@ async fn handle_message(
                 outcome,
                 crate::sink::whatsapp_cloud::CloudOutcome::Sent { .. }
             ) {
-                tracing::warn!(sink = cloud.name(), ?outcome, "the reply was not sent");
+                tracing::warn!(sink = cloud.name(), error = %outcome.detail(), "the reply was not sent");
             }
             return Ok(());
         }

@@ -179,9 +179,14 @@ impl CloudSink {
         })
     }
 
-    /// The template body: parameters {{1}} title and {{2}} link.
+    /// The template body: parameters {{1}} title and {{2}} link (for an admin alert, its
+    /// reason: the admins' template says what went wrong).
     pub fn templated(&self, message: &Message, to: &str) -> Option<Value> {
         let t = self.template.as_ref()?;
+        let second = match message.extra.get("alert_detail").and_then(|d| d.as_str()) {
+            Some(detail) if message.kind == "alert" => crate::text::truncate(detail, 400),
+            _ => message.url.clone(),
+        };
         Some(json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -194,7 +199,7 @@ impl CloudSink {
                     "type": "body",
                     "parameters": [
                         {"type": "text", "text": template_param(&template_title(message))},
-                        {"type": "text", "text": template_param(&message.url)},
+                        {"type": "text", "text": template_param(&second)},
                     ],
                 }],
             },

@@ -96,8 +96,17 @@ pub const AUDIT_RETENTION: chrono::Duration = chrono::Duration::days(2 * 365);
 /// An error of the storage engine underneath. Opaque on purpose: nothing outside this
 /// module depends on which engine that is (see "The store's interface" in ARCHITECTURE.md).
 #[derive(Debug, thiserror::Error)]
-#[error(transparent)]
 pub struct BackendError(sled::Error);
+
+impl std::fmt::Display for BackendError {
+    /// In words: sled's own text for corruption is a debug dump (offsets, backtraces).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            sled::Error::Corruption { .. } => f.write_str("its files hold corrupted data"),
+            other => other.fmt(f),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -47,10 +47,12 @@ pub fn restore_hint(data_dir: &Path) -> String {
     match newest(data_dir) {
         None => " There is no snapshot to restore.".into(),
         Some(file) => format!(
-            " The newest snapshot is {file}. To restore it: move {store} aside (keep it for a \
-             report), then run `banditore store import {file} --rebaseline --data {data}` and start again \
-             (each source's first poll then sends nothing: what went out after the snapshot is not \
-             sent again, what was published meanwhile is not sent either).",
+            " The newest snapshot is {file}. To restore it: stop the service (systemctl stop \
+             banditore), move {store} aside (keep it for a report), run `banditore store import \
+             {file} --rebaseline --data {data}` as the service's user (or give the new store back \
+             to that user: chown -R), and start again (each source's first poll then sends \
+             nothing: what went out after the snapshot is not sent again, what was published \
+             meanwhile is not sent either).",
             file = file.display(),
             store = data_dir.join("store").display(),
             data = data_dir.display(),

@@ -197,6 +197,8 @@ pub struct GatewayState {
     pub sends: Vec<(String, Value)>,
     pub violations: Vec<String>,
     pub session_checks: usize,
+    /// The session's status (WORKING unless a test says otherwise).
+    pub status: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -215,11 +217,15 @@ impl MockGateway {
                 get(move |headers: HeaderMap, Path(session): Path<String>| {
                     let m = m1.clone();
                     async move {
-                        m.state.lock().unwrap().session_checks += 1;
+                        let status = {
+                            let mut s = m.state.lock().unwrap();
+                            s.session_checks += 1;
+                            s.status.clone().unwrap_or_else(|| "WORKING".into())
+                        };
                         if headers.get("x-api-key").and_then(|v| v.to_str().ok()) != Some(API_KEY) {
                             return (StatusCode::UNAUTHORIZED, Json(json!({"message": "Unauthorized"}))).into_response();
                         }
-                        Json(json!({"name": session, "status": "WORKING"})).into_response()
+                        Json(json!({"name": session, "status": status})).into_response()
                     }
                 }),
             )

@@ -333,7 +333,7 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
             problems.push(Problem {
                 line: None,
                 message,
-                hint: Some("a file, email, webhook or console sink, or a whatsapp-cloud sink with admins = [\"+39 340 123 4567\"]: [[sink]] name = \"allarmi\" kind = \"file\" path = \"data/allarmi.jsonl\", and [settings] alerts = [\"allarmi\"]".into()),
+                hint: Some("a file, email, webhook or console sink, or a whatsapp-cloud sink with admins = [\"+39 340 123 4567\"]: [[sink]] name = \"allarmi\" kind = \"file\" path = \"allarmi.jsonl\", and [settings] alerts = [\"allarmi\"]".into()),
             });
         }
     }
