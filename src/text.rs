@@ -112,8 +112,6 @@ fn decode_entities(text: &str) -> Cow<'_, str> {
     Cow::Owned(decoded)
 }
 
-/// Collapses runs of whitespace to one space and drops control characters. A line break
-/// before a "•" (a list item) is kept, and so is the one ending a list.
 /// Lower case without accents, for searches that forgive both ("Città" finds "citta").
 pub fn fold(s: &str) -> String {
     s.chars()
@@ -122,6 +120,20 @@ pub fn fold(s: &str) -> String {
         .collect()
 }
 
+/// Characters no text of ours carries: noncharacters (U+FFFE, U+FFFF and the like, which XML
+/// forbids: one would make a whole feed unreadable) and the bidirectional embeddings,
+/// overrides and isolates (an unclosed one reverses what follows it, the link included).
+pub fn unwanted(c: char) -> bool {
+    let n = c as u32;
+    n & 0xFFFE == 0xFFFE
+        || (0xFDD0..=0xFDEF).contains(&n)
+        || ('\u{202A}'..='\u{202E}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// Collapses runs of whitespace to one space and drops control characters (and the
+/// [`unwanted`] ones). A line break before a "•" (a list item) is kept, and so is the one
+/// ending a list.
 pub fn collapse_whitespace(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space = false;
@@ -131,7 +143,7 @@ pub fn collapse_whitespace(s: &str) -> String {
         if c.is_whitespace() || c == '\u{a0}' {
             space = true;
             newline |= c == '\n';
-        } else if c.is_control() {
+        } else if c.is_control() || unwanted(c) {
             continue;
         } else {
             if space && !out.is_empty() {
@@ -477,6 +489,13 @@ mod tests {
     #[test]
     fn drops_control_characters() {
         assert_eq!(collapse_whitespace("a\u{0}b\u{9f}c\u{7f}"), "abc");
+        // Noncharacters XML forbids, and an unclosed right-to-left override.
+        assert_eq!(
+            collapse_whitespace("fine \u{fffe}\u{ffff}\u{fdd0}ok \u{202e}lien\u{2066}"),
+            "fine ok lien"
+        );
+        // Right-to-left text itself stays.
+        assert_eq!(collapse_whitespace("شارع روما"), "شارع روما");
     }
 
     #[test]

@@ -306,7 +306,9 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&dir).ok();
         return Ok(());
     }
-    serve_admin(app).await
+    let served = serve_admin(app).await;
+    std::fs::remove_dir_all(&dir).ok();
+    served
 }
 
 /// Serves the admin UI on loopback with a one-off token until Ctrl-C, the loops running too.

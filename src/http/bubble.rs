@@ -102,6 +102,47 @@ pub fn bubble(text: &str) -> Markup {
     }
 }
 
+/// The same, with every `http(s)://` address a link (the citizens' archive: a digest lists
+/// several articles).
+pub fn bubble_with_links(text: &str) -> Markup {
+    static WEB: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)https?://\S+").expect("static regex"));
+    let linked = |part: &str| {
+        let mut pieces = Vec::new();
+        let mut rest = 0;
+        for m in WEB.find_iter(part) {
+            // A sentence's full stop or a closing bracket after an address is not part of it.
+            let url = m
+                .as_str()
+                .trim_end_matches(['.', ',', ';', ':', ')', '»', '!', '?']);
+            pieces.push((&part[rest..m.start()], false));
+            pieces.push((url, true));
+            rest = m.start() + url.len();
+        }
+        pieces.push((&part[rest..], false));
+        html! {
+            @for (piece, link) in pieces {
+                @if link { a href=(piece) { (piece) } } @else { (piece) }
+            }
+        }
+    };
+    html! {
+        @for (part, style) in spans(text) {
+            @match style {
+                Some(Style::Bold) => strong { (linked(part)) },
+                Some(Style::Italic) => em { (linked(part)) },
+                Some(Style::Strike) => s { (linked(part)) },
+                None => (linked(part)),
+            }
+        }
+    }
+}
+
+/// The text without WhatsApp's markers, as a reader of a feed sees it.
+pub fn plain(text: &str) -> String {
+    spans(text).into_iter().map(|(part, _)| part).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +188,31 @@ mod tests {
                 None => part.to_owned(),
             })
             .collect()
+    }
+
+    #[test]
+    fn addresses_become_links_and_markers_go_in_plain_text() {
+        let text = "*Notizie* della notte:\nhttps://a.example/x_y_ (vedi https://b.example/z).";
+        let html = bubble_with_links(text).into_string();
+        assert!(
+            html.contains("<a href=\"https://a.example/x_y_\">https://a.example/x_y_</a>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"https://b.example/z\">https://b.example/z</a>)."),
+            "{html}"
+        );
+        assert!(html.starts_with("<strong>Notizie</strong>"), "{html}");
+        assert_eq!(
+            plain(text),
+            "Notizie della notte:\nhttps://a.example/x_y_ (vedi https://b.example/z)."
+        );
+        // An address with a quote cannot leave its attribute.
+        let html = bubble_with_links("https://a.example/\"onmouseover=x").into_string();
+        assert!(
+            html.contains("href=\"https://a.example/&quot;onmouseover=x\""),
+            "{html}"
+        );
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! may have: `unknown`), whatever the other sinks still do: never what was rejected, is still
 //! under review, or went only to admins (admin alerts never pass the outbox).
 //!
-//! `archive_index` links a message to what followed it: `m:<message id>` and `c:<CAP
-//! reference>` give an entry's seq, and `f:<seq><seq>` (both big-endian) says that the
-//! second corrects, updates or revokes the first.
+//! Entries are numbered 1, 2, 3… in the order they went out (`archive_index`'s `n`: the last
+//! number given), so that a message's address is short and never changes.
+//! `archive_index` also links a message to what followed it: `m:<message id>` and `c:<CAP
+//! reference>` give an entry's number, and `f:<n><n>` (both big-endian) says that the second
+//! corrects, updates or revokes the first.
 
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,7 +23,7 @@ use crate::item::Message;
 /// One message in the archive.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArchiveEntry {
-    /// Its number: the address `/archivio/<seq>`.
+    /// Its number: the address `/archivio/<seq>` (1, 2, 3…).
     pub seq: u64,
     pub message: Message,
     pub sent_at: DateTime<Utc>,
@@ -31,7 +33,7 @@ pub struct ArchiveEntry {
 
 impl ArchiveEntry {
     /// What a citizen filters by: "Allerte" for emergencies, else the item's own categories
-    /// (the CMS tags), else "Notizie".
+    /// (the CMS tags, capitals tamed), else "Notizie".
     pub fn categories(&self) -> Vec<String> {
         if matches!(self.message.kind.as_str(), "cap" | "quake") {
             return vec![ALERTS.into()];
@@ -39,7 +41,30 @@ impl ArchiveEntry {
         if self.message.tags.is_empty() {
             return vec!["Notizie".into()];
         }
-        self.message.tags.clone()
+        let mut out: Vec<String> = Vec::new();
+        for tag in &self.message.tags {
+            // "COMUNICATI" as "Comunicati": a CMS's capitals are not a citizen's category.
+            let tag = if tag.chars().any(char::is_lowercase) {
+                tag.clone()
+            } else {
+                let mut chars = tag.chars();
+                chars.next().map_or_else(String::new, |c| {
+                    c.to_uppercase()
+                        .chain(chars.flat_map(char::to_lowercase))
+                        .collect()
+                })
+            };
+            if !out.contains(&tag) {
+                out.push(tag);
+            }
+        }
+        out
+    }
+
+    /// The year and month it went out, in the comune's time zone.
+    pub fn month(&self, tz: chrono_tz::Tz) -> (i32, u32) {
+        let local = self.sent_at.with_timezone(&tz);
+        (local.year(), local.month())
     }
 
     /// Whether a search, a category and a month (`YYYY-MM`) all let it through.
@@ -54,9 +79,7 @@ impl ArchiveEntry {
                 .iter()
                 .any(|mine| mine.eq_ignore_ascii_case(c))
         });
-        let month_ok = filter
-            .month
-            .is_none_or(|(y, m)| self.sent_at.year() == y && self.sent_at.month() == m);
+        let month_ok = filter.month.is_none_or(|m| self.month(filter.tz) == m);
         text_ok && category_ok && month_ok
     }
 }
@@ -72,13 +95,29 @@ pub struct Facets {
 const ALERTS: &str = "Allerte";
 
 /// A citizen's search of the archive.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ArchiveFilter {
     /// Folded words, all of which must appear.
     pub words: Vec<String>,
     pub category: Option<String>,
     pub month: Option<(i32, u32)>,
+    /// The comune's time zone: what "December" means.
+    pub tz: chrono_tz::Tz,
 }
+
+impl Default for ArchiveFilter {
+    fn default() -> Self {
+        ArchiveFilter {
+            words: Vec::new(),
+            category: None,
+            month: None,
+            tz: chrono_tz::Europe::Rome,
+        }
+    }
+}
+
+/// The key of the last number given.
+const LAST: &[u8] = b"n";
 
 fn follow_key(original: u64, later: u64) -> Vec<u8> {
     let mut key = b"f:".to_vec();
@@ -98,17 +137,19 @@ fn went_out(states: &[DeliveryState]) -> bool {
         .any(|s| matches!(s, DeliveryState::Sent | DeliveryState::Unknown))
 }
 
-/// Archives a message (once: a message already archived stays as it is).
+/// Archives a message under the next number (once: a message already archived stays as it
+/// is).
 fn stage(
     archive: &TransactionalTree,
     index: &TransactionalTree,
-    seq: u64,
     message: &Message,
     at: DateTime<Utc>,
 ) -> Result<(), ConflictableTransactionError<StoreError>> {
     if index.get(format!("m:{}", message.id))?.is_some() {
         return Ok(());
     }
+    let seq = index.get(LAST)?.as_deref().and_then(seq_of).unwrap_or(0) + 1;
+    index.insert(LAST, &seq.to_be_bytes())?;
     let extra = |k: &str| message.extra.get(k).and_then(|v| v.as_str());
     let earlier = match (extra("correction_of"), extra("cap_follows")) {
         (Some(id), _) => index.get(format!("m:{id}"))?,
@@ -139,7 +180,7 @@ impl Store {
     /// Archives a message a sink took (or may have), at `at`; nothing when it already is.
     pub fn archive_sent(&self, entry: &OutboxEntry, at: DateTime<Utc>) -> Result<(), StoreError> {
         (self.archive.tree(), &self.archive_index)
-            .transaction(|(archive, index)| stage(archive, index, entry.seq, &entry.message, at))?;
+            .transaction(|(archive, index)| stage(archive, index, &entry.message, at))?;
         Ok(())
     }
 
@@ -148,8 +189,25 @@ impl Store {
         self.archive.get(seq.to_be_bytes())
     }
 
+    /// The whole story of an archived message: the first message of its chain (what it
+    /// followed, and what that followed…) and everything that followed that one, oldest first;
+    /// the message itself included.
+    pub fn archive_story(&self, seq: u64) -> Result<Vec<ArchiveEntry>, StoreError> {
+        let mut first = seq;
+        // A chain is a few messages; the bound only guards against a loop in damaged links.
+        for _ in 0..64 {
+            match self.archived(first)?.and_then(|e| e.follows) {
+                Some(earlier) if earlier != first => first = earlier,
+                _ => break,
+            }
+        }
+        let mut story: Vec<ArchiveEntry> = self.archived(first)?.into_iter().collect();
+        story.extend(self.followups(first)?);
+        Ok(story)
+    }
+
     /// What corrected, updated or revoked an archived message, oldest first.
-    pub fn followups(&self, seq: u64) -> Result<Vec<ArchiveEntry>, StoreError> {
+    fn followups(&self, seq: u64) -> Result<Vec<ArchiveEntry>, StoreError> {
         let mut prefix = b"f:".to_vec();
         prefix.extend_from_slice(&seq.to_be_bytes());
         let mut out = Vec::new();
@@ -201,7 +259,7 @@ impl Store {
 
     /// The categories and months present, for the archive's filters (a full read, like a
     /// search).
-    pub fn archive_facets(&self) -> Result<Facets, StoreError> {
+    pub fn archive_facets(&self, tz: chrono_tz::Tz) -> Result<Facets, StoreError> {
         let mut facets = Facets::default();
         let Facets { categories, months } = &mut facets;
         for r in self.archive.iter().rev() {
@@ -211,7 +269,7 @@ impl Store {
                     categories.push(c);
                 }
             }
-            let month = (entry.sent_at.year(), entry.sent_at.month());
+            let month = entry.month(tz);
             if !months.contains(&month) {
                 months.push(month);
             }
@@ -236,7 +294,7 @@ impl Store {
                 continue;
             }
             (self.archive.tree(), &self.archive_index).transaction(|(archive, index)| {
-                stage(archive, index, entry.seq, &entry.message, entry.finished_at)
+                stage(archive, index, &entry.message, entry.finished_at)
             })?;
         }
         Ok(())

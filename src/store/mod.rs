@@ -12,8 +12,8 @@
 //! | `outbox` | priority-byte seq (u64 BE) | [`OutboxEntry`] | until every delivery is final |
 //! | `deliveries` | message id \0 sink | [`DeliveryRecord`] | with its log entry |
 //! | `log` | seq (u64 BE) | [`LogEntry`] | `seen_max_age` after finishing |
-//! | `archive` | seq (u64 BE) | [`ArchiveEntry`]: a message that went to citizens, as sent (the citizens' archive) | always: a public authority's notices stay findable (a few MB a year) |
-//! | `archive_index` | `m:` message id, `c:` CAP reference, or `f:` seq seq (u64 BE each) | the entry's seq (raw), or empty: what a message followed | with the archive |
+//! | `archive` | its number 1, 2, 3… (u64 BE) | [`ArchiveEntry`]: a message that went to citizens, as sent (the citizens' archive) | always: a public authority's notices stay findable (a few MB a year) |
+//! | `archive_index` | `n`; `m:` message id; `c:` CAP reference; `f:` number number (u64 BE each) | the last number given; an entry's number (raw); empty: what a message followed | with the archive |
 //! | `recipients` | message id \0 sink \0 phone | [`RecipientRecord`] | [`RECIPIENT_RETENTION`] after the message finished (then counted in `tallies`), or until the number unsubscribes |
 //! | `tallies` | message id \0 sink | how many recipients ended in each [`RecipientState`], once their records went | with its log entry |
 //! | `recipients_by_phone` | phone \0 message id \0 sink | empty | with its recipient record |
@@ -495,7 +495,7 @@ fn check_schema(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
 const LAST_PRUNE: &[u8] = b"last_prune";
 
 /// Trees whose keys end with an id from [`Store::next_id`].
-const ID_KEYED: &[&str] = &["outbox", "log", "archive", "decisions", "audit"];
+const ID_KEYED: &[&str] = &["outbox", "log", "decisions", "audit"];
 
 /// The highest id in the keys of the [`ID_KEYED`] trees: the last key of each (keys are in
 /// id order), but every key of the outbox, whose keys start with a priority byte (it holds

@@ -316,6 +316,23 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
             });
         }
     }
+    if settings.public_listen.is_some() {
+        let public = &settings.public;
+        if public.channel_url.is_none() && public.whatsapp_number.is_none() {
+            warnings.push(Problem {
+                line: None,
+                message: "public_listen: the citizens' page has no way to subscribe (public.channel_url, public.whatsapp_number)".into(),
+                hint: Some("public = { name = \"Comune di Esempio\", channel_url = \"https://whatsapp.com/channel/…\", whatsapp_number = \"+39 0372 000000\" }".into()),
+            });
+        }
+        if public.url.is_none() {
+            warnings.push(Problem {
+                line: None,
+                message: "public_listen without public.url: the feeds' links use the address each request names (behind a proxy, perhaps the proxy's own), and the widget's code is not shown".into(),
+                hint: Some("public = { url = \"https://avvisi.comune.example.it/\" }".into()),
+            });
+        }
+    }
     // Alerts go to sinks that carry no news, and never to citizens.
     for name in &settings.alerts.sinks {
         let sink = sinks.iter().find(|(s, _)| &s.name == name).map(|(s, _)| s);

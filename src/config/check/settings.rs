@@ -190,7 +190,17 @@ fn public(raw: Option<crate::config::raw::RawPublic>, t: &mut Table) -> PublicSe
     let channel_url = link("channel_url", raw.channel_url);
     let privacy_url = link("privacy_url", raw.privacy_url);
     let site_url = link("site_url", raw.site_url);
-    let url = link("url", raw.url);
+    let url = link("url", raw.url).filter(|u| {
+        let root = u.path() == "/" && u.query().is_none();
+        if !root {
+            t.problem(
+                "public",
+                format!("public.url = {:?}: the citizens' page is served at the root of its address", u.as_str()),
+                Some("public = { url = \"https://avvisi.comune.example.it/\" } (a host of its own, or the proxy maps it to the root)"),
+            );
+        }
+        root
+    });
     let whatsapp_number = raw.whatsapp_number.and_then(|n| {
         let phone = crate::phone::Phone::parse(&n);
         if phone.is_none() {

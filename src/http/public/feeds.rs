@@ -13,6 +13,28 @@ use crate::store::ArchiveEntry;
 /// How many messages a feed carries.
 pub const ENTRIES: usize = 50;
 
+/// Text XML can carry: no control characters but tab and line breaks, no noncharacters (one
+/// would make the whole feed unreadable). Sources' text is cleaned before it is stored; this
+/// is for what came in before that.
+fn xml(s: &str) -> String {
+    s.chars()
+        .filter(|&c| {
+            (!c.is_control() || matches!(c, '\t' | '\n' | '\r')) && !crate::text::unwanted(c)
+        })
+        .collect()
+}
+
+/// A message's text for a feed: without WhatsApp's markers and without its first line when
+/// that is the title (the feed has the title apart).
+fn body_of(e: &ArchiveEntry) -> String {
+    let plain = crate::http::bubble::plain(&e.message.text);
+    let body = match plain.split_once('\n') {
+        Some((first, rest)) if first.trim() == e.message.title.trim() => rest.trim_start(),
+        _ => plain.as_str(),
+    };
+    xml(body)
+}
+
 fn link(href: String, rel: &str, mime: &str) -> Link {
     let mut l = Link::default();
     l.set_href(href);
@@ -27,12 +49,12 @@ pub fn atom(public: &PublicSettings, base: &str, entries: &[ArchiveEntry]) -> St
         .first()
         .map_or(DateTime::<Utc>::UNIX_EPOCH, |e| e.sent_at);
     let mut feed = Feed::default();
-    feed.set_title(Text::plain(format!("Avvisi di {}", public.name)));
+    feed.set_title(Text::plain(xml(&format!("Avvisi · {}", public.name))));
     feed.set_id(format!("{base}feed.xml"));
     feed.set_updated(updated.fixed_offset());
     feed.set_lang(Some("it".to_owned()));
     let mut author = Person::default();
-    author.set_name(public.name.clone());
+    author.set_name(xml(&public.name));
     author.set_uri(public.site_url.as_ref().map(ToString::to_string));
     feed.set_authors(vec![author]);
     feed.set_links(vec![
@@ -46,7 +68,7 @@ pub fn atom(public: &PublicSettings, base: &str, entries: &[ArchiveEntry]) -> St
                 let page = format!("{base}archivio/{}", e.seq);
                 let mut entry = Entry::default();
                 entry.set_id(page.clone());
-                entry.set_title(Text::plain(e.message.title.clone()));
+                entry.set_title(Text::plain(xml(&e.message.title)));
                 entry.set_updated(e.sent_at.fixed_offset());
                 entry.set_published(Some(e.sent_at.fixed_offset()));
                 let mut links = vec![link(page, "alternate", "text/html")];
@@ -56,14 +78,14 @@ pub fn atom(public: &PublicSettings, base: &str, entries: &[ArchiveEntry]) -> St
                 entry.set_links(links);
                 let mut content = Content::default();
                 content.set_content_type(Some("text".to_owned()));
-                content.set_value(Some(e.message.text.clone()));
+                content.set_value(Some(body_of(e)));
                 entry.set_content(Some(content));
                 entry.set_categories(
                     e.categories()
                         .into_iter()
                         .map(|c| {
                             let mut cat = Category::default();
-                            cat.set_term(c);
+                            cat.set_term(xml(&c));
                             cat
                         })
                         .collect::<Vec<_>>(),
@@ -84,7 +106,7 @@ pub fn json(public: &PublicSettings, base: &str, entries: &[ArchiveEntry]) -> St
                 "id": format!("{base}archivio/{}", e.seq),
                 "url": format!("{base}archivio/{}", e.seq),
                 "title": e.message.title,
-                "content_text": e.message.text,
+                "content_text": body_of(e),
                 "date_published": e.sent_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 "tags": e.categories(),
             });
@@ -96,7 +118,7 @@ pub fn json(public: &PublicSettings, base: &str, entries: &[ArchiveEntry]) -> St
         .collect();
     let mut feed = json!({
         "version": "https://jsonfeed.org/version/1.1",
-        "title": format!("Avvisi di {}", public.name),
+        "title": format!("Avvisi · {}", public.name),
         "home_page_url": format!("{base}archivio"),
         "feed_url": format!("{base}feed.json"),
         "language": "it",

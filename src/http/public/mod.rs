@@ -24,9 +24,11 @@ use crate::store::{ArchiveEntry, ArchiveFilter, StoreError};
 use pages::Way;
 
 /// Messages on a page of the archive.
-const PAGE: usize = 20;
-/// Messages on the home page and in the widget.
+pub(crate) const PAGE: usize = 20;
+/// Messages on the home page.
 const LATEST: usize = 5;
+/// Messages in the widget (its frame is small: the subscribe button stays in sight).
+const WIDGET: usize = 3;
 
 /// Every policy `default-src 'none'` starts from; pages may be framed only where said.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -75,6 +77,7 @@ fn trouble(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "citizens' page: cannot read the store");
     (
         StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CACHE_CONTROL, "no-store")],
         "Servizio momentaneamente non disponibile: riprova tra poco.",
     )
         .into_response()
@@ -94,16 +97,20 @@ fn ways(app: &App) -> Vec<Way> {
             heading: "Il canale WhatsApp",
             how: "Apri il canale e tocca «Segui»: ricevi gli avvisi negli Aggiornamenti, senza che nessuno veda il tuo numero.",
             link: channel.to_string(),
-            button: "Segui il canale",
+            button: "Segui il canale WhatsApp",
+            alt: "Codice QR per seguire il canale WhatsApp del Comune",
+            stop: "Per smettere, nel canale tocca «Non seguire più».",
         });
     }
     if let Some(number) = &public.whatsapp_number {
         out.push(Way {
             name: "numero",
-            heading: "Messaggi sul tuo telefono",
-            how: "Scrivi ISCRIVIMI al numero del Comune: ricevi gli avvisi in chat. Per smettere scrivi STOP.",
+            heading: "Messaggi in chat dal numero del Comune",
+            how: "Scrivi ISCRIVIMI al numero del Comune: ricevi gli avvisi in una chat, come un messaggio.",
             link: format!("https://wa.me/{}?text=ISCRIVIMI", number.as_str()),
             button: "Scrivi ISCRIVIMI su WhatsApp",
+            alt: "Codice QR per scrivere ISCRIVIMI al numero WhatsApp del Comune",
+            stop: "Per smettere, scrivi STOP.",
         });
     }
     out
@@ -183,10 +190,12 @@ async fn archive(
             .collect(),
         category: Some(query.categoria.trim().to_owned()).filter(|c| !c.is_empty()),
         month: month(query.mese.trim()),
+        tz: app.config().settings.tz(),
     };
+    let tz = filter.tz;
     let found = read(app.clone(), move |app| {
         let (entries, more) = app.store().archive_page(&filter, (page - 1) * PAGE, PAGE)?;
-        let facets = app.store().archive_facets()?;
+        let facets = app.store().archive_facets(tz)?;
         Ok((entries, more, facets))
     })
     .await;
@@ -212,22 +221,6 @@ async fn archive(
     ))
 }
 
-/// What corrected, updated or revoked a message, and how to call it.
-pub(crate) struct Follow {
-    pub label: &'static str,
-    pub entry: ArchiveEntry,
-}
-
-fn follow_label(e: &ArchiveEntry) -> &'static str {
-    let extra = |k: &str| e.message.extra.get(k).and_then(|v| v.as_str());
-    match (extra("correction_of"), extra("msg_type")) {
-        (Some(_), _) => "Correzione",
-        (None, Some("Cancel")) => "Revocato",
-        (None, Some("Update")) => "Aggiornato",
-        _ => "Seguito",
-    }
-}
-
 async fn message(State(cell): State<AppCell>, Path(seq): Path<String>) -> Response {
     let app = cell.get();
     let Ok(seq) = seq.parse::<u64>() else {
@@ -238,29 +231,16 @@ async fn message(State(cell): State<AppCell>, Path(seq): Path<String>) -> Respon
         let Some(entry) = store.archived(seq)? else {
             return Ok(None);
         };
-        let follows = match entry.follows {
-            Some(earlier) => store.archived(earlier)?,
-            None => None,
-        };
-        let later: Vec<Follow> = store
-            .followups(seq)?
-            .into_iter()
-            .map(|entry| Follow {
-                label: follow_label(&entry),
-                entry,
-            })
-            .collect();
-        Ok(Some((entry, follows, later)))
+        Ok(Some((entry, store.archive_story(seq)?)))
     })
     .await;
     match found {
-        Ok(Some((entry, follows, later))) => {
+        Ok(Some((entry, story))) => {
             let settings = &app.config().settings;
             html(pages::message(
                 &settings.public,
                 &entry,
-                follows.as_ref(),
-                &later,
+                &story,
                 settings.tz(),
             ))
         }
@@ -269,8 +249,9 @@ async fn message(State(cell): State<AppCell>, Path(seq): Path<String>) -> Respon
     }
 }
 
-/// This page's address, ending in `/`: the configured one, else from the request's `Host`
-/// (only when it looks like a host name; never echoed as it came).
+/// This page's address, ending in `/`: the configured one (`public.url`), else from the
+/// request's `Host` (only when it parses as a host and port; `check` warns that a proxy's
+/// own address may end up in the feeds).
 fn base(app: &App, headers: &HeaderMap) -> String {
     if let Some(url) = &app.config().settings.public.url {
         let s = url.to_string();
@@ -279,14 +260,12 @@ fn base(app: &App, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.len() <= 255
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}/")
+        .filter(|h| h.len() <= 255)
+        // A host name or an IP address, with a port: parsed, not just filtered.
+        .and_then(|h| url::Url::parse(&format!("http://{h}/")).ok())
+        .filter(|u| u.path() == "/" && u.username().is_empty() && u.query().is_none())
+        .map(|u| u.to_string());
+    host.unwrap_or_else(|| "http://localhost/".to_owned())
 }
 
 /// A feed, or 304 when the reader has this version (`If-None-Match`, else
@@ -301,10 +280,23 @@ async fn feed(cell: AppCell, headers: HeaderMap, json: bool) -> Response {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let etag = format!("\"{version}\"");
-    let modified = entries
-        .first()
-        .map(|e| e.sent_at.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
+    let public = &app.config().settings.public;
+    let base = base(&app, &headers);
+    // The feed also changes with what the configuration says of it (its title, its links).
+    let etag = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (
+            &public.name,
+            &public.site_url,
+            &base,
+            env!("CARGO_PKG_VERSION"),
+        )
+            .hash(&mut h);
+        format!("\"{version}-{:x}\"", h.finish())
+    };
+    let newest = entries.first().map(|e| e.sent_at);
+    let modified = newest.map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
     let header_str = |name| {
         headers
             .get(name)
@@ -315,15 +307,17 @@ async fn feed(cell: AppCell, headers: HeaderMap, json: bool) -> Response {
             let t = t.trim();
             t == "*" || t.trim_start_matches("W/") == etag
         }),
-        None => modified
-            .as_deref()
-            .is_some_and(|m| header_str(header::IF_MODIFIED_SINCE) == Some(m)),
+        // HTTP dates have whole seconds: the newest entry is older than the reader's copy
+        // when its second is.
+        None => match (header_str(header::IF_MODIFIED_SINCE), newest) {
+            (Some(since), Some(newest)) => chrono::DateTime::parse_from_rfc2822(since)
+                .is_ok_and(|since| newest.timestamp() <= since.timestamp()),
+            _ => false,
+        },
     };
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let public = &app.config().settings.public;
-        let base = base(&app, &headers);
         let (body, kind) = if json {
             (
                 feeds::json(public, &base, &entries),
@@ -343,6 +337,14 @@ async fn feed(cell: AppCell, headers: HeaderMap, json: bool) -> Response {
     }
     if let Some(v) = modified.and_then(|m| HeaderValue::from_str(&m).ok()) {
         h.insert(header::LAST_MODIFIED, v);
+    }
+    // Public data: a comune's app or a script on another site may read it.
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    if public.url.is_none() {
+        h.insert(header::VARY, HeaderValue::from_static("Host"));
     }
     response
 }
@@ -400,7 +402,7 @@ async fn qr_code(
 
 async fn widget(State(cell): State<AppCell>) -> Response {
     let app = cell.get();
-    let entries = match read(app.clone(), |app| latest(app, LATEST)).await {
+    let entries = match read(app.clone(), |app| latest(app, WIDGET)).await {
         Ok(e) => e,
         Err(r) => return r,
     };
@@ -423,7 +425,7 @@ async fn widget(State(cell): State<AppCell>) -> Response {
 async fn poster(State(cell): State<AppCell>) -> Response {
     let app = cell.get();
     let ways = ways(&app);
-    html(pages::poster(&app.config().settings.public, ways.first()))
+    html(pages::poster(&app.config().settings.public, &ways))
 }
 
 async fn css() -> Response {

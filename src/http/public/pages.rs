@@ -5,9 +5,8 @@ use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use maud::{html, Markup, DOCTYPE};
 
-use super::Follow;
 use crate::config::PublicSettings;
-use crate::http::bubble::bubble;
+use crate::http::bubble::bubble_with_links;
 use crate::store::ArchiveEntry;
 
 const MONTHS: [&str; 12] = [
@@ -33,16 +32,26 @@ pub(super) fn month_name(year: i32, month: u32) -> String {
     format!("{name} {year}")
 }
 
-/// "3 dicembre 2026, 14:05" in the comune's time zone.
+/// "3 dicembre 2026 alle 14:05" in the comune's time zone.
 pub(super) fn when(t: DateTime<Utc>, tz: Tz) -> String {
     let local = t.with_timezone(&tz);
     let month = MONTHS.get(local.month0() as usize).copied().unwrap_or("?");
     format!(
-        "{} {month} {}, {}",
+        "{} {month} {} alle {}",
         local.day(),
         local.year(),
         local.format("%H:%M")
     )
+}
+
+/// A `<time datetime>` value: RFC 3339 to the second (HTML allows at most three decimals).
+fn machine(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The stylesheet's address, new with each version (it is cached for a day).
+fn css() -> String {
+    format!("/public.css?v={}", env!("CARGO_PKG_VERSION"))
 }
 
 /// Only web addresses become links (a feed could carry `javascript:`).
@@ -62,9 +71,9 @@ pub(super) fn page(public: &PublicSettings, title: &str, current: &str, body: Ma
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (public.name) }
-                link rel="stylesheet" href="/public.css";
-                link rel="alternate" type="application/atom+xml" title=(format!("Avvisi di {}", public.name)) href="/feed.xml";
-                link rel="alternate" type="application/feed+json" title=(format!("Avvisi di {}", public.name)) href="/feed.json";
+                link rel="stylesheet" href=(css());
+                link rel="alternate" type="application/atom+xml" title=(format!("Avvisi · {}", public.name)) href="/feed.xml";
+                link rel="alternate" type="application/feed+json" title=(format!("Avvisi · {}", public.name)) href="/feed.json";
             }
             body {
                 a.skip href="#contenuto" { "Vai al contenuto" }
@@ -81,11 +90,9 @@ pub(super) fn page(public: &PublicSettings, title: &str, current: &str, body: Ma
                 main id="contenuto" tabindex="-1" { h1 { (title) } (body) }
                 footer {
                     p {
-                        "Avvisi ufficiali di " (public.name) " su WhatsApp. "
+                        (public.name) ": avvisi ufficiali su WhatsApp. "
                         @if let Some(site) = &public.site_url { a href=(site) { "Sito del Comune" } " · " }
-                        @if let Some(privacy) = &public.privacy_url { a href=(privacy) { "Informativa privacy" } " · " }
-                        "Segui anche con il "
-                        a href="/feed.xml" { "feed Atom" } " o il " a href="/feed.json" { "feed JSON" } "."
+                        @if let Some(privacy) = &public.privacy_url { a href=(privacy) { "Informativa privacy" } }
                     }
                 }
             }
@@ -102,6 +109,10 @@ pub(super) struct Way {
     pub how: &'static str,
     pub link: String,
     pub button: &'static str,
+    /// The QR code's text for a screen reader.
+    pub alt: &'static str,
+    /// How to stop.
+    pub stop: &'static str,
 }
 
 pub(super) fn home(
@@ -110,9 +121,15 @@ pub(super) fn home(
     latest: &[ArchiveEntry],
     tz: Tz,
 ) -> String {
+    let widget = public.url.as_ref().map(|u| {
+        format!(
+            r#"<iframe src="{}widget" title="Avvisi del Comune su WhatsApp" width="360" height="520" style="border:0"></iframe>"#,
+            u.as_str()
+        )
+    });
     let body = html! {
         p.lead {
-            (public.name) " pubblica su WhatsApp gli avvisi ufficiali: interruzioni di servizi, "
+            "Gli avvisi ufficiali del Comune su WhatsApp: interruzioni di servizi, "
             "allerte di protezione civile, eventi e notizie di pubblica utilità. Pochi messaggi, "
             "brevi, sempre con il link alla pagina ufficiale."
         }
@@ -125,10 +142,8 @@ pub(super) fn home(
                     h2 id=(format!("via-{}", way.name)) { (way.heading) }
                     p { (way.how) }
                     p { a.button href=(way.link) { (way.button) } }
-                    img.qr src=(format!("/qr/{}.svg", way.name)) width="220" height="220"
-                        alt=(format!("Codice QR: {}", way.link));
-                    p.small { "Inquadra il codice con la fotocamera del telefono. "
-                        a href=(format!("/qr/{}.png?size=1200", way.name)) { "Scarica il codice per la stampa (PNG)" } }
+                    img.qr src=(format!("/qr/{}.svg", way.name)) width="220" height="220" alt=(way.alt);
+                    p.small { "Inquadra il codice con la fotocamera del telefono. " (way.stop) }
                 }
             }
         }
@@ -147,15 +162,24 @@ pub(super) fn home(
         @if !latest.is_empty() {
             section aria-labelledby="ultimi" {
                 h2 id="ultimi" { "Gli ultimi avvisi" }
-                (list(latest, tz))
+                (list(latest, 0, tz))
                 p { a href="/archivio" { "Tutti gli avvisi" } }
             }
         }
-        section aria-labelledby="sito" {
-            h2 id="sito" { "Sul sito del Comune" }
-            p { "Il riquadro con gli ultimi avvisi e il pulsante per iscriversi, da inserire in una pagina del sito:" }
-            pre.snippet { code { (r#"<iframe src="/widget" title="Avvisi del Comune su WhatsApp" width="360" height="480" style="border:0"></iframe>"#) } }
-            p.small { "Sostituisci " code { "/widget" } " con l'indirizzo completo di questa pagina seguito da /widget. " a href="/manifesto" { "Manifesto da stampare (A4)" } }
+        section aria-labelledby="siti" {
+            h2 id="siti" { "Per i siti e le app" }
+            p {
+                "Gli stessi avvisi come feed: " a href="/feed.xml" { "Atom" } " e " a href="/feed.json" { "JSON Feed" } ". "
+                a href="/manifesto" { "Manifesto da stampare (A4)" } " con i codici QR"
+                @for way in ways { ", " a href=(format!("/qr/{}.png?size=1200", way.name)) { "QR «" (way.button) "» per la stampa (PNG)" } }
+                "."
+            }
+            @if let Some(widget) = widget {
+                p { "Il riquadro con gli ultimi avvisi e il pulsante per iscriversi, da inserire in una pagina del sito del Comune:" }
+                pre.snippet { code { (widget) } }
+            } @else {
+                p { "Il riquadro da inserire nel sito del Comune è all'indirizzo /widget di questa pagina (il codice da copiare appare qui quando la configurazione indica l'indirizzo pubblico della pagina, public.url)." }
+            }
         }
     };
     page(
@@ -166,16 +190,17 @@ pub(super) fn home(
     )
 }
 
-/// The archive's list: date, category, title linking to the message.
-pub(super) fn list(entries: &[ArchiveEntry], tz: Tz) -> Markup {
+/// The archive's list: date, category, title linking to the message; `skipped` entries
+/// come before it (the numbering goes on from page to page).
+pub(super) fn list(entries: &[ArchiveEntry], skipped: usize, tz: Tz) -> Markup {
     html! {
-        ol.messages {
+        ol.messages start=(skipped + 1) {
             @for e in entries {
                 li {
                     a href=(format!("/archivio/{}", e.seq)) { (title_of(e)) }
                     br;
                     span.meta {
-                        time datetime=(e.sent_at.to_rfc3339()) { (when(e.sent_at, tz)) }
+                        time datetime=(machine(e.sent_at)) { (when(e.sent_at, tz)) }
                         " · " (e.categories().join(", "))
                     }
                 }
@@ -254,40 +279,79 @@ pub(super) fn archive(
             button type="submit" { "Cerca" }
         }
         @if entries.is_empty() {
-            p { "Nessun avviso trovato." }
+            @if s.q.is_empty() && s.category.is_empty() && s.month.is_empty() && s.page == 1 {
+                p { "Nessun avviso, per ora." }
+            } @else {
+                p {
+                    "Nessun avviso trovato"
+                    @if !s.q.is_empty() { " per «" (s.q) "»" }
+                    ". " a href="/archivio" { "Mostra tutti gli avvisi" }
+                }
+            }
         } @else {
-            (list(entries, tz))
+            (list(entries, (s.page - 1) * super::PAGE, tz))
         }
         nav.pages aria-label="Pagine dell'archivio" {
-            @if s.page > 1 { a rel="prev" href=(s.link(s.page - 1)) { "← Più recenti" } }
+            @if s.page > 1 && !entries.is_empty() { a rel="prev" href=(s.link(s.page - 1)) { "← Più recenti" } }
             @if s.more { a rel="next" href=(s.link(s.page + 1)) { "Meno recenti →" } }
         }
     };
     page(public, "Archivio degli avvisi", "/archivio", body)
 }
 
-/// One message as sent, with what it followed and what followed it.
+/// What a message of a story is, said to a citizen.
+fn role(e: &ArchiveEntry, first: bool) -> &'static str {
+    let extra = |k: &str| e.message.extra.get(k).and_then(|v| v.as_str());
+    match (first, extra("correction_of"), extra("msg_type")) {
+        (true, _, _) => "Primo avviso",
+        (false, Some(_), _) => "Correzione",
+        (false, None, Some("Cancel")) => "Revoca",
+        (false, None, Some("Update")) => "Aggiornamento",
+        _ => "Seguito",
+    }
+}
+
+/// One message as sent; when it is part of a story (an alert updated and revoked, a news
+/// item corrected), the whole story, and a warning when this is not its last word.
 pub(super) fn message(
     public: &PublicSettings,
     e: &ArchiveEntry,
-    follows: Option<&ArchiveEntry>,
-    later: &[Follow],
+    story: &[ArchiveEntry],
     tz: Tz,
 ) -> String {
+    let last = story.last().filter(|l| story.len() > 1 && l.seq != e.seq);
     let body = html! {
         p.meta {
-            "Inviato il " time datetime=(e.sent_at.to_rfc3339()) { (when(e.sent_at, tz)) }
+            "Inviato il " time datetime=(machine(e.sent_at)) { (when(e.sent_at, tz)) }
             " · " (e.categories().join(", "))
         }
-        @if let Some(earlier) = follows {
-            p.notice { "Questo messaggio aggiorna l'avviso " a href=(format!("/archivio/{}", earlier.seq)) { "«" (title_of(earlier)) "»" } "." }
+        @if let Some(last) = last {
+            p.notice {
+                strong { "Non è l'ultima notizia su questo avviso. " }
+                (role(last, false)) " del " (when(last.sent_at, tz)) ": "
+                a href=(format!("/archivio/{}", last.seq)) { "«" (title_of(last)) "»" }
+            }
         }
-        @for f in later {
-            p.notice.later { strong { (f.label) } ": " a href=(format!("/archivio/{}", f.entry.seq)) { "«" (title_of(&f.entry)) "»" } " (" (when(f.entry.sent_at, tz)) ")" }
-        }
-        div.message { (bubble(&e.message.text)) }
+        div.message { (bubble_with_links(&e.message.text)) }
         @if let Some(url) = web(&e.message.url) {
             p { a.button href=(url) { "Apri la pagina ufficiale" } }
+        }
+        @if story.len() > 1 {
+            section aria-labelledby="storia" {
+                h2 id="storia" { "Tutti i messaggi su questo avviso" }
+                ol.messages {
+                    @for (i, m) in story.iter().enumerate() {
+                        li {
+                            (role(m, i == 0)) ", " (when(m.sent_at, tz)) ": "
+                            @if m.seq == e.seq {
+                                span aria-current="page" { "«" (title_of(m)) "» (questo messaggio)" }
+                            } @else {
+                                a href=(format!("/archivio/{}", m.seq)) { "«" (title_of(m)) "»" }
+                            }
+                        }
+                    }
+                }
+            }
         }
         p { a href="/archivio" { "← Tutti gli avvisi" } }
     };
@@ -303,8 +367,8 @@ pub(super) fn not_found(public: &PublicSettings) -> String {
     )
 }
 
-/// The A4 poster: the comune's name, a big QR, one line of instructions.
-pub(super) fn poster(public: &PublicSettings, way: Option<&Way>) -> String {
+/// The A4 poster: the comune's name, a big QR for each way to follow, how to stop.
+pub(super) fn poster(public: &PublicSettings, ways: &[Way]) -> String {
     html! {
         (DOCTYPE)
         html lang="it" {
@@ -312,21 +376,27 @@ pub(super) fn poster(public: &PublicSettings, way: Option<&Way>) -> String {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "Manifesto · " (public.name) }
-                link rel="stylesheet" href="/public.css";
+                link rel="stylesheet" href=(css());
             }
             body.poster {
                 main {
                     @if public.logo.is_some() { img.logo-big src="/logo" alt=""; }
                     h1 { (public.name) }
                     p.big { "Gli avvisi ufficiali del Comune su WhatsApp" }
-                    @if let Some(way) = way {
-                        img.qr-big src=(format!("/qr/{}.svg", way.name)) alt=(format!("Codice QR: {}", way.link));
-                        p.big { "Inquadra il codice con la fotocamera del telefono" }
-                        p { (way.link) }
-                    } @else {
+                    @if ways.is_empty() {
                         p { "Il Comune non ha ancora indicato come iscriversi." }
                     }
-                    p { "Pochi messaggi, brevi, con il link alla pagina ufficiale. Per smettere: STOP." }
+                    div.poster-ways {
+                        @for way in ways {
+                            section {
+                                h2 { (way.heading) }
+                                img.qr-big src=(format!("/qr/{}.svg", way.name)) alt=(way.alt);
+                                p { (way.how) }
+                                p.small { (way.stop) }
+                            }
+                        }
+                    }
+                    p { "Inquadra il codice con la fotocamera del telefono. Pochi messaggi, brevi, con il link alla pagina ufficiale." }
                 }
             }
         }
@@ -348,16 +418,16 @@ pub(super) fn widget(
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Avvisi di " (public.name) }
-                link rel="stylesheet" href="/public.css";
+                title { "Avvisi · " (public.name) }
+                link rel="stylesheet" href=(css());
                 base target="_top";
             }
             body.widget {
                 main {
-                    h1 { "Avvisi di " (public.name) }
-                    @if latest.is_empty() { p { "Nessun avviso, per ora." } }
-                    (list(latest, tz))
+                    h1 { "Avvisi su WhatsApp" }
                     @if let Some(way) = way { p { a.button href=(way.link) { (way.button) } } }
+                    @if latest.is_empty() { p { "Nessun avviso, per ora." } }
+                    (list(latest, 0, tz))
                     p.small { a href="/archivio" { "Tutti gli avvisi" } }
                 }
             }
@@ -368,3 +438,55 @@ pub(super) fn widget(
 
 /// The stylesheet, embedded.
 pub(super) const CSS: &str = include_str!("public.css");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64, title: &str, msg_type: &str) -> ArchiveEntry {
+        let mut extra = serde_json::Map::new();
+        extra.insert("msg_type".into(), msg_type.into());
+        ArchiveEntry {
+            seq,
+            message: crate::item::Message {
+                id: format!("m{seq}"),
+                source: "pc".into(),
+                kind: "cap".into(),
+                title: title.into(),
+                url: "javascript:alert(1)".into(),
+                text: format!("*{title}*\n\nZona: Borgo"),
+                image: None,
+                priority: crate::config::Priority::Urgent,
+                published: None,
+                tags: vec![],
+                extra,
+            },
+            sent_at: DateTime::from_timestamp(1_764_000_000 + seq as i64 * 3600, 0)
+                .unwrap_or_default(),
+            follows: (seq > 1).then_some(1),
+        }
+    }
+
+    #[test]
+    fn an_update_says_it_was_revoked_later_and_tells_the_whole_story() {
+        let story = [
+            entry(1, "Allerta arancione", "Alert"),
+            entry(2, "AGGIORNAMENTO: Allerta gialla", "Update"),
+            entry(3, "REVOCA: Cessata allerta", "Cancel"),
+        ];
+        let public = PublicSettings::default();
+        let page = message(&public, &story[1], &story, chrono_tz::Europe::Rome);
+        assert!(
+            page.contains("Non è l'ultima notizia su questo avviso."),
+            "{page}"
+        );
+        assert!(page.contains("Revoca del "), "{page}");
+        assert!(page.contains("<a href=\"/archivio/3\">«REVOCA: Cessata allerta»</a>"));
+        assert!(page.contains("Primo avviso, "));
+        assert!(page.contains("«AGGIORNAMENTO: Allerta gialla» (questo messaggio)"));
+        assert!(!page.contains("javascript:"), "no link but http(s)");
+        // The last word says nothing of a later one.
+        let page = message(&public, &story[2], &story, chrono_tz::Europe::Rome);
+        assert!(!page.contains("Non è l'ultima notizia"));
+    }
+}

@@ -22,13 +22,13 @@ pub fn svg(link: &str) -> Option<String> {
     )
 }
 
-/// The QR code of `link` as a PNG about `size` pixels wide (clamped to [`PNG_SIZES`]).
+/// The QR code of `link` as a PNG at least `size` pixels wide (clamped to [`PNG_SIZES`];
+/// a little more, so that every module has the same whole number of pixels).
 pub fn png(link: &str, size: u32) -> Option<Vec<u8>> {
     let size = size.clamp(*PNG_SIZES.start(), *PNG_SIZES.end());
     let image = code(link)?
         .render::<image::Luma<u8>>()
         .min_dimensions(size, size)
-        .max_dimensions(size, size)
         .quiet_zone(true)
         .build();
     let mut out = std::io::Cursor::new(Vec::new());

@@ -81,16 +81,22 @@ async fn what_went_out_is_archived_and_linked_to_what_followed() {
     );
     assert!(!more);
     let seq = |id: &str| page.iter().find(|e| e.message.id == id).unwrap().seq;
-    let followed = |id: &str| -> Vec<String> {
+    assert_eq!(
+        page.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [4, 3, 2, 1],
+        "numbered in order"
+    );
+    let story = |id: &str| -> Vec<String> {
         store
-            .followups(seq(id))
+            .archive_story(seq(id))
             .unwrap()
             .into_iter()
             .map(|e| e.message.id)
             .collect()
     };
-    assert_eq!(followed("alert"), ["update"]);
-    assert_eq!(followed("news"), ["fix"]);
+    assert_eq!(story("alert"), ["alert", "update"]);
+    assert_eq!(story("update"), ["alert", "update"], "told from either end");
+    assert_eq!(story("news"), ["news", "fix"]);
     assert_eq!(
         store.archived(seq("update")).unwrap().unwrap().follows,
         Some(seq("alert"))
@@ -100,7 +106,7 @@ async fn what_went_out_is_archived_and_linked_to_what_followed() {
         let filter = ArchiveFilter {
             words: words.iter().map(|w| w.to_string()).collect(),
             category: category.map(str::to_owned),
-            month: None,
+            ..ArchiveFilter::default()
         };
         let (page, _) = store.archive_page(&filter, 0, 10).unwrap();
         page.into_iter().map(|e| e.message.id).collect()
