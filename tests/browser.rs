@@ -164,12 +164,17 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
         &format!(
             "admin_listen = \"127.0.0.1:{admin_port}\"\nallow_private_sources = true\n\
              public_listen = \"127.0.0.1:{public_port}\"\n\
+             webhook_listen = \"127.0.0.1:{}\"\n\
              public = {{ name = \"Comune di Prova\", channel_url = \"https://whatsapp.com/channel/0029VaPROVA\", \
-             whatsapp_number = \"+39 0372 111222\", privacy_url = \"https://comune.example.it/privacy\" }}"
+             whatsapp_number = \"+39 0372 111222\", privacy_url = \"https://comune.example.it/privacy\", \
+             signup = {{ sink = \"wa\", template = {{ name = \"conferma_iscrizione\", language = \"it\" }} }} }}",
+            free_port()
         ),
         &sources,
         &format!(
-            "[[sink]]\nname = \"automazione\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret_env = \"WEBHOOK_SECRET\"\n",
+            "[[sink]]\nname = \"automazione\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret_env = \"WEBHOOK_SECRET\"\n\n\
+             [[sink]]\nname = \"wa\"\nkind = \"whatsapp-cloud\"\napi_base = \"http://127.0.0.1:9\"\nphone_number_id = \"1\"\n\
+             token_env = \"WHATSAPP_TOKEN\"\napp_secret_env = \"WHATSAPP_APP_SECRET\"\nverify_token_env = \"WHATSAPP_VERIFY_TOKEN\"\n",
             feeds.url(hook)
         ),
     );

@@ -297,3 +297,122 @@ async fn bad_public_settings_are_refused_with_their_reason() {
         "{said}"
     );
 }
+
+/// A signed inbound WhatsApp message, as Meta posts it to the webhook.
+async fn citizen_writes(port: u16, from: &str, text: &str, id: &str) -> StatusCode {
+    let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": "390372111222", "phone_number_id": "123456789012345"},
+        "contacts": [{"profile": {"name": "Cittadina"}, "wa_id": from}],
+        "messages": [{"from": from, "id": id, "timestamp": chrono::Utc::now().timestamp().to_string(), "type": "text", "text": {"body": text}}]}}]}]});
+    let raw = serde_json::to_vec(&body).unwrap();
+    let signature = banditore::sink::secret::hmac_sha256_hex(b"app-secret", &raw);
+    reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/webhooks/whatsapp/wa"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", format!("sha256={signature}"))
+        .body(raw)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_citizen_signs_up_on_the_page_and_confirms_on_whatsapp() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[])));
+    let (mock, addr) = providers::MockCloud::start().await;
+    let (port, hooks) = (free_port(), free_port());
+    let settings = format!(
+        "public_listen = \"127.0.0.1:{port}\"\nwebhook_listen = \"127.0.0.1:{hooks}\"\n\
+         public = {{ name = \"Comune di Prova\", whatsapp_number = \"+39 0372 111222\", \
+         signup = {{ sink = \"wa\", template = {{ name = \"conferma_iscrizione\", language = \"it\" }}, per_day = 2 }} }}"
+    );
+    let work = Workdir::with_sinks(
+        &settings,
+        &source("comune", &feeds.url("/feed"), ""),
+        &cloud::cloud_sink(addr, ""),
+    );
+    let mut daemon = work.command(&["run"]).spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut home = String::new();
+    for _ in 0..200 {
+        if let Ok(r) = reqwest::get(format!("{base}/")).await {
+            home = r.text().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(home.contains("action=\"/iscriviti\""), "{home}");
+    let client = reqwest::Client::new();
+    let sign_up = |number: &str, consent: bool| {
+        let mut form = vec![("numero", number.to_owned())];
+        if consent {
+            form.push(("consenso", "si".to_owned()));
+        }
+        let request = client.post(format!("{base}/iscriviti")).form(&form);
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status(), r.text().await.unwrap())
+        }
+    };
+
+    // No consent, no number: the form again, saying why; nothing sent.
+    let (status, page) = sign_up("+39 347 765 4321", false).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("serve il tuo consenso"), "{page}");
+    let (status, page) = sign_up("12", true).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("non sembra un cellulare"), "{page}");
+    assert_eq!(mock.count(), 0);
+
+    // The confirmation goes once, however often the form is sent for the number.
+    let (status, page) = sign_up("+39 347 765 4321", true).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("rispondi ISCRIVIMI (o SÌ) entro 24 ore"),
+        "{page}"
+    );
+    let (status, again) = sign_up("347 765 4321", true).await;
+    assert_eq!((status, again), (StatusCode::OK, page));
+    let sent = mock.sends_to("393477654321");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["template"]["name"], "conferma_iscrizione");
+    assert_eq!(
+        sent[0]["template"]["components"][0]["parameters"][0]["text"],
+        "Comune di Prova"
+    );
+    assert!(mock.violations().is_empty(), "{:?}", mock.violations());
+    // Not subscribed until the citizen answers.
+    let count = work.run(&["subscribers", "count"]).await;
+    assert!(String::from_utf8_lossy(&count.stdout).starts_with('0'));
+
+    // The day's cap: one more confirmation, then none.
+    assert_eq!(sign_up("+39 333 000 1111", true).await.0, StatusCode::OK);
+    let (status, page) = sign_up("+39 333 000 2222", true).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.contains("ISCRIVIMI al numero del Comune"), "{page}");
+    assert!(mock.sends_to("393330002222").is_empty());
+    // Ten requests an hour from one address (six so far).
+    for _ in 0..4 {
+        assert_eq!(sign_up("+39 333 000 3333", true).await.0, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let (status, _) = sign_up("+39 333 000 3333", true).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    // A yes on WhatsApp completes the sign-up, with the consent as the page showed it.
+    assert_eq!(
+        citizen_writes(hooks, "393477654321", "Sì grazie", "wamid.SI1").await,
+        StatusCode::OK
+    );
+    let export = work.run(&["subscribers", "export"]).await;
+    let csv = String::from_utf8_lossy(&export.stdout);
+    assert!(csv.contains("393477654321"), "{csv}");
+    assert!(csv.contains("signed up on the citizens' page"), "{csv}");
+    assert!(csv.contains("Acconsento a ricevere su WhatsApp"), "{csv}");
+    // A yes from someone who asked nothing is nothing.
+    citizen_writes(hooks, "393330009999", "sì", "wamid.SI2").await;
+    let export = work.run(&["subscribers", "export"]).await;
+    assert!(!String::from_utf8_lossy(&export.stdout).contains("393330009999"));
+    stop(&mut daemon).await;
+}

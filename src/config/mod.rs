@@ -29,7 +29,7 @@ use crate::schedule::{QuietHours, Schedule};
 pub use choices::{Corrections, Forward, MessageTemplate};
 pub use problem::{ConfigError, Problem};
 pub use secrets::{secret_from_env, why_no_secret};
-pub use settings::{AlertSettings, PublicSettings, Settings};
+pub use settings::{AlertSettings, PublicSettings, Settings, SignupSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -56,6 +56,16 @@ pub struct RawPublic {
     pub site_url: Option<String>,
     pub url: Option<String>,
     pub logo: Option<String>,
+    pub signup: Option<RawSignup>,
+}
+
+/// `public.signup = { sink, template, per_day }`: sign-up from the page, double opt-in.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSignup {
+    pub sink: Option<String>,
+    pub template: Option<Template>,
+    pub per_day: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -82,6 +82,19 @@ pub struct PublicSettings {
     pub url: Option<url::Url>,
     /// An image file (SVG or PNG) for the page and the poster, relative to the configuration.
     pub logo: Option<std::path::PathBuf>,
+    /// Sign-up from the page with a number (double opt-in), when set.
+    pub signup: Option<SignupSettings>,
+}
+
+/// `public.signup`: the page takes a number and the citizen's consent, the Cloud API sink
+/// `sink` sends `template` (its {{1}}: the comune's name) asking to confirm, and the number is
+/// subscribed only when its owner replies (ISCRIVIMI, or SÌ) within a day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignupSettings {
+    pub sink: String,
+    pub template: super::Template,
+    /// Most confirmations sent in a day, whoever asks.
+    pub per_day: usize,
 }
 
 impl Default for PublicSettings {
@@ -94,6 +107,7 @@ impl Default for PublicSettings {
             site_url: None,
             url: None,
             logo: None,
+            signup: None,
         }
     }
 }

@@ -190,20 +190,39 @@ fn invisible(c: char) -> bool {
     )
 }
 
-/// Reads a message the way people write keywords: compatibility forms folded (NFKC:
-/// fullwidth "ＳＴＯＰ" is STOP), case, accents and punctuation ignored, letters spaced out
-/// ("S T O P") joined, repeated ("STOP STOP") or with courtesy words ("stop per favore",
-/// "iscrivimi grazie"). Anything else is not a keyword.
-pub fn intent(text: &str) -> Option<Intent> {
+/// A message as its words are compared: compatibility forms folded, invisible characters
+/// gone, upper case without accents, punctuation as spaces.
+fn fold(text: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
-    let folded: String = text
-        .nfkc()
+    text.nfkc()
         .filter(|c| !invisible(*c))
         .flat_map(char::to_lowercase)
         .map(fold_accent)
         .map(|c| if c.is_alphanumeric() { c } else { ' ' })
         .collect::<String>()
-        .to_uppercase();
+        .to_uppercase()
+}
+
+/// Words that confirm a sign-up made on the citizens' page ("Sì", "si grazie", "confermo").
+const CONFIRM: &[&str] = &["SI", "CONFERMO", "CONFERMA", "OK"];
+
+/// Whether a message confirms something asked of its writer: a confirming word, perhaps with
+/// courtesy words, and nothing else.
+pub fn confirms(text: &str) -> bool {
+    let folded = fold(text);
+    let words: Vec<&str> = folded.split_whitespace().collect();
+    words.iter().any(|w| CONFIRM.contains(w))
+        && words
+            .iter()
+            .all(|w| CONFIRM.contains(w) || COURTESY.contains(w))
+}
+
+/// Reads a message the way people write keywords: compatibility forms folded (NFKC:
+/// fullwidth "ＳＴＯＰ" is STOP), case, accents and punctuation ignored, letters spaced out
+/// ("S T O P") joined, repeated ("STOP STOP") or with courtesy words ("stop per favore",
+/// "iscrivimi grazie"). Anything else is not a keyword.
+pub fn intent(text: &str) -> Option<Intent> {
+    let folded = fold(text);
     let words: Vec<&str> = folded.split_whitespace().collect();
     let of = |word: &str| {
         if UNSUBSCRIBE.contains(&word) {
@@ -239,6 +258,16 @@ pub fn intent(text: &str) -> Option<Intent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sign_up_is_confirmed_by_a_yes_and_nothing_else() {
+        for yes in ["Sì", "si", "SI!", "sì grazie", "Confermo", "ok"] {
+            assert!(confirms(yes), "{yes}");
+        }
+        for not in ["", "sì ma domani", "no", "stop", "si stop"] {
+            assert!(!confirms(not), "{not}");
+        }
+    }
 
     #[test]
     fn keywords_the_way_people_write_them() {

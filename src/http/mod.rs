@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod bubble;
+pub mod client;
 pub mod control;
 pub mod inbound;
 mod listen;

@@ -171,10 +171,24 @@ async fn handle_message(
         return Ok(());
     };
     let store = app.store();
-    let choice = match inbound::intent(text) {
+    // A sign-up from the citizens' page waiting for this number's reply: a yes completes it.
+    let signup = store.signup(&phone, now)?;
+    let intent = match inbound::intent(text) {
+        None if signup.is_some() && inbound::confirms(text) => Some(Intent::Subscribe),
+        intent => intent,
+    };
+    let choice = match intent {
         Some(Intent::Subscribe) => Choice::Subscribe(Subscriber {
             consented_at: now,
-            consent_text: format!("wrote {:?} to the official WhatsApp number", text.trim()),
+            consent_text: match &signup {
+                Some(s) => format!(
+                    "signed up on the citizens' page at {} ({:?}), confirmed by writing {:?} to the official WhatsApp number",
+                    s.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    s.consent_text,
+                    text.trim()
+                ),
+                None => format!("wrote {:?} to the official WhatsApp number", text.trim()),
+            },
             consent_message_id: id.clone(),
             last_inbound_at: Some(now),
         }),
@@ -197,7 +211,12 @@ async fn handle_message(
             return Ok(());
         }
     };
-    let reply = match store.apply_keyword(&phone, id.as_deref(), sent_at, &choice, now)? {
+    let applied = store.apply_keyword(&phone, id.as_deref(), sent_at, &choice, now)?;
+    if signup.is_some() && !matches!(applied, KeywordOutcome::Stale) {
+        // Answered (a yes, or a STOP): nothing waits for this number any more.
+        store.remove_signup(&phone)?;
+    }
+    let reply = match applied {
         KeywordOutcome::Subscribed => {
             tracing::info!(sink = cloud.name(), "a citizen subscribed");
             REPLY_SUBSCRIBED

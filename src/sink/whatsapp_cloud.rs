@@ -179,6 +179,26 @@ impl CloudSink {
         })
     }
 
+    /// A template to one number with the given body parameters (the citizens' page's
+    /// sign-up confirmation: {{1}} the comune's name).
+    pub fn template_with(template: &Template, params: &[&str], to: &str) -> Value {
+        let parameters: Vec<Value> = params
+            .iter()
+            .map(|p| json!({"type": "text", "text": template_param(p)}))
+            .collect();
+        json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "template",
+            "template": {
+                "name": template.name,
+                "language": {"code": template.language, "policy": "deterministic"},
+                "components": [{"type": "body", "parameters": parameters}],
+            },
+        })
+    }
+
     /// The template body: parameters {{1}} title and {{2}} link (for an admin alert, its
     /// reason: the admins' template says what went wrong).
     pub fn templated(&self, message: &Message, to: &str) -> Option<Value> {

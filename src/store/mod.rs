@@ -31,6 +31,7 @@
 //! | `sessions` | SHA-256 of the admin UI's session cookie (32 bytes) | [`Session`]: user, role, CSRF token, expiry, one-shot message | until it expires, or its user logs out |
 //! | `meta` | `last_prune`, `schema` | when pruning last ran, unix secs (u64 BE); the store's schema version ([`SCHEMA`], u32 BE) | one record each, overwritten |
 //! | `admin_alarms` | alert key | [`RaisedAlarm`] | until the trouble clears |
+//! | `signups` | phone (international digits) | [`Signup`]: a web sign-up waiting for the citizen's reply | [`SIGNUP_WINDOW`], or until answered or STOP |
 //!
 //! Beside the store, `snapshots/` holds a daily export (`store export`) of the last
 //! [`snapshot::KEEP`] days, for a restore when sled cannot open its files.
@@ -56,6 +57,7 @@ mod retry;
 mod seen;
 mod sent;
 mod sessions;
+mod signups;
 pub mod snapshot;
 mod table;
 
@@ -79,6 +81,7 @@ pub use retry::{Requeue, RequeueError, Requeued};
 pub use seen::SeenKeys;
 pub use sent::SentItem;
 pub use sessions::{Flash, FlashLink, Session, SessionKey};
+pub use signups::{Signup, SIGNUP_WINDOW};
 use table::Table;
 
 /// The same story from another source within this long is not sent again.
@@ -191,6 +194,8 @@ pub struct Store {
     sent_items: Table<Vec<SentItem>>,
     audit: Table<AuditEntry>,
     sessions: Table<Session>,
+    /// Web sign-ups waiting for the citizen's reply, by phone.
+    signups: Table<Signup>,
     /// Admin alerts raised and not yet cleared, by key.
     alarms: Table<RaisedAlarm>,
     /// Raw: the store's own bookkeeping (when pruning last ran).
@@ -294,6 +299,7 @@ impl Store {
             sent_items: Table::open(&db, "sent_items")?,
             audit: Table::open(&db, "audit")?,
             sessions: Table::open(&db, "sessions")?,
+            signups: Table::open(&db, "signups")?,
             alarms: Table::open(&db, "admin_alarms")?,
             data_dir: None,
             last_id: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(highest_id(&db)?)),
@@ -368,6 +374,7 @@ impl Store {
             keywords: self.prune_keywords(now)?,
             ..PruneReport::default()
         };
+        self.prune_signups(now)?;
         if let Some(story_cutoff) = now.checked_sub_signed(STORY_WINDOW) {
             self.prune_stories(story_cutoff)?;
         }

@@ -316,6 +316,45 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
             });
         }
     }
+    if let Some(signup) = &settings.public.signup {
+        let sink = sinks
+            .iter()
+            .find(|(s, _)| s.name == signup.sink)
+            .map(|(s, _)| s);
+        let problem = match sink.map(|s| &s.settings) {
+            None => Some(format!(
+                "public.signup names {:?}, which is no [[sink]]",
+                signup.sink
+            )),
+            Some(SinkSettings::WhatsappCloud(_))
+                if settings.alerts.sinks.contains(&signup.sink) =>
+            {
+                Some(format!(
+                    "public.signup names {:?}, which sends admin alerts",
+                    signup.sink
+                ))
+            }
+            Some(SinkSettings::WhatsappCloud(_)) if settings.webhook_listen.is_none() => Some(
+                "public.signup: without settings.webhook_listen the citizen's reply never arrives"
+                    .into(),
+            ),
+            Some(SinkSettings::WhatsappCloud(_)) => None,
+            Some(_) => Some(format!(
+                "public.signup names {:?}, which is not a whatsapp-cloud sink",
+                signup.sink
+            )),
+        };
+        if let Some(message) = problem {
+            problems.push(Problem {
+                line: None,
+                message,
+                hint: Some(
+                    "the Cloud API sink that broadcasts the news, with settings.webhook_listen set"
+                        .into(),
+                ),
+            });
+        }
+    }
     if settings.public_listen.is_some() {
         let public = &settings.public;
         if public.channel_url.is_none() && public.whatsapp_number.is_none() {

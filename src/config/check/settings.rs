@@ -224,6 +224,24 @@ fn public(raw: Option<crate::config::raw::RawPublic>, t: &mut Table) -> PublicSe
         site_url,
         url,
         logo: raw.logo.map(std::path::PathBuf::from),
+        signup: raw.signup.and_then(|s| {
+            let sink = s.sink.filter(|n| !n.trim().is_empty());
+            match (sink, s.template) {
+                (Some(sink), Some(template)) => Some(crate::config::SignupSettings {
+                    sink,
+                    template,
+                    per_day: s.per_day.filter(|n| *n > 0).unwrap_or(100),
+                }),
+                _ => {
+                    t.problem(
+                        "public",
+                        "public.signup needs the Cloud API sink that sends the confirmation and its template",
+                        Some("signup = { sink = \"whatsapp\", template = { name = \"conferma_iscrizione\", language = \"it\" } }"),
+                    );
+                    None
+                }
+            }
+        }),
     }
 }
 

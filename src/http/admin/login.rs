@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use super::extract::Form;
-use super::{client, constant_time_eq, server_error, views, Admin, User, SESSION_TTL};
+use super::{constant_time_eq, server_error, views, Admin, User, SESSION_TTL};
 use crate::config::Role;
 
 /// Failed logins are counted over this long from the first one.
@@ -119,7 +119,7 @@ pub(super) fn token_succeeded(admin: &Admin, ip: IpAddr) {
 
 /// The client's address: the TCP peer, or behind a trusted proxy the one it names.
 pub(super) fn client_ip(admin: &Admin, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    client::client_address(
+    crate::http::client::client_address(
         peer.ip(),
         headers,
         &admin.app().config().settings.trusted_proxies,

@@ -14,7 +14,6 @@
 //! client address (behind `trusted_proxies`, the address `X-Forwarded-For` names). All HTML is
 //! produced by maud, which escapes every value: a feed title `<script>` shows as text.
 
-mod client;
 mod config_file;
 mod config_words;
 mod detect;

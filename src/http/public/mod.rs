@@ -9,6 +9,7 @@
 mod feeds;
 mod pages;
 pub mod qr;
+mod signup;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
@@ -39,6 +40,7 @@ const CSP_WIDGET: &str =
 pub fn router(cell: AppCell) -> Router {
     Router::new()
         .route("/", get(home))
+        .route("/iscriviti", axum::routing::post(signup::signup))
         .route("/archivio", get(archive))
         .route("/archivio/{seq}", get(message))
         .route("/feed.xml", get(atom))
@@ -49,6 +51,9 @@ pub fn router(cell: AppCell) -> Router {
         .route("/public.css", get(css))
         .route("/logo", get(logo))
         .fallback(not_found)
+        .layer(axum::Extension(std::sync::Arc::new(
+            signup::Limits::default(),
+        )))
         .layer(axum::middleware::from_fn(headers))
         .with_state(cell)
 }
@@ -73,7 +78,7 @@ async fn headers(request: Request, next: Next) -> Response {
 }
 
 /// A store failure: the page says so, the log says why.
-fn trouble(e: impl std::fmt::Display) -> Response {
+pub(crate) fn trouble(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "citizens' page: cannot read the store");
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -83,7 +88,7 @@ fn trouble(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-fn html(body: String) -> Response {
+pub(crate) fn html(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
@@ -139,9 +144,15 @@ async fn home(State(cell): State<AppCell>) -> Response {
         Err(r) => return r,
     };
     let settings = &app.config().settings;
+    let form = settings
+        .public
+        .signup
+        .is_some()
+        .then(|| signup::form(None, ""));
     html(pages::home(
         &settings.public,
         &ways(&app),
+        form,
         &entries,
         settings.tz(),
     ))
@@ -474,7 +485,7 @@ async fn logo(State(cell): State<AppCell>) -> Response {
     }
 }
 
-async fn not_found(State(cell): State<AppCell>) -> Response {
+pub(crate) async fn not_found(State(cell): State<AppCell>) -> Response {
     let app = cell.get();
     let mut response = html(pages::not_found(&app.config().settings.public));
     *response.status_mut() = StatusCode::NOT_FOUND;

@@ -118,6 +118,7 @@ pub(super) struct Way {
 pub(super) fn home(
     public: &PublicSettings,
     ways: &[Way],
+    form: Option<Markup>,
     latest: &[ArchiveEntry],
     tz: Tz,
 ) -> String {
@@ -133,7 +134,7 @@ pub(super) fn home(
             "allerte di protezione civile, eventi e notizie di pubblica utilità. Pochi messaggi, "
             "brevi, sempre con il link alla pagina ufficiale."
         }
-        @if ways.is_empty() {
+        @if ways.is_empty() && form.is_none() {
             p { "Il Comune non ha ancora indicato come iscriversi: torna presto." }
         }
         div.ways {
@@ -146,6 +147,7 @@ pub(super) fn home(
                     p.small { "Inquadra il codice con la fotocamera del telefono. " (way.stop) }
                 }
             }
+            @if let Some(form) = form { (form) }
         }
         section aria-labelledby="privacy" {
             h2 id="privacy" { "Che cosa conserviamo" }
