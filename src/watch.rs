@@ -93,8 +93,9 @@ pub fn alarms(facts: &Facts, limits: Thresholds) -> Vec<Alarm> {
             out.push(Alarm {
                 key: format!("source-failing:{}", src.name),
                 title: format!(
-                    "La fonte «{}» non si legge: {} tentativi falliti di fila",
-                    src.name, src.failures
+                    "La fonte «{}» non si legge: {}",
+                    src.name,
+                    attempts(src.failures)
                 ),
                 detail: src
                     .last_error
@@ -157,8 +158,9 @@ pub fn alarms(facts: &Facts, limits: Thresholds) -> Vec<Alarm> {
             out.push(Alarm {
                 key: format!("sink-failing:{}", sink.name),
                 title: format!(
-                    "Il canale «{}» non consegna: {} tentativi falliti di fila",
-                    sink.name, sink.failures
+                    "Il canale «{}» non consegna: {}",
+                    sink.name,
+                    attempts(sink.failures)
                 ),
                 detail: sink
                     .last_error
@@ -236,6 +238,14 @@ fn certificates(sources: &[SourceFacts]) -> Vec<Alarm> {
             url: Some(url.to_owned()),
         })
         .collect()
+}
+
+/// "1 tentativo fallito", "3 tentativi falliti di fila".
+fn attempts(n: u32) -> String {
+    match n {
+        1 => "1 tentativo fallito".into(),
+        n => format!("{n} tentativi falliti di fila"),
+    }
 }
 
 /// How long something lasted, in words: "12 minuti", "3 ore", "2 giorni".

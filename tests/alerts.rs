@@ -373,9 +373,12 @@ async fn alerts_arrive_by_email() {
     let feeds = FeedServer::start().await;
     feeds.set("/feed", Route::feed(rss(&[A])));
     let (smtp, mail) = smtp_server().await;
+    // The keys of the interface: a relay on this machine, without TLS.
     let sinks = format!(
-        "[[sink]]\nname = \"posta\"\nkind = \"email\"\nsmtp = \"smtp://{smtp}\"\n\
-         from = \"banditore@comune.example.it\"\nto = [\"ced@comune.example.it\"]\n"
+        "[[sink]]\nname = \"posta\"\nkind = \"email\"\nsmtp_host = \"{}\"\nsmtp_port = {}\ntls = \"none\"\n\
+         from = \"Comune di Prova <banditore@comune.example.it>\"\nto = [\"ced@comune.example.it\"]\n",
+        smtp.ip(),
+        smtp.port()
     );
     let work = Workdir::with_sinks(
         "alerts = [\"posta\"]\nalert_after_failures = 1",
@@ -390,6 +393,11 @@ async fn alerts_arrive_by_email() {
     assert!(mail[0].contains("Subject: "), "{}", mail[0]);
     assert!(mail[0].contains("To: ced@comune.example.it"), "{}", mail[0]);
     assert!(mail[0].contains("503"), "the reason: {}", mail[0]);
+    assert!(
+        mail[0].contains("Message-ID: <alert-source-failing-comune-raised-"),
+        "a retried mail is the same mail: {}",
+        mail[0]
+    );
 }
 
 #[tokio::test]
@@ -397,8 +405,10 @@ async fn an_email_sink_encrypts_or_stays_on_this_machine() {
     let work = Workdir::with_sinks(
         "",
         &source("comune", "https://comune.example.it/feed", ""),
-        "[[sink]]\nname = \"posta\"\nkind = \"email\"\nsmtp = \"smtp://ced:segreto@smtp.example.it\"\n\
-         from = \"banditore@comune.example.it\"\nto = [\"non un indirizzo\"]\n",
+        "[[sink]]\nname = \"posta\"\nkind = \"email\"\nsmtp_host = \"smtp.example.it\"\ntls = \"none\"\n\
+         from = \"banditore@comune.example.it\"\nto = [\"non un indirizzo\"]\n\n\
+         [[sink]]\nname = \"vecchia\"\nkind = \"email\"\nsmtp = \"smtps://ced:segreto@smtp.example.it\"\n\
+         from = \"banditore@comune.example.it\"\nto = [\"ced@comune.example.it\"]\n",
     );
     let out = work.run(&["check"]).await;
     let said = String::from_utf8_lossy(&out.stdout).into_owned();

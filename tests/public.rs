@@ -395,7 +395,10 @@ async fn a_citizen_signs_up_on_the_page_and_confirms_on_whatsapp() {
     assert!(mock.sends_to("393330002222").is_empty());
     // Ten requests an hour from one address (six so far).
     for _ in 0..4 {
-        assert_eq!(sign_up("+39 333 000 3333", true).await.0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            sign_up("+39 333 000 3333", true).await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
     let (status, _) = sign_up("+39 333 000 3333", true).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);

@@ -363,8 +363,11 @@ pub struct WebhookConfig {
 /// `kind = "email"`: each message as an e-mail to fixed addresses (see `sink::email`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmailConfig {
-    /// lettre's connection URL, without the password: `smtps://user@host`.
+    /// lettre's connection URL, without user or password: `smtps://host:465`,
+    /// `smtp://host:587?tls=required`, `smtp://127.0.0.1:25`.
     pub smtp: Url,
+    /// The user: from this variable, else the URL's (an `smtp = "smtps://user@host"` key).
+    pub username_env: Option<String>,
     pub password_env: Option<String>,
     pub from: String,
     pub to: Vec<String>,

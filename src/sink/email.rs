@@ -2,10 +2,11 @@
 //! (`settings.alerts`) or for a newsroom's or a mailing list's inbox. The title is the
 //! subject; the text, WhatsApp's `*bold*` and all, is the body.
 //!
-//! `smtp` is lettre's connection URL without the password: `smtps://user@host` (TLS,
-//! port 465), `smtp://user@host:587?tls=required` (STARTTLS), or `smtp://127.0.0.1:25` (plain,
-//! to a relay on this machine only: `check` refuses it elsewhere). The password comes from the
-//! variable `password_env` names.
+//! The server is `smtp_host`, `smtp_port` and `tls` (`starttls`, `tls`, or `none` to a relay
+//! on this machine only: `check` refuses it elsewhere), made into lettre's connection URL by
+//! the configuration. The user and the password come from the variables `username_env` and
+//! `password_env` name. Each mail's Message-ID is made from the message's id, so that a
+//! retried mail is recognised as the same one.
 
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
@@ -36,7 +37,14 @@ impl EmailSink {
         };
         // The user travels apart from the URL, with the password from the environment.
         let mut url = email.smtp.clone();
-        let user = url.username().to_owned();
+        let user = match &email.username_env {
+            Some(var) => Secret::resolve(secrets, &cfg.name, "username_env", var)?
+                .expose()
+                .to_owned(),
+            None => percent_encoding::percent_decode_str(url.username())
+                .decode_utf8_lossy()
+                .into_owned(),
+        };
         let _ = url.set_username("");
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.as_str())
             .map_err(|e| invalid(format!("smtp: {e}")))?
@@ -45,11 +53,7 @@ impl EmailSink {
             ));
         if let Some(var) = &email.password_env {
             let password = Secret::resolve(secrets, &cfg.name, "password_env", var)?;
-            let user = percent_encoding::percent_decode_str(&user).decode_utf8_lossy();
-            builder = builder.credentials(Credentials::new(
-                user.into_owned(),
-                password.expose().to_owned(),
-            ));
+            builder = builder.credentials(Credentials::new(user, password.expose().to_owned()));
         }
         let mailbox = |a: &str| {
             a.parse::<Mailbox>()
@@ -78,6 +82,10 @@ impl EmailSink {
         let mut email = lettre::Message::builder()
             .from(self.from.clone())
             .subject(message.title.clone())
+            .message_id(Some(format!(
+                "<{}@banditore>",
+                message_id_part(&message.id)
+            )))
             .header(ContentType::TEXT_PLAIN);
         for to in &self.to {
             email = email.to(to.clone());
@@ -91,4 +99,18 @@ impl EmailSink {
             Err(e) => Err(SinkError::NotSent(e.to_string().into())),
         }
     }
+}
+
+/// A message id as the left part of a Message-ID: what RFC 5322 allows there (`dot-atom`
+/// letters, digits and a few signs); anything else as `-`.
+fn message_id_part(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }

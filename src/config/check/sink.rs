@@ -36,7 +36,16 @@ fn sink_keys(kind: &str) -> Option<&'static [&'static str]> {
             "hmac_key_env",
         ],
         "webhook" => &["url", "secret_env"],
-        "email" => &["smtp", "password_env", "from", "to"],
+        "email" => &[
+            "smtp_host",
+            "smtp_port",
+            "tls",
+            "username_env",
+            "password_env",
+            "from",
+            "to",
+            "smtp",
+        ],
         _ => return None,
     })
 }
@@ -73,6 +82,10 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
         ("url", raw.url.is_some()),
         ("secret_env", raw.secret_env.is_some()),
         ("smtp", raw.smtp.is_some()),
+        ("smtp_host", raw.smtp_host.is_some()),
+        ("smtp_port", raw.smtp_port.is_some()),
+        ("tls", raw.tls.is_some()),
+        ("username_env", raw.username_env.is_some()),
         ("password_env", raw.password_env.is_some()),
         ("from", raw.from.is_some()),
         ("to", raw.to.is_some()),
@@ -84,7 +97,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
     }
     let timeout = t.duration(
         "timeout",
-        raw.timeout,
+        raw.timeout.clone(),
         (Duration::from_secs(1), Duration::from_secs(3600)),
     );
     let settings = match kind.as_str() {
@@ -191,7 +204,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
                 _ => None,
             }
         }
-        "email" => email(raw.smtp, raw.password_env, raw.from, raw.to, t).map(SinkSettings::Email),
+        "email" => email(raw, t).map(SinkSettings::Email),
         _ => {
             let url = t.need_url(
                 "url",
@@ -218,27 +231,54 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
     })
 }
 
-/// An e-mail sink's keys: a connection URL that encrypts (or stays on this machine), a
+/// An e-mail sink's keys: the server (`smtp_host`, `smtp_port`, `tls = "starttls" | "tls" |
+/// "none"`, none only to this machine; or one `smtp` URL), the credentials' variables, a
 /// sender and at least one recipient.
-fn email(
-    smtp: Option<String>,
-    password_env: Option<String>,
-    from: Option<String>,
-    to: Option<Vec<String>>,
-    t: &mut Table,
-) -> Option<EmailConfig> {
-    let example = "smtp = \"smtps://banditore%40comune.esempio.it@smtp.comune.esempio.it\"";
-    let raw_smtp = t.need("smtp", smtp, example)?;
-    let smtp = match url::Url::parse(raw_smtp.trim()) {
-        Ok(url) => url,
-        Err(e) => {
-            // Not repeated: it may hold a password.
+fn email(raw: RawSink, t: &mut Table) -> Option<EmailConfig> {
+    let smtp = match (raw.smtp, raw.smtp_host) {
+        (Some(_), Some(_)) => {
             t.problem(
                 "smtp",
-                format!("smtp is not a valid address ({e})"),
-                Some(example),
+                "smtp and smtp_host say the same thing twice: keep smtp_host (with smtp_port and tls)",
+                None,
             );
             return None;
+        }
+        (Some(url), None) => smtp_url(&url, t)?,
+        (None, host) => {
+            let host = t.need("smtp_host", host, "smtp_host = \"smtp.comune.esempio.it\"")?;
+            let tls = raw.tls.as_deref().map(str::trim).unwrap_or("starttls");
+            let (scheme, default_port, query) = match tls {
+                "starttls" => ("smtp", 587, "?tls=required"),
+                "tls" => ("smtps", 465, ""),
+                "none" => ("smtp", 25, ""),
+                other => {
+                    t.problem(
+                        "tls",
+                        format!("tls = {other:?}: starttls, tls or none"),
+                        Some("tls = \"starttls\" (port 587) or \"tls\" (port 465)"),
+                    );
+                    return None;
+                }
+            };
+            let port = raw.smtp_port.unwrap_or(default_port);
+            let host = host.trim();
+            let shown = if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]")
+            } else {
+                host.to_owned()
+            };
+            match url::Url::parse(&format!("{scheme}://{shown}:{port}{query}")) {
+                Ok(url) if url.host_str().is_some() => url,
+                _ => {
+                    t.problem(
+                        "smtp_host",
+                        format!("smtp_host = {host:?} is not a host name"),
+                        None,
+                    );
+                    return None;
+                }
+            }
         }
     };
     let tls = smtp.scheme() == "smtps"
@@ -252,27 +292,21 @@ fn email(
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback())
     });
-    if !matches!(smtp.scheme(), "smtp" | "smtps") {
-        t.problem("smtp", "smtp must be an smtp:// or smtps:// address", None);
-        return None;
-    }
     if !tls && !local {
         t.problem(
-            "smtp",
-            "smtp would send mail and password unencrypted: use smtps://, or smtp://…?tls=required",
-            Some("plain smtp:// only to a relay on this machine (127.0.0.1)"),
+            "tls",
+            "the mail server would get the mail and the password unencrypted",
+            Some("tls = \"starttls\" or \"tls\"; tls = \"none\" only to a relay on this machine (127.0.0.1)"),
         );
     }
-    if smtp.password().is_some() {
-        t.problem(
-            "smtp",
-            "the password does not go in the configuration",
-            Some("password_env = \"SMTP_PASSWORD\", the password in that variable"),
-        );
-    }
-    let password_env = t.env_var("password_env", password_env);
-    let from = t.need("from", from, "from = \"banditore@comune.esempio.it\"");
-    let to = t.need("to", to, "to = [\"ced@comune.esempio.it\"]");
+    let username_env = t.env_var("username_env", raw.username_env);
+    let password_env = t.env_var("password_env", raw.password_env);
+    let from = t.need(
+        "from",
+        raw.from,
+        "from = \"Comune di Esempio <notizie@comune.esempio.it>\"",
+    );
+    let to = t.need("to", raw.to, "to = [\"ced@comune.esempio.it\"]");
     for address in from.iter().chain(to.iter().flatten()) {
         if address.parse::<lettre::message::Mailbox>().is_err() {
             t.problem("to", format!("{address:?} is not an e-mail address"), None);
@@ -283,10 +317,40 @@ fn email(
     }
     Some(EmailConfig {
         smtp,
+        username_env,
         password_env,
         from: from?,
         to: to?,
     })
+}
+
+/// `smtp = "smtps://user@host"`: lettre's connection URL (the form before `smtp_host`).
+fn smtp_url(raw: &str, t: &mut Table) -> Option<url::Url> {
+    let example = "smtp_host = \"smtp.comune.esempio.it\", tls = \"tls\"";
+    let smtp = match url::Url::parse(raw.trim()) {
+        Ok(url) => url,
+        Err(e) => {
+            // Not repeated: it may hold a password.
+            t.problem(
+                "smtp",
+                format!("smtp is not a valid address ({e})"),
+                Some(example),
+            );
+            return None;
+        }
+    };
+    if !matches!(smtp.scheme(), "smtp" | "smtps") {
+        t.problem("smtp", "smtp must be an smtp:// or smtps:// address", None);
+        return None;
+    }
+    if smtp.password().is_some() {
+        t.problem(
+            "smtp",
+            "the password does not go in the configuration",
+            Some("password_env = \"SMTP_PASSWORD\", the password in that variable"),
+        );
+    }
+    Some(smtp)
 }
 
 pub(super) fn user(raw: RawUser, names: &mut HashSet<String>, t: &mut Table) -> Option<UserConfig> {
