@@ -26,9 +26,42 @@ impl Phone {
         (8..=15).contains(&digits.len()).then_some(Phone(digits))
     }
 
+    /// A number as WhatsApp names a sender (`wa_id`): international digits already, the
+    /// country code included. Never given an Italian prefix: "3546112233" is Iceland's.
+    pub fn international(raw: &str) -> Option<Phone> {
+        let digits = raw.trim().trim_start_matches('+');
+        (digits.bytes().all(|b| b.is_ascii_digit()) && (8..=15).contains(&digits.len()))
+            .then(|| Phone(digits.to_owned()))
+    }
+
+    /// A number typed into a form by its owner: only ASCII digits, spaces and the usual
+    /// separators (a letter or another script's digit is a typo, not something to drop), at
+    /// most 32 characters; an Italian number must be a mobile one (WhatsApp runs on mobiles).
+    pub fn typed_mobile(raw: &str) -> Option<Phone> {
+        let raw = raw.trim();
+        let clean = raw.len() <= 32
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-./()".contains(c));
+        let phone = Phone::parse(raw).filter(|_| clean)?;
+        // Without "+" or "00" only an Italian mobile ("347 …" becomes "39347…").
+        let international = raw.starts_with('+') || raw.starts_with("00");
+        let italian = phone.0.starts_with("39");
+        let mobile = phone.0.starts_with("393");
+        ((international && !italian) || mobile).then_some(phone)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Text from elsewhere (a provider's error) with every run of 8 or more digits hidden: it may
+/// hold a phone number, and numbers stay out of logs.
+pub fn mask_numbers(text: &str) -> String {
+    static DIGITS: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\+?\d{8,}").expect("static regex"));
+    DIGITS.replace_all(text, "…").into_owned()
 }
 
 impl fmt::Display for Phone {
@@ -66,5 +99,47 @@ mod tests {
             "4915112345678"
         );
         assert_eq!(Phone::parse("1234567890123456"), None);
+    }
+
+    #[test]
+    fn a_sender_keeps_its_country_and_a_form_takes_only_a_mobile() {
+        assert_eq!(
+            Phone::international("3546112233").unwrap().as_str(),
+            "3546112233"
+        );
+        assert_eq!(Phone::international("39 347"), None);
+        assert_eq!(
+            Phone::typed_mobile("+39 347 111 0001").unwrap().as_str(),
+            "393471110001"
+        );
+        assert_eq!(
+            Phone::typed_mobile("347 111 0001").unwrap().as_str(),
+            "393471110001"
+        );
+        for wrong in [
+            "+39 ３４７ 111 0001",
+            "+39 347 1110001x0",
+            "0372 111222",
+            "+390347111000",
+            "12345678",
+            "+39 347 1234567 +39 347 1234567 +39",
+        ] {
+            assert_eq!(Phone::typed_mobile(wrong), None, "{wrong}");
+        }
+        assert_eq!(
+            Phone::typed_mobile("                          +39 347 1234567")
+                .unwrap()
+                .as_str(),
+            "393471234567",
+            "spaces around are no typo"
+        );
+        assert_eq!(
+            Phone::typed_mobile("+33 6 12 34 56 78").unwrap().as_str(),
+            "33612345678"
+        );
+        assert_eq!(
+            mask_numbers("(#131026) 393471110001 non raggiungibile"),
+            "(#131026) … non raggiungibile"
+        );
     }
 }

@@ -326,7 +326,7 @@ async fn a_citizen_signs_up_on_the_page_and_confirms_on_whatsapp() {
     let settings = format!(
         "public_listen = \"127.0.0.1:{port}\"\nwebhook_listen = \"127.0.0.1:{hooks}\"\n\
          public = {{ name = \"Comune di Prova\", whatsapp_number = \"+39 0372 111222\", \
-         signup = {{ sink = \"wa\", template = {{ name = \"conferma_iscrizione\", language = \"it\" }}, per_day = 2 }} }}"
+         signup = {{ sink = \"wa\", template = {{ name = \"conferma_iscrizione\", language = \"it\" }}, per_day = 3 }} }}"
     );
     let work = Workdir::with_sinks(
         &settings,
@@ -374,7 +374,9 @@ async fn a_citizen_signs_up_on_the_page_and_confirms_on_whatsapp() {
         "{page}"
     );
     let (status, again) = sign_up("347 765 4321", true).await;
-    assert_eq!((status, again), (StatusCode::OK, page));
+    assert_eq!((status, again), (StatusCode::OK, page.clone()));
+    // The confirmation leaves after the answer (its timing tells nothing).
+    common::wait_for(|| !mock.sends_to("393477654321").is_empty()).await;
     let sent = mock.sends_to("393477654321");
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["template"]["name"], "conferma_iscrizione");
@@ -387,19 +389,49 @@ async fn a_citizen_signs_up_on_the_page_and_confirms_on_whatsapp() {
     let count = work.run(&["subscribers", "count"]).await;
     assert!(String::from_utf8_lossy(&count.stdout).starts_with('0'));
 
-    // The day's cap: one more confirmation, then none.
+    // Another site's page cannot post numbers through its visitors' browsers.
+    let cross = client
+        .post(format!("{base}/iscriviti"))
+        .header("origin", "https://evil.example")
+        .form(&[("numero", "+39 333 000 4444"), ("consenso", "si")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+
+    // A number that says STOP is never written to by the page again, and the page says the
+    // same as for anyone.
     assert_eq!(sign_up("+39 333 000 1111", true).await.0, StatusCode::OK);
-    let (status, page) = sign_up("+39 333 000 2222", true).await;
+    common::wait_for(|| !mock.sends_to("393330001111").is_empty()).await;
+    citizen_writes(hooks, "393330001111", "STOP", "wamid.STOP1").await;
+    let (status, said) = sign_up("+39 333 000 1111", true).await;
+    assert_eq!((status, said), (StatusCode::OK, page));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let confirmations = mock
+        .sends_to("393330001111")
+        .into_iter()
+        .filter(|m| m["type"] == "template")
+        .count();
+    assert_eq!(
+        confirmations, 1,
+        "the reply to STOP, and no second confirmation"
+    );
+
+    // The day's cap: one more confirmation, then none, whoever asks.
+    assert_eq!(sign_up("+39 333 000 2222", true).await.0, StatusCode::OK);
+    let (status, page) = sign_up("+39 333 000 3333", true).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.contains("ISCRIVIMI al numero del Comune"), "{page}");
-    assert!(mock.sends_to("393330002222").is_empty());
-    // Ten requests an hour from one address (six so far).
-    for _ in 0..4 {
-        assert_eq!(
-            sign_up("+39 333 000 3333", true).await.0,
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-    }
+    assert_eq!(
+        sign_up("+39 347 765 4321", true).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(mock.sends_to("393330003333").is_empty());
+    // Ten requests an hour from one address (nine so far).
+    assert_eq!(
+        sign_up("+39 333 000 3333", true).await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     let (status, _) = sign_up("+39 333 000 3333", true).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 

@@ -373,6 +373,15 @@ pub struct EmailConfig {
     pub to: Vec<String>,
 }
 
+/// `kind = "telegram"`: the Bot API, to a channel or a group (see `sink::telegram`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelegramConfig {
+    pub api_base: Url,
+    pub token_env: String,
+    /// `@comune_esempio`, or a numeric id (`-100…` for a channel).
+    pub chat_id: String,
+}
+
 /// Where a sink delivers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SinkSettings {
@@ -386,6 +395,7 @@ pub enum SinkSettings {
     WhatsappGateway(GatewayConfig),
     Webhook(WebhookConfig),
     Email(EmailConfig),
+    Telegram(TelegramConfig),
 }
 
 /// A `[[sink]]`, checked.
@@ -406,6 +416,7 @@ impl SinkConfig {
             SinkSettings::WhatsappGateway(_) => "whatsapp-gateway",
             SinkSettings::Webhook(_) => "webhook",
             SinkSettings::Email(_) => "email",
+            SinkSettings::Telegram(_) => "telegram",
         }
     }
 
@@ -424,12 +435,14 @@ impl SinkConfig {
                 vars
             }
             SinkSettings::Webhook(w) => vec![("secret_env", w.secret_env.as_str())],
-            SinkSettings::Email(e) => e
-                .password_env
-                .as_deref()
-                .map(|v| ("password_env", v))
-                .into_iter()
-                .collect(),
+            SinkSettings::Email(e) => [
+                ("username_env", &e.username_env),
+                ("password_env", &e.password_env),
+            ]
+            .into_iter()
+            .filter_map(|(key, var)| var.as_deref().map(|v| (key, v)))
+            .collect(),
+            SinkSettings::Telegram(t) => vec![("token_env", t.token_env.as_str())],
         }
     }
 }

@@ -15,6 +15,7 @@
 mod promise;
 #[cfg(test)]
 mod props;
+pub mod styles;
 
 pub use promise::broken_promise;
 

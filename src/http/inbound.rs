@@ -203,8 +203,9 @@ fn fold(text: &str) -> String {
         .to_uppercase()
 }
 
-/// Words that confirm a sign-up made on the citizens' page ("Sì", "si grazie", "confermo").
-const CONFIRM: &[&str] = &["SI", "CONFERMO", "CONFERMA", "OK"];
+/// Words that confirm a sign-up made on the citizens' page ("Sì", "si grazie", "confermo";
+/// not a bare "ok", which answers anything).
+const CONFIRM: &[&str] = &["SI", "CONFERMO"];
 
 /// Whether a message confirms something asked of its writer: a confirming word, perhaps with
 /// courtesy words, and nothing else.
@@ -261,10 +262,10 @@ mod tests {
 
     #[test]
     fn a_sign_up_is_confirmed_by_a_yes_and_nothing_else() {
-        for yes in ["Sì", "si", "SI!", "sì grazie", "Confermo", "ok"] {
+        for yes in ["Sì", "si", "SI!", "sì grazie", "Confermo"] {
             assert!(confirms(yes), "{yes}");
         }
-        for not in ["", "sì ma domani", "no", "stop", "si stop"] {
+        for not in ["", "sì ma domani", "no", "stop", "si stop", "ok"] {
             assert!(!confirms(not), "{not}");
         }
     }

@@ -167,12 +167,14 @@ async fn handle_message(
     sent_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), crate::store::StoreError> {
-    let Some(phone) = Phone::parse(from) else {
+    // WhatsApp names the sender in international digits: never read as a local number.
+    let Some(phone) = Phone::international(from) else {
         return Ok(());
     };
     let store = app.store();
     // A sign-up from the citizens' page waiting for this number's reply: a yes completes it.
-    let signup = store.signup(&phone, now)?;
+    // Within a day of the confirmation by the reply's own time (a reply delivered late counts).
+    let signup = store.signup(&phone, sent_at.min(now))?;
     let intent = match inbound::intent(text) {
         None if signup.is_some() && inbound::confirms(text) => Some(Intent::Subscribe),
         intent => intent,
@@ -212,9 +214,10 @@ async fn handle_message(
         }
     };
     let applied = store.apply_keyword(&phone, id.as_deref(), sent_at, &choice, now)?;
-    if signup.is_some() && !matches!(applied, KeywordOutcome::Stale) {
-        // Answered (a yes, or a STOP): nothing waits for this number any more.
-        store.remove_signup(&phone)?;
+    if !matches!(applied, KeywordOutcome::Stale) {
+        // Nothing waits for this number any more; after a STOP the citizens' page never
+        // writes to it again (its owner's ISCRIVIMI lifts that).
+        store.answer_signup(&phone, matches!(choice, Choice::Unsubscribe), now)?;
     }
     let reply = match applied {
         KeywordOutcome::Subscribed => {

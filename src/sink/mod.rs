@@ -7,6 +7,7 @@ mod email;
 mod file;
 pub mod gateway;
 pub mod secret;
+pub mod telegram;
 pub mod webhook;
 pub mod whatsapp_cloud;
 
@@ -142,6 +143,7 @@ pub enum Sink {
     Gateway(GatewaySink),
     Webhook(WebhookSink),
     Email(email::EmailSink),
+    Telegram(telegram::TelegramSink),
 }
 
 impl Sink {
@@ -164,6 +166,9 @@ impl Sink {
                 Sink::Webhook(WebhookSink::new(cfg, w, user_agent, secrets)?)
             }
             SinkSettings::Email(e) => Sink::Email(email::EmailSink::new(cfg, e, secrets)?),
+            SinkSettings::Telegram(t) => {
+                Sink::Telegram(telegram::TelegramSink::new(cfg, t, user_agent, secrets)?)
+            }
         })
     }
 
@@ -175,6 +180,7 @@ impl Sink {
             Sink::Gateway(s) => s.name(),
             Sink::Webhook(s) => s.name(),
             Sink::Email(s) => s.name(),
+            Sink::Telegram(s) => s.name(),
         }
     }
 
@@ -186,6 +192,7 @@ impl Sink {
             Sink::Gateway(s) => s.send(message).await,
             Sink::Webhook(s) => s.send(message).await,
             Sink::Email(s) => s.send(message).await,
+            Sink::Telegram(s) => s.send(message).await,
             // News is broadcast per recipient (`deliver`); only admin alerts come this way.
             Sink::Cloud(s) => s.send_to_admins(message).await,
         }
@@ -196,9 +203,11 @@ impl Sink {
             Sink::File(s) => s.reconcile(message).await,
             // The receiver dedupes on the idempotency key: sending again is safe.
             Sink::Webhook(_) => Reconciled::NotDelivered,
-            Sink::Console(_) | Sink::Gateway(_) | Sink::Cloud(_) | Sink::Email(_) => {
-                Reconciled::Unknown
-            }
+            Sink::Console(_)
+            | Sink::Gateway(_)
+            | Sink::Cloud(_)
+            | Sink::Email(_)
+            | Sink::Telegram(_) => Reconciled::Unknown,
         }
     }
 }

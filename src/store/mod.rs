@@ -31,7 +31,7 @@
 //! | `sessions` | SHA-256 of the admin UI's session cookie (32 bytes) | [`Session`]: user, role, CSRF token, expiry, one-shot message | until it expires, or its user logs out |
 //! | `meta` | `last_prune`, `schema` | when pruning last ran, unix secs (u64 BE); the store's schema version ([`SCHEMA`], u32 BE) | one record each, overwritten |
 //! | `admin_alarms` | alert key | [`RaisedAlarm`] | until the trouble clears |
-//! | `signups` | phone (international digits) | [`Signup`]: a web sign-up waiting for the citizen's reply | [`SIGNUP_WINDOW`], or until answered or STOP |
+//! | `signups` | `p:` phone; `s:` time and counter; `r:` SHA-256 of a phone (16 bytes) | [`Signup`]: a web sign-up waiting for the citizen's reply; empty: a confirmation sent; when the number said STOP (raw, see `signups.rs`) | [`SIGNUP_WINDOW`] (or until answered); a day; two years (or until ISCRIVIMI) |
 //!
 //! Beside the store, `snapshots/` holds a daily export (`store export`) of the last
 //! [`snapshot::KEEP`] days, for a restore when sled cannot open its files.
@@ -81,7 +81,7 @@ pub use retry::{Requeue, RequeueError, Requeued};
 pub use seen::SeenKeys;
 pub use sent::SentItem;
 pub use sessions::{Flash, FlashLink, Session, SessionKey};
-pub use signups::{Signup, SIGNUP_WINDOW};
+pub use signups::{NoSignup, Signup, SIGNUP_WINDOW};
 use table::Table;
 
 /// The same story from another source within this long is not sent again.
@@ -194,8 +194,8 @@ pub struct Store {
     sent_items: Table<Vec<SentItem>>,
     audit: Table<AuditEntry>,
     sessions: Table<Session>,
-    /// Web sign-ups waiting for the citizen's reply, by phone.
-    signups: Table<Signup>,
+    /// Raw: web sign-ups waiting for the citizen's reply, confirmations sent, refusals.
+    signups: sled::Tree,
     /// Admin alerts raised and not yet cleared, by key.
     alarms: Table<RaisedAlarm>,
     /// Raw: the store's own bookkeeping (when pruning last ran).
@@ -299,7 +299,7 @@ impl Store {
             sent_items: Table::open(&db, "sent_items")?,
             audit: Table::open(&db, "audit")?,
             sessions: Table::open(&db, "sessions")?,
-            signups: Table::open(&db, "signups")?,
+            signups: db.open_tree("signups")?,
             alarms: Table::open(&db, "admin_alarms")?,
             data_dir: None,
             last_id: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(highest_id(&db)?)),

@@ -1,5 +1,6 @@
 //! From the tables as written (`raw`) to the typed configuration, with every problem found.
 
+mod public;
 mod settings;
 mod sink;
 mod source;
@@ -316,62 +317,7 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
             });
         }
     }
-    if let Some(signup) = &settings.public.signup {
-        let sink = sinks
-            .iter()
-            .find(|(s, _)| s.name == signup.sink)
-            .map(|(s, _)| s);
-        let problem = match sink.map(|s| &s.settings) {
-            None => Some(format!(
-                "public.signup names {:?}, which is no [[sink]]",
-                signup.sink
-            )),
-            Some(SinkSettings::WhatsappCloud(_))
-                if settings.alerts.sinks.contains(&signup.sink) =>
-            {
-                Some(format!(
-                    "public.signup names {:?}, which sends admin alerts",
-                    signup.sink
-                ))
-            }
-            Some(SinkSettings::WhatsappCloud(_)) if settings.webhook_listen.is_none() => Some(
-                "public.signup: without settings.webhook_listen the citizen's reply never arrives"
-                    .into(),
-            ),
-            Some(SinkSettings::WhatsappCloud(_)) => None,
-            Some(_) => Some(format!(
-                "public.signup names {:?}, which is not a whatsapp-cloud sink",
-                signup.sink
-            )),
-        };
-        if let Some(message) = problem {
-            problems.push(Problem {
-                line: None,
-                message,
-                hint: Some(
-                    "the Cloud API sink that broadcasts the news, with settings.webhook_listen set"
-                        .into(),
-                ),
-            });
-        }
-    }
-    if settings.public_listen.is_some() {
-        let public = &settings.public;
-        if public.channel_url.is_none() && public.whatsapp_number.is_none() {
-            warnings.push(Problem {
-                line: None,
-                message: "public_listen: the citizens' page has no way to subscribe (public.channel_url, public.whatsapp_number)".into(),
-                hint: Some("public = { name = \"Comune di Esempio\", channel_url = \"https://whatsapp.com/channel/…\", whatsapp_number = \"+39 0372 000000\" }".into()),
-            });
-        }
-        if public.url.is_none() {
-            warnings.push(Problem {
-                line: None,
-                message: "public_listen without public.url: the feeds' links use the address each request names (behind a proxy, perhaps the proxy's own), and the widget's code is not shown".into(),
-                hint: Some("public = { url = \"https://avvisi.comune.example.it/\" }".into()),
-            });
-        }
-    }
+    public::check(&settings, &sinks, &mut problems, &mut warnings);
     // Alerts go to sinks that carry no news, and never to citizens.
     for name in &settings.alerts.sinks {
         let sink = sinks.iter().find(|(s, _)| &s.name == name).map(|(s, _)| s);
@@ -382,6 +328,9 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
             )),
             Some(SinkSettings::WhatsappGateway(_)) => Some(format!(
                 "alerts names {name:?}, a whatsapp-gateway sink: admin alerts would go to citizens"
+            )),
+            Some(SinkSettings::Telegram(_)) => Some(format!(
+                "alerts names {name:?}, a telegram sink: admin alerts would go to its channel's followers"
             )),
             Some(_) => None,
         };

@@ -8,8 +8,8 @@ use super::{name, Table};
 use crate::config::problem::humanize;
 use crate::config::raw::{RawSink, RawUser};
 use crate::config::{
-    CloudConfig, EmailConfig, GatewayConfig, SinkConfig, SinkSettings, UserConfig, WebhookConfig,
-    MAX_MESSAGES_PER_SECOND,
+    CloudConfig, EmailConfig, GatewayConfig, SinkConfig, SinkSettings, TelegramConfig, UserConfig,
+    WebhookConfig, MAX_MESSAGES_PER_SECOND,
 };
 
 /// The keys each kind of sink takes besides `name`, `kind` and `timeout`.
@@ -36,6 +36,7 @@ fn sink_keys(kind: &str) -> Option<&'static [&'static str]> {
             "hmac_key_env",
         ],
         "webhook" => &["url", "secret_env"],
+        "telegram" => &["api_base", "token_env", "chat_id"],
         "email" => &[
             "smtp_host",
             "smtp_port",
@@ -55,11 +56,11 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
     let kind = t.need(
         "kind",
         raw.kind.clone(),
-        "kind = \"file\" (console, file, whatsapp-cloud, whatsapp-gateway, webhook or email)",
+        "kind = \"file\" (console, file, whatsapp-cloud, whatsapp-gateway, webhook, email or telegram)",
     )?;
     let Some(allowed) = sink_keys(&kind) else {
         let (message, _) = humanize(&format!(
-            "unknown variant `{kind}`, expected one of `console`, `file`, `whatsapp-cloud`, `whatsapp-gateway`, `webhook`, `email`"
+            "unknown variant `{kind}`, expected one of `console`, `file`, `whatsapp-cloud`, `whatsapp-gateway`, `webhook`, `email`, `telegram`"
         ));
         t.problem("kind", format!("kind {message}"), None);
         return None;
@@ -205,6 +206,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
             }
         }
         "email" => email(raw, t).map(SinkSettings::Email),
+        "telegram" => telegram(raw, t).map(SinkSettings::Telegram),
         _ => {
             let url = t.need_url(
                 "url",
@@ -321,6 +323,45 @@ fn email(raw: RawSink, t: &mut Table) -> Option<EmailConfig> {
         password_env,
         from: from?,
         to: to?,
+    })
+}
+
+/// A Telegram sink's keys: the Bot API's address, the token's variable, the chat.
+fn telegram(raw: RawSink, t: &mut Table) -> Option<TelegramConfig> {
+    let api_base = t.url(
+        "api_base",
+        raw.api_base
+            .as_deref()
+            .unwrap_or("https://api.telegram.org"),
+    );
+    let token_env = t.need_env(
+        "token_env",
+        raw.token_env,
+        "token_env = \"TELEGRAM_TOKEN\" (the bot's token, from @BotFather, stays in the environment)",
+    );
+    let chat_id = t.need("chat_id", raw.chat_id, "chat_id = \"@comune_esempio\"")?;
+    let chat_id = chat_id.trim().to_owned();
+    let named = chat_id
+        .strip_prefix('@')
+        .is_some_and(|n| n.len() >= 4 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    let numeric = chat_id
+        .strip_prefix('-')
+        .unwrap_or(&chat_id)
+        .chars()
+        .all(|c| c.is_ascii_digit())
+        && !chat_id.trim_start_matches('-').is_empty();
+    if !named && !numeric {
+        t.problem(
+            "chat_id",
+            format!("chat_id = {chat_id:?} is neither a @name nor a numeric id"),
+            Some("chat_id = \"@comune_esempio\" (the channel's public name) or \"-1001234567890\""),
+        );
+        return None;
+    }
+    Some(TelegramConfig {
+        api_base: api_base?,
+        token_env: token_env?,
+        chat_id,
     })
 }
 

@@ -176,6 +176,7 @@ fn kind(sink: &SinkConfig) -> (&'static str, Option<String>) {
         SinkSettings::WhatsappGateway(g) => ("canale WhatsApp (gateway)", host(&g.api_base)),
         SinkSettings::Webhook(w) => ("webhook", host(&w.url)),
         SinkSettings::Email(e) => ("e-mail", Some(e.to.join(", "))),
+        SinkSettings::Telegram(t) => ("Telegram", Some(t.chat_id.clone())),
     }
 }
 

@@ -406,6 +406,7 @@ fn sink_label(sink: &crate::config::SinkConfig) -> &'static str {
         SinkSettings::WhatsappGateway(_) => "canale WhatsApp",
         SinkSettings::Webhook(_) => "webhook",
         SinkSettings::Email(_) => "e-mail",
+        SinkSettings::Telegram(_) => "canale Telegram",
     }
 }
 

@@ -27,7 +27,7 @@ fn xml(s: &str) -> String {
 /// A message's text for a feed: without WhatsApp's markers and without its first line when
 /// that is the title (the feed has the title apart).
 fn body_of(e: &ArchiveEntry) -> String {
-    let plain = crate::http::bubble::plain(&e.message.text);
+    let plain = crate::format::styles::plain(&e.message.text);
     let body = match plain.split_once('\n') {
         Some((first, rest)) if first.trim() == e.message.title.trim() => rest.trim_start(),
         _ => plain.as_str(),

@@ -148,7 +148,7 @@ async fn home(State(cell): State<AppCell>) -> Response {
         .public
         .signup
         .is_some()
-        .then(|| signup::form(None, ""));
+        .then(|| signup::form(&settings.public, None, ""));
     html(pages::home(
         &settings.public,
         &ways(&app),

@@ -152,10 +152,16 @@ pub(super) fn home(
         section aria-labelledby="privacy" {
             h2 id="privacy" { "Che cosa conserviamo" }
             p {
-                "Per il canale WhatsApp non conserviamo nulla di te: il canale è pubblico e "
-                "nessuno vede il tuo numero. Se scrivi ISCRIVIMI al numero del Comune, conserviamo "
+                @if public.channel_url.is_some() {
+                    "Per il canale WhatsApp non conserviamo nulla di te: il canale è pubblico e "
+                    "nessuno vede il tuo numero. "
+                }
+                "Se scrivi ISCRIVIMI al numero del Comune, conserviamo "
                 "solo il tuo numero di telefono, quando e come hai dato il consenso. "
                 "Per smettere scrivi " strong { "STOP" } " in qualunque momento: il numero viene tolto dalla lista."
+            }
+            @if public.signup.is_some() {
+                p { "Se usi il modulo, teniamo il numero al massimo 24 ore in attesa della tua risposta su WhatsApp; se non rispondi, lo dimentichiamo. Se rispondi, teniamo anche le parole del consenso che hai dato." }
             }
             @if let Some(privacy) = &public.privacy_url {
                 p { a href=(privacy) { "Leggi l'informativa privacy del Comune" } }

@@ -2,9 +2,10 @@
 //! number and ticks the consent; banditore sends the confirmation template to that number and
 //! subscribes it only when its owner replies (ISCRIVIMI, or SÌ) within a day (see
 //! `http::webhooks`). No CAPTCHA, and still no way to spam a stranger: one confirmation per
-//! number a day (a second request sends nothing), [`PER_ADDRESS`] requests an hour from one
-//! address, `per_day` confirmations a day in all. The page answers the same whether the number
-//! was already subscribed or waiting: it never says who is.
+//! number a day (a second request sends nothing), never again to a number that said STOP,
+//! [`PER_ADDRESS`] requests an hour from one network, `per_day` confirmations a day in all,
+//! posts from other sites refused. The page answers the same, at once, whatever the number's
+//! state (the confirmation goes after the answer): it never says who is subscribed.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -19,20 +20,26 @@ use axum::{Extension, Form};
 use maud::html;
 use serde::Deserialize;
 
+use crate::config::PublicSettings;
 use crate::daemon::{App, AppCell};
 use crate::phone::Phone;
 use crate::sink::whatsapp_cloud::{CloudOutcome, CloudSink};
 use crate::sink::Sink;
-use crate::store::{Signup, SIGNUP_WINDOW};
+use crate::store::{NoSignup, Signup};
 
 /// The consent a citizen gives, word for word (kept with the subscription).
-pub const CONSENT: &str = "Acconsento a ricevere su WhatsApp gli avvisi del Comune a questo numero e al trattamento del numero per questo scopo; posso smettere in qualunque momento scrivendo STOP.";
+pub fn consent(name: &str) -> String {
+    format!(
+        "Acconsento a ricevere su WhatsApp, a questo numero, gli avvisi ufficiali di «{name}» e al trattamento del numero per questo scopo; posso smettere in qualunque momento scrivendo STOP."
+    )
+}
 
-/// Requests one address may make in [`ADDRESS_WINDOW`].
+/// Requests one network (an IPv4 address, an IPv6 /64: one household's) may make in
+/// [`ADDRESS_WINDOW`].
 pub const PER_ADDRESS: usize = 10;
 const ADDRESS_WINDOW: Duration = Duration::from_secs(3600);
 
-/// Recent requests per client address (in memory: a restart forgets them, the per-number and
+/// Recent requests per client network (in memory: a restart forgets them; the per-number and
 /// daily limits are in the store).
 #[derive(Default)]
 pub struct Limits(Mutex<HashMap<IpAddr, Vec<Instant>>>);
@@ -40,6 +47,15 @@ pub struct Limits(Mutex<HashMap<IpAddr, Vec<Instant>>>);
 impl Limits {
     /// Whether `ip` may make another request now (and counts it).
     fn allow(&self, ip: IpAddr) -> bool {
+        // An IPv6 host has a whole /64 to pick addresses from.
+        let ip = match ip {
+            IpAddr::V6(v6) => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::from(octets)
+            }
+            v4 => v4,
+        };
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         map.retain(|_, times| {
@@ -64,7 +80,7 @@ pub struct SignupForm {
 }
 
 /// The form, for the home page.
-pub fn form(error: Option<&str>, number: &str) -> maud::Markup {
+pub fn form(public: &PublicSettings, error: Option<&str>, number: &str) -> maud::Markup {
     html! {
         section.way aria-labelledby="via-modulo" {
             h2 id="via-modulo" { "Iscriviti con il tuo numero" }
@@ -75,16 +91,44 @@ pub fn form(error: Option<&str>, number: &str) -> maud::Markup {
             form.signup method="post" action="/iscriviti" {
                 div {
                     label for="numero" { "Numero di cellulare (con WhatsApp)" }
-                    input #numero type="tel" name="numero" autocomplete="tel" inputmode="tel" required value=(number) placeholder="+39 340 123 4567";
+                    input #numero type="tel" name="numero" autocomplete="tel" inputmode="tel" required maxlength="32" value=(number) placeholder="+39 340 123 4567";
                 }
                 div.consent {
                     input #consenso type="checkbox" name="consenso" value="si" required;
-                    label for="consenso" { (CONSENT) }
+                    label for="consenso" { (consent(&public.name)) }
+                }
+                @if let Some(privacy) = &public.privacy_url {
+                    p.small { a href=(privacy) { "Informativa privacy" } }
                 }
                 button type="submit" { "Iscrivimi" }
             }
         }
     }
+}
+
+/// Whether a form post comes from this page: a browser says where a request comes from
+/// (`Sec-Fetch-Site`, `Origin`); another site's page must not post numbers through its
+/// visitors' browsers (each visitor a new address for the limits).
+fn same_site(headers: &HeaderMap, public: &PublicSettings) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site").is_some_and(|s| s == "cross-site" || s == "same-site") {
+        return false;
+    }
+    let Some(origin) = header("origin") else {
+        return true; // not a browser's cross-site form: those always send Origin
+    };
+    let host_of = |u: url::Url| {
+        u.host_str()
+            .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+    };
+    let theirs = url::Url::parse(origin).ok().and_then(host_of);
+    let ours = match &public.url {
+        Some(url) => host_of(url.clone()),
+        None => header("host")
+            .and_then(|h| url::Url::parse(&format!("http://{h}/")).ok())
+            .and_then(host_of),
+    };
+    theirs.is_some() && theirs == ours
 }
 
 /// `POST /iscriviti`.
@@ -97,130 +141,136 @@ pub async fn signup(
 ) -> Response {
     let app = cell.get();
     let settings = &app.config().settings;
-    let Some(config) = settings.public.signup.clone() else {
+    let public = &settings.public;
+    let Some(config) = public.signup.clone() else {
         return super::not_found(State(cell)).await;
     };
-    let form = form.map(|Form(f)| f).unwrap_or_default();
+    if !same_site(&headers, public) {
+        tracing::warn!("citizens' page: a sign-up posted from another site was refused");
+        return answer(
+            &app,
+            StatusCode::FORBIDDEN,
+            "Richiesta non valida",
+            "Il modulo va inviato da questa pagina.",
+        );
+    }
     let client =
         crate::http::client::client_address(peer.ip(), &headers, &settings.trusted_proxies);
     if !limits.allow(client) {
+        tracing::warn!("citizens' page: too many sign-ups from one network; refused");
         return answer(
             &app,
             StatusCode::TOO_MANY_REQUESTS,
             "Troppe richieste",
-            "Da questa rete sono arrivate troppe richieste: riprova tra un'ora.",
+            "Da questa rete sono arrivate troppe richieste: riprova tra un'ora, oppure scrivi ISCRIVIMI al numero del Comune su WhatsApp.",
         );
     }
-    let number: String = form.numero.chars().take(40).collect();
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(FormRejection::BytesRejection(_)) => {
+            return answer(
+                &app,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Richiesta non valida",
+                "Il modulo è troppo grande.",
+            );
+        }
+        Err(_) => return again(&app, "Il modulo non è arrivato intero: riprova.", ""),
+    };
+    // Shown back as typed (cut), but read whole: a cut number would be another number.
+    let number: String = form.numero.chars().take(64).collect();
     if form.consenso != "si" {
         return again(
             &app,
-            "Per iscriverti serve il tuo consenso: spunta la casella.",
+            "Per iscriverti serve il tuo consenso: spunta di nuovo la casella.",
             &number,
         );
     }
-    let Some(phone) = Phone::parse(&number) else {
+    let Some(phone) = Phone::typed_mobile(&form.numero) else {
         return again(
             &app,
-            "Il numero non sembra un cellulare: scrivilo con il prefisso, per esempio +39 340 123 4567.",
+            "Il numero non sembra un cellulare: scrivilo con il prefisso, per esempio +39 340 123 4567 (solo cifre e spazi).",
             &number,
         );
     };
+    let now = app.now();
+    let store = app.store();
+    // The same answer whatever the number's state: the page never tells who is subscribed.
+    let recorded = (|| {
+        if store.signups_full(config.per_day, now)? {
+            return Ok(Err(NoSignup::Full));
+        }
+        if store.subscriber(&phone)?.is_some() {
+            return Ok(Err(NoSignup::Waiting));
+        }
+        let signup = Signup {
+            at: now,
+            consent_text: consent(&public.name),
+        };
+        store.add_signup(&phone, &signup, config.per_day, now)
+    })();
+    match recorded {
+        Err(e) => super::trouble(e),
+        Ok(Err(NoSignup::Full)) => {
+            tracing::warn!(
+                per_day = config.per_day,
+                "citizens' page: the day's sign-up confirmations are all gone"
+            );
+            answer(
+                &app,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Riprova domani",
+                "Oggi sono arrivate dal sito troppe iscrizioni. Puoi iscriverti subito scrivendo ISCRIVIMI al numero del Comune su WhatsApp.",
+            )
+        }
+        Ok(recorded) => {
+            if recorded.is_ok() {
+                // Sent after the answer: how long WhatsApp takes tells nothing either.
+                tokio::spawn(send(app.clone(), config, phone));
+            }
+            answer(
+                &app,
+                StatusCode::OK,
+                "Controlla WhatsApp",
+                "Se il numero è su WhatsApp, ti scriviamo dal numero del Comune: rispondi ISCRIVIMI (o SÌ) entro 24 ore per confermare. Se non rispondi, il numero viene dimenticato.",
+            )
+        }
+    }
+}
+
+/// Sends the confirmation. A failure is logged (without the number); the sign-up stays, so
+/// the form cannot be used to try the number again today.
+async fn send(app: App, config: crate::config::SignupSettings, phone: Phone) {
     let Some(cloud) = app.sinks().iter().find_map(|s| match s {
         Sink::Cloud(c) if c.name() == config.sink => Some(c),
         _ => None,
     }) else {
-        return super::trouble("the sign-up's sink is not configured");
+        tracing::error!(sink = %config.sink, "citizens' page: the sign-up's sink is not configured");
+        return;
     };
-    let now = app.now();
-    let sent = match send(&app, cloud, &config, &phone, now).await {
-        Ok(sent) => sent,
-        Err(response) => return response,
-    };
-    match sent {
-        Sent::Asked | Sent::Nothing => answer(
-            &app,
-            StatusCode::OK,
-            "Controlla WhatsApp",
-            "Se il numero è su WhatsApp, ti abbiamo scritto dal numero del Comune: rispondi ISCRIVIMI (o SÌ) entro 24 ore per confermare. Se non rispondi, il numero viene dimenticato.",
-        ),
-        Sent::Full => answer(
-            &app,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Riprova domani",
-            "Oggi sono arrivate dal sito troppe iscrizioni. Puoi iscriverti subito scrivendo ISCRIVIMI al numero del Comune su WhatsApp.",
-        ),
-        Sent::Failed => again(
-            &app,
-            "Non è stato possibile scriverti su WhatsApp: controlla il numero, oppure scrivi ISCRIVIMI al numero del Comune.",
-            &number,
-        ),
-    }
-}
-
-/// What the request came to.
-enum Sent {
-    /// The confirmation went.
-    Asked,
-    /// Nothing sent: the number is subscribed already or has a confirmation waiting (the
-    /// page says the same as for `Asked`).
-    Nothing,
-    /// The day's confirmations are all gone.
-    Full,
-    /// WhatsApp refused it.
-    Failed,
-}
-
-async fn send(
-    app: &App,
-    cloud: &CloudSink,
-    config: &crate::config::SignupSettings,
-    phone: &Phone,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Sent, Response> {
-    let store = app.store();
-    let checked = (|| {
-        if store.subscriber(phone)?.is_some() {
-            return Ok(Some(Sent::Nothing));
-        }
-        if store.signups_since(now - SIGNUP_WINDOW)? >= config.per_day {
-            return Ok(Some(Sent::Full));
-        }
-        let signup = Signup {
-            at: now,
-            consent_text: CONSENT.into(),
-        };
-        Ok::<_, crate::store::StoreError>(
-            (!store.add_signup(phone, &signup, now)?).then_some(Sent::Nothing),
-        )
-    })();
-    match checked {
-        Ok(Some(done)) => return Ok(done),
-        Ok(None) => {}
-        Err(e) => return Err(super::trouble(e)),
-    }
     let name = &app.config().settings.public.name;
     let body = CloudSink::template_with(&config.template, &[name], phone.as_str());
     match cloud.post(&body).await {
         CloudOutcome::Sent { .. } => {
-            tracing::info!(sink = cloud.name(), "sign-up confirmation sent");
-            Ok(Sent::Asked)
+            tracing::info!(sink = cloud.name(), "sign-up confirmation sent")
         }
-        failed => {
-            tracing::warn!(sink = cloud.name(), error = %failed.detail(), "sign-up confirmation not sent");
-            if let Err(e) = store.remove_signup(phone) {
-                return Err(super::trouble(e));
-            }
-            Ok(Sent::Failed)
-        }
+        failed => tracing::warn!(
+            sink = cloud.name(),
+            error = %crate::phone::mask_numbers(failed.detail()),
+            "sign-up confirmation not sent"
+        ),
     }
 }
 
-/// A page that says how it went.
+/// A page that says how it went, with the way to write to the comune's number.
 fn answer(app: &App, status: StatusCode, title: &str, words: &str) -> Response {
     let public = &app.config().settings.public;
     let body = html! {
         p role="status" { (words) }
+        @if let Some(number) = &public.whatsapp_number {
+            p { "Il numero del Comune su WhatsApp: " strong { "+" (number.as_str()) } }
+            p { a.button href=(format!("https://wa.me/{}?text=ISCRIVIMI", number.as_str())) { "Scrivi ISCRIVIMI su WhatsApp" } }
+        }
         p { a href="/" { "← Torna alla pagina per iscriversi" } }
     };
     let mut response = super::html(super::pages::page(public, title, "", body));
@@ -231,7 +281,7 @@ fn answer(app: &App, status: StatusCode, title: &str, words: &str) -> Response {
 /// The form again, with what was wrong.
 fn again(app: &App, error: &str, number: &str) -> Response {
     let public = &app.config().settings.public;
-    let body = form(Some(error), number);
+    let body = form(public, Some(error), number);
     let mut response = super::html(super::pages::page(public, "Iscriviti", "", body));
     *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     response

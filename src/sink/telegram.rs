@@ -1,0 +1,206 @@
+//! Telegram's Bot API, to a channel or a group: `POST {api_base}/bot{token}/sendMessage` with
+//! `parse_mode = "HTML"`, or `sendPhoto` with the text as caption when there is an image and
+//! the text fits 1024 characters. Shapes from the Bot API documentation
+//! (core.telegram.org/bots/api: sendMessage, sendPhoto, the `Message` result and its
+//! `message_id`, errors as `{"ok": false, "error_code", "description", "parameters":
+//! {"retry_after"}}`).
+//!
+//! WhatsApp's `*bold*`, `_italic_` and `~strike~` become `<b>`, `<i>`, `<s>`; everything else
+//! is escaped. At most one message every three seconds goes to the chat (Telegram allows about
+//! twenty a minute to a group or channel). The token is part of the request's path: it never
+//! appears in an error or a log line.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::secret::{Secret, Secrets};
+use super::{BuildError, Receipt, SinkError, Why};
+use crate::config::{SinkConfig, TelegramConfig};
+use crate::format::styles::{spans, Style};
+use crate::item::Message;
+
+/// Telegram's limit on a photo's caption.
+pub const MAX_CAPTION: usize = 1024;
+/// Between two messages to the same chat.
+const PACE: Duration = Duration::from_secs(3);
+/// A `retry_after` up to this long is waited for within the send; a longer one is left to the
+/// delivery's back-off.
+const WAIT_AT_MOST: Duration = Duration::from_secs(30);
+
+#[derive(Debug)]
+pub struct TelegramSink {
+    name: String,
+    base: String,
+    token: Secret,
+    chat_id: String,
+    next_slot: Mutex<Instant>,
+    client: reqwest::Client,
+}
+
+/// A message's text in Telegram's HTML.
+pub fn html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for (part, style) in spans(text) {
+        let escaped = html_escape::encode_text(part);
+        match style {
+            Some(Style::Bold) => out.push_str(&format!("<b>{escaped}</b>")),
+            Some(Style::Italic) => out.push_str(&format!("<i>{escaped}</i>")),
+            Some(Style::Strike) => out.push_str(&format!("<s>{escaped}</s>")),
+            None => out.push_str(&escaped),
+        }
+    }
+    out
+}
+
+impl TelegramSink {
+    pub fn new(
+        cfg: &SinkConfig,
+        telegram: &TelegramConfig,
+        user_agent: &str,
+        secrets: &Secrets,
+    ) -> Result<TelegramSink, BuildError> {
+        Ok(TelegramSink {
+            name: cfg.name.clone(),
+            base: telegram.api_base.as_str().trim_end_matches('/').to_owned(),
+            token: Secret::resolve(secrets, &cfg.name, "token_env", &telegram.token_env)?,
+            chat_id: telegram.chat_id.clone(),
+            next_slot: Mutex::new(Instant::now()),
+            client: super::http_client(cfg, user_agent)?,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The method and body for a message: a photo with the text as caption when there is a
+    /// shareable image and the text fits, else the text (with its link's preview).
+    pub fn body(&self, message: &Message) -> (&'static str, Value) {
+        let text = html(&message.text);
+        match message
+            .image
+            .as_deref()
+            .filter(|i| crate::link::shareable_image(i))
+        {
+            Some(image) if message.text.chars().count() <= MAX_CAPTION => (
+                "sendPhoto",
+                json!({
+                    "chat_id": self.chat_id,
+                    "photo": image,
+                    "caption": text,
+                    "parse_mode": "HTML",
+                }),
+            ),
+            _ => (
+                "sendMessage",
+                json!({
+                    "chat_id": self.chat_id,
+                    "text": text,
+                    "parse_mode": "HTML",
+                }),
+            ),
+        }
+    }
+
+    /// Waits for the chat's next slot.
+    async fn pace(&self) {
+        let slot = {
+            let mut next = self.next_slot.lock().await;
+            let slot = (*next).max(Instant::now());
+            *next = slot + PACE;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
+    pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
+        let (method, body) = self.body(message);
+        match self.post(method, &body).await {
+            Err(Retry::After(wait)) if wait <= WAIT_AT_MOST => {
+                tokio::time::sleep(wait).await;
+                self.post(method, &body).await.map_err(Retry::into_error)
+            }
+            result => result.map_err(Retry::into_error),
+        }
+    }
+
+    async fn post(&self, method: &str, body: &Value) -> Result<Receipt, Retry> {
+        self.pace().await;
+        let url = format!("{}/bot{}/{method}", self.base, self.token.expose());
+        let resp = self
+            .client
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            // Without the URL: it holds the token.
+            .map_err(|e| {
+                let connect = e.is_connect();
+                let why = Why::from(e.without_url().to_string());
+                if connect {
+                    Retry::Error(SinkError::NotSent(why))
+                } else {
+                    Retry::Error(SinkError::MaybeSent(why))
+                }
+            })?;
+        let status = resp.status();
+        let json: Value = resp.json().await.unwrap_or(Value::Null);
+        if json["ok"] == true {
+            let id = json["result"]["message_id"].as_i64();
+            return Ok(Receipt {
+                provider_id: id.map(|id| id.to_string()),
+            });
+        }
+        let description = json["description"].as_str().unwrap_or("no description");
+        let why = Why::http(
+            status,
+            format!("Telegram {}: {description}", status.as_u16()),
+        );
+        Err(match status.as_u16() {
+            429 => match json["parameters"]["retry_after"].as_u64() {
+                Some(secs) => Retry::After(Duration::from_secs(secs)),
+                None => Retry::Error(SinkError::NotSent(why)),
+            },
+            // A token revoked (401), a bot removed from the channel or not its admin (403), a
+            // chat that does not exist (400 "chat not found"): nothing was posted; tried again
+            // with back-off until an admin fixes it (the failures raise an alert).
+            400..=499 => Retry::Error(SinkError::NotSent(why)),
+            // Telegram's own trouble: the message may have been posted.
+            _ => Retry::Error(SinkError::MaybeSent(why)),
+        })
+    }
+}
+
+/// A failed request: to be tried again after Telegram's `retry_after`, or failed as said.
+enum Retry {
+    After(Duration),
+    Error(SinkError),
+}
+
+impl Retry {
+    fn into_error(self) -> SinkError {
+        match self {
+            Retry::After(wait) => SinkError::NotSent(Why {
+                detail: format!("Telegram asks to wait {} s (429)", wait.as_secs()),
+                http_status: Some(429),
+            }),
+            Retry::Error(e) => e,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whatsapp_markup_becomes_telegram_html_and_the_rest_is_escaped() {
+        assert_eq!(
+            html("*Chiusura <via> Roma & co.*\n\n_oggi_ 3 < 5 ~ieri~\nhttps://x.it/a_b_c"),
+            "<b>Chiusura &lt;via&gt; Roma &amp; co.</b>\n\n<i>oggi</i> 3 &lt; 5 <s>ieri</s>\nhttps://x.it/a_b_c"
+        );
+    }
+}

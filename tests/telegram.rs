@@ -1,0 +1,214 @@
+//! The Telegram sink against a loopback mock of the Bot API, built from its documentation
+//! (core.telegram.org/bots/api: `POST /bot<token>/sendMessage` and `/sendPhoto` with JSON
+//! bodies; answers `{"ok": true, "result": {"message_id": …}}` or `{"ok": false,
+//! "error_code", "description", "parameters": {"retry_after"}}`): the request's shape, HTML
+//! escaping with WhatsApp's markup turned into tags, a 429 waited out once, a bot removed from
+//! the channel tried again later without losing the message, the token never in a log line.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use common::{rss, source, FeedServer, Route, Workdir};
+use serde_json::{json, Value};
+
+const TOKEN: &str = "123456:ABC-segreto-del-bot";
+
+#[derive(Clone, Default)]
+struct MockTelegram {
+    /// (method, body) of every request.
+    sent: Arc<Mutex<Vec<(String, Value)>>>,
+    /// Answers to give before the usual success: (status, body).
+    script: Arc<Mutex<VecDeque<(u16, Value)>>>,
+    violations: Arc<Mutex<Vec<String>>>,
+}
+
+async fn bot_api(
+    State(mock): State<MockTelegram>,
+    Path((bot, method)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut problems = Vec::new();
+    if bot != format!("bot{TOKEN}") {
+        problems.push(format!("wrong token path {bot}"));
+    }
+    if body["chat_id"] != "@comune_prova" {
+        problems.push(format!("chat_id: {body}"));
+    }
+    if body["parse_mode"] != "HTML" {
+        problems.push(format!("parse_mode: {body}"));
+    }
+    match method.as_str() {
+        "sendMessage" if body["text"].is_string() => {}
+        "sendPhoto" if body["photo"].is_string() && body["caption"].is_string() => {}
+        other => problems.push(format!("bad {other}: {body}")),
+    }
+    mock.violations.lock().unwrap().extend(problems);
+    let n = {
+        let mut sent = mock.sent.lock().unwrap();
+        sent.push((method, body));
+        sent.len()
+    };
+    if let Some((status, answer)) = mock.script.lock().unwrap().pop_front() {
+        return (StatusCode::from_u16(status).unwrap(), Json(answer)).into_response();
+    }
+    Json(json!({"ok": true, "result": {"message_id": 100 + n, "chat": {"id": -1001, "type": "channel"}, "date": 1764072000}}))
+        .into_response()
+}
+
+impl MockTelegram {
+    async fn start() -> (MockTelegram, std::net::SocketAddr) {
+        let mock = MockTelegram::default();
+        let app = Router::new()
+            .route("/{bot}/{method}", post(bot_api))
+            .with_state(mock.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (mock, addr)
+    }
+
+    fn sent(&self) -> Vec<(String, Value)> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+fn telegram_sink(addr: std::net::SocketAddr) -> String {
+    format!(
+        "[[sink]]\nname = \"telegram\"\nkind = \"telegram\"\napi_base = \"http://{addr}\"\n\
+         token_env = \"TELEGRAM_TOKEN\"\nchat_id = \"@comune_prova\"\n"
+    )
+}
+
+const A: (&str, &str, &str) = ("a", "https://comune.example.it/notizie/a/", "Avviso A");
+
+async fn once(work: &Workdir) -> String {
+    let out = work
+        .command(&["once"])
+        .env("TELEGRAM_TOKEN", TOKEN)
+        .output()
+        .await
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    assert!(
+        !log.contains("segreto-del-bot"),
+        "the token in a log line: {log}"
+    );
+    log
+}
+
+#[tokio::test]
+async fn news_reaches_the_telegram_channel_escaped_and_once() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    let (mock, addr) = MockTelegram::start().await;
+    let work = Workdir::with_sinks(
+        "",
+        &source("comune", &feeds.url("/feed"), ""),
+        &telegram_sink(addr),
+    );
+    once(&work).await; // the baseline
+    feeds.set(
+        "/feed",
+        Route::feed(rss(&[
+            (
+                "b",
+                "https://comune.example.it/notizie/b/",
+                "Lavori &amp;amp; chiusure: 3 &amp;lt; 5",
+            ),
+            A,
+        ])),
+    );
+    // The first answer asks to wait a second: waited, then sent.
+    mock.script.lock().unwrap().push_back((
+        429,
+        json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}}),
+    ));
+    once(&work).await;
+    let sent = mock.sent();
+    assert_eq!(sent.len(), 2, "once refused, once sent: {sent:?}");
+    let text = sent[1].1["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("<b>Lavori &amp; chiusure: 3 &lt; 5</b>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("https://comune.example.it/notizie/b/"),
+        "{text}"
+    );
+    assert!(
+        mock.violations.lock().unwrap().is_empty(),
+        "{:?}",
+        mock.violations.lock().unwrap()
+    );
+    let log = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
+    assert!(log.contains("telegram: sent"), "{log}");
+    // Nothing twice.
+    once(&work).await;
+    assert_eq!(mock.sent().len(), 2);
+}
+
+#[tokio::test]
+async fn a_bot_removed_from_the_channel_loses_no_message() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    let (mock, addr) = MockTelegram::start().await;
+    let work = Workdir::with_sinks(
+        "",
+        &source("comune", &feeds.url("/feed"), ""),
+        &telegram_sink(addr),
+    );
+    once(&work).await;
+    feeds.set(
+        "/feed",
+        Route::feed(rss(&[
+            ("b", "https://comune.example.it/notizie/b/", "Avviso B"),
+            A,
+        ])),
+    );
+    mock.script.lock().unwrap().push_back((
+        403,
+        json!({"ok": false, "error_code": 403, "description": "Forbidden: bot is not a member of the channel chat"}),
+    ));
+    let log = once(&work).await;
+    assert!(
+        log.contains("bot is not a member"),
+        "the reason is said: {log}"
+    );
+    assert_eq!(work.messages().len(), 1, "the other sinks go on");
+    let status = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
+    assert!(!status.contains("telegram: sent"), "{status}");
+    // The bot is back in the channel: the message goes, once.
+    once(&work).await;
+    assert_eq!(mock.sent().len(), 2);
+    let status = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
+    assert!(status.contains("telegram: sent"), "{status}");
+}
+
+#[tokio::test]
+async fn check_refuses_a_wrong_chat_and_alerts_to_a_channel() {
+    let work = Workdir::with_sinks(
+        "alerts = [\"telegram\"]",
+        &source("comune", "https://comune.example.it/feed", ""),
+        "[[sink]]\nname = \"telegram\"\nkind = \"telegram\"\ntoken_env = \"TELEGRAM_TOKEN\"\nchat_id = \"-1001234567890\"\n\n\
+         [[sink]]\nname = \"altro\"\nkind = \"telegram\"\ntoken_env = \"TELEGRAM_TOKEN\"\nchat_id = \"comune prova\"\n",
+    );
+    let out = work.run(&["check"]).await;
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("chat_id = \"comune prova\" is neither a @name nor a numeric id"),
+        "{said}"
+    );
+    assert!(
+        said.contains("a telegram sink: admin alerts would go to its channel's followers"),
+        "{said}"
+    );
+}
