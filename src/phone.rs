@@ -34,20 +34,35 @@ impl Phone {
             .then(|| Phone(digits.to_owned()))
     }
 
+    /// A number as the CSV and the command line print it: bare digits are international
+    /// already ("3546112233" is Iceland's, as `subscribers list` shows it); anything else
+    /// ("+39 340 …", "340 123 4567") is read as [`Phone::parse`] reads it.
+    pub fn written(raw: &str) -> Option<Phone> {
+        let raw = raw.trim();
+        if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+            Phone::international(raw)
+        } else {
+            Phone::parse(raw)
+        }
+    }
+
     /// A number typed into a form by its owner: only ASCII digits, spaces and the usual
     /// separators (a letter or another script's digit is a typo, not something to drop), at
     /// most 32 characters; an Italian number must be a mobile one (WhatsApp runs on mobiles).
     pub fn typed_mobile(raw: &str) -> Option<Phone> {
         let raw = raw.trim();
+        // A "+" only in front.
         let clean = raw.len() <= 32
             && raw
                 .chars()
-                .all(|c| c.is_ascii_digit() || " +-./()".contains(c));
+                .all(|c| c.is_ascii_digit() || " -./()".contains(c) || c == '+')
+            && !raw.get(1..).is_some_and(|rest| rest.contains('+'));
         let phone = Phone::parse(raw).filter(|_| clean)?;
         // Without "+" or "00" only an Italian mobile ("347 …" becomes "39347…").
         let international = raw.starts_with('+') || raw.starts_with("00");
         let italian = phone.0.starts_with("39");
-        let mobile = phone.0.starts_with("393");
+        // An Italian mobile number has 9 or 10 digits after 39.
+        let mobile = phone.0.starts_with("393") && (11..=12).contains(&phone.0.len());
         ((international && !italian) || mobile).then_some(phone)
     }
 
@@ -123,6 +138,8 @@ mod tests {
             "+390347111000",
             "12345678",
             "+39 347 1234567 +39 347 1234567 +39",
+            "+39 347111",
+            "+39 347 111 0004 +39",
         ] {
             assert_eq!(Phone::typed_mobile(wrong), None, "{wrong}");
         }
@@ -136,6 +153,11 @@ mod tests {
         assert_eq!(
             Phone::typed_mobile("+33 6 12 34 56 78").unwrap().as_str(),
             "33612345678"
+        );
+        assert_eq!(Phone::written("3546112233").unwrap().as_str(), "3546112233");
+        assert_eq!(
+            Phone::written("+39 340 123 4567").unwrap().as_str(),
+            "393401234567"
         );
         assert_eq!(
             mask_numbers("(#131026) 393471110001 non raggiungibile"),

@@ -54,7 +54,7 @@ pub fn parse_import(input: impl Read) -> Result<Vec<(Phone, Subscriber)>, Vec<Im
             }
         };
         let field = |c: usize| record.get(c).unwrap_or_default().trim();
-        let Some(phone) = Phone::parse(field(phone_col)) else {
+        let Some(phone) = Phone::written(field(phone_col)) else {
             problems.push(ImportProblem {
                 line,
                 message: format!("{:?} is not a phone number", field(phone_col)),

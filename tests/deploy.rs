@@ -164,13 +164,20 @@ async fn runs_as_the_chart_runs_it() {
     wait_for(|| volume.messages() == 1).await;
 
     // What a Prometheus reads: every sample parses, every family is typed, and the counters
-    // say what happened.
-    let scrape = reqwest::get(on_metrics("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // say what happened (counted a moment after the file got its line).
+    let mut scrape = String::new();
+    for _ in 0..100 {
+        scrape = reqwest::get(on_metrics("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if scrape.contains("banditore_messages_total{sink=\"out\",outcome=\"sent\"} 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let samples = parse_metrics(&scrape);
     let value = |name: &str| samples.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
     assert!(

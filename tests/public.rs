@@ -419,6 +419,7 @@ async fn a_citizen_signs_up_on_the_page_and_confirms_on_whatsapp() {
 
     // The day's cap: one more confirmation, then none, whoever asks.
     assert_eq!(sign_up("+39 333 000 2222", true).await.0, StatusCode::OK);
+    common::wait_for(|| !mock.sends_to("393330002222").is_empty()).await;
     let (status, page) = sign_up("+39 333 000 3333", true).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.contains("ISCRIVIMI al numero del Comune"), "{page}");
@@ -449,5 +450,25 @@ async fn a_citizen_signs_up_on_the_page_and_confirms_on_whatsapp() {
     citizen_writes(hooks, "393330009999", "sì", "wamid.SI2").await;
     let export = work.run(&["subscribers", "export"]).await;
     assert!(!String::from_utf8_lossy(&export.stdout).contains("393330009999"));
+
+    // A sender abroad keeps its country: Iceland's 354 611 2233 is not an Italian mobile, and
+    // deleting it as `subscribers list` prints it deletes it, not an Italian namesake.
+    citizen_writes(hooks, "3546112233", "ISCRIVIMI", "wamid.IS1").await;
+    let export = work.run(&["subscribers", "export"]).await;
+    let csv = String::from_utf8_lossy(&export.stdout).into_owned();
+    assert!(csv.contains("\n3546112233,"), "{csv}");
+    assert!(!csv.contains("393546112233"), "{csv}");
+    let out = work.run(&["subscribers", "delete", "3546112233"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let export = work.run(&["subscribers", "export"]).await;
+    let csv = String::from_utf8_lossy(&export.stdout).into_owned();
+    assert!(
+        !csv.contains("3546112233") && csv.contains("393477654321"),
+        "{csv}"
+    );
     stop(&mut daemon).await;
 }

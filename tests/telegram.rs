@@ -193,6 +193,38 @@ async fn a_bot_removed_from_the_channel_loses_no_message() {
 }
 
 #[tokio::test]
+async fn a_channel_for_alerts_only_takes_no_news() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    let (mock, addr) = MockTelegram::start().await;
+    let work = Workdir::with_sinks(
+        "",
+        &source("comune", &feeds.url("/feed"), ""),
+        &format!("{}only_priority = \"urgent\"\n", telegram_sink(addr)),
+    );
+    once(&work).await;
+    feeds.set(
+        "/feed",
+        Route::feed(rss(&[
+            (
+                "b",
+                "https://comune.example.it/notizie/b/",
+                "Mercato in piazza",
+            ),
+            A,
+        ])),
+    );
+    once(&work).await;
+    assert_eq!(work.messages().len(), 1, "the file sink takes the news");
+    assert!(mock.sent().is_empty(), "the alerts' channel does not");
+    let log = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
+    assert!(log.contains("telegram: skipped"), "{log}");
+    // Settled: nothing waits in the outbox for the channel.
+    once(&work).await;
+    assert!(mock.sent().is_empty());
+}
+
+#[tokio::test]
 async fn check_refuses_a_wrong_chat_and_alerts_to_a_channel() {
     let work = Workdir::with_sinks(
         "alerts = [\"telegram\"]",

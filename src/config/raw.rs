@@ -123,6 +123,7 @@ pub struct RawSink {
     pub hmac_key_env: Option<String>,
     pub url: Option<String>,
     pub secret_env: Option<String>,
+    pub visibility: Option<String>,
     pub smtp: Option<String>,
     pub smtp_host: Option<String>,
     pub smtp_port: Option<u16>,
@@ -132,6 +133,8 @@ pub struct RawSink {
     pub from: Option<String>,
     pub to: Option<Vec<String>>,
     pub timeout: Option<String>,
+    pub only_priority: Option<Priority>,
+    pub tags: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -242,7 +242,10 @@ async fn run(ctx: &Context<'_>, request: Request) -> Result<(Reply, bool), Store
             }
         }
         Request::SubscribersDelete { number } => {
-            let Some(phone) = Phone::parse(&number) else {
+            // As `subscribers list` prints it, else as people write numbers.
+            let printed =
+                Phone::written(&number).filter(|p| store.subscriber(p).is_ok_and(|s| s.is_some()));
+            let Some(phone) = printed.or_else(|| Phone::parse(&number)) else {
                 return Ok((
                     Reply::fail(EXIT_USAGE, format!("{number:?} is not a phone number")),
                     false,

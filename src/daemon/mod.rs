@@ -154,9 +154,16 @@ impl App {
             digest_at: s.digest_at,
             tz: s.tz(),
         });
+        let filters = config
+            .sinks
+            .iter()
+            .filter(|c| c.filter != crate::config::SinkFilter::default())
+            .map(|c| (c.name.clone(), c.filter.clone()))
+            .collect();
         let deliverer = Deliverer::new(store.clone(), sinks, clock.clone(), s.max_backoff, quiet)
             .with_daily_cap(daily)
-            .with_metrics(metrics.clone());
+            .with_metrics(metrics.clone())
+            .with_filters(filters);
         let wakers = config
             .sources
             .iter()

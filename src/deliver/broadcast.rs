@@ -344,6 +344,7 @@ impl Deliverer {
             Next::SlowDown { code, detail } => {
                 let (wait, until) = self.note_retry(sink);
                 flight.health.next_retry = Some(until);
+                let detail = crate::phone::mask_numbers(&detail);
                 tracing::warn!(sink, code, %detail, retry_in = ?wait, "rate limited by WhatsApp; slowing down");
                 Some(BatchEnd::Stop)
             }
@@ -352,8 +353,9 @@ impl Deliverer {
                 code,
                 detail,
             } => {
+                let shown = crate::phone::mask_numbers(&detail);
                 tracing::error!(
-                    sink, code, %detail, %until,
+                    sink, code, detail = %shown, %until,
                     "ADMIN ALERT: WhatsApp refuses this account's messages; the sink is paused (190: rotate the token; 131048/368: check quality and policy in Meta's Business Manager)"
                 );
                 let reason = format!("code {code}: {detail}");

@@ -13,6 +13,7 @@ mod health;
 pub mod quiet;
 mod ready;
 mod retry;
+mod skip;
 pub mod trial;
 
 pub use retry::RetryError;
@@ -106,6 +107,8 @@ pub struct Deliverer {
     daily: Option<DailyCap>,
     /// Where deliveries are counted for `/metrics`.
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The messages each sink takes (a sink not named takes every one).
+    filters: HashMap<String, crate::config::SinkFilter>,
 }
 
 /// `max_per_day` normal messages a day; past it, one digest at `digest_at` (local time).
@@ -134,7 +137,14 @@ impl Deliverer {
             last_release: Mutex::default(),
             daily: None,
             metrics: None,
+            filters: HashMap::new(),
         }
+    }
+
+    /// With the sinks' filters (`only_priority`, `tags`), by sink name.
+    pub fn with_filters(mut self, filters: HashMap<String, crate::config::SinkFilter>) -> Self {
+        self.filters = filters;
+        self
     }
 
     /// Counting what it delivers in `metrics`.
@@ -200,7 +210,11 @@ impl Deliverer {
                         Some(Step::Done(DeliveryState::Unknown)) => report.unknown += 1,
                         Some(Step::Done(DeliveryState::Failed)) => report.failed += 1,
                         Some(
-                            Step::Done(DeliveryState::Intent | DeliveryState::Requeued)
+                            Step::Done(
+                                DeliveryState::Intent
+                                | DeliveryState::Requeued
+                                | DeliveryState::Skipped,
+                            )
                             | Step::AlreadyDone,
                         ) => {}
                         Some(Step::Later) => {
@@ -231,6 +245,9 @@ impl Deliverer {
         group: &[(Vec<u8>, OutboxEntry)],
         shutdown: &CancellationToken,
     ) -> Result<Vec<Step>, StoreError> {
+        if let Some(steps) = self.skipping(sink, group, shutdown).await? {
+            return Ok(steps);
+        }
         if let Sink::File(file) = sink {
             return self.deliver_to_file(sink, file, group).await;
         }

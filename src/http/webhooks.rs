@@ -204,7 +204,7 @@ async fn handle_message(
                 outcome,
                 crate::sink::whatsapp_cloud::CloudOutcome::Sent { .. }
             ) {
-                tracing::warn!(sink = cloud.name(), error = %outcome.detail(), "the reply was not sent");
+                tracing::warn!(sink = cloud.name(), error = %crate::phone::mask_numbers(outcome.detail()), "the reply was not sent");
             }
             return Ok(());
         }
@@ -250,7 +250,7 @@ async fn handle_message(
     ) {
         tracing::warn!(
             sink = cloud.name(),
-            ?outcome,
+            error = %crate::phone::mask_numbers(outcome.detail()),
             "the confirmation reply was not sent"
         );
     }

@@ -6,6 +6,7 @@ mod console;
 mod email;
 mod file;
 pub mod gateway;
+pub mod mastodon;
 pub mod secret;
 pub mod telegram;
 pub mod webhook;
@@ -144,6 +145,7 @@ pub enum Sink {
     Webhook(WebhookSink),
     Email(email::EmailSink),
     Telegram(telegram::TelegramSink),
+    Mastodon(mastodon::MastodonSink),
 }
 
 impl Sink {
@@ -169,6 +171,9 @@ impl Sink {
             SinkSettings::Telegram(t) => {
                 Sink::Telegram(telegram::TelegramSink::new(cfg, t, user_agent, secrets)?)
             }
+            SinkSettings::Mastodon(m) => {
+                Sink::Mastodon(mastodon::MastodonSink::new(cfg, m, user_agent, secrets)?)
+            }
         })
     }
 
@@ -181,6 +186,7 @@ impl Sink {
             Sink::Webhook(s) => s.name(),
             Sink::Email(s) => s.name(),
             Sink::Telegram(s) => s.name(),
+            Sink::Mastodon(s) => s.name(),
         }
     }
 
@@ -193,6 +199,7 @@ impl Sink {
             Sink::Webhook(s) => s.send(message).await,
             Sink::Email(s) => s.send(message).await,
             Sink::Telegram(s) => s.send(message).await,
+            Sink::Mastodon(s) => s.send(message).await,
             // News is broadcast per recipient (`deliver`); only admin alerts come this way.
             Sink::Cloud(s) => s.send_to_admins(message).await,
         }
@@ -202,7 +209,7 @@ impl Sink {
         match self {
             Sink::File(s) => s.reconcile(message).await,
             // The receiver dedupes on the idempotency key: sending again is safe.
-            Sink::Webhook(_) => Reconciled::NotDelivered,
+            Sink::Webhook(_) | Sink::Mastodon(_) => Reconciled::NotDelivered,
             Sink::Console(_)
             | Sink::Gateway(_)
             | Sink::Cloud(_)

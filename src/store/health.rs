@@ -84,8 +84,8 @@ impl Store {
                 DeliveryState::Sent => c.sent += 1,
                 DeliveryState::Failed => c.failed += 1,
                 DeliveryState::Unknown => c.unknown += 1,
-                // Counted with the outbox below.
-                DeliveryState::Intent | DeliveryState::Requeued => {}
+                // Counted with the outbox below; not for this sink.
+                DeliveryState::Intent | DeliveryState::Requeued | DeliveryState::Skipped => {}
             }
         }
         for r in self.outbox() {

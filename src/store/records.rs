@@ -82,6 +82,8 @@ pub enum DeliveryState {
     Unknown,
     /// Refused for good by the sink.
     Failed,
+    /// Not for this sink (its `only_priority` or `tags`): nothing sent, nothing to retry.
+    Skipped,
     /// An admin asked for another try after `failed` or `unknown`: the message is back in the
     /// outbox for this sink, and is sent again with a fresh intent (for a broadcast, only to
     /// the recipients the admin chose).
@@ -101,6 +103,7 @@ impl DeliveryState {
             DeliveryState::Unknown => Label("unknown", "esito incerto"),
             DeliveryState::Failed => Label("failed", "non riuscito"),
             DeliveryState::Requeued => Label("requeued", "da riprovare"),
+            DeliveryState::Skipped => Label("skipped", "non per questo canale"),
         }
     }
 }

@@ -332,6 +332,9 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
             Some(SinkSettings::Telegram(_)) => Some(format!(
                 "alerts names {name:?}, a telegram sink: admin alerts would go to its channel's followers"
             )),
+            Some(SinkSettings::Mastodon(_)) => Some(format!(
+                "alerts names {name:?}, a mastodon sink: admin alerts would go to its followers"
+            )),
             Some(_) => None,
         };
         if let Some(message) = problem {

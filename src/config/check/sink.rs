@@ -8,8 +8,8 @@ use super::{name, Table};
 use crate::config::problem::humanize;
 use crate::config::raw::{RawSink, RawUser};
 use crate::config::{
-    CloudConfig, EmailConfig, GatewayConfig, SinkConfig, SinkSettings, TelegramConfig, UserConfig,
-    WebhookConfig, MAX_MESSAGES_PER_SECOND,
+    CloudConfig, EmailConfig, GatewayConfig, MastodonConfig, SinkConfig, SinkSettings,
+    TelegramConfig, UserConfig, WebhookConfig, MAX_MESSAGES_PER_SECOND,
 };
 
 /// The keys each kind of sink takes besides `name`, `kind` and `timeout`.
@@ -37,6 +37,7 @@ fn sink_keys(kind: &str) -> Option<&'static [&'static str]> {
         ],
         "webhook" => &["url", "secret_env"],
         "telegram" => &["api_base", "token_env", "chat_id"],
+        "mastodon" => &["api_base", "token_env", "visibility"],
         "email" => &[
             "smtp_host",
             "smtp_port",
@@ -56,11 +57,11 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
     let kind = t.need(
         "kind",
         raw.kind.clone(),
-        "kind = \"file\" (console, file, whatsapp-cloud, whatsapp-gateway, webhook, email or telegram)",
+        "kind = \"file\" (console, file, whatsapp-cloud, whatsapp-gateway, webhook, email, telegram or mastodon)",
     )?;
     let Some(allowed) = sink_keys(&kind) else {
         let (message, _) = humanize(&format!(
-            "unknown variant `{kind}`, expected one of `console`, `file`, `whatsapp-cloud`, `whatsapp-gateway`, `webhook`, `email`, `telegram`"
+            "unknown variant `{kind}`, expected one of `console`, `file`, `whatsapp-cloud`, `whatsapp-gateway`, `webhook`, `email`, `telegram`, `mastodon`"
         ));
         t.problem("kind", format!("kind {message}"), None);
         return None;
@@ -82,6 +83,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
         ("hmac_key_env", raw.hmac_key_env.is_some()),
         ("url", raw.url.is_some()),
         ("secret_env", raw.secret_env.is_some()),
+        ("visibility", raw.visibility.is_some()),
         ("smtp", raw.smtp.is_some()),
         ("smtp_host", raw.smtp_host.is_some()),
         ("smtp_port", raw.smtp_port.is_some()),
@@ -101,6 +103,19 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
         raw.timeout.clone(),
         (Duration::from_secs(1), Duration::from_secs(3600)),
     );
+    let mut raw = raw;
+    // Any sink may take only some messages.
+    let filter = crate::config::SinkFilter {
+        only_priority: raw.only_priority.take(),
+        tags: raw
+            .tags
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect(),
+    };
     let settings = match kind.as_str() {
         "console" => Some(SinkSettings::Console),
         "file" => t
@@ -207,6 +222,34 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
         }
         "email" => email(raw, t).map(SinkSettings::Email),
         "telegram" => telegram(raw, t).map(SinkSettings::Telegram),
+        "mastodon" => {
+            let api_base = t.need_url(
+                "api_base",
+                raw.api_base,
+                "api_base = \"https://social.comune.example.it\" (the instance)",
+            );
+            let token_env = t.need_env(
+                "token_env",
+                raw.token_env,
+                "token_env = \"MASTODON_TOKEN\" (an application's access token with write:statuses)",
+            );
+            let visibility = raw.visibility.unwrap_or_else(|| "public".into());
+            if !matches!(visibility.as_str(), "public" | "unlisted" | "private") {
+                t.problem(
+                    "visibility",
+                    format!("visibility = {visibility:?}: public, unlisted or private"),
+                    None,
+                );
+            }
+            match (api_base, token_env) {
+                (Some(api_base), Some(token_env)) => Some(SinkSettings::Mastodon(MastodonConfig {
+                    api_base,
+                    token_env,
+                    visibility,
+                })),
+                _ => None,
+            }
+        }
         _ => {
             let url = t.need_url(
                 "url",
@@ -230,6 +273,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
         name: name?,
         timeout,
         settings: settings?,
+        filter,
     })
 }
 

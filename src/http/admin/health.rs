@@ -177,6 +177,7 @@ fn kind(sink: &SinkConfig) -> (&'static str, Option<String>) {
         SinkSettings::Webhook(w) => ("webhook", host(&w.url)),
         SinkSettings::Email(e) => ("e-mail", Some(e.to.join(", "))),
         SinkSettings::Telegram(t) => ("Telegram", Some(t.chat_id.clone())),
+        SinkSettings::Mastodon(m) => ("Mastodon", host(&m.api_base)),
     }
 }
 

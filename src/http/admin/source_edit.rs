@@ -407,6 +407,7 @@ fn sink_label(sink: &crate::config::SinkConfig) -> &'static str {
         SinkSettings::Webhook(_) => "webhook",
         SinkSettings::Email(_) => "e-mail",
         SinkSettings::Telegram(_) => "canale Telegram",
+        SinkSettings::Mastodon(_) => "Mastodon",
     }
 }
 

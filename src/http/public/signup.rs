@@ -194,53 +194,63 @@ pub async fn signup(
         );
     };
     let now = app.now();
-    let store = app.store();
-    // The same answer whatever the number's state: the page never tells who is subscribed.
-    let recorded = (|| {
-        if store.signups_full(config.per_day, now)? {
-            return Ok(Err(NoSignup::Full));
+    // The cap is the same for every number: said at once.
+    match app.store().signups_full(config.per_day, now) {
+        Err(e) => return super::trouble(e),
+        Ok(true) => {
+            tracing::warn!(
+                per_day = config.per_day,
+                "citizens' page: the day's sign-up confirmations are all gone"
+            );
+            return answer(
+                &app,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Riprova domani",
+                "Oggi sono arrivate dal sito troppe iscrizioni. Puoi iscriverti subito scrivendo ISCRIVIMI al numero del Comune su WhatsApp.",
+            );
         }
+        Ok(false) => {}
+    }
+    // Everything about the number happens after the answer, which is therefore the same, in
+    // its words and in its time, whether the number is new, waiting, subscribed or refused.
+    tokio::spawn(record_and_send(app.clone(), config, phone));
+    answer(
+        &app,
+        StatusCode::OK,
+        "Controlla WhatsApp",
+        "Se il numero è su WhatsApp, ti scriviamo dal numero del Comune: rispondi ISCRIVIMI (o SÌ) entro 24 ore per confermare. Se non rispondi, il numero viene dimenticato.",
+    )
+}
+
+/// One sign-up at a time: two requests for the same number cannot both send.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Records the sign-up and sends the confirmation, unless the number is subscribed already,
+/// has a confirmation waiting, said STOP, or the day's cap was reached meanwhile. A failed
+/// send is logged (without the number); the sign-up stays, so the form cannot be used to try
+/// the number again today.
+async fn record_and_send(app: App, config: crate::config::SignupSettings, phone: Phone) {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let now = app.now();
+    let store = app.store();
+    let recorded = (|| {
         if store.subscriber(&phone)?.is_some() {
             return Ok(Err(NoSignup::Waiting));
         }
         let signup = Signup {
             at: now,
-            consent_text: consent(&public.name),
+            consent_text: consent(&app.config().settings.public.name),
         };
         store.add_signup(&phone, &signup, config.per_day, now)
     })();
     match recorded {
-        Err(e) => super::trouble(e),
-        Ok(Err(NoSignup::Full)) => {
-            tracing::warn!(
-                per_day = config.per_day,
-                "citizens' page: the day's sign-up confirmations are all gone"
-            );
-            answer(
-                &app,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Riprova domani",
-                "Oggi sono arrivate dal sito troppe iscrizioni. Puoi iscriverti subito scrivendo ISCRIVIMI al numero del Comune su WhatsApp.",
-            )
-        }
-        Ok(recorded) => {
-            if recorded.is_ok() {
-                // Sent after the answer: how long WhatsApp takes tells nothing either.
-                tokio::spawn(send(app.clone(), config, phone));
-            }
-            answer(
-                &app,
-                StatusCode::OK,
-                "Controlla WhatsApp",
-                "Se il numero è su WhatsApp, ti scriviamo dal numero del Comune: rispondi ISCRIVIMI (o SÌ) entro 24 ore per confermare. Se non rispondi, il numero viene dimenticato.",
-            )
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "citizens' page: cannot record a sign-up");
+            return;
         }
     }
-}
-
-/// Sends the confirmation. A failure is logged (without the number); the sign-up stays, so
-/// the form cannot be used to try the number again today.
-async fn send(app: App, config: crate::config::SignupSettings, phone: Phone) {
     let Some(cloud) = app.sinks().iter().find_map(|s| match s {
         Sink::Cloud(c) if c.name() == config.sink => Some(c),
         _ => None,

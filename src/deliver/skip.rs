@@ -1,0 +1,71 @@
+//! Sinks that take only some messages (`only_priority`, `tags`): the others are recorded as
+//! `skipped` for that sink (final: nothing sent, nothing to retry), and the rest of the group
+//! goes on as usual.
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Deliverer, Step};
+use crate::sink::Sink;
+use crate::store::{DeliveryState, OutboxEntry, StoreError};
+
+impl Deliverer {
+    /// When `sink` does not take some messages of `group`: records them skipped, delivers the
+    /// others, and gives every message's step in the group's order. `None` when it takes all.
+    pub(super) async fn skipping(
+        &self,
+        sink: &Sink,
+        group: &[(Vec<u8>, OutboxEntry)],
+        shutdown: &CancellationToken,
+    ) -> Result<Option<Vec<Step>>, StoreError> {
+        // Messages this sink does not take are settled first: recorded as skipped.
+        let filter = self.filters.get(sink.name());
+        let mut skipped = Vec::new();
+        for (i, (_, entry)) in group.iter().enumerate() {
+            if let Some(f) =
+                filter.filter(|f| !f.allows(entry.message.priority, &entry.message.tags))
+            {
+                let done = self
+                    .store
+                    .delivery(&entry.message.id, sink.name())?
+                    .is_some_and(|r| r.state.is_final());
+                if !done {
+                    let why = f.why_not();
+                    self.record(
+                        &entry.message,
+                        sink.name(),
+                        DeliveryState::Skipped,
+                        None,
+                        Some(&why),
+                    )
+                    .await?;
+                }
+                skipped.push(i);
+            }
+        }
+        if !skipped.is_empty() {
+            let rest: Vec<(Vec<u8>, OutboxEntry)> = group
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !skipped.contains(i))
+                .map(|(_, e)| e.clone())
+                .collect();
+            let mut steps = Box::pin(self.deliver_group(sink, &rest, shutdown))
+                .await?
+                .into_iter();
+            // Back in the group's order: a skipped message is done, the others as they went.
+            let mut all = Vec::with_capacity(group.len());
+            for i in 0..group.len() {
+                if skipped.contains(&i) {
+                    all.push(Step::Done(DeliveryState::Skipped));
+                } else {
+                    match steps.next() {
+                        Some(step) => all.push(step),
+                        None => break,
+                    }
+                }
+            }
+            return Ok(Some(all));
+        }
+        Ok(None)
+    }
+}
