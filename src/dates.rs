@@ -297,6 +297,11 @@ const MONTHS_IT: [&str; 12] = [
     "dicembre",
 ];
 
+/// A month's Italian name ("dicembre"), from 0 for January.
+pub fn italian_month(month0: u32) -> &'static str {
+    MONTHS_IT.get(month0 as usize).copied().unwrap_or("?")
+}
+
 /// A moment written the Italian way in local time: "14:00 di martedì 25 novembre"; the year
 /// is added when it is not `year`.
 pub fn italian_when(t: DateTime<Utc>, tz: Tz, year: i32) -> String {

@@ -30,6 +30,18 @@ fn notices(work: &Workdir) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A working directory whose admin alerts go to `allarmi.jsonl` beside the configuration (a
+/// file sink's relative path is the configuration's folder), with `settings` and more sinks.
+fn alerted(settings: &str, sources: &str, sinks: &str) -> Workdir {
+    Workdir::with_sinks(
+        &format!("alerts = [\"allarmi\"]\n{settings}"),
+        sources,
+        &format!(
+            "[[sink]]\nname = \"allarmi\"\nkind = \"file\"\npath = \"allarmi.jsonl\"\n\n{sinks}"
+        ),
+    )
+}
+
 fn pair(key: &str, state: &str) -> (String, String) {
     (key.to_owned(), state.to_owned())
 }
@@ -39,22 +51,14 @@ async fn a_failing_source_and_sink_alert_once_and_clear_once() {
     let feeds = FeedServer::start().await;
     feeds.set("/feed", Route::feed(rss(&[A])));
     feeds.set("/hook", Route::status(500));
-    let sinks = format!(
-        "[[sink]]\nname = \"allarmi\"\nkind = \"file\"\npath = \"ALLARMI\"\n\n\
-         [[sink]]\nname = \"automazione\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret_env = \"WEBHOOK_SECRET\"\n",
-        feeds.url("/hook")
-    );
-    let work = Workdir::with_sinks(
-        "alerts = [\"allarmi\"]\nalert_after_failures = 2",
+    let work = alerted(
+        "alert_after_failures = 2",
         &source("comune", &feeds.url("/feed"), ""),
-        &sinks,
+        &format!(
+            "[[sink]]\nname = \"automazione\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret_env = \"WEBHOOK_SECRET\"\n",
+            feeds.url("/hook")
+        ),
     );
-    // The alert sink's file beside the configuration, as an admin would put it.
-    let config = std::fs::read_to_string(work.config()).unwrap().replace(
-        "ALLARMI",
-        &work.path().join("allarmi.jsonl").display().to_string(),
-    );
-    std::fs::write(work.config(), config).unwrap();
     let work_notices = || notices(&work);
 
     work.once().await; // the baseline
@@ -192,21 +196,14 @@ async fn a_gateway_logged_out_of_whatsapp_is_an_alert_before_anything_waits() {
     feeds.set("/feed", Route::feed(rss(&[A])));
     let (gateway, gaddr) = providers::MockGateway::start().await;
     gateway.state.lock().unwrap().status = Some("SCAN_QR_CODE".into());
-    let sinks = format!(
-        "[[sink]]\nname = \"allarmi\"\nkind = \"file\"\npath = \"ALLARMI\"\n\n\
-         [[sink]]\nname = \"canale\"\nkind = \"whatsapp-gateway\"\napi_base = \"http://{gaddr}\"\nsession = \"default\"\n\
-         chat_id = \"120363000000000000@newsletter\"\napi_key_env = \"WAHA_API_KEY\"\nhmac_key_env = \"WAHA_HMAC\"\n"
-    );
-    let work = Workdir::with_sinks(
-        "alerts = [\"allarmi\"]",
+    let work = alerted(
+        "",
         &source("comune", &feeds.url("/feed"), ""),
-        &sinks,
+        &format!(
+            "[[sink]]\nname = \"canale\"\nkind = \"whatsapp-gateway\"\napi_base = \"http://{gaddr}\"\nsession = \"default\"\n\
+             chat_id = \"120363000000000000@newsletter\"\napi_key_env = \"WAHA_API_KEY\"\nhmac_key_env = \"WAHA_HMAC\"\n"
+        ),
     );
-    let config = std::fs::read_to_string(work.config()).unwrap().replace(
-        "ALLARMI",
-        &work.path().join("allarmi.jsonl").display().to_string(),
-    );
-    std::fs::write(work.config(), config).unwrap();
     work.once().await; // the baseline: nothing to send, and still the session is checked
     assert_eq!(notices(&work), [pair("sink-unready:canale", "raised")]);
     let said = std::fs::read_to_string(work.path().join("allarmi.jsonl")).unwrap();
@@ -282,16 +279,11 @@ async fn tls_feed(days: i64, body: String) -> (std::net::SocketAddr, String) {
 #[tokio::test]
 async fn a_certificate_about_to_expire_is_an_alert() {
     let (addr, ca) = tls_feed(5, rss(&[A])).await;
-    let work = Workdir::with_sinks(
-        "alerts = [\"allarmi\"]",
+    let work = alerted(
+        "",
         &source("comune", &format!("https://{addr}/feed"), ""),
-        "[[sink]]\nname = \"allarmi\"\nkind = \"file\"\npath = \"ALLARMI\"\n",
+        "",
     );
-    let config = std::fs::read_to_string(work.config()).unwrap().replace(
-        "ALLARMI",
-        &work.path().join("allarmi.jsonl").display().to_string(),
-    );
-    std::fs::write(work.config(), config).unwrap();
     // The test authority is trusted the way a system's own would be.
     let ca_file = work.path().join("ca.pem");
     std::fs::write(&ca_file, ca).unwrap();

@@ -107,6 +107,16 @@ impl Browser {
         panic!("the page never showed {text:?}:\n{page}");
     }
 
+    /// Whether the page fits the window's width (no sideways scrolling).
+    async fn fits(&self) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": "return document.documentElement.scrollWidth <= window.innerWidth", "args": []}),
+        )
+        .await
+    }
+
     async fn screenshot(&self, name: &str) {
         let png = self
             .cmd(reqwest::Method::GET, "/screenshot", Value::Null)
@@ -349,13 +359,7 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
     ] {
         b.go(&format!("{ui}{path}")).await;
         b.wait_for_text("</main>").await;
-        let fits = b
-            .cmd(
-                reqwest::Method::POST,
-                "/execute/sync",
-                json!({"script": "return document.documentElement.scrollWidth <= window.innerWidth", "args": []}),
-            )
-            .await;
+        let fits = b.fits().await;
         b.screenshot(name).await;
         assert_eq!(
             fits,
@@ -398,13 +402,7 @@ async fn an_editor_approves_and_an_admin_adds_a_source_in_a_real_browser() {
     ] {
         b.go(&format!("{public}{path}")).await;
         b.wait_for_text("</main>").await;
-        let fits = b
-            .cmd(
-                reqwest::Method::POST,
-                "/execute/sync",
-                json!({"script": "return document.documentElement.scrollWidth <= window.innerWidth", "args": []}),
-            )
-            .await;
+        let fits = b.fits().await;
         b.screenshot(name).await;
         assert_eq!(
             fits,

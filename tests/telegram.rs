@@ -104,17 +104,24 @@ async fn once(work: &Workdir) -> String {
     log
 }
 
-#[tokio::test]
-async fn news_reaches_the_telegram_channel_escaped_and_once() {
+/// A feed with one item followed by "comune", a Telegram sink (with `extra` keys) on the
+/// mock, and the first poll done (the baseline: nothing sent).
+async fn baselined(extra: &str) -> (FeedServer, MockTelegram, Workdir) {
     let feeds = FeedServer::start().await;
     feeds.set("/feed", Route::feed(rss(&[A])));
     let (mock, addr) = MockTelegram::start().await;
     let work = Workdir::with_sinks(
         "",
         &source("comune", &feeds.url("/feed"), ""),
-        &telegram_sink(addr),
+        &format!("{}{extra}", telegram_sink(addr)),
     );
-    once(&work).await; // the baseline
+    once(&work).await;
+    (feeds, mock, work)
+}
+
+#[tokio::test]
+async fn news_reaches_the_telegram_channel_escaped_and_once() {
+    let (feeds, mock, work) = baselined("").await;
     feeds.set(
         "/feed",
         Route::feed(rss(&[
@@ -157,15 +164,7 @@ async fn news_reaches_the_telegram_channel_escaped_and_once() {
 
 #[tokio::test]
 async fn a_bot_removed_from_the_channel_loses_no_message() {
-    let feeds = FeedServer::start().await;
-    feeds.set("/feed", Route::feed(rss(&[A])));
-    let (mock, addr) = MockTelegram::start().await;
-    let work = Workdir::with_sinks(
-        "",
-        &source("comune", &feeds.url("/feed"), ""),
-        &telegram_sink(addr),
-    );
-    once(&work).await;
+    let (feeds, mock, work) = baselined("").await;
     feeds.set(
         "/feed",
         Route::feed(rss(&[
@@ -194,15 +193,7 @@ async fn a_bot_removed_from_the_channel_loses_no_message() {
 
 #[tokio::test]
 async fn a_channel_for_alerts_only_takes_no_news() {
-    let feeds = FeedServer::start().await;
-    feeds.set("/feed", Route::feed(rss(&[A])));
-    let (mock, addr) = MockTelegram::start().await;
-    let work = Workdir::with_sinks(
-        "",
-        &source("comune", &feeds.url("/feed"), ""),
-        &format!("{}only_priority = \"urgent\"\n", telegram_sink(addr)),
-    );
-    once(&work).await;
+    let (feeds, mock, work) = baselined("only_priority = \"urgent\"\n").await;
     feeds.set(
         "/feed",
         Route::feed(rss(&[

@@ -229,23 +229,7 @@ impl Store {
         skip: usize,
         take: usize,
     ) -> Result<(Vec<ArchiveEntry>, bool), StoreError> {
-        let mut page = Vec::with_capacity(take);
-        let mut matched = 0;
-        for r in self.archive.iter().rev() {
-            let (_, entry) = r?;
-            if !entry.matches(filter) {
-                continue;
-            }
-            matched += 1;
-            if matched <= skip {
-                continue;
-            }
-            if page.len() == take {
-                return Ok((page, true));
-            }
-            page.push(entry);
-        }
-        Ok((page, false))
+        self.archive.newest_page(|e| e.matches(filter), skip, take)
     }
 
     /// Changes whenever the archive does (a new entry, a new link): for HTTP validators.

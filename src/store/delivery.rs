@@ -152,23 +152,7 @@ impl Store {
         skip: usize,
         take: usize,
     ) -> Result<(Vec<LogEntry>, bool), StoreError> {
-        let mut page = Vec::with_capacity(take);
-        let mut matched = 0;
-        for r in self.log.iter().rev() {
-            let (_, entry) = r?;
-            if !keep(&entry) {
-                continue;
-            }
-            matched += 1;
-            if matched <= skip {
-                continue;
-            }
-            if page.len() == take {
-                return Ok((page, true));
-            }
-            page.push(entry);
-        }
-        Ok((page, false))
+        self.log.newest_page(keep, skip, take)
     }
 
     pub fn recipient(

@@ -66,6 +66,33 @@ impl<V: Serialize + DeserializeOwned> Table<V> {
     pub fn len(&self) -> usize {
         self.tree.len()
     }
+
+    /// A page of the values `keep` lets through, newest key first, skipping the first `skip`
+    /// of them; also whether more follow.
+    pub fn newest_page(
+        &self,
+        keep: impl Fn(&V) -> bool,
+        skip: usize,
+        take: usize,
+    ) -> Result<(Vec<V>, bool), StoreError> {
+        let mut page = Vec::with_capacity(take);
+        let mut matched = 0;
+        for r in self.iter().rev() {
+            let (_, value) = r?;
+            if !keep(&value) {
+                continue;
+            }
+            matched += 1;
+            if matched <= skip {
+                continue;
+            }
+            if page.len() == take {
+                return Ok((page, true));
+            }
+            page.push(value);
+        }
+        Ok((page, false))
+    }
 }
 
 pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {

@@ -9,33 +9,17 @@ use crate::config::PublicSettings;
 use crate::http::bubble::bubble_with_links;
 use crate::store::ArchiveEntry;
 
-const MONTHS: [&str; 12] = [
-    "gennaio",
-    "febbraio",
-    "marzo",
-    "aprile",
-    "maggio",
-    "giugno",
-    "luglio",
-    "agosto",
-    "settembre",
-    "ottobre",
-    "novembre",
-    "dicembre",
-];
-
 pub(super) fn month_name(year: i32, month: u32) -> String {
-    let name = MONTHS
-        .get(month.saturating_sub(1) as usize)
-        .copied()
-        .unwrap_or("?");
-    format!("{name} {year}")
+    format!(
+        "{} {year}",
+        crate::dates::italian_month(month.saturating_sub(1))
+    )
 }
 
 /// "3 dicembre 2026 alle 14:05" in the comune's time zone.
 pub(super) fn when(t: DateTime<Utc>, tz: Tz) -> String {
     let local = t.with_timezone(&tz);
-    let month = MONTHS.get(local.month0() as usize).copied().unwrap_or("?");
+    let month = crate::dates::italian_month(local.month0());
     format!(
         "{} {month} {} alle {}",
         local.day(),
@@ -377,36 +361,43 @@ pub(super) fn not_found(public: &PublicSettings) -> String {
 
 /// The A4 poster: the comune's name, a big QR for each way to follow, how to stop.
 pub(super) fn poster(public: &PublicSettings, ways: &[Way]) -> String {
+    let title = format!("Manifesto · {}", public.name);
+    let main = html! {
+        @if public.logo.is_some() { img.logo-big src="/logo" alt=""; }
+        h1 { (public.name) }
+        p.big { "Gli avvisi ufficiali del Comune su WhatsApp" }
+        @if ways.is_empty() {
+            p { "Il Comune non ha ancora indicato come iscriversi." }
+        }
+        div.poster-ways {
+            @for way in ways {
+                section {
+                    h2 { (way.heading) }
+                    img.qr-big src=(format!("/qr/{}.svg", way.name)) alt=(way.alt);
+                    p { (way.how) }
+                    p.small { (way.stop) }
+                }
+            }
+        }
+        p { "Inquadra il codice con la fotocamera del telefono. Pochi messaggi, brevi, con il link alla pagina ufficiale." }
+    };
+    standalone(&title, "poster", false, main)
+}
+
+/// A page without the site's frame (the poster, the widget), its class on `body`; the links
+/// of a `framed` one open in the whole window.
+fn standalone(title: &str, class: &str, framed: bool, main: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="it" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Manifesto · " (public.name) }
+                title { (title) }
                 link rel="stylesheet" href=(css());
+                @if framed { base target="_top"; }
             }
-            body.poster {
-                main {
-                    @if public.logo.is_some() { img.logo-big src="/logo" alt=""; }
-                    h1 { (public.name) }
-                    p.big { "Gli avvisi ufficiali del Comune su WhatsApp" }
-                    @if ways.is_empty() {
-                        p { "Il Comune non ha ancora indicato come iscriversi." }
-                    }
-                    div.poster-ways {
-                        @for way in ways {
-                            section {
-                                h2 { (way.heading) }
-                                img.qr-big src=(format!("/qr/{}.svg", way.name)) alt=(way.alt);
-                                p { (way.how) }
-                                p.small { (way.stop) }
-                            }
-                        }
-                    }
-                    p { "Inquadra il codice con la fotocamera del telefono. Pochi messaggi, brevi, con il link alla pagina ufficiale." }
-                }
-            }
+            body class=(class) { main { (main) } }
         }
     }
     .into_string()
@@ -420,28 +411,14 @@ pub(super) fn widget(
     latest: &[ArchiveEntry],
     tz: Tz,
 ) -> String {
-    html! {
-        (DOCTYPE)
-        html lang="it" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Avvisi · " (public.name) }
-                link rel="stylesheet" href=(css());
-                base target="_top";
-            }
-            body.widget {
-                main {
-                    h1 { "Avvisi su WhatsApp" }
-                    @if let Some(way) = way { p { a.button href=(way.link) { (way.button) } } }
-                    @if latest.is_empty() { p { "Nessun avviso, per ora." } }
-                    (list(latest, 0, tz))
-                    p.small { a href="/archivio" { "Tutti gli avvisi" } }
-                }
-            }
-        }
-    }
-    .into_string()
+    let main = html! {
+        h1 { "Avvisi su WhatsApp" }
+        @if let Some(way) = way { p { a.button href=(way.link) { (way.button) } } }
+        @if latest.is_empty() { p { "Nessun avviso, per ora." } }
+        (list(latest, 0, tz))
+        p.small { a href="/archivio" { "Tutti gli avvisi" } }
+    };
+    standalone(&format!("Avvisi · {}", public.name), "widget", true, main)
 }
 
 /// The stylesheet, embedded.
