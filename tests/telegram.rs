@@ -216,6 +216,49 @@ async fn a_channel_for_alerts_only_takes_no_news() {
 }
 
 #[tokio::test]
+async fn a_correction_is_posted_as_a_reply_to_the_message_it_corrects() {
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    let (mock, addr) = MockTelegram::start().await;
+    let work = Workdir::with_sinks(
+        "",
+        &source("comune", &feeds.url("/feed"), "corrections = \"auto\""),
+        &telegram_sink(addr),
+    );
+    once(&work).await;
+    let water = |day: &str| {
+        rss(&[
+            (
+                "acqua",
+                "https://comune.example.it/notizie/acqua/",
+                &format!("Interruzione dell'acqua in via Roma {day}"),
+            ),
+            A,
+        ])
+    };
+    feeds.set("/feed", Route::feed(water("martedì 2 dicembre")));
+    once(&work).await;
+    feeds.set("/feed", Route::feed(water("mercoledì 3 dicembre")));
+    once(&work).await;
+    let sent = mock.sent();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].1.get("reply_parameters").is_none());
+    let correction = &sent[1].1;
+    assert!(
+        correction["text"]
+            .as_str()
+            .unwrap()
+            .contains("mercoledì 3 dicembre"),
+        "{correction}"
+    );
+    // The mock numbers its messages from 101.
+    assert_eq!(
+        correction["reply_parameters"]["message_id"], 101,
+        "{correction}"
+    );
+}
+
+#[tokio::test]
 async fn check_refuses_a_wrong_chat_and_alerts_to_a_channel() {
     let work = Workdir::with_sinks(
         "alerts = [\"telegram\"]",

@@ -9,6 +9,7 @@
 
 mod answer;
 mod broadcast;
+mod earlier;
 mod health;
 pub mod quiet;
 mod ready;
@@ -451,7 +452,8 @@ impl Deliverer {
         self.record(message, sink.name(), DeliveryState::Intent, None, None)
             .await?;
         failpoint::hit("after-intent");
-        let result = sink.send(message).await;
+        let earlier = self.earlier_on(sink, message)?;
+        let result = sink.send_after(message, earlier.as_deref()).await;
         failpoint::hit("after-send");
         let state = match result {
             Ok(receipt) => {

@@ -192,13 +192,23 @@ impl Sink {
 
     /// One send of the whole message (a Cloud API sink: an admin alert to its admins).
     pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
+        self.send_after(message, None).await
+    }
+
+    /// The same, continuing on this sink the message whose provider id is `earlier` (a
+    /// correction, an alert's update or revocation): Telegram posts it as a reply.
+    pub async fn send_after(
+        &self,
+        message: &Message,
+        earlier: Option<&str>,
+    ) -> Result<Receipt, SinkError> {
         match self {
             Sink::Console(s) => s.send(message),
             Sink::File(s) => s.send(message).await,
             Sink::Gateway(s) => s.send(message).await,
             Sink::Webhook(s) => s.send(message).await,
             Sink::Email(s) => s.send(message).await,
-            Sink::Telegram(s) => s.send(message).await,
+            Sink::Telegram(s) => s.send(message, earlier).await,
             Sink::Mastodon(s) => s.send(message).await,
             // News is broadcast per recipient (`deliver`); only admin alerts come this way.
             Sink::Cloud(s) => s.send_to_admins(message).await,

@@ -6,7 +6,8 @@
 //! {"retry_after"}}`).
 //!
 //! WhatsApp's `*bold*`, `_italic_` and `~strike~` become `<b>`, `<i>`, `<s>`; everything else
-//! is escaped. At most one message every three seconds goes to the chat (Telegram allows about
+//! is escaped. A correction, or an alert's update or revocation, is posted as a reply to the
+//! message it continues (`reply_parameters`), so the channel shows them together. At most one message every three seconds goes to the chat (Telegram allows about
 //! twenty a minute to a group or channel). The token is part of the request's path: it never
 //! appears in an error or a log line.
 
@@ -116,8 +117,18 @@ impl TelegramSink {
         tokio::time::sleep_until(slot).await;
     }
 
-    pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
-        let (method, body) = self.body(message);
+    /// Posts `message`; as a reply to the chat's message `earlier` when it continues one.
+    pub async fn send(
+        &self,
+        message: &Message,
+        earlier: Option<&str>,
+    ) -> Result<Receipt, SinkError> {
+        let (method, mut body) = self.body(message);
+        if let Some(id) = earlier.and_then(|e| e.parse::<i64>().ok()) {
+            // Posted even when the earlier one was deleted meanwhile.
+            body["reply_parameters"] =
+                json!({"message_id": id, "allow_sending_without_reply": true});
+        }
         match self.post(method, &body).await {
             Err(Retry::After(wait)) if wait <= WAIT_AT_MOST => {
                 tokio::time::sleep(wait).await;

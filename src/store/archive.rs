@@ -184,6 +184,20 @@ impl Store {
         Ok(())
     }
 
+    /// The id of the archived message a CAP alert reference names (what an update or a
+    /// cancellation continues), if it went out.
+    pub fn message_for_cap(&self, reference: &str) -> Result<Option<String>, StoreError> {
+        let Some(seq) = self
+            .archive_index
+            .get(format!("c:{reference}"))?
+            .as_deref()
+            .and_then(seq_of)
+        else {
+            return Ok(None);
+        };
+        Ok(self.archived(seq)?.map(|e| e.message.id))
+    }
+
     /// One archived message.
     pub fn archived(&self, seq: u64) -> Result<Option<ArchiveEntry>, StoreError> {
         self.archive.get(seq.to_be_bytes())

@@ -97,6 +97,12 @@ async fn what_went_out_is_archived_and_linked_to_what_followed() {
     assert_eq!(story("alert"), ["alert", "update"]);
     assert_eq!(story("update"), ["alert", "update"], "told from either end");
     assert_eq!(story("news"), ["news", "fix"]);
+    // What an update continues, by its CAP reference (Telegram replies to it).
+    assert_eq!(
+        store.message_for_cap("pc,1,t").unwrap().as_deref(),
+        Some("alert")
+    );
+    assert_eq!(store.message_for_cap("pc,9,t").unwrap(), None);
     assert_eq!(
         store.archived(seq("update")).unwrap().unwrap().follows,
         Some(seq("alert"))
