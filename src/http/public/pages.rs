@@ -43,22 +43,33 @@ pub(super) fn web(url: &str) -> Option<&str> {
     (url.starts_with("https://") || url.starts_with("http://")).then_some(url)
 }
 
+/// A page's `head`: the title, the stylesheet, and what else the page needs.
+fn head(title: &str, extra: Markup) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) }
+            link rel="stylesheet" href=(css());
+            (extra)
+        }
+    }
+}
+
 /// The frame of every page: a skip link, the comune's header, the menu, the footer.
 pub(super) fn page(public: &PublicSettings, title: &str, current: &str, body: Markup) -> String {
     let link = |href: &str, label: &str| {
         html! { li { a href=(href) aria-current=[(href == current).then_some("page")] { (label) } } }
     };
+    let feeds = format!("Avvisi · {}", public.name);
+    let extra = html! {
+        link rel="alternate" type="application/atom+xml" title=(feeds) href="/feed.xml";
+        link rel="alternate" type="application/feed+json" title=(feeds) href="/feed.json";
+    };
     html! {
         (DOCTYPE)
         html lang="it" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · " (public.name) }
-                link rel="stylesheet" href=(css());
-                link rel="alternate" type="application/atom+xml" title=(format!("Avvisi · {}", public.name)) href="/feed.xml";
-                link rel="alternate" type="application/feed+json" title=(format!("Avvisi · {}", public.name)) href="/feed.json";
-            }
+            (head(&format!("{title} · {}", public.name), extra))
             body {
                 a.skip href="#contenuto" { "Vai al contenuto" }
                 header.top {
@@ -387,16 +398,11 @@ pub(super) fn poster(public: &PublicSettings, ways: &[Way]) -> String {
 /// A page without the site's frame (the poster, the widget), its class on `body`; the links
 /// of a `framed` one open in the whole window.
 fn standalone(title: &str, class: &str, framed: bool, main: Markup) -> String {
+    let extra = html! { @if framed { base target="_top"; } };
     html! {
         (DOCTYPE)
         html lang="it" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                link rel="stylesheet" href=(css());
-                @if framed { base target="_top"; }
-            }
+            (head(title, extra))
             body class=(class) { main { (main) } }
         }
     }
