@@ -53,7 +53,8 @@ fn render(html: &str, again: u8) -> String {
     } else {
         html.to_owned()
     };
-    let decoded = decode_entities(&rendered);
+    // Gone before markup is looked for: "<\u{202e}a>" would otherwise become "<a>" later.
+    let decoded = without_unwanted(decode_entities(&rendered));
     // Markup escaped in the source ("&lt;p&gt;Testo&lt;/p&gt;") is markup once decoded.
     if again > 0 && markup(&decoded).is_some() {
         return render(&decoded, again - 1);
@@ -82,11 +83,22 @@ static AMP_CHAIN: LazyLock<Regex> =
 /// A text a source says is plain, one paragraph: markup (some issuers write it anyway) read
 /// as HTML, entities decoded, whitespace collapsed with list lines kept.
 pub fn plain_to_text(text: &str) -> String {
-    let decoded = decode_entities(text);
+    let decoded = without_unwanted(decode_entities(text));
     if markup(&decoded).is_some() {
         html_to_text(text)
     } else {
         collapse_whitespace(&decoded)
+    }
+}
+
+/// The text without the characters [`collapse_whitespace`] drops (controls other than
+/// whitespace, and the [`unwanted`] ones), so that what they separated is seen joined.
+fn without_unwanted(text: Cow<'_, str>) -> Cow<'_, str> {
+    let drop = |c: char| (c.is_control() && !c.is_whitespace()) || unwanted(c);
+    if text.chars().any(drop) {
+        Cow::Owned(text.chars().filter(|&c| !drop(c)).collect())
+    } else {
+        text
     }
 }
 
@@ -496,6 +508,12 @@ mod tests {
         );
         // Right-to-left text itself stays.
         assert_eq!(collapse_whitespace("شارع روما"), "شارع روما");
+        // What they separated is seen joined, markup included.
+        assert_eq!(plain_to_text("vedi <\u{202e}a>qui</a>"), "vedi qui");
+        assert_eq!(
+            html_to_text("vedi &lt;\u{fffe}b&gt;qui&lt;/b&gt;"),
+            "vedi qui"
+        );
     }
 
     #[test]
