@@ -56,8 +56,13 @@ fn render(html: &str, again: u8) -> String {
     // Gone before markup is looked for: "<\u{202e}a>" would otherwise become "<a>" later.
     let decoded = without_unwanted(decode_entities(&rendered));
     // Markup escaped in the source ("&lt;p&gt;Testo&lt;/p&gt;") is markup once decoded.
-    if again > 0 && markup(&decoded).is_some() {
-        return render(&decoded, again - 1);
+    if markup(&decoded).is_some() {
+        if again > 0 {
+            return render(&decoded, again - 1);
+        }
+        // Still markup after every rendering allowed (a broken CDATA, escapes nested deeper):
+        // its tags are dropped as they are, so no message ever carries one.
+        return collapse_whitespace(&ANY_TAG.replace_all(&decoded, " "));
     }
     collapse_whitespace(&decoded)
 }
