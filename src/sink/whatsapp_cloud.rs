@@ -207,23 +207,8 @@ impl CloudSink {
             Some(detail) if message.kind == "alert" => crate::text::truncate(detail, 400),
             _ => message.url.clone(),
         };
-        Some(json!({
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": to,
-            "type": "template",
-            "template": {
-                "name": t.name,
-                "language": {"code": t.language, "policy": "deterministic"},
-                "components": [{
-                    "type": "body",
-                    "parameters": [
-                        {"type": "text", "text": template_param(&template_title(message))},
-                        {"type": "text", "text": template_param(&second)},
-                    ],
-                }],
-            },
-        }))
+        let title = template_title(message);
+        Some(Self::template_with(t, &[&title, &second], to))
     }
 
     /// Sends an admin alert to each admin number: as text, or as the template when the admin
