@@ -4,7 +4,7 @@
 //! SIGKILL (no destructors, no flush) when it reaches that point. Unset, a failpoint costs
 //! one environment lookup. The points are: `after-enqueue` (items queued but not flushed, nothing delivered),
 //! `after-intent` (intent recorded, request not sent) and `after-send` (request done, outcome
-//! not recorded). [`panic_at`] panics instead (`source-loop`: a source's loop, for the
+//! not recorded); the last two also as `<point>:<sink>`, for one sink only. [`panic_at`] panics instead (`source-loop`: a source's loop, for the
 //! supervision test).
 
 /// Kills the process here if the environment asks for it.
@@ -15,6 +15,18 @@ pub fn hit(name: &str) {
         unsafe {
             libc::raise(libc::SIGKILL);
         }
+    }
+}
+
+/// The same at a point reached for one sink: `<name>` kills at any sink, `<name>:<sink>`
+/// only at that one (`after-send:telegram`).
+pub fn hit_at(name: &str, sink: &str) {
+    let Some(asked) = std::env::var_os("BANDITORE_FAILPOINT") else {
+        return;
+    };
+    let asked = asked.to_string_lossy();
+    if asked == name || asked.strip_prefix(name).and_then(|r| r.strip_prefix(':')) == Some(sink) {
+        hit(&asked);
     }
 }
 

@@ -81,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         command: SourceCommand,
     },
+    /// Sinks: where messages go.
+    Sink {
+        #[command(subcommand)]
+        command: SinkCommand,
+    },
     /// The review queue (sources with forward = "review").
     Queue {
         #[command(flatten)]
@@ -253,6 +258,17 @@ pub(crate) enum SourceCommand {
     ExportOpml(Paths),
 }
 
+#[derive(Subcommand)]
+pub(crate) enum SinkCommand {
+    /// End a sink's pause (its token renewed, its bot back in the channel): what waits for it
+    /// goes at once. A sink pauses itself when its account cannot send.
+    Resume {
+        name: String,
+        #[command(flatten)]
+        paths: Paths,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -318,6 +334,15 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Demo { exit } => cli::demo::run(exit).await,
         Command::Log { paths, limit } => cli::log::run(&paths, limit).await,
         Command::Source { command } => cli::source::run(command).await,
+        Command::Sink {
+            command: SinkCommand::Resume { name, paths },
+        } => {
+            let request = banditore::daemon::control::Request::SinkResume {
+                name,
+                who: cli::who(),
+            };
+            cli::store_command(&paths, request).await
+        }
         Command::Queue { paths, command } => cli::queue::run(&paths, command).await,
         Command::Subscribers { paths, command } => cli::subscribers::run(&paths, command).await,
         Command::Store { paths, command } => match command {

@@ -307,64 +307,12 @@ async fn a_certificate_about_to_expire_is_an_alert() {
     );
 }
 
-/// An SMTP server on loopback that takes every message: (address, each message's data).
-async fn smtp_server() -> (
-    std::net::SocketAddr,
-    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = mail.clone();
-    tokio::spawn(async move {
-        while let Ok((conn, _)) = listener.accept().await {
-            let kept = kept.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = conn.into_split();
-                let mut lines = BufReader::new(read).lines();
-                let _ = write.write_all(b"220 prova ESMTP\r\n").await;
-                let (mut data, mut in_data) = (String::new(), false);
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let reply: &[u8] = if in_data {
-                        if line == "." {
-                            in_data = false;
-                            kept.lock().unwrap().push(std::mem::take(&mut data));
-                            b"250 accepted\r\n"
-                        } else {
-                            data.push_str(&line);
-                            data.push('\n');
-                            continue;
-                        }
-                    } else {
-                        match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
-                            Some("EHLO") => b"250-prova\r\n250 8BITMIME\r\n",
-                            Some("DATA") => {
-                                in_data = true;
-                                b"354 go on\r\n"
-                            }
-                            Some("QUIT") => {
-                                let _ = write.write_all(b"221 bye\r\n").await;
-                                break;
-                            }
-                            _ => b"250 ok\r\n",
-                        }
-                    };
-                    if write.write_all(reply).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    (addr, mail)
-}
-
 #[tokio::test]
 async fn alerts_arrive_by_email() {
     let feeds = FeedServer::start().await;
     feeds.set("/feed", Route::feed(rss(&[A])));
-    let (smtp, mail) = smtp_server().await;
+    let sim = banditore::simulator::Simulator::start().await.unwrap();
+    let smtp = sim.smtp;
     // The keys of the interface: a relay on this machine, without TLS.
     let sinks = format!(
         "[[sink]]\nname = \"posta\"\nkind = \"email\"\nsmtp_host = \"{}\"\nsmtp_port = {}\ntls = \"none\"\n\
@@ -380,7 +328,7 @@ async fn alerts_arrive_by_email() {
     work.once().await;
     feeds.set("/feed", Route::status(503));
     let out = work.run(&["once"]).await;
-    let mail = mail.lock().unwrap().clone();
+    let mail = sim.mails();
     assert_eq!(mail.len(), 1, "{}", String::from_utf8_lossy(&out.stderr));
     assert!(mail[0].contains("Subject: "), "{}", mail[0]);
     assert!(mail[0].contains("To: ced@comune.example.it"), "{}", mail[0]);
@@ -400,7 +348,8 @@ async fn an_email_sink_encrypts_or_stays_on_this_machine() {
         "[[sink]]\nname = \"posta\"\nkind = \"email\"\nsmtp_host = \"smtp.example.it\"\ntls = \"none\"\n\
          from = \"banditore@comune.example.it\"\nto = [\"non un indirizzo\"]\n\n\
          [[sink]]\nname = \"vecchia\"\nkind = \"email\"\nsmtp = \"smtps://ced:segreto@smtp.example.it\"\n\
-         from = \"banditore@comune.example.it\"\nto = [\"ced@comune.example.it\"]\n",
+         from = \"banditore@comune.example.it\"\nto = [\"ced@comune.example.it\"]\n\
+         list_unsubscribe = \"ftp://comune.example.it/\"\n",
     );
     let out = work.run(&["check"]).await;
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -412,6 +361,10 @@ async fn an_email_sink_encrypts_or_stays_on_this_machine() {
     );
     assert!(
         said.contains("\"non un indirizzo\" is not an e-mail address"),
+        "{said}"
+    );
+    assert!(
+        said.contains("is neither a mailto: nor an https: address"),
         "{said}"
     );
     assert!(

@@ -2,7 +2,8 @@
 //! its HTTP status and the next retry), a failed delivery retried after the sink recovers
 //! arrives once, an `unknown` one needs the confirmation, the Cloud API broadcast retries
 //! only the recipients that failed, a paused sink is resumed; editors see but cannot act,
-//! forms need the CSRF token, feed text is escaped.
+//! forms need the CSRF token, feed text is escaped; Telegram, Mastodon and e-mail each have
+//! their card, and a Telegram bot whose token was revoked shows as paused.
 
 mod common;
 #[path = "common/providers.rs"]
@@ -79,6 +80,8 @@ async fn start_with(extra: &str, sinks: impl FnOnce(&FeedServer) -> String) -> U
             ("WHATSAPP_TOKEN", providers::TOKEN),
             ("WHATSAPP_APP_SECRET", "app-secret"),
             ("WHATSAPP_VERIFY_TOKEN", "verify-me"),
+            ("TELEGRAM_TOKEN", "123:revocato"),
+            ("MASTODON_TOKEN", "token-mastodon"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     ));
@@ -599,4 +602,55 @@ async fn a_failed_test_send_says_why_in_italian() {
         "{text}"
     );
     assert!(!text.contains("fetch failed"), "{text}");
+}
+
+#[tokio::test]
+async fn every_channel_has_its_card_and_a_revoked_bot_shows_paused() {
+    let sim = banditore::simulator::Simulator::start().await.unwrap();
+    let ui = start(|feeds| {
+        format!(
+            "[[sink]]\nname = \"telegram\"\nkind = \"telegram\"\napi_base = \"{base}\"\n\
+             token_env = \"TELEGRAM_TOKEN\"\nchat_id = \"@comune_prova\"\n\n\
+             [[sink]]\nname = \"mastodon\"\nkind = \"mastodon\"\napi_base = \"http://{sim}\"\n\
+             token_env = \"MASTODON_TOKEN\"\n\n\
+             [[sink]]\nname = \"newsletter\"\nkind = \"email\"\nsmtp_host = \"127.0.0.1\"\n\
+             smtp_port = {port}\ntls = \"none\"\nfrom = \"notizie@comune.example.it\"\n\
+             bcc = [\"anna@example.org\", \"bruno@example.org\"]\n",
+            base = feeds.url("").trim_end_matches('/'),
+            sim = sim.addr,
+            port = sim.smtp.port(),
+        )
+    })
+    .await;
+    // The bot's token was revoked: Telegram answers 401.
+    ui.feeds.set(
+        "/bot123:revocato/sendMessage",
+        Route {
+            status: 401,
+            body: br#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#.to_vec(),
+            content_type: "application/json".into(),
+            ..Route::feed("")
+        },
+    );
+    ui.publish(&[("b", "https://comune.example.it/n/b/", "Avviso B"), A])
+        .await;
+    let admin = ui.admin().await;
+    let page = ui.page("/consegne", &admin).await;
+    let telegram = card(&page, "telegram");
+    assert!(
+        telegram.contains("Telegram") && telegram.contains("@comune_prova"),
+        "{telegram}"
+    );
+    assert!(telegram.contains("In pausa"), "{telegram}");
+    assert!(telegram.contains("HTTP 401"), "{telegram}");
+    assert!(
+        telegram.contains(r#"action="/consegne/riprendi""#),
+        "{telegram}"
+    );
+    let mastodon = card(&page, "mastodon");
+    assert!(mastodon.contains("1 messaggio inviato"), "{mastodon}");
+    let mail = card(&page, "newsletter");
+    assert!(mail.contains("1 messaggio inviato"), "{mail}");
+    assert!(mail.contains("2 indirizzi in copia nascosta"), "{mail}");
+    assert!(!mail.contains("anna@"), "the list is not shown: {mail}");
 }

@@ -3,7 +3,8 @@
 //! bodies; answers `{"ok": true, "result": {"message_id": …}}` or `{"ok": false,
 //! "error_code", "description", "parameters": {"retry_after"}}`): the request's shape, HTML
 //! escaping with WhatsApp's markup turned into tags, a 429 waited out once, a bot removed from
-//! the channel tried again later without losing the message, the token never in a log line.
+//! the channel pausing the sink without losing the message (`sink resume`), news at night
+//! posted without a sound, the token never in a log line.
 
 mod common;
 
@@ -163,7 +164,7 @@ async fn news_reaches_the_telegram_channel_escaped_and_once() {
 }
 
 #[tokio::test]
-async fn a_bot_removed_from_the_channel_loses_no_message() {
+async fn a_bot_removed_from_the_channel_pauses_the_sink_and_loses_no_message() {
     let (feeds, mock, work) = baselined("").await;
     feeds.set(
         "/feed",
@@ -178,17 +179,82 @@ async fn a_bot_removed_from_the_channel_loses_no_message() {
     ));
     let log = once(&work).await;
     assert!(
-        log.contains("bot is not a member"),
+        log.contains("bot is not a member") && log.contains("the sink is paused"),
         "the reason is said: {log}"
     );
     assert_eq!(work.messages().len(), 1, "the other sinks go on");
     let status = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
     assert!(!status.contains("telegram: sent"), "{status}");
-    // The bot is back in the channel: the message goes, once.
+    // Paused: nothing is tried until an admin acts (or the pause is over).
+    once(&work).await;
+    assert_eq!(mock.sent().len(), 1);
+    // The bot is back in the channel; the admin resumes the sink: the message goes, once.
+    let out = work.run(&["sink", "resume", "telegram"]).await;
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("pause ended"),
+        "{said}"
+    );
     once(&work).await;
     assert_eq!(mock.sent().len(), 2);
     let status = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
     assert!(status.contains("telegram: sent"), "{status}");
+    let out = work.run(&["sink", "resume", "telegram"]).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not paused"));
+}
+
+/// A fixed-offset time zone in which it is now `hour` o'clock (`Etc/GMT-3` is UTC+3).
+fn zone_where_it_is(hour: i64) -> String {
+    let utc = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 3600)
+        % 24;
+    let mut offset = (hour - utc).rem_euclid(24);
+    if offset > 11 {
+        offset -= 24;
+    }
+    match offset {
+        0 => "Etc/GMT".into(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}
+
+#[tokio::test]
+async fn news_posted_at_night_makes_no_sound_and_by_day_it_does() {
+    for (hour, silent) in [(23, true), (12, false)] {
+        let feeds = FeedServer::start().await;
+        feeds.set("/feed", Route::feed(rss(&[A])));
+        let (mock, addr) = MockTelegram::start().await;
+        // Quiet hours off (the comune sends at once): the night is still 21:00-07:30.
+        let work = Workdir::with_sinks(
+            &format!(
+                "timezone = \"{}\"\nquiet_hours = \"off\"",
+                zone_where_it_is(hour)
+            ),
+            &source("comune", &feeds.url("/feed"), ""),
+            &telegram_sink(addr),
+        );
+        once(&work).await;
+        feeds.set(
+            "/feed",
+            Route::feed(rss(&[
+                ("b", "https://comune.example.it/notizie/b/", "Mercato"),
+                A,
+            ])),
+        );
+        once(&work).await;
+        let sent = mock.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0].1["disable_notification"] == true,
+            silent,
+            "at {hour}:00: {}",
+            sent[0].1
+        );
+    }
 }
 
 #[tokio::test]

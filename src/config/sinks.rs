@@ -66,6 +66,11 @@ pub struct EmailConfig {
     pub password_env: Option<String>,
     pub from: String,
     pub to: Vec<String>,
+    /// Addresses that get the mail without seeing each other (a list kept by the comune).
+    pub bcc: Vec<String>,
+    /// Where a reader stops receiving (`mailto:` or `https:`): the `List-Unsubscribe`
+    /// header and a line at the end of every mail.
+    pub list_unsubscribe: Option<String>,
 }
 
 /// `kind = "telegram"`: the Bot API, to a channel or a group (see `sink::telegram`).
@@ -85,6 +90,8 @@ pub struct MastodonConfig {
     pub token_env: String,
     /// `public`, `unlisted` or `private`.
     pub visibility: String,
+    /// Urgent messages go behind a content warning ("Allerta: …"), as some instances ask.
+    pub urgent_content_warning: bool,
 }
 
 /// Where a sink delivers.

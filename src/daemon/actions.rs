@@ -85,27 +85,11 @@ impl App {
     /// Ends a sink's pause now, records who asked and wakes delivery. `Ok(None)` when the
     /// sink was not paused; else the pause that ended.
     pub fn resume_sink(&self, sink: &str, who: &str) -> Result<Option<Pause>, StoreError> {
-        let Some(pause) = self.inner.store.pause(sink)? else {
-            return Ok(None);
-        };
-        self.inner.store.set_pause(sink, None)?;
-        self.inner.store.flush()?;
-        tracing::warn!(sink, who, reason = %pause.reason, "pause ended by an admin");
-        self.wake_delivery();
-        self.inner.store.audit(&AuditEntry {
-            at: self.now(),
-            who: who.to_owned(),
-            action: AuditAction::SinkResume,
-            subject: sink.to_owned(),
-            before: Some(format!(
-                "paused until {}: {}",
-                pause.until.to_rfc3339(),
-                pause.reason
-            )),
-            after: None,
-            item: None,
-        })?;
-        Ok(Some(pause))
+        let pause = crate::deliver::resume(&self.inner.store, sink, who, self.now())?;
+        if pause.is_some() {
+            self.wake_delivery();
+        }
+        Ok(pause)
     }
 
     /// A test send of `source`'s newest item to the sink `sink` (see `deliver::trial`); `to`

@@ -45,6 +45,11 @@ pub enum Request {
         name: String,
         who: String,
     },
+    /// A sink's pause ended (its account fixed).
+    SinkResume {
+        name: String,
+        who: String,
+    },
     QueueList,
     QueueApprove {
         id: String,
@@ -162,6 +167,21 @@ async fn run(ctx: &Context<'_>, request: Request) -> Result<(Reply, bool), Store
                 n => Reply::ok(format!(
                     "{name}: {n} held items discarded; they will not be sent\n"
                 )),
+            }
+        }
+        Request::SinkResume { name, who } => {
+            if !ctx.config.sinks.iter().any(|s| s.name == name) {
+                Reply::fail(EXIT_USAGE, format!("no sink named {name:?}"))
+            } else if let Some(pause) = crate::deliver::resume(store, &name, &who, ctx.now)? {
+                return Ok((
+                    Reply::ok(format!(
+                        "{name}: pause ended (it was: {}); delivery goes on\n",
+                        pause.reason
+                    )),
+                    true,
+                ));
+            } else {
+                Reply::ok(format!("{name} is not paused\n"))
             }
         }
         Request::QueueList => {

@@ -144,11 +144,10 @@ impl App {
         let (alert_sinks, sinks): (Vec<Sink>, Vec<Sink>) = config
             .sinks
             .iter()
-            .map(|cfg| Sink::from_config(cfg, &user_agent, secrets))
+            .map(|cfg| Sink::from_config(cfg, &user_agent, secrets, pipeline.fetcher()))
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .partition(|sink| s.alerts.sinks.iter().any(|name| name == sink.name()));
-        let quiet = s.quiet_hours.map(|q| (q, s.tz()));
         let daily = s.max_per_day.map(|max| DailyCap {
             max,
             digest_at: s.digest_at,
@@ -160,10 +159,17 @@ impl App {
             .filter(|c| c.filter != crate::config::SinkFilter::default())
             .map(|c| (c.name.clone(), c.filter.clone()))
             .collect();
-        let deliverer = Deliverer::new(store.clone(), sinks, clock.clone(), s.max_backoff, quiet)
-            .with_daily_cap(daily)
-            .with_metrics(metrics.clone())
-            .with_filters(filters);
+        let deliverer = Deliverer::new(
+            store.clone(),
+            sinks,
+            clock.clone(),
+            s.max_backoff,
+            s.quiet_hours,
+            s.tz(),
+        )
+        .with_daily_cap(daily)
+        .with_metrics(metrics.clone())
+        .with_filters(filters);
         let wakers = config
             .sources
             .iter()

@@ -46,12 +46,8 @@ impl Deliverer {
             retrying = record.state == DeliveryState::Requeued;
         }
         let now = self.clock.now();
-        if let Some(pause) = self.store.pause(sink)? {
-            if pause.until > now {
-                return Ok(Step::Later);
-            }
-            tracing::warn!(sink, reason = %pause.reason, "pause over; sending again");
-            self.store.set_pause(sink, None)?;
+        if self.paused(sink)? {
+            return Ok(Step::Later);
         }
         let mut waiting = false;
         let mut leftovers = Vec::new();

@@ -1,12 +1,20 @@
 //! What delivery tells the store about each sink's health (shown on the admin UI's
 //! "Consegne" page): the last success, the last failure with its HTTP status or provider
-//! code, failures in a row, and when the deliverer tries again.
+//! code, failures in a row, and when the deliverer tries again; and a sink's pause (an
+//! account that cannot send until someone acts), which holds its deliveries until it is over
+//! or an admin resumes it; and each sink's back-off after a failure.
 
 use chrono::{DateTime, Utc};
 
 use super::Deliverer;
 use crate::sink::Why;
-use crate::store::{FailureOutcome, SinkFailure, StoreError};
+use crate::store::{
+    AuditAction, AuditEntry, FailureOutcome, Pause, SinkFailure, Store, StoreError,
+};
+
+/// How long a sink whose account cannot send waits before it tries again by itself (an
+/// admin who has fixed it resumes it at once on "Consegne").
+const PAUSE: chrono::Duration = chrono::Duration::hours(1);
 
 /// What one broadcast batch came to, for the sink's health.
 #[derive(Debug, Default)]
@@ -35,7 +43,69 @@ impl BatchHealth {
     }
 }
 
+/// Ends `sink`'s pause now (an admin fixed its account) and records who asked: the pause
+/// that ended, or `None` when it was not paused. The deliverer sends to it at its next pass.
+pub fn resume(
+    store: &Store,
+    sink: &str,
+    who: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Pause>, StoreError> {
+    let Some(pause) = store.pause(sink)? else {
+        return Ok(None);
+    };
+    store.set_pause(sink, None)?;
+    store.flush()?;
+    tracing::warn!(sink, who, reason = %pause.reason, "pause ended by an admin");
+    store.audit(&AuditEntry {
+        at: now,
+        who: who.to_owned(),
+        action: AuditAction::SinkResume,
+        subject: sink.to_owned(),
+        before: Some(format!(
+            "paused until {}: {}",
+            pause.until.to_rfc3339(),
+            pause.reason
+        )),
+        after: None,
+        item: None,
+    })?;
+    Ok(Some(pause))
+}
+
 impl Deliverer {
+    /// Whether `sink` is paused now; a pause that is over is cleared.
+    pub(super) fn paused(&self, sink: &str) -> Result<bool, StoreError> {
+        let Some(pause) = self.store.pause(sink)? else {
+            return Ok(false);
+        };
+        if pause.until > self.clock.now() {
+            return Ok(true);
+        }
+        tracing::warn!(sink, reason = %pause.reason, "pause over; sending again");
+        self.store.set_pause(sink, None)?;
+        Ok(false)
+    }
+
+    /// Pauses `sink` after `message_id` found its account unable to send.
+    pub(super) fn pause(&self, sink: &str, message_id: &str, why: &Why) -> Result<(), StoreError> {
+        let until = self.clock.now() + PAUSE;
+        tracing::error!(sink, reason = %why, %until, "ADMIN ALERT: the sink's account cannot send; the sink is paused");
+        self.store.set_pause(
+            sink,
+            Some(&Pause {
+                until,
+                reason: why.detail.clone(),
+                code: why.http_status.map(i64::from),
+            }),
+        )?;
+        self.retry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sink.to_owned(), (1, until));
+        self.note_failure(sink, message_id, FailureOutcome::Paused, why, Some(until))
+    }
+
     pub(super) fn note_success(&self, sink: &str) -> Result<(), StoreError> {
         let at = self.clock.now();
         self.store.update_sink_health(sink, |h| {
@@ -88,5 +158,28 @@ impl Deliverer {
             }
             h.next_retry = batch.next_retry;
         })
+    }
+
+    /// Backs a sink off after a failure: how long, and until when.
+    pub(super) fn note_retry(&self, sink: &str) -> (std::time::Duration, DateTime<Utc>) {
+        let mut retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+        let failures = retry.get(sink).map_or(0, |(n, _)| *n) + 1;
+        let wait = crate::schedule::backoff(failures, self.max_backoff, rand::random());
+        let until = self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        retry.insert(sink.to_owned(), (failures, until));
+        (wait, until)
+    }
+
+    pub(super) fn clear_retry(&self, sink: &str) {
+        self.retry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(sink);
+    }
+
+    /// When the next pass is worth making if nothing new arrives: the earliest sink retry.
+    pub fn next_retry(&self) -> Option<DateTime<Utc>> {
+        let retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+        retry.values().map(|(_, until)| *until).min()
     }
 }

@@ -17,6 +17,7 @@ mod retry;
 mod skip;
 pub mod trial;
 
+pub use health::resume;
 pub use retry::RetryError;
 
 use std::collections::{HashMap, HashSet};
@@ -27,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::failpoint;
 use crate::item::Message;
-use crate::schedule::{backoff, Clock, QuietHours};
-use crate::sink::{FileSink, Reconciled, Sink, SinkError, Why};
+use crate::schedule::{Clock, QuietHours};
+use crate::sink::{FileSink, Posting, Reconciled, Sink, SinkError, Why};
 use crate::store::{
     DeliveryRecord, DeliveryState, FailureOutcome, OutboxEntry, RecipientRecord, RecipientState,
     Store, StoreError,
@@ -101,6 +102,9 @@ pub struct Deliverer {
     max_backoff: Duration,
     /// Normal messages wait through these hours; urgent ones do not.
     night: Option<Night>,
+    /// When a normal message goes without a sound (quiet hours, or the default ones when
+    /// they are off).
+    dark: Night,
     /// When the last night message went out this morning (the morning's pace; a restart
     /// forgets it, at worst one message early).
     last_release: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
@@ -126,7 +130,8 @@ impl Deliverer {
         sinks: Vec<Sink>,
         clock: Arc<dyn Clock>,
         max_backoff: Duration,
-        quiet: Option<(QuietHours, chrono_tz::Tz)>,
+        quiet: Option<QuietHours>,
+        tz: chrono_tz::Tz,
     ) -> Self {
         Deliverer {
             store,
@@ -134,7 +139,11 @@ impl Deliverer {
             clock,
             retry: Mutex::default(),
             max_backoff,
-            night: quiet.map(|(hours, tz)| Night { hours, tz }),
+            night: quiet.map(|hours| Night { hours, tz }),
+            dark: Night {
+                hours: quiet.unwrap_or(crate::config::DEFAULT_QUIET_HOURS),
+                tz,
+            },
             last_release: Mutex::default(),
             daily: None,
             metrics: None,
@@ -449,12 +458,20 @@ impl Deliverer {
         if let Some(step) = self.resume(sink, message).await? {
             return Ok(step);
         }
+        if self.paused(sink.name())? {
+            return Ok(Step::Later);
+        }
         self.record(message, sink.name(), DeliveryState::Intent, None, None)
             .await?;
-        failpoint::hit("after-intent");
+        failpoint::hit_at("after-intent", sink.name());
         let earlier = self.earlier_on(sink, message)?;
-        let result = sink.send_after(message, earlier.as_deref()).await;
-        failpoint::hit("after-send");
+        let posting = Posting {
+            earlier: earlier.as_deref(),
+            silent: message.priority == crate::config::Priority::Normal
+                && self.dark.quiet(self.clock.now()),
+        };
+        let result = sink.post(message, posting).await;
+        failpoint::hit_at("after-send", sink.name());
         let state = match result {
             Ok(receipt) => {
                 self.clear_retry(sink.name());
@@ -499,6 +516,11 @@ impl Deliverer {
                     &reason,
                     Some(until),
                 )?;
+                return Ok(Step::Later);
+            }
+            Err(SinkError::Paused(why)) => {
+                self.store.clear_delivery(&message.id, sink.name())?;
+                self.pause(sink.name(), &message.id, &why)?;
                 return Ok(Step::Later);
             }
             Err(e @ SinkError::MaybeSent(_)) => {
@@ -558,29 +580,6 @@ impl Deliverer {
             detail: detail.map(str::to_owned),
         };
         self.store.set_delivery(&message.id, sink, &record).await
-    }
-
-    /// Backs a sink off after a failure: how long, and until when.
-    fn note_retry(&self, sink: &str) -> (Duration, chrono::DateTime<chrono::Utc>) {
-        let mut retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
-        let failures = retry.get(sink).map_or(0, |(n, _)| *n) + 1;
-        let wait = backoff(failures, self.max_backoff, rand::random());
-        let until = self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
-        retry.insert(sink.to_owned(), (failures, until));
-        (wait, until)
-    }
-
-    fn clear_retry(&self, sink: &str) {
-        self.retry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(sink);
-    }
-
-    /// When the next pass is worth making if nothing new arrives: the earliest sink retry.
-    pub fn next_retry(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        let retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
-        retry.values().map(|(_, until)| *until).min()
     }
 
     pub fn sinks(&self) -> &[Sink] {

@@ -29,6 +29,8 @@ fn demo_secrets() -> Secrets {
             ("DEMO_WHATSAPP_APP_SECRET", DEMO_APP_SECRET),
             ("DEMO_WHATSAPP_VERIFY_TOKEN", "demo-verify"),
             ("DEMO_WAHA_HMAC", "demo-waha-hmac"),
+            ("DEMO_TELEGRAM_TOKEN", "123456:demo-telegram"),
+            ("DEMO_MASTODON_TOKEN", "demo-mastodon"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -125,7 +127,7 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let out = dir.join("messages.jsonl");
     let sim = Simulator::start().await?;
-    let config_text = demo_config(addr, sim.addr, &out);
+    let config_text = demo_config(addr, sim.addr, sim.smtp, &out);
     let config =
         Config::parse(&config_text).map_err(|p| anyhow::anyhow!("demo configuration: {p:?}"))?;
     let app = App::build_with(
@@ -154,7 +156,12 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
         "WhatsApp is simulated too, at http://{}/: a Cloud API (to subscribers) and a",
         sim.addr
     );
-    println!("channel gateway (to the comune's WhatsApp Channel).");
+    println!("channel gateway (to the comune's WhatsApp Channel). So are the comune's Telegram");
+    println!(
+        "channel, its Mastodon account and the mailbox of its newsletter (SMTP, at {}):",
+        sim.smtp
+    );
+    println!("each message goes to every channel, each in its own format, exactly once.");
     println!();
     println!("1) First poll. A new source records what is already there and sends nothing:");
     time.set(25, 10, 30);
@@ -287,6 +294,15 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
             println!("   {line}");
         }
     }
+    if let Some(mail) = sim.mails().iter().find(|m| m.contains("REVOCA")) {
+        println!();
+        println!(
+            "The newsletter's mailbox got each message as text and HTML; the revocation's text:"
+        );
+        for line in mail_text(mail).lines() {
+            println!("   {line}");
+        }
+    }
     let (archived, _) = app.store().archive_page(&Default::default(), 0, 1000)?;
     println!();
     println!(
@@ -309,6 +325,22 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     let served = serve_admin(app).await;
     std::fs::remove_dir_all(&dir).ok();
     served
+}
+
+/// A mail's subject and its text part, decoded (lettre writes non-ASCII text as
+/// quoted-printable or base64, and the subject as an encoded word).
+fn mail_text(mail: &str) -> String {
+    let Ok(parsed) = mail_parser::MessageParser::default()
+        .parse(mail.as_bytes())
+        .ok_or(())
+    else {
+        return String::new();
+    };
+    format!(
+        "Subject: {}\n\n{}",
+        parsed.subject().unwrap_or_default(),
+        parsed.body_text(0).unwrap_or_default()
+    )
 }
 
 /// Serves the admin UI on loopback with a one-off token until Ctrl-C, the loops running too.

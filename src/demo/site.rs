@@ -298,7 +298,12 @@ pub(super) async fn serve_site(start: DateTime<Utc>) -> anyhow::Result<(Arc<Site
     Ok((site, addr))
 }
 
-pub(super) fn demo_config(addr: SocketAddr, sim: SocketAddr, out: &std::path::Path) -> String {
+pub(super) fn demo_config(
+    addr: SocketAddr,
+    sim: SocketAddr,
+    smtp: SocketAddr,
+    out: &std::path::Path,
+) -> String {
     format!(
         r#"[settings]
 timezone = "Europe/Rome"
@@ -374,7 +379,34 @@ api_base = "http://{sim}"
 session = "default"
 chat_id = "120363000000000000@newsletter"
 hmac_key_env = "DEMO_WAHA_HMAC"
+
+[[sink]]
+name = "telegram"
+kind = "telegram"
+api_base = "http://{sim}"
+token_env = "DEMO_TELEGRAM_TOKEN"
+chat_id = "@borgo_esempio"
+
+[[sink]]
+name = "mastodon"
+kind = "mastodon"
+api_base = "http://{sim}"
+token_env = "DEMO_MASTODON_TOKEN"
+visibility = "public"
+urgent_content_warning = true
+
+[[sink]]
+name = "newsletter"
+kind = "email"
+smtp_host = "{smtp_host}"
+smtp_port = {smtp_port}
+tls = "none"
+from = "Comune di Borgo Esempio <notizie@comune.example.it>"
+to = ["newsletter@comune.example.it"]
+list_unsubscribe = "mailto:newsletter@comune.example.it?subject=cancellami"
 "#,
-        out.display()
+        out.display(),
+        smtp_host = smtp.ip(),
+        smtp_port = smtp.port(),
     )
 }

@@ -12,6 +12,7 @@
 //! Optional footer
 //! ```
 
+pub mod html;
 mod promise;
 #[cfg(test)]
 mod props;

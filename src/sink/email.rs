@@ -1,6 +1,9 @@
-//! E-mail over SMTP (lettre): each message to a fixed list of addresses, for admin alerts
-//! (`settings.alerts`) or for a newsroom's or a mailing list's inbox. The title is the
-//! subject; the text, WhatsApp's `*bold*` and all, is the body.
+//! E-mail over SMTP (lettre): each message to a fixed list of addresses (`to`, and `bcc` for a
+//! list the comune keeps itself), for admin alerts (`settings.alerts`), a newsroom's inbox or
+//! the comune's newsletter. The title is the subject; the body is text and HTML made from the
+//! same message (`multipart/alternative`): the text without WhatsApp's markers, the HTML with
+//! its bold and its links. With `list_unsubscribe`, every mail says how to stop receiving it,
+//! in the `List-Unsubscribe` header (RFC 2369) and in a line at its end.
 //!
 //! The server is `smtp_host`, `smtp_port` and `tls` (`starttls`, `tls`, or `none` to a relay
 //! on this machine only: `check` refuses it elsewhere), made into lettre's connection URL by
@@ -8,13 +11,15 @@
 //! `password_env` name. Each mail's Message-ID is made from the message's id, so that a
 //! retried mail is recognised as the same one.
 
-use lettre::message::{header::ContentType, Mailbox};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::secret::{Secret, Secrets};
 use super::{BuildError, Receipt, SinkError};
 use crate::config::{EmailConfig, SinkConfig};
+use crate::format::html::with_links;
 use crate::item::Message;
 
 #[derive(Debug)]
@@ -23,6 +28,8 @@ pub struct EmailSink {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     to: Vec<Mailbox>,
+    bcc: Vec<Mailbox>,
+    list_unsubscribe: Option<String>,
 }
 
 impl EmailSink {
@@ -68,6 +75,12 @@ impl EmailSink {
                 .iter()
                 .map(|a| mailbox(a))
                 .collect::<Result<_, _>>()?,
+            bcc: email
+                .bcc
+                .iter()
+                .map(|a| mailbox(a))
+                .collect::<Result<_, _>>()?,
+            list_unsubscribe: email.list_unsubscribe.clone(),
         })
     }
 
@@ -79,19 +92,8 @@ impl EmailSink {
     /// is tried again (a mail server that took the message but whose answer was lost would
     /// then deliver it twice: e-mail has no idempotency key).
     pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
-        let mut email = lettre::Message::builder()
-            .from(self.from.clone())
-            .subject(message.title.clone())
-            .message_id(Some(format!(
-                "<{}@banditore>",
-                message_id_part(&message.id)
-            )))
-            .header(ContentType::TEXT_PLAIN);
-        for to in &self.to {
-            email = email.to(to.clone());
-        }
-        let email = email
-            .body(message.text.clone())
+        let email = self
+            .mail(message)
             .map_err(|e| SinkError::Rejected(e.to_string().into()))?;
         match self.transport.send(email).await {
             Ok(_) => Ok(Receipt::default()),
@@ -99,6 +101,94 @@ impl EmailSink {
             Err(e) => Err(SinkError::NotSent(e.to_string().into())),
         }
     }
+
+    /// The mail for a message.
+    pub fn mail(&self, message: &Message) -> Result<lettre::Message, lettre::error::Error> {
+        let mut email = lettre::Message::builder()
+            .from(self.from.clone())
+            .subject(message.title.clone())
+            .message_id(Some(format!(
+                "<{}@banditore>",
+                message_id_part(&message.id)
+            )));
+        for to in &self.to {
+            email = email.to(to.clone());
+        }
+        if self.to.is_empty() {
+            // Only a BCC list: the visible recipient is the sender, as lists do.
+            email = email.to(self.from.clone());
+        }
+        for bcc in &self.bcc {
+            email = email.bcc(bcc.clone());
+        }
+        if let Some(stop) = &self.list_unsubscribe {
+            email = email.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{stop}>"),
+            ));
+        }
+        let (text, html) = bodies(message, self.list_unsubscribe.as_deref());
+        email.multipart(MultiPart::alternative_plain_html(text, html))
+    }
+}
+
+/// A message's text and HTML bodies; `unsubscribe`, where a reader stops receiving.
+pub fn bodies(message: &Message, unsubscribe: Option<&str>) -> (String, String) {
+    let stop_line = "Per non ricevere più questi messaggi:";
+    let mut text = crate::format::styles::plain(&message.text);
+    if let Some(stop) = unsubscribe {
+        text.push_str(&format!("\n\n--\n{stop_line} {}", how_to_stop(stop)));
+    }
+    let paragraphs: Vec<Vec<&str>> = message
+        .text
+        .split("\n\n")
+        .map(|p| p.lines().collect())
+        .filter(|p: &Vec<&str>| !p.is_empty())
+        .collect();
+    let image = message
+        .image
+        .as_deref()
+        .filter(|i| crate::link::shareable_image(i));
+    let html = maud::html! {
+        (maud::DOCTYPE)
+        html lang="it" {
+            head { meta charset="utf-8"; title { (message.title) } }
+            body style="font-family: sans-serif; max-width: 40em; line-height: 1.4" {
+                @if let Some(src) = image {
+                    img src=(src) alt="" style="max-width: 100%; height: auto";
+                }
+                @for lines in &paragraphs {
+                    p {
+                        @for (i, line) in lines.iter().enumerate() {
+                            @if i > 0 { br; }
+                            (with_links(line))
+                        }
+                    }
+                }
+                @if let Some(stop) = unsubscribe {
+                    hr;
+                    p style="font-size: small; color: #555" {
+                        (stop_line) " " a href=(stop) { "annulla l'iscrizione" }
+                    }
+                }
+            }
+        }
+    };
+    (text, html.into_string())
+}
+
+/// Where to stop, as a reader follows it: "scrivi a lista@… (oggetto: cancellami)" for a
+/// `mailto:`, the address itself for a page.
+fn how_to_stop(stop: &str) -> String {
+    let Some(mailto) = stop.strip_prefix("mailto:") else {
+        return stop.to_owned();
+    };
+    let (address, query) = mailto.split_once('?').unwrap_or((mailto, ""));
+    let subject = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k.eq_ignore_ascii_case("subject"))
+        .map(|(_, v)| format!(" (oggetto: {v})"))
+        .unwrap_or_default();
+    format!("scrivi a {address}{subject}")
 }
 
 /// A message id as the left part of a Message-ID: what RFC 5322 allows there (`dot-atom`

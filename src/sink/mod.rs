@@ -76,12 +76,20 @@ pub enum SinkError {
     /// Refused for good.
     #[error("refused: {0}")]
     Rejected(Why),
+    /// Certainly not delivered, and nothing will be until someone acts: a revoked token, a
+    /// bot removed from its channel, a suspended account. The sink is paused and admins
+    /// alerted.
+    #[error("the account cannot send: {0}")]
+    Paused(Why),
 }
 
 impl SinkError {
     pub fn why(&self) -> &Why {
         match self {
-            SinkError::NotSent(w) | SinkError::MaybeSent(w) | SinkError::Rejected(w) => w,
+            SinkError::NotSent(w)
+            | SinkError::MaybeSent(w)
+            | SinkError::Rejected(w)
+            | SinkError::Paused(w) => w,
         }
     }
 }
@@ -133,6 +141,16 @@ pub enum Reconciled {
     Unknown,
 }
 
+/// How a message is posted, where the channel can tell.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Posting<'a> {
+    /// The provider's id of the message this one continues on the sink (a correction, an
+    /// alert's update or revocation): Telegram posts it as a reply.
+    pub earlier: Option<&'a str>,
+    /// A normal message at night: Telegram posts it without a notification sound.
+    pub silent: bool,
+}
+
 /// A configured sink. An enum rather than a trait object: the set is closed and known at
 /// compile time, and async methods stay plain.
 #[derive(Debug)]
@@ -149,11 +167,13 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// Builds a sink; fails when a secret it needs is missing from the environment.
+    /// Builds a sink; fails when a secret it needs is missing from the environment. `images`
+    /// fetches what a sink uploads itself (Mastodon), under the sources' address guard.
     pub fn from_config(
         cfg: &SinkConfig,
         user_agent: &str,
         secrets: &secret::Secrets,
+        images: &crate::fetch::Fetcher,
     ) -> Result<Sink, BuildError> {
         Ok(match &cfg.settings {
             SinkSettings::Console => Sink::Console(ConsoleSink::new(&cfg.name)),
@@ -171,9 +191,9 @@ impl Sink {
             SinkSettings::Telegram(t) => {
                 Sink::Telegram(telegram::TelegramSink::new(cfg, t, user_agent, secrets)?)
             }
-            SinkSettings::Mastodon(m) => {
-                Sink::Mastodon(mastodon::MastodonSink::new(cfg, m, user_agent, secrets)?)
-            }
+            SinkSettings::Mastodon(m) => Sink::Mastodon(mastodon::MastodonSink::new(
+                cfg, m, user_agent, secrets, images,
+            )?),
         })
     }
 
@@ -192,15 +212,14 @@ impl Sink {
 
     /// One send of the whole message (a Cloud API sink: an admin alert to its admins).
     pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
-        self.send_after(message, None).await
+        self.post(message, Posting::default()).await
     }
 
-    /// The same, continuing on this sink the message whose provider id is `earlier` (a
-    /// correction, an alert's update or revocation): Telegram posts it as a reply.
-    pub async fn send_after(
+    /// The same, as `posting` says: continuing an earlier message, silently at night.
+    pub async fn post(
         &self,
         message: &Message,
-        earlier: Option<&str>,
+        posting: Posting<'_>,
     ) -> Result<Receipt, SinkError> {
         match self {
             Sink::Console(s) => s.send(message),
@@ -208,7 +227,7 @@ impl Sink {
             Sink::Gateway(s) => s.send(message).await,
             Sink::Webhook(s) => s.send(message).await,
             Sink::Email(s) => s.send(message).await,
-            Sink::Telegram(s) => s.send(message, earlier).await,
+            Sink::Telegram(s) => s.send(message, posting).await,
             Sink::Mastodon(s) => s.send(message).await,
             // News is broadcast per recipient (`deliver`); only admin alerts come this way.
             Sink::Cloud(s) => s.send_to_admins(message).await,

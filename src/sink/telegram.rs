@@ -7,8 +7,10 @@
 //!
 //! WhatsApp's `*bold*`, `_italic_` and `~strike~` become `<b>`, `<i>`, `<s>`; everything else
 //! is escaped. A correction, or an alert's update or revocation, is posted as a reply to the
-//! message it continues (`reply_parameters`), so the channel shows them together. At most one message every three seconds goes to the chat (Telegram allows about
-//! twenty a minute to a group or channel). The token is part of the request's path: it never
+//! message it continues (`reply_parameters`), so the channel shows them together. A normal
+//! message posted at night (within quiet hours, or 21:00–07:30 when they are off) makes no
+//! sound (`disable_notification`); an urgent one always does. At most one message every three
+//! seconds goes to the chat (Telegram allows about twenty a minute to a group or channel). The token is part of the request's path: it never
 //! appears in an error or a log line.
 
 use std::time::Duration;
@@ -18,7 +20,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::secret::{Secret, Secrets};
-use super::{BuildError, Receipt, SinkError, Why};
+use super::{BuildError, Posting, Receipt, SinkError, Why};
 use crate::config::{SinkConfig, TelegramConfig};
 use crate::format::styles::{spans, Style};
 use crate::item::Message;
@@ -117,22 +119,40 @@ impl TelegramSink {
         tokio::time::sleep_until(slot).await;
     }
 
-    /// Posts `message`; as a reply to the chat's message `earlier` when it continues one.
+    /// Posts `message`: as a reply to the chat's message it continues, if any; silently
+    /// when `posting` says so.
     pub async fn send(
         &self,
         message: &Message,
-        earlier: Option<&str>,
+        posting: Posting<'_>,
     ) -> Result<Receipt, SinkError> {
         let (method, mut body) = self.body(message);
-        if let Some(id) = earlier.and_then(|e| e.parse::<i64>().ok()) {
+        if let Some(id) = posting.earlier.and_then(|e| e.parse::<i64>().ok()) {
             // Posted even when the earlier one was deleted meanwhile.
             body["reply_parameters"] =
                 json!({"message_id": id, "allow_sending_without_reply": true});
+        }
+        if posting.silent {
+            body["disable_notification"] = json!(true);
         }
         match self.post(method, &body).await {
             Err(Retry::After(wait)) if wait <= WAIT_AT_MOST => {
                 tokio::time::sleep(wait).await;
                 self.post(method, &body).await.map_err(Retry::into_error)
+            }
+            // Telegram could not take the photo from its address: the text goes alone.
+            Err(Retry::Error(SinkError::Rejected(why))) if method == "sendPhoto" => {
+                tracing::warn!(sink = %self.name, message_id = %message.id, %why, "the photo was refused; sent as text");
+                let mut text = body;
+                if let Some(fields) = text.as_object_mut() {
+                    fields.remove("photo");
+                    if let Some(caption) = fields.remove("caption") {
+                        fields.insert("text".into(), caption);
+                    }
+                }
+                self.post("sendMessage", &text)
+                    .await
+                    .map_err(Retry::into_error)
             }
             result => result.map_err(Retry::into_error),
         }
@@ -176,9 +196,15 @@ impl TelegramSink {
                 None => Retry::Error(SinkError::NotSent(why)),
             },
             // A token revoked (401), a bot removed from the channel or not its admin (403), a
-            // chat that does not exist (400 "chat not found"): nothing was posted; tried again
-            // with back-off until an admin fixes it (the failures raise an alert).
-            400..=499 => Retry::Error(SinkError::NotSent(why)),
+            // chat that does not exist: nothing was posted, and nothing will be until an
+            // admin acts. The sink is paused and the admins alerted.
+            401 | 403 => Retry::Error(SinkError::Paused(why)),
+            400 if description.to_lowercase().contains("chat not found") => {
+                Retry::Error(SinkError::Paused(why))
+            }
+            // The request itself is refused (text too long, markup Telegram cannot read).
+            400 => Retry::Error(SinkError::Rejected(why)),
+            402 | 404..=499 => Retry::Error(SinkError::NotSent(why)),
             // Telegram's own trouble: the message may have been posted.
             _ => Retry::Error(SinkError::MaybeSent(why)),
         })

@@ -37,7 +37,12 @@ fn sink_keys(kind: &str) -> Option<&'static [&'static str]> {
         ],
         "webhook" => &["url", "secret_env"],
         "telegram" => &["api_base", "token_env", "chat_id"],
-        "mastodon" => &["api_base", "token_env", "visibility"],
+        "mastodon" => &[
+            "api_base",
+            "token_env",
+            "visibility",
+            "urgent_content_warning",
+        ],
         "email" => &[
             "smtp_host",
             "smtp_port",
@@ -46,6 +51,8 @@ fn sink_keys(kind: &str) -> Option<&'static [&'static str]> {
             "password_env",
             "from",
             "to",
+            "bcc",
+            "list_unsubscribe",
             "smtp",
         ],
         _ => return None,
@@ -84,6 +91,10 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
         ("url", raw.url.is_some()),
         ("secret_env", raw.secret_env.is_some()),
         ("visibility", raw.visibility.is_some()),
+        (
+            "urgent_content_warning",
+            raw.urgent_content_warning.is_some(),
+        ),
         ("smtp", raw.smtp.is_some()),
         ("smtp_host", raw.smtp_host.is_some()),
         ("smtp_port", raw.smtp_port.is_some()),
@@ -92,6 +103,8 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
         ("password_env", raw.password_env.is_some()),
         ("from", raw.from.is_some()),
         ("to", raw.to.is_some()),
+        ("bcc", raw.bcc.is_some()),
+        ("list_unsubscribe", raw.list_unsubscribe.is_some()),
     ];
     for (key, present) in given {
         if present && !allowed.contains(&key) {
@@ -231,7 +244,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
             let token_env = t.need_env(
                 "token_env",
                 raw.token_env,
-                "token_env = \"MASTODON_TOKEN\" (an application's access token with write:statuses)",
+                "token_env = \"MASTODON_TOKEN\" (an application's access token with write:statuses and write:media)",
             );
             let visibility = raw.visibility.unwrap_or_else(|| "public".into());
             if !matches!(visibility.as_str(), "public" | "unlisted" | "private") {
@@ -246,6 +259,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
                     api_base,
                     token_env,
                     visibility,
+                    urgent_content_warning: raw.urgent_content_warning.unwrap_or(false),
                 })),
                 _ => None,
             }
@@ -352,14 +366,44 @@ fn email(raw: RawSink, t: &mut Table) -> Option<EmailConfig> {
         raw.from,
         "from = \"Comune di Esempio <notizie@comune.esempio.it>\"",
     );
-    let to = t.need("to", raw.to, "to = [\"ced@comune.esempio.it\"]");
-    for address in from.iter().chain(to.iter().flatten()) {
-        if address.parse::<lettre::message::Mailbox>().is_err() {
-            t.problem("to", format!("{address:?} is not an e-mail address"), None);
+    let bcc = raw.bcc.unwrap_or_default();
+    let to = match raw.to {
+        // A list kept as BCC needs no visible recipient.
+        None if !bcc.is_empty() => Some(Vec::new()),
+        to => t.need("to", to, "to = [\"ced@comune.esempio.it\"]"),
+    };
+    let addresses = [("from", from.iter().collect::<Vec<_>>())]
+        .into_iter()
+        .chain([
+            ("to", to.iter().flatten().collect()),
+            ("bcc", bcc.iter().collect()),
+        ]);
+    for (key, list) in addresses {
+        for address in list {
+            if address.parse::<lettre::message::Mailbox>().is_err() {
+                t.problem(key, format!("{address:?} is not an e-mail address"), None);
+            }
         }
     }
-    if to.as_ref().is_some_and(Vec::is_empty) {
-        t.problem("to", "to needs at least one address", None);
+    if to.as_ref().is_some_and(Vec::is_empty) && bcc.is_empty() {
+        t.problem("to", "to needs at least one address (or bcc a list)", None);
+    }
+    let list_unsubscribe = raw.list_unsubscribe.map(|u| u.trim().to_owned());
+    if let Some(u) = &list_unsubscribe {
+        let fine = url::Url::parse(u).is_ok_and(|url| match url.scheme() {
+            "https" => url.host_str().is_some(),
+            "mailto" => url.path().contains('@'),
+            _ => false,
+        });
+        if !fine {
+            t.problem(
+                "list_unsubscribe",
+                format!("list_unsubscribe = {u:?} is neither a mailto: nor an https: address"),
+                Some(
+                    "list_unsubscribe = \"mailto:newsletter@comune.esempio.it?subject=cancellami\"",
+                ),
+            );
+        }
     }
     Some(EmailConfig {
         smtp,
@@ -367,6 +411,8 @@ fn email(raw: RawSink, t: &mut Table) -> Option<EmailConfig> {
         password_env,
         from: from?,
         to: to?,
+        bcc,
+        list_unsubscribe,
     })
 }
 

@@ -175,6 +175,10 @@ fn kind(sink: &SinkConfig) -> (&'static str, Option<String>) {
         SinkSettings::WhatsappCloud(_) => ("WhatsApp Cloud API, agli iscritti", None),
         SinkSettings::WhatsappGateway(g) => ("canale WhatsApp (gateway)", host(&g.api_base)),
         SinkSettings::Webhook(w) => ("webhook", host(&w.url)),
+        SinkSettings::Email(e) if e.to.is_empty() => (
+            "e-mail",
+            Some(format!("{} indirizzi in copia nascosta", e.bcc.len())),
+        ),
         SinkSettings::Email(e) => ("e-mail", Some(e.to.join(", "))),
         SinkSettings::Telegram(t) => ("Telegram", Some(t.chat_id.clone())),
         SinkSettings::Mastodon(m) => ("Mastodon", host(&m.api_base)),

@@ -93,6 +93,9 @@ pub fn sink_error(error: &SinkError) -> String {
             "l'invio si è interrotto senza una risposta certa: controlla prima di riprovare"
         }
         SinkError::Rejected(_) => "l'invio è stato rifiutato",
+        SinkError::Paused(_) => {
+            "l'account non può inviare (credenziali revocate o canale non più accessibile)"
+        }
     };
     match why.detail.trim() {
         "" => what.to_owned(),

@@ -1,6 +1,10 @@
-//! Simulated WhatsApp endpoints on loopback, for `demo` and `bench`: a Cloud API that accepts
-//! sends and answers with message ids, and a WAHA-style gateway whose session is WORKING.
-//! Nothing here is used by `run`.
+//! Simulated providers on loopback, for `demo`, `bench` and the tests: a WhatsApp Cloud API
+//! that accepts sends and answers with message ids, a WAHA-style gateway whose session is
+//! WORKING, Telegram's Bot API, a Mastodon instance (`social`) and a mailbox that speaks SMTP
+//! (`smtp`). Nothing here is used by `run`.
+
+mod smtp;
+mod social;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +20,7 @@ use serde_json::{json, Value};
 /// One request the simulator received.
 #[derive(Debug, Clone)]
 pub struct SimEvent {
-    /// "WhatsApp Cloud API" or "channel gateway".
+    /// "WhatsApp Cloud API", "channel gateway", "Telegram", "Mastodon" or "mailbox".
     pub api: &'static str,
     pub to: String,
     pub kind: String,
@@ -34,9 +38,20 @@ struct Shared {
     latency: std::time::Duration,
     /// When each distinct text first arrived at the Cloud API.
     first_seen: Arc<Mutex<std::collections::HashMap<String, std::time::Instant>>>,
+    /// Mastodon's statuses by `Idempotency-Key`.
+    statuses: Arc<Mutex<std::collections::HashMap<String, String>>>,
+    /// The mails the mailbox took, whole.
+    mails: Arc<Mutex<Vec<String>>>,
 }
 
 impl Shared {
+    fn keep_mail(&self, mail: String) {
+        let mut mails = self.mails.lock().unwrap_or_else(|p| p.into_inner());
+        if mails.len() < KEEP {
+            mails.push(mail);
+        }
+    }
+
     fn record(&self, api: &'static str, to: &str, kind: &str, id: String) {
         self.count.fetch_add(1, Ordering::Relaxed);
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
@@ -52,7 +67,10 @@ impl Shared {
 }
 
 pub struct Simulator {
+    /// The HTTP providers (every API has its own paths).
     pub addr: SocketAddr,
+    /// The mailbox's SMTP server.
+    pub smtp: SocketAddr,
     shared: Shared,
 }
 
@@ -119,6 +137,7 @@ impl Simulator {
                 }),
             )
             .route("/api/{action}", post(gateway_send))
+            .merge(social::routes())
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -127,12 +146,22 @@ impl Simulator {
                 tracing::error!(error = %e, "simulator stopped");
             }
         });
-        Ok(Simulator { addr, shared })
+        let smtp = smtp::serve(shared.clone()).await?;
+        Ok(Simulator { addr, smtp, shared })
     }
 
     /// The requests received since the last call (at most the first hundred are kept).
     pub fn take_events(&self) -> Vec<SimEvent> {
         std::mem::take(&mut *self.shared.events.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The mails the mailbox took (at most the first hundred), whole: headers and body.
+    pub fn mails(&self) -> Vec<String> {
+        self.shared
+            .mails
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn count(&self) -> u64 {

@@ -1,0 +1,170 @@
+//! Telegram, Mastodon and e-mail beside each other, against the simulated providers
+//! (`banditore::simulator`: the Bot API, an instance, a mailbox speaking SMTP): one message
+//! reaches each channel in its own format, and a process killed right after one channel's
+//! request (SIGKILL at `after-send:<sink>`) never makes anyone get it twice. Mastodon takes an
+//! `Idempotency-Key`, so the request is made again and the instance answers with the status
+//! it already made; Telegram and SMTP have none, so the delivery is `unknown` and not re-sent.
+//! The e-mail's shape (multipart text + HTML, escaping, BCC, `List-Unsubscribe`,
+//! `Message-ID`) is read back with a MIME parser.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+
+use banditore::simulator::Simulator;
+use common::{rss, source, FeedServer, Route, Workdir};
+
+const A: (&str, &str, &str) = ("a", "https://comune.example.it/notizie/a/", "Avviso A");
+
+fn channels(sim: &Simulator) -> String {
+    format!(
+        "[[sink]]\nname = \"telegram\"\nkind = \"telegram\"\napi_base = \"http://{addr}\"\n\
+         token_env = \"TELEGRAM_TOKEN\"\nchat_id = \"@comune_prova\"\n\n\
+         [[sink]]\nname = \"mastodon\"\nkind = \"mastodon\"\napi_base = \"http://{addr}\"\n\
+         token_env = \"MASTODON_TOKEN\"\n\n\
+         [[sink]]\nname = \"posta\"\nkind = \"email\"\nsmtp_host = \"{ip}\"\nsmtp_port = {port}\n\
+         tls = \"none\"\nfrom = \"Comune di Prova <notizie@comune.example.it>\"\n\
+         bcc = [\"anna@example.org\", \"bruno@example.org\"]\n\
+         list_unsubscribe = \"mailto:notizie@comune.example.it?subject=cancellami\"\n",
+        addr = sim.addr,
+        ip = sim.smtp.ip(),
+        port = sim.smtp.port(),
+    )
+}
+
+fn once(work: &Workdir, failpoint: Option<&str>) -> tokio::process::Command {
+    let mut command = work.command(&["once"]);
+    command
+        .env("TELEGRAM_TOKEN", "123456:segreto")
+        .env("MASTODON_TOKEN", "segreto-mastodon");
+    if let Some(point) = failpoint {
+        command.env("BANDITORE_FAILPOINT", point);
+    }
+    command
+}
+
+async fn run_once(work: &Workdir) {
+    let out = once(work, None).output().await.unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(!log.contains("segreto"), "a token in a log line: {log}");
+}
+
+/// A feed followed by "comune", the three channels on the simulator, the baseline taken.
+async fn baselined(sim: &Simulator) -> (FeedServer, Workdir) {
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    let work = Workdir::with_sinks(
+        "",
+        &source("comune", &feeds.url("/feed"), ""),
+        &channels(sim),
+    );
+    run_once(&work).await;
+    (feeds, work)
+}
+
+#[tokio::test]
+async fn one_message_reaches_every_channel_in_its_own_format() {
+    let sim = Simulator::start().await.unwrap();
+    let (feeds, work) = baselined(&sim).await;
+    feeds.set(
+        "/feed",
+        Route::feed(rss(&[
+            (
+                "b",
+                "https://comune.example.it/notizie/b/",
+                "Strade chiuse: 3 &lt; 5 &amp; via Roma",
+            ),
+            A,
+        ])),
+    );
+    run_once(&work).await;
+    let apis: Vec<&str> = sim.take_events().iter().map(|e| e.api).collect();
+    assert_eq!(apis, ["Telegram", "Mastodon", "mailbox"]);
+    let mails = sim.mails();
+    assert_eq!(mails.len(), 1);
+    let raw = &mails[0];
+    assert!(!raw.contains("Bcc:"), "the list stays hidden: {raw}");
+    let mail = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .unwrap();
+    assert_eq!(mail.subject(), Some("Strade chiuse: 3 < 5 & via Roma"));
+    let to: Vec<_> = mail
+        .to()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.address())
+        .collect();
+    assert_eq!(to, ["notizie@comune.example.it"], "only BCC: to the sender");
+    assert_eq!(
+        mail.header_raw("List-Unsubscribe").map(str::trim),
+        Some("<mailto:notizie@comune.example.it?subject=cancellami>")
+    );
+    assert!(
+        mail.message_id()
+            .is_some_and(|id| id.ends_with("@banditore")),
+        "{:?}",
+        mail.message_id()
+    );
+    let text = mail.body_text(0).unwrap();
+    assert!(
+        text.starts_with("Strade chiuse: 3 < 5 & via Roma"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('*'),
+        "no WhatsApp markers in the text: {text}"
+    );
+    assert!(
+        text.contains("scrivi a notizie@comune.example.it (oggetto: cancellami)"),
+        "{text}"
+    );
+    let html = mail.body_html(0).unwrap();
+    assert!(
+        html.contains("<strong>Strade chiuse: 3 &lt; 5 &amp; via Roma</strong>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a href=\"https://comune.example.it/notizie/b/\">"),
+        "{html}"
+    );
+    // Nothing twice.
+    run_once(&work).await;
+    assert!(sim.take_events().is_empty());
+}
+
+#[tokio::test]
+async fn killed_after_a_channels_request_nobody_gets_the_message_twice() {
+    // (sink, the simulator's name for it, what the log says after the restart)
+    for (sink, api, state) in [
+        ("telegram", "Telegram", "telegram: unknown"),
+        ("mastodon", "Mastodon", "mastodon: sent"),
+        ("posta", "mailbox", "posta: unknown"),
+    ] {
+        let sim = Simulator::start().await.unwrap();
+        let (feeds, work) = baselined(&sim).await;
+        feeds.set(
+            "/feed",
+            Route::feed(rss(&[
+                ("b", "https://comune.example.it/notizie/b/", "Avviso B"),
+                A,
+            ])),
+        );
+        let out = once(&work, Some(&format!("after-send:{sink}")))
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{sink}: {out:?}");
+        run_once(&work).await;
+        run_once(&work).await;
+        let events = sim.take_events();
+        let here: Vec<_> = events.iter().filter(|e| e.api == api).collect();
+        assert_eq!(here.len(), 1, "{sink}: one message: {events:?}");
+        for other in ["Telegram", "Mastodon", "mailbox"] {
+            let n = events.iter().filter(|e| e.api == other).count();
+            assert_eq!(n, 1, "{sink}: {other} got it once: {events:?}");
+        }
+        let log = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
+        assert!(log.contains(state), "{sink}: {log}");
+    }
+}
