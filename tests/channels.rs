@@ -5,7 +5,8 @@
 //! `Idempotency-Key`, so the request is made again and the instance answers with the status
 //! it already made; Telegram and SMTP have none, so the delivery is `unknown` and not re-sent.
 //! The e-mail's shape (multipart text + HTML, escaping, BCC, `List-Unsubscribe`,
-//! `Message-ID`) is read back with a MIME parser.
+//! `Message-ID`) is read back with a MIME parser, and a newsletter with a daily digest gets
+//! the day's news in one mail, once.
 
 mod common;
 
@@ -167,4 +168,66 @@ async fn killed_after_a_channels_request_nobody_gets_the_message_twice() {
         let log = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
         assert!(log.contains(state), "{sink}: {log}");
     }
+}
+
+#[tokio::test]
+async fn a_newsletter_with_a_daily_digest_gets_the_days_news_in_one_mail() {
+    let sim = Simulator::start().await.unwrap();
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    let mail_sink = |at: &str| {
+        format!(
+            "[[sink]]\nname = \"posta\"\nkind = \"email\"\nsmtp_host = \"{}\"\nsmtp_port = {}\n\
+             tls = \"none\"\nfrom = \"notizie@comune.example.it\"\nto = [\"lista@comune.example.it\"]\n\
+             digest = \"{at}\"\n",
+            sim.smtp.ip(),
+            sim.smtp.port()
+        )
+    };
+    // It is ten in the morning in the comune; the digest goes at 23:00.
+    let settings = format!("timezone = \"{}\"", common::zone_where_it_is(10));
+    let work = Workdir::with_sinks(
+        &settings,
+        &source("comune", &feeds.url("/feed"), ""),
+        &mail_sink("23:00"),
+    );
+    run_once(&work).await;
+    let b = (
+        "b",
+        "https://comune.example.it/notizie/b/",
+        "Mercato in piazza",
+    );
+    let c = (
+        "c",
+        "https://comune.example.it/notizie/c/",
+        "Biblioteca chiusa",
+    );
+    feeds.set("/feed", Route::feed(rss(&[c, b, A])));
+    run_once(&work).await;
+    assert_eq!(work.messages().len(), 2, "the other sinks at once");
+    assert!(sim.mails().is_empty(), "the newsletter waits for its hour");
+    // The admin moves the digest to the morning: it is due.
+    let config = std::fs::read_to_string(work.config()).unwrap();
+    std::fs::write(work.config(), config.replace("\"23:00\"", "\"09:00\"")).unwrap();
+    run_once(&work).await;
+    let mails = sim.mails();
+    assert_eq!(mails.len(), 1, "one mail for both");
+    let mail = mail_parser::MessageParser::default()
+        .parse(mails[0].as_bytes())
+        .unwrap();
+    assert_eq!(mail.subject(), Some("Le notizie del giorno"));
+    let text = mail.body_text(0).unwrap();
+    for (_, link, title) in [b, c] {
+        assert!(text.contains(title) && text.contains(link), "{text}");
+    }
+    let log = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
+    assert_eq!(log.matches("posta: sent").count(), 2, "{log}");
+    assert!(log.contains("nel riepilogo di posta del"), "{log}");
+    // Later the same day: the next news waits for tomorrow's digest.
+    let d = ("d", "https://comune.example.it/notizie/d/", "Nuovi orari");
+    feeds.set("/feed", Route::feed(rss(&[d, c, b, A])));
+    run_once(&work).await;
+    run_once(&work).await;
+    assert_eq!(sim.mails().len(), 1);
+    assert_eq!(work.messages().len(), 3);
 }

@@ -48,6 +48,7 @@ async fn bot_api(
     match method.as_str() {
         "sendMessage" if body["text"].is_string() => {}
         "sendPhoto" if body["photo"].is_string() && body["caption"].is_string() => {}
+        "editMessageText" if body["message_id"].is_i64() && body["text"].is_string() => {}
         other => problems.push(format!("bad {other}: {body}")),
     }
     mock.violations.lock().unwrap().extend(problems);
@@ -203,25 +204,6 @@ async fn a_bot_removed_from_the_channel_pauses_the_sink_and_loses_no_message() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("not paused"));
 }
 
-/// A fixed-offset time zone in which it is now `hour` o'clock (`Etc/GMT-3` is UTC+3).
-fn zone_where_it_is(hour: i64) -> String {
-    let utc = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        / 3600)
-        % 24;
-    let mut offset = (hour - utc).rem_euclid(24);
-    if offset > 11 {
-        offset -= 24;
-    }
-    match offset {
-        0 => "Etc/GMT".into(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    }
-}
-
 #[tokio::test]
 async fn news_posted_at_night_makes_no_sound_and_by_day_it_does() {
     for (hour, silent) in [(23, true), (12, false)] {
@@ -232,7 +214,7 @@ async fn news_posted_at_night_makes_no_sound_and_by_day_it_does() {
         let work = Workdir::with_sinks(
             &format!(
                 "timezone = \"{}\"\nquiet_hours = \"off\"",
-                zone_where_it_is(hour)
+                common::zone_where_it_is(hour)
             ),
             &source("comune", &feeds.url("/feed"), ""),
             &telegram_sink(addr),
@@ -282,7 +264,7 @@ async fn a_channel_for_alerts_only_takes_no_news() {
 }
 
 #[tokio::test]
-async fn a_correction_is_posted_as_a_reply_to_the_message_it_corrects() {
+async fn a_correction_edits_the_first_message_and_is_posted_as_a_reply_to_it() {
     let feeds = FeedServer::start().await;
     feeds.set("/feed", Route::feed(rss(&[A])));
     let (mock, addr) = MockTelegram::start().await;
@@ -307,9 +289,19 @@ async fn a_correction_is_posted_as_a_reply_to_the_message_it_corrects() {
     feeds.set("/feed", Route::feed(water("mercoledì 3 dicembre")));
     once(&work).await;
     let sent = mock.sent();
-    assert_eq!(sent.len(), 2, "{sent:?}");
+    let methods: Vec<&str> = sent.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(methods, ["sendMessage", "editMessageText", "sendMessage"]);
     assert!(sent[0].1.get("reply_parameters").is_none());
-    let correction = &sent[1].1;
+    // The first message now reads as corrected, for whoever scrolls back…
+    let edit = &sent[1].1;
+    assert_eq!(edit["message_id"], 101, "{edit}");
+    let now = edit["text"].as_str().unwrap();
+    assert!(
+        now.starts_with("<b>Interruzione dell'acqua in via Roma mercoledì 3 dicembre</b>"),
+        "{now}"
+    );
+    // … and the correction says what changed, as a reply to it.
+    let correction = &sent[2].1;
     assert!(
         correction["text"]
             .as_str()

@@ -135,6 +135,7 @@ pub struct RawSink {
     pub to: Option<Vec<String>>,
     pub bcc: Option<Vec<String>>,
     pub list_unsubscribe: Option<String>,
+    pub digest: Option<String>,
     pub timeout: Option<String>,
     pub only_priority: Option<Priority>,
     pub tags: Option<Vec<String>>,

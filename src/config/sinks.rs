@@ -71,6 +71,9 @@ pub struct EmailConfig {
     /// Where a reader stops receiving (`mailto:` or `https:`): the `List-Unsubscribe`
     /// header and a line at the end of every mail.
     pub list_unsubscribe: Option<String>,
+    /// One mail a day at this local time with the day's normal messages (a line and a link
+    /// each), instead of one mail per message; urgent ones still go at once.
+    pub digest: Option<chrono::NaiveTime>,
 }
 
 /// `kind = "telegram"`: the Bot API, to a channel or a group (see `sink::telegram`).

@@ -169,7 +169,17 @@ impl App {
         )
         .with_daily_cap(daily)
         .with_metrics(metrics.clone())
-        .with_filters(filters);
+        .with_filters(filters)
+        .with_mail_digests(
+            config
+                .sinks
+                .iter()
+                .filter_map(|c| match &c.settings {
+                    crate::config::SinkSettings::Email(e) => Some((c.name.clone(), e.digest?)),
+                    _ => None,
+                })
+                .collect(),
+        );
         let wakers = config
             .sources
             .iter()

@@ -177,6 +177,12 @@ impl Deliverer {
             .remove(sink);
     }
 
+    /// When `sink` is to be tried again after a failure.
+    pub(super) fn next_retry_of(&self, sink: &str) -> Option<DateTime<Utc>> {
+        let retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+        retry.get(sink).map(|(_, until)| *until)
+    }
+
     /// When the next pass is worth making if nothing new arrives: the earliest sink retry.
     pub fn next_retry(&self) -> Option<DateTime<Utc>> {
         let retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());

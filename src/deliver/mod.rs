@@ -11,6 +11,7 @@ mod answer;
 mod broadcast;
 mod earlier;
 mod health;
+mod mail_digest;
 pub mod quiet;
 mod ready;
 mod retry;
@@ -47,6 +48,7 @@ const BROADCAST_BATCH: usize = 16;
 const GROUP: usize = 16;
 
 /// What one attempt at a (message, sink) pair came to.
+#[derive(Clone, Copy)]
 enum Step {
     /// Final before this pass.
     AlreadyDone,
@@ -54,6 +56,8 @@ enum Step {
     Done(DeliveryState),
     /// Not final: try again later.
     Later,
+    /// Not final: waits for the sink's daily digest (the sink goes on with the others).
+    Waiting,
 }
 
 enum BatchEnd {
@@ -114,6 +118,8 @@ pub struct Deliverer {
     metrics: Option<Arc<crate::metrics::Metrics>>,
     /// The messages each sink takes (a sink not named takes every one).
     filters: HashMap<String, crate::config::SinkFilter>,
+    /// E-mail sinks with a daily digest, and its local time.
+    mail_digests: HashMap<String, chrono::NaiveTime>,
 }
 
 /// `max_per_day` normal messages a day; past it, one digest at `digest_at` (local time).
@@ -148,6 +154,7 @@ impl Deliverer {
             daily: None,
             metrics: None,
             filters: HashMap::new(),
+            mail_digests: HashMap::new(),
         }
     }
 
@@ -182,6 +189,7 @@ impl Deliverer {
                 .collect()
         };
         let ready = self.ready(now, &mut report)?;
+        self.mail_digests(&ready, now).await?;
         for group in ready.chunks(GROUP) {
             if shutdown.is_cancelled() {
                 break;
@@ -231,7 +239,7 @@ impl Deliverer {
                             *done = false;
                             blocked.insert(sink.name().to_owned());
                         }
-                        None => *done = false,
+                        Some(Step::Waiting) | None => *done = false,
                     }
                 }
             }

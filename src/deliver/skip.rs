@@ -1,6 +1,7 @@
 //! Sinks that take only some messages (`only_priority`, `tags`): the others are recorded as
-//! `skipped` for that sink (final: nothing sent, nothing to retry), and the rest of the group
-//! goes on as usual.
+//! `skipped` for that sink (final: nothing sent, nothing to retry); an e-mail sink with a
+//! daily digest leaves its normal messages waiting for it (`mail_digest`); the rest of the
+//! group goes on as usual.
 
 use tokio_util::sync::CancellationToken;
 
@@ -17,9 +18,10 @@ impl Deliverer {
         group: &[(Vec<u8>, OutboxEntry)],
         shutdown: &CancellationToken,
     ) -> Result<Option<Vec<Step>>, StoreError> {
-        // Messages this sink does not take are settled first: recorded as skipped.
+        // Messages this sink does not take are settled first (recorded as skipped), and
+        // those that wait for its daily digest are left waiting.
         let filter = self.filters.get(sink.name());
-        let mut skipped = Vec::new();
+        let mut settled: Vec<(usize, Step)> = Vec::new();
         for (i, (_, entry)) in group.iter().enumerate() {
             if let Some(f) =
                 filter.filter(|f| !f.allows(entry.message.priority, &entry.message.tags))
@@ -39,24 +41,27 @@ impl Deliverer {
                     )
                     .await?;
                 }
-                skipped.push(i);
+                settled.push((i, Step::Done(DeliveryState::Skipped)));
+            } else if self.waits_for_digest(sink.name(), &entry.message)? {
+                settled.push((i, Step::Waiting));
             }
         }
-        if !skipped.is_empty() {
+        if !settled.is_empty() {
+            let is_settled = |i: usize| settled.iter().position(|(j, _)| *j == i);
             let rest: Vec<(Vec<u8>, OutboxEntry)> = group
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| !skipped.contains(i))
+                .filter(|(i, _)| is_settled(*i).is_none())
                 .map(|(_, e)| e.clone())
                 .collect();
             let mut steps = Box::pin(self.deliver_group(sink, &rest, shutdown))
                 .await?
                 .into_iter();
-            // Back in the group's order: a skipped message is done, the others as they went.
+            // Back in the group's order: a settled message as settled, the others as they went.
             let mut all = Vec::with_capacity(group.len());
             for i in 0..group.len() {
-                if skipped.contains(&i) {
-                    all.push(Step::Done(DeliveryState::Skipped));
+                if let Some(at) = is_settled(i) {
+                    all.push(settled[at].1);
                 } else {
                     match steps.next() {
                         Some(step) => all.push(step),

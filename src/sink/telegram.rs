@@ -7,7 +7,9 @@
 //!
 //! WhatsApp's `*bold*`, `_italic_` and `~strike~` become `<b>`, `<i>`, `<s>`; everything else
 //! is escaped. A correction, or an alert's update or revocation, is posted as a reply to the
-//! message it continues (`reply_parameters`), so the channel shows them together. A normal
+//! message it continues (`reply_parameters`), so the channel shows them together; a
+//! correction also puts the corrected text in place of the first message (`editMessageText`,
+//! or `editMessageCaption` for a photo), so whoever scrolls back reads it right. A normal
 //! message posted at night (within quiet hours, or 21:00–07:30 when they are off) makes no
 //! sound (`disable_notification`); an urgent one always does. At most one message every three
 //! seconds goes to the chat (Telegram allows about twenty a minute to a group or channel). The token is part of the request's path: it never
@@ -126,6 +128,10 @@ impl TelegramSink {
         message: &Message,
         posting: Posting<'_>,
     ) -> Result<Receipt, SinkError> {
+        let corrected = message.extra.get("corrected_text").and_then(|t| t.as_str());
+        if let (Some(earlier), Some(text)) = (posting.earlier, corrected) {
+            self.edit(earlier, text, message).await;
+        }
         let (method, mut body) = self.body(message);
         if let Some(id) = posting.earlier.and_then(|e| e.parse::<i64>().ok()) {
             // Posted even when the earlier one was deleted meanwhile.
@@ -155,6 +161,39 @@ impl TelegramSink {
                     .map_err(Retry::into_error)
             }
             result => result.map_err(Retry::into_error),
+        }
+    }
+
+    /// Puts `text` in place of the chat's message `earlier` (its text, or its caption when
+    /// it is a photo). Best effort: the correction's own post says what changed anyway.
+    async fn edit(&self, earlier: &str, text: &str, message: &Message) {
+        let Ok(id) = earlier.parse::<i64>() else {
+            return;
+        };
+        let html = html(text);
+        let mut body =
+            json!({"chat_id": self.chat_id, "message_id": id, "text": html, "parse_mode": "HTML"});
+        let mut result = self.post("editMessageText", &body).await;
+        if let Err(Retry::Error(SinkError::Rejected(why))) = &result {
+            if why.detail.contains("no text in the message") && text.chars().count() <= MAX_CAPTION
+            {
+                if let Some(fields) = body.as_object_mut() {
+                    fields.remove("text");
+                    fields.insert("caption".into(), json!(html));
+                }
+                result = self.post("editMessageCaption", &body).await;
+            }
+        }
+        match result {
+            Ok(_) => {
+                tracing::info!(sink = %self.name, message_id = %message.id, earlier, "the first message now reads as corrected")
+            }
+            // Already as it should be (a retried correction).
+            Err(Retry::Error(SinkError::Rejected(why))) if why.detail.contains("not modified") => {}
+            Err(e) => {
+                let why = e.into_error();
+                tracing::warn!(sink = %self.name, message_id = %message.id, earlier, %why, "the first message could not be edited; the correction is posted as a reply");
+            }
         }
     }
 

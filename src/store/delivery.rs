@@ -391,6 +391,25 @@ impl Store {
         Ok(forgotten)
     }
 
+    /// The local day (`2026-12-02`) of `sink`'s last daily e-mail digest: one a day.
+    pub fn mail_digest_day(&self, sink: &str) -> Result<Option<String>, StoreError> {
+        let key = format!("mail_digest\0{sink}");
+        Ok(self
+            .meta
+            .get(key)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Records (or, with `None`, forgets: it is to be made again) `sink`'s digest of `day`.
+    pub fn set_mail_digest_day(&self, sink: &str, day: Option<&str>) -> Result<(), StoreError> {
+        let key = format!("mail_digest\0{sink}");
+        match day {
+            Some(day) => self.meta.insert(key, day.as_bytes())?,
+            None => self.meta.remove(key)?,
+        };
+        Ok(())
+    }
+
     pub fn pause(&self, sink: &str) -> Result<Option<Pause>, StoreError> {
         self.pauses.get(sink)
     }

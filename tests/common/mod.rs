@@ -311,3 +311,22 @@ pub async fn stop(child: &mut tokio::process::Child) -> std::process::ExitStatus
 pub fn source(name: &str, url: &str, extra: &str) -> String {
     format!("[[source]]\nname = \"{name}\"\nkind = \"feed\"\nurl = \"{url}\"\nevery = \"1s\"\n{extra}\n")
 }
+
+/// A fixed-offset time zone in which it is now `hour` o'clock (`Etc/GMT-3` is UTC+3).
+pub fn zone_where_it_is(hour: i64) -> String {
+    let utc = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 3600)
+        % 24;
+    let mut offset = (hour - utc).rem_euclid(24);
+    if offset > 11 {
+        offset -= 24;
+    }
+    match offset {
+        0 => "Etc/GMT".into(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    }
+}

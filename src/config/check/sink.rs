@@ -53,6 +53,7 @@ fn sink_keys(kind: &str) -> Option<&'static [&'static str]> {
             "to",
             "bcc",
             "list_unsubscribe",
+            "digest",
             "smtp",
         ],
         _ => return None,
@@ -105,6 +106,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
         ("to", raw.to.is_some()),
         ("bcc", raw.bcc.is_some()),
         ("list_unsubscribe", raw.list_unsubscribe.is_some()),
+        ("digest", raw.digest.is_some()),
     ];
     for (key, present) in given {
         if present && !allowed.contains(&key) {
@@ -405,7 +407,22 @@ fn email(raw: RawSink, t: &mut Table) -> Option<EmailConfig> {
             );
         }
     }
+    let digest = match raw.digest.as_deref().map(str::trim) {
+        None => None,
+        Some(at) => match chrono::NaiveTime::parse_from_str(at, "%H:%M") {
+            Ok(time) => Some(time),
+            Err(_) => {
+                t.problem(
+                    "digest",
+                    format!("digest = {at:?} is not a time of day"),
+                    Some("digest = \"18:00\" (one mail a day with the day's news)"),
+                );
+                None
+            }
+        },
+    };
     Some(EmailConfig {
+        digest,
         smtp,
         username_env,
         password_env,

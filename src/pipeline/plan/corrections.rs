@@ -233,6 +233,13 @@ pub fn correct(plan: &mut Plan, rules: &Rules, changed: Vec<Changed>, now: DateT
                 message
                     .extra
                     .insert("correction_of".into(), sent.message_id.clone().into());
+                // The item as it reads now: a channel that can edit what it posted (Telegram)
+                // puts it in place of the first message.
+                if let Ok(now) = format(&item, &identity, &super::format_options(rules.source)) {
+                    message
+                        .extra
+                        .insert("corrected_text".into(), now.text.into());
+                }
                 Action::Correct {
                     message,
                     review,
