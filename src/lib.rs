@@ -19,6 +19,7 @@ pub mod fetch;
 pub mod sink;
 pub mod store;
 // Configuration and the pure core.
+pub mod audience;
 pub mod charset;
 pub mod config;
 pub mod dates;

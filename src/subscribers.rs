@@ -1,10 +1,12 @@
-//! `banditore subscribers …`: the list of opted-in citizens. Only the number and the consent
-//! are stored; import refuses any row without consent.
+//! `banditore subscribers …`: the list of opted-in citizens. Only the number, the consent and
+//! the topics and zones they chose are stored; import refuses any row without consent.
 
 use std::io::{Read, Write};
 
 use chrono::{DateTime, Utc};
 
+use crate::audience::Selection;
+use crate::config::Audience;
 use crate::phone::Phone;
 use crate::store::{Store, StoreError, Subscriber};
 
@@ -15,9 +17,14 @@ pub struct ImportProblem {
     pub message: String,
 }
 
-/// Reads a CSV with the header `phone,consented_at,consent_text`. All or nothing: when any
-/// row is refused, nothing is imported and every refused row is listed.
-pub fn parse_import(input: impl Read) -> Result<Vec<(Phone, Subscriber)>, Vec<ImportProblem>> {
+/// Reads a CSV with the header `phone,consented_at,consent_text` and, optionally, `topics`
+/// and `zones` (names of `audience`'s topics and zones, separated by `;`; empty: the
+/// default). All or nothing: when any row is refused, nothing is imported and every refused
+/// row is listed.
+pub fn parse_import(
+    input: impl Read,
+    audience: &Audience,
+) -> Result<Vec<(Phone, Subscriber)>, Vec<ImportProblem>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(input);
@@ -78,6 +85,29 @@ pub fn parse_import(input: impl Read) -> Result<Vec<(Phone, Subscriber)>, Vec<Im
             });
             continue;
         }
+        let names = |c: Option<usize>| -> Vec<String> {
+            c.map(field)
+                .unwrap_or_default()
+                .split(';')
+                .map(|n| n.trim().to_lowercase())
+                .filter(|n| !n.is_empty())
+                .collect()
+        };
+        let (topics, zones) = (names(col("topics")), names(col("zones")));
+        let unknown: Vec<&String> = topics
+            .iter()
+            .filter(|t| audience.topic(t).is_none())
+            .chain(zones.iter().filter(|z| audience.zone(z).is_none()))
+            .collect();
+        if !unknown.is_empty() {
+            problems.push(ImportProblem {
+                line,
+                message: format!(
+                    "{phone}: no topic or zone named {unknown:?} in the configuration"
+                ),
+            });
+            continue;
+        }
         rows.push((
             phone,
             Subscriber {
@@ -85,6 +115,11 @@ pub fn parse_import(input: impl Read) -> Result<Vec<(Phone, Subscriber)>, Vec<Im
                 consent_text: field(text_col).to_owned(),
                 consent_message_id: None,
                 last_inbound_at: None,
+                selection: Selection {
+                    topics,
+                    zones,
+                    ..Selection::default()
+                },
             },
         ));
     }
@@ -98,7 +133,7 @@ pub fn parse_import(input: impl Read) -> Result<Vec<(Phone, Subscriber)>, Vec<Im
 /// Writes every subscriber as CSV, streaming from the store.
 pub fn export(store: &Store, out: impl Write) -> Result<usize, anyhow::Error> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(["phone", "consented_at", "consent_text"])?;
+    writer.write_record(["phone", "consented_at", "consent_text", "topics", "zones"])?;
     let mut n = 0;
     for row in store.subscribers() {
         let (phone, s) = row?;
@@ -106,6 +141,8 @@ pub fn export(store: &Store, out: impl Write) -> Result<usize, anyhow::Error> {
             phone.as_str(),
             &s.consented_at.to_rfc3339(),
             &s.consent_text,
+            &s.selection.topics.join(";"),
+            &s.selection.zones.join(";"),
         ])?;
         n += 1;
     }
@@ -133,14 +170,14 @@ mod tests {
     #[test]
     fn import_requires_consent() {
         let ok = "phone,consented_at,consent_text\n+39 340 1234567,2025-11-01T10:00:00+01:00,modulo firmato allo sportello\n";
-        let rows = parse_import(ok.as_bytes()).unwrap();
+        let rows = parse_import(ok.as_bytes(), &Audience::default()).unwrap();
         assert_eq!(rows[0].0.as_str(), "393401234567");
         let bad = "phone,consented_at,consent_text\n393401234567,,\n39340,2025-11-01T10:00:00Z,x\n393409999999,2025-11-01T10:00:00Z,\n";
-        let problems = parse_import(bad.as_bytes()).unwrap_err();
+        let problems = parse_import(bad.as_bytes(), &Audience::default()).unwrap_err();
         assert_eq!(
             problems.iter().map(|p| p.line).collect::<Vec<_>>(),
             [2, 3, 4]
         );
-        assert!(parse_import("numero,data\n1,2\n".as_bytes()).is_err());
+        assert!(parse_import("numero,data\n1,2\n".as_bytes(), &Audience::default()).is_err());
     }
 }

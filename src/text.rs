@@ -137,6 +137,33 @@ pub fn fold(s: &str) -> String {
         .collect()
 }
 
+/// Characters that show nothing (zero-width spaces and joiners, the soft hyphen, direction
+/// marks, the byte order mark): removed, so that "ST\u{200B}OP" is STOP.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{FEFF}'
+    )
+}
+
+/// A citizen's message (or a keyword of the configuration) as its words are compared: compatibility forms folded, invisible characters
+/// gone, upper case without accents, punctuation as spaces.
+pub fn fold_keyword(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfkc()
+        .filter(|c| !invisible(*c))
+        .flat_map(char::to_lowercase)
+        .map(crate::ident::fold_accent)
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect::<String>()
+        .to_uppercase()
+}
+
 /// Characters no text of ours carries: noncharacters (U+FFFE, U+FFFF and the like, which XML
 /// forbids: one would make a whole feed unreadable) and the bidirectional embeddings,
 /// overrides and isolates (an unclosed one reverses what follows it, the link included).

@@ -122,6 +122,7 @@ impl Ui {
             consent_text: "modulo cartaceo firmato".into(),
             consent_message_id: None,
             last_inbound_at: None,
+            selection: Default::default(),
         };
         self.app
             .store()

@@ -184,6 +184,7 @@ pub async fn alerts(alerts: usize, feeds: usize, window: Duration) -> anyhow::Re
             consent_text: "bench".into(),
             consent_message_id: None,
             last_inbound_at: Some(chrono::Utc::now()),
+            selection: Default::default(),
         },
     )?;
     let stop = tokio_util::sync::CancellationToken::new();

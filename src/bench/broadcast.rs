@@ -134,6 +134,7 @@ pub async fn broadcast(
                 consent_text: "bench".into(),
                 consent_message_id: None,
                 last_inbound_at: Some(chrono::Utc::now()),
+                selection: Default::default(),
             },
         )?;
     }

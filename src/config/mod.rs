@@ -16,6 +16,7 @@ mod raw;
 mod secrets;
 mod settings;
 mod sinks;
+pub mod topics;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use problem::{ConfigError, Problem};
 pub use secrets::{secret_from_env, why_no_secret};
 pub use settings::{AlertSettings, PublicSettings, Settings, SignupSettings};
 pub use sinks::*;
+pub use topics::{Audience, Topic, Zone};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -347,6 +349,8 @@ pub struct Config {
     pub sources: Vec<Arc<SourceConfig>>,
     pub sinks: Vec<SinkConfig>,
     pub users: Vec<UserConfig>,
+    /// The topics and zones citizens may choose.
+    pub audience: Audience,
     /// What is allowed but probably not meant (`banditore check` prints these).
     pub warnings: Vec<Problem>,
 }

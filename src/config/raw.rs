@@ -57,6 +57,7 @@ pub struct RawPublic {
     pub url: Option<String>,
     pub logo: Option<String>,
     pub signup: Option<RawSignup>,
+    pub min_age: Option<u8>,
 }
 
 /// `public.signup = { sink, template, per_day }`: sign-up from the page, double opt-in.
@@ -139,6 +140,7 @@ pub struct RawSink {
     pub timeout: Option<String>,
     pub only_priority: Option<Priority>,
     pub tags: Option<Vec<String>>,
+    pub topics: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,6 +150,26 @@ pub struct RawUser {
     pub role: Option<Role>,
     pub password_hash: Option<String>,
     pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopic {
+    pub name: Option<String>,
+    pub label: Option<String>,
+    pub keywords: Option<Vec<String>>,
+    pub sources: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
+    pub urgent: Option<bool>,
+    pub default: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawZone {
+    pub name: Option<String>,
+    pub label: Option<String>,
+    pub words: Option<Vec<String>>,
 }
 
 /// The file's shape: which tables there are, each kept whole with its place in the file.
@@ -163,10 +185,16 @@ pub struct RawConfig {
     pub sink: Vec<toml::Spanned<toml::Table>>,
     #[serde(default)]
     pub user: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    pub topic: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    pub zone: Vec<toml::Spanned<toml::Table>>,
 }
 
 /// The top-level keys of the file.
-pub const TOP_LEVEL: [&str; 5] = ["include", "settings", "source", "sink", "user"];
+pub const TOP_LEVEL: [&str; 7] = [
+    "include", "settings", "source", "sink", "user", "topic", "zone",
+];
 
 /// Reads a table key by key: a key whose value has the wrong type (or a key the table does
 /// not take) is a problem on that key's line, and the rest of the table is still read.

@@ -84,6 +84,9 @@ pub struct PublicSettings {
     pub logo: Option<std::path::PathBuf>,
     /// Sign-up from the page with a number (double opt-in), when set.
     pub signup: Option<SignupSettings>,
+    /// The age a subscriber declares to have by subscribing (the comune's rule, e.g. 16),
+    /// said in the welcome reply.
+    pub min_age: Option<u8>,
 }
 
 /// `public.signup`: the page takes a number and the citizen's consent, the Cloud API sink
@@ -108,6 +111,7 @@ impl Default for PublicSettings {
             url: None,
             logo: None,
             signup: None,
+            min_age: None,
         }
     }
 }

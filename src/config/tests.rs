@@ -288,3 +288,25 @@ fn a_bad_address_is_shown_without_its_credentials() {
     );
     find(&p, "scheme is not fetched");
 }
+
+#[test]
+fn topics_and_zones_are_checked_with_their_lines() {
+    let base = "[[source]]\nname = \"eventi\"\nkind = \"feed\"\nurl = \"https://comune.example.it/eventi/feed/\"\n\n[[sink]]\nname = \"c\"\nkind = \"console\"\n\n";
+    let good = format!(
+        "{base}[[topic]]\nname = \"eventi\"\nlabel = \"Eventi\"\nkeywords = [\"Eventi\"]\nsources = [\"eventi\"]\n\n[[zone]]\nname = \"san-rocco\"\nlabel = \"San Rocco\"\nwords = [\"San Rocco\"]\n"
+    );
+    let config = Config::parse(&good).unwrap();
+    assert_eq!(config.audience.topics[0].keywords, ["Eventi"]);
+    assert_eq!(config.audience.zones[0].name, "san-rocco");
+    let bad = format!(
+        "{base}[[topic]]\nname = \"eventi\"\nlabel = \"Eventi\"\nkeywords = [\"EVENTI\", \"stop\"]\nsources = [\"sagre\"]\n\n\
+         [[zone]]\nname = \"San Rocco\"\nlabel = \"San Rocco\"\nwords = [\"eventi\"]\n\n\
+         [[sink]]\nname = \"canale-eventi\"\nkind = \"console\"\ntopics = [\"sport\"]\n"
+    );
+    let p = problems(&bad);
+    assert_eq!(find(&p, "\"stop\" is one of the words").line, Some(13));
+    assert_eq!(find(&p, "\"sagre\", which is no [[source]]").line, Some(14));
+    assert_eq!(find(&p, "zone name \"San Rocco\"").line, Some(17));
+    find(&p, "\"eventi\" already chooses another topic or zone");
+    find(&p, "topics names \"sport\", which is no [[topic]]");
+}

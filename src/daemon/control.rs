@@ -279,7 +279,7 @@ async fn run(ctx: &Context<'_>, request: Request) -> Result<(Reply, bool), Store
             }
         }
         Request::SubscribersImport { csv } => {
-            match crate::subscribers::parse_import(csv.as_bytes()) {
+            match crate::subscribers::parse_import(csv.as_bytes(), &ctx.config.audience) {
                 Ok(rows) => {
                     let added = crate::subscribers::import(store, &rows)?;
                     Reply::ok(format!(

@@ -170,6 +170,7 @@ impl App {
         .with_daily_cap(daily)
         .with_metrics(metrics.clone())
         .with_filters(filters)
+        .with_audience(config.audience.clone())
         .with_mail_digests(
             config
                 .sinks

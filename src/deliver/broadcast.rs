@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::{recipient_record, BatchEnd, Deliverer, Step, BROADCAST_BATCH};
+use crate::audience::{receives, Reach};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Priority;
@@ -25,6 +26,12 @@ use crate::store::{
 };
 
 impl Deliverer {
+    /// With the topics and zones citizens choose: each message goes to its own subscribers.
+    pub fn with_audience(mut self, audience: crate::config::Audience) -> Self {
+        self.audience = audience;
+        self
+    }
+
     /// Delivers one message to every subscriber who had consented when it was queued.
     /// Subscribers are streamed from the store; intents are written and flushed just before
     /// their requests start, so after a crash only the requests in flight are `unknown`.
@@ -51,12 +58,13 @@ impl Deliverer {
         }
         let mut waiting = false;
         let mut leftovers = Vec::new();
+        let reach = Reach::of(&entry.message, &self.audience);
         let mut recipients = self
             .store
             .subscribers()
             .map(|subscriber| {
                 let (phone, sub) = subscriber?;
-                self.candidate(entry, sink, retrying, now, phone, sub)
+                self.candidate(entry, sink, &reach, retrying, now, phone, sub)
             })
             .filter_map(Result::transpose);
         let mut flight = Flight::new(cloud.rate());
@@ -200,10 +208,12 @@ impl Deliverer {
     /// far), someone whose request a crash interrupted (now `unknown`, never re-sent), or
     /// someone waiting for a retry; `None` for someone served already, who subscribed after
     /// the message, or whom an admin's retry does not concern.
+    #[allow(clippy::too_many_arguments)]
     fn candidate(
         &self,
         entry: &OutboxEntry,
         sink: &str,
+        reach: &Reach,
         retrying: bool,
         now: chrono::DateTime<chrono::Utc>,
         phone: String,
@@ -211,6 +221,9 @@ impl Deliverer {
     ) -> Result<Option<Candidate>, StoreError> {
         if sub.consented_at > entry.enqueued_at {
             return Ok(None); // subscribed after this message: no old news
+        }
+        if !receives(&sub.selection, reach, &self.audience) {
+            return Ok(None); // not among the topics and zones they chose
         }
         let attempts = match self.store.recipient(&entry.message.id, sink, &phone)? {
             Some(r) if r.state.is_final() => return Ok(None),

@@ -65,10 +65,13 @@ impl Deliverer {
             }
             let mut members = Vec::new();
             for (_, entry) in ready {
-                let allowed = self
-                    .filters
-                    .get(sink.name())
-                    .is_none_or(|f| f.allows(entry.message.priority, &entry.message.tags));
+                let allowed = self.filters.get(sink.name()).is_none_or(|f| {
+                    f.allows(
+                        entry.message.priority,
+                        &entry.message.tags,
+                        &crate::audience::Reach::of(&entry.message, &self.audience).topics,
+                    )
+                });
                 if allowed && self.waits_for_digest(sink.name(), &entry.message)? {
                     members.push(&entry.message);
                 }

@@ -19,6 +19,7 @@ mod skip;
 pub mod trial;
 
 pub use health::resume;
+pub use ready::DailyCap;
 pub use retry::RetryError;
 
 use std::collections::{HashMap, HashSet};
@@ -120,14 +121,8 @@ pub struct Deliverer {
     filters: HashMap<String, crate::config::SinkFilter>,
     /// E-mail sinks with a daily digest, and its local time.
     mail_digests: HashMap<String, chrono::NaiveTime>,
-}
-
-/// `max_per_day` normal messages a day; past it, one digest at `digest_at` (local time).
-#[derive(Debug, Clone, Copy)]
-pub struct DailyCap {
-    pub max: usize,
-    pub digest_at: chrono::NaiveTime,
-    pub tz: chrono_tz::Tz,
+    /// The topics and zones citizens choose (the broadcast sends each message to its own).
+    audience: crate::config::Audience,
 }
 
 impl Deliverer {
@@ -155,24 +150,13 @@ impl Deliverer {
             metrics: None,
             filters: HashMap::new(),
             mail_digests: HashMap::new(),
+            audience: Default::default(),
         }
-    }
-
-    /// With the sinks' filters (`only_priority`, `tags`), by sink name.
-    pub fn with_filters(mut self, filters: HashMap<String, crate::config::SinkFilter>) -> Self {
-        self.filters = filters;
-        self
     }
 
     /// Counting what it delivers in `metrics`.
     pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
         self.metrics = Some(metrics);
-        self
-    }
-
-    /// With a daily cap on normal messages.
-    pub fn with_daily_cap(mut self, daily: Option<DailyCap>) -> Self {
-        self.daily = daily;
         self
     }
 

@@ -39,7 +39,20 @@ fn normal(entry: &OutboxEntry) -> bool {
     entry.message.priority == Priority::Normal && !is_digest(&entry.message)
 }
 
+/// `max_per_day` normal messages a day; past it, one digest at `digest_at` (local time).
+#[derive(Debug, Clone, Copy)]
+pub struct DailyCap {
+    pub max: usize,
+    pub digest_at: chrono::NaiveTime,
+    pub tz: chrono_tz::Tz,
+}
+
 impl Deliverer {
+    /// With a daily cap on normal messages.
+    pub fn with_daily_cap(mut self, daily: Option<DailyCap>) -> Self {
+        self.daily = daily;
+        self
+    }
     pub(super) fn ready(
         &self,
         now: DateTime<Utc>,

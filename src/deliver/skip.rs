@@ -3,6 +3,8 @@
 //! daily digest leaves its normal messages waiting for it (`mail_digest`); the rest of the
 //! group goes on as usual.
 
+use std::collections::HashMap;
+
 use tokio_util::sync::CancellationToken;
 
 use super::{Deliverer, Step};
@@ -10,6 +12,12 @@ use crate::sink::Sink;
 use crate::store::{DeliveryState, OutboxEntry, StoreError};
 
 impl Deliverer {
+    /// With the sinks' filters (`only_priority`, `tags`), by sink name.
+    pub fn with_filters(mut self, filters: HashMap<String, crate::config::SinkFilter>) -> Self {
+        self.filters = filters;
+        self
+    }
+
     /// When `sink` does not take some messages of `group`: records them skipped, delivers the
     /// others, and gives every message's step in the group's order. `None` when it takes all.
     pub(super) async fn skipping(
@@ -23,9 +31,13 @@ impl Deliverer {
         let filter = self.filters.get(sink.name());
         let mut settled: Vec<(usize, Step)> = Vec::new();
         for (i, (_, entry)) in group.iter().enumerate() {
-            if let Some(f) =
-                filter.filter(|f| !f.allows(entry.message.priority, &entry.message.tags))
-            {
+            if let Some(f) = filter.filter(|f| {
+                !f.allows(
+                    entry.message.priority,
+                    &entry.message.tags,
+                    &crate::audience::Reach::of(&entry.message, &self.audience).topics,
+                )
+            }) {
                 let done = self
                     .store
                     .delivery(&entry.message.id, sink.name())?

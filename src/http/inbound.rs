@@ -6,7 +6,6 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::ident::fold_accent;
 use crate::store::RecipientState;
 
 /// One message a citizen wrote, from a Cloud API event.
@@ -176,33 +175,6 @@ pub enum Intent {
     AskHowToStop,
 }
 
-/// Characters that show nothing (zero-width spaces and joiners, the soft hyphen, direction
-/// marks, the byte order mark): removed, so that "ST\u{200B}OP" is STOP.
-fn invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{FEFF}'
-    )
-}
-
-/// A message as its words are compared: compatibility forms folded, invisible characters
-/// gone, upper case without accents, punctuation as spaces.
-fn fold(text: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    text.nfkc()
-        .filter(|c| !invisible(*c))
-        .flat_map(char::to_lowercase)
-        .map(fold_accent)
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect::<String>()
-        .to_uppercase()
-}
-
 /// Words that confirm a sign-up made on the citizens' page ("Sì", "si grazie", "confermo";
 /// not a bare "ok", which answers anything).
 const CONFIRM: &[&str] = &["SI", "CONFERMO"];
@@ -210,7 +182,7 @@ const CONFIRM: &[&str] = &["SI", "CONFERMO"];
 /// Whether a message confirms something asked of its writer: a confirming word, perhaps with
 /// courtesy words, and nothing else.
 pub fn confirms(text: &str) -> bool {
-    let folded = fold(text);
+    let folded = crate::text::fold_keyword(text);
     let words: Vec<&str> = folded.split_whitespace().collect();
     words.iter().any(|w| CONFIRM.contains(w))
         && words
@@ -218,12 +190,27 @@ pub fn confirms(text: &str) -> bool {
             .all(|w| CONFIRM.contains(w) || COURTESY.contains(w))
 }
 
+/// What a message asks of the configuration's topics and zones ("ISCRIVIMI ALLERTE", "EVENTI
+/// OFF", "ARGOMENTI"), read with the same tolerance as [`intent`]; `None` for anything else
+/// (a plain ISCRIVIMI or STOP is [`intent`]'s).
+pub fn topic_ask(text: &str, audience: &crate::config::Audience) -> Option<crate::audience::Ask> {
+    if audience.topics.is_empty() && audience.zones.is_empty() {
+        return None;
+    }
+    let folded = crate::text::fold_keyword(text);
+    let words: Vec<&str> = folded
+        .split_whitespace()
+        .filter(|w| !COURTESY.contains(w))
+        .collect();
+    crate::audience::ask(&words, audience, SUBSCRIBE, UNSUBSCRIBE)
+}
+
 /// Reads a message the way people write keywords: compatibility forms folded (NFKC:
 /// fullwidth "ＳＴＯＰ" is STOP), case, accents and punctuation ignored, letters spaced out
 /// ("S T O P") joined, repeated ("STOP STOP") or with courtesy words ("stop per favore",
 /// "iscrivimi grazie"). Anything else is not a keyword.
 pub fn intent(text: &str) -> Option<Intent> {
-    let folded = fold(text);
+    let folded = crate::text::fold_keyword(text);
     let words: Vec<&str> = folded.split_whitespace().collect();
     let of = |word: &str| {
         if UNSUBSCRIBE.contains(&word) {

@@ -31,7 +31,8 @@ use crate::store::{
     Choice, FailureOutcome, KeywordOutcome, RecipientState, SinkFailure, Subscriber,
 };
 
-pub const REPLY_SUBSCRIBED: &str = "Iscrizione confermata: riceverai qui le comunicazioni ufficiali del Comune. Per non riceverle più scrivi STOP.";
+/// The reply to a topic or zone stopped by a number that is not subscribed.
+pub const REPLY_NOT_SUBSCRIBED: &str = "Non risulti iscritto. Per ricevere le comunicazioni ufficiali scrivi ISCRIVIMI (ARGOMENTI per scegliere cosa ricevere).";
 pub const REPLY_ALREADY: &str = "Sei già iscritto. Per non ricevere più messaggi scrivi STOP.";
 /// The reply to a message that speaks of stopping without being STOP ("stop messaggi"):
 /// nothing changes, and the citizen learns how.
@@ -175,62 +176,103 @@ async fn handle_message(
     // A sign-up from the citizens' page waiting for this number's reply: a yes completes it.
     // Within a day of the confirmation by the reply's own time (a reply delivered late counts).
     let signup = store.signup(&phone, sent_at.min(now))?;
+    let config = app.config();
+    let audience = &config.audience;
+    let public = &config.settings.public;
+    // Topics and zones first: "ISCRIVIMI ALLERTE" chooses a topic, "ISCRIVIMI" everything.
+    let asked = inbound::topic_ask(text, audience);
     let intent = match inbound::intent(text) {
         None if signup.is_some() && inbound::confirms(text) => Some(Intent::Subscribe),
         intent => intent,
     };
-    let choice = match intent {
-        Some(Intent::Subscribe) => Choice::Subscribe(Subscriber {
-            consented_at: now,
-            consent_text: match &signup {
-                Some(s) => format!(
-                    "signed up on the citizens' page at {} ({:?}), confirmed by writing {:?} to the official WhatsApp number",
-                    s.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    s.consent_text,
-                    text.trim()
-                ),
-                None => format!("wrote {:?} to the official WhatsApp number", text.trim()),
-            },
-            consent_message_id: id.clone(),
-            last_inbound_at: Some(now),
-        }),
-        Some(Intent::Unsubscribe) => Choice::Unsubscribe,
-        Some(Intent::AskHowToStop) => {
+    // What a new subscriber will receive, and the welcome that says it (kept with the consent).
+    let joining = match &asked {
+        Some(ask) => match crate::audience::apply(None, ask) {
+            crate::audience::Applied::Joined(selection) => selection,
+            _ => Default::default(),
+        },
+        None => Default::default(),
+    };
+    let welcome = crate::audience::welcome(
+        &public.name,
+        &joining,
+        audience,
+        public.min_age,
+        public.privacy_url.as_ref().map(url::Url::as_str),
+    );
+    let new = Subscriber {
+        consented_at: now,
+        consent_text: match &signup {
+            Some(s) => format!(
+                "signed up on the citizens' page at {} ({:?}), confirmed by writing {:?} to the official WhatsApp number; answered: {welcome:?}",
+                s.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                s.consent_text,
+                text.trim()
+            ),
+            None => format!(
+                "wrote {:?} to the official WhatsApp number; answered: {welcome:?}",
+                text.trim()
+            ),
+        },
+        consent_message_id: id.clone(),
+        last_inbound_at: Some(now),
+        selection: Default::default(),
+    };
+    let choice = match (asked, intent) {
+        (Some(crate::audience::Ask::List), _) => {
             store.note_inbound(&phone, now)?;
-            let outcome = cloud
-                .post(&CloudSink::text(REPLY_HOW_TO_STOP, phone.as_str()))
-                .await;
-            if !matches!(
-                outcome,
-                crate::sink::whatsapp_cloud::CloudOutcome::Sent { .. }
-            ) {
-                tracing::warn!(sink = cloud.name(), error = %crate::phone::mask_numbers(outcome.detail()), "the reply was not sent");
-            }
+            reply(cloud, &phone, &crate::audience::list(audience)).await;
             return Ok(());
         }
-        None => {
+        (Some(ask), _) => Choice::Choose {
+            new,
+            ask,
+            wrote: text.trim().to_owned(),
+        },
+        (None, Some(Intent::Subscribe)) => Choice::Subscribe(new),
+        (None, Some(Intent::Unsubscribe)) => Choice::Unsubscribe,
+        (None, Some(Intent::AskHowToStop)) => {
+            store.note_inbound(&phone, now)?;
+            reply(cloud, &phone, REPLY_HOW_TO_STOP).await;
+            return Ok(());
+        }
+        (None, None) => {
             store.note_inbound(&phone, now)?;
             return Ok(());
         }
     };
+    let leaving = matches!(choice, Choice::Unsubscribe);
     let applied = store.apply_keyword(&phone, id.as_deref(), sent_at, &choice, now)?;
     if !matches!(applied, KeywordOutcome::Stale) {
         // Nothing waits for this number any more; after a STOP the citizens' page never
         // writes to it again (its owner's ISCRIVIMI lifts that).
-        store.answer_signup(&phone, matches!(choice, Choice::Unsubscribe), now)?;
+        store.answer_signup(
+            &phone,
+            leaving || applied == KeywordOutcome::Unsubscribed,
+            now,
+        )?;
     }
-    let reply = match applied {
+    let answer = match applied {
         KeywordOutcome::Subscribed => {
             tracing::info!(sink = cloud.name(), "a citizen subscribed");
-            REPLY_SUBSCRIBED
+            welcome
         }
         KeywordOutcome::AlreadySubscribed => {
             store.note_inbound(&phone, now)?;
-            REPLY_ALREADY
+            REPLY_ALREADY.to_owned()
+        }
+        KeywordOutcome::Changed(selection) => {
+            tracing::info!(sink = cloud.name(), "a citizen changed topics or zones");
+            store.note_inbound(&phone, now)?;
+            crate::audience::changed(&selection, audience)
+        }
+        KeywordOutcome::NotSubscribed => {
+            store.note_inbound(&phone, now)?;
+            REPLY_NOT_SUBSCRIBED.to_owned()
         }
         KeywordOutcome::Unsubscribed => {
             tracing::info!(sink = cloud.name(), "a citizen unsubscribed");
-            REPLY_UNSUBSCRIBED
+            REPLY_UNSUBSCRIBED.to_owned()
         }
         KeywordOutcome::Stale => {
             tracing::info!(
@@ -242,8 +284,13 @@ async fn handle_message(
     };
     store.flush()?;
     // The citizen just wrote, so a free-form reply is allowed.
-    let body = CloudSink::text(reply, phone.as_str());
-    let outcome = cloud.post(&body).await;
+    reply(cloud, &phone, &answer).await;
+    Ok(())
+}
+
+/// Answers a citizen who just wrote (a free-form text is allowed within 24 hours).
+async fn reply(cloud: &CloudSink, phone: &Phone, text: &str) {
+    let outcome = cloud.post(&CloudSink::text(text, phone.as_str())).await;
     if !matches!(
         outcome,
         crate::sink::whatsapp_cloud::CloudOutcome::Sent { .. }
@@ -251,10 +298,9 @@ async fn handle_message(
         tracing::warn!(
             sink = cloud.name(),
             error = %crate::phone::mask_numbers(outcome.detail()),
-            "the confirmation reply was not sent"
+            "the reply was not sent"
         );
     }
-    Ok(())
 }
 
 async fn gateway_event(

@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
-use super::table::encode;
+use super::table::{decode, encode};
 use super::{outbox_entry, pair, AuditEntry, QueueItem, Store, StoreError, Subscriber};
+use crate::audience::{apply, Applied, Ask, Change, Selection, KEEP_CHANGES};
 use crate::phone::Phone;
 
 /// What a citizen's keyword asks for.
@@ -13,15 +14,26 @@ use crate::phone::Phone;
 pub enum Choice {
     Subscribe(Subscriber),
     Unsubscribe,
+    /// A topic or a zone chosen or stopped (`new`: the subscriber to make when the number is
+    /// not subscribed yet; `wrote`: the citizen's words, kept with the change).
+    Choose {
+        new: Subscriber,
+        ask: Ask,
+        wrote: String,
+    },
 }
 
 /// What a keyword did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeywordOutcome {
     Subscribed,
     AlreadySubscribed,
     /// Unsubscribed (also when the number was not subscribed: STOP always gets its reply).
     Unsubscribed,
+    /// Still subscribed, with another choice of topics or zones.
+    Changed(Selection),
+    /// A topic or zone stopped by a number that is not subscribed: nothing changed.
+    NotSubscribed,
     /// A message already handled (the provider retried its webhook), or older than the
     /// last keyword applied for this number: nothing changed.
     Stale,
@@ -60,7 +72,14 @@ impl Store {
         // A time in the future (a clock gone wrong, or a forged one) counts as now: it must
         // not make a later STOP look older.
         let sent = sent_at.min(now).timestamp();
-        let leaving = matches!(choice, Choice::Unsubscribe);
+        // A STOP of a topic counts as leaving: a late ISCRIVIMI of the same second loses.
+        let leaving = match choice {
+            Choice::Unsubscribe => true,
+            Choice::Choose { ask, .. } => {
+                matches!(ask, Ask::Stop | Ask::StopTopic(_) | Ask::StopZone(_))
+            }
+            Choice::Subscribe(_) => false,
+        };
         // value: the event's time (i64 BE), when it was received (i64 BE, for pruning), and
         // whether it was a STOP (1 byte).
         let value = |event: i64| {
@@ -103,6 +122,47 @@ impl Store {
                     Choice::Unsubscribe => {
                         subs.remove(phone.as_str())?;
                         KeywordOutcome::Unsubscribed
+                    }
+                    Choice::Choose { new, ask, wrote } => {
+                        let abort = ConflictableTransactionError::Abort;
+                        let current: Option<Subscriber> = match subs.get(phone.as_str())? {
+                            Some(bytes) => Some(decode(&bytes).map_err(abort)?),
+                            None => None,
+                        };
+                        let change = |mut sub: Subscriber, selection: Selection| {
+                            let mut selection = selection;
+                            selection.changes.push(Change {
+                                at: now,
+                                wrote: wrote.clone(),
+                                now: selection.describe(),
+                            });
+                            let extra = selection.changes.len().saturating_sub(KEEP_CHANGES);
+                            selection.changes.drain(..extra);
+                            sub.selection = selection;
+                            encode(&sub)
+                        };
+                        match apply(current.as_ref().map(|s| &s.selection), ask) {
+                            Applied::Joined(selection) => {
+                                let mut joined = new.clone();
+                                joined.selection = selection;
+                                subs.insert(phone.as_str(), encode(&joined).map_err(abort)?)?;
+                                KeywordOutcome::Subscribed
+                            }
+                            Applied::Changed(selection) => {
+                                let Some(sub) = current else {
+                                    return Ok(KeywordOutcome::NotSubscribed);
+                                };
+                                let bytes = change(sub, selection.clone()).map_err(abort)?;
+                                subs.insert(phone.as_str(), bytes)?;
+                                KeywordOutcome::Changed(selection)
+                            }
+                            Applied::Same if current.is_some() => KeywordOutcome::AlreadySubscribed,
+                            Applied::Same => KeywordOutcome::NotSubscribed,
+                            Applied::Left => {
+                                subs.remove(phone.as_str())?;
+                                KeywordOutcome::Unsubscribed
+                            }
+                        }
                     }
                 })
             })?;

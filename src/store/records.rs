@@ -175,6 +175,13 @@ pub struct Subscriber {
     pub consent_message_id: Option<String>,
     /// When they last wrote to us: free-form messages are allowed for 24 hours after.
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// The topics and zones they chose, and each change (empty: the default).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub selection: crate::audience::Selection,
+}
+
+fn is_default(s: &crate::audience::Selection) -> bool {
+    *s == crate::audience::Selection::default()
 }
 
 /// Where the delivery of one message to one recipient stands.

@@ -147,6 +147,7 @@ mod tests {
             consent_text: "ISCRIVIMI".into(),
             consent_message_id: None,
             last_inbound_at: None,
+            selection: Default::default(),
         };
         let phone = crate::phone::Phone::parse("+393401234567").unwrap();
         store.subscribe(&phone, &subscriber).unwrap();

@@ -224,6 +224,7 @@ fn public(raw: Option<crate::config::raw::RawPublic>, t: &mut Table) -> PublicSe
         site_url,
         url,
         logo: raw.logo.map(std::path::PathBuf::from),
+        min_age: raw.min_age.filter(|a| *a > 0),
         signup: raw.signup.and_then(|s| {
             let sink = s.sink.filter(|n| !n.trim().is_empty());
             match (sink, s.template) {

@@ -130,6 +130,7 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty())
             .collect(),
+        topics: raw.topics.take().unwrap_or_default(),
     };
     let settings = match kind.as_str() {
         "console" => Some(SinkSettings::Console),

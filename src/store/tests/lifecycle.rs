@@ -9,6 +9,7 @@ fn subscriber() -> Subscriber {
         consent_text: "ISCRIVIMI".into(),
         consent_message_id: None,
         last_inbound_at: None,
+        selection: Default::default(),
     }
 }
 

@@ -179,6 +179,7 @@ async fn a_number_that_unsubscribes_leaves_no_trace() {
         consent_text: "ISCRIVIMI".into(),
         consent_message_id: None,
         last_inbound_at: None,
+        selection: Default::default(),
     };
     store.subscribe(&phone, &sub).unwrap();
     store.subscribe(&other, &sub).unwrap();
@@ -227,6 +228,7 @@ async fn stop_during_a_broadcast_batch_leaves_no_trace() {
         consent_text: "ISCRIVIMI".into(),
         consent_message_id: None,
         last_inbound_at: None,
+        selection: Default::default(),
     };
     store.subscribe(&stays, &sub).unwrap();
     store.subscribe(&leaves, &sub).unwrap();

@@ -1,0 +1,219 @@
+use super::*;
+use crate::config::{Topic, Zone};
+
+fn audience() -> Audience {
+    let topic =
+        |name: &str, label: &str, keywords: &[&str], sources: &[&str], urgent: bool| Topic {
+            name: name.into(),
+            label: label.into(),
+            keywords: keywords.iter().map(|k| k.to_string()).collect(),
+            sources: sources.iter().map(|s| s.to_string()).collect(),
+            tags: vec![],
+            urgent,
+            default: false,
+        };
+    Audience {
+        topics: vec![
+            topic(
+                "allerte",
+                "Allerte di protezione civile",
+                &["ALLERTE", "PROTEZIONE CIVILE"],
+                &["protezione-civile"],
+                true,
+            ),
+            topic("eventi", "Eventi", &["EVENTI"], &["eventi"], false),
+        ],
+        zones: vec![Zone {
+            name: "san-rocco".into(),
+            label: "San Rocco".into(),
+            words: vec!["SAN ROCCO".into(), "FRAZIONE SAN ROCCO".into()],
+        }],
+    }
+}
+
+fn message(source: &str, title: &str, urgent: bool) -> Message {
+    Message {
+        id: "m".into(),
+        source: source.into(),
+        kind: "feed".into(),
+        title: title.into(),
+        url: "https://x.it/".into(),
+        text: format!("*{title}*"),
+        image: None,
+        priority: if urgent {
+            Priority::Urgent
+        } else {
+            Priority::Normal
+        },
+        published: None,
+        tags: vec![],
+        extra: Default::default(),
+    }
+}
+
+const SUBSCRIBE: &[&str] = &["ISCRIVIMI", "ISCRIZIONE"];
+const STOP: &[&str] = &["STOP", "CANCELLAMI"];
+
+fn asked(text: &str) -> Option<Ask> {
+    let folded = fold_keyword(text);
+    let words: Vec<&str> = folded.split_whitespace().collect();
+    ask(&words, &audience(), SUBSCRIBE, STOP)
+}
+
+#[test]
+fn keywords_for_topics_and_zones_the_way_people_write_them() {
+    let cases: &[(&str, Option<Ask>)] = &[
+        ("ISCRIVIMI ALLERTE", Some(Ask::Topic("allerte".into()))),
+        ("iscrivimi allerte", Some(Ask::Topic("allerte".into()))),
+        ("Allerte ON", Some(Ask::Topic("allerte".into()))),
+        ("PROTEZIONE CIVILE ON", Some(Ask::Topic("allerte".into()))),
+        ("protezione  civile on", Some(Ask::Topic("allerte".into()))),
+        ("STOP EVENTI", Some(Ask::StopTopic("eventi".into()))),
+        ("Eventi off", Some(Ask::StopTopic("eventi".into()))),
+        ("cancellami eventi", Some(Ask::StopTopic("eventi".into()))),
+        ("ISCRIVIMI SAN ROCCO", Some(Ask::Zone("san-rocco".into()))),
+        (
+            "iscrivimi frazione san rocco",
+            Some(Ask::Zone("san-rocco".into())),
+        ),
+        ("STOP SAN ROCCO", Some(Ask::StopZone("san-rocco".into()))),
+        ("ISCRIVIMI TUTTO", Some(Ask::Everything)),
+        ("TUTTO ON", Some(Ask::Everything)),
+        ("STOP TUTTO", Some(Ask::Stop)),
+        ("ARGOMENTI", Some(Ask::List)),
+        ("argomenti", Some(Ask::List)),
+        // Not a topic: left to the general keywords.
+        ("ISCRIVIMI", None),
+        ("STOP", None),
+        ("STOP MESSAGGI", None),
+        ("ISCRIVIMI CALCIO", None),
+        ("allerte", None),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(&asked(text), expected, "{text:?}");
+    }
+}
+
+#[test]
+fn three_subscribers_on_different_topics_get_exactly_theirs() {
+    let a = audience();
+    let everything = Selection::default();
+    let alerts = Selection {
+        topics: vec!["allerte".into()],
+        ..Selection::default()
+    };
+    let no_events = Selection {
+        stopped: vec!["eventi".into()],
+        ..Selection::default()
+    };
+    let san_rocco = Selection {
+        zones: vec!["san-rocco".into()],
+        ..Selection::default()
+    };
+    let news = Reach::of(&message("comune", "Mercato in piazza", false), &a);
+    let event = Reach::of(&message("eventi", "Concerto in piazza", false), &a);
+    let alert = Reach::of(&message("protezione-civile", "Allerta arancione", true), &a);
+    let quake = Reach::of(&message("ingv", "Terremoto M4.2", true), &a);
+    let cut = Reach::of(
+        &message("comune", "Acqua sospesa in via di San Rocco", false),
+        &a,
+    );
+    assert_eq!(alert.topics, ["allerte"]);
+    assert_eq!(quake.topics, ["allerte"], "every urgent item is an alert");
+    assert_eq!(cut.zones, ["san-rocco"]);
+    let table = [
+        // (selection, news, event, alert, quake, water cut in San Rocco)
+        (&everything, [true, true, true, true, true]),
+        (&alerts, [false, false, true, true, false]),
+        (&no_events, [true, false, true, true, true]),
+        (&san_rocco, [true, true, true, true, true]),
+    ];
+    for (selection, expected) in table {
+        let got = [&news, &event, &alert, &quake, &cut].map(|r| receives(selection, r, &a));
+        assert_eq!(got, expected, "{}", selection.describe());
+    }
+    // A zone's subscriber does not get another zone's news.
+    let centro = Selection {
+        zones: vec!["centro".into()],
+        ..Selection::default()
+    };
+    assert!(!receives(&centro, &cut, &a));
+    // Urgent reaches everyone but who stopped its topic explicitly.
+    let no_alerts = Selection {
+        stopped: vec!["allerte".into()],
+        ..Selection::default()
+    };
+    assert!(!receives(&no_alerts, &alert, &a));
+    assert!(receives(&no_alerts, &news, &a));
+}
+
+#[test]
+fn the_default_topics_are_what_a_plain_subscriber_gets() {
+    let mut a = audience();
+    a.topics[0].default = true; // allerte only by default
+    let plain = Selection::default();
+    let news = Reach::of(&message("comune", "Mercato", false), &a);
+    let event = Reach::of(&message("eventi", "Concerto", false), &a);
+    let alert = Reach::of(&message("protezione-civile", "Allerta", true), &a);
+    assert!(!receives(&plain, &news, &a));
+    assert!(!receives(&plain, &event, &a));
+    assert!(receives(&plain, &alert, &a));
+    assert!(what_you_receive(&plain, &a).contains("Allerte di protezione civile"));
+}
+
+#[test]
+fn keywords_change_a_choice_step_by_step() {
+    use Applied::*;
+    let alerts = || Ask::Topic("allerte".into());
+    // Not subscribed: a topic subscribes to it alone; a stop changes nothing.
+    let Joined(only_alerts) = apply(None, &alerts()) else {
+        panic!()
+    };
+    assert_eq!(only_alerts.topics, ["allerte"]);
+    assert_eq!(apply(None, &Ask::StopTopic("eventi".into())), Same);
+    // Adding a topic, then stopping the first, then the last: unsubscribed.
+    let Changed(two) = apply(Some(&only_alerts), &Ask::Topic("eventi".into())) else {
+        panic!()
+    };
+    assert_eq!(two.topics, ["allerte", "eventi"]);
+    assert_eq!(apply(Some(&two), &Ask::Topic("eventi".into())), Same);
+    let Changed(events) = apply(Some(&two), &Ask::StopTopic("allerte".into())) else {
+        panic!()
+    };
+    assert_eq!(apply(Some(&events), &Ask::StopTopic("eventi".into())), Left);
+    // Everything, then STOP EVENTI: everything but the events; ISCRIVIMI EVENTI takes them back.
+    let all = Selection::default();
+    let Changed(no_events) = apply(Some(&all), &Ask::StopTopic("eventi".into())) else {
+        panic!()
+    };
+    assert_eq!(no_events.stopped, ["eventi"]);
+    assert_eq!(
+        apply(Some(&no_events), &Ask::Topic("eventi".into())),
+        Changed(all.clone())
+    );
+    // Zones come and go; STOP is everything.
+    let Changed(zoned) = apply(Some(&all), &Ask::Zone("san-rocco".into())) else {
+        panic!()
+    };
+    assert_eq!(zoned.zones, ["san-rocco"]);
+    assert_eq!(
+        apply(Some(&zoned), &Ask::StopZone("san-rocco".into())),
+        Changed(all.clone())
+    );
+    assert_eq!(apply(Some(&zoned), &Ask::Stop), Left);
+    assert_eq!(apply(Some(&only_alerts), &Ask::Everything), Changed(all));
+}
+
+#[test]
+fn the_list_says_how_to_choose_each_topic_and_zone() {
+    let list = list(&audience());
+    assert!(
+        list.contains("• Allerte di protezione civile: scrivi ISCRIVIMI ALLERTE (o STOP ALLERTE)"),
+        "{list}"
+    );
+    assert!(
+        list.contains("• solo la zona San Rocco: scrivi ISCRIVIMI SAN ROCCO"),
+        "{list}"
+    );
+    assert!(list.ends_with("STOP per non ricevere più nulla."), "{list}");
+}

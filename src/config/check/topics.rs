@@ -1,0 +1,168 @@
+//! `[[topic]]` and `[[zone]]`, checked: names used once, keywords that no other topic, zone
+//! or the subscription words already say, sources that exist.
+
+use std::collections::HashSet;
+
+use super::Table;
+use crate::config::raw::{RawTopic, RawZone};
+use crate::config::topics::{Topic, Zone};
+
+/// The words that subscribe and unsubscribe everything: a topic's keyword cannot be one.
+const RESERVED: &[&str] = &[
+    "ISCRIVIMI",
+    "ISCRIZIONE",
+    "ISCRIVI",
+    "START",
+    "STOP",
+    "ON",
+    "OFF",
+    "ARGOMENTI",
+    "TUTTO",
+    "CANCELLAMI",
+    "BASTA",
+    "ANNULLA",
+];
+
+/// Words already taken by a topic or a zone (across both), to refuse a second.
+#[derive(Default)]
+pub(super) struct Taken {
+    names: HashSet<String>,
+    words: HashSet<String>,
+}
+
+impl Taken {
+    fn name(&mut self, what: &str, name: Option<String>, t: &mut Table) -> Option<String> {
+        let name = t.need(
+            "name",
+            name,
+            &format!("name = \"allerte\" (the {what}'s short name)"),
+        )?;
+        let name = name.trim().to_owned();
+        let fine = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !fine {
+            t.problem(
+                "name",
+                format!("{what} name {name:?}: lower-case letters, digits and - only"),
+                Some("name = \"san-rocco\""),
+            );
+            return None;
+        }
+        if !self.names.insert(name.clone()) {
+            t.problem("name", format!("{what} name {name:?} is used twice"), None);
+            return None;
+        }
+        Some(name)
+    }
+
+    /// The words as written, each refused when reserved or taken.
+    fn words(&mut self, key: &str, words: Vec<String>, t: &mut Table) -> Vec<String> {
+        let mut out = Vec::new();
+        for word in words {
+            // Compared as citizens' words are (`text::fold_keyword`, which this layer cannot
+            // use): case and spacing aside here, accents and punctuation when matched.
+            let folded = word
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_uppercase();
+            if folded.is_empty() {
+                continue;
+            }
+            if RESERVED.contains(&folded.as_str()) {
+                t.problem(
+                    key,
+                    format!("{word:?} is one of the words that subscribe or stop everything"),
+                    None,
+                );
+            } else if !self.words.insert(folded.clone()) {
+                t.problem(
+                    key,
+                    format!("{word:?} already chooses another topic or zone"),
+                    Some("each word chooses one topic or one zone"),
+                );
+            } else {
+                out.push(word.trim().to_owned());
+            }
+        }
+        out
+    }
+}
+
+pub(super) fn topic(
+    raw: RawTopic,
+    taken: &mut Taken,
+    sources: &HashSet<&str>,
+    t: &mut Table,
+) -> Option<Topic> {
+    let name = taken.name("topic", raw.name, t);
+    let label = t.need(
+        "label",
+        raw.label,
+        "label = \"Allerte di protezione civile\" (what citizens read)",
+    );
+    let keywords = raw.keywords.unwrap_or_default();
+    if keywords.is_empty() {
+        t.problem(
+            "keywords",
+            "a topic needs the words citizens write to choose it",
+            Some("keywords = [\"ALLERTE\", \"PROTEZIONE CIVILE\"]"),
+        );
+    }
+    let keywords = taken.words("keywords", keywords, t);
+    let topic_sources: Vec<String> = raw.sources.unwrap_or_default();
+    for source in &topic_sources {
+        if !sources.contains(source.as_str()) {
+            t.problem(
+                "sources",
+                format!("sources names {source:?}, which is no [[source]]"),
+                None,
+            );
+        }
+    }
+    let tags: Vec<String> = raw
+        .tags
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let urgent = raw.urgent.unwrap_or(false);
+    if topic_sources.is_empty() && tags.is_empty() && !urgent {
+        t.problem(
+            "sources",
+            "the topic takes no item: give it sources, tags or urgent = true",
+            Some("sources = [\"eventi\"]"),
+        );
+    }
+    Some(Topic {
+        name: name?,
+        label: label?.trim().to_owned(),
+        keywords,
+        sources: topic_sources,
+        tags,
+        urgent,
+        default: raw.default.unwrap_or(false),
+    })
+}
+
+pub(super) fn zone(raw: RawZone, taken: &mut Taken, t: &mut Table) -> Option<Zone> {
+    let name = taken.name("zone", raw.name, t);
+    let label = t.need("label", raw.label, "label = \"San Rocco\"");
+    let words = raw.words.unwrap_or_default();
+    if words.is_empty() {
+        t.problem(
+            "words",
+            "a zone needs the words that name it in a text",
+            Some("words = [\"San Rocco\", \"frazione San Rocco\"]"),
+        );
+    }
+    let words = taken.words("words", words, t);
+    Some(Zone {
+        name: name?,
+        label: label?.trim().to_owned(),
+        words,
+    })
+}
