@@ -103,7 +103,7 @@ async fn one_message_reaches_every_channel_in_its_own_format() {
     );
     assert!(
         mail.message_id()
-            .is_some_and(|id| id.ends_with("@banditore")),
+            .is_some_and(|id| id.ends_with("@comune.example.it")),
         "{:?}",
         mail.message_id()
     );
@@ -230,4 +230,77 @@ async fn a_newsletter_with_a_daily_digest_gets_the_days_news_in_one_mail() {
     run_once(&work).await;
     assert_eq!(sim.mails().len(), 1);
     assert_eq!(work.messages().len(), 3);
+}
+
+#[tokio::test]
+async fn a_refused_address_does_not_stop_the_list_and_refused_credentials_pause_the_sink() {
+    let sim = Simulator::start().await.unwrap();
+    let feeds = FeedServer::start().await;
+    feeds.set("/feed", Route::feed(rss(&[A])));
+    let mail_sink = |name: &str, extra: &str| {
+        format!(
+            "[[sink]]\nname = \"{name}\"\nkind = \"email\"\nsmtp_host = \"{}\"\nsmtp_port = {}\n\
+             tls = \"none\"\nfrom = \"notizie@comune.example.it\"\n{extra}\n",
+            sim.smtp.ip(),
+            sim.smtp.port()
+        )
+    };
+    let work = Workdir::with_sinks(
+        "",
+        &source("comune", &feeds.url("/feed"), ""),
+        &format!(
+            "{}\n{}",
+            mail_sink(
+                "lista",
+                "bcc = [\"anna@example.org\", \"sconosciuto@example.org\", \"bruno@example.org\"]"
+            ),
+            mail_sink(
+                "redazione",
+                "to = [\"redazione@comune.example.it\"]\nusername_env = \"SMTP_USER\"\npassword_env = \"SMTP_PASSWORD\""
+            )
+        ),
+    );
+    let run = |work: &Workdir| {
+        let mut command = once(work, None);
+        command
+            .env("SMTP_USER", "notizie")
+            .env("SMTP_PASSWORD", "sbagliata");
+        command
+    };
+    assert!(run(&work).output().await.unwrap().status.success());
+    feeds.set(
+        "/feed",
+        Route::feed(rss(&[
+            ("b", "https://comune.example.it/notizie/b/", "Avviso B"),
+            A,
+        ])),
+    );
+    let out = run(&work).output().await.unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("sconosciuto@example.org"),
+        "the refused address is named: {log}"
+    );
+    assert!(!log.contains("sbagliata"), "no password in the log: {log}");
+    let to: Vec<String> = sim.take_events().into_iter().map(|e| e.to).collect();
+    assert_eq!(
+        to,
+        [
+            "notizie@comune.example.it",
+            "anna@example.org",
+            "bruno@example.org"
+        ],
+        "each of the others (and the sender, as lists do), once"
+    );
+    let status = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
+    assert!(status.contains("lista: sent"), "{status}");
+    assert!(!status.contains("redazione: sent"), "{status}");
+    assert!(
+        log.contains("the sink is paused"),
+        "535: paused, not failed: {log}"
+    );
+    // Paused: not tried again until resumed.
+    run(&work).output().await.unwrap();
+    let status = String::from_utf8_lossy(&work.run(&["log"]).await.stdout).into_owned();
+    assert!(!status.contains("redazione: failed"), "{status}");
 }

@@ -336,3 +336,65 @@ async fn check_refuses_a_wrong_chat_and_alerts_to_a_channel() {
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn a_long_wait_asked_by_telegram_is_kept() {
+    let (feeds, mock, work) = baselined("").await;
+    feeds.set(
+        "/feed",
+        Route::feed(rss(&[
+            ("b", "https://comune.example.it/notizie/b/", "Avviso B"),
+            A,
+        ])),
+    );
+    mock.script.lock().unwrap().push_back((
+        429,
+        json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 90", "parameters": {"retry_after": 90}}),
+    ));
+    let log = once(&work).await;
+    assert!(
+        log.contains("retry_in=90s"),
+        "Telegram's wait, not a shorter back-off: {log}"
+    );
+    assert_eq!(mock.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn resuming_a_paused_sink_beside_the_running_daemon_sends_at_once() {
+    let (feeds, mock, work) = baselined("").await;
+    mock.script.lock().unwrap().push_back((
+        401,
+        json!({"ok": false, "error_code": 401, "description": "Unauthorized"}),
+    ));
+    feeds.set(
+        "/feed",
+        Route::feed(rss(&[
+            ("b", "https://comune.example.it/notizie/b/", "Avviso B"),
+            A,
+        ])),
+    );
+    let mut daemon = work
+        .command(&["run"])
+        .env("TELEGRAM_TOKEN", TOKEN)
+        .spawn()
+        .unwrap();
+    common::wait_for(|| mock.sent().len() == 1).await;
+    // The token renewed: the admin resumes the sink through the running daemon.
+    let mut out = None;
+    for _ in 0..100 {
+        let o = work
+            .command(&["sink", "resume", "telegram"])
+            .output()
+            .await
+            .unwrap();
+        if String::from_utf8_lossy(&o.stdout).contains("pause ended") {
+            out = Some(o);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(out.is_some(), "the pause was never there to end");
+    // Well within the hour the pause would last, and within a pass.
+    common::wait_for(|| mock.sent().len() == 2).await;
+    common::stop(&mut daemon).await;
+}

@@ -130,23 +130,13 @@ pub struct SinkConfig {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SinkFilter {
     pub only_priority: Option<Priority>,
-    /// At least one of these among the message's tags (case aside).
+    /// At least one of these among the message's tags (case and accents aside).
     pub tags: Vec<String>,
     /// At least one of these among the message's topics (`[[topic]]`): a Channel per topic.
     pub topics: Vec<String>,
 }
 
 impl SinkFilter {
-    /// Whether the sink takes a message of this priority with these tags and topics.
-    pub fn allows(&self, priority: Priority, tags: &[String], topics: &[String]) -> bool {
-        self.only_priority.is_none_or(|p| priority == p)
-            && (self.tags.is_empty()
-                || tags
-                    .iter()
-                    .any(|t| self.tags.iter().any(|w| w.eq_ignore_ascii_case(t))))
-            && (self.topics.is_empty() || topics.iter().any(|t| self.topics.contains(t)))
-    }
-
     /// Why it does not, in Italian, for the delivery record.
     pub fn why_not(&self) -> String {
         if !self.topics.is_empty() {
@@ -202,38 +192,5 @@ impl SinkConfig {
             SinkSettings::Telegram(t) => vec![("token_env", t.token_env.as_str())],
             SinkSettings::Mastodon(m) => vec![("token_env", m.token_env.as_str())],
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_filter_takes_the_priority_and_any_of_its_tags() {
-        let roads_tag = vec!["Viabilità".to_owned()];
-        assert!(SinkFilter::default().allows(Priority::Normal, &roads_tag, &[]));
-        let urgent = SinkFilter {
-            only_priority: Some(Priority::Urgent),
-            ..SinkFilter::default()
-        };
-        assert!(!urgent.allows(Priority::Normal, &roads_tag, &[]));
-        assert!(urgent.allows(Priority::Urgent, &[], &[]));
-        let roads = SinkFilter {
-            tags: vec!["viabilità".into(), "Eventi".into()],
-            ..SinkFilter::default()
-        };
-        assert!(
-            roads.allows(Priority::Normal, &roads_tag, &[]),
-            "case aside"
-        );
-        assert!(!roads.allows(Priority::Normal, &["Scuola".to_owned()], &[]));
-        assert!(urgent.why_not().contains("urgenti"));
-        let alerts = SinkFilter {
-            topics: vec!["allerte".into()],
-            ..SinkFilter::default()
-        };
-        assert!(alerts.allows(Priority::Normal, &[], &["allerte".to_owned()]));
-        assert!(!alerts.allows(Priority::Normal, &roads_tag, &["eventi".to_owned()]));
     }
 }

@@ -99,10 +99,7 @@ impl Deliverer {
                 code: why.http_status.map(i64::from),
             }),
         )?;
-        self.retry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(sink.to_owned(), (1, until));
+        // Not a back-off: an admin's resume (through the store) ends it at once.
         self.note_failure(sink, message_id, FailureOutcome::Paused, why, Some(until))
     }
 
@@ -168,6 +165,27 @@ impl Deliverer {
         let until = self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
         retry.insert(sink.to_owned(), (failures, until));
         (wait, until)
+    }
+
+    /// The same, waiting at least what the provider asked (`retry_after`).
+    pub(super) fn note_retry_at_least(
+        &self,
+        sink: &str,
+        asked: Option<std::time::Duration>,
+    ) -> (std::time::Duration, DateTime<Utc>) {
+        let (wait, until) = self.note_retry(sink);
+        match asked.filter(|a| *a > wait) {
+            Some(asked) => {
+                let until =
+                    self.clock.now() + chrono::Duration::from_std(asked).unwrap_or_default();
+                let mut retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(entry) = retry.get_mut(sink) {
+                    entry.1 = until;
+                }
+                (asked, until)
+            }
+            None => (wait, until),
+        }
     }
 
     pub(super) fn clear_retry(&self, sink: &str) {

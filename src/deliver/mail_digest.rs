@@ -66,9 +66,9 @@ impl Deliverer {
             let mut members = Vec::new();
             for (_, entry) in ready {
                 let allowed = self.filters.get(sink.name()).is_none_or(|f| {
-                    f.allows(
-                        entry.message.priority,
-                        &entry.message.tags,
+                    super::skip::takes(
+                        f,
+                        &entry.message,
                         &crate::audience::Reach::of(&entry.message, &self.audience).topics,
                     )
                 });

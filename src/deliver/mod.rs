@@ -404,7 +404,7 @@ impl Deliverer {
             None => Ok(None),
             Some(record) if record.state == DeliveryState::Requeued => Ok(None),
             Some(record) if record.state.is_final() => Ok(Some(Step::AlreadyDone)),
-            Some(_) => match sink.reconcile(message).await {
+            Some(record) => match sink.reconcile(message, self.clock.now() - record.at).await {
                 Reconciled::Delivered => {
                     self.record(
                         message,
@@ -499,7 +499,7 @@ impl Deliverer {
             }
             Err(SinkError::NotSent(reason)) => {
                 self.store.clear_delivery(&message.id, sink.name())?;
-                let (wait, until) = self.note_retry(sink.name());
+                let (wait, until) = self.note_retry_at_least(sink.name(), reason.retry_after);
                 tracing::warn!(sink = sink.name(), %reason, retry_in = ?wait, "delivery failed; will retry");
                 self.note_failure(
                     sink.name(),

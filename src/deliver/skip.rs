@@ -8,8 +8,23 @@ use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 
 use super::{Deliverer, Step};
+use crate::config::SinkFilter;
+use crate::item::Message;
 use crate::sink::Sink;
 use crate::store::{DeliveryState, OutboxEntry, StoreError};
+
+/// Whether a sink with `filter` takes `message`, whose topics are `topics`: its priority,
+/// one of its tags (case and accents aside: "VIABILITA" is "Viabilità"), one of its topics.
+pub(super) fn takes(filter: &SinkFilter, message: &Message, topics: &[String]) -> bool {
+    let fold = crate::text::fold;
+    filter.only_priority.is_none_or(|p| message.priority == p)
+        && (filter.tags.is_empty()
+            || message
+                .tags
+                .iter()
+                .any(|t| filter.tags.iter().any(|w| fold(w.trim()) == fold(t.trim()))))
+        && (filter.topics.is_empty() || topics.iter().any(|t| filter.topics.contains(t)))
+}
 
 impl Deliverer {
     /// With the sinks' filters (`only_priority`, `tags`), by sink name.
@@ -32,9 +47,9 @@ impl Deliverer {
         let mut settled: Vec<(usize, Step)> = Vec::new();
         for (i, (_, entry)) in group.iter().enumerate() {
             if let Some(f) = filter.filter(|f| {
-                !f.allows(
-                    entry.message.priority,
-                    &entry.message.tags,
+                !takes(
+                    f,
+                    &entry.message,
                     &crate::audience::Reach::of(&entry.message, &self.audience).topics,
                 )
             }) {
@@ -84,5 +99,52 @@ impl Deliverer {
             return Ok(Some(all));
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Priority;
+
+    fn message(priority: Priority, tags: &[&str]) -> Message {
+        Message {
+            id: "m".into(),
+            source: "s".into(),
+            kind: "feed".into(),
+            title: "t".into(),
+            url: "https://x.it/".into(),
+            text: "*t*".into(),
+            image: None,
+            priority,
+            published: None,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_filter_takes_the_priority_any_of_its_tags_and_any_of_its_topics() {
+        let roads = message(Priority::Normal, &["VIABILITA"]);
+        assert!(takes(&SinkFilter::default(), &roads, &[]));
+        let urgent = SinkFilter {
+            only_priority: Some(Priority::Urgent),
+            ..SinkFilter::default()
+        };
+        assert!(!takes(&urgent, &roads, &[]));
+        assert!(takes(&urgent, &message(Priority::Urgent, &[]), &[]));
+        let tags = SinkFilter {
+            tags: vec!["Viabilità".into(), "Eventi".into()],
+            ..SinkFilter::default()
+        };
+        assert!(takes(&tags, &roads, &[]), "case and accents aside");
+        assert!(!takes(&tags, &message(Priority::Normal, &["Scuola"]), &[]));
+        assert!(urgent.why_not().contains("urgenti"));
+        let alerts = SinkFilter {
+            topics: vec!["allerte".into()],
+            ..SinkFilter::default()
+        };
+        assert!(takes(&alerts, &roads, &["allerte".to_owned()]));
+        assert!(!takes(&alerts, &roads, &["eventi".to_owned()]));
     }
 }

@@ -1,6 +1,7 @@
 //! A mailbox on loopback that speaks just enough SMTP (RFC 5321: greeting, EHLO, MAIL, RCPT,
 //! DATA, QUIT) to take every mail lettre sends. Hand-written: the crates that serve SMTP are
-//! whole mail servers, and this only has to receive.
+//! whole mail servers, and this only has to receive. Two refusals, for the tests: a recipient
+//! `sconosciuto@…` does not exist (550), and a login is always refused (535).
 
 use std::net::SocketAddr;
 
@@ -49,13 +50,20 @@ async fn session(conn: tokio::net::TcpStream, shared: Shared) {
         } else {
             let verb = line.get(..4).map(str::to_ascii_uppercase);
             match verb.as_deref() {
-                Some("EHLO") => b"250-mailbox\r\n250 8BITMIME\r\n",
+                Some("EHLO") => b"250-mailbox\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
+                // This mailbox knows no user: whoever logs in is refused.
+                Some("AUTH") => b"535 5.7.8 authentication credentials invalid\r\n",
                 Some("RCPT") => {
                     let address = line
                         .split_once(':')
-                        .map(|(_, a)| a.trim().trim_matches(['<', '>']).to_owned());
-                    to.extend(address);
-                    b"250 ok\r\n"
+                        .map(|(_, a)| a.trim().trim_matches(['<', '>']).to_owned())
+                        .unwrap_or_default();
+                    if address.starts_with("sconosciuto@") {
+                        b"550 5.1.1 no such user here\r\n"
+                    } else {
+                        to.push(address);
+                        b"250 ok\r\n"
+                    }
                 }
                 Some("DATA") => {
                     in_data = true;

@@ -8,8 +8,8 @@
 //! The server is `smtp_host`, `smtp_port` and `tls` (`starttls`, `tls`, or `none` to a relay
 //! on this machine only: `check` refuses it elsewhere), made into lettre's connection URL by
 //! the configuration. The user and the password come from the variables `username_env` and
-//! `password_env` name. Each mail's Message-ID is made from the message's id, so that a
-//! retried mail is recognised as the same one.
+//! `password_env` name. Each mail's Message-ID is made from the message's id (at the sender's
+//! domain), so that a retried mail is recognised as the same one.
 
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -88,18 +88,64 @@ impl EmailSink {
         &self.name
     }
 
-    /// Sends one e-mail to every address. A refusal for good (5xx) is final; anything else
-    /// is tried again (a mail server that took the message but whose answer was lost would
-    /// then deliver it twice: e-mail has no idempotency key).
+    /// Sends one e-mail to every address. The server is asked first whether it takes a
+    /// connection and the credentials (nothing is sent then): when it does not, the mail is
+    /// tried again later, or the sink paused when the credentials are refused (535). A
+    /// recipient refused for good does not stop the others: the mail goes to each address
+    /// alone. A failure once the mail may have left (the connection lost after the data) is
+    /// `unknown`: e-mail has no idempotency key, and sending again could deliver it twice.
     pub async fn send(&self, message: &Message) -> Result<Receipt, SinkError> {
         let email = self
             .mail(message)
             .map_err(|e| SinkError::Rejected(e.to_string().into()))?;
-        match self.transport.send(email).await {
-            Ok(_) => Ok(Receipt::default()),
-            Err(e) if e.is_permanent() => Err(SinkError::Rejected(e.to_string().into())),
-            Err(e) => Err(SinkError::NotSent(e.to_string().into())),
+        if let Err(e) = self.transport.test_connection().await {
+            return Err(match classify(&e) {
+                Failure::Credentials => SinkError::Paused(why(&e)),
+                Failure::Refused => SinkError::Rejected(why(&e)),
+                // Nothing was sent.
+                Failure::Later | Failure::Uncertain => SinkError::NotSent(why(&e)),
+            });
         }
+        let e = match self.transport.send(email.clone()).await {
+            Ok(_) => return Ok(Receipt::default()),
+            Err(e) => e,
+        };
+        match classify(&e) {
+            Failure::Credentials => Err(SinkError::Paused(why(&e))),
+            Failure::Later => Err(SinkError::NotSent(why(&e))),
+            Failure::Uncertain => Err(SinkError::MaybeSent(why(&e))),
+            Failure::Refused if email.envelope().to().len() > 1 => self.one_by_one(&email).await,
+            Failure::Refused => Err(SinkError::Rejected(why(&e))),
+        }
+    }
+
+    /// After a refusal of the whole mail (a recipient refused: the mail did not leave), the
+    /// same mail to each address alone; the refused ones are named in the log.
+    async fn one_by_one(&self, email: &lettre::Message) -> Result<Receipt, SinkError> {
+        let bytes = email.formatted();
+        let from = email.envelope().from().cloned();
+        let (mut delivered, mut refused) = (0, Vec::new());
+        for to in email.envelope().to() {
+            let envelope = lettre::address::Envelope::new(from.clone(), vec![to.clone()])
+                .map_err(|e| SinkError::Rejected(e.to_string().into()))?;
+            match self.transport.send_raw(&envelope, &bytes).await {
+                Ok(_) => delivered += 1,
+                Err(e) => match classify(&e) {
+                    Failure::Refused => refused.push(format!("{to} ({e})")),
+                    _ if delivered > 0 => return Err(SinkError::MaybeSent(why(&e))),
+                    Failure::Credentials => return Err(SinkError::Paused(why(&e))),
+                    Failure::Later => return Err(SinkError::NotSent(why(&e))),
+                    Failure::Uncertain => return Err(SinkError::MaybeSent(why(&e))),
+                },
+            }
+        }
+        if delivered == 0 {
+            return Err(SinkError::Rejected(
+                format!("every address refused: {}", refused.join("; ")).into(),
+            ));
+        }
+        tracing::warn!(sink = %self.name, refused = %refused.join("; "), delivered, "some addresses were refused; the others got the mail");
+        Ok(Receipt::default())
     }
 
     /// The mail for a message.
@@ -108,8 +154,9 @@ impl EmailSink {
             .from(self.from.clone())
             .subject(message.title.clone())
             .message_id(Some(format!(
-                "<{}@banditore>",
-                message_id_part(&message.id)
+                "<{}@{}>",
+                message_id_part(&message.id),
+                self.from.email.domain()
             )));
         for to in &self.to {
             email = email.to(to.clone());
@@ -175,6 +222,35 @@ pub fn bodies(message: &Message, unsubscribe: Option<&str>) -> (String, String) 
         }
     };
     (text, html.into_string())
+}
+
+/// What an SMTP failure means for the mail.
+enum Failure {
+    /// The server refused the credentials (530, 534, 535): nothing goes until an admin acts.
+    Credentials,
+    /// A refusal for good (5xx).
+    Refused,
+    /// A refusal for now (4xx): the server did not take the mail.
+    Later,
+    /// No answer (the connection lost, a timeout): the mail may have been taken.
+    Uncertain,
+}
+
+fn classify(e: &lettre::transport::smtp::Error) -> Failure {
+    let code = e.status().map(|c| c.to_string());
+    if matches!(code.as_deref(), Some("530" | "534" | "535")) {
+        Failure::Credentials
+    } else if e.is_permanent() {
+        Failure::Refused
+    } else if e.is_transient() {
+        Failure::Later
+    } else {
+        Failure::Uncertain
+    }
+}
+
+fn why(e: &lettre::transport::smtp::Error) -> super::Why {
+    super::Why::from(e.to_string())
 }
 
 /// Where to stop, as a reader follows it: "scrivi a lista@… (oggetto: cancellami)" for a

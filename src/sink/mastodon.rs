@@ -23,6 +23,9 @@ use crate::config::{MastodonConfig, SinkConfig};
 use crate::fetch::{FetchOutcome, Fetcher, Validators};
 use crate::item::Message;
 
+/// How long after a request it is surely still safe to send it again under the same
+/// `Idempotency-Key` (Mastodon keeps a key for an hour).
+pub const KEY_MEMORY: chrono::Duration = chrono::Duration::minutes(50);
 /// Mastodon's default limit on a status.
 pub const MAX_STATUS: usize = 500;
 /// What an address counts for, however long.
@@ -53,42 +56,84 @@ impl std::fmt::Debug for MastodonSink {
     }
 }
 
-/// The status for a message: title, text, link, within [`MAX_STATUS`] as Mastodon counts
-/// (without the title when it is the content warning).
-pub fn status(message: &Message, with_title: bool) -> String {
-    static WEB: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r"(?i)https?://\S+").expect("static regex"));
-    let title = message.title.trim();
+/// The status for a message within `room` characters as Mastodon counts them (addresses
+/// [`URL_LENGTH`]): its title line as formatted (a category's prefix and all), its
+/// paragraphs as far as they fit (the last one cut at a word, addresses kept whole), and the
+/// official link last; without the title when it is the content warning.
+pub fn status(message: &Message, room: usize, with_title: bool) -> String {
     let plain = crate::format::styles::plain(&message.text);
-    // The text without its title line and without addresses (the link comes last).
-    let body: Vec<&str> = plain
-        .lines()
-        .map(str::trim)
-        .filter(|l| *l != title)
-        .collect();
-    let body = WEB.replace_all(&body.join("\n"), "").into_owned();
-    let body = crate::text::collapse_whitespace(&body.replace("\n\n", "\n"));
     let link = if message.url.starts_with("http") {
         message.url.as_str()
     } else {
         ""
     };
+    let mut lines = plain.lines().map(str::trim);
+    let first = lines.by_ref().find(|l| !l.is_empty());
+    let title = first.unwrap_or(message.title.trim());
+    let rest = lines.collect::<Vec<_>>().join("\n");
+    // Paragraphs, without the official link (it comes last).
+    let paragraphs: Vec<String> = rest
+        .split("\n\n")
+        .map(|p| {
+            p.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && *l != link)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|p| !p.trim().is_empty())
+        .collect();
     let link_cost = if link.is_empty() { 0 } else { URL_LENGTH + 2 };
-    let title: String = if with_title {
-        title.chars().take(MAX_STATUS - link_cost - 3).collect()
+    let room = room.saturating_sub(link_cost);
+    let mut out = if with_title {
+        crate::text::truncate(title, room.saturating_sub(3).max(1))
     } else {
         String::new()
     };
-    let budget = MAX_STATUS
-        .saturating_sub(link_cost)
-        .saturating_sub(title.chars().count() + 2);
-    let mut parts = vec![title];
-    if budget > 20 && !body.is_empty() {
-        parts.push(crate::text::truncate(&body, budget));
+    for paragraph in paragraphs {
+        let sep = if out.is_empty() { 0 } else { 2 };
+        let left = room.saturating_sub(counted(&out) + sep);
+        let fits = counted(&paragraph) <= left;
+        let cut = if fits {
+            paragraph
+        } else {
+            match cut_to(&paragraph, left) {
+                Some(cut) if left > 20 => cut,
+                _ => break,
+            }
+        };
+        if sep > 0 {
+            out.push_str("\n\n");
+        }
+        out.push_str(&cut);
+        if !fits {
+            break;
+        }
     }
-    parts.push(link.to_owned());
-    parts.retain(|p| !p.is_empty());
-    parts.join("\n\n")
+    if !link.is_empty() {
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(link);
+    }
+    out
+}
+
+/// `text` cut at a word so that it and its "…" count at most `room`; `None` when not even
+/// a word fits.
+fn cut_to(text: &str, room: usize) -> Option<String> {
+    let mut words: Vec<&str> = text.split(' ').collect();
+    while !words.is_empty() {
+        let cut = format!(
+            "{}…",
+            words.join(" ").trim_end_matches([',', ';', ':', ' '])
+        );
+        if counted(&cut) <= room {
+            return Some(cut);
+        }
+        words.pop();
+    }
+    None
 }
 
 /// How long a status is for Mastodon: each address [`URL_LENGTH`].
@@ -132,8 +177,15 @@ impl MastodonSink {
     /// The status's body; `media`, the uploaded image's id.
     pub fn body(&self, message: &Message, media: Option<&str>) -> Value {
         let warned = self.content_warning && message.priority == crate::config::Priority::Urgent;
+        // Mastodon counts the warning and the status together.
+        let warning = crate::text::truncate(message.title.trim(), 200);
+        let room = if warned {
+            MAX_STATUS.saturating_sub(warning.chars().count())
+        } else {
+            MAX_STATUS
+        };
         let mut body = json!({
-            "status": status(message, !warned),
+            "status": status(message, room, !warned),
             "visibility": self.visibility,
             "language": "it",
         });
@@ -142,7 +194,7 @@ impl MastodonSink {
         }
         if warned {
             // The title says what it is ("Allerta arancione: …"); the status the rest.
-            body["spoiler_text"] = json!(crate::text::truncate(message.title.trim(), 200));
+            body["spoiler_text"] = json!(warning);
         }
         body
     }
@@ -337,11 +389,52 @@ mod tests {
     }
 
     #[test]
+    fn a_long_urgent_status_and_its_warning_fit_together() {
+        let title = "Allerta rossa per piena del fiume Po: evacuazione delle abitazioni lungo gli argini tra San Rocco e la frazione Ca' de' Soresini, disposta dal sindaco";
+        let text = format!(
+            "*⚠️ {title}*\n\nLasciate le abitazioni entro le 18. Punto di raccolta: palestra comunale di via Dante.\n\nInformazioni: https://comune.example.it/protezione-civile/numeri-utili-per-l-emergenza/ oppure 0372 000000.\n\n{}\n\nhttps://comune.example.it/allerta/\n\nComune di Esempio",
+            "Seguite le indicazioni della protezione civile. ".repeat(12)
+        );
+        let m = message(title, &text, "https://comune.example.it/allerta/");
+        let warning = crate::text::truncate(title, 200);
+        let s = status(&m, MAX_STATUS - warning.chars().count(), false);
+        assert!(
+            counted(&s) + warning.chars().count() <= MAX_STATUS,
+            "{} + {}: {s}",
+            counted(&s),
+            warning.chars().count()
+        );
+        assert!(s.starts_with("Lasciate le abitazioni entro le 18."), "{s}");
+        assert!(
+            s.contains("\n\nInformazioni: https://comune.example.it/protezione-civile/numeri-utili-per-l-emergenza/ oppure"),
+            "paragraphs and links kept: {s}"
+        );
+        assert!(
+            s.ends_with("…\n\nhttps://comune.example.it/allerta/"),
+            "{s}"
+        );
+        // With a category's prefix, the title line as formatted, once.
+        let with_prefix = message(
+            "Lavori",
+            "*🚧 Lavori in via Roma*\n\nChiusa da lunedì.\n\nhttps://x.it/a",
+            "https://x.it/a",
+        );
+        assert_eq!(
+            status(&with_prefix, MAX_STATUS, true),
+            "🚧 Lavori in via Roma\n\nChiusa da lunedì.\n\nhttps://x.it/a"
+        );
+    }
+
+    #[test]
     fn a_status_keeps_title_and_link_within_five_hundred() {
         let url = "https://comune.example.it/notizie/un-indirizzo-molto-lungo-che-conta-comunque-ventitre-caratteri/";
         let long = "Una frase della notizia, detta per esteso. ".repeat(30);
         let text = format!("*Chiusura di via Roma*\n\n{long}\n\n{url}\n\nComune di Esempio");
-        let s = status(&message("Chiusura di via Roma", &text, url), true);
+        let s = status(
+            &message("Chiusura di via Roma", &text, url),
+            MAX_STATUS,
+            true,
+        );
         assert!(s.starts_with("Chiusura di via Roma\n\nUna frase"), "{s}");
         assert!(s.ends_with(url), "{s}");
         assert!(counted(&s) <= MAX_STATUS, "{} in {s}", counted(&s));
@@ -352,8 +445,14 @@ mod tests {
             "*Avviso*\n\nBreve.\n\nhttps://x.it/a",
             "https://x.it/a",
         );
-        assert_eq!(status(&short, true), "Avviso\n\nBreve.\n\nhttps://x.it/a");
+        assert_eq!(
+            status(&short, MAX_STATUS, true),
+            "Avviso\n\nBreve.\n\nhttps://x.it/a"
+        );
         // Behind a content warning that is the title.
-        assert_eq!(status(&short, false), "Breve.\n\nhttps://x.it/a");
+        assert_eq!(
+            status(&short, MAX_STATUS, false),
+            "Breve.\n\nhttps://x.it/a"
+        );
     }
 }

@@ -100,6 +100,8 @@ impl SinkError {
 pub struct Why {
     pub detail: String,
     pub http_status: Option<u16>,
+    /// How long the provider asked to wait before the next try (Telegram's `retry_after`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Why {
@@ -108,6 +110,7 @@ impl Why {
         Why {
             detail,
             http_status: Some(status.as_u16()),
+            retry_after: None,
         }
     }
 }
@@ -117,6 +120,7 @@ impl From<String> for Why {
         Why {
             detail,
             http_status: None,
+            retry_after: None,
         }
     }
 }
@@ -234,11 +238,15 @@ impl Sink {
         }
     }
 
-    pub async fn reconcile(&self, message: &Message) -> Reconciled {
+    /// After a crash: did `message`, whose intent was recorded `intent_age` ago, arrive?
+    pub async fn reconcile(&self, message: &Message, intent_age: chrono::Duration) -> Reconciled {
         match self {
             Sink::File(s) => s.reconcile(message).await,
             // The receiver dedupes on the idempotency key: sending again is safe.
-            Sink::Webhook(_) | Sink::Mastodon(_) => Reconciled::NotDelivered,
+            Sink::Webhook(_) => Reconciled::NotDelivered,
+            // Mastodon remembers a key for an hour: later, a second status could be made.
+            Sink::Mastodon(_) if intent_age < mastodon::KEY_MEMORY => Reconciled::NotDelivered,
+            Sink::Mastodon(_) => Reconciled::Unknown,
             Sink::Console(_)
             | Sink::Gateway(_)
             | Sink::Cloud(_)

@@ -262,6 +262,7 @@ impl Retry {
             Retry::After(wait) => SinkError::NotSent(Why {
                 detail: format!("Telegram asks to wait {} s (429)", wait.as_secs()),
                 http_status: Some(429),
+                retry_after: Some(wait),
             }),
             Retry::Error(e) => e,
         }

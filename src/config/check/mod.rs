@@ -123,6 +123,27 @@ impl Table<'_> {
         self.need(key, raw, example).and_then(|u| self.url(key, &u))
     }
 
+    /// An example of a variable's name for `key` in this table ("TELEGRAM_TOKEN").
+    fn what_var(&self, key: &str) -> String {
+        // `sink "telegram"`: the table's name.
+        let name: String = self
+            .what
+            .split('"')
+            .nth(1)
+            .unwrap_or("banditore")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let key = key.trim_end_matches("_env").to_uppercase();
+        format!("{name}_{key}")
+    }
+
     /// A required environment variable's name.
     fn need_env(&mut self, key: &str, raw: Option<String>, example: &str) -> Option<String> {
         let var = self.need(key, raw, example);
@@ -143,7 +164,10 @@ impl Table<'_> {
             self.problem(
                 key,
                 format!("{key} must name an environment variable, not hold a secret"),
-                Some("e.g. token_env = \"WHATSAPP_TOKEN\", then export WHATSAPP_TOKEN=…"),
+                Some(&format!(
+                    "e.g. {key} = \"{}\", then export {0}=…",
+                    self.what_var(key)
+                )),
             );
             return None;
         }

@@ -239,11 +239,13 @@ pub(super) fn sink(raw: RawSink, names: &mut HashSet<String>, t: &mut Table) -> 
         "email" => email(raw, t).map(SinkSettings::Email),
         "telegram" => telegram(raw, t).map(SinkSettings::Telegram),
         "mastodon" => {
-            let api_base = t.need_url(
-                "api_base",
-                raw.api_base,
-                "api_base = \"https://social.comune.example.it\" (the instance)",
-            );
+            let api_base = t
+                .need_url(
+                    "api_base",
+                    raw.api_base,
+                    "api_base = \"https://social.comune.example.it\" (the instance)",
+                )
+                .and_then(|u| encrypted(u, t));
             let token_env = t.need_env(
                 "token_env",
                 raw.token_env,
@@ -436,12 +438,14 @@ fn email(raw: RawSink, t: &mut Table) -> Option<EmailConfig> {
 
 /// A Telegram sink's keys: the Bot API's address, the token's variable, the chat.
 fn telegram(raw: RawSink, t: &mut Table) -> Option<TelegramConfig> {
-    let api_base = t.url(
-        "api_base",
-        raw.api_base
-            .as_deref()
-            .unwrap_or("https://api.telegram.org"),
-    );
+    let api_base = t
+        .url(
+            "api_base",
+            raw.api_base
+                .as_deref()
+                .unwrap_or("https://api.telegram.org"),
+        )
+        .and_then(|u| encrypted(u, t));
     let token_env = t.need_env(
         "token_env",
         raw.token_env,
@@ -471,6 +475,29 @@ fn telegram(raw: RawSink, t: &mut Table) -> Option<TelegramConfig> {
         token_env: token_env?,
         chat_id,
     })
+}
+
+/// A provider's address that carries a token: https, or plain http only on this machine (a
+/// local proxy, a test double).
+fn encrypted(url: url::Url, t: &mut Table) -> Option<url::Url> {
+    let local = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if url.scheme() == "https" || local {
+        return Some(url);
+    }
+    t.problem(
+        "api_base",
+        format!(
+            "api_base = {:?}: the token would travel unencrypted",
+            url.as_str()
+        ),
+        Some("an https:// address (plain http only to 127.0.0.1)"),
+    );
+    None
 }
 
 /// `smtp = "smtps://user@host"`: lettre's connection URL (the form before `smtp_host`).
