@@ -179,12 +179,21 @@ impl Deliverer {
                 break;
             }
             let mut all_final = vec![true; group.len()];
-            for sink in &self.sinks {
-                let steps = if blocked.contains(sink.name()) {
-                    Vec::new()
-                } else {
-                    self.deliver_group(sink, group, shutdown).await?
-                };
+            // Every sink at once: a slow or paced one (Telegram's three seconds a message)
+            // holds up no other, and an alert reaches each as fast as that one can take it.
+            let tried = {
+                let blocked = &blocked;
+                futures_util::future::join_all(self.sinks.iter().map(|sink| async move {
+                    if blocked.contains(sink.name()) {
+                        Ok(Vec::new())
+                    } else {
+                        self.deliver_group(sink, group, shutdown).await
+                    }
+                }))
+                .await
+            };
+            for (sink, steps) in self.sinks.iter().zip(tried) {
+                let steps = steps?;
                 // A message without a step was not tried on this sink.
                 for (i, done) in all_final.iter_mut().enumerate() {
                     if let (Some(Step::Done(state)), Some(m), Some((_, entry))) =

@@ -11,9 +11,9 @@
 //! correction also puts the corrected text in place of the first message (`editMessageText`,
 //! or `editMessageCaption` for a photo), so whoever scrolls back reads it right. A normal
 //! message posted at night (within quiet hours, or 21:00–07:30 when they are off) makes no
-//! sound (`disable_notification`); an urgent one always does. At most one message every three
-//! seconds goes to the chat (Telegram allows about twenty a minute to a group or channel). The token is part of the request's path: it never
-//! appears in an error or a log line.
+//! sound (`disable_notification`); an urgent one always does. At most one message a second
+//! and twenty a minute go to the chat (Telegram's limits for a group or channel). The token
+//! is part of the request's path: it never appears in an error or a log line.
 
 use std::time::Duration;
 
@@ -29,8 +29,13 @@ use crate::item::Message;
 
 /// Telegram's limit on a photo's caption.
 pub const MAX_CAPTION: usize = 1024;
-/// Between two messages to the same chat.
-const PACE: Duration = Duration::from_secs(3);
+/// Between two messages to the same chat (Telegram: "avoid sending more than one message per
+/// second" in a chat) …
+const GAP: Duration = Duration::from_secs(1);
+/// … and at most this many in any minute (Telegram: "no more than 20 messages per minute to
+/// the same group").
+const PER_MINUTE: usize = 20;
+const MINUTE: Duration = Duration::from_secs(60);
 /// A `retry_after` up to this long is waited for within the send; a longer one is left to the
 /// delivery's back-off.
 const WAIT_AT_MOST: Duration = Duration::from_secs(30);
@@ -41,7 +46,8 @@ pub struct TelegramSink {
     base: String,
     token: Secret,
     chat_id: String,
-    next_slot: Mutex<Instant>,
+    /// When the requests of the last minute went, or will go (their slots).
+    slots: Mutex<std::collections::VecDeque<Instant>>,
     client: reqwest::Client,
 }
 
@@ -72,7 +78,7 @@ impl TelegramSink {
             base: telegram.api_base.as_str().trim_end_matches('/').to_owned(),
             token: Secret::resolve(secrets, &cfg.name, "token_env", &telegram.token_env)?,
             chat_id: telegram.chat_id.clone(),
-            next_slot: Mutex::new(Instant::now()),
+            slots: Mutex::new(std::collections::VecDeque::new()),
             client: super::http_client(cfg, user_agent)?,
         })
     }
@@ -113,9 +119,23 @@ impl TelegramSink {
     /// Waits for the chat's next slot.
     async fn pace(&self) {
         let slot = {
-            let mut next = self.next_slot.lock().await;
-            let slot = (*next).max(Instant::now());
-            *next = slot + PACE;
+            let mut slots = self.slots.lock().await;
+            let now = Instant::now();
+            while slots.front().is_some_and(|t| *t + MINUTE <= now) {
+                slots.pop_front();
+            }
+            let mut slot = now;
+            if let Some(last) = slots.back() {
+                slot = slot.max(*last + GAP);
+            }
+            if let Some(first) = slots
+                .len()
+                .checked_sub(PER_MINUTE)
+                .and_then(|i| slots.get(i))
+            {
+                slot = slot.max(*first + MINUTE);
+            }
+            slots.push_back(slot);
             slot
         };
         tokio::time::sleep_until(slot).await;
@@ -272,6 +292,35 @@ impl Retry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_chat_gets_one_message_a_second_and_twenty_a_minute() {
+        let cfg = SinkConfig {
+            name: "t".into(),
+            timeout: None,
+            settings: crate::config::SinkSettings::Console,
+            filter: Default::default(),
+        };
+        let telegram = TelegramConfig {
+            api_base: "https://api.telegram.org".parse().unwrap(),
+            token_env: "T".into(),
+            chat_id: "@prova".into(),
+        };
+        let secrets = Secrets::Fixed([("T".to_owned(), "t".to_owned())].into());
+        let sink = TelegramSink::new(&cfg, &telegram, "test", &secrets).unwrap();
+        let start = Instant::now();
+        let mut at = Vec::new();
+        for _ in 0..22 {
+            sink.pace().await;
+            at.push(Instant::now() - start);
+        }
+        assert_eq!(at[0], Duration::ZERO, "the first at once");
+        assert_eq!(at[1], GAP);
+        assert_eq!(at[19], GAP * 19);
+        // The 21st waits for the first to be a minute old.
+        assert_eq!(at[20], MINUTE);
+        assert_eq!(at[21], MINUTE + GAP);
+    }
 
     #[test]
     fn whatsapp_markup_becomes_telegram_html_and_the_rest_is_escaped() {

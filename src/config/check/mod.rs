@@ -276,42 +276,14 @@ pub fn parse(text: &str) -> Result<Config, Rejected> {
         &mut problems,
         |raw, t| user(raw, &mut names, t),
     );
-    let source_names: HashSet<&str> = sources.iter().map(|(s, _)| s.name.as_str()).collect();
-    let mut taken = topics::Taken::default();
-    let topics = each_table(
-        raw.topic,
-        "topic",
+    let chosen = topics::check(
+        (raw.topic, raw.zone),
+        &sources,
+        &sinks,
         &lines,
         &table_span,
         &mut problems,
-        |raw, t| topics::topic(raw, &mut taken, &source_names, t),
     );
-    let zones = each_table(
-        raw.zone,
-        "zone",
-        &lines,
-        &table_span,
-        &mut problems,
-        |raw, t| topics::zone(raw, &mut taken, t),
-    );
-    let chosen = crate::config::Audience {
-        topics: topics.into_iter().map(|(t, _)| t).collect(),
-        zones: zones.into_iter().map(|(z, _)| z).collect(),
-    };
-    for (sink, line) in &sinks {
-        for topic in &sink.filter.topics {
-            if chosen.topic(topic).is_none() {
-                problems.push(Problem {
-                    line: Some(*line),
-                    message: format!(
-                        "sink {:?}: topics names {topic:?}, which is no [[topic]]",
-                        sink.name
-                    ),
-                    hint: None,
-                });
-            }
-        }
-    }
     // One source per address: a second would find the same items and send them again.
     let mut followed: HashMap<String, &str> = HashMap::new();
     for (src, line) in &sources {

@@ -2,10 +2,13 @@
 //! or the subscription words already say, sources that exist.
 
 use std::collections::HashSet;
+use std::ops::Range;
 
-use super::Table;
+use super::{each_table, Table};
+use crate::config::problem::{Lines, Problem};
 use crate::config::raw::{RawTopic, RawZone};
-use crate::config::topics::{Topic, Zone};
+use crate::config::topics::{Audience, Topic, Zone};
+use crate::config::{SinkConfig, SourceConfig};
 
 /// The words that subscribe and unsubscribe everything: a topic's keyword cannot be one.
 const RESERVED: &[&str] = &[
@@ -91,7 +94,49 @@ impl Taken {
     }
 }
 
-pub(super) fn topic(
+/// The `[[topic]]` and `[[zone]]` tables, checked, and the sinks' `topics = [...]` against
+/// them.
+pub(super) fn check(
+    (topics, zones): (
+        Vec<toml::Spanned<toml::Table>>,
+        Vec<toml::Spanned<toml::Table>>,
+    ),
+    sources: &[(SourceConfig, usize)],
+    sinks: &[(SinkConfig, usize)],
+    lines: &Lines,
+    table_span: &dyn Fn(Range<usize>) -> Range<usize>,
+    problems: &mut Vec<Problem>,
+) -> Audience {
+    let source_names: HashSet<&str> = sources.iter().map(|(s, _)| s.name.as_str()).collect();
+    let mut taken = Taken::default();
+    let topics = each_table(topics, "topic", lines, table_span, problems, |raw, t| {
+        topic(raw, &mut taken, &source_names, t)
+    });
+    let zones = each_table(zones, "zone", lines, table_span, problems, |raw, t| {
+        zone(raw, &mut taken, t)
+    });
+    let chosen = Audience {
+        topics: topics.into_iter().map(|(t, _)| t).collect(),
+        zones: zones.into_iter().map(|(z, _)| z).collect(),
+    };
+    for (sink, line) in sinks {
+        for topic in &sink.filter.topics {
+            if chosen.topic(topic).is_none() {
+                problems.push(Problem {
+                    line: Some(*line),
+                    message: format!(
+                        "sink {:?}: topics names {topic:?}, which is no [[topic]]",
+                        sink.name
+                    ),
+                    hint: None,
+                });
+            }
+        }
+    }
+    chosen
+}
+
+fn topic(
     raw: RawTopic,
     taken: &mut Taken,
     sources: &HashSet<&str>,
@@ -148,7 +193,7 @@ pub(super) fn topic(
     })
 }
 
-pub(super) fn zone(raw: RawZone, taken: &mut Taken, t: &mut Table) -> Option<Zone> {
+fn zone(raw: RawZone, taken: &mut Taken, t: &mut Table) -> Option<Zone> {
     let name = taken.name("zone", raw.name, t);
     let label = t.need("label", raw.label, "label = \"San Rocco\"");
     let words = raw.words.unwrap_or_default();
