@@ -296,27 +296,24 @@ pub fn what_you_receive(selection: &Selection, audience: &Audience) -> String {
             .topic(name)
             .map_or_else(|| name.clone(), |t| t.label.clone())
     };
-    let defaults: Vec<String> = audience
-        .topics
-        .iter()
-        .filter(|t| t.default)
-        .map(|t| t.label.clone())
-        .collect();
-    let mut out = if !selection.topics.is_empty() {
-        format!(
-            "le comunicazioni su: {} (e le allerte urgenti)",
-            selection
-                .topics
-                .iter()
-                .map(label)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    } else if !defaults.is_empty() {
-        format!(
-            "le comunicazioni su: {} (e le allerte urgenti)",
-            defaults.join(", ")
-        )
+    let chosen: Vec<&crate::config::Topic> = if selection.topics.is_empty() {
+        audience.topics.iter().filter(|t| t.default).collect()
+    } else {
+        selection
+            .topics
+            .iter()
+            .filter_map(|t| audience.topic(t))
+            .collect()
+    };
+    // Urgent messages reach everyone: said unless a chosen topic already says it.
+    let urgent = if chosen.iter().any(|t| t.urgent) {
+        ""
+    } else {
+        " (e le allerte urgenti)"
+    };
+    let mut out = if !chosen.is_empty() {
+        let labels: Vec<&str> = chosen.iter().map(|t| t.label.as_str()).collect();
+        format!("le comunicazioni su: {}{urgent}", labels.join(", "))
     } else {
         "tutte le comunicazioni ufficiali".to_owned()
     };

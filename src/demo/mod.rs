@@ -40,6 +40,8 @@ fn demo_secrets() -> Secrets {
 
 const DEMO_APP_SECRET: &str = "demo-app-secret";
 const CITIZEN: &str = "393401234567";
+/// A second citizen, who chooses the civil protection's alerts only.
+const ALERTS_ONLY: &str = "393409876543";
 
 /// Posts a webhook event signed the way Meta signs them.
 async fn meta_webhook(url: &str, event: serde_json::Value) -> anyhow::Result<()> {
@@ -179,14 +181,30 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
         })),
     )
     .await?;
+    println!("   A second citizen wants the alerts only and writes \"ISCRIVIMI ALLERTE\":");
+    meta_webhook(
+        &hooks_url,
+        whatsapp_value(serde_json::json!({
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "390000000000", "phone_number_id": "100000000000001"},
+            "messages": [{"from": ALERTS_ONLY, "id": "wamid.DEMOIN2", "timestamp": "1764072001", "type": "text", "text": {"body": "ISCRIVIMI ALLERTE"}}]
+        })),
+    )
+    .await?;
     println!(
-        "   subscribed, consent recorded ({} subscriber); banditore confirms:",
+        "   both subscribed, consent recorded ({} subscribers); banditore confirms to each:",
         app.store().subscriber_count()
     );
     show_simulator(&sim);
+    for who in [CITIZEN, ALERTS_ONLY] {
+        if let Some(reply) = sim.texts_to(who).first() {
+            println!("   «{reply}»");
+        }
+    }
     println!();
     println!("2) The comune publishes a news item, a press release and an event. Next poll");
-    println!("   (the event waits for an editor's review):");
+    println!("   (the event waits for an editor's review; the citizen who chose the alerts gets");
+    println!("   none of this news):");
     time.set(25, 11, 30);
     site.set_stage(STAGE_NEWS);
     report(&app.once().await?, &app);
@@ -212,8 +230,9 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     println!("   the citizen's phone reports \"delivered\", then \"read\" (status webhooks)");
     println!();
     println!(
-        "3) The civil protection issues a flood alert for the comune's area (urgent, sent first):"
+        "3) The civil protection issues a flood alert for the comune's area (urgent, sent first,"
     );
+    println!("   to both citizens):");
     time.set(25, 12, 31);
     site.set_stage(STAGE_ALERT);
     report(&app.once().await?, &app);
@@ -292,6 +311,26 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     if let Ok(text) = std::fs::read_to_string(&out) {
         for line in text.lines() {
             println!("   {line}");
+        }
+    }
+    println!();
+    println!("What each citizen received on WhatsApp (their topics chosen by keyword):");
+    for (who, chose) in [(CITIZEN, "everything"), (ALERTS_ONLY, "alerts only")] {
+        let titles: Vec<String> = sim
+            .texts_to(who)
+            .iter()
+            .skip(1) // the welcome
+            .map(|t| {
+                t.lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_matches('*')
+                    .to_owned()
+            })
+            .collect();
+        println!("   {who} ({chose}): {} message(s)", titles.len());
+        for title in titles {
+            println!("      {title}");
         }
     }
     if let Some(mail) = sim.mails().iter().find(|m| m.contains("REVOCA")) {

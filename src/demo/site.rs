@@ -351,6 +351,19 @@ kind = "feed"
 url = "http://{addr}/guasto/feed/"
 every = "5m"
 
+[[topic]]
+name = "allerte"
+label = "Allerte di protezione civile"
+keywords = ["ALLERTE", "PROTEZIONE CIVILE"]
+sources = ["protezione-civile"]
+urgent = true
+
+[[topic]]
+name = "eventi"
+label = "Eventi e manifestazioni"
+keywords = ["EVENTI"]
+sources = ["borgo-eventi"]
+
 [[sink]]
 name = "console"
 kind = "console"

@@ -42,6 +42,8 @@ struct Shared {
     statuses: Arc<Mutex<std::collections::HashMap<String, String>>>,
     /// The mails the mailbox took, whole.
     mails: Arc<Mutex<Vec<String>>>,
+    /// The Cloud API's texts and templates: (to, the text or the template's name).
+    texts: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl Shared {
@@ -84,6 +86,17 @@ async fn cloud_send(State(shared): State<Shared>, Json(body): Json<Value>) -> Re
         tokio::time::sleep(shared.latency).await;
     }
     let to = body["to"].as_str().unwrap_or_default();
+    let said = body["text"]["body"]
+        .as_str()
+        .or(body["image"]["caption"].as_str())
+        .or(body["template"]["name"].as_str())
+        .unwrap_or_default();
+    {
+        let mut texts = shared.texts.lock().unwrap_or_else(|p| p.into_inner());
+        if texts.len() < KEEP {
+            texts.push((to.to_owned(), said.to_owned()));
+        }
+    }
     if body["messaging_product"] != "whatsapp" || to.is_empty() {
         let error = json!({"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100, "fbtrace_id": "SIM"}});
         return (StatusCode::BAD_REQUEST, Json(error)).into_response();
@@ -153,6 +166,17 @@ impl Simulator {
     /// The requests received since the last call (at most the first hundred are kept).
     pub fn take_events(&self) -> Vec<SimEvent> {
         std::mem::take(&mut *self.shared.events.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// What the Cloud API was asked to send to `to` (texts, captions, template names), in
+    /// order (of the first hundred requests).
+    pub fn texts_to(&self, to: &str) -> Vec<String> {
+        let texts = self.shared.texts.lock().unwrap_or_else(|p| p.into_inner());
+        texts
+            .iter()
+            .filter(|(t, _)| t == to)
+            .map(|(_, text)| text.clone())
+            .collect()
     }
 
     /// The mails the mailbox took (at most the first hundred), whole: headers and body.
