@@ -76,7 +76,7 @@ async fn town() -> Town {
     let (cloud, addr) = MockCloud::start().await;
     let sources = sources(&feeds);
     let work = Workdir::with_sinks(
-        "public = { name = \"Comune di Prova\", privacy_url = \"https://comune.example.it/privacy\", min_age = 16 }",
+        "public = { name = \"Comune di Prova\", privacy_url = \"https://comune.example.it/privacy\", min_age = 16, whatsapp_number = \"+39 0372 000000\" }",
         &sources,
         &cloud_sink(addr, "messages_per_second = 80"),
     );
@@ -276,6 +276,25 @@ async fn each_message_reaches_exactly_the_subscribers_of_its_topics_and_zones() 
         "{}",
         record.consent_text
     );
+    // The admins see how many chose what, never a number.
+    let admin = banditore::http::admin::Admin::with_token(
+        AppCell::new(town.app.clone()),
+        None,
+        Some(banditore::sink::secret::Secret::new("tok-admin".into())),
+    );
+    let web = common::admin::serve(admin).await;
+    let cookie = web.admin().await;
+    let page = web.page("/subscribers", &cookie).await;
+    assert!(
+        page.contains("<td>Allerte di protezione civile</td><td>4</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td>Eventi e manifestazioni</td><td>2</td>"),
+        "{page}"
+    );
+    assert!(page.contains("<td>San Rocco</td><td>1</td>"), "{page}");
+    assert!(!page.contains("39340100000"), "no number on the page");
     // Stopping the only topic chosen is stopping.
     let gone = town.writes(ALERTS, "ALLERTE OFF", 3).await;
     assert!(
@@ -329,4 +348,36 @@ async fn export_and_import_carry_topics_and_zones() {
         String::from_utf8_lossy(&out.stderr).contains("calcio"),
         "{out:?}"
     );
+}
+
+#[tokio::test]
+async fn the_citizens_page_has_a_link_and_a_qr_code_per_topic() {
+    let town = town().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = banditore::http::public::router(AppCell::new(town.app.clone()));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let home = reqwest::get(format!("http://{addr}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("Solo: Allerte di protezione civile"),
+        "{home}"
+    );
+    assert!(
+        home.contains("https://wa.me/390372000000?text=ISCRIVIMI%20ALLERTE"),
+        "{home}"
+    );
+    assert!(
+        home.contains("scrivi STOP EVENTI (o STOP per tutto)"),
+        "{home}"
+    );
+    let qr = reqwest::get(format!("http://{addr}/qr/solo-eventi.svg"))
+        .await
+        .unwrap();
+    assert_eq!(qr.status(), 200);
+    assert!(qr.text().await.unwrap().contains("<svg"));
 }

@@ -27,6 +27,7 @@ mod reasons;
 mod source_edit;
 pub mod source_form;
 pub mod sources;
+mod subscribers;
 pub mod users;
 mod views;
 
@@ -577,7 +578,7 @@ async fn subscribers_page(State(admin): State<Admin>, user: User) -> Response {
         return r.into_response();
     }
     let app = admin.app();
-    match views::subscribers(&user, &app) {
+    match subscribers::subscribers(&user, &app) {
         Ok(page) => Html(page).into_response(),
         Err(e) => server_error(e),
     }

@@ -563,30 +563,3 @@ pub fn sources(
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
-
-pub fn subscribers(user: &User, app: &App) -> Result<String, StoreError> {
-    let store = app.store();
-    let (mut total, mut window, mut imported) = (0, 0, 0);
-    let now = app.now();
-    for row in store.subscribers() {
-        let (_, s) = row?;
-        total += 1;
-        if s.last_inbound_at
-            .is_some_and(|t| now - t < chrono::Duration::hours(24))
-        {
-            window += 1;
-        }
-        if s.consent_message_id.is_none() {
-            imported += 1;
-        }
-    }
-    let body = html! {
-        div.card {
-            p { strong { (plural(total, "iscritto", "iscritti")) } " con consenso registrato." }
-            p { (plural(total - imported, "iscritto", "iscritti")) " scrivendo al numero WhatsApp del Comune; " (plural(imported, "importato", "importati")) " con il consenso raccolto altrove." }
-            p { (plural(window, "ha scritto", "hanno scritto")) " nelle ultime 24 ore (ricevono messaggi liberi; gli altri il modello approvato)." }
-            p.meta { "I numeri non sono mostrati qui: per gestirli usa " code { "banditore subscribers" } " sul server." }
-        }
-    };
-    Ok(page("Iscritti", Some(user), "/subscribers", body))
-}

@@ -18,6 +18,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
 use crate::daemon::{App, AppCell};
@@ -92,31 +93,61 @@ pub(crate) fn html(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
-/// The ways to follow the comune: its Channel and its number.
+/// The ways to follow the comune: its Channel, its number, and its number for one topic
+/// ("Solo: Allerte di protezione civile").
 fn ways(app: &App) -> Vec<Way> {
-    let public = &app.config().settings.public;
+    let config = app.config();
+    let public = &config.settings.public;
     let mut out = Vec::new();
     if let Some(channel) = &public.channel_url {
         out.push(Way {
-            name: "canale",
-            heading: "Il canale WhatsApp",
-            how: "Apri il canale e tocca «Segui»: ricevi gli avvisi negli Aggiornamenti, senza che nessuno veda il tuo numero.",
+            name: "canale".into(),
+            heading: "Il canale WhatsApp".into(),
+            how: "Apri il canale e tocca «Segui»: ricevi gli avvisi negli Aggiornamenti, senza che nessuno veda il tuo numero.".into(),
             link: channel.to_string(),
-            button: "Segui il canale WhatsApp",
-            alt: "Codice QR per seguire il canale WhatsApp del Comune",
-            stop: "Per smettere, nel canale tocca «Non seguire più».",
+            button: "Segui il canale WhatsApp".into(),
+            alt: "Codice QR per seguire il canale WhatsApp del Comune".into(),
+            stop: "Per smettere, nel canale tocca «Non seguire più».".into(),
         });
     }
     if let Some(number) = &public.whatsapp_number {
         out.push(Way {
-            name: "numero",
-            heading: "Messaggi in chat dal numero del Comune",
-            how: "Scrivi ISCRIVIMI al numero del Comune: ricevi gli avvisi in una chat, come un messaggio.",
+            name: "numero".into(),
+            heading: "Messaggi in chat dal numero del Comune".into(),
+            how: "Scrivi ISCRIVIMI al numero del Comune: ricevi gli avvisi in una chat, come un messaggio.".into(),
             link: format!("https://wa.me/{}?text=ISCRIVIMI", number.as_str()),
-            button: "Scrivi ISCRIVIMI su WhatsApp",
-            alt: "Codice QR per scrivere ISCRIVIMI al numero WhatsApp del Comune",
-            stop: "Per smettere, scrivi STOP.",
+            button: "Scrivi ISCRIVIMI su WhatsApp".into(),
+            alt: "Codice QR per scrivere ISCRIVIMI al numero WhatsApp del Comune".into(),
+            stop: "Per smettere, scrivi STOP.".into(),
         });
+        for topic in &config.audience.topics {
+            let word = topic
+                .keywords
+                .first()
+                .map_or_else(|| topic.name.to_uppercase(), |k| k.to_uppercase());
+            let text = format!("ISCRIVIMI {word}");
+            let urgent = if topic.urgent {
+                ""
+            } else {
+                " (e le allerte urgenti)"
+            };
+            out.push(Way {
+                name: format!("solo-{}", topic.name),
+                heading: format!("Solo: {}", topic.label),
+                how: format!(
+                    "Scrivi {text} al numero del Comune: ricevi in chat solo {}{urgent}.",
+                    topic.label.to_lowercase()
+                ),
+                link: format!(
+                    "https://wa.me/{}?text={}",
+                    number.as_str(),
+                    utf8_percent_encode(&text, NON_ALPHANUMERIC)
+                ),
+                button: format!("Scrivi {text} su WhatsApp"),
+                alt: format!("Codice QR per ricevere solo: {}", topic.label),
+                stop: format!("Per smettere, scrivi STOP {word} (o STOP per tutto)."),
+            });
+        }
     }
     out
 }

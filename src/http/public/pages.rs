@@ -99,15 +99,15 @@ pub(super) fn page(public: &PublicSettings, title: &str, current: &str, body: Ma
 /// A way to follow the comune, with its QR code.
 pub(super) struct Way {
     /// The QR's name (`/qr/<name>.svg`).
-    pub name: &'static str,
-    pub heading: &'static str,
-    pub how: &'static str,
+    pub name: String,
+    pub heading: String,
+    pub how: String,
     pub link: String,
-    pub button: &'static str,
+    pub button: String,
     /// The QR code's text for a screen reader.
-    pub alt: &'static str,
+    pub alt: String,
     /// How to stop.
-    pub stop: &'static str,
+    pub stop: String,
 }
 
 pub(super) fn home(
