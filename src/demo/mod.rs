@@ -59,6 +59,19 @@ async fn meta_webhook(url: &str, event: serde_json::Value) -> anyhow::Result<()>
     Ok(())
 }
 
+/// A citizen's `n`th message to the comune's number, as Meta's signed webhook brings it.
+async fn citizen_writes(hooks_url: &str, from: &str, n: u32, text: &str) -> anyhow::Result<()> {
+    meta_webhook(
+        hooks_url,
+        whatsapp_value(serde_json::json!({
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "390000000000", "phone_number_id": "100000000000001"},
+            "messages": [{"from": from, "id": format!("wamid.DEMOIN{n}"), "timestamp": (1_764_072_000 + n).to_string(), "type": "text", "text": {"body": text}}]
+        })),
+    )
+    .await
+}
+
 fn whatsapp_value(inner: serde_json::Value) -> serde_json::Value {
     serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "DEMO", "changes": [{"field": "messages", "value": inner}]}]})
 }
@@ -172,25 +185,9 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     println!(
         "   A citizen writes \"ISCRIVIMI\" to the comune's WhatsApp number (a signed webhook):"
     );
-    meta_webhook(
-        &hooks_url,
-        whatsapp_value(serde_json::json!({
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "390000000000", "phone_number_id": "100000000000001"},
-            "messages": [{"from": CITIZEN, "id": "wamid.DEMOIN1", "timestamp": "1764072000", "type": "text", "text": {"body": "Iscrivimi"}}]
-        })),
-    )
-    .await?;
+    citizen_writes(&hooks_url, CITIZEN, 1, "Iscrivimi").await?;
     println!("   A second citizen wants the alerts only and writes \"ISCRIVIMI ALLERTE\":");
-    meta_webhook(
-        &hooks_url,
-        whatsapp_value(serde_json::json!({
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "390000000000", "phone_number_id": "100000000000001"},
-            "messages": [{"from": ALERTS_ONLY, "id": "wamid.DEMOIN2", "timestamp": "1764072001", "type": "text", "text": {"body": "ISCRIVIMI ALLERTE"}}]
-        })),
-    )
-    .await?;
+    citizen_writes(&hooks_url, ALERTS_ONLY, 2, "ISCRIVIMI ALLERTE").await?;
     println!(
         "   both subscribed, consent recorded ({} subscribers); banditore confirms to each:",
         app.store().subscriber_count()
