@@ -39,6 +39,14 @@ pub fn digest(title: &str, messages: &[&Message], now: DateTime<Utc>) -> Message
             .collect::<Vec<_>>()
             .into(),
     );
+    // What the digest tells belongs to the topics of what it tells (`audience::Reach`).
+    let mut sources: Vec<&str> = messages.iter().map(|m| m.source.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    extra.insert("digest_sources".into(), sources.into());
+    let mut tags: Vec<String> = messages.iter().flat_map(|m| m.tags.clone()).collect();
+    tags.sort_unstable();
+    tags.dedup();
     Message {
         id: format!("digest-{}", now.format("%Y%m%d%H%M%S")),
         source: "banditore".into(),
@@ -49,7 +57,7 @@ pub fn digest(title: &str, messages: &[&Message], now: DateTime<Utc>) -> Message
         image: None,
         priority: Priority::Normal,
         published: Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        tags: Vec::new(),
+        tags,
         extra,
     }
 }

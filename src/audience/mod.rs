@@ -76,11 +76,19 @@ pub struct Reach {
 impl Reach {
     pub fn of(message: &Message, audience: &Audience) -> Reach {
         let urgent = message.priority == Priority::Urgent;
+        // A digest's sources are those of the messages it tells.
+        let told: Vec<&str> = message
+            .extra
+            .get("digest_sources")
+            .and_then(|s| s.as_array())
+            .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+            .unwrap_or_default();
         let topics = audience
             .topics
             .iter()
             .filter(|t| {
                 t.sources.contains(&message.source)
+                    || told.iter().any(|s| t.sources.iter().any(|w| w == s))
                     || (t.urgent && urgent)
                     || message
                         .tags
@@ -166,7 +174,7 @@ const LIST: &[&str] = &["ARGOMENTI", "TEMI", "MENU", "OPZIONI"];
 /// topics and zones: `subscribe` / `stop` are the configuration's general words.
 pub fn ask(words: &[&str], audience: &Audience, subscribe: &[&str], stop: &[&str]) -> Option<Ask> {
     if let [one] = words {
-        if LIST.contains(one) && !audience.topics.is_empty() {
+        if LIST.contains(one) && !(audience.topics.is_empty() && audience.zones.is_empty()) {
             return Some(Ask::List);
         }
     }

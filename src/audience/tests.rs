@@ -148,6 +148,22 @@ fn three_subscribers_on_different_topics_get_exactly_theirs() {
 }
 
 #[test]
+fn a_digest_belongs_to_the_topics_of_what_it_tells() {
+    let a = audience();
+    let event = message("eventi", "Concerto", false);
+    let news = message("comune", "Mercato", false);
+    let digest = crate::digest::digest("Notizie della notte", &[&news, &event], chrono::Utc::now());
+    assert_eq!(Reach::of(&digest, &a).topics, ["eventi"]);
+    let events_only = Selection {
+        topics: vec!["eventi".into()],
+        ..Selection::default()
+    };
+    assert!(receives(&events_only, &Reach::of(&digest, &a), &a));
+    let news_only = crate::digest::digest("Altre notizie", &[&news], chrono::Utc::now());
+    assert!(!receives(&events_only, &Reach::of(&news_only, &a), &a));
+}
+
+#[test]
 fn the_default_topics_are_what_a_plain_subscriber_gets() {
     let mut a = audience();
     a.topics[0].default = true; // allerte only by default
