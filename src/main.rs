@@ -178,7 +178,7 @@ pub(crate) enum SubscribersCommand {
     List,
     /// How many.
     Count,
-    /// CSV (phone,consented_at,consent_text) on standard output.
+    /// CSV (phone,consented_at,consent_text,topics,zones,stopped) on standard output.
     Export,
     /// Remove a number (and its consent).
     Delete { number: String },

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 
 use chrono::{DateTime, Utc};
 
-use crate::audience::Selection;
+use crate::audience::{Selection, EVERYTHING};
 use crate::config::Audience;
 use crate::phone::Phone;
 use crate::store::{Store, StoreError, Subscriber};
@@ -17,9 +17,10 @@ pub struct ImportProblem {
     pub message: String,
 }
 
-/// Reads a CSV with the header `phone,consented_at,consent_text` and, optionally, `topics`
-/// and `zones` (names of `audience`'s topics and zones, separated by `;`; empty: the
-/// default). All or nothing: when any row is refused, nothing is imported and every refused
+/// Reads a CSV with the header `phone,consented_at,consent_text` and, optionally, `topics`,
+/// `zones` and `stopped` (names of `audience`'s topics and zones, separated by `;`; empty
+/// topics: the default; `tutto`: everything; `stopped`: topics and zones stopped
+/// explicitly). All or nothing: when any row is refused, nothing is imported and every refused
 /// row is listed.
 pub fn parse_import(
     input: impl Read,
@@ -94,10 +95,18 @@ pub fn parse_import(
                 .collect()
         };
         let (topics, zones) = (names(col("topics")), names(col("zones")));
+        let (stopped, stopped_zones): (Vec<String>, Vec<String>) = names(col("stopped"))
+            .into_iter()
+            .partition(|n| audience.topic(n).is_some());
         let unknown: Vec<&String> = topics
             .iter()
-            .filter(|t| audience.topic(t).is_none())
-            .chain(zones.iter().filter(|z| audience.zone(z).is_none()))
+            .filter(|t| audience.topic(t).is_none() && t.as_str() != EVERYTHING)
+            .chain(
+                zones
+                    .iter()
+                    .chain(&stopped_zones)
+                    .filter(|z| audience.zone(z).is_none()),
+            )
             .collect();
         if !unknown.is_empty() {
             problems.push(ImportProblem {
@@ -118,6 +127,8 @@ pub fn parse_import(
                 selection: Selection {
                     topics,
                     zones,
+                    stopped,
+                    stopped_zones,
                     ..Selection::default()
                 },
             },
@@ -133,7 +144,14 @@ pub fn parse_import(
 /// Writes every subscriber as CSV, streaming from the store.
 pub fn export(store: &Store, out: impl Write) -> Result<usize, anyhow::Error> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(["phone", "consented_at", "consent_text", "topics", "zones"])?;
+    writer.write_record([
+        "phone",
+        "consented_at",
+        "consent_text",
+        "topics",
+        "zones",
+        "stopped",
+    ])?;
     let mut n = 0;
     for row in store.subscribers() {
         let (phone, s) = row?;
@@ -143,6 +161,13 @@ pub fn export(store: &Store, out: impl Write) -> Result<usize, anyhow::Error> {
             &s.consent_text,
             &s.selection.topics.join(";"),
             &s.selection.zones.join(";"),
+            &s.selection
+                .stopped
+                .iter()
+                .chain(&s.selection.stopped_zones)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(";"),
         ])?;
         n += 1;
     }

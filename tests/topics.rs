@@ -314,16 +314,22 @@ async fn export_and_import_carry_topics_and_zones() {
     let town = town().await;
     town.writes(ALERTS, "ISCRIVIMI ALLERTE", 1).await;
     town.writes(SAN_ROCCO, "ISCRIVIMI SAN ROCCO", 1).await;
+    town.writes(NO_EVENTS, "ISCRIVIMI", 1).await;
+    town.writes(NO_EVENTS, "STOP ALLERTE", 2).await;
     // (The store is held by the application in this process: exported from here.)
     let mut exported = Vec::new();
     banditore::subscribers::export(town.app.store(), &mut exported).unwrap();
     let csv = String::from_utf8(exported).unwrap();
     assert!(
-        csv.starts_with("phone,consented_at,consent_text,topics,zones\n"),
+        csv.starts_with("phone,consented_at,consent_text,topics,zones,stopped\n"),
         "{csv}"
     );
-    assert!(csv.contains(",allerte,\n"), "{csv}");
-    assert!(csv.contains(",,san-rocco\n"), "{csv}");
+    assert!(csv.contains(",allerte,,\n"), "{csv}");
+    assert!(csv.contains(",,san-rocco,\n"), "{csv}");
+    assert!(
+        csv.contains(",,,allerte\n"),
+        "a topic stopped is kept: {csv}"
+    );
     // Into another comune's store with the same topics: the same choices.
     let other = Workdir::new("", &sources(&town.feeds));
     let file = other.path().join("iscritti.csv");
@@ -380,4 +386,19 @@ async fn the_citizens_page_has_a_link_and_a_qr_code_per_topic() {
         .unwrap();
     assert_eq!(qr.status(), 200);
     assert!(qr.text().await.unwrap().contains("<svg"));
+}
+
+#[tokio::test]
+async fn iscrivimi_means_everything_and_an_unknown_topic_gets_the_list() {
+    let town = town().await;
+    town.writes(ALERTS, "ISCRIVIMI ALLERTE", 1).await;
+    let all = town.writes(ALERTS, "Iscrivimi", 2).await;
+    assert!(
+        all.starts_with("Fatto: ora ricevi tutte le comunicazioni ufficiali"),
+        "{all}"
+    );
+    let list = town.writes(EVERYTHING, "iscrivimi calcio", 1).await;
+    assert!(list.starts_with("Puoi scegliere cosa ricevere"), "{list}");
+    let topic = town.writes(EVERYTHING, "Iscrivimi alle allerte", 2).await;
+    assert!(topic.contains("Allerte di protezione civile"), "{topic}");
 }

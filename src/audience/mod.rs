@@ -19,7 +19,8 @@ use crate::text::fold_keyword;
 /// What a subscriber chose. Empty: the default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Selection {
-    /// Topics chosen ("ISCRIVIMI ALLERTE"); none: the default.
+    /// Topics chosen ("ISCRIVIMI ALLERTE"); none: the default; [`EVERYTHING`]: everything,
+    /// whatever the default (TUTTO ON).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub topics: Vec<String>,
     /// Topics stopped explicitly ("STOP EVENTI"): never received, urgent or not.
@@ -28,11 +29,17 @@ pub struct Selection {
     /// Zones chosen ("ISCRIVIMI SAN ROCCO"); none: every zone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<String>,
+    /// Zones stopped explicitly ("STOP SAN ROCCO"): their news is not received.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stopped_zones: Vec<String>,
     /// Every change after the consent, with the words that made it (the newest
     /// [`KEEP_CHANGES`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<Change>,
 }
+
+/// In [`Selection::topics`]: everything was asked for (a topic may not be named so).
+pub const EVERYTHING: &str = "tutto";
 
 /// Changes kept per subscriber.
 pub const KEEP_CHANGES: usize = 50;
@@ -61,6 +68,12 @@ impl Selection {
         if !self.zones.is_empty() {
             out.push_str(&format!("; zone: {}", self.zones.join(", ")));
         }
+        if !self.stopped_zones.is_empty() {
+            out.push_str(&format!(
+                "; tranne le zone: {}",
+                self.stopped_zones.join(", ")
+            ));
+        }
         out
     }
 }
@@ -71,6 +84,8 @@ pub struct Reach {
     pub topics: Vec<String>,
     pub zones: Vec<String>,
     pub urgent: bool,
+    /// It tells something of no topic (a message of no topic; a digest with such a line).
+    pub general: bool,
 }
 
 impl Reach {
@@ -93,10 +108,31 @@ impl Reach {
                     || message
                         .tags
                         .iter()
-                        .any(|tag| t.tags.iter().any(|w| w.eq_ignore_ascii_case(tag)))
+                        .any(|tag| t.tags.iter().any(|w| fold(w) == fold(tag)))
             })
             .map(|t| t.name.clone())
             .collect();
+        let topics: Vec<String> = topics;
+        let digest = !told.is_empty();
+        let general = if digest {
+            told.iter().any(|s| {
+                !audience
+                    .topics
+                    .iter()
+                    .any(|t| t.sources.iter().any(|w| w == s))
+            })
+        } else {
+            topics.is_empty()
+        };
+        if digest {
+            // A line about a zone does not make the whole digest that zone's news.
+            return Reach {
+                topics,
+                zones: Vec::new(),
+                urgent,
+                general,
+            };
+        }
         // Whole words: " SAN ROCCO " in " … VIA DI SAN ROCCO … ", never "SANROCCO".
         let words = fold_keyword(&format!("{}\n{}", message.title, message.text));
         let text = format!(
@@ -117,6 +153,7 @@ impl Reach {
             topics,
             zones,
             urgent,
+            general,
         }
     }
 }
@@ -128,28 +165,53 @@ pub fn receives(selection: &Selection, reach: &Reach, audience: &Audience) -> bo
         return !reach.topics.iter().any(stopped);
     }
     let zone = reach.zones.is_empty()
-        || selection.zones.is_empty()
+        || (selection.zones.is_empty()
+            && !reach
+                .zones
+                .iter()
+                .all(|z| selection.stopped_zones.contains(z)))
         || reach.zones.iter().any(|z| selection.zones.contains(z));
-    let chosen: Vec<&String> = if selection.topics.is_empty() {
+    let chosen = chosen(selection, audience);
+    let topic = match chosen {
+        // Everything, but what was stopped.
+        None => reach.general || !reach.topics.iter().all(stopped),
+        Some(chosen) => reach
+            .topics
+            .iter()
+            .any(|t| chosen.contains(&t.as_str()) && !stopped(t)),
+    };
+    zone && topic
+}
+
+/// Whether a subscriber receives `topic`'s messages (an urgent topic's: unless stopped).
+pub fn receives_topic(
+    selection: &Selection,
+    topic: &crate::config::Topic,
+    audience: &Audience,
+) -> bool {
+    if selection.stopped.contains(&topic.name) {
+        return false;
+    }
+    topic.urgent
+        || chosen(selection, audience).is_none_or(|chosen| chosen.contains(&topic.name.as_str()))
+}
+
+/// The topics a subscriber receives: `None` for everything.
+fn chosen<'a>(selection: &'a Selection, audience: &'a Audience) -> Option<Vec<&'a str>> {
+    if selection.topics.iter().any(|t| t == EVERYTHING) {
+        return None;
+    }
+    let chosen: Vec<&str> = if selection.topics.is_empty() {
         audience
             .topics
             .iter()
             .filter(|t| t.default)
-            .map(|t| &t.name)
+            .map(|t| t.name.as_str())
             .collect()
     } else {
-        selection.topics.iter().collect()
+        selection.topics.iter().map(String::as_str).collect()
     };
-    let topic = if chosen.is_empty() {
-        // Everything, but what was stopped.
-        reach.topics.is_empty() || !reach.topics.iter().all(stopped)
-    } else {
-        reach
-            .topics
-            .iter()
-            .any(|t| chosen.contains(&t) && !stopped(t))
-    };
-    zone && topic
+    (!chosen.is_empty()).then_some(chosen)
 }
 
 /// What a citizen's keyword asks.
@@ -166,6 +228,12 @@ pub enum Ask {
     /// ARGOMENTI: the topics and how to choose (a reply; nothing changes).
     List,
 }
+
+/// Articles and prepositions between ISCRIVIMI and a topic ("alle allerte").
+const FILLERS: &[&str] = &[
+    "A", "AD", "AL", "ALLA", "ALLE", "AGLI", "AI", "ALL", "LE", "LA", "GLI", "I", "IL", "L", "PER",
+    "DI", "DELLA", "DELLE", "DEGLI", "DEI",
+];
 
 /// Words that ask for the list of topics.
 const LIST: &[&str] = &["ARGOMENTI", "TEMI", "MENU", "OPZIONI"];
@@ -184,6 +252,11 @@ pub fn ask(words: &[&str], audience: &Audience, subscribe: &[&str], stop: &[&str
         [rest @ .., "ON"] => (true, rest),
         [rest @ .., "OFF"] => (false, rest),
         _ => return None,
+    };
+    // "iscrivimi alle allerte", "ISCRIVIMI A SAN ROCCO": the little words go.
+    let rest: Vec<&str> = match rest {
+        [first, tail @ ..] if FILLERS.contains(first) && !tail.is_empty() => tail.to_vec(),
+        rest => rest.to_vec(),
     };
     let phrase = rest.join(" ");
     if phrase.is_empty() {
@@ -232,8 +305,9 @@ pub enum Applied {
     Left,
 }
 
-/// What `ask` makes of `current` (`None`: not subscribed).
-pub fn apply(current: Option<&Selection>, ask: &Ask) -> Applied {
+/// What `ask` makes of `current` (`None`: not subscribed); `defaults`, the topics a
+/// subscriber who chose nothing gets (none: everything).
+pub fn apply(current: Option<&Selection>, ask: &Ask, defaults: &[String]) -> Applied {
     let Some(current) = current else {
         return match ask {
             Ask::Everything => Applied::Joined(Selection::default()),
@@ -249,36 +323,57 @@ pub fn apply(current: Option<&Selection>, ask: &Ask) -> Applied {
         };
     };
     let mut next = current.clone();
+    let everything = next.topics.iter().any(|t| t == EVERYTHING)
+        || (next.topics.is_empty() && defaults.is_empty());
     match ask {
         Ask::Everything => {
-            next.topics.clear();
             next.stopped.clear();
+            next.topics = if defaults.is_empty() {
+                Vec::new()
+            } else {
+                vec![EVERYTHING.to_owned()]
+            };
         }
         Ask::Topic(t) => {
             next.stopped.retain(|s| s != t);
-            if !next.topics.is_empty() && !next.topics.contains(t) {
-                next.topics.push(t.clone());
+            if !everything {
+                if next.topics.is_empty() {
+                    next.topics = defaults.to_vec();
+                }
+                if !next.topics.contains(t) {
+                    next.topics.push(t.clone());
+                }
             }
         }
         Ask::Zone(z) => {
+            next.stopped_zones.retain(|s| s != z);
             if !next.zones.contains(z) {
                 next.zones.push(z.clone());
             }
         }
         Ask::Stop => return Applied::Left,
         Ask::StopTopic(t) => {
-            if next.topics.is_empty() {
-                if !next.stopped.contains(t) {
-                    next.stopped.push(t.clone());
-                }
-            } else {
-                next.topics.retain(|c| c != t);
+            // Stopped explicitly: not even its urgent messages.
+            if !next.stopped.contains(t) {
+                next.stopped.push(t.clone());
+            }
+            if !everything {
                 if next.topics.is_empty() {
+                    next.topics = defaults.to_vec();
+                }
+                let had = next.topics.contains(t);
+                next.topics.retain(|c| c != t);
+                if had && next.topics.is_empty() {
                     return Applied::Left;
                 }
             }
         }
-        Ask::StopZone(z) => next.zones.retain(|c| c != z),
+        Ask::StopZone(z) => {
+            next.zones.retain(|c| c != z);
+            if !next.stopped_zones.contains(z) {
+                next.stopped_zones.push(z.clone());
+            }
+        }
         Ask::List => {}
     }
     if next == *current {
@@ -286,6 +381,16 @@ pub fn apply(current: Option<&Selection>, ask: &Ask) -> Applied {
     } else {
         Applied::Changed(next)
     }
+}
+
+/// The names of the topics a subscriber who chose nothing gets.
+pub fn defaults(audience: &Audience) -> Vec<String> {
+    audience
+        .topics
+        .iter()
+        .filter(|t| t.default)
+        .map(|t| t.name.clone())
+        .collect()
 }
 
 /// Words as citizens' keywords are compared: [`fold_keyword`], one space between words.
@@ -304,17 +409,15 @@ pub fn what_you_receive(selection: &Selection, audience: &Audience) -> String {
             .topic(name)
             .map_or_else(|| name.clone(), |t| t.label.clone())
     };
-    let chosen: Vec<&crate::config::Topic> = if selection.topics.is_empty() {
-        audience.topics.iter().filter(|t| t.default).collect()
-    } else {
-        selection
-            .topics
-            .iter()
-            .filter_map(|t| audience.topic(t))
-            .collect()
-    };
-    // Urgent messages reach everyone: said unless a chosen topic already says it.
-    let urgent = if chosen.iter().any(|t| t.urgent) {
+    let chosen: Vec<&crate::config::Topic> = chosen(selection, audience)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|t| audience.topic(t))
+        .filter(|t| !selection.stopped.contains(&t.name))
+        .collect();
+    // Urgent messages reach everyone: said unless a chosen topic already says it, or they
+    // stopped one.
+    let urgent = if chosen.iter().any(|t| t.urgent) || !selection.stopped.is_empty() {
         ""
     } else {
         " (e le allerte urgenti)"
@@ -336,19 +439,26 @@ pub fn what_you_receive(selection: &Selection, audience: &Audience) -> String {
                 .join(", ")
         ));
     }
-    if !selection.zones.is_empty() {
-        let zones: Vec<String> = selection
-            .zones
+    let zone_labels = |names: &[String]| -> String {
+        names
             .iter()
             .map(|z| {
                 audience
                     .zone(z)
                     .map_or_else(|| z.clone(), |z| z.label.clone())
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !selection.zones.is_empty() {
         out.push_str(&format!(
             "; delle notizie di una zona, solo quelle di: {}",
-            zones.join(", ")
+            zone_labels(&selection.zones)
+        ));
+    } else if !selection.stopped_zones.is_empty() {
+        out.push_str(&format!(
+            "; non le notizie della zona: {}",
+            zone_labels(&selection.stopped_zones)
         ));
     }
     out
@@ -394,19 +504,22 @@ pub fn changed(selection: &Selection, audience: &Audience) -> String {
 pub fn list(audience: &Audience) -> String {
     let mut out = String::from("Puoi scegliere cosa ricevere:\n");
     for t in &audience.topics {
-        let word = fold(t.keywords.first().unwrap_or(&t.name));
+        let word = t.keywords.first().unwrap_or(&t.name).to_uppercase();
         out.push_str(&format!(
             "• {}: scrivi ISCRIVIMI {word} (o STOP {word})\n",
             t.label
         ));
     }
     for z in &audience.zones {
-        let word = fold(z.words.first().unwrap_or(&z.label));
+        let word = z.words.first().unwrap_or(&z.label).to_uppercase();
         out.push_str(&format!(
-            "• solo la zona {}: scrivi ISCRIVIMI {word}\n",
+            "• solo la zona {}: scrivi ISCRIVIMI {word} (o STOP {word})\n",
             z.label
         ));
     }
+    out.push_str(
+        "Le allerte urgenti arrivano a tutti gli iscritti, tranne a chi ne ha fermato l'argomento. ",
+    );
     out.push_str("Scrivi ISCRIVIMI per ricevere tutto, STOP per non ricevere più nulla.");
     out
 }

@@ -161,6 +161,20 @@ fn a_digest_belongs_to_the_topics_of_what_it_tells() {
     assert!(receives(&events_only, &Reach::of(&digest, &a), &a));
     let news_only = crate::digest::digest("Altre notizie", &[&news], chrono::Utc::now());
     assert!(!receives(&events_only, &Reach::of(&news_only, &a), &a));
+    // Who stopped the events still gets a digest that tells other news too; a line about a
+    // zone does not make the digest that zone's.
+    let no_events = Selection {
+        stopped: vec!["eventi".into()],
+        ..Selection::default()
+    };
+    assert!(receives(&no_events, &Reach::of(&digest, &a), &a));
+    let cut = message("comune", "Acqua sospesa a San Rocco", false);
+    let mixed = crate::digest::digest("Altre notizie", &[&cut, &news], chrono::Utc::now());
+    let centro = Selection {
+        zones: vec!["centro".into()],
+        ..Selection::default()
+    };
+    assert!(receives(&centro, &Reach::of(&mixed, &a), &a));
 }
 
 #[test]
@@ -180,44 +194,127 @@ fn the_default_topics_are_what_a_plain_subscriber_gets() {
 #[test]
 fn keywords_change_a_choice_step_by_step() {
     use Applied::*;
-    let alerts = || Ask::Topic("allerte".into());
+    let t = |name: &str| Ask::Topic(name.into());
+    let stop = |name: &str| Ask::StopTopic(name.into());
+    let sel = |topics: &[&str], stopped: &[&str]| Selection {
+        topics: topics.iter().map(|s| s.to_string()).collect(),
+        stopped: stopped.iter().map(|s| s.to_string()).collect(),
+        ..Selection::default()
+    };
+    let none: &[String] = &[];
     // Not subscribed: a topic subscribes to it alone; a stop changes nothing.
-    let Joined(only_alerts) = apply(None, &alerts()) else {
-        panic!()
-    };
-    assert_eq!(only_alerts.topics, ["allerte"]);
-    assert_eq!(apply(None, &Ask::StopTopic("eventi".into())), Same);
-    // Adding a topic, then stopping the first, then the last: unsubscribed.
-    let Changed(two) = apply(Some(&only_alerts), &Ask::Topic("eventi".into())) else {
-        panic!()
-    };
-    assert_eq!(two.topics, ["allerte", "eventi"]);
-    assert_eq!(apply(Some(&two), &Ask::Topic("eventi".into())), Same);
-    let Changed(events) = apply(Some(&two), &Ask::StopTopic("allerte".into())) else {
-        panic!()
-    };
-    assert_eq!(apply(Some(&events), &Ask::StopTopic("eventi".into())), Left);
+    let only_alerts = sel(&["allerte"], &[]);
+    assert_eq!(
+        apply(None, &t("allerte"), none),
+        Joined(only_alerts.clone())
+    );
+    assert_eq!(apply(None, &stop("eventi"), none), Same);
+    // Adding a topic, stopping one, then the last: unsubscribed.
+    let two = sel(&["allerte", "eventi"], &[]);
+    assert_eq!(
+        apply(Some(&only_alerts), &t("eventi"), none),
+        Changed(two.clone())
+    );
+    assert_eq!(apply(Some(&two), &t("eventi"), none), Same);
+    let events = sel(&["eventi"], &["allerte"]);
+    assert_eq!(
+        apply(Some(&two), &stop("allerte"), none),
+        Changed(events.clone())
+    );
+    assert_eq!(apply(Some(&events), &stop("eventi"), none), Left);
+    // Stopping a topic one did not choose holds too: its urgent messages stop.
+    let events_no_alerts = sel(&["eventi"], &["allerte"]);
+    assert_eq!(
+        apply(Some(&sel(&["eventi"], &[])), &stop("allerte"), none),
+        Changed(events_no_alerts.clone())
+    );
+    let a = audience();
+    let alert = Reach::of(&message("protezione-civile", "Allerta", true), &a);
+    assert!(!receives(&events_no_alerts, &alert, &a));
     // Everything, then STOP EVENTI: everything but the events; ISCRIVIMI EVENTI takes them back.
     let all = Selection::default();
-    let Changed(no_events) = apply(Some(&all), &Ask::StopTopic("eventi".into())) else {
-        panic!()
-    };
-    assert_eq!(no_events.stopped, ["eventi"]);
+    let no_events = sel(&[], &["eventi"]);
     assert_eq!(
-        apply(Some(&no_events), &Ask::Topic("eventi".into())),
+        apply(Some(&all), &stop("eventi"), none),
+        Changed(no_events.clone())
+    );
+    assert_eq!(
+        apply(Some(&no_events), &t("eventi"), none),
         Changed(all.clone())
     );
-    // Zones come and go; STOP is everything.
-    let Changed(zoned) = apply(Some(&all), &Ask::Zone("san-rocco".into())) else {
-        panic!()
-    };
-    assert_eq!(zoned.zones, ["san-rocco"]);
+    // ISCRIVIMI (everything) after some topics.
     assert_eq!(
-        apply(Some(&zoned), &Ask::StopZone("san-rocco".into())),
+        apply(Some(&only_alerts), &Ask::Everything, none),
         Changed(all.clone())
     );
-    assert_eq!(apply(Some(&zoned), &Ask::Stop), Left);
-    assert_eq!(apply(Some(&only_alerts), &Ask::Everything), Changed(all));
+    // Zones come and go; a zone stopped is stopped.
+    let zoned = Selection {
+        zones: vec!["san-rocco".into()],
+        ..Selection::default()
+    };
+    assert_eq!(
+        apply(Some(&all), &Ask::Zone("san-rocco".into()), none),
+        Changed(zoned.clone())
+    );
+    let no_zone = Selection {
+        stopped_zones: vec!["san-rocco".into()],
+        ..Selection::default()
+    };
+    assert_eq!(
+        apply(Some(&zoned), &Ask::StopZone("san-rocco".into()), none),
+        Changed(no_zone.clone())
+    );
+    assert_eq!(
+        apply(Some(&all), &Ask::StopZone("san-rocco".into()), none),
+        Changed(no_zone.clone())
+    );
+    let cut = Reach::of(&message("comune", "Acqua sospesa a San Rocco", false), &a);
+    assert!(!receives(&no_zone, &cut, &a));
+    assert!(receives(
+        &no_zone,
+        &Reach::of(&message("comune", "Mercato", false), &a),
+        &a
+    ));
+    assert_eq!(apply(Some(&zoned), &Ask::Stop, none), Left);
+}
+
+#[test]
+fn with_default_topics_one_can_add_others_and_ask_for_everything() {
+    use Applied::*;
+    let mut a = audience();
+    a.topics[0].default = true; // allerte
+    let defaults = defaults(&a);
+    let plain = Selection::default();
+    let Changed(more) = apply(Some(&plain), &Ask::Topic("eventi".into()), &defaults) else {
+        panic!()
+    };
+    assert_eq!(more.topics, ["allerte", "eventi"]);
+    let concert = Reach::of(&message("eventi", "Concerto", false), &a);
+    assert!(receives(&more, &concert, &a));
+    let Changed(everything) = apply(Some(&plain), &Ask::Everything, &defaults) else {
+        panic!()
+    };
+    let news = Reach::of(&message("comune", "Mercato", false), &a);
+    assert!(!receives(&plain, &news, &a));
+    assert!(receives(&everything, &news, &a), "TUTTO ON is everything");
+    assert_eq!(apply(Some(&everything), &Ask::Everything, &defaults), Same);
+}
+
+#[test]
+fn little_words_and_accents_do_not_hide_a_topic() {
+    assert_eq!(
+        asked("Iscrivimi alle allerte"),
+        Some(Ask::Topic("allerte".into()))
+    );
+    assert_eq!(
+        asked("iscrivimi a San Rocco"),
+        Some(Ask::Zone("san-rocco".into()))
+    );
+    let mut a = audience();
+    a.topics[1].tags = vec!["Viabilità".into()];
+    let mut roads = message("comune", "Senso unico", false);
+    roads.tags = vec!["VIABILITÀ".into()];
+    assert_eq!(Reach::of(&roads, &a).topics, ["eventi"]);
 }
 
 #[test]

@@ -310,3 +310,16 @@ fn topics_and_zones_are_checked_with_their_lines() {
     find(&p, "\"eventi\" already chooses another topic or zone");
     find(&p, "topics names \"sport\", which is no [[topic]]");
 }
+
+#[test]
+fn a_word_that_would_choose_two_topics_is_refused() {
+    let base = "[[source]]\nname = \"eventi\"\nkind = \"feed\"\nurl = \"https://comune.example.it/eventi/feed/\"\n\n[[sink]]\nname = \"c\"\nkind = \"console\"\n\n";
+    let bad = format!(
+        "{base}[[topic]]\nname = \"sport\"\nlabel = \"Sport\"\nkeywords = [\"Città\"]\nsources = [\"eventi\"]\n\n\
+         [[topic]]\nname = \"cultura\"\nlabel = \"Cultura\"\nkeywords = [\"CITTA\", \"grazie\", \"Sport\"]\nsources = [\"eventi\"]\n"
+    );
+    let p = problems(&bad);
+    find(&p, "\"CITTA\" already chooses another topic or zone");
+    find(&p, "\"grazie\" is one of the words");
+    find(&p, "\"SPORT\" already chooses \"sport\"");
+}

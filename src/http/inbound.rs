@@ -205,6 +205,20 @@ pub fn topic_ask(text: &str, audience: &crate::config::Audience) -> Option<crate
     crate::audience::ask(&words, audience, SUBSCRIBE, UNSUBSCRIBE)
 }
 
+/// Whether a message starts with a subscription word and goes on with words that name no
+/// topic or zone ("iscrivimi calcio"): with topics configured, it is answered with the list.
+pub fn asks_for_something(text: &str, audience: &crate::config::Audience) -> bool {
+    if audience.topics.is_empty() && audience.zones.is_empty() {
+        return false;
+    }
+    let folded = crate::text::fold_keyword(text);
+    let words: Vec<&str> = folded
+        .split_whitespace()
+        .filter(|w| !COURTESY.contains(w))
+        .collect();
+    matches!(words.as_slice(), [first, _, ..] if SUBSCRIBE.contains(first) || *first == "ISCRIVERMI" || *first == "VORREI")
+}
+
 /// Reads a message the way people write keywords: compatibility forms folded (NFKC:
 /// fullwidth "ＳＴＯＰ" is STOP), case, accents and punctuation ignored, letters spaced out
 /// ("S T O P") joined, repeated ("STOP STOP") or with courtesy words ("stop per favore",

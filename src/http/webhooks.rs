@@ -187,7 +187,7 @@ async fn handle_message(
     };
     // What a new subscriber will receive, and the welcome that says it (kept with the consent).
     let joining = match &asked {
-        Some(ask) => match crate::audience::apply(None, ask) {
+        Some(ask) => match crate::audience::apply(None, ask, &[]) {
             crate::audience::Applied::Joined(selection) => selection,
             _ => Default::default(),
         },
@@ -228,12 +228,26 @@ async fn handle_message(
             new,
             ask,
             wrote: text.trim().to_owned(),
+            defaults: crate::audience::defaults(audience),
+        },
+        // With topics, a plain ISCRIVIMI is "everything", also for a subscriber of some.
+        (None, Some(Intent::Subscribe)) if !audience.topics.is_empty() => Choice::Choose {
+            new,
+            ask: crate::audience::Ask::Everything,
+            wrote: text.trim().to_owned(),
+            defaults: crate::audience::defaults(audience),
         },
         (None, Some(Intent::Subscribe)) => Choice::Subscribe(new),
         (None, Some(Intent::Unsubscribe)) => Choice::Unsubscribe,
         (None, Some(Intent::AskHowToStop)) => {
             store.note_inbound(&phone, now)?;
             reply(cloud, &phone, REPLY_HOW_TO_STOP).await;
+            return Ok(());
+        }
+        // "ISCRIVIMI <something not configured>": how to choose.
+        (None, None) if inbound::asks_for_something(text, audience) => {
+            store.note_inbound(&phone, now)?;
+            reply(cloud, &phone, &crate::audience::list(audience)).await;
             return Ok(());
         }
         (None, None) => {

@@ -20,6 +20,8 @@ pub enum Choice {
         new: Subscriber,
         ask: Ask,
         wrote: String,
+        /// The topics a subscriber who chose nothing gets (`audience::defaults`).
+        defaults: Vec<String>,
     },
 }
 
@@ -123,7 +125,12 @@ impl Store {
                         subs.remove(phone.as_str())?;
                         KeywordOutcome::Unsubscribed
                     }
-                    Choice::Choose { new, ask, wrote } => {
+                    Choice::Choose {
+                        new,
+                        ask,
+                        wrote,
+                        defaults,
+                    } => {
                         let abort = ConflictableTransactionError::Abort;
                         let current: Option<Subscriber> = match subs.get(phone.as_str())? {
                             Some(bytes) => Some(decode(&bytes).map_err(abort)?),
@@ -141,7 +148,7 @@ impl Store {
                             sub.selection = selection;
                             encode(&sub)
                         };
-                        match apply(current.as_ref().map(|s| &s.selection), ask) {
+                        match apply(current.as_ref().map(|s| &s.selection), ask, defaults) {
                             Applied::Joined(selection) => {
                                 let mut joined = new.clone();
                                 joined.selection = selection;

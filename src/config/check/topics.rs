@@ -10,21 +10,66 @@ use crate::config::raw::{RawTopic, RawZone};
 use crate::config::topics::{Audience, Topic, Zone};
 use crate::config::{SinkConfig, SourceConfig};
 
-/// The words that subscribe and unsubscribe everything: a topic's keyword cannot be one.
+/// Words a citizen's message already means something by (`http::inbound`: subscribing,
+/// stopping, confirming, asking the list, courtesy words that are dropped): a topic's or a
+/// zone's word cannot be one.
 const RESERVED: &[&str] = &[
     "ISCRIVIMI",
     "ISCRIZIONE",
     "ISCRIVI",
     "START",
+    "ATTIVA",
+    "INIZIA",
     "STOP",
-    "ON",
-    "OFF",
-    "ARGOMENTI",
-    "TUTTO",
     "CANCELLAMI",
+    "CANCELLATEMI",
+    "DISISCRIVIMI",
+    "DISISCRIVETEMI",
+    "RIMUOVIMI",
+    "RIMUOVETEMI",
     "BASTA",
     "ANNULLA",
+    "UNSUBSCRIBE",
+    "DISATTIVA",
+    "ON",
+    "OFF",
+    "TUTTO",
+    "ARGOMENTI",
+    "TEMI",
+    "MENU",
+    "OPZIONI",
+    "SI",
+    "CONFERMO",
+    "PER",
+    "FAVORE",
+    "PERFAVORE",
+    "GRAZIE",
+    "MILLE",
+    "PREGO",
+    "PLEASE",
+    "THANKS",
+    "THANK",
+    "YOU",
+    "CIAO",
+    "SALVE",
+    "BUONGIORNO",
+    "BUONASERA",
 ];
+
+/// Words as citizens' messages are compared, near enough to find a clash: upper case,
+/// accents and punctuation aside, one space between words. (`text::fold_keyword` does it
+/// exactly, above this layer.)
+fn folded(word: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    word.nfkd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase()
+}
 
 /// Words already taken by a topic or a zone (across both), to refuse a second.
 #[derive(Default)]
@@ -53,6 +98,14 @@ impl Taken {
             );
             return None;
         }
+        if name == "tutto" {
+            t.problem(
+                "name",
+                "\"tutto\" means every topic: choose another name",
+                None,
+            );
+            return None;
+        }
         if !self.names.insert(name.clone()) {
             t.problem("name", format!("{what} name {name:?} is used twice"), None);
             return None;
@@ -64,13 +117,7 @@ impl Taken {
     fn words(&mut self, key: &str, words: Vec<String>, t: &mut Table) -> Vec<String> {
         let mut out = Vec::new();
         for word in words {
-            // Compared as citizens' words are (`text::fold_keyword`, which this layer cannot
-            // use): case and spacing aside here, accents and punctuation when matched.
-            let folded = word
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_uppercase();
+            let folded = folded(&word);
             if folded.is_empty() {
                 continue;
             }
@@ -115,6 +162,37 @@ pub(super) fn check(
     let zones = each_table(zones, "zone", lines, table_span, problems, |raw, t| {
         zone(raw, &mut taken, t)
     });
+    // A word, a name or a label that would choose two things: the citizen gets the first.
+    let mut said: std::collections::HashMap<String, &str> = Default::default();
+    let owned = topics
+        .iter()
+        .map(|(t, line)| (&t.name, &t.label, &t.keywords, *line))
+        .chain(
+            zones
+                .iter()
+                .map(|(z, line)| (&z.name, &z.label, &z.words, *line)),
+        );
+    for (name, label, words, line) in owned {
+        let mut mine: Vec<String> = words.iter().map(|w| folded(w)).collect();
+        mine.push(folded(name));
+        mine.push(folded(label));
+        mine.sort_unstable();
+        mine.dedup();
+        for word in mine {
+            match said.get(word.as_str()) {
+                Some(other) if *other != name.as_str() => problems.push(Problem {
+                    line: Some(line),
+                    message: format!(
+                        "{name:?}: {word:?} already chooses {other:?} (as its word, name or label)"
+                    ),
+                    hint: Some("each word, name and label chooses one topic or zone".into()),
+                }),
+                _ => {
+                    said.insert(word, name.as_str());
+                }
+            }
+        }
+    }
     let chosen = Audience {
         topics: topics.into_iter().map(|(t, _)| t).collect(),
         zones: zones.into_iter().map(|(z, _)| z).collect(),

@@ -31,14 +31,11 @@ pub fn subscribers(user: &User, app: &App) -> Result<String, StoreError> {
         if s.consent_message_id.is_none() {
             imported += 1;
         }
-        if s.selection.topics.is_empty() {
+        if s.selection.topics.is_empty() && s.selection.stopped.is_empty() {
             everything += 1;
         }
         for t in &audience.topics {
-            let chose = s.selection.topics.contains(&t.name);
-            let by_default =
-                s.selection.topics.is_empty() && !s.selection.stopped.contains(&t.name);
-            if chose || by_default {
+            if crate::audience::receives_topic(&s.selection, t, audience) {
                 *topics.entry(t.label.as_str()).or_default() += 1;
             }
         }
@@ -58,7 +55,7 @@ pub fn subscribers(user: &User, app: &App) -> Result<String, StoreError> {
         @if !audience.topics.is_empty() {
             h2 { "Argomenti" }
             div.card {
-                p { (plural(everything, "iscritto riceve", "iscritti ricevono")) " ciò che il Comune invia a tutti (non ha scelto argomenti)." }
+                p { (plural(everything, "iscritto riceve", "iscritti ricevono")) " ciò che il Comune invia a tutti (non ha scelto né fermato argomenti). Le allerte urgenti arrivano a tutti, tranne a chi ha scritto STOP per il loro argomento." }
                 table {
                     thead { tr { th { "Argomento" } th { "Lo ricevono" } } }
                     tbody {

@@ -135,8 +135,8 @@ fn ways(app: &App) -> Vec<Way> {
                 name: format!("solo-{}", topic.name),
                 heading: format!("Solo: {}", topic.label),
                 how: format!(
-                    "Scrivi {text} al numero del Comune: ricevi in chat solo {}{urgent}.",
-                    topic.label.to_lowercase()
+                    "Scrivi {text} al numero del Comune: ricevi in chat solo questo argomento, «{}»{urgent}.",
+                    topic.label
                 ),
                 link: format!(
                     "https://wa.me/{}?text={}",

@@ -152,7 +152,8 @@ pub(super) fn home(
                     "nessuno vede il tuo numero. "
                 }
                 "Se scrivi ISCRIVIMI al numero del Comune, conserviamo "
-                "solo il tuo numero di telefono, quando e come hai dato il consenso. "
+                "solo il tuo numero di telefono, quando e come hai dato il consenso e, se li scegli, "
+                "gli argomenti e le zone che vuoi ricevere (con le parole che hai scritto per sceglierli). "
                 "Per smettere scrivi " strong { "STOP" } " in qualunque momento: il numero viene tolto dalla lista."
             }
             @if public.signup.is_some() {
