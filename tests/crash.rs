@@ -144,9 +144,11 @@ async fn killed_at_random_moments_nothing_is_sent_twice_or_lost() {
         missing <= unknown,
         "seed {seed}: {missing} deliveries missing, only {unknown} unknown:\n{log}"
     );
-    // Only requests in flight at a kill can be unknown: at most a window of them each time.
+    // Only requests in flight at a kill can be unknown: at most a window of them each time
+    // (the broadcast's first window at 60/s: 60 × the 0.2 s round trip assumed × 1.5 = 18;
+    // the sinks go side by side, so a kill at the file sink's failpoints can catch it too).
     assert!(
-        unknown <= kills * 16,
+        unknown <= kills * 18,
         "seed {seed}: {unknown} unknown after {kills} kills"
     );
 }
