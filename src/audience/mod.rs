@@ -12,6 +12,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::config::words::LIST;
 use crate::config::{Audience, Priority};
 use crate::item::Message;
 use crate::text::fold_keyword;
@@ -234,9 +235,6 @@ const FILLERS: &[&str] = &[
     "A", "AD", "AL", "ALLA", "ALLE", "AGLI", "AI", "ALL", "LE", "LA", "GLI", "I", "IL", "L", "PER",
     "DI", "DELLA", "DELLE", "DEGLI", "DEI",
 ];
-
-/// Words that ask for the list of topics.
-const LIST: &[&str] = &["ARGOMENTI", "TEMI", "MENU", "OPZIONI"];
 
 /// What `words` (a message folded by [`fold_keyword`], courtesy words removed) ask of the
 /// topics and zones: `subscribe` / `stop` are the configuration's general words.

@@ -17,6 +17,7 @@ mod secrets;
 mod settings;
 mod sinks;
 pub mod topics;
+pub mod words;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::config::words::{CONFIRM, COURTESY, SUBSCRIBE, UNSUBSCRIBE};
 use crate::store::RecipientState;
 
 /// One message a citizen wrote, from a Cloud API event.
@@ -125,47 +126,6 @@ pub fn gateway_ack(body: &[u8]) -> Result<Option<Status>, serde_json::Error> {
     }))
 }
 
-/// Words that subscribe, and words that unsubscribe (compared without case or accents).
-pub const SUBSCRIBE: &[&str] = &[
-    "ISCRIVIMI",
-    "ISCRIZIONE",
-    "ISCRIVI",
-    "START",
-    "ATTIVA",
-    "INIZIA",
-];
-pub const UNSUBSCRIBE: &[&str] = &[
-    "STOP",
-    "CANCELLAMI",
-    "CANCELLATEMI",
-    "DISISCRIVIMI",
-    "DISISCRIVETEMI",
-    "RIMUOVIMI",
-    "RIMUOVETEMI",
-    "BASTA",
-    "ANNULLA",
-    "UNSUBSCRIBE",
-    "DISATTIVA",
-];
-
-/// Words a keyword may come with ("stop per favore", "iscrivimi grazie").
-const COURTESY: &[&str] = &[
-    "PER",
-    "FAVORE",
-    "PERFAVORE",
-    "GRAZIE",
-    "MILLE",
-    "PREGO",
-    "PLEASE",
-    "THANKS",
-    "THANK",
-    "YOU",
-    "CIAO",
-    "SALVE",
-    "BUONGIORNO",
-    "BUONASERA",
-];
-
 /// What a citizen's message asks, if it is a keyword.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intent {
@@ -174,10 +134,6 @@ pub enum Intent {
     /// An opt-out word among other words ("stop messaggi"): answered with how to stop.
     AskHowToStop,
 }
-
-/// Words that confirm a sign-up made on the citizens' page ("Sì", "si grazie", "confermo";
-/// not a bare "ok", which answers anything).
-const CONFIRM: &[&str] = &["SI", "CONFERMO"];
 
 /// Whether a message confirms something asked of its writer: a confirming word, perhaps with
 /// courtesy words, and nothing else.

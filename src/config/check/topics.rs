@@ -10,52 +10,14 @@ use crate::config::raw::{RawTopic, RawZone};
 use crate::config::topics::{Audience, Topic, Zone};
 use crate::config::{SinkConfig, SourceConfig};
 
-/// Words a citizen's message already means something by (`http::inbound`: subscribing,
-/// stopping, confirming, asking the list, courtesy words that are dropped): a topic's or a
-/// zone's word cannot be one.
-const RESERVED: &[&str] = &[
-    "ISCRIVIMI",
-    "ISCRIZIONE",
-    "ISCRIVI",
-    "START",
-    "ATTIVA",
-    "INIZIA",
-    "STOP",
-    "CANCELLAMI",
-    "CANCELLATEMI",
-    "DISISCRIVIMI",
-    "DISISCRIVETEMI",
-    "RIMUOVIMI",
-    "RIMUOVETEMI",
-    "BASTA",
-    "ANNULLA",
-    "UNSUBSCRIBE",
-    "DISATTIVA",
-    "ON",
-    "OFF",
-    "TUTTO",
-    "ARGOMENTI",
-    "TEMI",
-    "MENU",
-    "OPZIONI",
-    "SI",
-    "CONFERMO",
-    "PER",
-    "FAVORE",
-    "PERFAVORE",
-    "GRAZIE",
-    "MILLE",
-    "PREGO",
-    "PLEASE",
-    "THANKS",
-    "THANK",
-    "YOU",
-    "CIAO",
-    "SALVE",
-    "BUONGIORNO",
-    "BUONASERA",
-];
-
+/// Whether a word already means something in a citizen's message (subscribing, stopping,
+/// confirming, asking the list, a courtesy word that is dropped).
+fn reserved(word: &str) -> bool {
+    use crate::config::words::{CONFIRM, COURTESY, LIST, SUBSCRIBE, SWITCHES, UNSUBSCRIBE};
+    [SUBSCRIBE, UNSUBSCRIBE, COURTESY, CONFIRM, LIST, SWITCHES]
+        .iter()
+        .any(|list| list.contains(&word))
+}
 /// Words as citizens' messages are compared, near enough to find a clash: upper case,
 /// accents and punctuation aside, one space between words. (`text::fold_keyword` does it
 /// exactly, above this layer.)
@@ -121,7 +83,7 @@ impl Taken {
             if folded.is_empty() {
                 continue;
             }
-            if RESERVED.contains(&folded.as_str()) {
+            if reserved(&folded) {
                 t.problem(
                     key,
                     format!("{word:?} is one of the words that subscribe or stop everything"),
