@@ -68,11 +68,47 @@ pub fn parse(text: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
         feed.feed_type,
         feed_rs::model::FeedType::Atom | feed_rs::model::FeedType::JSON
     );
+    let json = feed.feed_type == feed_rs::model::FeedType::JSON;
+    let images = if json {
+        json_images(trimmed)
+    } else {
+        Default::default()
+    };
     Ok(feed
         .entries
         .into_iter()
-        .map(|entry| to_item(entry, ctx.base.as_ref(), feed_link.as_ref(), rss))
+        .map(|entry| {
+            let image = images.get(entry.id.trim()).cloned();
+            let mut item = to_item(entry, ctx.base.as_ref(), feed_link.as_ref(), rss);
+            if item.image.is_none() {
+                item.image = image.and_then(|i| http_url(&i, ctx.base.as_ref()));
+            }
+            item
+        })
         .collect())
+}
+
+/// A JSON Feed's item images (`image`, else `banner_image`) by item id: feed-rs 3 reads
+/// neither, so they are read here from the same text (already parsed once by feed-rs, so
+/// well-formed and within the size cap).
+fn json_images(text: &str) -> std::collections::HashMap<String, String> {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Default::default();
+    };
+    doc["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| {
+            let id = match &item["id"] {
+                serde_json::Value::String(s) => s.trim().to_owned(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            let image = item["image"].as_str().or(item["banner_image"].as_str())?;
+            Some((id, image.to_owned()))
+        })
+        .collect()
 }
 
 /// RSS contact elements, with their text.
@@ -106,7 +142,7 @@ fn to_item(
     let title = entry.title.as_ref().map(plain_title).unwrap_or_default();
     // The picture inside the text is looked for only when a message is made
     // ([`Item::picture`]): most items of a poll are only recorded as seen.
-    let image = media_image(&entry).or_else(|| enclosure_image(&entry.links, base));
+    let image = media_image(&entry, base).or_else(|| enclosure_image(&entry.links, base));
     let mut content = entry.content.and_then(|c| c.body);
     let summary = match entry.summary.map(|s| s.content) {
         Some(summary) if !summary.trim().is_empty() => summary,
@@ -179,7 +215,9 @@ fn enclosure_image(links: &[feed_rs::model::Link], base: Option<&Url>) -> Option
         .find_map(|l| http_url(&l.href, base))
 }
 
-fn media_image(entry: &feed_rs::model::Entry) -> Option<Url> {
+/// A media image of the entry (Media RSS); a relative thumbnail resolved against the feed's
+/// address.
+fn media_image(entry: &feed_rs::model::Entry, base: Option<&Url>) -> Option<Url> {
     entry.media.iter().find_map(|m| {
         m.content
             .iter()
@@ -192,7 +230,7 @@ fn media_image(entry: &feed_rs::model::Entry) -> Option<Url> {
             .or_else(|| {
                 m.thumbnails
                     .iter()
-                    .find_map(|t| http_url(&t.image.uri, None))
+                    .find_map(|t| http_url(&t.image.uri, base))
             })
     })
 }
@@ -341,6 +379,21 @@ mod tests {
         let items = parse(json, &ctx("https://a.example/feed.json")).unwrap();
         assert_eq!(items[0].guid.as_deref(), Some("1"));
         assert_eq!(items[0].title, "Uno");
+    }
+
+    #[test]
+    fn a_json_feed_image_at_a_relative_address_is_resolved() {
+        for key in ["image", "banner_image"] {
+            let json = format!(
+                r#"{{"version":"https://jsonfeed.org/version/1.1","title":"x","items":[{{"id":"1","url":"https://a.example/1","title":"Uno","content_html":"<p>ciao</p>","{key}":"/img/cantiere.jpg"}}]}}"#
+            );
+            let items = parse(&json, &ctx("https://a.example/notizie/feed.json")).unwrap();
+            assert_eq!(
+                items[0].image.as_ref().map(Url::as_str),
+                Some("https://a.example/img/cantiere.jpg"),
+                "{key}"
+            );
+        }
     }
 }
 
