@@ -66,7 +66,7 @@ impl Store {
             batch.insert(pair(message_id, sink), encode(record)?);
         }
         self.deliveries.tree().apply_batch(batch)?;
-        self.db.flush_async().await?;
+        self.flush_async().await?;
         Ok(())
     }
 
@@ -185,7 +185,7 @@ impl Store {
         self.recipients.tree().apply_batch(recipients)?;
         self.recipients_by_phone.apply_batch(by_phone)?;
         self.wamids.apply_batch(wamids)?;
-        self.db.flush_async().await?;
+        self.flush_async().await?;
         Ok(())
     }
 
@@ -219,7 +219,7 @@ impl Store {
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(recorded)
             })?;
-        self.db.flush_async().await?;
+        self.flush_async().await?;
         Ok(recorded)
     }
 
@@ -254,7 +254,7 @@ impl Store {
             }
             Ok::<_, ConflictableTransactionError<StoreError>>(())
         })?;
-        self.db.flush_async().await?;
+        self.flush_async().await?;
         Ok(())
     }
 

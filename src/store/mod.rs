@@ -340,9 +340,21 @@ impl Store {
     }
 
     /// Like [`Store::flush`], waiting for the disk without holding up the runtime's thread.
+    ///
+    /// Not sled's own `flush_async`: in 0.34 two of them at once can wait for each other
+    /// for ever (sled issues #1241 and #1308, fixed only on the unreleased main line), and
+    /// every sink delivers at the same time. The blocking flush on tokio's blocking pool
+    /// has no such trap.
     pub async fn flush_async(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        Ok(())
+        let db = self.db.clone();
+        match tokio::task::spawn_blocking(move || db.flush()).await {
+            Ok(flushed) => {
+                flushed?;
+                Ok(())
+            }
+            // The blocking pool is gone (the runtime is shutting down): flush here.
+            Err(_) => self.flush(),
+        }
     }
 
     /// Bytes the store occupies on disk.

@@ -264,3 +264,25 @@ fn a_stop_is_not_undone_by_a_future_or_same_second_iscrivimi() {
     );
     assert_eq!(store.subscriber(&phone).unwrap(), None);
 }
+
+/// Every sink records its deliveries at the same time: many flushes at once must all end
+/// (sled 0.34's own `flush_async` can leave them waiting for each other for ever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_flushes_at_once_all_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    for round in 0..20u8 {
+        let flushes = (0..16u8).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.db.insert([round, i], vec![i]).unwrap();
+                store.flush_async().await
+            })
+        });
+        let all = futures_util::future::join_all(flushes);
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(60), all)
+            .await
+            .expect("every flush ends");
+        assert!(ended.into_iter().all(|f| f.unwrap().is_ok()));
+    }
+}
