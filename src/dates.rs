@@ -282,7 +282,8 @@ pub const DAYS_IT: [&str; 7] = [
     "sabato",
     "domenica",
 ];
-const MONTHS_IT: [&str; 12] = [
+/// The months in Italian, from January.
+pub const MONTHS_IT: [&str; 12] = [
     "gennaio",
     "febbraio",
     "marzo",
@@ -323,11 +324,52 @@ pub fn italian_when(t: DateTime<Utc>, tz: Tz, year: i32) -> String {
 
 /// A day written the Italian way in local time: "venerdì 28 novembre 2026".
 pub fn italian_day(t: DateTime<Utc>, tz: Tz) -> String {
+    italian_date(t.with_timezone(&tz).date_naive())
+}
+
+/// A date written the Italian way: "venerdì 28 novembre 2026".
+pub fn italian_date(d: NaiveDate) -> String {
     use chrono::Datelike;
-    let local = t.with_timezone(&tz);
-    let day = DAYS_IT[local.weekday().num_days_from_monday() as usize];
-    let month = MONTHS_IT[local.month0() as usize];
-    format!("{day} {} {month} {}", local.day(), local.year())
+    let day = DAYS_IT[d.weekday().num_days_from_monday() as usize];
+    let month = MONTHS_IT[d.month0() as usize];
+    format!("{day} {} {month} {}", d.day(), d.year())
+}
+
+/// "8 dicembre", "1° gennaio 2027", "08/12/2026", "8.12.26": a day written in a text.
+static DAY_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(\d{1,2})(?:°|º)?\s+(gennaio|febbraio|marzo|aprile|maggio|giugno|luglio|agosto|settembre|ottobre|novembre|dicembre)(?:\s+(\d{4}))?\b|\b(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})\b",
+    )
+    .expect("static regex")
+});
+
+/// The days a text names ("dal 6 all'8 dicembre": the 8th; "fino al 12/01/2027"), each
+/// without a year taken in the year that puts it nearest to `today`.
+pub fn days_mentioned(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
+    use chrono::Datelike;
+    let nearest = |month: u32, day: u32| {
+        [today.year() - 1, today.year(), today.year() + 1]
+            .into_iter()
+            .filter_map(|y| NaiveDate::from_ymd_opt(y, month, day))
+            .min_by_key(|d| (*d - today).num_days().abs())
+    };
+    let number = |m: Option<regex::Match>| m.and_then(|m| m.as_str().parse::<u32>().ok());
+    DAY_IN_TEXT
+        .captures_iter(text)
+        .filter_map(|c| {
+            if let (Some(day), Some(name)) = (number(c.get(1)), c.get(2)) {
+                let name = name.as_str().to_lowercase();
+                let month = MONTHS_IT.iter().position(|m| *m == name)? as u32 + 1;
+                return match number(c.get(3)) {
+                    Some(year) => NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day),
+                    None => nearest(month, day),
+                };
+            }
+            let (day, month, year) = (number(c.get(4))?, number(c.get(5))?, number(c.get(6))?);
+            let year = if year < 100 { 2000 + year } else { year };
+            NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -347,5 +389,31 @@ mod italian_tests {
             italian_when(t, chrono_tz::Europe::Rome, 2026),
             "14:00 di martedì 25 novembre 2025"
         );
+    }
+
+    #[test]
+    fn days_a_text_names() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let cases: [(&str, Vec<NaiveDate>); 6] = [
+            (
+                "Dal 6 all'8 dicembre bancarelle in piazza",
+                vec![day(2026, 12, 8)],
+            ),
+            (
+                "Concerto il 20 Dicembre; prenotazioni entro il 30 novembre",
+                vec![day(2026, 12, 20), day(2026, 11, 30)],
+            ),
+            ("Capodanno: 1° gennaio in piazza", vec![day(2027, 1, 1)]),
+            ("La festa del 15 agosto 2026", vec![day(2026, 8, 15)]),
+            (
+                "Mostra fino al 12/01/2027, inaugurazione 5.12.26",
+                vec![day(2027, 1, 12), day(2026, 12, 5)],
+            ),
+            ("Nessuna data: 31 febbraio, 99/99/2026, ore 8.30", vec![]),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(days_mentioned(text, today), expected, "{text}");
+        }
     }
 }

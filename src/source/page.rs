@@ -342,6 +342,10 @@ pub fn parse_article(html: &str, ctx: &ParseContext) -> Item {
         return Item::default();
     }
     let doc = Html::parse_document(html);
+    if not_found(&doc) {
+        // An error page served with 200: nothing of it is the article's.
+        return Item::default();
+    }
     let base = page_base(&doc, ctx.base.as_ref());
     let sel = |css: &str| Selector::parse(css).ok();
     let canonical = sel("link[rel='canonical'][href]")
@@ -398,6 +402,39 @@ pub fn parse_article(html: &str, ctx: &ParseContext) -> Item {
         tags: meta(&doc, &["article:section"]).into_iter().collect(),
         ..Item::default()
     }
+}
+
+/// A "Pagina non trovata" page (a removed article, a CMS that answers 200 to anything): its
+/// heading or its `<title>` says so.
+fn not_found(doc: &Html) -> bool {
+    const SAYS: &[&str] = &[
+        "pagina non trovata",
+        "pagina non esistente",
+        "la pagina richiesta non esiste",
+        "la pagina che stai cercando non esiste",
+        "contenuto non trovato",
+        "contenuto non disponibile",
+        "errore 404",
+        "page not found",
+        "not found",
+    ];
+    // Each part of "404 - Pagina non trovata | Comune di X" on its own.
+    let says = |text: String| {
+        crate::text::fold(&text)
+            .split(['|', '-', '–', '—', ':'])
+            .map(|part| part.trim().trim_end_matches(['.', '!']))
+            .any(|part| {
+                part == "404"
+                    || SAYS
+                        .iter()
+                        .any(|s| part == *s || part.starts_with(&format!("{s} ")))
+            })
+    };
+    heading(doc).is_some_and(says)
+        || Selector::parse("title")
+            .ok()
+            .and_then(|t| doc.select(&t).next().map(text_of))
+            .is_some_and(says)
 }
 
 /// The article's `<h1>`: in `main` or `article` first, never the site name in the header or

@@ -5,7 +5,7 @@
 //! 2. Threading of CAP updates and cancellations ([`alerts::thread_alert`]), then the
 //!    source's policy (forward mode, tags, include/exclude).
 //! 3. Freshness (a real poll only): an item first seen longer than `max_age` after its
-//!    publication is recorded, not sent.
+//!    publication is recorded, not sent; so is an event already over.
 //! 4. Emergencies: three or more earthquakes become one sequence message about the strongest.
 //! 5. Flood protection: more normal items than `flood_threshold`, most of the feed new at
 //!    once, or a source already HELD: the normal items are held for an admin.
@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use super::alerts::{self, strength, SWARM_MIN};
 use super::{format_options, Action, Decision, Known, Plan, Rules};
 use crate::config::Priority;
-use crate::dates::{italian_day, italian_when};
+use crate::dates::{days_mentioned, italian_date, italian_day, italian_when};
 use crate::format::format;
 use crate::ident::{story_keys, Identity};
 use crate::item::Item;
@@ -62,7 +62,7 @@ pub fn decide(
             Verdict::Send => rules.policy.judge(&item),
             other => other,
         };
-        let verdict = match stale(rules, &item, now) {
+        let verdict = match stale(rules, &item, now).or_else(|| event_over(rules, &item, now)) {
             Some(reason) if !story && matches!(verdict, Verdict::Send | Verdict::Review) => {
                 Verdict::Drop(reason)
             }
@@ -178,6 +178,60 @@ fn stale(rules: &Rules, item: &Item, now: DateTime<Utc>) -> Option<String> {
             "older than max_age ({}): published {}",
             humantime::format_duration(max_age),
             italian_day(published, rules.tz)
+        )
+    })
+}
+
+/// Where an item's link or category says it is an event ("/eventi/…", "Eventi").
+const EVENT_WORDS: &[&str] = &[
+    "evento",
+    "eventi",
+    "event",
+    "events",
+    "manifestazioni",
+    "appuntamenti",
+];
+
+/// Why an event is not sent, in a real poll: it is over. An item is an event by its link or
+/// its category; it is over when the last day its title names (or else its text) has
+/// passed, and that day is not before its publication (a report of what happened is news,
+/// not an invitation).
+fn event_over(rules: &Rules, item: &Item, now: DateTime<Utc>) -> Option<String> {
+    if !rules.live || item.alert.is_some() {
+        return None;
+    }
+    let in_path = item
+        .url
+        .as_ref()
+        .and_then(|u| u.path_segments())
+        .is_some_and(|mut parts| {
+            parts.any(|p| EVENT_WORDS.contains(&crate::text::fold(p).as_str()))
+        });
+    let tagged = item
+        .tags
+        .iter()
+        .any(|t| EVENT_WORDS.contains(&crate::text::fold(t.trim()).as_str()));
+    if !in_path && !tagged {
+        return None;
+    }
+    let today = now.with_timezone(&rules.tz).date_naive();
+    let mut days = days_mentioned(&item.title, today);
+    if days.is_empty() {
+        let text = if item.plain {
+            item.summary.clone()
+        } else {
+            crate::text::html_to_text(&item.summary)
+        };
+        days = days_mentioned(&text, today);
+    }
+    let last = days.into_iter().max()?;
+    let published = item
+        .published
+        .map(|p| p.with_timezone(&rules.tz).date_naive());
+    (last < today && published.is_none_or(|p| last >= p)).then(|| {
+        format!(
+            "an event already over: the last day it names, {}, has passed",
+            italian_date(last)
         )
     })
 }

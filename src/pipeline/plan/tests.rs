@@ -373,3 +373,64 @@ fn a_baseline_records_everything_and_sends_nothing() {
     assert_eq!(plan.recorded(), 1);
     assert_eq!(plan.touch, Identity::of(&a).keys);
 }
+
+#[test]
+fn an_event_already_over_is_not_sent() {
+    let src = source(Forward::All, None);
+    let policy = Policy::new(&src);
+    let rules = Rules {
+        live: true,
+        max_new: 10,
+        ..Rules::preview(&src, &policy, chrono_tz::Europe::Rome)
+    };
+    // Today is Friday 20 November 2026; the items were published on the 19th, or the 18th.
+    let event = |path: &str, title: &str, text: &str| Item {
+        summary: format!("<p>{text}</p>"),
+        ..item(None, Some(&format!("https://c.it{path}")), title, 19)
+    };
+    let mut tagged = event("/notizie/mostra", "Mostra", "Aperta fino al 19 novembre.");
+    tagged.tags = vec!["Eventi".into()];
+    let cases = [
+        (
+            Item {
+                published: Some(Utc.with_ymd_and_hms(2026, 11, 18, 9, 0, 0).unwrap()),
+                ..event("/eventi/sagra", "Sagra il 18 novembre", "In piazza.")
+            },
+            "drop: an event already over: the last day it names, mercoledì 18 novembre 2026, has passed",
+        ),
+        (
+            event("/evento/mercatino", "Mercatino", "Dal 6 all'8 dicembre in piazza."),
+            "send",
+        ),
+        (
+            event("/eventi/fiera", "Fiera", "Sabato 14 e domenica 22 novembre."),
+            "send",
+        ),
+        (tagged, "drop"),
+        (
+            event("/eventi/oggi", "Concerto venerdì 20 novembre", "Alle 21."),
+            "send",
+        ),
+        // What happened, told the day after: news, not an invitation.
+        (
+            event("/eventi/sagra-com-e-andata", "Com'è andata la sagra del 18 novembre", ""),
+            "send",
+        ),
+        // Not an event: a date in the past is just a date.
+        (
+            event("/notizie/bilancio", "Bilancio approvato il 10 novembre", ""),
+            "send",
+        ),
+    ];
+    for (item, expected) in cases {
+        let title = item.title.clone();
+        let id = Identity::of(&item);
+        let plan = decide(&rules, vec![(item, id)], &Remembers::default(), now()).unwrap();
+        let action = &plan.decisions[0].action;
+        let got = match action {
+            Action::Drop(reason) => format!("drop: {reason}"),
+            other => other.name().to_owned(),
+        };
+        assert!(got.starts_with(expected), "{title}: {got}");
+    }
+}

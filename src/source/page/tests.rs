@@ -129,3 +129,35 @@ fn auto_finds_headline_links() {
         ]
     );
 }
+
+#[test]
+fn a_page_not_found_yields_nothing() {
+    let pages = [
+        "<html><head><title>Pagina non trovata – Comune di Esempio</title></head><body><main><h1>Pagina non trovata</h1><p>La pagina che cercavi non esiste più o è stata spostata.</p></main></body></html>",
+        "<html><head><title>404 - Pagina non trovata | Comune</title><meta property='og:type' content='article'></head><body><article><h1>Ops!</h1><p>Il contenuto non è disponibile.</p></article></body></html>",
+        "<html><head><title>Comune di Esempio</title></head><body><h1>Errore 404</h1></body></html>",
+    ];
+    for html in pages {
+        let base = "https://comune.example.it/notizie/rimossa";
+        let article = parse_article(html, &ctx(base, Preset::Auto));
+        assert_eq!(article.title, "", "{html}");
+        // Completing a listing's item, the listing's own title and text stand.
+        let listing = Item {
+            title: "Nuovi orari della biblioteca".into(),
+            summary: "Dal 1° dicembre la biblioteca apre anche il sabato.".into(),
+            ..Item::default()
+        };
+        let merged = merge(listing, article);
+        assert_eq!(merged.title, "Nuovi orari della biblioteca");
+        assert!(merged.summary.starts_with("Dal 1°"), "{}", merged.summary);
+        assert!(parse(html, &ctx(base, Preset::Auto)).is_err(), "{html}");
+    }
+    // A heading that only starts with a number is an article.
+    let html = "<html><head><title>404 nuovi alloggi popolari</title><meta property='og:type' content='article'><link rel='canonical' href='https://comune.example.it/notizie/alloggi'></head><body><article><h1>404 nuovi alloggi popolari</h1><p>Il Comune assegna 404 alloggi.</p></article></body></html>";
+    let items = parse(
+        html,
+        &ctx("https://comune.example.it/notizie/alloggi", Preset::Auto),
+    )
+    .unwrap();
+    assert_eq!(items[0].title, "404 nuovi alloggi popolari");
+}

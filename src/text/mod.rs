@@ -18,6 +18,14 @@ static ANY_TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<[^>]*>").expect
 static LIST_ITEM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)<li(?-u:\b)[^>]*>").expect("static regex"));
 
+/// The end of a heading: marked before rendering, so that a heading gets a full stop where it
+/// has none instead of running into the paragraph after it ("Orari Dal lunedì…").
+static HEADING_END: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)</h[1-6]\s*>").expect("static regex"));
+
+/// Where a heading ended, in the rendered text (a private-use character no source sends).
+const HEADING_MARK: char = '\u{E000}';
+
 /// HTML (or text that may hold entities) to one plain paragraph; list items become "•" lines.
 ///
 /// html2text does the real work (it is a full HTML5 parser, unlike a regex). A second pass
@@ -46,10 +54,20 @@ fn render(html: &str, again: u8) -> String {
         } else {
             html
         };
-        html2text::config::with_decorator(TrivialDecorator::new())
+        let html: Cow<str> = if html.contains("</h") || html.contains("</H") {
+            Cow::Owned(
+                HEADING_END
+                    .replace_all(&html, format!("{HEADING_MARK}${{0}}").as_str())
+                    .into_owned(),
+            )
+        } else {
+            html
+        };
+        let rendered = html2text::config::with_decorator(TrivialDecorator::new())
             .no_table_borders()
             .string_from_read(html.as_bytes(), 100_000)
-            .unwrap_or_else(|_| html.into_owned())
+            .unwrap_or_else(|_| html.into_owned());
+        end_headings(rendered)
     } else {
         html.to_owned()
     };
@@ -65,6 +83,25 @@ fn render(html: &str, again: u8) -> String {
         return collapse_whitespace(&ANY_TAG.replace_all(&decoded, " "));
     }
     collapse_whitespace(&decoded)
+}
+
+/// A full stop where a marked heading ends without punctuation; the marks removed.
+fn end_headings(text: String) -> String {
+    if !text.contains(HEADING_MARK) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for (i, part) in text.split(HEADING_MARK).enumerate() {
+        if i > 0 {
+            let last = out.trim_end().chars().next_back();
+            if last.is_some_and(|c| c.is_alphanumeric() || matches!(c, ')' | '»' | '"' | '”')) {
+                let end = out.trim_end().len();
+                out.insert(end, '.');
+            }
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// Elements that mean a text still holds markup (a text may well say "a < b", or quote with
@@ -430,149 +467,4 @@ pub fn neutralise_markers(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn boilerplate_is_removed() {
-        let cases = [
-            ("Il mercato si sposta. Leggi tutto »", "Il mercato si sposta."),
-            ("Il mercato si sposta [&hellip;]", "Il mercato si sposta…"),
-            ("Il mercato si sposta [...]", "Il mercato si sposta…"),
-            (
-                "Il mercato si sposta. L'articolo Mercato proviene da Comune di Esempio.",
-                "Il mercato si sposta.",
-            ),
-            (
-                "Il mercato si sposta. The post Mercato appeared first on Comune.",
-                "Il mercato si sposta.",
-            ),
-            (
-                "Il mercato si sposta. Condividi: Facebook Twitter WhatsApp",
-                "Il mercato si sposta.",
-            ),
-            (
-                "Data di pubblicazione: 12/03/2025 Il mercato si sposta.",
-                "Il mercato si sposta.",
-            ),
-            (
-                "Il mercato si sposta. Questo sito utilizza cookie tecnici, accetta per continuare.",
-                "Il mercato si sposta.",
-            ),
-            (
-                "Il biscotto della fortuna si chiama cookie in inglese.",
-                "Il biscotto della fortuna si chiama cookie in inglese.",
-            ),
-            ("Continua a leggere", ""),
-            (
-                "Il mercato. Condividi\n• Facebook\n• Twitter\n• Google+\n• Linkedin Vedi azioni\n• Scarica\n• Stampa\n• Ascolta\n• Invia",
-                "Il mercato.",
-            ),
-            ("Orari 9-19. [&hellip;]", "Orari 9-19…"),
-            (
-                "Elenchi pubblicati. Argomenti Cultura Istruzione Data: 29 agosto 2019 Ulteriori informazioni Scaricabili sul portale.",
-                "Elenchi pubblicati. Scaricabili sul portale.",
-            ),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(strip_boilerplate(input), expected, "{input}");
-        }
-    }
-
-    #[test]
-    fn lists_become_bullet_lines() {
-        let html = "<p>Orari:</p><ul><li>lunedì 9-12</li><li>martedì chiuso</li></ul>";
-        assert_eq!(
-            html_to_text(html),
-            "Orari:\n• lunedì 9-12\n• martedì chiuso"
-        );
-        let after = "<ul><li>uno</li><li>due</li></ul><p>Dopo la lista.</p>";
-        assert_eq!(html_to_text(after), "• uno\n• due\nDopo la lista.");
-    }
-
-    #[test]
-    fn source_markers_never_format() {
-        let cases = [
-            ("Chiamate il ~0372 407~ oggi", "Chiamate il ∼0372 407∼ oggi"),
-            ("*Importante*: acqua", "∗Importante∗: acqua"),
-            ("_avviso_ per mario_rossi", "avviso per mario_rossi"),
-            (
-                "vedi https://x.it/a_info_b e mario_rossi@comune.it",
-                "vedi https://x.it/a_info_b e mario_rossi@comune.it",
-            ),
-            ("codice `ABC`", "codice ’ABC’"),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(neutralise_text_markers(input), expected, "{input}");
-        }
-    }
-
-    #[test]
-    fn strips_tags_and_decodes_entities() {
-        let html = "<p>Lavori in <b>via Roma</b> &amp; piazza Duomo.</p>\n<p>Chiusura   dalle 8&nbsp;alle 18.</p>";
-        assert_eq!(
-            html_to_text(html),
-            "Lavori in via Roma & piazza Duomo. Chiusura dalle 8 alle 18."
-        );
-    }
-
-    #[test]
-    fn decodes_double_escaped_entities() {
-        assert_eq!(
-            html_to_text("L&amp;#39;assessore d&amp;#39;accordo"),
-            "L'assessore d'accordo"
-        );
-    }
-
-    #[test]
-    fn drops_links_images_and_scripts() {
-        let html = r#"<p>Vedi <a href="/x">il bando</a>.<img src="a.jpg" alt="Foto"><script>alert(1)</script></p>"#;
-        assert_eq!(html_to_text(html), "Vedi il bando.");
-    }
-
-    #[test]
-    fn drops_control_characters() {
-        assert_eq!(collapse_whitespace("a\u{0}b\u{9f}c\u{7f}"), "abc");
-        // Noncharacters XML forbids, and an unclosed right-to-left override.
-        assert_eq!(
-            collapse_whitespace("fine \u{fffe}\u{ffff}\u{fdd0}ok \u{202e}lien\u{2066}"),
-            "fine ok lien"
-        );
-        // Right-to-left text itself stays.
-        assert_eq!(collapse_whitespace("شارع روما"), "شارع روما");
-        // What they separated is seen joined, markup included.
-        assert_eq!(plain_to_text("vedi <\u{202e}a>qui</a>"), "vedi qui");
-        assert_eq!(
-            html_to_text("vedi &lt;\u{fffe}b&gt;qui&lt;/b&gt;"),
-            "vedi qui"
-        );
-    }
-
-    #[test]
-    fn truncates_at_sentence_then_word() {
-        let text =
-            "Prima frase completa qui. Seconda frase che continua a lungo senza fermarsi mai";
-        assert_eq!(truncate(text, 40), "Prima frase completa qui.");
-        let words = "uno due tre quattro cinque sei sette otto nove dieci";
-        let cut = truncate(words, 20);
-        assert_eq!(cut, "uno due tre quattro…");
-        assert!(cut.chars().count() <= 20);
-        assert_eq!(truncate("breve", 20), "breve");
-    }
-
-    #[test]
-    fn truncates_on_char_boundaries() {
-        let text = "è".repeat(50);
-        let cut = truncate(&text, 10);
-        assert_eq!(cut.chars().count(), 10);
-        assert!(cut.ends_with('…'));
-    }
-
-    #[test]
-    fn neutralises_whatsapp_markers() {
-        assert_eq!(
-            neutralise_markers("*Avviso* _urgente_ ~x~"),
-            "∗Avviso∗ urgente ∼x∼"
-        );
-    }
-}
+mod tests;
