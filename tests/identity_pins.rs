@@ -5,7 +5,7 @@
 //! shared corpus beside the checkout is parsed with every kind, without filters, and each
 //! item's primary id and keys are compared with `tests/identity-pins.txt`.
 //!
-//! After a deliberate change (and a store migration, see `src/ident.rs`) regenerate with
+//! After a deliberate change (and a store migration, see `src/ident/mod.rs`) regenerate with
 //! `UPDATE_PINS=1 cargo test --test identity_pins` and review the diff.
 
 use std::path::{Path, PathBuf};

@@ -20,6 +20,8 @@ use crate::item::Item;
 use crate::link::http_url;
 use crate::text::{collapse_whitespace, html_to_text};
 
+mod prose;
+
 /// The selectors used on a listing page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRules {
@@ -367,13 +369,13 @@ pub fn parse_article(html: &str, ctx: &ParseContext) -> Item {
         .or_else(|| heading(&doc))
         .or_else(|| document_title(&doc))
         .unwrap_or_default();
-    let body = body_text(&doc);
     let summary = meta(
         &doc,
         &["og:description", "description", "twitter:description"],
     )
     .or_else(|| lead_paragraph(&doc))
-    .unwrap_or_else(|| body.clone());
+    .or_else(|| Some(prose::prose(&doc)).filter(|p| !p.is_empty()))
+    .unwrap_or_else(|| body_text(&doc));
     let image =
         sel("meta[property='og:image'], meta[name='og:image'], meta[property='og:image:url']")
             .and_then(|s| {
@@ -552,11 +554,16 @@ pub fn parse(html: &str, ctx: &ParseContext) -> Result<Vec<Item>, ParseError> {
         }
     }
     match parse_listing(html, ctx) {
-        // Not a listing: a page with a heading of its own (an event, a notice) is one item.
+        // Not a listing: a page with a heading of its own (an event, a notice), or with a
+        // title and paragraphs of text (an old table-layout notice), is one item.
         Err(ParseError::NothingMatched { selector }) => {
             let doc = Html::parse_document(html);
-            let titled =
-                heading(&doc).is_some() || meta(&doc, &["og:title", "twitter:title"]).is_some();
+            let titled = heading(&doc).is_some()
+                || meta(&doc, &["og:title", "twitter:title"]).is_some()
+                || (document_title(&doc).is_some()
+                    && html.to_ascii_lowercase().contains("<body")
+                    && prose::headline_links(&doc) < 3
+                    && !prose::prose(&doc).is_empty());
             titled
                 .then(article)
                 .flatten()
