@@ -3,8 +3,11 @@
 //! the night ("stanotte", "stasera") is not sent at all, with its reason. Urgent messages
 //! never wait. Pure: times come in as arguments.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use regex::Regex;
 
 use crate::schedule::QuietHours;
 
@@ -73,7 +76,7 @@ impl Night {
         if queued >= end {
             return Wait::Go; // a morning item, not a night one
         }
-        if let Some(word) = night_word(text) {
+        if let Some(word) = night_word(text, now.with_timezone(&self.tz).date_naive()) {
             return Wait::Stale(format!(
                 "held through quiet hours, and it spoke of «{word}»: over by morning"
             ));
@@ -85,12 +88,28 @@ impl Night {
     }
 }
 
-/// A word that makes a message about the night just past.
-fn night_word(text: &str) -> Option<&'static str> {
-    let lower = text.to_lowercase();
+/// A word that makes a message about the night just past, read on the morning of `today`:
+/// "stanotte", "stasera" as words ("questa serata" is not "questa sera"), in a message that
+/// names no day from today on ("scuole chiuse domani", "giovedì 3 dicembre": still to come).
+fn night_word(text: &str, today: chrono::NaiveDate) -> Option<&'static str> {
+    static NIGHT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(stanotte|questa notte|stasera|questa sera)\b").expect("static regex")
+    });
+    static LATER: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(oggi|domani|dopodomani|lunedì|martedì|mercoledì|giovedì|venerdì|sabato|domenica|prossim[aoie])\b")
+            .expect("static regex")
+    });
+    let word = NIGHT.captures(text)?.get(1)?.as_str().to_lowercase();
+    if LATER.is_match(text)
+        || crate::dates::days_mentioned(text, today)
+            .iter()
+            .any(|d| *d >= today)
+    {
+        return None;
+    }
     ["stanotte", "questa notte", "stasera", "questa sera"]
         .into_iter()
-        .find(|w| lower.contains(w))
+        .find(|w| *w == word)
 }
 
 #[cfg(test)]
@@ -183,5 +202,18 @@ mod tests {
         assert!(
             matches!(n.wait(first, queued, stale, None), Wait::Stale(r) if r.contains("«stanotte»"))
         );
+        // An evening notice about the day to come goes: it names today, tomorrow, a weekday.
+        for still_to_come in [
+            "*Neve: scuole chiuse mercoledì 25 novembre*\n\nIl sindaco ha firmato stasera l'ordinanza.",
+            "*Neve*\n\nNevicate previste questa notte: scuole chiuse domani.",
+            "*Neve*\n\nOrdinanza firmata stasera: scuole chiuse il 25 novembre.",
+            "*Concerto*\n\nNella serata di ieri, questa serata di musica ha riempito la piazza.",
+        ] {
+            assert_eq!(
+                n.wait(first, queued, still_to_come, None),
+                Wait::Go,
+                "{still_to_come}"
+            );
+        }
     }
 }

@@ -85,7 +85,8 @@ fn show_simulator(sim: &Simulator) {
 fn describe(outcome: &Result<PollOutcome, crate::pipeline::PollError>) -> String {
     match outcome {
         Ok(PollOutcome::Baseline { items }) => format!(
-            "first poll, {items} items already published recorded as baseline: nothing sent"
+            "first poll, {items} {} already published recorded as baseline: nothing sent",
+            if *items == 1 { "item" } else { "items" }
         ),
         Ok(PollOutcome::NotModified) => "unchanged (304 Not Modified): nothing sent".into(),
         Ok(PollOutcome::Checked { items, queued }) => format!(
@@ -342,7 +343,7 @@ pub async fn run(exit: bool) -> anyhow::Result<()> {
     let (archived, _) = app.store().archive_page(&Default::default(), 0, 1000)?;
     println!();
     println!(
-        "The citizens' page archives every message that went out: {} in the demo, newest first:",
+        "The citizens' page archives every message that went out: {} in the demo; the newest:",
         archived.len()
     );
     for entry in archived.iter().take(5) {

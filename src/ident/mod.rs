@@ -202,8 +202,8 @@ impl Key {
 /// link, or its title on the same site, alone.
 ///
 /// Besides, a title specific enough to name a story by itself (a date or a number in it, or
-/// six telling words: see [`gist`](gist::gist)) is matched by its gist on the same site, so
-/// the same news under slightly different titles is one story.
+/// seven words: see [`gist`](gist::gist)) is matched by its gist on the same site, so the
+/// same news under titles that differ only in form is one story.
 pub fn story_keys(item: &Item) -> Vec<Key> {
     let text = if item.plain {
         normalise_title(&item.summary)

@@ -411,25 +411,29 @@ pub fn parse_article(html: &str, ctx: &ParseContext) -> Item {
 fn not_found(doc: &Html) -> bool {
     const SAYS: &[&str] = &[
         "pagina non trovata",
+        "pagina non esiste",
         "pagina non esistente",
-        "la pagina richiesta non esiste",
-        "la pagina che stai cercando non esiste",
+        "pagina non e stata trovata",
+        "pagina richiesta non esiste",
+        "pagina che stai cercando non esiste",
+        "pagina che cercavi non esiste",
         "contenuto non trovato",
         "contenuto non disponibile",
+        "contenuto non esiste",
         "errore 404",
         "page not found",
         "not found",
     ];
-    // Each part of "404 - Pagina non trovata | Comune di X" on its own.
+    // Each part of "404 - Pagina non trovata | Comune di X" on its own; a short one that says
+    // so ("Spiacenti, pagina non trovata", "Oops! Questa pagina non esiste"). A long heading
+    // is an article's, whatever it quotes.
     let says = |text: String| {
         crate::text::fold(&text)
             .split(['|', '-', '–', '—', ':'])
-            .map(|part| part.trim().trim_end_matches(['.', '!']))
+            .map(|part| collapse_whitespace(&part.replace(['.', '!', ',', '?'], " ")))
             .any(|part| {
                 part == "404"
-                    || SAYS
-                        .iter()
-                        .any(|s| part == *s || part.starts_with(&format!("{s} ")))
+                    || (part.split(' ').count() <= 8 && SAYS.iter().any(|s| part.contains(s)))
             })
     };
     heading(doc).is_some_and(says)

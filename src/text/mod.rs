@@ -18,12 +18,14 @@ static ANY_TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<[^>]*>").expect
 static LIST_ITEM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)<li(?-u:\b)[^>]*>").expect("static regex"));
 
-/// The end of a heading: marked before rendering, so that a heading gets a full stop where it
-/// has none instead of running into the paragraph after it ("Orari Dal lunedì…").
+/// The end of a heading, a paragraph or a line: marked before rendering, so that one that
+/// ends without punctuation gets a full stop instead of running into what follows ("Orari
+/// Dal lunedì…", "Nuovi orari della biblioteca Dal lunedì…").
 static HEADING_END: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)</h[1-6]\s*>").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"(?i)</h[1-6]\s*>|</p\s*>|<br\s*/?>").expect("static regex"));
 
-/// Where a heading ended, in the rendered text (a private-use character no source sends).
+/// Where a heading, paragraph or line ended, in the rendered text (a private-use character
+/// no source sends).
 const HEADING_MARK: char = '\u{E000}';
 
 /// HTML (or text that may hold entities) to one plain paragraph; list items become "•" lines.
@@ -54,7 +56,7 @@ fn render(html: &str, again: u8) -> String {
         } else {
             html
         };
-        let html: Cow<str> = if html.contains("</h") || html.contains("</H") {
+        let html: Cow<str> = if HEADING_END.is_match(&html) {
             Cow::Owned(
                 HEADING_END
                     .replace_all(&html, format!("{HEADING_MARK}${{0}}").as_str())

@@ -153,12 +153,20 @@ fn a_heading_does_not_run_into_the_text_after_it() {
             "<h2><strong>Attenzione!</strong></h2><p>Strada chiusa.</p>",
             "Attenzione! Strada chiusa.",
         ),
-        ("<h4>Dove:</h4><p>Piazza Duomo</p>", "Dove: Piazza Duomo"),
+        ("<h4>Dove:</h4><p>Piazza Duomo</p>", "Dove: Piazza Duomo."),
         (
             "<H2 class=\"t\">Documenti </H2>\n<p>Il bando.</p>",
             "Documenti. Il bando.",
         ),
         ("<p>Senza titoli.</p>", "Senza titoli."),
+        (
+            "<p>Nuovi orari della biblioteca</p><p>Dal lunedì al venerdì</p>",
+            "Nuovi orari della biblioteca. Dal lunedì al venerdì.",
+        ),
+        (
+            "<p><strong>Orari di apertura</strong><br>Dal lunedì al venerdì, 9-12<br/>Sabato chiuso.</p>",
+            "Orari di apertura. Dal lunedì al venerdì, 9-12. Sabato chiuso.",
+        ),
     ];
     for (html, expected) in cases {
         assert_eq!(html_to_text(html), expected, "{html}");

@@ -136,6 +136,10 @@ fn a_page_not_found_yields_nothing() {
         "<html><head><title>Pagina non trovata – Comune di Esempio</title></head><body><main><h1>Pagina non trovata</h1><p>La pagina che cercavi non esiste più o è stata spostata.</p></main></body></html>",
         "<html><head><title>404 - Pagina non trovata | Comune</title><meta property='og:type' content='article'></head><body><article><h1>Ops!</h1><p>Il contenuto non è disponibile.</p></article></body></html>",
         "<html><head><title>Comune di Esempio</title></head><body><h1>Errore 404</h1></body></html>",
+        "<html><head><title>Comune di Esempio</title></head><body><h1>Spiacenti, pagina non trovata</h1></body></html>",
+        "<html><head><title>Comune di Esempio</title></head><body><h1>Oops! Questa pagina non esiste</h1></body></html>",
+        "<html><head><title>Comune di Esempio</title></head><body><h1>La pagina non è stata trovata</h1></body></html>",
+        "<html><head><title>Comune di Esempio</title></head><body><main><h1>Attenzione! La pagina richiesta non esiste.</h1></main></body></html>",
     ];
     for html in pages {
         let base = "https://comune.example.it/notizie/rimossa";
