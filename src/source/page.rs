@@ -409,31 +409,23 @@ pub fn parse_article(html: &str, ctx: &ParseContext) -> Item {
 /// A "Pagina non trovata" page (a removed article, a CMS that answers 200 to anything): its
 /// heading or its `<title>` says so.
 fn not_found(doc: &Html) -> bool {
-    const SAYS: &[&str] = &[
-        "pagina non trovata",
-        "pagina non esiste",
-        "pagina non esistente",
-        "pagina non e stata trovata",
-        "pagina richiesta non esiste",
-        "pagina che stai cercando non esiste",
-        "pagina che cercavi non esiste",
-        "contenuto non trovato",
-        "contenuto non disponibile",
-        "contenuto non esiste",
-        "errore 404",
-        "page not found",
-        "not found",
-    ];
     // Each part of "404 - Pagina non trovata | Comune di X" on its own; a short one that says
-    // so ("Spiacenti, pagina non trovata", "Oops! Questa pagina non esiste"). A long heading
-    // is an article's, whatever it quotes.
+    // a page or content is not found, does not exist or is not available ("Spiacenti, pagina
+    // non trovata", "Ops! La pagina cercata non è disponibile"). A long heading is an
+    // article's, whatever it quotes.
     let says = |text: String| {
         crate::text::fold(&text)
             .split(['|', '-', '–', '—', ':'])
-            .map(|part| collapse_whitespace(&part.replace(['.', '!', ',', '?'], " ")))
+            .map(|part| collapse_whitespace(&part.replace(['.', '!', ',', '?', '(', ')'], " ")))
             .any(|part| {
+                let has = |w: &str| part.contains(w);
                 part == "404"
-                    || (part.split(' ').count() <= 8 && SAYS.iter().any(|s| part.contains(s)))
+                    || has("errore 404")
+                    || has("not found")
+                    || (part.split(' ').count() <= 8
+                        && (has("pagina") || has("contenuto") || has("page"))
+                        && has("non ")
+                        && (has("trovat") || has("esist") || has("disponibil")))
             })
     };
     heading(doc).is_some_and(says)

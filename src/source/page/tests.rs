@@ -139,6 +139,7 @@ fn a_page_not_found_yields_nothing() {
         "<html><head><title>Comune di Esempio</title></head><body><h1>Spiacenti, pagina non trovata</h1></body></html>",
         "<html><head><title>Comune di Esempio</title></head><body><h1>Oops! Questa pagina non esiste</h1></body></html>",
         "<html><head><title>Comune di Esempio</title></head><body><h1>La pagina non è stata trovata</h1></body></html>",
+        "<html><head><title>Comune di Esempio</title></head><body><h1>Ops! La pagina cercata non è disponibile</h1></body></html>",
         "<html><head><title>Comune di Esempio</title></head><body><main><h1>Attenzione! La pagina richiesta non esiste.</h1></main></body></html>",
     ];
     for html in pages {
