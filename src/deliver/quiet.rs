@@ -96,8 +96,11 @@ fn night_word(text: &str, today: chrono::NaiveDate) -> Option<&'static str> {
         Regex::new(r"(?i)\b(stanotte|questa notte|stasera|questa sera)\b").expect("static regex")
     });
     static LATER: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\b(oggi|domani|dopodomani|lunedì|martedì|mercoledì|giovedì|venerdì|sabato|domenica|prossim[aoie])\b")
-            .expect("static regex")
+        let days = crate::dates::DAYS_IT.join("|");
+        Regex::new(&format!(
+            r"(?i)\b(oggi|domani|dopodomani|prossim[aoie]|{days})\b"
+        ))
+        .expect("static regex")
     });
     let word = NIGHT.captures(text)?.get(1)?.as_str().to_lowercase();
     if LATER.is_match(text)

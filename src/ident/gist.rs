@@ -9,6 +9,8 @@
 //! il 12", "mercato" is not "mercatino". Two notices wrongly taken for one lose a citizen a
 //! notice; two forms of one notice missed cost a second message, the lesser harm.
 
+use std::sync::LazyLock;
+
 use super::normalise_title;
 use crate::dates::{DAYS_IT, MONTHS_IT};
 
@@ -48,10 +50,14 @@ pub fn gist(title: &str) -> Option<String> {
 }
 
 fn is_day_or_month(word: &str) -> bool {
-    DAYS_IT
-        .iter()
-        .chain(MONTHS_IT.iter())
-        .any(|name| normalise_title(name) == word)
+    static NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        DAYS_IT
+            .iter()
+            .chain(MONTHS_IT.iter())
+            .map(|name| normalise_title(name))
+            .collect()
+    });
+    NAMES.iter().any(|name| name == word)
 }
 
 #[cfg(test)]

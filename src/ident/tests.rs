@@ -60,12 +60,14 @@ fn item(guid: Option<&str>, url: Option<&str>, title: &str) -> Item {
     }
 }
 
+/// Whether two items share a story key.
+fn shares(a: &Item, b: &Item) -> bool {
+    let theirs = story_keys(b);
+    story_keys(a).iter().any(|k| theirs.contains(k))
+}
+
 #[test]
 fn a_story_is_one_title_with_one_text() {
-    let shares = |a: &Item, b: &Item| {
-        let theirs = story_keys(b);
-        story_keys(a).iter().any(|k| theirs.contains(k))
-    };
     let title = "Sportello anagrafe chiuso per aggiornamento informatico";
     let with = |url: &str, text: &str| Item {
         summary: format!("<p>{text}</p>"),
@@ -175,10 +177,6 @@ fn stored_hashes_are_pinned() {
 
 #[test]
 fn titles_differing_in_form_on_one_site_are_one_story() {
-    let shares = |a: &Item, b: &Item| {
-        let theirs = story_keys(b);
-        story_keys(a).iter().any(|k| theirs.contains(k))
-    };
     let with = |url: &str, title: &str, text: &str| Item {
         summary: format!("<p>{text}</p>"),
         ..item(None, Some(url), title)

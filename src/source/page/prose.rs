@@ -12,32 +12,29 @@ use super::text_of;
 use crate::text::html_to_text;
 
 /// Elements that hold a block of text.
-static BLOCK: LazyLock<Selector> = LazyLock::new(|| {
-    Selector::parse("p, td, th, div, li, blockquote, article, section, main, dd")
-        .expect("static selector")
-});
+const BLOCKS: &[&str] = &[
+    "p",
+    "td",
+    "th",
+    "div",
+    "li",
+    "blockquote",
+    "article",
+    "section",
+    "main",
+    "dd",
+];
+static BLOCK: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse(&BLOCKS.join(", ")).expect("static selector"));
 
 /// A paragraph has at least this many words …
 const WORDS: usize = 12;
 /// … and at most this share of them in links (in tenths).
 const LINKED_TENTHS: usize = 3;
 
+/// An element that holds blocks: a block containing one is not a paragraph itself.
 fn is_block(name: &str) -> bool {
-    matches!(
-        name,
-        "p" | "td"
-            | "th"
-            | "div"
-            | "li"
-            | "blockquote"
-            | "article"
-            | "section"
-            | "main"
-            | "dd"
-            | "table"
-            | "ul"
-            | "ol"
-    )
+    BLOCKS.contains(&name) || matches!(name, "table" | "ul" | "ol")
 }
 
 /// Inside the page's chrome: never the article's text.
